@@ -1,0 +1,48 @@
+"""Project-wide pytest fixtures: where ``../shared`` lives, and Playwright on Debian chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent
+SHARED_DIR = Path(os.environ.get("QSLAB_SHARED_DIR", REPO_ROOT.parent / "shared"))
+REFERENCE_DIR = SHARED_DIR / "reference"
+DATA_DIR = SHARED_DIR / "data"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The published reference vectors (tests read them; engine code never does)."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.fail(f"reference vectors not found at {REFERENCE_DIR}; set QSLAB_SHARED_DIR")
+    return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Real public data sets shipped beside the repository."""
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"shared data not found at {DATA_DIR}; set QSLAB_SHARED_DIR")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.fail("Debian package 'chromium' is not installed (.ci/run installs it)")
+    return {**browser_type_launch_args, "executable_path": exe, "args": CHROMIUM_ARGS}
