@@ -1,0 +1,437 @@
+"""GLR-CUSUM detector for Poisson and negative-binomial counts (R ``surveillance::algo.glrnb``).
+
+Höhle, M. and Paul, M. (2008). Count data regression charts for the monitoring of surveillance time
+series. *Computational Statistics and Data Analysis* 52(9), 4357-4368. The in-control mean
+``mu0_t`` is given or fitted on the baseline (rows before the first scored row) with
+``y ~ 1 [+ t] + sum_s cos(2 s pi t / freq) + sin(2 s pi t / freq)``, ``t = 1..range[1]-1``, as R's
+``estimateGLRNbHook``: a negative-binomial GLM with ML dispersion (``MASS::glm.nb``) when ``alpha`` is
+not given, a Poisson GLM when ``alpha = 0``, a fixed-dispersion NB GLM otherwise. For a change of the
+intercept, ``mu1_t = mu0_t exp(kappa)``, the statistic at time n is
+
+    GLR_n = max_{k} sup_{kappa: dir*kappa >= 0} sum_{t=k}^{n} log f(x_t; mu1_t) / f(x_t; mu0_t)
+
+(section 3 of the paper), with the window of ``k`` set by ``M`` and ``Mtilde`` exactly as the C code
+of surveillance 1.20.3 does. An alarm is raised at the first n with ``GLR_n >= c.ARL``; the chart then
+restarts at n + 1 with ``mu0`` unchanged. With ``ret = "cases"`` the upper bound is the number of
+cases at n that would have given an alarm.
+
+>>> import numpy as np
+>>> from qslab.surveillance.sts import CountSeries
+>>> x = np.array([3, 2, 4, 3, 2, 3, 4, 2, 3, 3, 9, 10, 3, 2], dtype=float)
+>>> cfg = GLRNBConfig(range=tuple(range(8, 14)), mu0=np.full(6, 3.0), alpha=0.0)
+>>> res = glrnb(CountSeries(x, freq=52), cfg)
+>>> res.upperbound[:, 0].round(3)
+array([0.   , 0.   , 3.888, 8.901, 0.   , 0.   ])
+>>> res.alarm[:, 0]
+array([0., 0., 0., 1., 0., 0.])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from qslab.surveillance import nbglm
+from qslab.surveillance.sts import CountSeries, DetectorResult, SeriesError
+
+CHANGES = ("intercept", "epi")
+DIRECTIONS = ("inc", "dec")
+RETURNS = ("value", "cases")
+
+
+@dataclass(frozen=True)
+class GLRNBConfig:
+    """Settings of ``algo.glrnb`` (R control names in brackets).
+
+    ``range`` holds 0-based row indexes of the scored time points (R ``range`` minus 1); they must be
+    consecutive and start after at least one baseline row when ``mu0`` is fitted. ``mu0`` is None
+    (fit it) or the in-control means for the scored rows: one value per row, or shape
+    (len(range), n_units). ``mu0_harmonics`` and ``mu0_trend`` are R's ``mu0 = list(S=, trend=)``.
+    ``alpha`` is the NB dispersion (None: estimated by ``glm.nb``; 0: Poisson). ``c_arl`` [c.ARL],
+    ``m_tilde`` [Mtilde], ``m`` [M] (-1: no window), ``change``, ``dir``, ``ret``, ``x_max`` [xMax].
+    """
+
+    range: tuple[int, ...]
+    c_arl: float = 5.0
+    mu0: np.ndarray | None = field(default=None, compare=False)
+    mu0_harmonics: int = 1
+    mu0_trend: bool = False
+    alpha: float | None = None
+    m_tilde: int = 1
+    m: int = -1
+    change: str = "intercept"
+    dir: str = "inc"
+    ret: str = "value"
+    x_max: int = 10000
+
+    def __post_init__(self) -> None:
+        rng = tuple(int(i) for i in np.atleast_1d(np.asarray(self.range)).ravel())
+        if not rng:
+            raise SeriesError("range must hold at least one time point")
+        if min(rng) < 0:
+            raise SeriesError("range indexes must be non-negative (0-based rows)")
+        if any(b - a != 1 for a, b in zip(rng, rng[1:])):
+            raise SeriesError("range must be consecutive increasing time points")
+        object.__setattr__(self, "range", rng)
+        if not (math.isfinite(self.c_arl) and self.c_arl > 0):
+            raise SeriesError(f"c.ARL must be a positive number, got {self.c_arl!r}")
+        if self.alpha is not None and not (math.isfinite(self.alpha) and self.alpha >= 0):
+            raise SeriesError(f"alpha must be a non-negative number or None, got {self.alpha!r}")
+        if int(self.m_tilde) != self.m_tilde or self.m_tilde < 1:
+            raise SeriesError(f"Mtilde must be a positive integer, got {self.m_tilde!r}")
+        if int(self.m) != self.m or not (self.m == -1 or self.m >= self.m_tilde):
+            raise SeriesError(f"M must be -1 or an integer >= Mtilde, got {self.m!r}")
+        if self.change not in CHANGES:
+            raise SeriesError(f"change must be one of {', '.join(CHANGES)}, got {self.change!r}")
+        if self.change == "epi":
+            raise SeriesError("change 'epi' is not implemented; use 'intercept'")
+        if self.dir not in DIRECTIONS:
+            raise SeriesError(f"dir must be one of {', '.join(DIRECTIONS)}, got {self.dir!r}")
+        if self.ret not in RETURNS:
+            raise SeriesError(f"ret must be one of {', '.join(RETURNS)}, got {self.ret!r}")
+        if int(self.mu0_harmonics) != self.mu0_harmonics or self.mu0_harmonics < 0:
+            raise SeriesError(f"mu0 S must be a non-negative integer, got {self.mu0_harmonics!r}")
+        if self.mu0 is not None:
+            mu0 = np.asarray(self.mu0, dtype=float)
+            if mu0.shape[0] != len(rng) or mu0.ndim > 2:
+                raise SeriesError(f"mu0 must have one value per scored time point ({len(rng)})")
+            if not np.all(np.isfinite(mu0) & (mu0 > 0)):
+                raise SeriesError("mu0 must be positive and finite")
+            if self.alpha is None:
+                raise SeriesError("alpha must be given when mu0 is given (R cannot estimate it then)")
+            object.__setattr__(self, "mu0", mu0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Recursions, one per C routine of surveillance 1.20.3 (glr, glr_window, glr_nb_window), with the
+# restart after an alarm done here rather than in an R loop.
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _cfmax0(v):
+    # C's fmax(0, v): a NaN argument is ignored.
+    if v != v:
+        return 0.0
+    return v if v > 0.0 else 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde):
+    """Poisson GLR statistic at n of the segment starting at ``lo`` (C glr / glr_window)."""
+    max_glr = -1e99
+    sumx = 0.0
+    summu0 = 0.0
+    if not window:
+        for k in range(n, lo - 1, -1):
+            sumx += x[k]
+            summu0 += mu0[k]
+            kappa = dirn * _cfmax0(dirn * math.log(sumx / summu0)) if summu0 > 0 else 0.0
+            s = kappa * sumx + (1.0 - math.exp(kappa)) * summu0
+            if s > max_glr:
+                max_glr = s
+        return max_glr
+    for ll in range(n - m_tilde + 1, n + 1):
+        sumx += x[ll]
+        summu0 += mu0[ll]
+    k_low = max(lo, lo + (n - lo) - m)
+    for k in range(n - m_tilde, k_low - 1, -1):
+        sumx += x[k]
+        summu0 += mu0[k]
+        kappa = dirn * _cfmax0(dirn * math.log(sumx / summu0)) if summu0 > 0 else 0.0
+        s = kappa * sumx + (1.0 - math.exp(kappa)) * summu0
+        if s > max_glr:
+            max_glr = s
+    return max_glr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _pois_hit(v, n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
+    x[n] = v
+    g = _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde)
+    # C: while (dir * glr < dir * c.ARL) keep increasing x_n
+    return not (dirn * g < dirn * c_arl)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _pois_cases(n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
+    """Smallest x_n >= 0 that ends C's search loop: statistic >= c.ARL (inc) or <= c.ARL (dec)."""
+    old = x[n]
+    result = 0.0
+    if not _pois_hit(0.0, n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
+        lo_v = 0.0
+        hi_v = 1.0
+        while not _pois_hit(hi_v, n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
+            lo_v = hi_v
+            hi_v *= 2.0
+            if hi_v > 1e15:
+                break
+        if hi_v > 1e15:
+            result = np.inf
+        else:
+            while hi_v - lo_v > 1.0:
+                mid = math.floor((lo_v + hi_v) / 2.0)
+                if _pois_hit(mid, n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
+                    hi_v = mid
+                else:
+                    lo_v = mid
+            result = hi_v
+    x[n] = old
+    return result
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _nb_lnk(kappa, x, mu0, alpha, k, n):
+    lnk = 0.0
+    for i in range(k, n + 1):
+        lnk += kappa * x[i] + (x[i] + 1.0 / alpha) * math.log(
+            (1.0 + alpha * mu0[i]) / (1.0 + alpha * mu0[i] * math.exp(kappa))
+        )
+    return lnk
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
+    """NB GLR statistic at n of the segment starting at ``lo`` (inner loop of C glr_nb_window)."""
+    max_glr = -1e99
+    kappa_ml = 0.5
+    rel = n - lo
+    low = lo if m == -1 else lo + max(0, rel - m)
+    up = n - (m_tilde - 1)
+    for k in range(low, up + 1):
+        kappa_old = 0.4
+        kappa_new = kappa_ml
+        it = 0
+        while kappa_new > -18 and abs(kappa_new - kappa_old) > 1e-6 and it < 1000:
+            it += 1
+            kappa_old = kappa_new
+            ek = math.exp(kappa_old)
+            score = 0.0
+            fisher = 0.0
+            for i in range(k, n + 1):
+                d = 1.0 + alpha * ek * mu0[i]
+                score += (x[i] - ek * mu0[i]) / d
+                fisher += mu0[i] * (alpha * x[i] + 1.0) / (d * d)
+            kappa_new = kappa_old + score / (ek * fisher)
+        kappa_ml = dirn * _cfmax0(dirn * kappa_new)
+        lnk = _nb_lnk(kappa_ml, x, mu0, alpha, k, n)
+        if lnk > max_glr:
+            max_glr = lnk
+    return max_glr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, alarm):
+    """One unit over the scored rows with restarts; fills ``upper`` and ``alarm`` (length len(x))."""
+    length = x.shape[0]
+    window = m > 0
+    lo = 0
+    while lo < length:
+        if alpha == 0.0:
+            n0 = lo + m_tilde if window else lo + max(m_tilde - 1, 0)
+        else:
+            n0 = lo + max(m_tilde - 1, 0)
+        for i in range(lo, min(n0, length)):
+            upper[i] = 0.0
+        stop = -1
+        for n in range(n0, length):
+            if alpha == 0.0:
+                g = _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde)
+            else:
+                g = _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde)
+            if ret_cases:
+                if alpha == 0.0:
+                    upper[n] = _pois_cases(n, x, mu0, lo, dirn, window, m, m_tilde, c_arl)
+                else:
+                    upper[n] = _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max)
+            else:
+                upper[n] = g
+            if g >= c_arl:
+                stop = n
+                break
+        if stop < 0:
+            break
+        alarm[stop] = 1.0
+        lo = stop + 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max):
+    """R's brute-force search for the NB chart (it steps x_n by one and reruns the chart).
+
+    Without an alarm at n: the smallest x_n above the observed one (up to xMax + 1) with an alarm,
+    1e99 if none or if x_n is 0 (R's loop does not start then). With an alarm: one more than the
+    largest x_n below the observed one without an alarm, NaN if there is none. The statistic is
+    monotone in x_n in the direction of ``dir``, so bisection finds R's answer.
+    """
+    old = x[n]
+    if old > x_max or old < 1.0:
+        return np.nan if g >= c_arl else 1e99
+    if g >= c_arl:
+        if dirn == -1:
+            return np.nan
+        lo_v = -1.0  # largest known value without alarm (-1: none yet)
+        hi_v = old  # smallest known value with alarm
+        x[n] = 0.0
+        ok0 = _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl
+        if ok0:
+            x[n] = old
+            return np.nan
+        lo_v = 0.0
+        while hi_v - lo_v > 1.0:
+            mid = math.floor((lo_v + hi_v) / 2.0)
+            x[n] = mid
+            if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl:
+                hi_v = mid
+            else:
+                lo_v = mid
+        x[n] = old
+        return hi_v
+    if dirn == -1:
+        return 1e99
+    top = float(x_max) + 1.0
+    x[n] = top
+    if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) < c_arl:
+        x[n] = old
+        return 1e99
+    lo_v = old
+    hi_v = top
+    while hi_v - lo_v > 1.0:
+        mid = math.floor((lo_v + hi_v) / 2.0)
+        x[n] = mid
+        if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl:
+            hi_v = mid
+        else:
+            lo_v = mid
+    x[n] = old
+    return hi_v
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _run_all(x, mu0, alpha, ok, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, alarm):
+    for u in range(x.shape[1]):
+        if not ok[u]:
+            continue
+        xu = x[:, u].copy()
+        mu = mu0[:, u].copy()
+        up = np.zeros(x.shape[0])
+        al = np.zeros(x.shape[0])
+        _run_unit(xu, mu, alpha[u], dirn, m, m_tilde, c_arl, ret_cases, x_max, up, al)
+        upper[:, u] = up
+        alarm[:, u] = al
+
+
+def glr_statistic(
+    x: np.ndarray,
+    mu0: np.ndarray,
+    alpha: np.ndarray | float,
+    *,
+    c_arl: float = 5.0,
+    m_tilde: int = 1,
+    m: int = -1,
+    dir: str = "inc",
+    ret: str = "value",
+    x_max: int = 10000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The GLR-CUSUM with restarts for given counts and in-control means, all units at once.
+
+    ``x`` and ``mu0`` are (n_scored, n_units); ``alpha`` per unit (0 = Poisson). Returns
+    (upperbound, alarm) as R's ``algo.glrnb`` (statistic or cases, negatives and NA set to 0).
+    """
+    x = np.ascontiguousarray(np.floor(np.asarray(x, dtype=float)))
+    mu0 = np.ascontiguousarray(np.broadcast_to(np.asarray(mu0, dtype=float), x.shape))
+    alpha_arr = np.broadcast_to(np.asarray(alpha, dtype=float), (x.shape[1],)).copy()
+    ok = np.isfinite(alpha_arr) & np.all(np.isfinite(mu0), axis=0) & np.all(np.isfinite(x), axis=0)
+    upper = np.full(x.shape, np.nan)
+    alarm = np.full(x.shape, np.nan)
+    _run_all(
+        x,
+        mu0,
+        alpha_arr,
+        ok,
+        1 if dir == "inc" else -1,
+        int(m),
+        int(m_tilde),
+        float(c_arl),
+        ret == "cases",
+        int(x_max),
+        upper,
+        alarm,
+    )
+    fixed = np.where(np.isnan(upper) | (upper < 0), 0.0, upper)
+    upper = np.where(ok[None, :], fixed, np.nan)
+    return upper, alarm
+
+
+def glrnb(series: CountSeries, config: GLRNBConfig) -> DetectorResult:
+    """Run ``algo.glrnb`` on every unit of ``series``; R's ``glrnb(sts, control)``.
+
+    Outputs: ``mu0`` (in-control mean per scored row) and ``alpha`` (dispersion used, 0 = Poisson).
+    Units whose baseline model cannot be fitted get NaN outputs and a warning naming them.
+    """
+    rng = np.asarray(config.range, dtype=int)
+    if rng[-1] >= series.n_time:
+        raise SeriesError(f"range goes to time {rng[-1] + 1} but the series has {series.n_time} time points")
+    n_units = series.n_units
+    observed = series.observed
+    x = observed[rng]
+    warnings: list[str] = []
+    used = observed[: rng[-1] + 1] if config.mu0 is None else x
+    ok = np.all(np.isfinite(used), axis=0)
+    warnings += [f"unit {series.units[i]}: missing counts; not scored" for i in np.flatnonzero(~ok)]
+    if config.mu0 is None:
+        if rng[0] < 1:
+            raise SeriesError("range must start after at least one baseline time point to fit mu0")
+        base = observed[: rng[0]]
+        t_train = np.arange(1, rng[0] + 1, dtype=float)
+        design = nbglm.harmonic_design(t_train, series.freq, config.mu0_harmonics, config.mu0_trend)
+        if design.shape[1] > base.shape[0]:
+            raise SeriesError(
+                f"the baseline has {base.shape[0]} time points, fewer than the {design.shape[1]} "
+                "coefficients of the mu0 model"
+            )
+        new_design = nbglm.harmonic_design(rng + 1.0, series.freq, config.mu0_harmonics, config.mu0_trend)
+        y = np.where(np.isfinite(base), base, 0.0)
+        if config.alpha is None:
+            fit = nbglm.fit_negbin(design, y)
+            alpha = 1.0 / fit.theta
+        elif config.alpha == 0:
+            fit = nbglm.fit_poisson(design, y)
+            alpha = np.zeros(n_units)
+        else:
+            fit = nbglm.fit_negbin_fixed(design, y, 1.0 / config.alpha)
+            alpha = np.full(n_units, float(config.alpha))
+        warnings += [f"unit {series.units[i]}: {msg}" for i, msg in fit.messages if ok[i]]
+        ok &= fit.ok
+        mu0 = fit.predict(new_design)
+    else:
+        mu0 = np.asarray(config.mu0, dtype=float)
+        mu0 = np.repeat(mu0[:, None], n_units, axis=1) if mu0.ndim == 1 else mu0
+        if mu0.shape != x.shape:
+            raise SeriesError(f"mu0 must have shape {x.shape}, got {mu0.shape}")
+        alpha = np.full(n_units, float(config.alpha))  # type: ignore[arg-type]
+    mu0 = np.where(ok[None, :], mu0, np.nan)
+    alpha = np.where(ok, alpha, np.nan)
+    upper, alarm = glr_statistic(
+        np.where(ok[None, :], x, 0.0),
+        mu0,
+        alpha,
+        c_arl=config.c_arl,
+        m_tilde=config.m_tilde,
+        m=config.m,
+        dir=config.dir,
+        ret=config.ret,
+        x_max=config.x_max,
+    )
+    return DetectorResult(
+        method="glrnb",
+        config=config,
+        series=series,
+        range=rng,
+        upperbound=upper,
+        alarm=alarm,
+        outputs={"mu0": mu0, "alpha": np.broadcast_to(alpha, x.shape).copy()},
+        warnings=tuple(warnings),
+    )
