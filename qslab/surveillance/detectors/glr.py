@@ -28,6 +28,7 @@ array([0., 0., 0., 1., 0., 0.])
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -73,7 +74,7 @@ class GLRNBConfig:
             raise SeriesError("range must hold at least one time point")
         if min(rng) < 0:
             raise SeriesError("range indexes must be non-negative (0-based rows)")
-        if any(b - a != 1 for a, b in zip(rng, rng[1:])):
+        if any(b - a != 1 for a, b in itertools.pairwise(rng)):
             raise SeriesError("range must be consecutive increasing time points")
         object.__setattr__(self, "range", rng)
         if not (math.isfinite(self.c_arl) and self.c_arl > 0):
