@@ -112,7 +112,7 @@ def _standardise(trans: str, x: np.ndarray, m: np.ndarray, alpha: float) -> np.n
 
 def _upperbound(
     trans: str, m: np.ndarray, c_prev: np.ndarray, c: np.ndarray, h: float, k: float, alpha: float
-):
+) -> np.ndarray:
     with np.errstate(all="ignore"):
         if trans == "rossi":
             ub = (
