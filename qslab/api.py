@@ -1,0 +1,139 @@
+"""The HTTP API: django-ninja at /api/, OpenAPI at /api/openapi.json, docs at /api/docs.
+
+Every app mounts its router here. Authentication is a personal token (``Authorization: Bearer
+qsl_...``) or the browser session; both go through the same permission path as the pages. Every error
+has one shape: ``{"detail": ..., "code": ..., "errors": [...]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from qslab.core import context
+from qslab.core.workflow import TransitionRefused
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer <token>`` with a personal API token (stored hashed)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from qslab.accounts.models import ApiToken
+
+        user = ApiToken.authenticate(token)
+        if user is not None:
+            request.user = user
+            context.current_user.set(user)
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser session, with CSRF; office staff must have passed two-factor."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        from django.conf import settings
+
+        from qslab.accounts.roles import roles_of
+
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        if roles_of(user) & set(settings.TWO_FACTOR_REQUIRED_ROLES) and not user.is_verified():
+            return None
+        return user
+
+
+class OptionalAuth:
+    """Anonymous allowed: sets the user if a token or session is given, else the public view."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            user = TokenAuth().authenticate(request, header[7:].strip())
+            if user is None:
+                raise AuthenticationError()
+            return user
+        return request.user if request.user.is_authenticated else True
+
+
+__all__ = ["AUTH", "PUBLIC", "Status", "api"]
+
+token_auth = TokenAuth()
+session_auth = SessionAuth()
+AUTH = [token_auth, session_auth]
+PUBLIC = OptionalAuth()
+
+api = NinjaAPI(
+    title="qslab API",
+    version="1",
+    description=(
+        "The platform of the national system of quality standards laboratories. Authenticate with a "
+        "personal token (Authorization: Bearer qsl_...) created under Account → API tokens. "
+        "Every list is paginated (limit, offset) and every error has the shape ErrorOut."
+    ),
+    auth=AUTH,
+    urls_namespace="api",
+)
+
+
+def _error(request: HttpRequest, status: int, detail: str, code: str, errors: list[Any] | None = None) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": code, "errors": errors or []}, status=status)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    return _error(request, 422, "The request is not valid.", "invalid", exc.errors)
+
+
+@api.exception_handler(DjangoValidationError)
+def _django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return _error(request, 422, "The data is not valid.", "invalid", [{"field": k, "messages": v} for k, v in errors.items()])
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "Authentication required: send a valid API token.", "unauthenticated")
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _error(request, 403, str(exc) or "You may not do this.", "forbidden")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "Not found.", "not_found")
+
+
+@api.exception_handler(TransitionRefused)
+def _refused(request: HttpRequest, exc: TransitionRefused) -> HttpResponse:
+    status = 403 if exc.code == TransitionRefused.FORBIDDEN else 409
+    return _error(request, status, str(exc), exc.code)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _error(request, exc.status_code, str(exc), "error")
+
+
+def _mount() -> None:
+    from qslab.accounts.api import router as accounts_router
+    from qslab.core.api import router as core_router
+    from qslab.portal.api import router as portal_router
+
+    api.add_router("/platform/", core_router)
+    api.add_router("/accounts/", accounts_router)
+    api.add_router("/portal/", portal_router)
+
+
+_mount()

@@ -1,0 +1,101 @@
+"""Official acts: gap-free numbers per kind and year, PDFs in both languages, stored with a hash.
+
+The number is drawn and the PDFs rendered in one transaction: if rendering fails the sequence is not
+advanced, so numbers have no gaps; the sequence row is locked while drawing, so two offices issuing
+at the same moment never get the same number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from qslab.core.models import DocumentKind, DocumentRecipient, DocumentSequence, OfficialDocument
+from qslab.core.pdf import render_pdf
+
+
+def draw_number(kind: DocumentKind, year: int) -> int:
+    """The next sequence number for ``kind`` in ``year``. Call inside a transaction."""
+    try:
+        with transaction.atomic():
+            DocumentSequence.objects.get_or_create(kind=kind, year=year)
+    except IntegrityError:
+        pass  # created concurrently by another transaction: fine, lock it below
+    sequence = DocumentSequence.objects.select_for_update().get(kind=kind, year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+@transaction.atomic
+def issue_document(
+    *,
+    kind_code: str,
+    title_zh: str,
+    title_en: str,
+    body_zh: str = "",
+    body_en: str = "",
+    issued_by: Any = None,
+    public: bool | None = None,
+    subject: Any = None,
+    recipients: list[Any] | None = None,
+    template: str = "core/pdf/document.html",
+    extra_context: dict[str, Any] | None = None,
+) -> OfficialDocument:
+    """Number, render (zh-Hans and en) and store an official document; returns the saved row."""
+    kind = DocumentKind.objects.get(code=kind_code)
+    issued_at = timezone.now()
+    year = timezone.localtime(issued_at).year
+    seq = draw_number(kind, year)
+    number = kind.format_number(year, seq)
+    context = {
+        "number": number,
+        "kind": kind,
+        "title_zh": title_zh,
+        "title_en": title_en,
+        "body_zh": body_zh,
+        "body_en": body_en,
+        "issued_at": timezone.localtime(issued_at),
+        "issued_by": issued_by,
+        "subject": subject,
+        **(extra_context or {}),
+    }
+    doc = OfficialDocument(
+        kind=kind,
+        year=year,
+        sequence=seq,
+        number=number,
+        title_zh=title_zh,
+        title_en=title_en,
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_at=issued_at,
+        issued_by=issued_by if getattr(issued_by, "pk", None) else None,
+        is_public=kind.public_by_default if public is None else public,
+        published_at=issued_at if (kind.public_by_default if public is None else public) else None,
+    )
+    if subject is not None:
+        doc.content_type = ContentType.objects.get_for_model(subject, for_concrete_model=True)
+        doc.object_id = str(subject.pk)
+    for language, field, hash_field in (("zh-hans", "pdf_zh", "sha256_zh"), ("en", "pdf_en", "sha256_en")):
+        pdf = render_pdf(template, {**context, "pdf_identifier": f"{number}-{language}".encode()}, language)
+        setattr(doc, hash_field, hashlib.sha256(pdf).hexdigest())
+        getattr(doc, field).save(f"{kind.code}-{year}-{seq:04d}-{language}.pdf", ContentFile(pdf), save=False)
+    doc.save()
+    for user in recipients or []:
+        DocumentRecipient.objects.create(document=doc, user=user)
+    return doc
+
+
+def verify_document(doc: OfficialDocument) -> bool:
+    """True if both stored PDFs still have the hashes recorded when they were issued."""
+    for field, hash_field in (("pdf_zh", "sha256_zh"), ("pdf_en", "sha256_en")):
+        with getattr(doc, field).open("rb") as fh:
+            if hashlib.sha256(fh.read()).hexdigest() != getattr(doc, hash_field):
+                return False
+    return True

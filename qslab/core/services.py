@@ -1,0 +1,176 @@
+"""Platform operations that change state: transitions, journal entries, watches, attachments.
+
+Apps call these from their own services; views never change workflow state themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qslab.core import context
+from qslab.core.calendar import add_days
+from qslab.core.changelog import record_change
+from qslab.core.models import Attachment, ChangeRecord, Deadline, JournalEntry, Watch
+from qslab.core.notifications import notify, watchers_of
+from qslab.core.workflow import Transition, TransitionRefused, Workflow
+
+
+def workflow_of(obj: Any) -> Workflow:
+    wf = getattr(type(obj), "workflow", None)
+    if not isinstance(wf, Workflow):
+        raise TypeError(f"{type(obj).__name__} declares no workflow")
+    return wf
+
+
+def _content_type(obj: Any) -> ContentType:
+    return ContentType.objects.get_for_model(obj, for_concrete_model=True)
+
+
+@transaction.atomic
+def apply_transition(
+    obj: Any,
+    name: str,
+    user: Any,
+    reason: str = "",
+    attachments: Sequence[UploadedFile] = (),
+) -> ChangeRecord:
+    """Move ``obj`` along the transition ``name`` as ``user``, or refuse and change nothing.
+
+    The row is locked, the transition checked (role, state, guard, reason, attachments), the state
+    saved, an audit record written with the attachments linked to it, deadlines closed and opened, and
+    the object's watchers and the transition's recipients notified, all in one transaction.
+    """
+    wf = workflow_of(obj)
+    transition: Transition = wf.transition(name)
+    locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+    wf.check(locked, transition, user)
+    reason = (reason or "").strip()
+    if transition.requires_reason and not reason:
+        raise TransitionRefused(
+            _("“%(action)s” needs a reason.") % {"action": transition.label}, TransitionRefused.REASON_REQUIRED
+        )
+    if transition.requires_attachment and not attachments:
+        raise TransitionRefused(
+            _("“%(action)s” needs a supporting document attached.") % {"action": transition.label},
+            TransitionRefused.ATTACHMENT_REQUIRED,
+        )
+    from_state = getattr(locked, wf.state_field)
+    before = locked.snapshot()
+    setattr(locked, wf.state_field, transition.target)
+    locked._skip_change_record = True
+    with context.acting_as(user, reason):
+        if transition.on_enter is not None:
+            transition.on_enter(locked, user, reason)
+        locked.save(update_fields=[wf.state_field, "last_updated"])
+        record = record_change(
+            locked,
+            ChangeRecord.Action.TRANSITION,
+            before,
+            locked.snapshot(),
+            transition=transition.name,
+            from_state=from_state,
+            to_state=transition.target,
+            reason=reason,
+        )
+    locked._skip_change_record = False
+    for upload in attachments:
+        add_attachment(locked, upload, user, change_record=record)
+    ct = _content_type(locked)
+    if transition.closes_deadlines:
+        Deadline.objects.filter(content_type=ct, object_id=str(locked.pk), done_at__isnull=True).update(
+            done_at=timezone.now()
+        )
+    if transition.deadline is not None:
+        rule = transition.deadline
+        Deadline.objects.create(
+            content_type=ct,
+            object_id=str(locked.pk),
+            label_en=rule.label_en,
+            label_zh=rule.label_zh,
+            due=add_days(timezone.localdate(), rule.days, working=rule.working_days),
+            assignee=rule.assignee(locked) if rule.assignee else None,
+            assignee_role=rule.assignee_role,
+        )
+    recipients = set(watchers_of(locked))
+    if transition.notify is not None:
+        recipients |= set(transition.notify(locked))
+    recipients.discard(user)
+    state = wf.state(transition.target)
+    notify(
+        recipients,
+        verb=transition.name,
+        text_en=f"{locked}: {transition.label_en} → {state.label_en}" + (f" ({reason})" if reason else ""),
+        text_zh=f"{locked}：{transition.label_zh} → {state.label_zh}" + (f"（{reason}）" if reason else ""),
+        obj=locked,
+    )
+    obj.__dict__.update({wf.state_field: transition.target})
+    return record
+
+
+def add_attachment(obj: Any, upload: UploadedFile, user: Any, change_record: ChangeRecord | None = None) -> Attachment:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return Attachment.objects.create(
+        content_type=_content_type(obj),
+        object_id=str(obj.pk),
+        file=upload,
+        name=upload.name or "attachment",
+        sha256=digest.hexdigest(),
+        uploaded_by=user,
+        change_record=change_record,
+    )
+
+
+def write_journal(obj: Any, user: Any, text: str, kind: str = JournalEntry.Kind.INFO) -> JournalEntry:
+    text = text.strip()
+    if not text:
+        raise ValueError(_("A journal entry needs text."))
+    return JournalEntry.objects.create(
+        content_type=_content_type(obj), object_id=str(obj.pk), user=user, text=text, kind=kind
+    )
+
+
+def watch(obj: Any, user: Any) -> Watch:
+    watch_row, _created = Watch.objects.get_or_create(
+        user=user, content_type=_content_type(obj), object_id=str(obj.pk)
+    )
+    return watch_row
+
+
+def unwatch(obj: Any, user: Any) -> None:
+    Watch.objects.filter(user=user, content_type=_content_type(obj), object_id=str(obj.pk)).delete()
+
+
+def is_watching(obj: Any, user: Any) -> bool:
+    return Watch.objects.filter(user=user, content_type=_content_type(obj), object_id=str(obj.pk)).exists()
+
+
+def history_of(obj: Any) -> Iterable[ChangeRecord]:
+    return ChangeRecord.objects.filter(content_type=_content_type(obj), object_id=str(obj.pk)).select_related("user")
+
+
+def mark_notification_read(user: Any, notification_id: int) -> Any:
+    from qslab.core.models import Notification
+    from qslab.core.permissions import get_visible_or_404
+
+    note = get_visible_or_404(Notification, user, pk=notification_id)
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        note.save(update_fields=["read_at"])
+    return note
+
+
+def mark_all_notifications_read(user: Any) -> int:
+    from qslab.core.models import Notification
+
+    return Notification.objects.visible_to(user).filter(read_at__isnull=True).update(read_at=timezone.now())

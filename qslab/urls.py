@@ -1,0 +1,21 @@
+"""Root URLconf: each app's pages under its own prefix, the API under /api/, i18n switcher."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from qslab.api import api
+
+urlpatterns = [
+    path("", include("qslab.portal.urls")),
+    path("accounts/", include("qslab.accounts.urls")),
+    path("work/", include("qslab.core.urls")),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
