@@ -586,7 +586,7 @@ class MeasurementModel:
                 for j, name in enumerate(self.input_labels):
                     if name in expr.names:
                         J[i, j] = float(expr.derivative(name)(env))
-            return J
+            return J + 0.0  # no negative zeros in the budget
         if self.gradient is not None:
             with np.errstate(all="ignore"):
                 g = self.gradient(**env)
@@ -599,7 +599,7 @@ class MeasurementModel:
             if J is None:
                 raise MethodInputError(f"gradient must give {m} x {n} sensitivity coefficients, got {np.size(g)}")
             return J
-        steps = _steps(x, u, 1e-3)
+        steps = _steps(x, u, 0.05)
         J = np.zeros((m, n))
         for j in range(n):
             h = steps[j]
@@ -608,7 +608,7 @@ class MeasurementModel:
                 return (self._at(x, {j: h}) - self._at(x, {j: -h})) / (2 * h)
 
             J[:, j] = (4 * central(h / 2) - central(h)) / 3
-        return J
+        return J + 0.0
 
     def _at(self, x: np.ndarray, shifts: Mapping[int, float]) -> np.ndarray:
         point = x.copy()
