@@ -1,0 +1,60 @@
+# qslab: `make run` serves the demo site, `make test` runs the whole suite. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export DJANGO_SETTINGS_MODULE ?= qslab.settings.base
+export SPARK_LOCAL_IP := 127.0.0.1
+REQS := requirements/base.txt requirements/analytics.txt requirements/spark.txt requirements/dev.txt
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench venv messages translations migrate demo worker clean fuzz
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: $(REQS) pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q $(addprefix -r ,$(REQS))
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+translations: venv
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
+migrate: venv
+	$(PY) manage.py migrate -v0
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+run: translations demo
+	@echo "Serving http://$(HOST):$(PORT)/ (SQLite var/qslab.sqlite3, DuckDB var/analytics.duckdb); Ctrl-C stops."
+	@trap 'kill $$WORKER $$SCHED 2>/dev/null' EXIT; \
+	$(PY) manage.py db_worker --queue-name '*' & WORKER=$$!; \
+	$(PY) manage.py run_scheduler & SCHED=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: translations
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check qslab bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: venv
+	$(PY) -m bench.run
+
+fuzz: translations
+	QSLAB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q qslab/core/tests/test_api_fuzz.py
+
+messages: venv
+	cd qslab && ../$(PY) ../manage.py makemessages -l zh_Hans --ignore='tests/*' --no-obsolete
+
+clean:
+	rm -rf var

@@ -1,0 +1,39 @@
+"""Background tasks of the platform (django-tasks, database backend), with progress the UI can show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+from qslab.core.models import TaskProgress
+
+
+class Progress:
+    """Write a task's progress where the UI polls it. ``with Progress(task_id, label, total) as p: p.advance()``."""
+
+    def __init__(self, task_id: str, label: str, total: int = 0, owner: Any = None):
+        self.row, _ = TaskProgress.objects.update_or_create(
+            task_id=task_id, defaults={"label": label, "total": total, "owner": owner, "status": "running"}
+        )
+
+    def advance(self, steps: int = 1, message: str = "") -> None:
+        self.row.done += steps
+        self.row.message = message or self.row.message
+        self.row.save(update_fields=["done", "message", "updated"])
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.row.status = "failed" if exc_type else "done"
+        if exc is not None:
+            self.row.message = str(exc)[:300]
+        self.row.save(update_fields=["status", "message", "updated"])
+
+
+@task()
+def send_reminders_task() -> dict[str, int]:
+    from qslab.core.reminders import send_reminders
+
+    return send_reminders()
