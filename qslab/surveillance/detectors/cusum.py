@@ -80,6 +80,39 @@ class CusumConfig:
                 raise SeriesError("m must be positive and finite")
             object.__setattr__(self, "m", m)
 
+    @classmethod
+    def from_r_control(cls, control: dict | None, freq: int, n_time: int) -> CusumConfig:
+        """The config for an R ``algo.cusum`` control list (``range`` 1-based; R defaults for the rest)."""
+        from qslab.surveillance.detectors.registry import RControl
+
+        r = RControl(control, "cusum", ("range", "k", "h", "m", "trans", "alpha"))
+        rng = r.range(n_time, required=True)
+        m: float | str | np.ndarray | None = None
+        if r.has("m"):
+            value = r.raw("m")
+            value = value[0] if isinstance(value, list) and len(value) == 1 else value
+            if isinstance(value, str):
+                if value != "glm":
+                    raise r.error("m", "must be null, a number, a list of numbers or 'glm'")
+                m = "glm"
+            else:
+                values = value if isinstance(value, list) else [value]
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                    raise r.error("m", "must be null, a number, a list of numbers or 'glm'")
+                if len(values) not in (1, len(rng)):
+                    raise r.error("m", f"must be one number or one per scored time point ({len(rng)})")
+                if not all(math.isfinite(v) and v > 0 for v in values):
+                    raise r.error("m", "must be positive")
+                m = np.asarray(values, dtype=float)
+        return cls(
+            range=rng,
+            k=r.number("k", 1.04),
+            h=r.number("h", 2.26),
+            m=m,
+            trans=r.choice("trans", "standard", TRANSFORMATIONS),
+            alpha=r.number("alpha", 0.1),
+        )
+
 
 @numba.njit(cache=True, error_model="numpy")
 def _cusum_path(z, k):

@@ -68,6 +68,24 @@ class EarsConfig:
                 raise SeriesError("range must be consecutive time points for method C3")
             object.__setattr__(self, "range", rng)
 
+    @classmethod
+    def from_r_control(cls, control: dict | None, freq: int, n_time: int) -> EarsConfig:
+        """The config for an R ``earsC`` control list (``range`` 1-based; R defaults for the rest)."""
+        from qslab.surveillance.detectors.registry import RControl
+
+        r = RControl(control, "earsC", ("range", "method", "baseline", "minSigma", "alpha"))
+        method = r.choice("method", "C1", METHODS)
+        rng = r.range(n_time)
+        if method == "C3" and rng is not None and sorted(set(rng)) != list(range(min(rng), max(rng) + 1)):
+            raise r.error("range", "must be consecutive time points for method C3")
+        return cls(
+            method=method,
+            baseline=r.number("baseline", 7, integer=True, minimum=3),
+            min_sigma=r.number("minSigma", 0.0, minimum=0),
+            alpha=r.number("alpha", None, above=0, maximum=0.999999999),
+            range=rng,
+        )
+
     @property
     def effective_alpha(self) -> float:
         if self.alpha is not None:

@@ -105,6 +105,71 @@ class GLRNBConfig:
                 raise SeriesError("alpha must be given when mu0 is given (R cannot estimate it then)")
             object.__setattr__(self, "mu0", mu0)
 
+    @classmethod
+    def from_r_control(cls, control: dict | None, freq: int, n_time: int) -> GLRNBConfig:
+        """The config for an R ``algo.glrnb`` control list (``range`` 1-based; R defaults for the rest).
+
+        ``mu0`` may be omitted/null (fitted), a list of means for the scored rows, or R's model list
+        ``{"S": 1, "trend": false, "refit": false}``; ``refit = true`` and ``theta`` are not supported.
+        """
+        from qslab.surveillance.detectors.registry import RControl
+
+        known = ("range", "c.ARL", "mu0", "alpha", "Mtilde", "M", "change", "theta", "dir", "ret", "xMax")
+        r = RControl(control, "glrnb", known)
+        rng = r.range(n_time, required=True)
+        if r.has("theta"):
+            raise r.error("theta", "is not supported (the LR-CUSUM for a known change); leave it null")
+        mu0 = None
+        harmonics, trend = 1, False
+        if r.has("mu0"):
+            value = r.raw("mu0")
+            if isinstance(value, dict):
+                for key in value:
+                    if key not in ("S", "trend", "refit"):
+                        raise SeriesError(
+                            f"unknown control key 'mu0${key}' for glrnb (known: S, trend, refit)"
+                        )
+                sub = RControl(value, "glrnb mu0", ("S", "trend", "refit"))
+                harmonics = sub.number("S", 1, integer=True, minimum=0)
+                trend = sub.boolean("trend", False)
+                if sub.boolean("refit", False):
+                    raise SeriesError(
+                        "control 'mu0$refit' for glrnb: refitting after alarms is not supported"
+                    )
+            else:
+                values = value if isinstance(value, list) else [value]
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                    raise r.error("mu0", "must be null, a list of means or a model list")
+                if len(values) not in (1, len(rng)):
+                    raise r.error("mu0", f"must hold one mean per scored time point ({len(rng)})")
+                mu0 = np.broadcast_to(np.asarray(values, dtype=float), (len(rng),)).copy()
+                if not np.all(np.isfinite(mu0) & (mu0 > 0)):
+                    raise r.error("mu0", "must be positive means")
+        alpha = r.number("alpha", None, minimum=0)
+        if mu0 is not None and alpha is None:
+            raise SeriesError("control 'alpha' for glrnb must be given when mu0 is given (as R requires)")
+        m_tilde = r.number("Mtilde", 1, integer=True, minimum=1)
+        m = r.number("M", -1, integer=True)
+        if not (m == -1 or m >= m_tilde):
+            raise r.error("M", "must be -1 or at least Mtilde")
+        change = r.choice("change", "intercept", CHANGES)
+        if change == "epi":
+            raise r.error("change", "'epi' is not supported; use 'intercept'")
+        return cls(
+            range=rng,
+            c_arl=r.number("c.ARL", 5.0, above=0),
+            mu0=mu0,
+            mu0_harmonics=harmonics,
+            mu0_trend=trend,
+            alpha=alpha,
+            m_tilde=m_tilde,
+            m=m,
+            change=change,
+            dir=r.choice("dir", "inc", DIRECTIONS),
+            ret=r.choice("ret", "value", RETURNS),
+            x_max=r.number("xMax", 10000, integer=True, minimum=0),
+        )
+
 
 # ---------------------------------------------------------------------------------------------------
 # Recursions, one per C routine of surveillance 1.20.3 (glr, glr_window, glr_nb_window), with the
