@@ -15,8 +15,10 @@ GUM H.3 (thermometer calibration):
 >>> t = [21.521, 22.012, 22.512, 23.003, 23.507, 23.999, 24.513, 25.002, 25.503, 26.010, 26.511]
 >>> b = [-0.171, -0.169, -0.166, -0.159, -0.164, -0.165, -0.156, -0.157, -0.159, -0.161, -0.160]
 >>> fit = straight_line(t, b, x0=20.0)
->>> print(f"{fit.intercept:.4f}({fit.u_intercept:.4f}) {fit.slope:.5f}({fit.u_slope:.5f}) r = {fit.correlation:.2f}")
--0.1712(0.0029) 0.00218(0.00067) r = -0.93
+>>> print(f"{fit.intercept:.4f}({fit.u_intercept:.4f}) {fit.slope:.5f}({fit.u_slope:.5f})")
+-0.1712(0.0029) 0.00218(0.00067)
+>>> print(f"r = {fit.correlation:.2f}")
+r = -0.93
 >>> p = fit.predict(30.0)
 >>> print(f"{p.y:.4f} {p.u:.4f}")
 -0.1494 0.0041
@@ -116,7 +118,9 @@ class StraightLineFit(ResultMixin):
         dx = float(x) - self.x0
         g = np.array([1.0, dx])
         u2 = float(g @ self.covariance @ g)
-        return Prediction(float(x), self.intercept + self.slope * dx, math.sqrt(max(u2, 0.0)), float(self.dof))
+        return Prediction(
+            float(x), self.intercept + self.slope * dx, math.sqrt(max(u2, 0.0)), float(self.dof)
+        )
 
     def inverse(
         self,
@@ -138,7 +142,9 @@ class StraightLineFit(ResultMixin):
             readings = as_1d(y_obs, "y_obs")  # type: ignore[arg-type]
             mean = float(readings.mean())
             if replicates is not None and replicates != readings.size:
-                raise MethodInputError(f"replicates ({replicates}) does not match the {readings.size} readings given")
+                raise MethodInputError(
+                    f"replicates ({replicates}) does not match the {readings.size} readings given"
+                )
             m = readings.size
         if isinstance(m, bool) or int(m) != m or m < 1:
             raise MethodInputError(f"replicates must be a positive integer, got {m!r}")
@@ -146,7 +152,9 @@ class StraightLineFit(ResultMixin):
             raise MethodInputError("y_obs must be finite")
         if u_obs is None:
             if self.weighted and not self.scaled:
-                raise MethodInputError("give u_obs, the standard uncertainty of one new reading, for a weighted fit")
+                raise MethodInputError(
+                    "give u_obs, the standard uncertainty of one new reading, for a weighted fit"
+                )
             u_obs = self.s
         elif not math.isfinite(float(u_obs)) or float(u_obs) < 0:
             raise MethodInputError(f"u_obs must be a non-negative number, got {u_obs!r}")
@@ -194,12 +202,18 @@ def straight_line(
     same_length("x", xs, "y", ys)
     n = xs.size
     if n < 3:
-        raise MethodInputError(f"x and y need at least 3 points for a straight line with uncertainty, got {n}")
+        raise MethodInputError(
+            f"x and y need at least 3 points for a straight line with uncertainty, got {n}"
+        )
     if np.ptp(xs) == 0:
         raise MethodInputError("x values are all equal; the slope is undetermined")
     weighted = u_y is not None
     if weighted:
-        uy = np.broadcast_to(np.asarray(u_y, dtype=float), ys.shape) if np.ndim(u_y) == 0 else as_1d(u_y, "u_y")  # type: ignore[arg-type]
+        uy = (
+            np.broadcast_to(np.asarray(u_y, dtype=float), ys.shape)
+            if np.ndim(u_y) == 0
+            else as_1d(u_y, "u_y")
+        )  # type: ignore[arg-type]
         same_length("y", ys, "u_y", uy)
         if not np.all(np.isfinite(uy)) or np.any(uy <= 0):
             raise MethodInputError("u_y must be positive and finite")

@@ -285,7 +285,7 @@ def _to_text(node: Node) -> str:
     if kind == "neg":
         inner = node[1]
         text = _to_text(inner)
-        if inner[0] in _PRECEDENCE and _PRECEDENCE[inner[0]] < 4 or (_is_num(inner) and inner[1] < 0):
+        if (inner[0] in _PRECEDENCE and _PRECEDENCE[inner[0]] < 4) or (_is_num(inner) and inner[1] < 0):
             text = f"({text})"
         return f"-{text}"
     symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[kind]
@@ -496,7 +496,9 @@ def parse_expression(text: str, names: Iterable[str] | None = None) -> Expressio
     return Expression.from_node(_parse_node(text, names))
 
 
-def parse_model(model: str | Mapping[str, str], names: Iterable[str], output: str = "y") -> dict[str, Expression]:
+def parse_model(
+    model: str | Mapping[str, str], names: Iterable[str], output: str = "y"
+) -> dict[str, Expression]:
     """Parse a model of one or several outputs (JCGM 100 4.1.1, several outputs as in H.2).
 
     ``model`` is one expression (its output is called ``output``) or a mapping from output names to

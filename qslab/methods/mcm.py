@@ -124,7 +124,9 @@ def sample_inputs(
 # ---------------------------------------------------------------------------------------------------
 # Summaries of the output distribution (JCGM 101 7.5-7.7, 7.9.2)
 # ---------------------------------------------------------------------------------------------------
-def coverage_interval(sorted_values: np.ndarray, level: float, kind: str = "symmetric") -> tuple[float, float]:
+def coverage_interval(
+    sorted_values: np.ndarray, level: float, kind: str = "symmetric"
+) -> tuple[float, float]:
     """Coverage interval from sorted Monte Carlo values (JCGM 101 7.7): ``q = pM`` (or the integer
     part of ``pM + 1/2``); the probabilistically symmetric interval is ``[y_(r), y_(r+q)]`` with
     ``r = (M - q)/2`` (or ``(M - q + 1)/2``, 7.7.1); the shortest minimises ``y_(r+q) - y_(r)`` over
@@ -220,7 +222,8 @@ class GUFValidation(ResultMixin):
     def summary(self) -> str:
         verdict = "validated" if self.passed else "NOT validated"
         return (
-            f"GUF {verdict} for {self.output} (JCGM 101 8.2, n_dig = {self.n_dig}): d_low = {self.d_low:.3g}, "
+            f"GUF {verdict} for {self.output} (JCGM 101 8.2, n_dig = {self.n_dig}): "
+            f"d_low = {self.d_low:.3g}, "
             f"d_high = {self.d_high:.3g}, delta = {self.delta:.3g}"
         )
 
@@ -239,8 +242,18 @@ def validate_guf(
         d_low = abs(est.y - est.U - low)
         d_high = abs(est.y + est.U - high)
         checks.append(
-            GUFValidation(est.label, est.y - est.U, est.y + est.U, low, high, d_low, d_high, delta, n_dig,
-                          bool(d_low <= delta and d_high <= delta))
+            GUFValidation(
+                est.label,
+                est.y - est.U,
+                est.y + est.U,
+                low,
+                high,
+                d_low,
+                d_high,
+                delta,
+                n_dig,
+                bool(d_low <= delta and d_high <= delta),
+            )
         )
     return tuple(checks)
 
@@ -351,15 +364,26 @@ def _run(
     return values
 
 
-def _summaries(values: np.ndarray, labels: Sequence[str], level: float, units: Mapping[str, str]) -> list[MCMOutput]:
+def _summaries(
+    values: np.ndarray, labels: Sequence[str], level: float, units: Mapping[str, str]
+) -> list[MCMOutput]:
     out = []
     for i, label in enumerate(labels):
         v = np.sort(values[i])
         low, high = coverage_interval(v, level, "symmetric")
         s_low, s_high = coverage_interval(v, level, "shortest")
         out.append(
-            MCMOutput(label, float(values[i].mean()), float(values[i].std(ddof=1)), low, high, s_low, s_high, level,
-                      units.get(label, ""))
+            MCMOutput(
+                label,
+                float(values[i].mean()),
+                float(values[i].std(ddof=1)),
+                low,
+                high,
+                s_low,
+                s_high,
+                level,
+                units.get(label, ""),
+            )
         )
     return out
 
@@ -422,7 +446,8 @@ def monte_carlo(
     for q, is_linked in zip(items, linked, strict=True):
         if is_linked and q.distribution != "normal":
             raise MethodInputError(
-                f"correlated input {q.label!r} must have a normal distribution (JCGM 101 6.4.8 draws correlated "
+                f"correlated input {q.label!r} must have a normal distribution "
+                f"(JCGM 101 6.4.8 draws correlated "
                 f"inputs from a multivariate Gaussian), got {q.distribution}"
             )
     if rng is not None and seed is not None:

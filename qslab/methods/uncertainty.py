@@ -122,7 +122,10 @@ class InputQuantity(ResultMixin):
 
     def summary(self) -> str:
         dof = "inf" if math.isinf(self.dof) else f"{self.dof:.3g}"
-        return f"{self.label} = {self.x:.10g}, u = {self.u:.3g}, dof = {dof} ({self.distribution}, Type {self.kind})"
+        return (
+            f"{self.label} = {self.x:.10g}, u = {self.u:.3g}, dof = {dof} "
+            f"({self.distribution}, Type {self.kind})"
+        )
 
 
 def _check_u(value: Any, label: str) -> float:
@@ -232,9 +235,7 @@ def type_a(
         s = float(np.std(values, ddof=1))
         dof = n - 1
     u = s / math.sqrt(n)
-    return InputQuantity(
-        label, float(values.mean()), u, dof, "t", (("scale", u),), kind="A", unit=unit
-    )
+    return InputQuantity(label, float(values.mean()), u, dof, "t", (("scale", u),), kind="A", unit=unit)
 
 
 def normal(
@@ -317,7 +318,13 @@ def rectangular(
 
 
 def triangular(
-    label: str, x: float, *, half_width: float | None = None, u: float | None = None, dof: float = INF, unit: str = ""
+    label: str,
+    x: float,
+    *,
+    half_width: float | None = None,
+    u: float | None = None,
+    dof: float = INF,
+    unit: str = "",
 ) -> InputQuantity:
     """A symmetric triangular distribution of half-width ``a`` about ``x``, ``u = a/sqrt(6)``
     (JCGM 100 4.3.9, JCGM 101 6.4.5)."""
@@ -329,7 +336,13 @@ def triangular(
 
 
 def arcsine(
-    label: str, x: float, *, half_width: float | None = None, u: float | None = None, dof: float = INF, unit: str = ""
+    label: str,
+    x: float,
+    *,
+    half_width: float | None = None,
+    u: float | None = None,
+    dof: float = INF,
+    unit: str = "",
 ) -> InputQuantity:
     """A U-shaped (arcsine) distribution of half-width ``a`` about ``x``, ``u = a/sqrt(2)`` (JCGM 101 6.4.6;
     the cyclic temperature variation of GUM H.1.3.2)."""
@@ -378,7 +391,9 @@ def combined(label: str, x: float, components: Sequence[InputQuantity], *, unit:
     us = np.array([p.u for p in parts])
     u = float(np.sqrt(np.sum(us**2)))
     dof = welch_satterthwaite(us, [p.dof for p in parts], u_c=u)
-    return InputQuantity(label, x, u, dof, "combined", (), parts, kind="A+B" if len(parts) > 1 else parts[0].kind, unit=unit)
+    return InputQuantity(
+        label, x, u, dof, "combined", (), parts, kind="A+B" if len(parts) > 1 else parts[0].kind, unit=unit
+    )
 
 
 def dof_from_relative_uncertainty(relative_uncertainty: float) -> float:
@@ -397,7 +412,9 @@ def dof_from_relative_uncertainty(relative_uncertainty: float) -> float:
 # ---------------------------------------------------------------------------------------------------
 # Degrees of freedom and coverage
 # ---------------------------------------------------------------------------------------------------
-def welch_satterthwaite(contributions: Sequence[float], dofs: Sequence[float], u_c: float | None = None) -> float:
+def welch_satterthwaite(
+    contributions: Sequence[float], dofs: Sequence[float], u_c: float | None = None
+) -> float:
     """Effective degrees of freedom (JCGM 100 G.4.1, eq. G.2b):
     ``nu_eff = u_c^4 / sum (u_i(y)^4 / nu_i)`` with ``u_i(y) = |c_i| u(x_i)``.
 
@@ -492,7 +509,9 @@ def correlation_matrix(
         if R.shape != (n, n):
             raise MethodInputError(f"correlation matrix must be {n} x {n}, got shape {R.shape}")
         if not np.allclose(R, R.T) or not np.allclose(np.diag(R), 1.0) or np.any(np.abs(R) > 1):
-            raise MethodInputError("correlation matrix must be symmetric with ones on the diagonal and |r| <= 1")
+            raise MethodInputError(
+                "correlation matrix must be symmetric with ones on the diagonal and |r| <= 1"
+            )
     if np.linalg.eigvalsh(R).min() < -1e-10:
         raise MethodInputError("correlation matrix is not positive semi-definite")
     return R
@@ -530,7 +549,9 @@ class MeasurementModel:
         self.function: Callable[..., Any] | None = None
         if isinstance(model, (str, Mapping)):
             if gradient is not None:
-                raise MethodInputError("gradient is only for callable models; expressions differentiate themselves")
+                raise MethodInputError(
+                    "gradient is only for callable models; expressions differentiate themselves"
+                )
             self.expressions = parse_model(model, self.input_labels, output=output)
             self.output_labels = tuple(self.expressions)
         elif callable(model):
@@ -538,7 +559,8 @@ class MeasurementModel:
             self.output_labels = tuple(outputs) if outputs is not None else (output,)
         else:
             raise MethodInputError(
-                f"model must be an expression string, a mapping of outputs or a callable, got {type(model).__name__}"
+                "model must be an expression string, a mapping of outputs or a callable, "
+                f"got {type(model).__name__}"
             )
 
     @property
@@ -555,7 +577,11 @@ class MeasurementModel:
         with np.errstate(all="ignore"):
             raw = self.function(**values)
         if isinstance(raw, Mapping):
-            if set(raw) != set(self.output_labels) and len(self.output_labels) == 1 and self.output_labels == ("y",):
+            if (
+                set(raw) != set(self.output_labels)
+                and len(self.output_labels) == 1
+                and self.output_labels == ("y",)
+            ):
                 self.output_labels = tuple(raw)
             missing = [k for k in self.output_labels if k not in raw]
             if missing:
@@ -564,7 +590,9 @@ class MeasurementModel:
         if len(self.output_labels) == 1:
             raw = [raw]
         elif not isinstance(raw, (list, tuple)) and np.ndim(raw) == 0:
-            raise MethodInputError(f"model returned one value but {len(self.output_labels)} outputs are named")
+            raise MethodInputError(
+                f"model returned one value but {len(self.output_labels)} outputs are named"
+            )
         if len(raw) != len(self.output_labels):
             raise MethodInputError(
                 f"model returned {len(raw)} outputs but {len(self.output_labels)} are named"
@@ -597,7 +625,9 @@ class MeasurementModel:
                 g = [[float(g.get(name, 0.0)) for name in self.input_labels]]
             J = np.asarray(g, dtype=float).reshape(m, n) if np.size(g) == m * n else None
             if J is None:
-                raise MethodInputError(f"gradient must give {m} x {n} sensitivity coefficients, got {np.size(g)}")
+                raise MethodInputError(
+                    f"gradient must give {m} x {n} sensitivity coefficients, got {np.size(g)}"
+                )
             return J
         steps = _steps(x, u, 0.05)
         J = np.zeros((m, n))
@@ -647,7 +677,9 @@ class MeasurementModel:
             if i == j:
                 shifted = dict(base)
                 return (
-                    self._at(x, _merge(base, {i: hi})) - 2 * self._at(x, shifted) + self._at(x, _merge(base, {i: -hi}))
+                    self._at(x, _merge(base, {i: hi}))
+                    - 2 * self._at(x, shifted)
+                    + self._at(x, _merge(base, {i: -hi}))
                 ) / hi**2
             return (
                 self._at(x, _merge(base, {i: hi, j: hj}))
@@ -724,6 +756,7 @@ class Budget(ResultMixin):
     U: float
     level: float
     unit: str = ""
+    nu_used: float = math.nan
 
     def row(self, label: str) -> BudgetRow:
         for r in self.rows:
@@ -736,28 +769,43 @@ class Budget(ResultMixin):
         body = []
         for r in self.rows:
             name = f"  {r.label}" if r.component_of else r.label
-            body.append([
-                name,
-                "" if r.component_of else f"{r.x:.10g}",
-                f"{r.u:.4g}",
-                _dof_text(r.dof, 3),
-                r.distribution,
-                f"{r.sensitivity:.4g}",
-                f"{r.contribution:.4g}",
-                f"{100 * r.share:.1f} %",
-            ])
+            body.append(
+                [
+                    name,
+                    "" if r.component_of else f"{r.x:.10g}",
+                    f"{r.u:.4g}",
+                    _dof_text(r.dof, 3),
+                    r.distribution,
+                    f"{r.sensitivity:.4g}",
+                    f"{r.contribution:.4g}",
+                    f"{100 * r.share:.1f} %",
+                ]
+            )
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
         right = {1, 2, 3, 5, 6, 7}
 
         def line(cells: list[str]) -> str:
             return "  ".join(
-                c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             ).rstrip()
 
         out = [f"Uncertainty budget for {self.output}", line(headers), "  ".join("-" * w for w in widths)]
         out += [line(b) for b in body]
         out.append("")
-        out.append(_result_text(self.output, self.y, self.u_c, self.nu_eff, self.k, self.U, self.level, self.unit))
+        out.append(
+            _result_text(
+                self.output,
+                self.y,
+                self.u_c,
+                self.nu_eff,
+                self.k,
+                self.U,
+                self.level,
+                self.unit,
+                self.nu_used,
+            )
+        )
         return "\n".join(out)
 
 
@@ -767,12 +815,27 @@ def _dof_text(dof: float, digits: int = 3) -> str:
     return "inf" if math.isinf(dof) else f"{dof:.{digits}g}"
 
 
-def _result_text(label: str, y: float, u: float, dof: float, k: float, U: float, level: float, unit: str) -> str:
+def _result_text(
+    label: str,
+    y: float,
+    u: float,
+    dof: float,
+    k: float,
+    U: float,
+    level: float,
+    unit: str,
+    nu_used: float = math.nan,
+) -> str:
     unit_text = f" {unit}" if unit else ""
+    used = (
+        f" ({nu_used:g} used for k)"
+        if math.isfinite(nu_used) and math.isfinite(dof) and nu_used != dof
+        else ""
+    )
     y_text, u_text = format_value(y, u)
     _, U_text = format_value(y, U) if math.isfinite(U) else ("", "undefined")
     return (
-        f"{label} = {y_text}{unit_text}, u_c = {u_text}{unit_text}, nu_eff = {_dof_text(dof, 3)}, "
+        f"{label} = {y_text}{unit_text}, u_c = {u_text}{unit_text}, nu_eff = {_dof_text(dof, 3)}{used}, "
         f"k = {k:.3g}, U({100 * level:g} %) = {U_text}{unit_text}"
     )
 
@@ -791,6 +854,7 @@ class OutputEstimate(ResultMixin):
     U: float
     level: float
     unit: str = ""
+    nu_used: float = math.nan
 
     @property
     def low(self) -> float:
@@ -801,7 +865,9 @@ class OutputEstimate(ResultMixin):
         return self.y + self.U
 
     def summary(self) -> str:
-        return _result_text(self.label, self.y, self.u_c, self.nu_eff, self.k, self.U, self.level, self.unit)
+        return _result_text(
+            self.label, self.y, self.u_c, self.nu_eff, self.k, self.U, self.level, self.unit, self.nu_used
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -873,11 +939,21 @@ class GUFResult(ResultMixin):
                 pc = abs(c) * part.u
                 rows.append(
                     BudgetRow(
-                        part.label, part.x, part.u, part.dof, part.distribution, c, pc,
-                        pc**2 / variance if variance > 0 else 0.0, part.unit, q.label,
+                        part.label,
+                        part.x,
+                        part.u,
+                        part.dof,
+                        part.distribution,
+                        c,
+                        pc,
+                        pc**2 / variance if variance > 0 else 0.0,
+                        part.unit,
+                        q.label,
                     )
                 )
-        return Budget(est.label, tuple(rows), est.y, est.u_c, est.nu_eff, est.k, est.U, est.level, est.unit)
+        return Budget(
+            est.label, tuple(rows), est.y, est.u_c, est.nu_eff, est.k, est.U, est.level, est.unit, est.nu_used
+        )
 
     def summary(self) -> str:
         parts = [self.budget(label).summary() for label in self.outputs]
@@ -982,14 +1058,26 @@ def propagate(
             )
         else:
             nu_eff = welch_satterthwaite(contrib, dof, u_c=u_c[i])
+        nu_used = math.nan
         if k is not None:
             k_i = float(k)
         elif math.isnan(nu_eff):
             k_i = math.nan
         else:
-            k_i = coverage_factor(p, nu_eff, truncate=truncate_dof)
+            nu_used = max(math.floor(nu_eff), 1) if truncate_dof and math.isfinite(nu_eff) else nu_eff
+            k_i = coverage_factor(p, nu_used)
         estimates.append(
-            OutputEstimate(name, float(y[i]), float(u_c[i]), float(nu_eff), k_i, k_i * float(u_c[i]), p, unit_of.get(name, ""))
+            OutputEstimate(
+                name,
+                float(y[i]),
+                float(u_c[i]),
+                float(nu_eff),
+                k_i,
+                k_i * float(u_c[i]),
+                p,
+                unit_of.get(name, ""),
+                float(nu_used),
+            )
         )
     return GUFResult(
         estimates=tuple(estimates),
@@ -1003,4 +1091,3 @@ def propagate(
         analytic_sensitivities=mm.analytic,
         notes=tuple(notes),
     )
-
