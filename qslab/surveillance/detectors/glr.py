@@ -324,55 +324,76 @@ def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, a
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _nb_alarm_with(v, n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl):
+    x[n] = v
+    return _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max):
     """R's brute-force search for the NB chart (it steps x_n by one and reruns the chart).
 
-    Without an alarm at n: the smallest x_n above the observed one (up to xMax + 1) with an alarm,
+    Without an alarm at n: the first x_n above the observed one (up to xMax + 1) with an alarm,
     1e99 if none or if x_n is 0 (R's loop does not start then). With an alarm: one more than the
-    largest x_n below the observed one without an alarm, NaN if there is none. The statistic is
-    monotone in x_n in the direction of ``dir``, so bisection finds R's answer.
+    first x_n below the observed one without an alarm, NaN if there is none. The statistic is
+    monotone in x_n in the direction of ``dir``; a galloping search from the observed value (steps
+    1, 2, 4, ...) then bisection finds R's answer without visiting the far values where the Newton
+    iteration of the C code breaks down.
     """
     old = x[n]
     if old > x_max or old < 1.0:
         return np.nan if g >= c_arl else 1e99
+    result = 0.0
     if g >= c_arl:
-        if dirn == -1:
-            return np.nan
-        lo_v = -1.0  # largest known value without alarm (-1: none yet)
-        hi_v = old  # smallest known value with alarm
-        x[n] = 0.0
-        ok0 = _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl
-        if ok0:
-            x[n] = old
-            return np.nan
-        lo_v = 0.0
-        while hi_v - lo_v > 1.0:
-            mid = math.floor((lo_v + hi_v) / 2.0)
-            x[n] = mid
-            if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl:
-                hi_v = mid
-            else:
-                lo_v = mid
-        x[n] = old
-        return hi_v
-    if dirn == -1:
-        return 1e99
-    top = float(x_max) + 1.0
-    x[n] = top
-    if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) < c_arl:
-        x[n] = old
-        return 1e99
-    lo_v = old
-    hi_v = top
-    while hi_v - lo_v > 1.0:
-        mid = math.floor((lo_v + hi_v) / 2.0)
-        x[n] = mid
-        if _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde) >= c_arl:
-            hi_v = mid
+        # step down: find the largest v < old without alarm
+        near = old  # known alarm
+        step = 1.0
+        far = -1.0
+        while True:
+            v = max(old - step, 0.0)
+            if not _nb_alarm_with(v, n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl):
+                far = v
+                break
+            near = v
+            if v == 0.0:
+                break
+            step *= 2.0
+        if far < 0:
+            result = np.nan
         else:
-            lo_v = mid
+            while near - far > 1.0:
+                mid = math.floor((near + far) / 2.0)
+                if _nb_alarm_with(mid, n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl):
+                    near = mid
+                else:
+                    far = mid
+            result = near
+    else:
+        top = float(x_max) + 1.0
+        near = old  # known without alarm
+        step = 1.0
+        far = -1.0
+        while True:
+            v = min(old + step, top)
+            if _nb_alarm_with(v, n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl):
+                far = v
+                break
+            near = v
+            if v == top:
+                break
+            step *= 2.0
+        if far < 0:
+            result = 1e99
+        else:
+            while far - near > 1.0:
+                mid = math.floor((near + far) / 2.0)
+                if _nb_alarm_with(mid, n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl):
+                    far = mid
+                else:
+                    near = mid
+            result = far
     x[n] = old
-    return hi_v
+    return result
 
 
 @numba.njit(cache=True, error_model="numpy")
