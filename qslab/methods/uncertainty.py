@@ -958,10 +958,11 @@ class GUFResult(ResultMixin):
     def summary(self) -> str:
         parts = [self.budget(label).summary() for label in self.outputs]
         if len(self.outputs) > 1:
-            parts.append("Correlation of the outputs:")
             width = max(len(o) for o in self.outputs)
+            lines = ["Correlation of the outputs (first order):"]
             for label, row in zip(self.outputs, self.correlation, strict=True):
-                parts.append(f"  {label.ljust(width)}  " + "  ".join(f"{r:7.4f}" for r in row))
+                lines.append(f"  {label.ljust(width)}  " + "  ".join(f"{r:7.4f}" for r in row))
+            parts.append("\n".join(lines))
         if self.second_order_variance.any():
             parts.append("Second-order terms of JCGM 100 5.1.2 note included.")
         parts.extend(self.notes)
