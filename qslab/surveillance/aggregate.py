@@ -293,7 +293,7 @@ def _population_grid(
     for k in join:
         right[k] = right[k].astype("string")
         grid[k] = grid[k].astype("string")
-    if right.duplicated(on).any():
+    if on and right.duplicated(on).any():
         raise AggregateError(f"population table repeats a combination of {', '.join(on) or 'its rows'}")
     if not on:
         if len(right) != 1:
@@ -304,9 +304,10 @@ def _population_grid(
     missing = merged["population"].isna().to_numpy()
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
+        unit = str(units[merged["_u"].iloc[first]])
         raise AggregateError(
             f"population missing for {int(missing.sum())} unit-period(s), "
-            f"first unit {units[merged['_u'].iloc[first]]!r} at {merged[PERIOD_COLUMN].iloc[first].date()!s}"
+            f"first unit {unit!r} at {merged[PERIOD_COLUMN].iloc[first].date()!s}"
         )
     values = np.empty((n_time, n_units))
     values[merged["_t"].to_numpy(), merged["_u"].to_numpy()] = merged["population"].to_numpy(dtype=float)
