@@ -40,8 +40,8 @@ posterior quantiles of all pairs are found together by a safeguarded Newton iter
 1       A   rash  2  1.000000
 2       B  cough  2  1.000000
 3       B   rash  1  1.000000
-4       C  cough  1  0.666667
-5       C  fever  1  0.333333
+4       C  cough  1  1.000000
+5       C  fever  1  0.666667
 """
 
 from __future__ import annotations
@@ -1063,8 +1063,10 @@ def _solve_quantile(
         hi_a = np.where(below, hi[active], ta)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             newton = -g / d1
-            step = newton / (1.0 + 0.5 * newton * d2 / d1)
-        step = np.where(np.isfinite(step) & (np.abs(step) <= 2 * np.abs(newton) + 1e-300), step, newton)
+            correction = 0.5 * newton * d2 / d1
+            step = newton / (1.0 + correction)
+        # Halley's correction is trusted only near the root; far from it, plain Newton (then clipped)
+        step = np.where(np.isfinite(step) & (np.abs(correction) < 0.5), step, newton)
         step = np.clip(np.nan_to_num(step, nan=0.0, posinf=2.0, neginf=-2.0), -2.0, 2.0)
         # Halley's method converges cubically: after a step below sqrt(rtol) the error is far below rtol
         step_done = (np.abs(step) < math.sqrt(rtol)) & (d1 > 0)
