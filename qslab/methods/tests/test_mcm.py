@@ -173,7 +173,9 @@ def test_correlated_gaussian_inputs_have_the_stated_correlation():
 
 def test_correlated_non_gaussian_inputs_are_refused():
     with pytest.raises(MethodInputError, match=r"correlated input 'b' must have a normal distribution"):
-        monte_carlo("a + b", [normal("a", 0, 1), rectangular("b", 0, half_width=1)], correlations={("a", "b"): 0.5})
+        monte_carlo(
+            "a + b", [normal("a", 0, 1), rectangular("b", 0, half_width=1)], correlations={("a", "b"): 0.5}
+        )
 
 
 def test_the_same_seed_gives_the_same_result_and_another_seed_does_not():
@@ -221,7 +223,9 @@ def test_validation_reports_d_low_d_high_and_delta():
 
 
 def test_non_finite_model_values_are_reported():
-    with pytest.raises(MethodInputError, match=r"model gives a non-finite value for 'y' in \d+ of 10000 trials"):
+    with pytest.raises(
+        MethodInputError, match=r"model gives a non-finite value for 'y' in \d+ of 10000 trials"
+    ):
         monte_carlo("sqrt(a)", [normal("a", 1.0, 1.0)], trials=10_000, seed=1, validate=False)
 
 

@@ -72,8 +72,12 @@ def h1_inputs(vec: dict, theta_components: bool = False):
         d,
         rectangular("alpha_s", i["alpha_s"]["x"], u=i["alpha_s"]["u"], dof=nu(i["alpha_s"]["nu"])),
         theta,
-        rectangular("delta_alpha", i["delta_alpha"]["x"], u=i["delta_alpha"]["u"], dof=nu(i["delta_alpha"]["nu"])),
-        rectangular("delta_theta", i["delta_theta"]["x"], u=i["delta_theta"]["u"], dof=nu(i["delta_theta"]["nu"])),
+        rectangular(
+            "delta_alpha", i["delta_alpha"]["x"], u=i["delta_alpha"]["u"], dof=nu(i["delta_alpha"]["nu"])
+        ),
+        rectangular(
+            "delta_theta", i["delta_theta"]["x"], u=i["delta_theta"]["u"], dof=nu(i["delta_theta"]["nu"])
+        ),
     ]
 
 
@@ -189,7 +193,9 @@ def test_quam_a1_cadmium_standard_matches_the_gtc_budget(gum):
     assert_leaf(c.u_c, exp["u_c_mg_per_L"], "u_c")
     budget = r.budget("c_Cd")
     for name in ("m", "V_T", "V_flask", "V_rep", "P"):
-        assert_leaf(budget.row(name).contribution, exp["contributions_mg_per_L"][name], f"contribution of {name}")
+        assert_leaf(
+            budget.row(name).contribution, exp["contributions_mg_per_L"][name], f"contribution of {name}"
+        )
     # the contribution of V as a whole: V evaluated first, then used as an input
     V = r.output("V")
     staged = propagate("1000*m*P/V", [inputs[0], inputs[1], normal("V", V.y, V.u_c)])
@@ -211,9 +217,7 @@ def test_several_outputs_have_the_first_order_covariance_j_v_jt():
     inputs = [normal("a", 1.0, 0.3), normal("b", 2.0, 0.4)]
     r = propagate({"s": "a + b", "d": "a - b"}, inputs, correlations={("a", "b"): 0.25})
     cov_ab = 0.25 * 0.3 * 0.4
-    expected = np.array(
-        [[0.09 + 0.16 + 2 * cov_ab, 0.09 - 0.16], [0.09 - 0.16, 0.09 + 0.16 - 2 * cov_ab]]
-    )
+    expected = np.array([[0.09 + 0.16 + 2 * cov_ab, 0.09 - 0.16], [0.09 - 0.16, 0.09 + 0.16 - 2 * cov_ab]])
     np.testing.assert_allclose(r.covariance, expected, atol=1e-15)
     assert r.correlation[0, 1] == pytest.approx(expected[0, 1] / math.sqrt(expected[0, 0] * expected[1, 1]))
     assert r.outputs == ("s", "d")
@@ -238,7 +242,9 @@ def test_second_order_term_of_a_nonlinear_model_matches_the_exact_variance():
 
 def test_second_order_with_correlated_inputs_is_refused():
     with pytest.raises(MethodInputError, match="second-order terms .* assume independent inputs"):
-        propagate("a*b", [normal("a", 1, 1), normal("b", 1, 1)], correlations={("a", "b"): 0.5}, second_order=True)
+        propagate(
+            "a*b", [normal("a", 1, 1), normal("b", 1, 1)], correlations={("a", "b"): 0.5}, second_order=True
+        )
 
 
 def test_nu_eff_is_undefined_for_correlated_inputs_with_finite_dof():
@@ -300,7 +306,9 @@ def test_format_value_rounds_u_to_two_significant_digits():
 
 
 def test_negative_standard_uncertainty_is_rejected_with_the_label():
-    with pytest.raises(MethodInputError, match=r"^standard uncertainty of 'x' must be a non-negative number, got -0.1$"):
+    with pytest.raises(
+        MethodInputError, match=r"^standard uncertainty of 'x' must be a non-negative number, got -0.1$"
+    ):
         normal("x", 1.0, -0.1)
     with pytest.raises(MethodInputError, match="half-width of 'r' must be a non-negative number"):
         rectangular("r", 0.0, half_width=-1)
