@@ -98,8 +98,8 @@ def test_type_a_and_correlated_inputs_from_a_file():
     assert pooled.u == pytest.approx(0.1 / math.sqrt(2)) and pooled.dof == 20
     result = spec.evaluate()
     R = result.guf.output("R")
-    V, I = 4.9990, 0.019661
-    cV, cI = 1 / I, -V / I**2
+    V, current = 4.9990, 0.019661
+    cV, cI = 1 / current, -V / current**2
     u2 = (cV * 0.0032) ** 2 + (cI * 0.0000095) ** 2 + 2 * cV * cI * (-0.36) * 0.0032 * 0.0000095
     assert R.u_c == pytest.approx(math.sqrt(u2), rel=1e-10)
     data_out = result.to_dict()
@@ -183,9 +183,9 @@ def test_invalid_budgets_name_the_key_at_fault(tmp_path, changes, message):
 
 
 def test_missing_model_or_inputs_are_named():
-    with pytest.raises(BudgetFileError, match="^model: is required"):
+    with pytest.raises(BudgetFileError, match=r"^model: is required"):
         parse_budget({"inputs": BASE["inputs"]})
-    with pytest.raises(BudgetFileError, match="^inputs: is required"):
+    with pytest.raises(BudgetFileError, match=r"^inputs: is required"):
         parse_budget({"model": "a"})
     with pytest.raises(BudgetFileError, match="budget is empty"):
         parse_budget(None)

@@ -43,10 +43,7 @@ def test_rendered_text_parses_back_to_the_same_function():
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_analytic_derivative_of_each_function_matches_a_central_difference(name):
     arity = FUNCTIONS[name][0]
-    if arity == 1:
-        text = f"{name}(0.3*x + 0.1*y)"
-    else:
-        text = f"{name}(x*y, x + 0.5)"
+    text = f"{name}(0.3*x + 0.1*y)" if arity == 1 else f"{name}(x*y, x + 0.5)"
     f = parse_expression(text, names=["x", "y"])
     point = {"x": 0.37, "y": 0.61}
     for var in ("x", "y"):
