@@ -89,21 +89,34 @@ def peak_rss_mib(func: Callable[[], Any], interval: float = 0.01) -> tuple[float
 
 
 def format_table(rows: list[Row]) -> str:
-    headers = ["benchmark", "ours s", "reference", "ref s", "ratio", "ours MiB", "ref MiB", "target", "met", "note"]
+    headers = [
+        "benchmark",
+        "ours s",
+        "reference",
+        "ref s",
+        "ratio",
+        "ours MiB",
+        "ref MiB",
+        "target",
+        "met",
+        "note",
+    ]
     body = []
     for r in rows:
-        body.append([
-            r.benchmark,
-            f"{r.ours_seconds:.3f}",
-            r.reference,
-            "" if r.reference_seconds is None else f"{r.reference_seconds:.3f}",
-            "" if r.ratio is None else f"{r.ratio:.1f}x",
-            "" if r.ours_peak_mib is None else f"{r.ours_peak_mib:.0f}",
-            "" if r.reference_peak_mib is None else f"{r.reference_peak_mib:.0f}",
-            r.target,
-            "" if r.met is None else ("yes" if r.met else "NO"),
-            r.note,
-        ])
+        body.append(
+            [
+                r.benchmark,
+                f"{r.ours_seconds:.3f}",
+                r.reference,
+                "" if r.reference_seconds is None else f"{r.reference_seconds:.3f}",
+                "" if r.ratio is None else f"{r.ratio:.1f}x",
+                "" if r.ours_peak_mib is None else f"{r.ours_peak_mib:.0f}",
+                "" if r.reference_peak_mib is None else f"{r.reference_peak_mib:.0f}",
+                r.target,
+                "" if r.met is None else ("yes" if r.met else "NO"),
+                r.note,
+            ]
+        )
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(headers)]
     lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))

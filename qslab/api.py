@@ -5,72 +5,17 @@ qsl_...``) or the browser session; both go through the same permission path as t
 has one shape: ``{"detail": ..., "code": ..., "errors": [...]}``.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Status
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import APIKeyCookie, HttpBearer
 
-from qslab.core import context
+from qslab.core.apitools import AUTH
 from qslab.core.workflow import TransitionRefused
-
-
-class TokenAuth(HttpBearer):
-    """``Authorization: Bearer <token>`` with a personal API token (stored hashed)."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from qslab.accounts.models import ApiToken
-
-        user = ApiToken.authenticate(token)
-        if user is not None:
-            request.user = user
-            context.current_user.set(user)
-        return user
-
-
-class SessionAuth(APIKeyCookie):
-    """The browser session, with CSRF; office staff must have passed two-factor."""
-
-    param_name = "sessionid"
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        from django.conf import settings
-
-        from qslab.accounts.roles import roles_of
-
-        user = request.user
-        if not user.is_authenticated:
-            return None
-        if roles_of(user) & set(settings.TWO_FACTOR_REQUIRED_ROLES) and not user.is_verified():
-            return None
-        return user
-
-
-class OptionalAuth:
-    """Anonymous allowed: sets the user if a token or session is given, else the public view."""
-
-    def __call__(self, request: HttpRequest) -> Any:
-        header = request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            user = TokenAuth().authenticate(request, header[7:].strip())
-            if user is None:
-                raise AuthenticationError()
-            return user
-        return request.user if request.user.is_authenticated else True
-
-
-__all__ = ["AUTH", "PUBLIC", "Status", "api"]
-
-token_auth = TokenAuth()
-session_auth = SessionAuth()
-AUTH = [token_auth, session_auth]
-PUBLIC = OptionalAuth()
 
 api = NinjaAPI(
     title="qslab API",
@@ -85,8 +30,12 @@ api = NinjaAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, detail: str, code: str, errors: list[Any] | None = None) -> HttpResponse:
-    return api.create_response(request, {"detail": detail, "code": code, "errors": errors or []}, status=status)
+def _error(
+    request: HttpRequest, status: int, detail: str, code: str, errors: list[Any] | None = None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": detail, "code": code, "errors": errors or []}, status=status
+    )
 
 
 @api.exception_handler(NinjaValidationError)
@@ -97,7 +46,13 @@ def _validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse
 @api.exception_handler(DjangoValidationError)
 def _django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return _error(request, 422, "The data is not valid.", "invalid", [{"field": k, "messages": v} for k, v in errors.items()])
+    return _error(
+        request,
+        422,
+        "The data is not valid.",
+        "invalid",
+        [{"field": k, "messages": v} for k, v in errors.items()],
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -1,17 +1,14 @@
 """Accounts API: organisations and personal API tokens."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from qslab.accounts import services
 from qslab.accounts.models import ApiToken, Organisation
-from qslab.api import PUBLIC, Status
-from qslab.core.api import ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["accounts"])
@@ -54,13 +51,21 @@ class TokenCreatedOut(TokenOut):
 
 
 def _org_out(o: Organisation) -> OrganisationOut:
-    return OrganisationOut(id=o.id, name_zh=o.name_zh, name_en=o.name_en, uscc=o.uscc, kind=o.kind,
-                           region_code=o.region_code)
+    return OrganisationOut(
+        id=o.id, name_zh=o.name_zh, name_en=o.name_en, uscc=o.uscc, kind=o.kind, region_code=o.region_code
+    )
 
 
 def _token_out(t: ApiToken) -> TokenOut:
-    return TokenOut(id=t.id, name=t.name, prefix=t.prefix, created=t.created, expires_at=t.expires_at,
-                    last_used=t.last_used, active=t.is_active)
+    return TokenOut(
+        id=t.id,
+        name=t.name,
+        prefix=t.prefix,
+        created=t.created,
+        expires_at=t.expires_at,
+        last_used=t.last_used,
+        active=t.is_active,
+    )
 
 
 @router.get("/organisations", response=list[OrganisationOut], auth=PUBLIC, summary="Registered organisations")
@@ -94,8 +99,11 @@ def tokens(request: HttpRequest):
     return [_token_out(t) for t in ApiToken.objects.visible_to(request.user).order_by("-created")]
 
 
-@router.post("/tokens", response={201: TokenCreatedOut, 401: ErrorOut, 422: ErrorOut},
-             summary="Create a token; the secret is shown only in this response")
+@router.post(
+    "/tokens",
+    response={201: TokenCreatedOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Create a token; the secret is shown only in this response",
+)
 def create_token(request: HttpRequest, payload: TokenIn):
     token, secret = services.issue_api_token(request.user, payload.name, payload.expires_in_days)
     return Status(201, TokenCreatedOut(**_token_out(token).dict(), secret=secret))

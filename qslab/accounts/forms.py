@@ -13,7 +13,9 @@ class TokenForm(forms.Form):
         label=_("Six-digit code from your authenticator app"),
         min_length=6,
         max_length=6,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
 
     def __init__(self, *args: Any, device_check: Any = None, **kwargs: Any):
@@ -39,4 +41,6 @@ class ProfileForm(forms.ModelForm):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("What is this token for?"), max_length=100)
-    expires_in_days = forms.IntegerField(label=_("Expires after (days)"), min_value=1, max_value=730, initial=90)
+    expires_in_days = forms.IntegerField(
+        label=_("Expires after (days)"), min_value=1, max_value=730, initial=90
+    )

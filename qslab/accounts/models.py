@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -44,12 +44,18 @@ class Organisation(ChangeLoggedModel):
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     uscc = models.CharField(
-        _("Unified Social Credit Code"), max_length=18, unique=True, validators=[validate_uscc],
+        _("Unified Social Credit Code"),
+        max_length=18,
+        unique=True,
+        validators=[validate_uscc],
         help_text=_("18 characters, GB 32100-2015"),
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     region_code = models.CharField(
-        _("region"), max_length=6, choices=region_choices(), validators=[validate_region_code],
+        _("region"),
+        max_length=6,
+        choices=region_choices(),
+        validators=[validate_region_code],
         help_text=_("GB/T 2260 code"),
     )
     website = models.URLField(_("website"), blank=True)
@@ -84,20 +90,31 @@ class Organisation(ChangeLoggedModel):
         return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
 
 
+class RestrictedUserManager(UserManager.from_queryset(RestrictedQuerySet)):  # type: ignore[misc]
+    """Django's user manager with ``visible_to`` / ``editable_by``."""
+
+
 class User(AbstractUser):
     """A person. What they may do comes from their role memberships, never from flags on the user."""
 
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     organisation = models.ForeignKey(
-        Organisation, verbose_name=_("organisation"), null=True, blank=True, on_delete=models.PROTECT,
+        Organisation,
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="members",
     )
     preferred_language = models.CharField(
-        _("preferred language"), max_length=8, choices=[("en", "English"), ("zh-hans", "简体中文")], default="zh-hans"
+        _("preferred language"),
+        max_length=8,
+        choices=[("en", "English"), ("zh-hans", "简体中文")],
+        default="zh-hans",
     )
     email_notifications = models.BooleanField(_("email me my notifications"), default=True)
 
-    objects_restricted = RestrictedQuerySet.as_manager()
+    objects = RestrictedUserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -120,13 +137,20 @@ class RoleMembership(ChangeLoggedModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
-    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     region_code = models.CharField(
-        _("region scope"), max_length=6, blank=True, validators=[validate_region_code],
+        _("region scope"),
+        max_length=6,
+        blank=True,
+        validators=[validate_region_code],
         help_text=_("competent authorities: the region they cover"),
     )
     industry = models.CharField(_("industry scope"), max_length=100, blank=True)
-    scope_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    scope_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     scope_id = models.CharField(max_length=64, blank=True)
     scope = GenericForeignKey("scope_type", "scope_id")
     active = models.BooleanField(_("active"), default=True)

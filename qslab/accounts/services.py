@@ -85,8 +85,16 @@ def create_organisation(actor: Any, data: dict[str, Any]) -> Any:
 
 
 @transaction.atomic
-def grant_role(actor: Any, user: User, role: str, *, scope: Any = None, region_code: str = "",
-               industry: str = "", organisation: Any = None) -> Any:
+def grant_role(
+    actor: Any,
+    user: User,
+    role: str,
+    *,
+    scope: Any = None,
+    region_code: str = "",
+    industry: str = "",
+    organisation: Any = None,
+) -> Any:
     """Give ``user`` a role membership (committee office only), recorded in the change log."""
     from django.contrib.contenttypes.models import ContentType
     from django.core.exceptions import PermissionDenied
@@ -97,8 +105,9 @@ def grant_role(actor: Any, user: User, role: str, *, scope: Any = None, region_c
 
     if actor is not None and not has_role(actor, Role.OFFICE):
         raise PermissionDenied("Only the committee office grants roles.")
-    membership = RoleMembership(user=user, role=role, region_code=region_code, industry=industry,
-                                organisation=organisation)
+    membership = RoleMembership(
+        user=user, role=role, region_code=region_code, industry=industry, organisation=organisation
+    )
     if scope is not None:
         membership.scope_type = ContentType.objects.get_for_model(scope, for_concrete_model=True)
         membership.scope_id = str(scope.pk)

@@ -20,7 +20,9 @@ from qslab.accounts.models import ApiToken
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -48,7 +50,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
     user = request.user
     device = services.pending_totp_device(user)
-    form = TokenForm(request.POST or None, device_check=lambda token: services.confirm_totp_device(user, token))
+    form = TokenForm(
+        request.POST or None, device_check=lambda token: services.confirm_totp_device(user, token)
+    )
     if request.method == "POST" and form.is_valid():
         otp_login(request, form.device)
         messages.success(request, _("Two-factor sign-in is set up."))
@@ -105,7 +109,9 @@ password_reset = auth_views.PasswordResetView.as_view(
     subject_template_name="accounts/password_reset_subject.txt",
     success_url=reverse_lazy("accounts:password_reset_done"),
 )
-password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="accounts/password_reset_done.html"
+)
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
     template_name="accounts/password_reset_confirm.html", success_url=reverse_lazy("accounts:login")
 )

@@ -1,7 +1,5 @@
 """Platform API: who am I, inbox, deadlines, official documents, audit log, task status, calendar."""
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Annotated
 
@@ -12,16 +10,11 @@ from ninja.pagination import LimitOffsetPagination, paginate
 
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import calendar
+from qslab.core.apitools import ErrorOut
 from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocument, TaskProgress
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["platform"])
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
-    errors: list[dict] = []
 
 
 class MeOut(Schema):
@@ -123,7 +116,9 @@ def notifications(request: HttpRequest, unread: bool = False) -> list[Notificati
     if unread:
         qs = qs.filter(read_at__isnull=True)
     return [
-        NotificationOut(id=n.id, time=n.time, verb=n.verb, text=n.text, link=n.link, read=n.read_at is not None)
+        NotificationOut(
+            id=n.id, time=n.time, verb=n.verb, text=n.text, link=n.link, read=n.read_at is not None
+        )
         for n in qs
     ]
 
@@ -154,8 +149,15 @@ def deadlines(request: HttpRequest, include_done: bool = False) -> list[Deadline
 
 def _document_out(d: OfficialDocument) -> DocumentOut:
     return DocumentOut(
-        id=d.id, number=d.number, kind=d.kind.code, title_zh=d.title_zh, title_en=d.title_en,
-        issued_at=d.issued_at, is_public=d.is_public, sha256_zh=d.sha256_zh, sha256_en=d.sha256_en,
+        id=d.id,
+        number=d.number,
+        kind=d.kind.code,
+        title_zh=d.title_zh,
+        title_en=d.title_en,
+        issued_at=d.issued_at,
+        is_public=d.is_public,
+        sha256_zh=d.sha256_zh,
+        sha256_en=d.sha256_en,
     )
 
 
@@ -172,7 +174,9 @@ def documents(request: HttpRequest, kind: str | None = None, year: int | None = 
 
 @router.get("/documents/{document_id}", response={200: DocumentOut, 404: ErrorOut, 401: ErrorOut})
 def document(request: HttpRequest, document_id: int) -> DocumentOut:
-    return _document_out(get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id))
+    return _document_out(
+        get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id)
+    )
 
 
 @router.get(
@@ -181,10 +185,14 @@ def document(request: HttpRequest, document_id: int) -> DocumentOut:
     summary="The stored PDF (language en or zh-hans)",
     openapi_extra={"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}},
 )
-def document_pdf(request: HttpRequest, document_id: int, lang: str = Query("zh-hans", pattern="^(en|zh-hans)$")):
+def document_pdf(
+    request: HttpRequest, document_id: int, lang: str = Query("zh-hans", pattern="^(en|zh-hans)$")
+):
     doc = get_visible_or_404(OfficialDocument, request.user, pk=document_id)
     stored = doc.pdf_zh if lang == "zh-hans" else doc.pdf_en
-    return FileResponse(stored.open("rb"), content_type="application/pdf", filename=f"{doc.year}-{doc.sequence}-{lang}.pdf")
+    return FileResponse(
+        stored.open("rb"), content_type="application/pdf", filename=f"{doc.year}-{doc.sequence}-{lang}.pdf"
+    )
 
 
 @router.get(
@@ -201,20 +209,39 @@ def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> list[ChangeOut]
     qs = filters.filter(ChangeRecord.objects.visible_to(request.user).select_related("content_type"))
     return [
         ChangeOut(
-            id=c.id, time=c.time, user=c.user_name, request_id=c.request_id, action=c.action,
-            object_type=c.content_type.model, object_id=c.object_id, object=c.object_repr,
-            transition=c.transition, from_state=c.from_state, to_state=c.to_state, reason=c.reason,
-            before=c.before, after=c.after,
+            id=c.id,
+            time=c.time,
+            user=c.user_name,
+            request_id=c.request_id,
+            action=c.action,
+            object_type=c.content_type.model,
+            object_id=c.object_id,
+            object=c.object_repr,
+            transition=c.transition,
+            from_state=c.from_state,
+            to_state=c.to_state,
+            reason=c.reason,
+            before=c.before,
+            after=c.after,
         )
         for c in qs
     ]
 
 
-@router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut, 401: ErrorOut}, summary="Progress of a task")
+@router.get(
+    "/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut, 401: ErrorOut}, summary="Progress of a task"
+)
 def task_status(request: HttpRequest, task_id: str) -> TaskOut:
     t = get_visible_or_404(TaskProgress, request.user, task_id=task_id)
-    return TaskOut(task_id=t.task_id, label=t.label, status=t.status, done=t.done, total=t.total,
-                   percent=t.percent, message=t.message)
+    return TaskOut(
+        task_id=t.task_id,
+        label=t.label,
+        status=t.status,
+        done=t.done,
+        total=t.total,
+        percent=t.percent,
+        message=t.message,
+    )
 
 
 @router.get("/calendar/due-date", response=WorkingDayOut, auth=None, summary="Add working days to a date")
@@ -225,5 +252,3 @@ def due_date(
 ) -> WorkingDayOut:
     start = start or timezone.localdate()
     return WorkingDayOut(start=start, days=days, due=calendar.add_days(start, days, working=True))
-
-

@@ -84,7 +84,11 @@ def seed_china_calendar(years: list[int]) -> int:
                 workday = dt.date(yr, month, dom)
                 _row, was_created = CalendarDay.objects.get_or_create(
                     date=workday,
-                    defaults={"is_working_day": True, "name": f"Adjusted working day for {day}", "source": "holidays"},
+                    defaults={
+                        "is_working_day": True,
+                        "name": f"Adjusted working day for {day}",
+                        "source": "holidays",
+                    },
                 )
                 created += was_created
     return created

@@ -40,7 +40,9 @@ def record_change(
     )
 
 
-def _on_save(sender: type, instance: ChangeLoggedModel, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def _on_save(
+    sender: type, instance: ChangeLoggedModel, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     if raw or not isinstance(instance, ChangeLoggedModel):
         return
     after = instance.snapshot()
@@ -50,14 +52,18 @@ def _on_save(sender: type, instance: ChangeLoggedModel, created: bool, raw: bool
     if getattr(instance, "_skip_change_record", False):
         instance._loaded_snapshot = after
         return
-    record_change(instance, ChangeRecord.Action.CREATE if created else ChangeRecord.Action.UPDATE, before, after)
+    record_change(
+        instance, ChangeRecord.Action.CREATE if created else ChangeRecord.Action.UPDATE, before, after
+    )
     instance._loaded_snapshot = after
 
 
 def _on_delete(sender: type, instance: ChangeLoggedModel, **kwargs: Any) -> None:
     if not isinstance(instance, ChangeLoggedModel):
         return
-    record_change(instance, ChangeRecord.Action.DELETE, getattr(instance, "_loaded_snapshot", instance.snapshot()), None)
+    record_change(
+        instance, ChangeRecord.Action.DELETE, getattr(instance, "_loaded_snapshot", instance.snapshot()), None
+    )
 
 
 def connect() -> None:

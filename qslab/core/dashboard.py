@@ -49,7 +49,9 @@ def _deadlines(user: Any) -> list[QueueItem]:
     from qslab.core.models import Deadline
 
     items = []
-    for d in Deadline.objects.visible_to(user).filter(done_at__isnull=True).select_related("content_type")[:200]:
+    for d in (
+        Deadline.objects.visible_to(user).filter(done_at__isnull=True).select_related("content_type")[:200]
+    ):
         target = d.target
         url = target.get_absolute_url() if target is not None and hasattr(target, "get_absolute_url") else ""
         items.append(QueueItem(label=d.label, url=url, due=d.due, kind="deadline"))

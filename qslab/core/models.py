@@ -48,6 +48,9 @@ class ChangeLoggedModel(models.Model):
     class Meta:
         abstract = True
 
+    def get_absolute_url(self) -> str:
+        return ""
+
     @classmethod
     def from_db(cls, db, field_names, values):  # type: ignore[no-untyped-def]
         instance = super().from_db(db, field_names, values)
@@ -70,9 +73,6 @@ class ChangeLoggedModel(models.Model):
             data[field.attname] = value
         return data
 
-    def get_absolute_url(self) -> str:
-        return ""
-
 
 class ChangeRecord(models.Model):
     """One change to one object: who, when, in which request, why, and the data before and after."""
@@ -85,7 +85,11 @@ class ChangeRecord(models.Model):
 
     time = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     user_name = models.CharField(_("user name"), max_length=150, blank=True)
@@ -181,7 +185,9 @@ class DocumentKind(models.Model):
     name_en = models.CharField(_("name (English)"), max_length=120)
     prefix = models.CharField(_("number prefix"), max_length=40, help_text=_("e.g. 国质标实"))
     pattern = models.CharField(
-        _("number pattern"), max_length=80, default="{prefix}〔{year}〕{seq}号",
+        _("number pattern"),
+        max_length=80,
+        default="{prefix}〔{year}〕{seq}号",
         help_text=_("Placeholders: {prefix}, {year}, {seq} (use {seq:03d} for zero padding)."),
     )
     public_by_default = models.BooleanField(_("public by default"), default=False)
@@ -208,6 +214,9 @@ class DocumentSequence(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "year"], name="one_sequence_per_kind_year")]
 
+    def __str__(self) -> str:
+        return f"{self.kind_id}/{self.year}: {self.last_number}"
+
 
 def document_upload_path(instance: OfficialDocument, filename: str) -> str:
     return f"documents/{instance.year}/{instance.kind.code}/{filename}"
@@ -226,7 +235,11 @@ class OfficialDocument(models.Model):
     body_en = models.TextField(_("body (English)"), blank=True)
     issued_at = models.DateTimeField(_("issued"), default=timezone.now)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("issued by")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("issued by"),
     )
     pdf_zh = models.FileField(_("PDF (Chinese)"), upload_to=document_upload_path)
     pdf_en = models.FileField(_("PDF (English)"), upload_to=document_upload_path)
@@ -234,7 +247,9 @@ class OfficialDocument(models.Model):
     sha256_en = models.CharField(_("SHA-256 (English)"), max_length=64)
     is_public = models.BooleanField(_("public"), default=False)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     object_id = models.CharField(max_length=64, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
 
@@ -251,6 +266,9 @@ class OfficialDocument(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("core:document", args=[self.pk])
+
     @property
     def title(self) -> str:
         return bilingual(self.title_zh, self.title_en)
@@ -258,9 +276,6 @@ class OfficialDocument(models.Model):
     @property
     def body(self) -> str:
         return bilingual(self.body_zh, self.body_en)
-
-    def get_absolute_url(self) -> str:
-        return reverse("core:document", args=[self.pk])
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
@@ -283,17 +298,24 @@ class DocumentRecipient(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["document", "user"], name="one_recipient_row")]
 
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.user_id}"
+
 
 class Notification(models.Model):
     """An inbox item; mirrored by email when the user allows it."""
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     time = models.DateTimeField(default=timezone.now, db_index=True)
     verb = models.CharField(_("what happened"), max_length=64)
     text_zh = models.TextField()
     text_en = models.TextField()
     link = models.CharField(max_length=300, blank=True)
-    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     object_id = models.CharField(max_length=64, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -336,6 +358,9 @@ class Watch(models.Model):
             models.UniqueConstraint(fields=["user", "content_type", "object_id"], name="one_watch_per_object")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} watches {self.content_type_id}/{self.object_id}"
+
 
 class Deadline(models.Model):
     """Something someone must do by a date: reminded before, marked overdue after."""
@@ -349,7 +374,9 @@ class Deadline(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deadlines"
     )
-    assignee_role = models.CharField(max_length=32, blank=True, help_text=_("when no single person is assigned"))
+    assignee_role = models.CharField(
+        max_length=32, blank=True, help_text=_("when no single person is assigned")
+    )
     created = models.DateTimeField(auto_now_add=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
@@ -381,7 +408,9 @@ class Deadline(models.Model):
             return models.Q(pk__in=[])
         if has_role(user, Role.OFFICE):
             return models.Q()
-        return models.Q(assignee=user) | models.Q(assignee__isnull=True, assignee_role__in=list(roles_of(user)))
+        return models.Q(assignee=user) | models.Q(
+            assignee__isnull=True, assignee_role__in=list(roles_of(user))
+        )
 
 
 class TaskProgress(models.Model):
@@ -401,6 +430,9 @@ class TaskProgress(models.Model):
 
     class Meta:
         ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.status})"
 
     @property
     def percent(self) -> int:
@@ -428,7 +460,9 @@ class Attachment(models.Model):
     file = models.FileField(_("file"), upload_to=attachment_upload_path)
     name = models.CharField(_("name"), max_length=200)
     sha256 = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
     change_record = models.ForeignKey(
         ChangeRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"

@@ -17,7 +17,9 @@ from qslab.core.models import Notification, Watch
 
 def watchers_of(obj: Any) -> list[Any]:
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=True)
-    return [w.user for w in Watch.objects.filter(content_type=ct, object_id=str(obj.pk)).select_related("user")]
+    return [
+        w.user for w in Watch.objects.filter(content_type=ct, object_id=str(obj.pk)).select_related("user")
+    ]
 
 
 def notify(

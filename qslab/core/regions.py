@@ -60,7 +60,9 @@ def validate_region_code(code: str) -> None:
     if code == NATIONAL:
         return
     if len(code) != 6 or not code.isdigit():
-        raise ValidationError(_("A region code has six digits (GB/T 2260), got “%(code)s”."), params={"code": code})
+        raise ValidationError(
+            _("A region code has six digits (GB/T 2260), got “%(code)s”."), params={"code": code}
+        )
     if province_of(code) not in PROVINCES:
         raise ValidationError(_("No province has the code prefix %(prefix)s."), params={"prefix": code[:2]})
 

@@ -36,14 +36,24 @@ def send_reminders() -> dict[str, int]:
     open_deadlines = Deadline.objects.select_for_update().filter(done_at__isnull=True)
     reminded = overdue = 0
     for d in open_deadlines.filter(reminded_at__isnull=True, due__gte=today, due__lte=horizon):
-        notify(_people(d), verb="reminder", obj=d.target,
-               text_en=f"Due {d.due:%Y-%m-%d}: {d.label_en}", text_zh=f"{d.due:%Y-%m-%d} 到期：{d.label_zh}")
+        notify(
+            _people(d),
+            verb="reminder",
+            obj=d.target,
+            text_en=f"Due {d.due:%Y-%m-%d}: {d.label_en}",
+            text_zh=f"{d.due:%Y-%m-%d} 到期：{d.label_zh}",
+        )
         d.reminded_at = timezone.now()
         d.save(update_fields=["reminded_at"])
         reminded += 1
     for d in open_deadlines.filter(overdue_at__isnull=True, due__lt=today):
-        notify(_people(d), verb="overdue", obj=d.target,
-               text_en=f"Overdue since {d.due:%Y-%m-%d}: {d.label_en}", text_zh=f"已逾期（{d.due:%Y-%m-%d}）：{d.label_zh}")
+        notify(
+            _people(d),
+            verb="overdue",
+            obj=d.target,
+            text_en=f"Overdue since {d.due:%Y-%m-%d}: {d.label_en}",
+            text_zh=f"已逾期（{d.due:%Y-%m-%d}）：{d.label_zh}",
+        )
         d.overdue_at = timezone.now()
         d.save(update_fields=["overdue_at"])
         overdue += 1

@@ -55,7 +55,8 @@ def apply_transition(
     reason = (reason or "").strip()
     if transition.requires_reason and not reason:
         raise TransitionRefused(
-            _("“%(action)s” needs a reason.") % {"action": transition.label}, TransitionRefused.REASON_REQUIRED
+            _("“%(action)s” needs a reason.") % {"action": transition.label},
+            TransitionRefused.REASON_REQUIRED,
         )
     if transition.requires_attachment and not attachments:
         raise TransitionRefused(
@@ -115,7 +116,9 @@ def apply_transition(
     return record
 
 
-def add_attachment(obj: Any, upload: UploadedFile, user: Any, change_record: ChangeRecord | None = None) -> Attachment:
+def add_attachment(
+    obj: Any, upload: UploadedFile, user: Any, change_record: ChangeRecord | None = None
+) -> Attachment:
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -156,7 +159,9 @@ def is_watching(obj: Any, user: Any) -> bool:
 
 
 def history_of(obj: Any) -> Iterable[ChangeRecord]:
-    return ChangeRecord.objects.filter(content_type=_content_type(obj), object_id=str(obj.pk)).select_related("user")
+    return ChangeRecord.objects.filter(content_type=_content_type(obj), object_id=str(obj.pk)).select_related(
+        "user"
+    )
 
 
 def mark_notification_read(user: Any, notification_id: int) -> Any:

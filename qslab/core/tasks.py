@@ -10,7 +10,10 @@ from qslab.core.models import TaskProgress
 
 
 class Progress:
-    """Write a task's progress where the UI polls it. ``with Progress(task_id, label, total) as p: p.advance()``."""
+    """Write a task's progress where the UI polls it.
+
+    ``with Progress(task_id, label, total) as p: p.advance()``
+    """
 
     def __init__(self, task_id: str, label: str, total: int = 0, owner: Any = None):
         self.row, _ = TaskProgress.objects.update_or_create(

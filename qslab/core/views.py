@@ -74,7 +74,9 @@ def document_pdf(request: HttpRequest, document_id: int, language: str) -> HttpR
         raise Http404(_("No such language."))
     stored = doc.pdf_zh if language == "zh-hans" else doc.pdf_en
     filename = f"{doc.kind.code}-{doc.year}-{doc.sequence:04d}-{language}.pdf"
-    return FileResponse(stored.open("rb"), content_type="application/pdf", as_attachment=True, filename=filename)
+    return FileResponse(
+        stored.open("rb"), content_type="application/pdf", as_attachment=True, filename=filename
+    )
 
 
 def _audit_queryset(request: HttpRequest):  # type: ignore[no-untyped-def]
@@ -111,7 +113,12 @@ def audit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/audit.html",
-        {"page": page, "actions": ChangeRecord.Action.choices, "object_types": object_types, "params": request.GET},
+        {
+            "page": page,
+            "actions": ChangeRecord.Action.choices,
+            "object_types": object_types,
+            "params": request.GET,
+        },
     )
 
 
@@ -124,16 +131,40 @@ class _Echo:
 def audit_csv(request: HttpRequest) -> HttpResponse:
     qs = _audit_queryset(request)
     writer = csv.writer(_Echo())
-    header = ["time", "user", "request_id", "action", "object_type", "object_id", "object", "transition",
-              "from", "to", "reason", "changed_fields"]
+    header = [
+        "time",
+        "user",
+        "request_id",
+        "action",
+        "object_type",
+        "object_id",
+        "object",
+        "transition",
+        "from",
+        "to",
+        "reason",
+        "changed_fields",
+    ]
 
     def rows():  # type: ignore[no-untyped-def]
         yield "\ufeff" + writer.writerow(header)  # BOM so spreadsheet programs read UTF-8 Chinese
         for c in qs.iterator(chunk_size=2000):
-            yield writer.writerow([
-                c.time.isoformat(), c.user_name, c.request_id, c.action, c.content_type.model, c.object_id,
-                c.object_repr, c.transition, c.from_state, c.to_state, c.reason, " ".join(c.changed_fields),
-            ])
+            yield writer.writerow(
+                [
+                    c.time.isoformat(),
+                    c.user_name,
+                    c.request_id,
+                    c.action,
+                    c.content_type.model,
+                    c.object_id,
+                    c.object_repr,
+                    c.transition,
+                    c.from_state,
+                    c.to_state,
+                    c.reason,
+                    " ".join(c.changed_fields),
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="qslab-audit.csv"'

@@ -1,15 +1,12 @@
 """Portal API: public notices (read by anyone; drafted and moved by the office and committee)."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from qslab.api import PUBLIC, Status
-from qslab.core.api import ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut
 from qslab.core.permissions import get_visible_or_404
 from qslab.portal import services
 from qslab.portal.models import Notice
@@ -40,12 +37,21 @@ class TransitionIn(Schema):
 
 
 def _out(n: Notice) -> NoticeOut:
-    return NoticeOut(id=n.id, title_zh=n.title_zh, title_en=n.title_en, body_zh=n.body_zh, body_en=n.body_en,
-                     status=n.status, document_number=n.document.number if n.document_id else None,
-                     created=n.created)
+    return NoticeOut(
+        id=n.id,
+        title_zh=n.title_zh,
+        title_en=n.title_en,
+        body_zh=n.body_zh,
+        body_en=n.body_en,
+        status=n.status,
+        document_number=n.document.number if n.document_id else None,
+        created=n.created,
+    )
 
 
-@router.get("/notices", response=list[NoticeOut], auth=PUBLIC, summary="Notices I may see (public: published)")
+@router.get(
+    "/notices", response=list[NoticeOut], auth=PUBLIC, summary="Notices I may see (public: published)"
+)
 @paginate(LimitOffsetPagination)
 def notices(request: HttpRequest, status: Notice.Status | None = None):
     qs = Notice.objects.visible_to(request.user).select_related("document")
@@ -59,8 +65,11 @@ def notice(request: HttpRequest, notice_id: int):
     return _out(get_visible_or_404(Notice.objects.select_related("document"), request.user, pk=notice_id))
 
 
-@router.post("/notices", response={201: NoticeOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
-             summary="Draft a notice (committee office)")
+@router.post(
+    "/notices",
+    response={201: NoticeOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Draft a notice (committee office)",
+)
 def create_notice(request: HttpRequest, payload: NoticeIn):
     return Status(201, _out(services.draft_notice(request.user, payload.dict())))
 

@@ -17,10 +17,14 @@ class PortalConfig(AppConfig):
             items = []
             if has_role(user, Role.COMMITTEE):
                 for n in Notice.objects.filter(status=Notice.Status.IN_REVIEW)[:50]:
-                    items.append(QueueItem(label=f"{n.title} — approve?", url=n.get_absolute_url(), kind="notice"))
+                    items.append(
+                        QueueItem(label=f"{n.title} — approve?", url=n.get_absolute_url(), kind="notice")
+                    )
             if has_role(user, Role.OFFICE):
                 for n in Notice.objects.filter(status=Notice.Status.DRAFT)[:50]:
-                    items.append(QueueItem(label=f"{n.title} — draft", url=n.get_absolute_url(), kind="notice"))
+                    items.append(
+                        QueueItem(label=f"{n.title} — draft", url=n.get_absolute_url(), kind="notice")
+                    )
             return items
 
         register_queue(notices_waiting)

@@ -15,10 +15,16 @@ from qslab.core.workflow import State, Transition, Workflow
 
 
 def _ready_to_publish(notice: Notice) -> str | None:
-    missing = [label for label, value in (
-        ("title (Chinese)", notice.title_zh), ("title (English)", notice.title_en),
-        ("body (Chinese)", notice.body_zh), ("body (English)", notice.body_en),
-    ) if not value.strip()]
+    missing = [
+        label
+        for label, value in (
+            ("title (Chinese)", notice.title_zh),
+            ("title (English)", notice.title_en),
+            ("body (Chinese)", notice.body_zh),
+            ("body (English)", notice.body_en),
+        )
+        if not value.strip()
+    ]
     if missing:
         return str(_("The notice cannot be published without: %(fields)s.") % {"fields": ", ".join(missing)})
     return None
@@ -67,14 +73,45 @@ class Notice(ChangeLoggedModel):
             State("withdrawn", "withdrawn", "已撤回", terminal=True),
         ),
         transitions=(
-            Transition("submit", ("draft",), "in_review", (Role.OFFICE,), "submit for approval", "提交审核",
-                       guard=_ready_to_publish),
-            Transition("return", ("in_review",), "draft", (Role.COMMITTEE, Role.OFFICE), "return for changes",
-                       "退回修改", requires_reason=True),
-            Transition("publish", ("in_review",), "published", (Role.COMMITTEE,), "approve and publish",
-                       "批准并发布", guard=_ready_to_publish, on_enter=_issue_document, notify=_office_members),
-            Transition("withdraw", ("published",), "withdrawn", (Role.OFFICE,), "withdraw", "撤回",
-                       requires_reason=True, on_enter=_unpublish_document),
+            Transition(
+                "submit",
+                ("draft",),
+                "in_review",
+                (Role.OFFICE,),
+                "submit for approval",
+                "提交审核",
+                guard=_ready_to_publish,
+            ),
+            Transition(
+                "return",
+                ("in_review",),
+                "draft",
+                (Role.COMMITTEE, Role.OFFICE),
+                "return for changes",
+                "退回修改",
+                requires_reason=True,
+            ),
+            Transition(
+                "publish",
+                ("in_review",),
+                "published",
+                (Role.COMMITTEE,),
+                "approve and publish",
+                "批准并发布",
+                guard=_ready_to_publish,
+                on_enter=_issue_document,
+                notify=_office_members,
+            ),
+            Transition(
+                "withdraw",
+                ("published",),
+                "withdrawn",
+                (Role.OFFICE,),
+                "withdraw",
+                "撤回",
+                requires_reason=True,
+                on_enter=_unpublish_document,
+            ),
         ),
     )
 
@@ -83,7 +120,9 @@ class Notice(ChangeLoggedModel):
     body_zh = models.TextField(_("body (Chinese)"), blank=True)
     body_en = models.TextField(_("body (English)"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     document = models.OneToOneField(
         OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="notice"
     )

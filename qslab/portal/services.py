@@ -53,8 +53,11 @@ def search_public(user: Any, query: str) -> dict[str, list[Any]]:
     query = query.strip()
     if not query:
         return {"notices": [], "documents": []}
-    text = Q(title_zh__icontains=query) | Q(title_en__icontains=query) | Q(body_zh__icontains=query) | Q(
-        body_en__icontains=query
+    text = (
+        Q(title_zh__icontains=query)
+        | Q(title_en__icontains=query)
+        | Q(body_zh__icontains=query)
+        | Q(body_en__icontains=query)
     )
     return {
         "notices": list(Notice.objects.visible_to(user).filter(text)[:50]),

@@ -34,7 +34,8 @@ def notices(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status=status)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     return render(
-        request, "portal/notices.html",
+        request,
+        "portal/notices.html",
         {"page": page, "can_draft": has_role(request.user, Role.OFFICE), "statuses": Notice.Status.choices},
     )
 
@@ -48,11 +49,21 @@ def documents(request: HttpRequest) -> HttpResponse:
 def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
     item = get_visible_or_404(Notice, request.user, pk=notice_id)
     actions = Notice.workflow.available(item, request.user) if request.user.is_authenticated else []
-    history = history_of(item) if has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE) else []
+    history = (
+        history_of(item)
+        if has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)
+        else []
+    )
     return render(
-        request, "portal/notice.html",
-        {"notice": item, "actions": actions, "history": history, "form": TransitionForm(),
-         "can_edit": Notice.objects.editable_by(request.user).filter(pk=item.pk).exists()},
+        request,
+        "portal/notice.html",
+        {
+            "notice": item,
+            "actions": actions,
+            "history": history,
+            "form": TransitionForm(),
+            "can_edit": Notice.objects.editable_by(request.user).filter(pk=item.pk).exists(),
+        },
     )
 
 

@@ -60,7 +60,9 @@ class CountSeries:
         if self.dates is not None:
             dates = np.asarray(self.dates, dtype="datetime64[D]")
             if dates.shape != (n_time,):
-                raise SeriesError(f"dates must have one entry per time point ({n_time}), got {dates.shape[0]}")
+                raise SeriesError(
+                    f"dates must have one entry per time point ({n_time}), got {dates.shape[0]}"
+                )
             if n_time > 1 and np.any(np.diff(dates).astype(int) <= 0):
                 raise SeriesError("dates must be strictly increasing")
             object.__setattr__(self, "dates", dates)

@@ -11,10 +11,34 @@ DEMO_PASSWORD = "qslab-demo-2026"  # noqa: S105 - documented demo login, develop
 
 # (username, display name, role, scope); organisations are fictional, USCCs valid by checksum only.
 ORGANISATIONS = [
-    ("office", "国家质量标准实验室评审委员会办公室（演示）", "Review Committee Office (demo)", "ministry", "110000"),
-    ("hx-inst", "华信计量检测研究院（演示）", "Huaxin Institute of Metrology and Testing (demo)", "supporting", "320000"),
-    ("js-bureau", "江苏省市场监督管理局（演示）", "Jiangsu Market Regulation Bureau (demo)", "authority", "320000"),
-    ("dm-tech", "东明新材料科技有限公司（演示）", "Dongming New Materials Co. (demo)", "enterprise", "330000"),
+    (
+        "office",
+        "国家质量标准实验室评审委员会办公室（演示）",
+        "Review Committee Office (demo)",
+        "ministry",
+        "110000",
+    ),
+    (
+        "hx-inst",
+        "华信计量检测研究院（演示）",
+        "Huaxin Institute of Metrology and Testing (demo)",
+        "supporting",
+        "320000",
+    ),
+    (
+        "js-bureau",
+        "江苏省市场监督管理局（演示）",
+        "Jiangsu Market Regulation Bureau (demo)",
+        "authority",
+        "320000",
+    ),
+    (
+        "dm-tech",
+        "东明新材料科技有限公司（演示）",
+        "Dongming New Materials Co. (demo)",
+        "enterprise",
+        "330000",
+    ),
 ]
 
 USERS = [
@@ -29,16 +53,19 @@ USERS = [
 
 
 def fake_uscc(seed: str) -> str:
-    """A Unified Social Credit Code with a correct check character, derived from ``seed``."""
+    """A Unified Social Credit Code with valid check characters, derived from ``seed`` (fictional)."""
     import hashlib
 
     from stdnum.cn import uscc
 
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     digest = hashlib.sha256(seed.encode()).digest()
-    body = "91" + "320000" + "".join(alphabet[b % 10] for b in digest[:3]) + "".join(
-        alphabet[b % len(alphabet)] for b in digest[3:10]
+    org = "".join(
+        "0123456789ABCDEFGHJKLMNPQRTUWXY"[b % 31] if i else str(1 + b % 9) for i, b in enumerate(digest[:8])
     )
+    # GB 11714 organisation code check character
+    values = [int(c, 36) for c in org]
+    check = 11 - sum(w * v for w, v in zip((3, 7, 9, 10, 5, 8, 4, 2), values, strict=True)) % 11
+    body = "91" + "320000" + org + {10: "X", 11: "0"}.get(check, str(check))
     return body + uscc.calc_check_digit(body)
 
 
@@ -55,20 +82,25 @@ class Command(BaseCommand):
         orgs = {}
         for key, zh, en, kind, region in ORGANISATIONS:
             orgs[key], _ = Organisation.objects.get_or_create(
-                uscc=fake_uscc(key), defaults={"name_zh": zh, "name_en": en, "kind": kind, "region_code": region}
+                uscc=fake_uscc(key),
+                defaults={"name_zh": zh, "name_en": en, "kind": kind, "region_code": region},
             )
         for username, display, role, org_key, scope in USERS:
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User.objects.create_user(
-                    username=username, password=DEMO_PASSWORD, email=f"{username}@example.invalid",
-                    display_name=display, organisation=orgs[org_key], preferred_language="zh-hans",
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    email=f"{username}@example.invalid",
+                    display_name=display,
+                    organisation=orgs[org_key],
+                    preferred_language="zh-hans",
                 )
             RoleMembership.objects.get_or_create(user=user, role=role, organisation=orgs[org_key], **scope)
         year = timezone.localdate().year
         seed_china_calendar([year - 1, year, year + 1])
         self._demo_notice()
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for username, display, role, _org, _scope in USERS:
             self.stdout.write(f"  {username:<11} {role:<12} {display}")
         self.stdout.write("  office and committee set up TOTP two-factor at first sign-in.")
@@ -83,14 +115,24 @@ class Command(BaseCommand):
             return
         office = User.objects.get(username="office")
         committee = User.objects.get(username="committee")
-        notice = draft_notice(office, {
-            "title_zh": "关于开展2026年度国家质量标准实验室建设申报工作的通知（演示）",
-            "title_en": "Call for applications to build national quality standards laboratories, 2026 (demo)",
-            "body_zh": "各有关单位：\n根据《关于加快推进国家质量标准实验室建设的指导意见》，现组织开展2026年度申报工作。",
-            "body_en": "To all institutions concerned:\nUnder the Guiding Opinions on national quality standards "
-                       "laboratories, applications for 2026 are now open.",
-        })
+        notice = draft_notice(
+            office,
+            {
+                "title_zh": "关于开展2026年度国家质量标准实验室建设申报工作的通知（演示）",
+                "title_en": "Call for applications to build national quality standards "
+                "laboratories, 2026 (demo)",
+                "body_zh": "各有关单位：\n根据《关于加快推进国家质量标准实验室建设的指导意见》，"
+                "现组织开展2026年度申报工作。",
+                "body_en": "To all institutions concerned:\nUnder the Guiding Opinions on national "
+                "quality standards laboratories, applications for 2026 are now open.",
+            },
+        )
         apply_transition(notice, "submit", office)
         apply_transition(notice, "publish", committee)
-        draft_notice(office, {"title_zh": "关于2026年度双随机抽查计划的公告（草稿）",
-                              "title_en": "2026 double-random spot-check plan (draft)"})
+        draft_notice(
+            office,
+            {
+                "title_zh": "关于2026年度双随机抽查计划的公告（草稿）",
+                "title_en": "2026 double-random spot-check plan (draft)",
+            },
+        )

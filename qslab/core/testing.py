@@ -1,0 +1,217 @@
+"""Test helpers every app uses: one user per role, two-factor-verified clients, and the access matrix.
+
+The access matrix walks every URL pattern and every API operation with every role. An app declares,
+per URL name or API operation id, which roles are allowed (and how to build the arguments); the
+matrix asserts that allowed roles succeed and all others get 401/403/404 or a redirect to sign-in,
+and a project-wide test fails if any URL or operation has no declaration, so a new endpoint cannot
+be forgotten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.test import Client
+
+ANONYMOUS = "anonymous"
+ROLES = ("office", "committee", "expert", "authority", "lab_manager", "analyst", "client")
+EVERYONE = frozenset((ANONYMOUS, *ROLES))
+SIGNED_IN = frozenset(ROLES)
+NOBODY: frozenset[str] = frozenset()
+
+_counter = iter(range(1, 10**9))
+
+
+def make_organisation(**fields: Any) -> Any:
+    from qslab.accounts.models import Organisation
+    from qslab.core.management.commands.load_demo import fake_uscc
+
+    n = next(_counter)
+    defaults = {
+        "name_zh": f"测试机构{n}",
+        "name_en": f"Test organisation {n}",
+        "uscc": fake_uscc(f"test-{n}"),
+        "kind": Organisation.Kind.SUPPORTING,
+        "region_code": "320000",
+    }
+    return Organisation.objects.create(**{**defaults, **fields})
+
+
+def make_user(
+    role: str | None = None, *, username: str | None = None, scope: Any = None, **membership: Any
+) -> Any:
+    """A user holding ``role`` (unscoped unless ``scope``/``region_code``/``industry`` given)."""
+    from qslab.accounts.models import RoleMembership, User
+
+    n = next(_counter)
+    user = User.objects.create_user(
+        username=username or f"{role or 'user'}{n}",
+        password="correct horse battery staple",  # noqa: S106
+        email=f"{role or 'user'}{n}@example.invalid",
+        preferred_language="en",
+    )
+    if role:
+        m = RoleMembership(user=user, role=role, **membership)
+        if scope is not None:
+            from django.contrib.contenttypes.models import ContentType
+
+            m.scope_type = ContentType.objects.get_for_model(scope, for_concrete_model=True)
+            m.scope_id = str(scope.pk)
+        m.save()
+    return user
+
+
+def totp_device(user: Any) -> Any:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+
+
+def current_totp(device: Any) -> str:
+    """The code an authenticator app would show now for ``device``."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def verified_client(user: Any | None) -> Client:
+    """A test client signed in as ``user`` and, for roles that need it, past the two-factor check."""
+    client = Client()
+    if user is None:
+        return client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    device = totp_device(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One URL or API operation: who may use it and how to call it.
+
+    ``target`` is a URL name (``"portal:notice"``) or an API operation id. ``kwargs(world)`` builds the
+    URL arguments from the objects the app's world fixture made. ``allowed`` are role names (and
+    ``"anonymous"``); ``world`` maps role names to users.
+    """
+
+    target: str
+    allowed: frozenset[str] | Iterable[str]
+    method: str = "get"
+    kwargs: Callable[[Any], dict[str, Any]] | None = None
+    data: Callable[[Any], dict[str, Any]] | dict[str, Any] | None = None
+    query: str = ""
+    api: bool = False
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", frozenset(self.allowed))
+        unknown = set(self.allowed) - EVERYONE
+        if unknown:
+            raise ValueError(f"{self.target}: unknown roles {sorted(unknown)}")
+
+
+SUCCESS = {200, 201, 204}
+
+
+def call(case: Case, client: Client, world: Any, token: str | None = None) -> Any:
+    from django.urls import reverse
+
+    kwargs = case.kwargs(world) if case.kwargs else {}
+    data = case.data(world) if callable(case.data) else (case.data or {})
+    headers = {}
+    if case.api:
+        url = _api_path(case.target, kwargs)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if case.method == "get":
+            return client.get(url + (f"?{case.query}" if case.query else ""), headers=headers)
+        return getattr(client, case.method)(url, data=data, content_type="application/json", headers=headers)
+    url = reverse(case.target, kwargs=kwargs) + (f"?{case.query}" if case.query else "")
+    return getattr(client, case.method)(url, data=data)
+
+
+def _api_path(operation_id: str, kwargs: dict[str, Any]) -> str:
+    for path, _method, op in api_operations():
+        if op == operation_id:
+            return "/api" + path.format(**kwargs)
+    raise KeyError(f"no API operation {operation_id}")
+
+
+@functools.cache
+def api_operations() -> list[tuple[str, str, str]]:
+    """(path, method, operationId) of every operation in the OpenAPI schema."""
+    from qslab.api import api
+
+    schema = api.get_openapi_schema()
+    out = []
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            out.append((path.removeprefix("/api"), method, op["operationId"]))
+    return out
+
+
+def url_names() -> set[str]:
+    """Every named URL pattern of the site, outside the admin, API and language switcher."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    names: set[str] = set()
+
+    def walk(patterns: Iterable[Any], namespace: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = p.namespace or ""
+                if ns in ("admin", "api") or str(p.pattern).startswith(("api/", "admin/")):
+                    continue
+                walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(f"{namespace}{p.name}")
+
+    walk(get_resolver().url_patterns)
+    return names - {"set_language"}
+
+
+def assert_access(case: Case, role: str, response: Any) -> None:
+    """Allowed roles succeed; everyone else is refused without learning anything."""
+    status = response.status_code
+    location = response.get("Location", "") if status in (301, 302, 303) else ""
+    to_login = "/accounts/login/" in location or "/accounts/two-factor/" in location
+    if role in case.allowed:
+        ok = status in SUCCESS or (status in (302, 303) and not to_login)
+        assert ok, f"{case.target} as {role}: expected success, got {status} {location}"
+    else:
+        refused = status in (401, 403, 404) or (status in (302, 303) and to_login and role == ANONYMOUS)
+        assert refused, f"{case.target} as {role}: expected refusal, got {status} {location}"
+
+
+def check_access(case: Case, role: str, clients: dict[str, Client], world: Any) -> None:
+    """Run one cell of the access matrix: ``case`` called as ``role`` (API cases use the role's token)."""
+    if case.api:
+        response = call(case, Client(), world, token=world.tokens.get(role))
+    else:
+        response = call(case, clients[role], world)
+    try:
+        assert_access(case, role, response)
+    finally:
+        if getattr(response, "streaming", False):
+            b"".join(response.streaming_content)
+        response.close()
+
+
+def matrix(cases: Iterable[Case]) -> list[Any]:
+    """``pytest.mark.parametrize`` arguments: every case with every role."""
+    import pytest
+
+    return [
+        pytest.param(case, role, id=f"{case.target}{'/' + case.note if case.note else ''}-{role}")
+        for case in cases
+        for role in (ANONYMOUS, *ROLES)
+    ]
