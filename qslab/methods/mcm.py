@@ -188,7 +188,7 @@ class MCMOutput(ResultMixin):
 
     def summary(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
-        y_text, u_text = format_value(self.y, self.u)
+        y_text, u_text = format_value(self.y, self.u, digits=3)  # as JCGM 101 tables print them
         decimals = len(y_text.split(".")[1]) if "." in y_text else 0
 
         def fmt(v: float) -> str:
