@@ -37,6 +37,8 @@ import numpy as np
 from qslab.results import ResultMixin
 
 FAMILIES = ("poisson", "quasipoisson")
+# reassociation lets the compiler vectorise the sums; NaN and Inf keep their IEEE meaning
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
 
 
 class GlmError(ValueError):
@@ -263,6 +265,133 @@ class LevelTrendFit(ResultMixin):
         )
 
 
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def irls_level_trend_one(
+    y, ylogy, log_start, pw, off, lev, t, n, n_levels, use_trend, maxit, epsilon, a, s0, tbar, w, eta, mu
+):
+    """One R-exact IRLS fit of ``log mu = off + a[lev] + b t`` on the first ``n`` (compacted) rows.
+
+    Fills ``a`` (level coefficients), ``s0`` / ``tbar`` (weight sums and weighted mean times per level of
+    the last iteration), ``w`` (last working weights), ``eta`` and ``mu`` (final linear predictor and
+    mean); returns ``(converged, iterations, slope, sxx)``. ``ylogy`` holds ``y log y`` (0 for y = 0) and
+    ``log_start`` ``log(y + 0.1)``, R's starting point. Compiled.
+    """
+    s1 = np.empty(n_levels)
+    zs = np.empty(n_levels)
+    dev_old = 0.0
+    ea = np.empty(n_levels)
+    any_off = False
+    for i in range(n):
+        if off[i] != 0.0:
+            any_off = True
+            break
+    expoff = np.empty(n if any_off else 0)
+    if any_off:
+        for i in range(n):
+            expoff[i] = np.exp(off[i])
+    for i in range(n):
+        m = y[i] + 0.1
+        mu[i] = m
+        eta[i] = log_start[i]
+        dev_old += 2.0 * pw[i] * (ylogy[i] - y[i] * eta[i] - y[i] + m)
+    b = 0.0
+    sxx = 0.0
+    converged = False
+    n_iter = 0
+    for _ in range(maxit):
+        n_iter += 1
+        for lv in range(n_levels):
+            s0[lv] = 0.0
+            s1[lv] = 0.0
+            zs[lv] = 0.0
+        s2 = 0.0
+        zt = 0.0
+        for i in range(n):
+            m = mu[i]
+            wi = pw[i] * m
+            w[i] = wi
+            zi = eta[i] - off[i] + y[i] / m - 1.0
+            lv = lev[i]
+            ti = t[i]
+            s0[lv] += wi
+            s1[lv] += wi * ti
+            zs[lv] += wi * zi
+            s2 += wi * ti * ti
+            zt += wi * ti * zi
+        b = 0.0
+        sxx = 0.0
+        if use_trend:
+            sxz = zt
+            sxx = s2
+            for lv in range(n_levels):
+                if s0[lv] > 0:
+                    sxx -= s1[lv] * s1[lv] / s0[lv]
+                    sxz -= s1[lv] * zs[lv] / s0[lv]
+            b = sxz / sxx
+        for lv in range(n_levels):
+            if s0[lv] > 0:
+                tbar[lv] = s1[lv] / s0[lv]
+                a[lv] = (zs[lv] - b * s1[lv]) / s0[lv]
+            else:
+                tbar[lv] = 0.0
+                a[lv] = np.nan
+        # mu = exp(a[level]) * exp(b t) * exp(offset); exp(b t) by a running product over unit steps of
+        # t (a few ulp from exp itself), which spares one transcendental call per observation
+        for lv in range(n_levels):
+            ea[lv] = np.exp(a[lv]) if s0[lv] > 0 else 0.0
+        eb = np.exp(b)
+        cur = 1.0
+        dev = 0.0
+        for i in range(n):
+            ti = t[i]
+            if i > 0 and ti - t[i - 1] == 1.0:
+                cur *= eb
+            else:
+                cur = np.exp(b * ti)
+            e = off[i] + a[lev[i]] + b * ti
+            eta[i] = e
+            m = ea[lev[i]] * cur
+            if any_off:
+                m *= expoff[i]
+            mu[i] = m
+            dev += 2.0 * pw[i] * (ylogy[i] - y[i] * e - y[i] + m)
+        crit = abs(dev - dev_old) / (abs(dev) + 0.1)
+        dev_old = dev
+        if crit < epsilon:
+            converged = True
+            break
+        if not np.isfinite(dev):
+            break
+    return converged, n_iter, b, sxx
+
+
+@numba.njit(cache=True)
+def level_trend_hat_dispersion(y, pw, lev, t, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat):
+    """Hat values (into ``hat``) and ``(pearson, n_ok, rank)`` of a fit by :func:`irls_level_trend_one`."""
+    pearson = 0.0
+    n_ok = 0
+    for i in range(n):
+        m = mu[i]
+        r = (y[i] - m) / m
+        if w[i] > 0:
+            pearson += w[i] * r * r
+        if pw[i] > 0:
+            n_ok += 1
+        lv = lev[i]
+        h = 1.0 / s0[lv]
+        if use_trend:
+            dt = t[i] - tbar[lv]
+            h += dt * dt / sxx
+        hat[i] = w[i] * h
+    rank = 0
+    for lv in range(n_levels):
+        if s0[lv] > 0:
+            rank += 1
+    if use_trend:
+        rank += 1
+    return pearson, n_ok, rank
+
+
 @numba.njit(cache=True, parallel=True)
 def _level_trend_kernel(
     y,
@@ -292,124 +421,72 @@ def _level_trend_kernel(
     n_fits, n_obs = y.shape
     for f in numba.prange(n_fits):
         g = group[f]
-        use_trend = trend[f]
-        s0 = np.zeros(n_levels)
-        s1 = np.zeros(n_levels)
-        zs = np.zeros(n_levels)
-        tbar = np.zeros(n_levels)
-        zbar = np.zeros(n_levels)
-        a = np.zeros(n_levels)
-        mu = np.empty(n_obs)
-        eta = np.empty(n_obs)
-        w = np.zeros(n_obs)
-        dev_old = 0.0
+        yc = np.empty(n_obs)
+        ylogy = np.empty(n_obs)
+        lstart = np.empty(n_obs)
+        pwc = np.empty(n_obs)
+        offc = np.empty(n_obs)
+        levc = np.empty(n_obs, dtype=np.int64)
+        tc = np.empty(n_obs)
+        pos = np.empty(n_obs, dtype=np.int64)
+        n = 0
         for i in range(n_obs):
             if valid[f, i]:
-                mu[i] = y[f, i] + 0.1
-                eta[i] = np.log(mu[i])
                 yi = y[f, i]
-                d = -(yi - mu[i])
-                if yi > 0:
-                    d += yi * np.log(yi / mu[i])
-                dev_old += 2.0 * pw[f, i] * d
-            else:
-                mu[i] = 1.0
-                eta[i] = 0.0
-        b = 0.0
-        sxx = 0.0
-        converged = False
-        n_iter = 0
-        for _ in range(maxit):
-            n_iter += 1
-            for lv in range(n_levels):
-                s0[lv] = 0.0
-                s1[lv] = 0.0
-                zs[lv] = 0.0
-            for i in range(n_obs):
-                if valid[f, i]:
-                    wi = pw[f, i] * mu[i]
-                    w[i] = wi
-                    zi = eta[i] - off[f, i] + (y[f, i] - mu[i]) / mu[i]
-                    lv = level[g, i]
-                    s0[lv] += wi
-                    s1[lv] += wi * tt[g, i]
-                    zs[lv] += wi * zi
-                else:
-                    w[i] = 0.0
-            for lv in range(n_levels):
-                if s0[lv] > 0:
-                    tbar[lv] = s1[lv] / s0[lv]
-                    zbar[lv] = zs[lv] / s0[lv]
-                else:
-                    tbar[lv] = 0.0
-                    zbar[lv] = 0.0
-            b = 0.0
-            sxx = 0.0
-            if use_trend:
-                sxz = 0.0
-                for i in range(n_obs):
-                    if valid[f, i] and w[i] > 0:
-                        lv = level[g, i]
-                        dt = tt[g, i] - tbar[lv]
-                        zi = eta[i] - off[f, i] + (y[f, i] - mu[i]) / mu[i]
-                        sxx += w[i] * dt * dt
-                        sxz += w[i] * dt * (zi - zbar[lv])
-                b = sxz / sxx
-            for lv in range(n_levels):
-                a[lv] = zbar[lv] - b * tbar[lv]
-            dev = 0.0
-            for i in range(n_obs):
-                if valid[f, i]:
-                    e = off[f, i] + a[level[g, i]] + b * tt[g, i]
-                    eta[i] = e
-                    m = np.exp(e)
-                    mu[i] = m
-                    yi = y[f, i]
-                    d = -(yi - m)
-                    if yi > 0:
-                        d += yi * np.log(yi / m)
-                    dev += 2.0 * pw[f, i] * d
-            crit = abs(dev - dev_old) / (abs(dev) + 0.1)
-            dev_old = dev
-            if crit < epsilon:
-                converged = True
-                break
-            if not np.isfinite(dev):
-                break
-        # quantities R reports: weights of the last iteration, residuals at the final fit
-        n_ok = 0
-        present = 0
-        pearson = 0.0
-        for lv in range(n_levels):
-            if s0[lv] > 0:
-                present += 1
+                yc[n] = yi
+                ylogy[n] = yi * np.log(yi) if yi > 0 else 0.0
+                lstart[n] = np.log(yi + 0.1)
+                pwc[n] = pw[f, i]
+                offc[n] = off[f, i]
+                levc[n] = level[g, i]
+                tc[n] = tt[g, i]
+                pos[n] = i
+                n += 1
+        a = np.empty(n_levels)
+        s0 = np.empty(n_levels)
+        tbar = np.empty(n_levels)
+        w = np.empty(n)
+        eta = np.empty(n)
+        mu = np.empty(n)
+        hat = np.empty(n)
+        converged, n_iter, b, sxx = irls_level_trend_one(
+            yc,
+            ylogy,
+            lstart,
+            pwc,
+            offc,
+            levc,
+            tc,
+            n,
+            n_levels,
+            trend[f],
+            maxit,
+            epsilon,
+            a,
+            s0,
+            tbar,
+            w,
+            eta,
+            mu,
+        )
+        pearson, n_ok, rk = level_trend_hat_dispersion(
+            yc, pwc, levc, tc, n, n_levels, trend[f], s0, tbar, sxx, w, mu, hat
+        )
         for i in range(n_obs):
-            if valid[f, i]:
-                if pw[f, i] > 0:
-                    n_ok += 1
-                r = (y[f, i] - mu[i]) / mu[i]
-                if w[i] > 0:
-                    pearson += w[i] * r * r
-                lv = level[g, i]
-                h = 1.0 / s0[lv] if s0[lv] > 0 else 0.0
-                if use_trend:
-                    dt = tt[g, i] - tbar[lv]
-                    h += dt * dt / sxx
-                hat_out[f, i] = w[i] * h
-                mu_out[f, i] = mu[i]
-            else:
-                hat_out[f, i] = np.nan
-                mu_out[f, i] = np.nan
-        rk = present + (1 if use_trend else 0)
+            mu_out[f, i] = np.nan
+            hat_out[f, i] = np.nan
+        for j in range(n):
+            mu_out[f, pos[j]] = mu[j]
+            hat_out[f, pos[j]] = hat[j]
         df = n_ok - rk
         disp[f] = pearson / df if df > 0 else np.nan
         dfres[f] = df
         rank_out[f] = rk
         for lv in range(n_levels):
-            coef[f, lv] = a[lv] if s0[lv] > 0 else np.nan
+            coef[f, lv] = a[lv]
             s0_out[f, lv] = s0[lv]
             tbar_out[f, lv] = tbar[lv]
-        slope[f] = b if use_trend else np.nan
+        slope[f] = b if trend[f] else np.nan
         sxx_out[f] = sxx
         conv[f] = converged
         iters[f] = n_iter
@@ -473,7 +550,6 @@ def fit_level_trend_glm(
         raise GlmError(f"offset and prior_weights must have the shape of y {y.shape}")
     trend_arr = np.ascontiguousarray(np.broadcast_to(np.asarray(trend, dtype=bool), (n_fits,)))
     valid = np.ascontiguousarray(valid)
-    y0 = np.where(valid, y, 0.0)
 
     coef = np.empty((n_fits, n_levels))
     slope = np.empty(n_fits)
@@ -489,7 +565,7 @@ def fit_level_trend_glm(
     iters = np.empty(n_fits, dtype=np.int64)
     if n_fits:
         _level_trend_kernel(
-            y0, valid, pw, off, level, t, group, trend_arr, n_levels, maxit, epsilon,
+            y, valid, pw, off, level, t, group, trend_arr, n_levels, maxit, epsilon,
             coef, slope, s0, tbar, sxx, disp, dfres, rank, mu, hat, conv, iters,
         )  # fmt: skip
     return LevelTrendFit(

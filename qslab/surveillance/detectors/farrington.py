@@ -42,10 +42,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 from scipy import stats
 
-from qslab.surveillance.glm import LevelTrendFit, anscombe_residuals, fit_level_trend_glm
+from qslab.surveillance.glm import irls_level_trend_one, level_trend_hat_dispersion
 from qslab.surveillance.sts import CountSeries, DetectorResult, SeriesError
 
 POWERTRANS = ("2/3", "1/2", "none")
@@ -523,104 +524,287 @@ def _farrington_design(series: CountSeries, ks: np.ndarray, cfg: FarringtonConfi
 # ---------------------------------------------------------------------------------------------------
 
 
-def _assign_weights(s: np.ndarray, valid: np.ndarray, threshold: float) -> np.ndarray:
-    """``algo.farrington.assign.weights``: s^-2 above the threshold, 1 below, rescaled to mean 1."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.where(s > threshold, s ** (-2.0), 1.0)
-        raw = np.where(valid, raw, 0.0)
-        gamma = np.sum(valid, axis=1) / np.sum(raw, axis=1)
-    return raw * gamma[:, None]
+@numba.njit(cache=True)
+def _anscombe_weights(y23, mu, hat, n, phi, threshold, omega):  # pragma: no cover - compiled
+    """``algo.farrington.assign.weights(anscombe.residuals(m, phi), threshold)`` into ``omega``:
+    s^-2 where the standardised Anscombe residual s exceeds the threshold, 1 elsewhere, rescaled so the
+    weights average 1 (Farrington et al. 1996, section 3.3). ``y23`` holds ``y^(2/3)``."""
+    total = 0.0
+    for i in range(n):
+        m = mu[i]
+        sq = np.sqrt(m)
+        raw = 1.5 * (y23[i] / np.cbrt(sq) - sq)
+        s = raw / np.sqrt(phi * (1.0 - hat[i]))
+        v = 1.0 / (s * s) if s > threshold else 1.0
+        omega[i] = v
+        total += v
+    gamma = n / total
+    for i in range(n):
+        omega[i] *= gamma
+
+
+@numba.njit(cache=True, parallel=True)
+def _fitglm_kernel(
+    obs,
+    ylogy_all,
+    lstart_all,
+    y23_all,
+    has_offset,
+    off_all,
+    rows,
+    dvalid,
+    level,
+    tt,
+    group,
+    unit,
+    trend,
+    n_levels,
+    level_now,
+    reweight,
+    threshold,
+    weights_quirk,
+    maxit,
+    epsilon,
+    a_now,
+    slope,
+    s0_now,
+    tbar_now,
+    sxx_out,
+    disp_out,
+    phi_out,
+    df_out,
+    conv_init,
+    conv_final,
+    trend_used,
+    y_max,
+):  # pragma: no cover - compiled
+    """R's ``fitGLM`` (``.flexible`` or ``.fast``) for every fit: initial fit, no-trend fallback when it
+    does not converge, phi = max(dispersion, 1), Anscombe reweighting and refit. ``obs`` and the
+    derived matrices are (n_units, n_time); fit ``f`` uses rows ``rows[group[f]]`` of unit ``unit[f]``."""
+    n_fits = group.shape[0]
+    n_obs = rows.shape[1]
+    for f in numba.prange(n_fits):
+        g = group[f]
+        u = unit[f]
+        yc = np.empty(n_obs)
+        ylogy = np.empty(n_obs)
+        lstart = np.empty(n_obs)
+        y23 = np.empty(n_obs)
+        ones = np.ones(n_obs)
+        offc = np.zeros(n_obs)
+        levc = np.empty(n_obs, dtype=np.int64)
+        tc = np.empty(n_obs)
+        n = 0
+        ymax = -np.inf
+        for i in range(n_obs):
+            if dvalid[g, i]:
+                r = rows[g, i]
+                yi = obs[u, r]
+                if np.isfinite(yi):
+                    yc[n] = yi
+                    ylogy[n] = ylogy_all[u, r]
+                    lstart[n] = lstart_all[u, r]
+                    y23[n] = y23_all[u, r]
+                    if has_offset:
+                        offc[n] = off_all[u, r]
+                    levc[n] = level[g, i]
+                    tc[n] = tt[g, i]
+                    ymax = max(ymax, yi)
+                    n += 1
+        a = np.empty(n_levels)
+        s0 = np.empty(n_levels)
+        tbar = np.empty(n_levels)
+        w = np.empty(n)
+        eta = np.empty(n)
+        mu = np.empty(n)
+        hat = np.empty(n)
+        use_trend = trend[f]
+        conv, _, b, sxx = irls_level_trend_one(
+            yc,
+            ylogy,
+            lstart,
+            ones,
+            offc,
+            levc,
+            tc,
+            n,
+            n_levels,
+            use_trend,
+            maxit,
+            epsilon,
+            a,
+            s0,
+            tbar,
+            w,
+            eta,
+            mu,
+        )
+        if not conv and use_trend:
+            use_trend = False
+            conv, _, b, sxx = irls_level_trend_one(
+                yc,
+                ylogy,
+                lstart,
+                ones,
+                offc,
+                levc,
+                tc,
+                n,
+                n_levels,
+                False,
+                maxit,
+                epsilon,
+                a,
+                s0,
+                tbar,
+                w,
+                eta,
+                mu,
+            )
+        pearson, n_ok, rank = level_trend_hat_dispersion(
+            yc, ones, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
+        )
+        df = n_ok - rank
+        disp = pearson / df if df > 0 else np.nan
+        phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
+        conv2 = conv
+        if reweight:
+            omega = np.empty(n)
+            _anscombe_weights(y23, mu, hat, n, phi, threshold, omega)
+            conv2, _, b, sxx = irls_level_trend_one(
+                yc,
+                ylogy,
+                lstart,
+                omega,
+                offc,
+                levc,
+                tc,
+                n,
+                n_levels,
+                use_trend,
+                maxit,
+                epsilon,
+                a,
+                s0,
+                tbar,
+                w,
+                eta,
+                mu,
+            )
+            pearson, n_ok, rank = level_trend_hat_dispersion(
+                yc, omega, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
+            )
+            df = n_ok - rank
+            disp = pearson / df if df > 0 else np.nan
+            phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
+            if weights_quirk:
+                # fitGLM.flexible stores omega in model$weights, where summary.glm expects working weights
+                total = 0.0
+                for i in range(n):
+                    r = (yc[i] - mu[i]) / mu[i]
+                    total += omega[i] * r * r
+                disp = total / df if df > 0 else np.nan
+        a_now[f] = a[level_now]
+        slope[f] = b if use_trend else np.nan
+        s0_now[f] = s0[level_now]
+        tbar_now[f] = tbar[level_now]
+        sxx_out[f] = sxx
+        disp_out[f] = disp
+        phi_out[f] = phi
+        df_out[f] = df
+        conv_init[f] = conv
+        conv_final[f] = conv2
+        trend_used[f] = use_trend
+        y_max[f] = ymax
 
 
 @dataclass
 class _Stage:
-    """The model R ends with for a set of fits: the (re)weighted GLM and its phi."""
+    """Per fit, what R's model object gives the detector: prediction pieces at the current period."""
 
-    fit: LevelTrendFit
+    a_now: np.ndarray
+    slope: np.ndarray
+    s0_now: np.ndarray
+    tbar_now: np.ndarray
+    sxx: np.ndarray
+    dispersion: np.ndarray  # what summary.glm() reports for the final model object
     phi: np.ndarray
+    df: np.ndarray
     converged_initial: np.ndarray
+    converged: np.ndarray
     trend: np.ndarray
-    dispersion: np.ndarray  # what summary.glm() later reports for this model object
+    y_max: np.ndarray
+
+    def take(self, idx: np.ndarray, other: _Stage) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name)[idx] = getattr(other, name)
+
+    def link_variance(self) -> np.ndarray:
+        """Unscaled variance of the linear predictor at the current period (t = 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 / self.s0_now + np.where(self.trend, self.tbar_now**2 / self.sxx, 0.0)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The series in the kernel's layout: (n_units, n_time) matrices, derived once."""
+
+    obs: np.ndarray
+    ylogy: np.ndarray
+    lstart: np.ndarray
+    y23: np.ndarray
+    offset: np.ndarray
+    has_offset: bool
+
+    @classmethod
+    def of(cls, series: CountSeries, use_offset: bool) -> _Data:
+        obs = np.ascontiguousarray(series.observed.T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ylogy = np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1.0)), 0.0)
+            lstart = np.log(obs + 0.1)
+            y23 = np.cbrt(obs) ** 2
+        if use_offset:
+            pop = series.population if series.population is not None else np.ones_like(series.observed)
+            offset = np.ascontiguousarray(np.log(pop.T))
+        else:
+            offset = np.zeros((1, 1))
+        return cls(obs, ylogy, lstart, y23, offset, use_offset)
 
 
 def _fit_glm_r(
-    y: np.ndarray,
-    valid: np.ndarray,
-    offset: np.ndarray | None,
+    data: _Data,
     design: _Design,
     group: np.ndarray,
+    unit: np.ndarray,
     trend: np.ndarray,
     n_levels: int,
     reweight: bool,
     threshold: float,
     weights_quirk: bool,
 ) -> _Stage:
-    """R's ``fitGLM`` (flexible or fast): initial fit, fall back to no trend if it did not converge,
-    phi = max(dispersion, 1), Anscombe reweighting and refit.
-
-    ``weights_quirk``: ``fitGLM.flexible`` stores the Anscombe weights in ``model$weights``, where
-    ``summary.glm`` expects the working weights, so the dispersion R later uses for the trend test
-    and the prediction standard error is ``sum(omega * r^2) / df`` with working residuals ``r``.
-    """
-
-    def fit(sel: np.ndarray, use_trend: np.ndarray, weights: np.ndarray | None) -> LevelTrendFit:
-        return fit_level_trend_glm(
-            y[sel],
-            design.level,
-            design.t,
-            group=group[sel],
-            trend=use_trend,
-            offset=None if offset is None else offset[sel],
-            prior_weights=None if weights is None else weights,
-            mask=valid[sel],
-            n_levels=n_levels,
-        )
-
-    all_fits = np.arange(y.shape[0])
-    first = fit(all_fits, trend, None)
-    use_trend = trend.copy()
-    retry = np.flatnonzero(~first.converged & trend)
-    if retry.size:
-        second = fit(retry, np.zeros(retry.size, dtype=bool), None)
-        first = _replace(first, retry, second)
-        use_trend[retry] = False
-    converged_initial = first.converged.copy()
-    phi = np.maximum(first.dispersion, 1.0)
-    if not reweight:
-        return _Stage(first, phi, converged_initial, use_trend, first.dispersion)
-    s = anscombe_residuals(np.where(valid, y, 0.0), first.fitted, first.hat, phi)
-    omega = _assign_weights(s, valid, threshold)
-    refit = fit(all_fits, use_trend, omega)
-    dispersion = refit.dispersion
-    if weights_quirk:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = (y - refit.fitted) / refit.fitted
-            total = np.sum(np.where(valid & (omega > 0), omega * r**2, 0.0), axis=1)
-            dispersion = np.where(refit.df_residual > 0, total / refit.df_residual, np.nan)
-    return _Stage(refit, np.maximum(refit.dispersion, 1.0), converged_initial, use_trend, dispersion)
-
-
-def _replace(base: LevelTrendFit, idx: np.ndarray, new: LevelTrendFit) -> LevelTrendFit:
-    values = {}
-    for name in LevelTrendFit.__dataclass_fields__:
-        arr = getattr(base, name).copy()
-        arr[idx] = getattr(new, name)
-        values[name] = arr
-    return LevelTrendFit(**values)
-
-
-def _merge(base: _Stage, idx: np.ndarray, new: _Stage) -> _Stage:
-    phi, conv, trend = base.phi.copy(), base.converged_initial.copy(), base.trend.copy()
-    disp = base.dispersion.copy()
-    phi[idx], conv[idx], trend[idx], disp[idx] = new.phi, new.converged_initial, new.trend, new.dispersion
-    return _Stage(_replace(base.fit, idx, new.fit), phi, conv, trend, disp)
+    n = group.shape[0]
+    out = _Stage(
+        a_now=np.empty(n), slope=np.empty(n), s0_now=np.empty(n), tbar_now=np.empty(n), sxx=np.empty(n),
+        dispersion=np.empty(n), phi=np.empty(n), df=np.empty(n, dtype=np.int64),
+        converged_initial=np.empty(n, dtype=np.bool_), converged=np.empty(n, dtype=np.bool_),
+        trend=np.empty(n, dtype=np.bool_), y_max=np.empty(n),
+    )  # fmt: skip
+    if n:
+        _fitglm_kernel(
+            data.obs, data.ylogy, data.lstart, data.y23, data.has_offset, data.offset, design.rows,
+            design.valid, design.level, design.t, np.ascontiguousarray(group), np.ascontiguousarray(unit),
+            np.ascontiguousarray(trend), n_levels, n_levels - 1, reweight, threshold, weights_quirk, 25, 1e-8,
+            out.a_now, out.slope, out.s0_now, out.tbar_now, out.sxx, out.dispersion, out.phi, out.df,
+            out.converged_initial, out.converged, out.trend, out.y_max,
+        )  # fmt: skip
+    return out
 
 
 @dataclass
 class _Prediction:
     eta: np.ndarray
     var_link: np.ndarray  # unscaled x0'(X'WX)^-1 x0
-    dispersion: np.ndarray  # raw summary.glm dispersion of the final model
+    dispersion: np.ndarray  # summary.glm dispersion of the final model
     phi: np.ndarray
     do_trend: np.ndarray
     slope: np.ndarray
@@ -642,58 +826,42 @@ def _run_models(
     use_offset: bool,
     null_on_failure: bool,
     weights_quirk: bool,
-) -> tuple[_Prediction, np.ndarray, np.ndarray]:
+) -> _Prediction:
     n_k, n_units = len(ks), series.n_units
-    # fits are ordered (time point, unit); gather every baseline at once
-    y = series.observed[design.rows].transpose(0, 2, 1).reshape(n_k * n_units, -1)
-    valid = np.repeat(design.valid, n_units, axis=0) & np.isfinite(y)
-    group = np.repeat(np.arange(n_k), n_units)
-    offset = None
-    offset_now = np.zeros(n_k * n_units)
-    if use_offset:
-        pop = series.population if series.population is not None else np.ones_like(series.observed)
-        offset = np.log(pop[design.rows]).transpose(0, 2, 1).reshape(n_k * n_units, -1)
-        offset_now = np.log(pop[ks]).reshape(-1)
-    level_now = n_levels - 1
-
-    trend_flags = np.full(n_k * n_units, trend)
-    stage = _fit_glm_r(
-        y, valid, offset, design, group, trend_flags, n_levels, reweight, threshold, weights_quirk
-    )
+    # fits are ordered (time point, unit); the design rows are shared by all units of a time point
+    data = _Data.of(series, use_offset)
+    group = np.repeat(np.arange(n_k, dtype=np.int64), n_units)
+    unit = np.tile(np.arange(n_units, dtype=np.int64), n_k)
+    offset_now = data.offset.T[ks].reshape(-1) if use_offset else np.zeros(n_k * n_units)
+    args = (n_levels, reweight, threshold, weights_quirk)
+    stage = _fit_glm_r(data, design, group, unit, np.full(n_k * n_units, trend), *args)
     failed = ~stage.converged_initial if null_on_failure else np.zeros(n_k * n_units, dtype=bool)
 
     # trend rule: significant, at least three years, no extrapolation beyond the largest count
     has_trend = stage.trend & ~failed
     do_trend = np.zeros_like(has_trend)
     if np.any(has_trend):
-        f = stage.fit
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            se = np.sqrt(stage.dispersion / f.sxx)
-            pval = 2.0 * stats.t.sf(np.abs(f.slope / se), f.df_residual)
-            mu_now = np.exp(f.predict_link(level_now, 0.0, offset_now))
-            y_max = np.max(np.where(valid, y, -np.inf), axis=1)
-            do_trend = has_trend & (b >= 3) & (pval < p_threshold) & (mu_now <= y_max)
+            se = np.sqrt(stage.dispersion / stage.sxx)
+            pval = 2.0 * stats.t.sf(np.abs(stage.slope / se), stage.df)
+            mu_now = np.exp(stage.a_now + offset_now)
+            do_trend = has_trend & (b >= 3) & (pval < p_threshold) & (mu_now <= stage.y_max)
     refit = np.flatnonzero(has_trend & ~do_trend)
     if refit.size:
-        sub = _fit_glm_r(
-            y[refit], valid[refit], None if offset is None else offset[refit], design, group[refit],
-            np.zeros(refit.size, dtype=bool), n_levels, reweight, threshold, weights_quirk,
-        )  # fmt: skip
+        sub = _fit_glm_r(data, design, group[refit], unit[refit], np.zeros(refit.size, dtype=bool), *args)
         if null_on_failure:
             failed[refit] |= ~sub.converged_initial
-        stage = _merge(stage, refit, sub)
-    f = stage.fit
-    pred = _Prediction(
-        eta=f.predict_link(level_now, 0.0, offset_now),
-        var_link=f.link_variance(level_now, 0.0),
+        stage.take(refit, sub)
+    return _Prediction(
+        eta=stage.a_now + offset_now,
+        var_link=stage.link_variance(),
         dispersion=stage.dispersion,
         phi=stage.phi,
         do_trend=do_trend,
-        slope=np.where(do_trend, f.slope, np.nan),
+        slope=np.where(do_trend, stage.slope, np.nan),
         failed=failed,
-        converged=f.converged & stage.converged_initial,
+        converged=stage.converged & stage.converged_initial,
     )
-    return pred, y, valid
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -765,7 +933,7 @@ def farrington_flexible(
     ks = _validated_range(series, cfg.resolved_range(series.freq, series.n_time))
     design = _flexible_design(series, ks, cfg)
     n_k, n_units = len(ks), series.n_units
-    pred, _, _ = _run_models(
+    pred = _run_models(
         series, ks, design, n_levels=cfg.no_periods, trend=cfg.trend, b=cfg.b,
         p_threshold=cfg.p_threshold_trend, reweight=cfg.reweight, threshold=cfg.weights_threshold,
         use_offset=cfg.population_offset, null_on_failure=True, weights_quirk=True,
@@ -857,7 +1025,7 @@ def farrington(series: CountSeries, config: FarringtonConfig | None = None) -> D
     ks = _validated_range(series, cfg.resolved_range(series.freq, series.n_time))
     design = _farrington_design(series, ks, cfg)
     n_k, n_units = len(ks), series.n_units
-    pred, _, _ = _run_models(
+    pred = _run_models(
         series, ks, design, n_levels=1, trend=cfg.trend, b=cfg.b, p_threshold=0.05,
         reweight=cfg.reweight, threshold=1.0,
         use_offset=cfg.fit_fun == "algo.farrington.fitGLM.populationOffset",
