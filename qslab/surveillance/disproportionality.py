@@ -501,10 +501,10 @@ def ror(n11, n_product, n_event, n_total) -> tuple[np.ndarray, np.ndarray, np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ror = np.log(a) + np.log(d) - np.log(b) - np.log(c)
         se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    ok = (a > 0) & (b > 0) & (c > 0) & (d > 0)
-    value = np.where(ok, np.exp(log_ror), np.nan)
-    lower = np.where(ok, np.exp(log_ror - _Z975 * se), np.nan)
-    upper = np.where(ok, np.exp(log_ror + _Z975 * se), np.nan)
+        ok = (a > 0) & (b > 0) & (c > 0) & (d > 0)
+        value = np.where(ok, np.exp(log_ror), np.nan)
+        lower = np.where(ok, np.exp(log_ror - _Z975 * se), np.nan)
+        upper = np.where(ok, np.exp(log_ror + _Z975 * se), np.nan)
     return value, lower, upper
 
 
