@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     table.to_csv(args.output, index=False, na_rep="")
     if not result.hyper.converged:
         print(
-            "qslab disproportionality: warning: the GPS hyperparameter fit did not converge from two starting "
-            "points to the same optimum; EBGM, EB05 and EB95 may be unreliable",
+            "qslab disproportionality: warning: no two starting points of the GPS hyperparameter fit reached "
+            "the same optimum; EBGM, EB05 and EB95 may be unreliable",
             file=sys.stderr,
         )
     if args.hyper_out:

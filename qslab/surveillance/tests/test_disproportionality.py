@@ -524,7 +524,8 @@ qn <- th[5] * f1 / (th[5] * f1 + (1 - th[5]) * f2)
 quant <- function(p, i) uniroot(function(x) qn[i] * pgamma(x, th[1] + d$N[i], th[2] + d$E[i]) +
   (1 - qn[i]) * pgamma(x, th[3] + d$N[i], th[4] + d$E[i]) - p, c(1e-8, 1e4), tol = 1e-13)$root
 k <- seq_len(min(nrow(d), 200))
-ebgm <- exp(qn * (digamma(th[1] + d$N) - log(th[2] + d$E)) + (1 - qn) * (digamma(th[3] + d$N) - log(th[4] + d$E)))
+ebgm <- exp(qn * (digamma(th[1] + d$N) - log(th[2] + d$E)) +
+            (1 - qn) * (digamma(th[3] + d$N) - log(th[4] + d$E)))
 cat(jsonlite::toJSON(list(theta = th, loglik = -fit$objective, ebgm = ebgm[k],
   q05 = sapply(k, function(i) quant(0.05, i)), q95 = sapply(k, function(i) quant(0.95, i))), digits = NA))
 """
