@@ -209,11 +209,8 @@ def straight_line(
         raise MethodInputError("x values are all equal; the slope is undetermined")
     weighted = u_y is not None
     if weighted:
-        uy = (
-            np.broadcast_to(np.asarray(u_y, dtype=float), ys.shape)
-            if np.ndim(u_y) == 0
-            else as_1d(u_y, "u_y")
-        )  # type: ignore[arg-type]
+        u_arr = np.asarray(u_y, dtype=float)
+        uy = np.broadcast_to(u_arr, ys.shape) if u_arr.ndim == 0 else as_1d(u_arr, "u_y")
         same_length("y", ys, "u_y", uy)
         if not np.all(np.isfinite(uy)) or np.any(uy <= 0):
             raise MethodInputError("u_y must be positive and finite")

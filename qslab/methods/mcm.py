@@ -112,7 +112,7 @@ def sample_inputs(
             continue
         out[q.label] = _sample_one(q, size, rng)
     if linked.size:
-        qs = [inputs[j] for j in linked]
+        qs = [inputs[int(j)] for j in linked]
         u = np.array([q.u for q in qs])
         L = _gaussian_factor(R[np.ix_(linked, linked)] * np.outer(u, u))
         z = rng.standard_normal((size, linked.size)) @ L.T

@@ -413,7 +413,7 @@ def dof_from_relative_uncertainty(relative_uncertainty: float) -> float:
 # Degrees of freedom and coverage
 # ---------------------------------------------------------------------------------------------------
 def welch_satterthwaite(
-    contributions: Sequence[float], dofs: Sequence[float], u_c: float | None = None
+    contributions: Sequence[float] | np.ndarray, dofs: Sequence[float] | np.ndarray, u_c: float | None = None
 ) -> float:
     """Effective degrees of freedom (JCGM 100 G.4.1, eq. G.2b):
     ``nu_eff = u_c^4 / sum (u_i(y)^4 / nu_i)`` with ``u_i(y) = |c_i| u(x_i)``.
@@ -623,11 +623,11 @@ class MeasurementModel:
                 if unknown:
                     raise MethodInputError(f"gradient names unknown input {unknown[0]!r}")
                 g = [[float(g.get(name, 0.0)) for name in self.input_labels]]
-            J = np.asarray(g, dtype=float).reshape(m, n) if np.size(g) == m * n else None
-            if J is None:
+            if np.size(g) != m * n:
                 raise MethodInputError(
                     f"gradient must give {m} x {n} sensitivity coefficients, got {np.size(g)}"
                 )
+            J = np.asarray(g, dtype=float).reshape(m, n)
             return J
         steps = _steps(x, u, 0.05)
         J = np.zeros((m, n))
