@@ -570,9 +570,9 @@ class MeasurementModel:
     def evaluate(self, values: Mapping[str, Any]) -> np.ndarray:
         """Outputs for the given input values (floats or equally shaped arrays), stacked on axis 0."""
         if self.expressions is not None:
-            parts = [np.broadcast_to(e(values), np.shape(e(values))) for e in self.expressions.values()]
+            parts = [e(values) for e in self.expressions.values()]
             shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()), *(p.shape for p in parts))
-            return np.stack([np.broadcast_to(p, shape) for p in parts]).astype(float)
+            return np.stack([np.broadcast_to(p, shape) for p in parts]).astype(float, copy=False)
         assert self.function is not None
         with np.errstate(all="ignore"):
             raw = self.function(**values)
