@@ -27,10 +27,11 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from scipy import special
 
 from qslab.results import ResultMixin
 
@@ -72,67 +73,292 @@ class GLMFit(ResultMixin):
         return "\n".join(lines)
 
 
-def _dev_resids(family: str, y: np.ndarray, mu: np.ndarray, theta: np.ndarray | None) -> np.ndarray:
-    if family == "poisson":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
-        return 2.0 * (ylogy - (y - mu))
-    assert theta is not None
-    return 2.0 * (y * np.log(np.maximum(1.0, y) / mu) - (y + theta) * np.log((y + theta) / (mu + theta)))
+# ---------------------------------------------------------------------------------------------------
+# Per-unit kernels (numba), run over the units in parallel. family: 0 Poisson, 1 negative binomial.
 
 
-def _irls(
-    x: np.ndarray,
-    y: np.ndarray,
-    family: str,
-    theta: np.ndarray | None,
-    eta: np.ndarray,
-    offset: np.ndarray,
-    epsilon: float,
-    maxit: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """IRLS as ``glm.fit`` does it, for all columns of ``y``; frozen per unit once converged.
+@numba.njit(cache=True, error_model="numpy")
+def _digamma(x):
+    r = 0.0
+    while x < 10.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    t = f * (
+        -1.0 / 12
+        + f
+        * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12)))))
+    )
+    return r + math.log(x) - 0.5 / x + t
 
-    Returns coef (n_units, p), mu (n_obs, n_units), converged and finite flags (n_units,).
-    """
-    n_units = y.shape[1]
-    p = x.shape[1]
-    mu = np.maximum(np.exp(eta), _EPS)
-    dev_old = _dev_resids(family, y, mu, theta).sum(axis=0)
-    coef = np.full((n_units, p), np.nan)
-    converged = np.zeros(n_units, dtype=bool)
-    finite = np.ones(n_units, dtype=bool)
-    active = np.arange(n_units)
+
+@numba.njit(cache=True, error_model="numpy")
+def _trigamma(x):
+    r = 0.0
+    while x < 10.0:
+        r += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    t = (
+        1.0 / x
+        + 0.5 * f
+        + f
+        / x
+        * (
+            1.0 / 6
+            + f
+            * (
+                -1.0 / 30
+                + f * (1.0 / 42 + f * (-1.0 / 30 + f * (5.0 / 66 + f * (-691.0 / 2730 + f * 7.0 / 6))))
+            )
+        )
+    )
+    return r + t
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _deviance(family, y, mu, theta):
+    dev = 0.0
+    for i in range(y.shape[0]):
+        if family == 0:
+            ylogy = y[i] * math.log(y[i] / mu[i]) if y[i] > 0 else 0.0
+            dev += 2.0 * (ylogy - (y[i] - mu[i]))
+        else:
+            dev += 2.0 * (
+                y[i] * math.log(max(1.0, y[i]) / mu[i])
+                - (y[i] + theta) * math.log((y[i] + theta) / (mu[i] + theta))
+            )
+    return dev
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
+    """``glm.fit`` IRLS for one unit from ``eta``; updates eta, mu, coef. Returns (converged, finite)."""
+    n, p = x.shape
+    for i in range(n):
+        mu[i] = max(math.exp(eta[i]), _EPS)
+    dev_old = _deviance(family, y, mu, theta)
+    a = np.empty((p, p))
+    b = np.empty(p)
     for _ in range(maxit):
-        if active.size == 0:
+        a[:, :] = 0.0
+        b[:] = 0.0
+        for i in range(n):
+            mu_eta = max(math.exp(eta[i]), _EPS)
+            var = mu[i] if family == 0 else mu[i] + mu[i] * mu[i] / theta
+            w = mu_eta * mu_eta / var
+            z = (eta[i] - off[i]) + (y[i] - mu[i]) / mu_eta
+            for j in range(p):
+                xw = x[i, j] * w
+                b[j] += xw * z
+                for k in range(j + 1):
+                    a[j, k] += xw * x[i, k]
+        for j in range(p):
+            for k in range(j + 1, p):
+                a[j, k] = a[k, j]
+        ok = True
+        for j in range(p):
+            if not math.isfinite(b[j]):
+                ok = False
+            for k in range(p):
+                if not math.isfinite(a[j, k]):
+                    ok = False
+        if not ok:
+            return False, False
+        new = np.linalg.solve(a, b)
+        for j in range(p):
+            coef[j] = new[j]
+        for i in range(n):
+            e = off[i]
+            for j in range(p):
+                e += x[i, j] * new[j]
+            eta[i] = e
+            mu[i] = max(math.exp(e), _EPS)
+        dev = _deviance(family, y, mu, theta)
+        if not math.isfinite(dev):
+            return False, False
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            return True, True
+        dev_old = dev
+    return False, True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _theta_ml_unit(y, mu, limit, eps):
+    """``MASS::theta.ml`` for one unit. Returns (theta, hit_limit, failed)."""
+    n = y.shape[0]
+    s = 0.0
+    for i in range(n):
+        r = y[i] / mu[i] - 1.0
+        s += r * r
+    t0 = n / s
+    # For integer counts, digamma(t0 + y) - digamma(t0) = sum_{j<y} 1/(t0 + j) (and likewise for
+    # trigamma): one pass over 0..max(y) per step replaces two special functions per observation.
+    ymax = 0.0
+    integer = True
+    for i in range(n):
+        if y[i] != math.floor(y[i]):
+            integer = False
+        ymax = max(ymax, y[i])
+    use_table = integer and ymax <= 4 * n + 100
+    counts = np.zeros(int(ymax) + 1 if use_table else 1)
+    if use_table:
+        for i in range(n):
+            counts[int(y[i])] += 1.0
+    it = 0
+    delta = 1.0
+    while True:
+        it += 1
+        if not (it < limit and abs(delta) > eps):
             break
-        ya, eta_a, mu_a, off_a = y[:, active], eta[:, active], mu[:, active], offset[:, active]
-        th = None if theta is None else theta[active]
-        mu_eta = np.maximum(np.exp(eta_a), _EPS)
-        var = mu_a if family == "poisson" else mu_a + mu_a**2 / th
-        z = (eta_a - off_a) + (ya - mu_a) / mu_eta
-        w = mu_eta**2 / var
-        xtwx = np.einsum("ip,iu,iq->upq", x, w, x)
-        xtwz = np.einsum("ip,iu->up", x, w * z)
-        with np.errstate(all="ignore"):
-            try:
-                new_coef = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                pairs = zip(xtwx, xtwz, strict=True)
-                new_coef = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in pairs])
-            eta_new = x @ new_coef.T + off_a
-            mu_new = np.maximum(np.exp(eta_new), _EPS)
-            dev = _dev_resids(family, ya, mu_new, th).sum(axis=0)
-        bad = ~np.isfinite(dev) | ~np.all(np.isfinite(new_coef), axis=1)
-        coef[active] = new_coef
-        eta[:, active] = eta_new
-        mu[:, active] = mu_new
-        done = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1) < epsilon
-        finite[active[bad]] = False
-        converged[active[done & ~bad]] = True
-        dev_old[active] = dev
-        active = active[~done & ~bad]
-    return coef, mu, converged, finite
+        t0 = abs(t0)
+        score = 0.0
+        info = 0.0
+        if use_table:
+            d = 0.0
+            tri = 0.0
+            for v in range(1, counts.shape[0]):
+                inv = 1.0 / (t0 + (v - 1))
+                d += inv
+                tri += inv * inv
+                if counts[v] > 0:
+                    score += counts[v] * d
+                    info += counts[v] * tri
+        else:
+            dg0 = _digamma(t0)
+            tg0 = _trigamma(t0)
+            for i in range(n):
+                score += _digamma(t0 + y[i]) - dg0
+                info += tg0 - _trigamma(t0 + y[i])
+        log_t0 = math.log(t0)
+        for i in range(n):
+            inv = 1.0 / (mu[i] + t0)
+            r = (y[i] + t0) * inv
+            score += log_t0 + 1.0 - math.log(t0 + mu[i]) - r
+            info += -1.0 / t0 + 2.0 * inv - r * inv
+        delta = score / info
+        t0 = t0 + delta
+        if not math.isfinite(delta):
+            return np.nan, False, True
+    if t0 < 0:
+        t0 = 0.0
+    return t0, it == limit, False
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _nb_loglik(th, mu, y):
+    total = 0.0
+    for i in range(y.shape[0]):
+        total += (
+            math.lgamma(th + y[i])
+            - math.lgamma(th)
+            - math.lgamma(y[i] + 1.0)
+            + th * math.log(th)
+            + y[i] * math.log(mu[i] + (1.0 if y[i] == 0 else 0.0))
+            - (th + y[i]) * math.log(th + mu[i])
+        )
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _fit_all(x, y, off, family, theta_in, estimate_theta, epsilon, maxit, coef, fitted, theta_out, flags):
+    """Fit every column of y. flags[:, 0] converged, 1 ok, 2 theta iteration limit, 3 alternation limit."""
+    n, units = y.shape
+    p = x.shape[1]
+    for u in numba.prange(units):
+        yu = y[:, u].copy()
+        ou = off[:, u].copy()
+        eta = np.empty(n)
+        mu = np.empty(n)
+        cu = np.full(p, np.nan)
+        if estimate_theta or family == 0:
+            for i in range(n):
+                eta[i] = math.log(yu[i] + 0.1)
+            conv, fin = _irls_unit(x, yu, ou, 0, 1.0, eta, mu, cu, epsilon, maxit)
+            th = np.inf
+        else:
+            th = theta_in[u]
+            for i in range(n):
+                eta[i] = math.log(yu[i] + (1.0 / 6.0 if yu[i] == 0 else 0.0))
+            conv, fin = _irls_unit(x, yu, ou, 1, th, eta, mu, cu, epsilon, maxit)
+        ok = fin
+        hit = False
+        alternation = False
+        if estimate_theta and ok:
+            th, hit, failed = _theta_ml_unit(yu, mu, maxit, _EPS**0.25)
+            ok = not failed
+            d1 = math.sqrt(2.0 * max(1, n - p))
+            lm = _nb_loglik(th, mu, yu)
+            lm0 = lm + 2 * d1
+            delta = 1.0
+            iteration = 0
+            mu_new = np.empty(n)
+            while ok:
+                iteration += 1
+                if not (iteration <= maxit and abs(lm0 - lm) / d1 + abs(delta) > epsilon):
+                    break
+                for i in range(n):
+                    eta[i] = math.log(mu[i])
+                conv, fin = _irls_unit(x, yu, ou, 1, th, eta, mu_new, cu, epsilon, maxit)
+                t_old = th
+                th, hit, failed = _theta_ml_unit(yu, mu, maxit, _EPS**0.25)  # R uses the previous mu
+                if failed or not fin:
+                    ok = False
+                    break
+                mu[:] = mu_new
+                delta = t_old - th
+                lm0 = lm
+                lm = _nb_loglik(th, mu, yu)
+            alternation = iteration > maxit
+        if ok:
+            coef[u, :] = cu
+            fitted[:, u] = mu
+            theta_out[u] = th
+        else:
+            coef[u, :] = np.nan
+            fitted[:, u] = np.nan
+            theta_out[u] = np.nan
+        flags[u, 0] = conv and ok
+        flags[u, 1] = ok
+        flags[u, 2] = hit and ok
+        flags[u, 3] = alternation and ok
+
+
+def _fit(x, y, offset, family: str, theta, estimate: bool, epsilon: float, maxit: int) -> GLMFit:
+    x, y, off = _prepare(x, y, offset)
+    n_obs, n_units = y.shape
+    coef = np.empty((n_units, x.shape[1]))
+    fitted = np.empty((n_obs, n_units))
+    theta_out = np.empty(n_units)
+    flags = np.zeros((n_units, 4), dtype=np.bool_)
+    theta_in = np.broadcast_to(np.asarray(1.0 if theta is None else theta, dtype=float), (n_units,)).copy()
+    code = 0 if family == "poisson" else 1
+    _fit_all(
+        np.ascontiguousarray(x),
+        y,
+        off,
+        code,
+        theta_in,
+        estimate,
+        epsilon,
+        maxit,
+        coef,
+        fitted,
+        theta_out,
+        flags,
+    )
+    converged, ok, hit, alternation = flags.T
+    what = "Poisson" if family == "poisson" else "negative-binomial"
+    messages = [
+        (int(i), f"{what} fit failed" + (" (theta could not be estimated)" if estimate else ""))
+        for i in np.flatnonzero(~ok)
+    ]
+    messages += [(int(i), "theta.ml: iteration limit reached") for i in np.flatnonzero(hit)]
+    messages += [(int(i), "glm.nb: alternation limit reached") for i in np.flatnonzero(alternation)]
+    messages += [(int(i), "glm.fit: algorithm did not converge") for i in np.flatnonzero(ok & ~converged)]
+    if family == "poisson":
+        theta_out = np.where(ok, np.inf, np.nan)
+    return GLMFit(family, coef, fitted, theta_out, converged, ok, tuple(sorted(messages)))
 
 
 def _prepare(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -144,8 +370,8 @@ def _prepare(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None) -> tuple[n
         raise ValueError(f"x must be (n_obs, p) with n_obs = {y.shape[0]} rows, got shape {x.shape}")
     if np.any(~np.isfinite(y)) or np.any(y < 0):
         raise ValueError("y must hold finite non-negative counts")
-    off = np.zeros_like(y) if offset is None else np.broadcast_to(np.asarray(offset, float), y.shape).copy()
-    return x, y, off
+    off = np.zeros_like(y) if offset is None else np.broadcast_to(np.asarray(offset, float), y.shape)
+    return x, np.ascontiguousarray(y), np.ascontiguousarray(off, dtype=float)
 
 
 def fit_poisson(
@@ -157,14 +383,7 @@ def fit_poisson(
     maxit: int = GLM_MAXIT,
 ) -> GLMFit:
     """Poisson GLM, log link, for every column of ``y`` (R ``glm(..., family = poisson())``)."""
-    x, y, off = _prepare(x, y, offset)
-    eta = np.log(y + 0.1)
-    coef, mu, converged, finite = _irls(x, y, "poisson", None, eta, off, epsilon, maxit)
-    messages = [(int(i), "glm.fit: algorithm did not converge") for i in np.flatnonzero(~converged & finite)]
-    messages += [(int(i), "Poisson fit failed (non-finite deviance)") for i in np.flatnonzero(~finite)]
-    return GLMFit(
-        "poisson", coef, mu, np.full(y.shape[1], np.inf), converged, finite, tuple(sorted(messages))
-    )
+    return _fit(x, y, offset, "poisson", None, False, epsilon, maxit)
 
 
 def fit_negbin_fixed(
@@ -177,78 +396,7 @@ def fit_negbin_fixed(
     maxit: int = GLM_MAXIT,
 ) -> GLMFit:
     """Negative-binomial GLM with known size ``theta`` (R ``glm(..., family = negative.binomial(theta))``)."""
-    x, y, off = _prepare(x, y, offset)
-    th = np.broadcast_to(np.asarray(theta, dtype=float), (y.shape[1],)).copy()
-    eta = np.log(y + (y == 0) / 6.0)
-    coef, mu, converged, finite = _irls(x, y, "negbin", th, eta, off, epsilon, maxit)
-    messages = [(int(i), "glm.fit: algorithm did not converge") for i in np.flatnonzero(~converged & finite)]
-    messages += [(int(i), "negative-binomial fit failed") for i in np.flatnonzero(~finite)]
-    return GLMFit("negbin", coef, mu, th, converged, finite, tuple(sorted(messages)))
-
-
-def theta_ml(
-    y: np.ndarray, mu: np.ndarray, limit: int = 10, eps: float = _EPS**0.25
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ML estimate of the negative-binomial size per column, as ``MASS::theta.ml`` iterates it.
-
-    Returns (theta, hit_limit, failed): Newton steps on the score from ``n / sum((y/mu - 1)^2)``,
-    at most ``limit - 1`` of them, each unit stopping when the step is below ``eps``.
-    """
-    n_obs, n_units = y.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t0 = n_obs / np.sum((y / mu - 1.0) ** 2, axis=0)
-    it = np.zeros(n_units, dtype=int)
-    failed = np.zeros(n_units, dtype=bool)
-    active = np.arange(n_units)
-    while active.size:
-        it[active] += 1
-        # R: while ((it <- it + 1) < limit && abs(del) > eps)
-        active = active[it[active] < limit]
-        if active.size == 0:
-            break
-        th = np.abs(t0[active])
-        ya, ma = y[:, active], mu[:, active]
-        with np.errstate(all="ignore"):
-            score = np.sum(
-                special.digamma(th + ya)
-                - special.digamma(th)
-                + np.log(th)
-                + 1
-                - np.log(th + ma)
-                - (ya + th) / (ma + th),
-                axis=0,
-            )
-            info = np.sum(
-                -special.polygamma(1, th + ya)
-                + special.polygamma(1, th)
-                - 1 / th
-                + 2 / (ma + th)
-                - (ya + th) / (ma + th) ** 2,
-                axis=0,
-            )
-            delta = score / info
-        t0[active] = th + delta
-        nan = ~np.isfinite(delta)
-        failed[active[nan]] = True
-        settled = ~nan & (np.abs(delta) <= eps)
-        it[active[settled]] += 1  # R increments the counter once more before it tests the step
-        active = active[~nan & ~settled]
-    hit_limit = it >= limit
-    t0 = np.where(t0 < 0, 0.0, t0)
-    return t0, hit_limit, failed
-
-
-def _nb_loglik(th: np.ndarray, mu: np.ndarray, y: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return np.sum(
-            special.gammaln(th + y)
-            - special.gammaln(th)
-            - special.gammaln(y + 1)
-            + th * np.log(th)
-            + y * np.log(mu + (y == 0))
-            - (th + y) * np.log(th + mu),
-            axis=0,
-        )
+    return _fit(x, y, offset, "negbin", theta, False, epsilon, maxit)
 
 
 def fit_negbin(
@@ -260,58 +408,28 @@ def fit_negbin(
     maxit: int = GLM_MAXIT,
 ) -> GLMFit:
     """Negative-binomial GLM with theta estimated by ML, iterated as ``MASS::glm.nb`` does."""
-    x, y, off = _prepare(x, y, offset)
-    n_obs, n_units = y.shape
-    messages: list[tuple[int, str]] = []
-    pois = fit_poisson(x, y, off, epsilon=epsilon, maxit=maxit)
-    coef = pois.coef.copy()
-    mu = pois.fitted.copy()
-    ok = pois.ok.copy()
-    converged = pois.converged.copy()
-    th, hit, failed = theta_ml(y, mu, limit=maxit)
-    theta_warn = hit.copy()
-    ok &= ~failed
-    d1 = np.sqrt(2.0 * max(1, n_obs - x.shape[1]))
-    lm = _nb_loglik(th, mu, y)
-    lm0 = lm + 2 * d1
-    delta = np.ones(n_units)
-    iteration = np.zeros(n_units, dtype=int)
-    active = np.flatnonzero(ok)
-    while active.size:
-        iteration[active] += 1
-        keep = (iteration[active] <= maxit) & (
-            np.abs(lm0[active] - lm[active]) / d1 + np.abs(delta[active]) > epsilon
-        )
-        active = active[keep]
-        if active.size == 0:
-            break
-        eta = np.log(mu[:, active])
-        c, m, conv, fin = _irls(x, y[:, active], "negbin", th[active], eta, off[:, active], epsilon, maxit)
-        t_old = th[active]
-        t_new, hit, failed = theta_ml(y[:, active], mu[:, active], limit=maxit)  # R uses the previous mu
-        theta_warn[active] = hit
-        coef[active] = c
-        mu[:, active] = m
-        converged[active] = conv
-        th[active] = t_new
-        delta[active] = t_old - t_new
-        lm0[active] = lm[active]
-        lm[active] = _nb_loglik(t_new, m, y[:, active])
-        bad = failed | ~fin
-        ok[active[bad]] = False
-        active = active[~bad]
-    for i in np.flatnonzero(~ok):
-        messages.append((int(i), "negative-binomial fit failed (theta could not be estimated)"))
-    for i in np.flatnonzero(ok & theta_warn):
-        messages.append((int(i), "theta.ml: iteration limit reached"))
-    for i in np.flatnonzero(ok & (iteration > maxit)):
-        messages.append((int(i), "glm.nb: alternation limit reached"))
-    for i in np.flatnonzero(ok & ~converged):
-        messages.append((int(i), "glm.fit: algorithm did not converge"))
-    coef[~ok] = np.nan
-    mu[:, ~ok] = np.nan
-    th[~ok] = np.nan
-    return GLMFit("negbin", coef, mu, th, converged & ok, ok, tuple(sorted(messages)))
+    return _fit(x, y, offset, "negbin", None, True, epsilon, maxit)
+
+
+def theta_ml(
+    y: np.ndarray, mu: np.ndarray, limit: int = 10, eps: float = _EPS**0.25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ML estimate of the negative-binomial size per column, as ``MASS::theta.ml`` iterates it.
+
+    Returns (theta, hit_limit, failed): Newton steps on the score from ``n / sum((y/mu - 1)^2)``,
+    at most ``limit - 1`` of them, each unit stopping when the step is below ``eps``.
+    """
+    y = np.asarray(y, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    out = [
+        _theta_ml_unit(np.ascontiguousarray(y[:, u]), np.ascontiguousarray(mu[:, u]), limit, eps)
+        for u in range(y.shape[1])
+    ]
+    return (
+        np.array([o[0] for o in out]),
+        np.array([o[1] for o in out], dtype=bool),
+        np.array([o[2] for o in out], dtype=bool),
+    )
 
 
 def harmonic_design(t: np.ndarray, freq: int, harmonics: int = 1, trend: bool = False) -> np.ndarray:

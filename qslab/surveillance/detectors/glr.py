@@ -260,29 +260,46 @@ def _nb_lnk(kappa, x, mu0, alpha, k, n):
 
 @numba.njit(cache=True, error_model="numpy")
 def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
-    """NB GLR statistic at n of the segment starting at ``lo`` (inner loop of C glr_nb_window)."""
+    """NB GLR statistic at n of the segment starting at ``lo`` (inner loop of C glr_nb_window).
+
+    The log-likelihood ratio is strictly concave in kappa, so where the score at kappa = 0 points
+    against ``dir`` the clipped MLE is 0 and l_{n,k} = 0 exactly; the Newton iteration of the C code
+    is skipped there (it would end at a kappa that the clip maps to 0, the start value of the next k).
+    """
     max_glr = -1e99
     kappa_ml = 0.5
     rel = n - lo
     low = lo if m == -1 else lo + max(0, rel - m)
     up = n - (m_tilde - 1)
+    score0 = 0.0  # score at kappa = 0 of the window k..n, built from the right
+    for i in range(up + 1, n + 1):
+        score0 += (x[i] - mu0[i]) / (1.0 + alpha * mu0[i])
+    tail = np.empty(up - low + 1)
+    for k in range(up, low - 1, -1):
+        score0 += (x[k] - mu0[k]) / (1.0 + alpha * mu0[k])
+        tail[k - low] = score0
     for k in range(low, up + 1):
-        kappa_old = 0.4
-        kappa_new = kappa_ml
-        it = 0
-        while kappa_new > -18 and abs(kappa_new - kappa_old) > 1e-6 and it < 1000:
-            it += 1
-            kappa_old = kappa_new
-            ek = math.exp(kappa_old)
-            score = 0.0
-            fisher = 0.0
-            for i in range(k, n + 1):
-                d = 1.0 + alpha * ek * mu0[i]
-                score += (x[i] - ek * mu0[i]) / d
-                fisher += mu0[i] * (alpha * x[i] + 1.0) / (d * d)
-            kappa_new = kappa_old + score / (ek * fisher)
-        kappa_ml = dirn * _cfmax0(dirn * kappa_new)
-        lnk = _nb_lnk(kappa_ml, x, mu0, alpha, k, n)
+        s0 = tail[k - low]
+        if dirn * s0 < -1e-9 * (1.0 + abs(s0)):
+            kappa_ml = 0.0
+            lnk = 0.0
+        else:
+            kappa_old = 0.4
+            kappa_new = kappa_ml
+            it = 0
+            while kappa_new > -18 and abs(kappa_new - kappa_old) > 1e-6 and it < 1000:
+                it += 1
+                kappa_old = kappa_new
+                ek = math.exp(kappa_old)
+                score = 0.0
+                fisher = 0.0
+                for i in range(k, n + 1):
+                    d = 1.0 + alpha * ek * mu0[i]
+                    score += (x[i] - ek * mu0[i]) / d
+                    fisher += mu0[i] * (alpha * x[i] + 1.0) / (d * d)
+                kappa_new = kappa_old + score / (ek * fisher)
+            kappa_ml = dirn * _cfmax0(dirn * kappa_new)
+            lnk = _nb_lnk(kappa_ml, x, mu0, alpha, k, n)
         if lnk > max_glr:
             max_glr = lnk
     return max_glr
@@ -396,9 +413,9 @@ def _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max):
     return result
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", parallel=True)
 def _run_all(x, mu0, alpha, ok, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, alarm):
-    for u in range(x.shape[1]):
+    for u in numba.prange(x.shape[1]):
         if not ok[u]:
             continue
         xu = x[:, u].copy()
