@@ -52,7 +52,7 @@ from qslab.results import ResultMixin
 __all__ = [
     "PrecisionLevel",
     "PrecisionStudy",
-    "TestOutcome",
+    "OutlierOutcome",
     "cochran_critical_value",
     "cochran_test",
     "grubbs_critical_value",
@@ -83,7 +83,7 @@ def _classify(statistic: float, crit_5: float, crit_1: float, upper: bool = True
 
 
 @dataclass(frozen=True)
-class TestOutcome(ResultMixin):
+class OutlierOutcome(ResultMixin):
     """One outlier test: statistic, the laboratory (or laboratories) it points at, critical values at
     5 % and 1 %, and the ISO 5725-2 7.3.2.1 verdict ``correct``, ``straggler``, ``outlier`` or
     ``not tested`` (too few data)."""
@@ -244,7 +244,9 @@ def _double_grubbs_statistics(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndar
 # --------------------------------------------------------------------------- tests on data
 
 
-def cochran_test(sds: Sequence[float] | np.ndarray, n: int, labs: Sequence[str] | None = None) -> TestOutcome:
+def cochran_test(
+    sds: Sequence[float] | np.ndarray, n: int, labs: Sequence[str] | None = None
+) -> OutlierOutcome:
     """Cochran's test (ISO 5725-2 7.3.2): ``C = s_max^2 / sum s_i^2`` over the cell SDs at one level.
 
     ``n`` is the number of replicates per cell (the most frequent one if they differ slightly).
@@ -260,12 +262,12 @@ def cochran_test(sds: Sequence[float] | np.ndarray, n: int, labs: Sequence[str] 
     c = float(s[i] ** 2 / total) if total > 0 else np.nan
     c5 = cochran_critical_value(s.size, int(n), STRAGGLER_ALPHA)
     c1 = cochran_critical_value(s.size, int(n), OUTLIER_ALPHA)
-    return TestOutcome("Cochran C", c, names[i], c5, c1, _classify(c, c5, c1))
+    return OutlierOutcome("Cochran C", c, names[i], c5, c1, _classify(c, c5, c1))
 
 
 def grubbs_test(
     values: Sequence[float] | np.ndarray, labs: Sequence[str] | None = None
-) -> tuple[TestOutcome, TestOutcome]:
+) -> tuple[OutlierOutcome, OutlierOutcome]:
     """Grubbs' single-outlier test on the cell means (ISO 5725-2 7.3.4.1): (low, high) outcomes."""
     x = _finite(values, "values")
     p = x.size
@@ -279,14 +281,14 @@ def grubbs_test(
     g_hi = (x[hi] - mean) / s if s > 0 else np.nan
     c5, c1 = grubbs_critical_value(p, STRAGGLER_ALPHA), grubbs_critical_value(p, OUTLIER_ALPHA)
     return (
-        TestOutcome("Grubbs single low", float(g_lo), names[lo], c5, c1, _classify(g_lo, c5, c1)),
-        TestOutcome("Grubbs single high", float(g_hi), names[hi], c5, c1, _classify(g_hi, c5, c1)),
+        OutlierOutcome("Grubbs single low", float(g_lo), names[lo], c5, c1, _classify(g_lo, c5, c1)),
+        OutlierOutcome("Grubbs single high", float(g_hi), names[hi], c5, c1, _classify(g_hi, c5, c1)),
     )
 
 
 def grubbs_double_test(
     values: Sequence[float] | np.ndarray, labs: Sequence[str] | None = None
-) -> tuple[TestOutcome, TestOutcome]:
+) -> tuple[OutlierOutcome, OutlierOutcome]:
     """Grubbs' double-outlier test (ISO 5725-2 7.3.4.3): (two lowest, two highest) outcomes.
 
     Small values of ``G = s^2_{1,2}/s^2_0`` (or ``s^2_{p-1,p}/s^2_0``) are significant.
@@ -303,8 +305,8 @@ def grubbs_double_test(
     high_labs = f"{names[order[-2]]},{names[order[-1]]}"
     glo, ghi = float(g_lo[0]), float(g_hi[0])
     return (
-        TestOutcome("Grubbs double low", glo, low_labs, c5, c1, _classify(glo, c5, c1, upper=False)),
-        TestOutcome("Grubbs double high", ghi, high_labs, c5, c1, _classify(ghi, c5, c1, upper=False)),
+        OutlierOutcome("Grubbs double low", glo, low_labs, c5, c1, _classify(glo, c5, c1, upper=False)),
+        OutlierOutcome("Grubbs double high", ghi, high_labs, c5, c1, _classify(ghi, c5, c1, upper=False)),
     )
 
 
@@ -349,17 +351,17 @@ class PrecisionLevel(ResultMixin):
     mandel_k: np.ndarray
     mandel_h_indicators: dict[str, float]
     mandel_k_indicators: dict[str, float]
-    cochran: TestOutcome | None
-    grubbs_single: tuple[TestOutcome, TestOutcome] | None
-    grubbs_double: tuple[TestOutcome, TestOutcome] | None
+    cochran: OutlierOutcome | None
+    grubbs_single: tuple[OutlierOutcome, OutlierOutcome] | None
+    grubbs_double: tuple[OutlierOutcome, OutlierOutcome] | None
 
     def summary(self) -> str:
         lines = [f"Level {self.level}: p = {self.p}, mean = {self.general_mean:.6g}"]
         lines.append(f"  {'lab':<12} {'n':>3} {'mean':>12} {'sd':>12} {'h':>8} {'k':>8}")
         for i, lab in enumerate(self.labs):
             lines.append(
-                f"  {lab:<12} {int(self.cell_sizes[i]):>3} {self.cell_means[i]:>12.6g} {self.cell_sds[i]:>12.6g} "
-                f"{self.mandel_h[i]:>8.3f} {self.mandel_k[i]:>8.3f}"
+                f"  {lab:<12} {int(self.cell_sizes[i]):>3} {self.cell_means[i]:>12.6g} "
+                f"{self.cell_sds[i]:>12.6g} {self.mandel_h[i]:>8.3f} {self.mandel_k[i]:>8.3f}"
             )
         h, k = self.mandel_h_indicators, self.mandel_k_indicators
         lines.append(
@@ -370,7 +372,8 @@ class PrecisionLevel(ResultMixin):
             if outcome is not None:
                 lines.append("  " + outcome.summary())
         lines.append(
-            f"  s_r = {self.repeatability_sd:.6g}, s_L = {self.between_lab_sd:.6g}, s_R = {self.reproducibility_sd:.6g}"
+            f"  s_r = {self.repeatability_sd:.6g}, s_L = {self.between_lab_sd:.6g}, "
+            f"s_R = {self.reproducibility_sd:.6g}"
         )
         lines.append(f"  r = {self.repeatability_limit:.6g}, R = {self.reproducibility_limit:.6g}")
         return "\n".join(lines)
