@@ -91,4 +91,17 @@ def _mount() -> None:
     api.add_router("/portal/", portal_router)
 
 
+def _document_standard_errors() -> None:
+    """Declare the shared error responses on every operation, so the schema says what clients get."""
+    from qslab.core.apitools import ErrorOut
+
+    for bound in api._get_bound_routers():
+        for path_view in bound.path_operations.values():
+            for operation in path_view.operations:
+                for code in (400, 401, 403, 404, 409, 422):
+                    if code not in operation.response_models:
+                        operation.response_models[code] = operation._create_response_model(ErrorOut)
+
+
 _mount()
+_document_standard_errors()

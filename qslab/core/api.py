@@ -1,9 +1,11 @@
 """Platform API: who am I, inbox, deadlines, official documents, audit log, task status, calendar."""
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from django.http import FileResponse, HttpRequest
+from pydantic import BeforeValidator
 from django.utils import timezone
 from ninja import FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -15,6 +17,19 @@ from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocu
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["platform"])
+
+
+
+def _iso_date_only(value: object) -> object:
+    """Accept dates only as ISO text (pydantic would also read numbers as Unix times)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if isinstance(value, (int, float)):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 
 class MeOut(Schema):
@@ -77,8 +92,8 @@ class ChangeFilter(FilterSchema):
     object_type: Annotated[str | None, FilterLookup("content_type__model")] = None
     object_id: Annotated[str | None, FilterLookup("object_id")] = None
     request_id: Annotated[str | None, FilterLookup("request_id")] = None
-    since: Annotated[dt.datetime | None, FilterLookup("time__gte")] = None
-    until: Annotated[dt.datetime | None, FilterLookup("time__lte")] = None
+    since: Annotated[IsoDate | None, FilterLookup("time__date__gte")] = None
+    until: Annotated[IsoDate | None, FilterLookup("time__date__lte")] = None
 
 
 class TaskOut(Schema):
