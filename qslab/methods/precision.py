@@ -32,7 +32,7 @@ value is a *straggler*, beyond the 1 % value an *outlier*. Critical values are c
 >>> study = precision_study(values, labs)
 >>> level = study.levels[0]
 >>> round(level.repeatability_sd, 4), round(level.reproducibility_sd, 4)
-(0.1225, 0.2021)
+(0.1225, 0.1936)
 >>> round(level.repeatability_limit, 3)
 0.343
 """
@@ -50,9 +50,9 @@ from qslab.methods._validate import MethodInputError
 from qslab.results import ResultMixin
 
 __all__ = [
+    "OutlierOutcome",
     "PrecisionLevel",
     "PrecisionStudy",
-    "OutlierOutcome",
     "cochran_critical_value",
     "cochran_test",
     "grubbs_critical_value",
