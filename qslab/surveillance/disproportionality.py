@@ -536,7 +536,7 @@ def bcpnn_ic(n11, n_product, n_event, n_total) -> tuple[np.ndarray, np.ndarray]:
     dg, tg = special.digamma, special.polygamma
     mean = (dg(r1) - dg(r12) - (dg(p1) - dg(p1 + p2) + dg(q1) - dg(q1 + q2))) / _LOG2
     var = (tg(1, r1) - tg(1, r12) + (tg(1, p1) - tg(1, p1 + p2) + tg(1, q1) - tg(1, q1 + q2))) / _LOG2**2
-    return mean, mean - _Z975 * np.sqrt(var)
+    return np.asarray(mean), np.asarray(mean - _Z975 * np.sqrt(var))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -800,35 +800,45 @@ def _bfgs(
     """Quasi-Newton (BFGS) minimisation inside a box, with a backtracking Armijo line search.
 
     Written out for 5 parameters with elementwise numpy only: the library optimisers call BLAS,
-    whose idle threads spin and slow everything else down on a busy machine. Steps are projected into
+    whose idle threads spin and slow everything else down on a busy machine. At most ``max_iter``
+    iterations and ``4 * max_iter`` evaluations (a ridge running off to a bound is given up, not
+    followed for ever). Steps are projected into
     the box; the inverse-Hessian approximation starts from ``H0`` (identity if None) and is reset when a
     step is not a descent direction. Returns (x, f, inverse-Hessian approximation, converged).
     """
     n = x0.size
     x = np.clip(x0, lows, highs)
     f, g = fun(x)
+    evaluations = 1
     H = np.eye(n) if H0 is None else H0.copy()
     if not np.isfinite(f):
         return x, f, H, False
+    stalled = 0
+    history = [f]
     for _ in range(max_iter):
         free = ~(((x <= lows) & (g > 0)) | ((x >= highs) & (g < 0)))  # not pressed against a bound
-        if np.max(np.abs(g * free)) < gtol:
+        projected = float(np.max(np.abs(g * free)))
+        if projected < gtol:
             return x, f, H, True
         direction = -(H * (g * free)[None, :]).sum(axis=1) * free
-        slope = float((direction * g).sum())
-        if slope >= 0:  # not a descent direction: fall back to steepest descent
+        if float((direction * g).sum()) >= 0:  # not a descent direction: fall back to steepest descent
             H = np.eye(n)
             direction = -g * free
-            slope = float((direction * g).sum())
         step = min(1.0, 5.0 / max(float(np.max(np.abs(direction))), 1e-300))
-        for _ in range(60):
+        accepted = False
+        for _ in range(40):
             x_new = np.clip(x + step * direction, lows, highs)
             f_new, g_new = fun(x_new)
+            evaluations += 1
             if np.isfinite(f_new) and f_new <= f + 1e-4 * float(((x_new - x) * g).sum()):
+                accepted = True
                 break
             step *= 0.5
-        else:
-            return x, f, H, False
+        if not accepted or evaluations > 4 * max_iter:
+            if not accepted and not np.array_equal(H, np.eye(n)) and evaluations <= 4 * max_iter:
+                H = np.eye(n)  # the curvature model misled the search: start it afresh
+                continue
+            return x, f, H, projected < 1e3 * gtol
         s_vec = x_new - x
         y_vec = g_new - g
         improvement = f - f_new
@@ -840,7 +850,13 @@ def _bfgs(
             yHy = float((y_vec * Hy).sum())
             H = H - rho * (Hy[:, None] * s_vec[None, :] + s_vec[:, None] * Hy[None, :])
             H = H + (rho * rho * yHy + rho) * (s_vec[:, None] * s_vec[None, :])
-        if improvement <= 1e-15 * max(abs(f), 1.0) and np.max(np.abs(s_vec)) < 1e-10:
+        # stop when the objective no longer moves (at the precision of a sum over all cells), or
+        # creeps along a ridge (less than 1e-10 relative over 25 iterations, nlminb's rel.tol)
+        stalled = stalled + 1 if improvement <= 1e-13 * max(abs(f), 1.0) else 0
+        history.append(f)
+        creeping = len(history) > 25 and history[-26] - f <= 1e-10 * max(abs(f), 1.0)
+        if stalled >= 3 or creeping:
+            free = ~(((x <= lows) & (g > 0)) | ((x >= highs) & (g < 0)))
             return x, f, H, bool(np.max(np.abs(g * free)) < 1e3 * gtol)
     return x, f, H, False
 
@@ -901,7 +917,7 @@ def gps_fit(
     agree_tol: Sequence[float] = (0.05, 0.05, 0.2, 0.2, 0.025),
     data: str = "exact",
     gtol: float = 1e-9,
-    max_iter: int = 500,
+    max_iter: int = 250,
 ) -> GPSHyperparameters:
     """Maximum-likelihood GPS hyperparameters (DuMouchel 1999; openEBGM ``autoHyper``).
 
