@@ -66,7 +66,9 @@ def quiet_backend() -> Iterator[None]:
     """Silence one known deprecation: Ibis 12.0's DuckDB schema lookup calls duckdb 2.0's deprecated
     ``Relation.fetch_arrow_table()``. Nothing else is filtered."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"fetch_arrow_table\(\) is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"fetch_arrow_table\(\) is deprecated", category=DeprecationWarning
+        )
         yield
 
 
@@ -97,7 +99,9 @@ class AppendResult(ResultMixin):
         )
 
 
-def spark_session(app_name: str = "qslab", *, master: str = "local[2]", settings: Mapping[str, str] | None = None):
+def spark_session(
+    app_name: str = "qslab", *, master: str = "local[2]", settings: Mapping[str, str] | None = None
+):
     """A local Spark session with :data:`SPARK_LOCAL_SETTINGS` and a warehouse in a temporary directory.
 
     Sets ``SPARK_LOCAL_IP=127.0.0.1`` unless the environment already sets it, so the driver stays on
@@ -152,14 +156,18 @@ def conform_batch(data: pa.Table | pd.DataFrame) -> pa.Table:
     weight = table["weight"]
     bad_weight = pc.invert(pc.fill_null(pc.and_(pc.is_finite(weight), pc.greater(weight, 0)), False))
     if pc.any(bad_weight).as_py():
-        raise StoreError(f"column 'weight' must be positive and finite; not so in row(s) {_first_rows(bad_weight)}")
+        raise StoreError(
+            f"column 'weight' must be positive and finite; not so in row(s) {_first_rows(bad_weight)}"
+        )
     if n:
         counts = table.group_by(list(KEY_COLUMNS)).aggregate([([], "count_all")])
         repeated = counts.filter(pc.greater(counts["count_all"], 1))
         if repeated.num_rows:
             first = repeated.slice(0, 5).to_pylist()
             shown = "; ".join(f"({r['source']}, {r['record_id']})" for r in first)
-            raise StoreError(f"{repeated.num_rows} key(s) (source, record_id) repeated within the batch: {shown}")
+            raise StoreError(
+                f"{repeated.num_rows} key(s) (source, record_id) repeated within the batch: {shown}"
+            )
     return table
 
 
@@ -202,7 +210,9 @@ class AnalyticalStore:
     @classmethod
     def spark(cls, session: Any = None, *, table_name: str = DEFAULT_TABLE) -> AnalyticalStore:
         """A store in a Spark session (a local one from :func:`spark_session` when ``session`` is None)."""
-        return cls(ibis.pyspark.connect(session if session is not None else spark_session()), table_name=table_name)
+        return cls(
+            ibis.pyspark.connect(session if session is not None else spark_session()), table_name=table_name
+        )
 
     # -- table ----------------------------------------------------------------------------------
     def _ensure_table(self) -> None:
