@@ -117,17 +117,20 @@ def _trigamma(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _deviance(family, y, mu, theta):
+def _deviance(family, y, ylogy, eta, mu, theta):
+    """Residual deviance, with y log(y / mu) = y log y - y eta (log mu = eta unless mu is clamped).
+
+    ``ylogy`` holds y log y for y > 0 (Poisson) or y log max(1, y) (negative binomial).
+    """
     dev = 0.0
+    log_eps = math.log(_EPS)
     for i in range(y.shape[0]):
+        yi = y[i]
+        log_mu = eta[i] if eta[i] > log_eps else log_eps
         if family == 0:
-            ylogy = y[i] * math.log(y[i] / mu[i]) if y[i] > 0 else 0.0
-            dev += 2.0 * (ylogy - (y[i] - mu[i]))
+            dev += 2.0 * ((ylogy[i] - yi * log_mu if yi > 0 else 0.0) - (yi - mu[i]))
         else:
-            dev += 2.0 * (
-                y[i] * math.log(max(1.0, y[i]) / mu[i])
-                - (y[i] + theta) * math.log((y[i] + theta) / (mu[i] + theta))
-            )
+            dev += 2.0 * (ylogy[i] - yi * log_mu - (yi + theta) * math.log((yi + theta) / (mu[i] + theta)))
     return dev
 
 
@@ -137,14 +140,17 @@ def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
     n, p = x.shape
     for i in range(n):
         mu[i] = max(math.exp(eta[i]), _EPS)
-    dev_old = _deviance(family, y, mu, theta)
+    ylogy = np.empty(n)
+    for i in range(n):
+        ylogy[i] = y[i] * math.log(y[i]) if y[i] > (0.0 if family == 0 else 1.0) else 0.0
+    dev_old = _deviance(family, y, ylogy, eta, mu, theta)
     a = np.empty((p, p))
     b = np.empty(p)
     for _ in range(maxit):
         a[:, :] = 0.0
         b[:] = 0.0
         for i in range(n):
-            mu_eta = max(math.exp(eta[i]), _EPS)
+            mu_eta = mu[i]  # both are max(exp(eta), eps) for the log link
             var = mu[i] if family == 0 else mu[i] + mu[i] * mu[i] / theta
             w = mu_eta * mu_eta / var
             z = (eta[i] - off[i]) + (y[i] - mu[i]) / mu_eta
@@ -174,7 +180,7 @@ def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
                 e += x[i, j] * new[j]
             eta[i] = e
             mu[i] = max(math.exp(e), _EPS)
-        dev = _deviance(family, y, mu, theta)
+        dev = _deviance(family, y, ylogy, eta, mu, theta)
         if not math.isfinite(dev):
             return False, False
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:

@@ -185,6 +185,19 @@ def _cfmax0(v):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _pois_lr(sumx, summu0, dirn):
+    """sup over kappa (dir * kappa >= 0) of the Poisson log LR of a window with these sums (C code).
+
+    Where the ratio sumx / summu0 points against ``dir`` the clipped MLE is 0 and the value is 0,
+    which is returned without the log and exp.
+    """
+    if dirn * (sumx - summu0) <= 0.0 and not (dirn == -1 and sumx == 0.0):
+        return 0.0
+    kappa = dirn * _cfmax0(dirn * math.log(sumx / summu0)) if summu0 > 0 else 0.0
+    return kappa * sumx + (1.0 - math.exp(kappa)) * summu0
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde):
     """Poisson GLR statistic at n of the segment starting at ``lo`` (C glr / glr_window)."""
     max_glr = -1e99
@@ -194,8 +207,7 @@ def _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde):
         for k in range(n, lo - 1, -1):
             sumx += x[k]
             summu0 += mu0[k]
-            kappa = dirn * _cfmax0(dirn * math.log(sumx / summu0)) if summu0 > 0 else 0.0
-            s = kappa * sumx + (1.0 - math.exp(kappa)) * summu0
+            s = _pois_lr(sumx, summu0, dirn)
             if s > max_glr:
                 max_glr = s
         return max_glr
@@ -206,8 +218,7 @@ def _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde):
     for k in range(n - m_tilde, k_low - 1, -1):
         sumx += x[k]
         summu0 += mu0[k]
-        kappa = dirn * _cfmax0(dirn * math.log(sumx / summu0)) if summu0 > 0 else 0.0
-        s = kappa * sumx + (1.0 - math.exp(kappa)) * summu0
+        s = _pois_lr(sumx, summu0, dirn)
         if s > max_glr:
             max_glr = s
     return max_glr
@@ -294,9 +305,9 @@ def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
                 score = 0.0
                 fisher = 0.0
                 for i in range(k, n + 1):
-                    d = 1.0 + alpha * ek * mu0[i]
-                    score += (x[i] - ek * mu0[i]) / d
-                    fisher += mu0[i] * (alpha * x[i] + 1.0) / (d * d)
+                    inv = 1.0 / (1.0 + alpha * ek * mu0[i])
+                    score += (x[i] - ek * mu0[i]) * inv
+                    fisher += mu0[i] * (alpha * x[i] + 1.0) * inv * inv
                 kappa_new = kappa_old + score / (ek * fisher)
             kappa_ml = dirn * _cfmax0(dirn * kappa_new)
             lnk = _nb_lnk(kappa_ml, x, mu0, alpha, k, n)
