@@ -796,6 +796,7 @@ def _bfgs(
     gtol: float,
     max_iter: int,
     H0: np.ndarray | None,
+    xtol: float = 1e-9,
 ) -> tuple[np.ndarray, float, np.ndarray, bool]:
     """Quasi-Newton (BFGS) minimisation inside a box, with a backtracking Armijo line search.
 
@@ -818,9 +819,11 @@ def _bfgs(
     for _ in range(max_iter):
         free = ~(((x <= lows) & (g > 0)) | ((x >= highs) & (g < 0)))  # not pressed against a bound
         projected = float(np.max(np.abs(g * free)))
-        if projected < gtol:
-            return x, f, H, True
         direction = -(H * (g * free)[None, :]).sum(axis=1) * free
+        # converged when the quasi-Newton step to the optimum is below xtol (on log alpha, log beta,
+        # logit P: a relative change), or the gradient vanishes outright
+        if projected < gtol or (float(np.max(np.abs(direction))) < xtol and projected < 1e4 * gtol):
+            return x, f, H, True
         if float((direction * g).sum()) >= 0:  # not a descent direction: fall back to steepest descent
             H = np.eye(n)
             direction = -g * free
@@ -838,7 +841,7 @@ def _bfgs(
             if not accepted and not np.array_equal(H, np.eye(n)) and evaluations <= 4 * max_iter:
                 H = np.eye(n)  # the curvature model misled the search: start it afresh
                 continue
-            return x, f, H, projected < 1e3 * gtol
+            return x, f, H, projected < 1e4 * gtol
         s_vec = x_new - x
         y_vec = g_new - g
         improvement = f - f_new
@@ -852,12 +855,12 @@ def _bfgs(
             H = H + (rho * rho * yHy + rho) * (s_vec[:, None] * s_vec[None, :])
         # stop when the objective no longer moves (at the precision of a sum over all cells), or
         # creeps along a ridge (less than 1e-10 relative over 25 iterations, nlminb's rel.tol)
-        stalled = stalled + 1 if improvement <= 1e-13 * max(abs(f), 1.0) else 0
+        stalled = stalled + 1 if improvement <= 1e-15 * max(abs(f), 1.0) else 0
         history.append(f)
         creeping = len(history) > 25 and history[-26] - f <= 1e-10 * max(abs(f), 1.0)
         if stalled >= 3 or creeping:
             free = ~(((x <= lows) & (g > 0)) | ((x >= highs) & (g < 0)))
-            return x, f, H, bool(np.max(np.abs(g * free)) < 1e3 * gtol)
+            return x, f, H, bool(np.max(np.abs(g * free)) < 1e4 * gtol)
     return x, f, H, False
 
 
@@ -916,7 +919,7 @@ def gps_fit(
     search: Literal["auto", "data", "squashed"] = "auto",
     agree_tol: Sequence[float] = (0.05, 0.05, 0.2, 0.2, 0.025),
     data: str = "exact",
-    gtol: float = 1e-9,
+    gtol: float = 1e-13,
     max_iter: int = 250,
 ) -> GPSHyperparameters:
     """Maximum-likelihood GPS hyperparameters (DuMouchel 1999; openEBGM ``autoHyper``).
