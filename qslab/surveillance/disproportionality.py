@@ -300,6 +300,20 @@ class DisproportionalityResult(ResultMixin):
 # --------------------------------------------------------------------------------------------------
 
 
+def _distinct(values: np.ndarray, counts: bool = False):
+    """Sorted distinct integers (and how often each occurs), by sorting: faster than ``np.unique``'s
+    hashing on large int64 keys."""
+    ordered = np.sort(values, kind="stable") if values.size else values
+    first = np.empty(ordered.size, dtype=bool)
+    if ordered.size:
+        first[0] = True
+        first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    if not counts:
+        return ordered[starts]
+    return ordered[starts], np.diff(np.r_[starts, ordered.size])
+
+
 def _as_strata(strata: str | Sequence[str] | None) -> tuple[str, ...]:
     if strata is None:
         return ()
@@ -378,13 +392,13 @@ def count_pairs(
     pair_key = pp * n_e + ee
 
     # N: distinct reports per pair (over all strata)
-    ip = np.unique(i_arr * (n_p * n_e) + pair_key) if n_reports * n_p * n_e < 2**62 else None
+    ip = _distinct(i_arr * (n_p * n_e) + pair_key) if n_reports * n_p * n_e < 2**62 else None
     if ip is None:  # pragma: no cover - astronomically large tables
         ip_frame = pd.DataFrame({"i": i_arr, "k": pair_key}).drop_duplicates()
         pair_of_row = ip_frame["k"].to_numpy()
     else:
         pair_of_row = ip % (n_p * n_e)
-    pairs, N = np.unique(pair_of_row, return_counts=True)
+    pairs, N = _distinct(np.sort(pair_of_row), counts=True)
     prod_idx = pairs // n_e
     event_idx = pairs % n_e
 
@@ -394,13 +408,13 @@ def count_pairs(
         p_ = pp if sel is None else pp[sel]
         e_ = ee if sel is None else ee[sel]
         if margins == "reports":
-            ip_ = np.unique(ii * n_p + p_)
+            ip_ = _distinct(ii * n_p + p_)
             n_prod = np.bincount(ip_ % n_p, minlength=n_p)
-            ie_ = np.unique(ii * n_e + e_)
+            ie_ = _distinct(ii * n_e + e_)
             n_ev = np.bincount(ie_ % n_e, minlength=n_e)
-            total = float(np.unique(ii).size)
+            total = float(_distinct(ii).size)
         else:
-            k = np.unique(ii * (n_p * n_e) + p_ * n_e + e_)  # distinct report x pair
+            k = _distinct(ii * (n_p * n_e) + p_ * n_e + e_)  # distinct report x pair
             kp = k % (n_p * n_e)
             n_prod = np.bincount(kp // n_e, minlength=n_p)
             n_ev = np.bincount(kp % n_e, minlength=n_e)
