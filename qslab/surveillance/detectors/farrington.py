@@ -889,6 +889,24 @@ def _r_quantile(dist, p: float, *args):
     return dist.ppf(p * (1 - 64 * _EPS), *args)
 
 
+def _plugin_bounds(mu0q: np.ndarray, phi: np.ndarray, y: np.ndarray, alpha: float):
+    """``algo.farrington.threshold.noufaily``: NB(mean mu0q, variance phi*mu0q) quantile and upper tail
+    P(Y >= y) when phi > 1, Poisson otherwise; each distribution evaluated only where it applies."""
+    upper = np.full(mu0q.shape, np.nan)
+    pvalue = np.full(mu0q.shape, np.nan)
+    ok = np.isfinite(mu0q) & ~np.isnan(phi)
+    nb = ok & (phi > 1)
+    po = ok & ~nb
+    if np.any(nb):
+        size, prob = mu0q[nb] / (phi[nb] - 1), 1 / phi[nb]
+        upper[nb] = _r_quantile(stats.nbinom, 1 - alpha, size, prob)
+        pvalue[nb] = stats.nbinom.sf(y[nb] - 1, size, prob)
+    if np.any(po):
+        upper[po] = _r_quantile(stats.poisson, 1 - alpha, mu0q[po])
+        pvalue[po] = stats.poisson.sf(y[po] - 1, mu0q[po])
+    return upper, pvalue
+
+
 def _limit54(series: CountSeries, ks: np.ndarray, limit54: tuple[int, int]) -> np.ndarray:
     cases, periods = limit54
     csum = np.vstack([np.zeros((1, series.n_units)), np.cumsum(series.observed, axis=0)])
@@ -957,18 +975,7 @@ def farrington_flexible(
             mu0_vector = np.exp(fit_resp + z * se_resp)
         else:
             mu0q = np.exp(eta) if cfg.threshold_method == "nbPlugin" else np.exp(eta + z * se_link)
-            over = phi > 1
-            size = mu0q / (phi - 1)
-            upper = np.where(
-                over,
-                _r_quantile(stats.nbinom, 1 - alpha, np.where(over, size, 1.0), 1 / phi),
-                _r_quantile(stats.poisson, 1 - alpha, mu0q),
-            )
-            pvalue = np.where(
-                phi != 1,
-                stats.nbinom.sf(y - 1, np.where(over, size, 1.0), 1 / phi),
-                stats.poisson.sf(y - 1, mu0q),
-            )
+            upper, pvalue = _plugin_bounds(mu0q, phi, y, alpha)
             inf = ~np.isfinite(mu0q)
             upper = np.where(inf, np.nan, upper)
             pvalue = np.where(inf | np.isnan(phi), np.nan, pvalue)
