@@ -879,7 +879,12 @@ def _bfgs(
 
 
 def _minimise(
-    lik: _Likelihood, theta0: np.ndarray, gtol: float, max_iter: int, H0: np.ndarray | None = None
+    lik: _Likelihood,
+    theta0: np.ndarray,
+    gtol: float,
+    max_iter: int,
+    H0: np.ndarray | None = None,
+    xtol: float = 1e-9,
 ) -> tuple[float, np.ndarray, bool, np.ndarray]:
     """BFGS from theta0: (negative log-likelihood, canonical theta, converged inside bounds, inverse Hessian).
 
@@ -895,7 +900,7 @@ def _minimise(
         return value * scale, grad * scale
 
     x0 = np.r_[np.log(theta0[:4]), special.logit(theta0[4])]
-    x, f, H, ok = _bfgs(objective, x0, lows, highs, gtol, max_iter, H0)
+    x, f, H, ok = _bfgs(objective, x0, lows, highs, gtol, max_iter, H0, xtol)
     inside = bool(np.all((x > lows + 1e-6) & (x < highs - 1e-6)))
     theta = np.r_[np.exp(x[:4]), special.expit(x[4])]
     canonical = _canonical(theta)
@@ -984,7 +989,10 @@ def gps_fit(
         except DisproportionalityError:  # too few cells of any count to squash: search on the data
             squash_first = False
     search_lik = _Likelihood(*_unique_weighted(sq.N, sq.E, sq.weight)[:3], truncated) if squash_first else lik
-    runs = [_minimise(search_lik, row, gtol, max_iter) for row in starts_arr]
+    # on superpoints the starts only have to find the optimum's basin (to 1e-5 relative, far inside
+    # autoHyper's agreement tolerances); the refinement on the exact likelihood then goes to 1e-9
+    search_xtol = 1e-5 if squash_first else 1e-9
+    runs = [_minimise(search_lik, row, gtol, max_iter, xtol=search_xtol) for row in starts_arr]
     chosen, agree, passed = _consensus(runs, agree_tol)
     value, theta, ok, H = runs[chosen]
     if squash_first:  # refine on the exact likelihood, starting from the curvature learnt on superpoints
