@@ -671,10 +671,10 @@ def gps_loglik(theta: Sequence[float], N, E, weights=None, *, truncated: bool = 
     -5.899342
     """
     N_, E_, w_ = _check_NE(N, E, weights, truncated)
-    theta = np.asarray(theta, dtype=np.float64)
-    _check_theta(theta)
+    theta_ = np.asarray(theta, dtype=np.float64)
+    _check_theta(theta_)
     lik = _Likelihood(N_, E_, w_, truncated)
-    x = np.r_[np.log(theta[:4]), special.logit(theta[4])]
+    x = np.r_[np.log(theta_[:4]), special.logit(theta_[4])]
     value, _ = lik(x)
     return -value + lik.const
 
@@ -765,7 +765,7 @@ def auto_squash(
     *,
     keep_pts: Sequence[int] = (100, 75, 50, 25),
     cut_offs: Sequence[float] = (500, 1e3, 1e4, 1e5, 5e5, 1e6, 5e6),
-    num_super_pts: Sequence[int] = (50, 75, 150, 500, 750, 1e3, 2e3, 5e3),
+    num_super_pts: Sequence[float] = (50, 75, 150, 500, 750, 1e3, 2e3, 5e3),
 ) -> SquashedData:
     """openEBGM's ``autoSquash``: squash every count that has more than ``max(keep_pts) + 1`` cells.
 
@@ -954,9 +954,10 @@ def gps_fit(
     ``search`` says where the starts are run: ``"data"`` on the given (N, E, weights); ``"squashed"``
     on openEBGM ``autoSquash`` superpoints of them, the chosen optimum then being refined by maximising
     the likelihood of the given data from there (so the result is still the maximum of the exact
-    likelihood); ``"auto"`` (default) squashes only tables with more than 20,000 distinct (N, E)
-    (openEBGM's advice on the largest practical table). Pass squashed data (:func:`squash_data`) with its
-    weights and ``data="squashed"`` to fit on superpoints, as openEBGM does.
+    likelihood); ``"auto"`` (default) squashes only unweighted tables with more than 20,000 distinct
+    (N, E) (openEBGM's advice on the largest practical table). Pass squashed data
+    (:func:`squash_data`) with its weights and ``data="squashed"`` to fit on superpoints, as openEBGM
+    does.
 
     >>> rng = np.random.default_rng(1)
     >>> E = rng.gamma(0.5, 2.0, 3000)
@@ -980,9 +981,12 @@ def gps_fit(
         _check_theta(row)
     Nu, Eu, wu, _ = _unique_weighted(N_, E_, w_)
     lik = _Likelihood(Nu, Eu, wu, truncated)
-    squash_first = search == "squashed" or (search == "auto" and Nu.size > _SEARCH_SQUASH_ABOVE)
+    unweighted = bool(np.all(w_ == 1))
+    squash_first = search == "squashed" or (
+        search == "auto" and unweighted and Nu.size > _SEARCH_SQUASH_ABOVE
+    )
     if squash_first:
-        if np.any(w_ != 1):
+        if not unweighted:
             raise DisproportionalityError("search='squashed' needs unweighted data (the cells themselves)")
         try:
             sq = auto_squash(N_, E_)
@@ -1246,13 +1250,14 @@ def disproportionality(
                 for step in squash:
                     sq = squash_data(sq.N, sq.E, sq.weight, **step)
             fitted = gps_fit(sq.N, sq.E, sq.weight, truncated=not zeroes, starts=starts, data="squashed")
-        hyper_data = hyper
+        hyper_data: str = hyper
     elif isinstance(hyper, GPSHyperparameters):
         fitted = hyper
         hyper_data = "given"
     else:
         theta = _theta_of(hyper)
-        fitted = GPSHyperparameters(*map(float, theta), loglik=float("nan"), converged=True, data="given")
+        a1, b1, a2, b2, P = (float(v) for v in theta)
+        fitted = GPSHyperparameters(a1, b1, a2, b2, P, loglik=float("nan"), converged=True, data="given")
         hyper_data = "given"
     post = gps_posterior(fitted, counts.N, counts.E)
     args = (counts.N, counts.n_product, counts.n_event, counts.n_total)

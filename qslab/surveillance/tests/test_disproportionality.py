@@ -207,6 +207,7 @@ def test_stratified_expected_counts_by_hand():
     assert two.n_strata == 4 and two.strata == ("sex", "age")
 
 
+@pytest.mark.slow
 def test_exact_hyperparameters_match_a_scipy_nelder_mead_fit_of_an_independent_likelihood(caers):
     counts = count_pairs(caers, id="id", product="var1", event="var2")
     hyper = gps_fit(counts.N, counts.E)
@@ -272,6 +273,7 @@ def test_zero_included_likelihood_uses_every_never_reported_cell():
     )
 
 
+@pytest.mark.slow
 def test_posterior_ebgm_and_quantiles_match_numerical_integration():
     theta = (1.2, 0.35, 4.0, 3.6, 0.15)
     rng = np.random.default_rng(11)
