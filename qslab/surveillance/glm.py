@@ -276,24 +276,48 @@ def irls_level_trend_one(
     mean); returns ``(converged, iterations, slope, sxx)``. ``ylogy`` holds ``y log y`` (0 for y = 0) and
     ``log_start`` ``log(y + 0.1)``, R's starting point. Compiled.
     """
-    s1 = np.empty(n_levels)
-    zs = np.empty(n_levels)
-    dev_old = 0.0
+    # Each iteration is one pass: the new eta, mu and deviance of observation i and, from them, the
+    # weighted sums for the next solve (double-buffered, so that at convergence s0/tbar/w are those of
+    # the last solve, as R reports them). mu and 1/mu come from running products over unit steps of t
+    # (a few ulp from exp itself), which spares transcendental calls and divisions per observation.
+    s1 = np.zeros(n_levels)
+    zs = np.zeros(n_levels)
+    s0n = np.zeros(n_levels)
+    s1n = np.zeros(n_levels)
+    zsn = np.zeros(n_levels)
     ea = np.empty(n_levels)
+    ia = np.empty(n_levels)
+    w_next = np.empty(n)
     any_off = False
     for i in range(n):
         if off[i] != 0.0:
             any_off = True
             break
     expoff = np.empty(n if any_off else 0)
+    iexpoff = np.empty(n if any_off else 0)
     if any_off:
         for i in range(n):
             expoff[i] = np.exp(off[i])
+            iexpoff[i] = np.exp(-off[i])
+    dev_old = 0.0
+    s2n = 0.0
+    ztn = 0.0
     for i in range(n):
         m = y[i] + 0.1
         mu[i] = m
-        eta[i] = log_start[i]
-        dev_old += 2.0 * pw[i] * (ylogy[i] - y[i] * eta[i] - y[i] + m)
+        e = log_start[i]
+        eta[i] = e
+        dev_old += 2.0 * pw[i] * (ylogy[i] - y[i] * e - y[i] + m)
+        wi = pw[i] * m
+        w_next[i] = wi
+        zi = e - off[i] + y[i] / m - 1.0
+        lv = lev[i]
+        ti = t[i]
+        s0n[lv] += wi
+        s1n[lv] += wi * ti
+        zsn[lv] += wi * zi
+        s2n += wi * ti * ti
+        ztn += wi * ti * zi
     b = 0.0
     sxx = 0.0
     converged = False
@@ -301,23 +325,18 @@ def irls_level_trend_one(
     for _ in range(maxit):
         n_iter += 1
         for lv in range(n_levels):
-            s0[lv] = 0.0
-            s1[lv] = 0.0
-            zs[lv] = 0.0
-        s2 = 0.0
-        zt = 0.0
+            s0[lv] = s0n[lv]
+            s1[lv] = s1n[lv]
+            zs[lv] = zsn[lv]
+            s0n[lv] = 0.0
+            s1n[lv] = 0.0
+            zsn[lv] = 0.0
+        s2 = s2n
+        zt = ztn
+        s2n = 0.0
+        ztn = 0.0
         for i in range(n):
-            m = mu[i]
-            wi = pw[i] * m
-            w[i] = wi
-            zi = eta[i] - off[i] + y[i] / m - 1.0
-            lv = lev[i]
-            ti = t[i]
-            s0[lv] += wi
-            s1[lv] += wi * ti
-            zs[lv] += wi * zi
-            s2 += wi * ti * ti
-            zt += wi * ti * zi
+            w[i] = w_next[i]
         b = 0.0
         sxx = 0.0
         if use_trend:
@@ -332,29 +351,46 @@ def irls_level_trend_one(
             if s0[lv] > 0:
                 tbar[lv] = s1[lv] / s0[lv]
                 a[lv] = (zs[lv] - b * s1[lv]) / s0[lv]
+                ea[lv] = np.exp(a[lv])
+                ia[lv] = 1.0 / ea[lv]
             else:
                 tbar[lv] = 0.0
                 a[lv] = np.nan
-        # mu = exp(a[level]) * exp(b t) * exp(offset); exp(b t) by a running product over unit steps of
-        # t (a few ulp from exp itself), which spares one transcendental call per observation
-        for lv in range(n_levels):
-            ea[lv] = np.exp(a[lv]) if s0[lv] > 0 else 0.0
+                ea[lv] = 0.0
+                ia[lv] = 0.0
         eb = np.exp(b)
+        ieb = 1.0 / eb
         cur = 1.0
+        icur = 1.0
         dev = 0.0
         for i in range(n):
             ti = t[i]
             if i > 0 and ti - t[i - 1] == 1.0:
                 cur *= eb
+                icur *= ieb
             else:
                 cur = np.exp(b * ti)
-            e = off[i] + a[lev[i]] + b * ti
+                icur = 1.0 / cur
+            lv = lev[i]
+            oi = off[i]
+            e = oi + a[lv] + b * ti
             eta[i] = e
-            m = ea[lev[i]] * cur
+            m = ea[lv] * cur
+            im = ia[lv] * icur
             if any_off:
                 m *= expoff[i]
+                im *= iexpoff[i]
             mu[i] = m
-            dev += 2.0 * pw[i] * (ylogy[i] - y[i] * e - y[i] + m)
+            yi = y[i]
+            dev += 2.0 * pw[i] * (ylogy[i] - yi * e - yi + m)
+            wi = pw[i] * m
+            w_next[i] = wi
+            zi = e - oi + yi * im - 1.0
+            s0n[lv] += wi
+            s1n[lv] += wi * ti
+            zsn[lv] += wi * zi
+            s2n += wi * ti * ti
+            ztn += wi * ti * zi
         crit = abs(dev - dev_old) / (abs(dev) + 0.1)
         dev_old = dev
         if crit < epsilon:

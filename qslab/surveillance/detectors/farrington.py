@@ -44,7 +44,7 @@ from typing import Any
 
 import numba
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from qslab.surveillance.glm import irls_level_trend_one, level_trend_hat_dispersion
 from qslab.surveillance.sts import CountSeries, DetectorResult, SeriesError
@@ -884,9 +884,42 @@ def _power_bounds(mu0, se_fit, phi, powertrans: str, z: float, y):
     return upper, se, e
 
 
-def _r_quantile(dist, p: float, *args):
-    """R's discrete quantile: smallest x with F(x) >= p (1 - 64 eps) (qnbinom.c / qpois.c fuzz)."""
-    return dist.ppf(p * (1 - 64 * _EPS), *args)
+def _r_discrete_quantile(p: float, mean: np.ndarray, sd: np.ndarray, gamma: np.ndarray, cdf) -> np.ndarray:
+    """R's ``qnbinom`` / ``qpois``: the smallest x with F(x) >= p (1 - 64 eps), searched from R's
+    Cornish-Fisher start (qnbinom.c, qpois.c), vectorised over all scored points."""
+    target = p * (1 - 64 * _EPS)
+    z = special.ndtri(p)
+    x = np.maximum(np.round(mean + sd * (z + gamma * (z * z - 1) / 6)), 0.0)
+    below = cdf(x, np.arange(x.size)) < target
+    for _ in range(10_000):  # step up while F(x) < p
+        idx = np.flatnonzero(below)
+        if idx.size == 0:
+            break
+        x[idx] += 1
+        below[idx] = cdf(x[idx], idx) < target
+    for _ in range(10_000):  # then down while F(x - 1) >= p
+        idx = np.flatnonzero(x > 0)
+        if idx.size == 0:
+            break
+        lower = cdf(x[idx] - 1, idx) >= target
+        if not lower.any():
+            break
+        x[idx[lower]] -= 1
+    return x
+
+
+def _qnbinom(p: float, size: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    q = 1 / prob
+    pp = (1 - prob) * q
+    sd = np.sqrt(size * pp * q)
+    return _r_discrete_quantile(
+        p, size * pp, sd, (q + pp) / sd, lambda x, idx: special.betainc(size[idx], x + 1, prob[idx])
+    )
+
+
+def _qpois(p: float, lam: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(lam)
+    return _r_discrete_quantile(p, lam, sd, 1 / sd, lambda x, idx: special.pdtr(x, lam[idx]))
 
 
 def _plugin_bounds(mu0q: np.ndarray, phi: np.ndarray, y: np.ndarray, alpha: float):
@@ -899,10 +932,10 @@ def _plugin_bounds(mu0q: np.ndarray, phi: np.ndarray, y: np.ndarray, alpha: floa
     po = ok & ~nb
     if np.any(nb):
         size, prob = mu0q[nb] / (phi[nb] - 1), 1 / phi[nb]
-        upper[nb] = _r_quantile(stats.nbinom, 1 - alpha, size, prob)
+        upper[nb] = _qnbinom(1 - alpha, size, prob)
         pvalue[nb] = stats.nbinom.sf(y[nb] - 1, size, prob)
     if np.any(po):
-        upper[po] = _r_quantile(stats.poisson, 1 - alpha, mu0q[po])
+        upper[po] = _qpois(1 - alpha, mu0q[po])
         pvalue[po] = stats.poisson.sf(y[po] - 1, mu0q[po])
     return upper, pvalue
 
