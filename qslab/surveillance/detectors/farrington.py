@@ -37,6 +37,7 @@ array([0., 0., 0., 0., 0., 0., 0., 0., 1., 0.])
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def _as_range(value: Any) -> tuple[int, ...] | None:
         raise SeriesError("range must hold at least one time point")
     if min(rng) < 0:
         raise SeriesError("range indexes must be non-negative (0-based rows)")
-    if any(b <= a for a, b in zip(rng, rng[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(rng)):
         raise SeriesError("range must be strictly increasing")
     return rng
 
