@@ -5,10 +5,10 @@ import re
 from typing import Annotated
 
 from django.http import FileResponse, HttpRequest
-from pydantic import BeforeValidator
 from django.utils import timezone
 from ninja import FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import BeforeValidator
 
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import calendar
@@ -17,7 +17,6 @@ from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocu
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["platform"])
-
 
 
 def _iso_date_only(value: object) -> object:

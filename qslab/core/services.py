@@ -179,3 +179,28 @@ def mark_all_notifications_read(user: Any) -> int:
     from qslab.core.models import Notification
 
     return Notification.objects.visible_to(user).filter(read_at__isnull=True).update(read_at=timezone.now())
+
+
+def may_write_journal(user: Any, obj: Any) -> bool:
+    """Office staff and committee members, and whoever may edit the object, may write its journal."""
+    from qslab.accounts.roles import Role, has_role
+
+    if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
+        return True
+    return type(obj).objects.editable_by(user).filter(pk=obj.pk).exists()
+
+
+def write_journal_as(user: Any, obj: Any, text: str, kind: str = JournalEntry.Kind.INFO) -> JournalEntry:
+    from django.core.exceptions import PermissionDenied
+
+    if not may_write_journal(user, obj):
+        raise PermissionDenied(_("You may read this record's journal but not write in it."))
+    if kind not in JournalEntry.Kind.values:
+        kind = JournalEntry.Kind.INFO
+    return write_journal(obj, user, text, kind)
+
+
+def journal_of(obj: Any) -> Iterable[JournalEntry]:
+    return JournalEntry.objects.filter(content_type=_content_type(obj), object_id=str(obj.pk)).select_related(
+        "user"
+    )

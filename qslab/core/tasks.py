@@ -35,8 +35,16 @@ class Progress:
         self.row.save(update_fields=["status", "message", "updated"])
 
 
-@task()
-def send_reminders_task() -> dict[str, int]:
+@task(takes_context=True)
+def send_reminders_task(context: Any, owner_id: int | None = None) -> dict[str, int]:
+    """The daily reminder job, with its progress visible to whoever started it (and the office)."""
+    from qslab.accounts.models import User
     from qslab.core.reminders import send_reminders
 
-    return send_reminders()
+    owner = User.objects.filter(pk=owner_id).first() if owner_id else None
+    with Progress(
+        str(context.task_result.id), "Reminders and overdue marks", total=1, owner=owner
+    ) as progress:
+        result = send_reminders()
+        progress.advance(message=f"reminded {result['reminded']}, overdue {result['overdue']}")
+    return result

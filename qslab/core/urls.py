@@ -14,5 +14,8 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("audit.csv", views.audit_csv, name="audit_csv"),
     path("tasks/", views.tasks, name="tasks"),
+    path("tasks/run/reminders/", views.run_reminders, name="run_reminders"),
+    path("objects/<int:content_type_id>/<str:object_id>/journal/", views.journal_add, name="journal_add"),
+    path("objects/<int:content_type_id>/<str:object_id>/watch/", views.watch_toggle, name="watch_toggle"),
     path("tasks/<str:task_id>/", views.task_status, name="task"),
 ]

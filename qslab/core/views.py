@@ -181,3 +181,56 @@ def task_status(request: HttpRequest, task_id: str) -> HttpResponse:
 @login_required
 def tasks(request: HttpRequest) -> HttpResponse:
     return render(request, "core/tasks.html", {"tasks": TaskProgress.objects.visible_to(request.user)[:50]})
+
+
+def _target(request: HttpRequest, content_type_id: int, object_id: str):  # type: ignore[no-untyped-def]
+    """The object behind a generic link, if the user may see it (404 otherwise)."""
+    try:
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+    except ContentType.DoesNotExist as exc:
+        raise Http404(_("Not found.")) from exc
+    if model is None or not hasattr(model.objects, "visible_to"):
+        raise Http404(_("Not found."))
+    return get_visible_or_404(model, request.user, pk=object_id)
+
+
+def _back(request: HttpRequest, obj) -> HttpResponse:  # type: ignore[no-untyped-def]
+    url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+    return redirect(url or "core:dashboard")
+
+
+@login_required
+@require_POST
+def journal_add(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
+    obj = _target(request, content_type_id, object_id)
+    try:
+        services.write_journal_as(
+            request.user, obj, request.POST.get("text", ""), request.POST.get("kind", "info")
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return _back(request, obj)
+
+
+@login_required
+@require_POST
+def watch_toggle(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
+    obj = _target(request, content_type_id, object_id)
+    if services.is_watching(obj, request.user):
+        services.unwatch(obj, request.user)
+        messages.success(request, _("You no longer follow this record."))
+    else:
+        services.watch(obj, request.user)
+        messages.success(request, _("You will be told of changes to this record."))
+    return _back(request, obj)
+
+
+@login_required
+@require_POST
+def run_reminders(request: HttpRequest) -> HttpResponse:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office runs the reminder job by hand."))
+    from qslab.core.tasks import send_reminders_task
+
+    result = send_reminders_task.enqueue(owner_id=request.user.pk)
+    return redirect("core:task", task_id=str(result.id))

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import DATABASES
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; production uses Argon2
@@ -15,6 +14,4 @@ MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="qslab-test-media-"))
 DUCKDB_PATH = Path(tempfile.mkdtemp(prefix="qslab-test-duckdb-")) / "analytics.duckdb"
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 AXES_ENABLED = True
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": ""}  # in memory
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -6,6 +6,13 @@ from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
 
 OFFICE_AND_COMMITTEE = {"office", "committee"}
 
+
+def _ct(obj):
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get_for_model(obj).pk
+
+
 CASES = [
     Case("core:dashboard", SIGNED_IN),
     Case("core:inbox", SIGNED_IN),
@@ -39,6 +46,29 @@ CASES = [
     Case("core:audit", {"office"}),
     Case("core:audit_csv", {"office"}),
     Case("core:tasks", SIGNED_IN),
+    Case("core:run_reminders", {"office"}, method="post"),
+    Case(
+        "core:journal_add",
+        {"office", "committee"},
+        method="post",
+        note="draft notice",
+        kwargs=lambda w: {"content_type_id": _ct(w.draft), "object_id": w.draft.pk},
+        data={"text": "checked"},
+    ),
+    Case(
+        "core:watch_toggle",
+        SIGNED_IN,
+        method="post",
+        note="published notice",
+        kwargs=lambda w: {"content_type_id": _ct(w.published), "object_id": w.published.pk},
+    ),
+    Case(
+        "core:watch_toggle",
+        {"office", "committee"},
+        method="post",
+        note="draft notice",
+        kwargs=lambda w: {"content_type_id": _ct(w.draft), "object_id": w.draft.pk},
+    ),
     Case("core:task", {"office"}, note="office's own task", kwargs=lambda w: {"task_id": w.task.task_id}),
     Case("qslab_core_api_me", SIGNED_IN, api=True),
     Case("qslab_core_api_notifications", SIGNED_IN, api=True),

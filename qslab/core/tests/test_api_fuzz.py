@@ -8,7 +8,6 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from qslab.wsgi import application

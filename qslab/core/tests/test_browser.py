@@ -19,9 +19,13 @@ PASSWORD = "correct horse battery staple"
 def published_document():
     from qslab.core.documents import issue_document
 
-    return issue_document(kind_code="designation", title_zh="关于命名国家质量标准实验室的决定",
-                          title_en="Decision on naming national quality standards laboratories",
-                          body_zh="正文。", body_en="Body.")
+    return issue_document(
+        kind_code="designation",
+        title_zh="关于命名国家质量标准实验室的决定",
+        title_en="Decision on naming national quality standards laboratories",
+        body_zh="正文。",
+        body_en="Body.",
+    )
 
 
 def test_office_signs_in_with_totp_switches_to_chinese_and_downloads_a_numbered_pdf(

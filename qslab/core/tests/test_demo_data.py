@@ -11,8 +11,10 @@ from qslab.portal.models import Notice
 
 
 def _counts():
-    return tuple(m.objects.count() for m in (User, Organisation, RoleMembership, Notice, OfficialDocument,
-                                             ChangeRecord))
+    return tuple(
+        m.objects.count()
+        for m in (User, Organisation, RoleMembership, Notice, OfficialDocument, ChangeRecord)
+    )
 
 
 def test_demo_data_has_every_role_and_is_idempotent(db):

@@ -18,7 +18,9 @@ def test_english_is_the_default(client, db):
 def test_every_ui_string_has_a_chinese_translation():
     po = settings.BASE_DIR / "qslab" / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
     entries = po.read_text(encoding="utf-8").split("\n\n")[1:]
-    untranslated = [e for e in entries if 'msgstr ""' in e and "msgstr[" not in e and e.rstrip().endswith('msgstr ""')]
+    untranslated = [
+        e for e in entries if 'msgstr ""' in e and "msgstr[" not in e and e.rstrip().endswith('msgstr ""')
+    ]
     fuzzy = [e for e in entries if "#, fuzzy" in e]
     assert not untranslated, f"{len(untranslated)} untranslated, first: {untranslated[0][:200]}"
     assert not fuzzy, f"{len(fuzzy)} fuzzy translations"
