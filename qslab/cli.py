@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "qslab.surveillance.cli_detect",  # qslab detect
     "qslab.surveillance.cli_disproportionality",  # qslab disproportionality
     "qslab.surveillance.cli_store",  # qslab ingest | series
+    "qslab.cli_manage",  # qslab manage (platform jobs through Django)
 )
 
 
@@ -38,20 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
-    manage = subparsers.add_parser("manage", help="run a Django management command of the platform")
-    manage.add_argument("args", nargs=argparse.REMAINDER)
-    manage.set_defaults(func=_run_manage)
     return parser
-
-
-def _run_manage(args: argparse.Namespace) -> int:
-    import os
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qslab.settings.base")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(["qslab", *args.args])
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

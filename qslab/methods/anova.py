@@ -80,7 +80,7 @@ class OneWayAnova(ResultMixin):
 
 
 def one_way_anova(
-    groups: Sequence[Sequence[float]] | None = None,
+    groups: Sequence[Sequence[float] | np.ndarray] | None = None,
     *,
     values: Sequence[float] | np.ndarray | None = None,
     labels: Sequence[object] | np.ndarray | None = None,

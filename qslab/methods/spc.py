@@ -361,7 +361,7 @@ def control_chart(
             lo_bound, hi_bound = 0.0, 1.0
         elif chart == "np":
             stat, cen, sd = counts, nn * rate, np.sqrt(nn * rate * (1 - rate))
-            lo_bound, hi_bound = 0.0, nn
+            lo_bound, hi_bound = 0.0, nn  # type: ignore[assignment]  # per-sample bound
         elif chart == "c":
             stat, cen, sd = counts / nn, np.full(nn.size, rate), np.sqrt(rate / nn)
             lo_bound, hi_bound = 0.0, np.inf

@@ -185,9 +185,10 @@ def run_series(args: argparse.Namespace) -> int:
         frame.to_csv(sys.stdout, index=False)
     else:
         frame.to_csv(args.output, index=False)
+        dates = series.dates if series.dates is not None else ["?"]
         print(
             f"{series.n_units} series x {series.n_time} {args.period}s "
-            f"({series.dates[0]} .. {series.dates[-1]}) -> {args.output}",
+            f"({dates[0]} .. {dates[-1]}) -> {args.output}",
             file=sys.stderr,
         )
     return 0
