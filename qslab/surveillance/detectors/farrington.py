@@ -37,6 +37,7 @@ array([0., 0., 0., 0., 0., 0., 0., 0., 1., 0.])
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable
@@ -983,6 +984,7 @@ def farrington_flexible(
     cfg = config or FarringtonFlexibleConfig()
     _check_dated(series)
     ks = _validated_range(series, cfg.resolved_range(series.freq, series.n_time))
+    cfg = dataclasses.replace(cfg, range=tuple(int(k) for k in ks))  # record the rows actually scored
     design = _flexible_design(series, ks, cfg)
     n_k, n_units = len(ks), series.n_units
     pred = _run_models(
@@ -1064,6 +1066,7 @@ def farrington(series: CountSeries, config: FarringtonConfig | None = None) -> D
     cfg = config or FarringtonConfig()
     _check_dated(series)
     ks = _validated_range(series, cfg.resolved_range(series.freq, series.n_time))
+    cfg = dataclasses.replace(cfg, range=tuple(int(k) for k in ks))  # record the rows actually scored
     design = _farrington_design(series, ks, cfg)
     n_k, n_units = len(ks), series.n_units
     pred = _run_models(

@@ -115,6 +115,8 @@ def test_flexible_defaults_are_r_s_defaults():
     assert (cfg.population_offset, cfg.no_periods, cfg.past_weeks_not_included) == (False, 1, None)
     assert (cfg.threshold_method, cfg.glm_warnings) == ("delta", True)
     np.testing.assert_array_equal(cfg.resolved_range(52, 300)[[0, -1]], [263, 299])  # R: (52*5+3+1):n
+    result = farrington_flexible(CountSeries(np.arange(300.0) % 7, freq=52), cfg)
+    assert result.config.range == tuple(range(263, 300))  # the result records the rows it scored
     old = FarringtonConfig()
     assert (old.b, old.w, old.alpha, old.fit_fun) == (5, 3, 0.05, "algo.farrington.fitGLM.fast")
     np.testing.assert_array_equal(old.resolved_range(52, 300)[[0, -1]], [256, 299])  # R: (52*5-3):n
@@ -266,7 +268,8 @@ for (i in seq_along(jobs$meta)) {
     s <- sts(observed = obs, start = start, frequency = d$freq, population = pop)
   }
   control <- lapply(jobs$controls[[i]], function(v) if (is.list(v)) unlist(v) else v)
-  r <- suppressWarnings(if (m$method == "farrington") farrington(s, control) else farringtonFlexible(s, control))
+  fun <- if (m$method == "farrington") farrington else farringtonFlexible
+  r <- suppressWarnings(fun(s, control))
   res <- list()
   for (j in seq_len(ncol(obs))) {
     u <- list(upperbound = clean(r@upperbound[, j]), alarm = clean(r@alarm[, j]))
@@ -290,6 +293,8 @@ def _datasets() -> dict[str, dict]:
     dated_days = np.arange(np.datetime64("2003-01-08"), np.datetime64("2003-01-08") + 7 * 400, 7)
     monthly = _seasonal_counts(13, 120, 2, scale=30.0)
     month_dates = np.arange(np.datetime64("2004-01"), np.datetime64("2014-01")).astype("datetime64[D]")
+    daily = _seasonal_counts(16, 1100, 2, scale=4.0)
+    daily_dates = np.arange(np.datetime64("2011-03-15"), np.datetime64("2011-03-15") + 1100)
     pop_counts = _seasonal_counts(14, 312, 2)
     population = np.outer(np.linspace(1e5, 1.6e5, 312), [1.0, 3.0])
     return {
@@ -302,6 +307,8 @@ def _datasets() -> dict[str, dict]:
         },
         "monthly": {"observed": monthly, "freq": 12, "start": [2004, 1]},
         "monthly_dated": {"observed": monthly, "freq": 12, "start": [2004, 1], "date": month_dates},
+        "daily": {"observed": daily, "freq": 365, "start": [2011, 74]},
+        "daily_dated": {"observed": daily, "freq": 365, "start": [2011, 74], "date": daily_dates},
         "population": {"observed": pop_counts, "freq": 52, "start": [2000, 1], "population": population},
     }
 
@@ -322,7 +329,8 @@ CASES = [
     ("flex_none_notrend", "farringtonFlexible", "weekly",
      {"range": _r_range(340, 364), "powertrans": "none", "trend": False, "reweight": False}),
     ("flex_periods4_pwni0", "farringtonFlexible", "weekly",
-     {"range": _r_range(330, 350), "b": 4, "noPeriods": 4, "pastWeeksNotIncluded": 0, "pThresholdTrend": 0.1}),
+     {"range": _r_range(330, 350), "b": 4, "noPeriods": 4, "pastWeeksNotIncluded": 0,
+      "pThresholdTrend": 0.1}),
     ("flex_b2", "farringtonFlexible", "weekly", {"range": _r_range(340, 364), "b": 2}),
     ("old_default", "farrington", "weekly", {"range": _r_range(335, 364)}),
     ("old_b3_sqrt", "farrington", "weekly",
@@ -340,6 +348,10 @@ CASES = [
     ("monthly_old", "farrington", "monthly", {"range": _r_range(100, 120), "b": 3, "w": 1}),
     ("monthly_dated_flex", "farringtonFlexible", "monthly_dated", {"range": _r_range(100, 120), "w": 1}),
     ("monthly_dated_old", "farrington", "monthly_dated", {"range": _r_range(100, 120), "b": 3, "w": 1}),
+    ("daily_flex", "farringtonFlexible", "daily", {"range": _r_range(1090, 1100), "b": 2}),
+    ("daily_dated_flex", "farringtonFlexible", "daily_dated",
+     {"range": _r_range(1090, 1100), "b": 2, "noPeriods": 5, "thresholdMethod": "muan"}),
+    ("daily_dated_old", "farrington", "daily_dated", {"range": _r_range(1090, 1100), "b": 2}),
     ("population_flex", "farringtonFlexible", "population",
      {"range": _r_range(290, 312), "populationOffset": True}),
     ("population_old", "farrington", "population",
