@@ -84,11 +84,17 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount() -> None:
     from qslab.accounts.api import router as accounts_router
     from qslab.core.api import router as core_router
+    from qslab.labs.api import router as labs_router
     from qslab.portal.api import router as portal_router
+    from qslab.risk.api import router as risk_router
+    from qslab.studies.api import router as studies_router
 
     api.add_router("/platform/", core_router)
     api.add_router("/accounts/", accounts_router)
     api.add_router("/portal/", portal_router)
+    api.add_router("/labs/", labs_router)
+    api.add_router("/studies/", studies_router)
+    api.add_router("/risk/", risk_router)
 
 
 def _document_standard_errors() -> None:

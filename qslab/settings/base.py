@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "qslab.core",
     "qslab.accounts",
     "qslab.portal",
+    "qslab.labs",
+    "qslab.studies",
+    "qslab.risk",
 ]
 
 MIDDLEWARE = [

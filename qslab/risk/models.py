@@ -1,0 +1,1 @@
+"""Models of the risk app (issue 12)."""

@@ -1,0 +1,1 @@
+"""Models of the studies app (issue 11)."""
