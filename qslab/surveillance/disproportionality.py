@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -323,7 +323,7 @@ def _as_strata(strata: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def count_pairs(
-    reports: pd.DataFrame,
+    reports: pd.DataFrame | Any,
     *,
     id: str = "id",
     product: str = "product",
@@ -335,7 +335,9 @@ def count_pairs(
 ) -> PairCounts:
     """Count reports per product x event pair, the margins and the expected counts.
 
-    ``reports`` is long: one row per report id x product x event (duplicated rows count once).
+    ``reports`` is long: one row per report id x product x event (duplicated rows count once), as a
+    pandas DataFrame or an Ibis table (DuckDB, Spark, ...; the distinct counts then run in the backend
+    and only the pair table and the margins are fetched).
     ``margins="reports"`` counts distinct report ids (openEBGM ``processRaw``: ``N_v1`` reports naming
     the product, ``N_v2`` reports naming the event, ``N_tot`` reports in all); ``margins="pairs"`` sums
     the pair table (PhViD ``as.PhViD``: ``n1.`` = sum of N over the product's pairs, ``N`` = sum of all
@@ -345,14 +347,18 @@ def count_pairs(
     every product x event cell never reported (``E_zero``), for a likelihood that includes zeroes;
     that needs ``n_products * n_events <= max_cells``.
     """
-    if not isinstance(reports, pd.DataFrame):
-        raise DisproportionalityError(f"reports must be a pandas DataFrame, got {type(reports).__name__}")
     if margins not in ("reports", "pairs"):
         raise DisproportionalityError(f"margins must be 'reports' or 'pairs', got {margins!r}")
     strata_cols = _as_strata(strata)
     columns = [id, product, event, *strata_cols]
     if len(set(columns)) != len(columns):
         raise DisproportionalityError(f"the id, product, event and strata columns must differ, got {columns}")
+    if _is_ibis_table(reports):
+        return _count_pairs_ibis(reports, id, product, event, strata_cols, margins, zeroes, max_cells)
+    if not isinstance(reports, pd.DataFrame):
+        raise DisproportionalityError(
+            f"reports must be a pandas DataFrame or an Ibis table, got {type(reports).__name__}"
+        )
     missing = [c for c in columns if c not in reports.columns]
     if missing:
         raise DisproportionalityError(
@@ -423,16 +429,47 @@ def count_pairs(
 
     n_prod_all, n_ev_all, total_all = margins_of(None)
     if not strata_cols:
-        E = n_prod_all[prod_idx] * n_ev_all[event_idx] / total_all
         strata_margins = [(n_prod_all, n_ev_all, total_all)]
     else:
         order = np.argsort(ss, kind="stable")
         bounds = np.searchsorted(ss[order], np.arange(n_s + 1))
         strata_margins = [margins_of(order[bounds[s] : bounds[s + 1]]) for s in range(n_s)]
-        E = np.zeros(pairs.size)
-        for n_prod_s, n_ev_s, total_s in strata_margins:  # a loop over the few strata, not records
-            E += n_prod_s[prod_idx] * n_ev_s[event_idx] / total_s
+    return _assemble(
+        np.asarray(p_labels, dtype=object),
+        np.asarray(e_labels, dtype=object),
+        prod_idx,
+        event_idx,
+        N,
+        (n_prod_all, n_ev_all, total_all),
+        strata_margins,
+        margins,
+        strata_cols,
+        n_reports,
+        zeroes,
+        max_cells,
+    )
 
+
+def _assemble(
+    p_labels: np.ndarray,
+    e_labels: np.ndarray,
+    prod_idx: np.ndarray,
+    event_idx: np.ndarray,
+    N: np.ndarray,
+    overall: tuple[np.ndarray, np.ndarray, float],
+    strata_margins: list[tuple[np.ndarray, np.ndarray, float]],
+    margins: str,
+    strata_cols: tuple[str, ...],
+    n_reports: int,
+    zeroes: bool,
+    max_cells: int,
+) -> PairCounts:
+    """Expected counts (summed over strata) and the result object, from pair counts and margins."""
+    n_p, n_e = p_labels.size, e_labels.size
+    n_prod_all, n_ev_all, total_all = overall
+    E = np.zeros(N.size)
+    for n_prod_s, n_ev_s, total_s in strata_margins:  # a loop over the few strata, not records
+        E += n_prod_s[prod_idx] * n_ev_s[event_idx] / total_s
     E_zero = None
     if zeroes:
         if n_p * n_e > max_cells:
@@ -444,22 +481,115 @@ def count_pairs(
         for n_prod_s, n_ev_s, total_s in strata_margins:
             E_all += np.outer(n_prod_s / total_s, n_ev_s)
         seen = np.zeros(n_p * n_e, dtype=bool)
-        seen[pairs] = True
+        seen[prod_idx * n_e + event_idx] = True
         E_zero = E_all.ravel()[~seen]
-
     return PairCounts(
-        product=np.asarray(p_labels, dtype=object)[prod_idx],
-        event=np.asarray(e_labels, dtype=object)[event_idx],
-        N=N.astype(np.int64),
+        product=p_labels[prod_idx],
+        event=e_labels[event_idx],
+        N=np.asarray(N, dtype=np.int64),
         E=E,
         n_product=n_prod_all[prod_idx].astype(np.int64),
         n_event=n_ev_all[event_idx].astype(np.int64),
         n_total=int(total_all),
         margins=margins,
         strata=strata_cols,
-        n_strata=n_s,
-        n_reports=n_reports,
+        n_strata=len(strata_margins),
+        n_reports=int(n_reports),
         E_zero=E_zero,
+    )
+
+
+def _is_ibis_table(value: object) -> bool:
+    try:
+        import ibis.expr.types as ir
+    except ImportError:  # pragma: no cover - ibis is a pinned dependency
+        return False
+    return isinstance(value, ir.Table)
+
+
+def _count_pairs_ibis(
+    table: Any,
+    id: str,
+    product: str,
+    event: str,
+    strata_cols: tuple[str, ...],
+    margins: str,
+    zeroes: bool,
+    max_cells: int,
+) -> PairCounts:
+    """:func:`count_pairs` on an Ibis table: the distinct-report counts run in the backend, and only the
+    pair table and the margins (never the records) come back to Python."""
+    columns = [id, product, event, *strata_cols]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DisproportionalityError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)} "
+            f"(available: {', '.join(map(str, table.columns))})"
+        )
+    nulls = table.aggregate(**{f"_null{i}": table[c].isnull().sum() for i, c in enumerate(columns)})
+    null_counts = nulls.to_pyarrow().to_pandas().iloc[0].to_numpy()
+    for col, count in zip(columns, null_counts, strict=True):
+        if count > 0:
+            raise DisproportionalityError(f"missing value in column {col!r} ({int(count)} rows in all)")
+    n_reports = int(table.aggregate(_n=table[id].nunique()).to_pyarrow().to_pandas()["_n"].iloc[0])
+    if n_reports == 0:
+        raise DisproportionalityError("reports has no rows")
+    keys = list(strata_cols)
+
+    def distinct_reports(by: list[str]) -> pd.DataFrame:
+        # through Arrow: Ibis's own pandas conversion trips pandas 3 deprecation warnings on strings
+        return table.group_by(by).agg(_n=table[id].nunique()).to_pyarrow().to_pandas()
+
+    pairs_frame = distinct_reports([product, event])  # N over all strata
+    p_code, p_labels = pd.factorize(pairs_frame[product], sort=True)
+    e_code, e_labels = pd.factorize(pairs_frame[event], sort=True)
+    n_p, n_e = len(p_labels), len(e_labels)
+    p_index, e_index = pd.Index(p_labels), pd.Index(e_labels)
+    key = p_code.astype(np.int64) * n_e + e_code
+    order = np.argsort(key, kind="stable")
+    pairs = key[order]
+    N = pairs_frame["_n"].to_numpy(dtype=np.int64)[order]
+    prod_idx, event_idx = pairs // n_e, pairs % n_e
+
+    def arrays(prod: pd.DataFrame, ev: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray]:
+        n_prod = np.zeros(n_p)
+        np.add.at(n_prod, p_index.get_indexer(prod[product]), prod[value].to_numpy(dtype=np.float64))
+        n_ev = np.zeros(n_e)
+        np.add.at(n_ev, e_index.get_indexer(ev[event]), ev[value].to_numpy(dtype=np.float64))
+        return n_prod, n_ev
+
+    if margins == "reports":
+        overall = (*arrays(distinct_reports([product]), distinct_reports([event]), "_n"), float(n_reports))
+    else:
+        overall = (*arrays(pairs_frame, pairs_frame, "_n"), float(N.sum()))
+    strata_margins = [overall]
+    if keys:
+        if margins == "reports":
+            prod_s, ev_s = (distinct_reports([col, *keys]) for col in (product, event))
+            tot_s = distinct_reports(keys)
+        else:
+            pair_s = distinct_reports([product, event, *keys])
+            prod_s = ev_s = pair_s
+            tot_s = pair_s.groupby(keys, as_index=False)["_n"].sum()
+        tot_s = tot_s.sort_values(keys, kind="stable").reset_index(drop=True)
+        strata_margins = []
+        for _, row in tot_s.iterrows():  # one pass per stratum, not per record
+            match_p = np.logical_and.reduce([prod_s[k].to_numpy() == row[k] for k in keys])
+            match_e = np.logical_and.reduce([ev_s[k].to_numpy() == row[k] for k in keys])
+            strata_margins.append((*arrays(prod_s[match_p], ev_s[match_e], "_n"), float(row["_n"])))
+    return _assemble(
+        np.asarray(p_labels, dtype=object),
+        np.asarray(e_labels, dtype=object),
+        prod_idx,
+        event_idx,
+        N,
+        overall,
+        strata_margins,
+        margins,
+        strata_cols,
+        n_reports,
+        zeroes,
+        max_cells,
     )
 
 
@@ -1193,7 +1323,7 @@ def gps_posterior(hyper: GPSHyperparameters | Sequence[float], N, E) -> GPSPoste
 
 
 def disproportionality(
-    reports: pd.DataFrame,
+    reports: pd.DataFrame | Any,
     *,
     id: str = "id",
     product: str = "product",

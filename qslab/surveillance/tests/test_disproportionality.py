@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from scipy import integrate, optimize, special, stats
 
@@ -458,6 +459,40 @@ def test_zeroes_fit_includes_never_reported_cells(caers):
     n_p, n_e = caers["var1"].nunique(), caers["var2"].nunique()
     assert res.hyper.total_weight == n_p * n_e
     assert res.N.size == 17189  # the output still lists reported pairs only
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"margins": "pairs"}, {"strata": "strat1"}, {"strata": "strat1", "margins": "pairs"}],
+    ids=["reports", "pairs", "strata", "strata-pairs"],
+)
+def test_ibis_table_on_duckdb_counts_the_same_as_pandas(caers, options):
+    import ibis
+
+    local = count_pairs(caers, id="id", product="var1", event="var2", zeroes=True, **options)
+    # from Arrow: ibis.memtable(pandas) trips a pandas 3 deprecation warning inside Ibis
+    table = ibis.memtable(pa.Table.from_pandas(caers, preserve_index=False))
+    remote = count_pairs(table, id="id", product="var1", event="var2", zeroes=True, **options)
+    for name in ("product", "event", "N", "n_product", "n_event"):
+        np.testing.assert_array_equal(getattr(remote, name), getattr(local, name))
+    np.testing.assert_allclose(remote.E, local.E, rtol=1e-13)
+    np.testing.assert_allclose(remote.E_zero, local.E_zero, rtol=1e-13)
+    assert (remote.n_total, remote.n_strata, remote.n_reports) == (
+        local.n_total,
+        local.n_strata,
+        local.n_reports,
+    )
+
+
+def test_ibis_table_errors_name_the_column(caers):
+    import ibis
+
+    broken = caers.assign(var2=caers["var2"].where(caers.index != 7))
+    table = ibis.memtable(pa.Table.from_pandas(broken, preserve_index=False))
+    with pytest.raises(DisproportionalityError, match=r"missing value in column 'var2' \(1 rows in all\)"):
+        count_pairs(table, id="id", product="var1", event="var2")
+    with pytest.raises(DisproportionalityError, match="missing column 'event'"):
+        count_pairs(table, id="id", product="var1", event="event")
 
 
 # ------------------------------------------------------------------------------------------------
