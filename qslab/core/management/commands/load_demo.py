@@ -100,10 +100,22 @@ class Command(BaseCommand):
         year = timezone.localdate().year
         seed_china_calendar([year - 1, year, year + 1])
         self._demo_notice()
+        self._app_demos()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for username, display, role, _org, _scope in USERS:
             self.stdout.write(f"  {username:<11} {role:<12} {display}")
         self.stdout.write("  office and committee set up TOTP two-factor at first sign-in.")
+
+    def _app_demos(self) -> None:
+        """Each app may ship ``load_demo_<label>``; run those that exist, in app order."""
+        from django.apps import apps
+        from django.core.management import call_command, get_commands
+
+        commands = get_commands()
+        for config in apps.get_app_configs():
+            name = f"load_demo_{config.label}"
+            if config.name.startswith("qslab.") and name in commands:
+                call_command(name, stdout=self.stdout)
 
     def _demo_notice(self) -> None:
         from qslab.accounts.models import User
