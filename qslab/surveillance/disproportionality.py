@@ -176,7 +176,8 @@ class GPSPosterior(ResultMixin):
     EB95: np.ndarray
 
     def summary(self) -> str:
-        return f"GPS posterior for {self.EBGM.size} cells; max EB05 = {np.max(self.EB05, initial=np.nan):.4g}"
+        top = float(np.nanmax(self.EB05)) if self.EB05.size else float("nan")
+        return f"GPS posterior for {self.EBGM.size} cells; max EB05 = {top:.4g}"
 
 
 @dataclass(frozen=True, eq=False)

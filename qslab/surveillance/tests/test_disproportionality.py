@@ -449,6 +449,7 @@ def test_disproportionality_result_collects_every_score(small_reports):
     np.testing.assert_array_equal(res.IC, bcpnn_ic(res.N, res.n_product, res.n_event, res.n_total)[0])
     assert res.hyper_data == "given"
     assert "pairs with EB05 >= 2" in res.summary()
+    assert post.summary() == f"GPS posterior for 7 cells; max EB05 = {post.EB05.max():.4g}"
     plain = res.to_dict()
     assert plain["hyper"]["alpha1"] == 0.5 and len(plain["EB95"]) == 7
 
