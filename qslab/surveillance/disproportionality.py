@@ -25,7 +25,8 @@ expected counts); ``N``, PRR, ROR and IC use the unstratified margins.
 
 Everything is vectorised over pairs: the likelihood is evaluated once per distinct (N, E) with its
 multiplicity as a weight (an exact rewriting, not squashing), with an analytic gradient, and the
-posterior quantiles of all pairs are found together by a safeguarded Newton iteration.
+posterior quantiles of all pairs are found together by a safeguarded Halley iteration. Counting runs
+on a pandas DataFrame or, for an Ibis table (DuckDB, Spark), in the backend.
 
 >>> import pandas as pd
 >>> reports = pd.DataFrame({
@@ -1185,8 +1186,9 @@ def gps_quantile(
     """Quantiles of the posterior of lambda for each (N, E): roots of the two-gamma mixture cdf.
 
     Solves ``Qn G(x; alpha1 + N, beta1 + E) + (1 - Qn) G(x; alpha2 + N, beta2 + E) = q`` for all cells
-    at once by Newton's method on log x, safeguarded by bisection inside the bracket formed by the two
-    component quantiles (the mixture quantile lies between them), to relative accuracy ``rtol``.
+    at once by Halley's method on t = log x (using the mixture density and its derivative), started
+    from the quantile of the mixture of Wilson-Hilferty approximations of the two gammas and safeguarded
+    by bisection inside the bracket of points already seen on each side, to relative accuracy ``rtol``.
     Distinct (N, E) are solved once. ``q`` may be a scalar (result shaped like N) or a sequence
     (result has a trailing axis, one column per q).
 
