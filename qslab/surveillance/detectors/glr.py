@@ -13,7 +13,9 @@ intercept, ``mu1_t = mu0_t exp(kappa)``, the statistic at time n is
 (section 3 of the paper), with the window of ``k`` set by ``M`` and ``Mtilde`` exactly as the C code
 of surveillance 1.20.3 does. An alarm is raised at the first n with ``GLR_n >= c.ARL``; the chart then
 restarts at n + 1 with ``mu0`` unchanged. With ``ret = "cases"`` the upper bound is the number of
-cases at n that would have given an alarm.
+cases at n that would have given an alarm. ``change = "epi"`` is the epidemic chart
+``mu1_t = mu0_t + lambda x_{t-1}`` (Held, Hofmann, Höhle and Schmid (2006), *Biostatistics* 7(3),
+422-437), as the C code computes it.
 
 >>> import numpy as np
 >>> from qslab.surveillance.sts import CountSeries
@@ -87,8 +89,8 @@ class GLRNBConfig:
             raise SeriesError(f"M must be -1 or an integer >= Mtilde, got {self.m!r}")
         if self.change not in CHANGES:
             raise SeriesError(f"change must be one of {', '.join(CHANGES)}, got {self.change!r}")
-        if self.change == "epi":
-            raise SeriesError("change 'epi' is not implemented; use 'intercept'")
+        if self.change == "epi" and self.ret == "cases":
+            raise SeriesError("ret 'cases' is not available with change 'epi' (R fails there too)")
         if self.dir not in DIRECTIONS:
             raise SeriesError(f"dir must be one of {', '.join(DIRECTIONS)}, got {self.dir!r}")
         if self.ret not in RETURNS:
@@ -153,8 +155,8 @@ class GLRNBConfig:
         if not (m == -1 or m >= m_tilde):
             raise r.error("M", "must be -1 or at least Mtilde")
         change = r.choice("change", "intercept", CHANGES)
-        if change == "epi":
-            raise r.error("change", "'epi' is not supported; use 'intercept'")
+        if change == "epi" and r.choice("ret", "value", RETURNS) == "cases":
+            raise r.error("ret", "'cases' is not available with change 'epi' (R fails there too)")
         return cls(
             range=rng,
             c_arl=r.number("c.ARL", 5.0, above=0),
@@ -317,13 +319,90 @@ def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, alarm):
+def _epi_pois_at(n, x, mu0, lo, m, m_tilde):
+    """Poisson epidemic-chart GLR at n (C glr_epi_window): mu1_t = mu0_t + lambda x_{t-1}.
+
+    x_{t-1} of the first row of a segment is 0 at the start and the alarm count after a restart,
+    which is x at the row before, as R passes it.
+    """
+    max_glr = -1e99
+    lambda_ml = 0.5
+    rel = n - lo
+    low = lo if m == -1 else lo + max(0, rel - m)
+    up = n - (m_tilde - 1)
+    for k in range(low, up + 1):
+        phi_old = 2.0
+        phi_new = math.log(lambda_ml)
+        it = 0
+        while phi_new > -18 and abs(math.exp(phi_new) - math.exp(phi_old)) > 1e-6 and it < 1000:
+            it += 1
+            phi_old = phi_new
+            e = math.exp(phi_old)
+            s = 0.0
+            f = 0.0
+            for i in range(k, n + 1):
+                xm1 = x[i - 1] if i > 0 else 0.0
+                d = e * xm1 + mu0[i]
+                s += x[i] * xm1 / d - xm1
+                f += x[i] * xm1 * xm1 / (d * d)
+            score = e * s
+            phi_new = phi_old + score / (-score + math.exp(2.0 * phi_old) * f)
+        lambda_ml = math.exp(phi_new)
+        lnk = 0.0
+        for i in range(k, n + 1):
+            xm1 = x[i - 1] if i > 0 else 0.0
+            lnk += x[i] * math.log(lambda_ml * xm1 / mu0[i] + 1.0) - lambda_ml * xm1
+        if lnk > max_glr:
+            max_glr = lnk
+    return max_glr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _epi_nb_at(n, x, mu0, lo, alpha, m, m_tilde):
+    """NB epidemic-chart GLR at n as C glr_nbgeneral_window computes it: theta from the Newton
+    iteration of the intercept chart (unclipped), l_{n,k} from the epidemic model."""
+    max_glr = -1e99
+    theta_ml = 0.5
+    rel = n - lo
+    low = lo if m == -1 else lo + max(0, rel - m)
+    up = n - (m_tilde - 1)
+    for k in range(low, up + 1):
+        theta_old = 0.4
+        theta_new = theta_ml
+        it = 0
+        while theta_new > -18 and abs(theta_new - theta_old) > 1e-6 and it < 1000:
+            it += 1
+            theta_old = theta_new
+            ek = math.exp(theta_old)
+            score = 0.0
+            fisher = 0.0
+            for i in range(k, n + 1):
+                d = 1.0 + alpha * ek * mu0[i]
+                score += (x[i] - ek * mu0[i]) / d
+                fisher += mu0[i] * (alpha * x[i] + 1.0) / (d * d)
+            theta_new = theta_old + score / (ek * fisher)
+        theta_ml = theta_new
+        et = math.exp(theta_ml)
+        lnk = 0.0
+        for i in range(k, n + 1):
+            xm1 = x[i - 1] if i > 0 else 0.0
+            mu1 = mu0[i] + et * xm1
+            lnk += x[i] * (
+                math.log(mu1) - math.log(mu0[i]) + math.log(1 + alpha * mu0[i]) - math.log(1 + alpha * mu1)
+            ) + 1 / alpha * (math.log(1 + alpha * mu0[i]) - math.log(1 + alpha * mu1))
+        if lnk > max_glr:
+            max_glr = lnk
+    return max_glr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, epi, upper, alarm):
     """One unit over the scored rows with restarts; fills ``upper`` and ``alarm`` (length len(x))."""
     length = x.shape[0]
     window = m > 0
     lo = 0
     while lo < length:
-        if alpha == 0.0:
+        if alpha == 0.0 and not epi:
             n0 = lo + m_tilde if window else lo + max(m_tilde - 1, 0)
         else:
             n0 = lo + max(m_tilde - 1, 0)
@@ -331,7 +410,12 @@ def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, a
             upper[i] = 0.0
         stop = -1
         for n in range(n0, length):
-            if alpha == 0.0:
+            if epi:
+                if alpha == 0.0:
+                    g = _epi_pois_at(n, x, mu0, lo, m, m_tilde)
+                else:
+                    g = _epi_nb_at(n, x, mu0, lo, alpha, m, m_tilde)
+            elif alpha == 0.0:
                 g = _glr_pois_at(n, x, mu0, lo, dirn, window, m, m_tilde)
             else:
                 g = _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde)
@@ -342,7 +426,8 @@ def _run_unit(x, mu0, alpha, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, a
                     upper[n] = _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max)
             else:
                 upper[n] = g
-            if g >= c_arl:
+            # the Poisson epidemic chart of the C code signals at > c.ARL, all others at >=
+            if (g > c_arl) if (epi and alpha == 0.0) else (g >= c_arl):
                 stop = n
                 break
         if stop < 0:
@@ -425,7 +510,7 @@ def _nb_cases(n, x, mu0, lo, alpha, dirn, m, m_tilde, c_arl, g, x_max):
 
 
 @numba.njit(cache=True, error_model="numpy", parallel=True)
-def _run_all(x, mu0, alpha, ok, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper, alarm):
+def _run_all(x, mu0, alpha, ok, dirn, m, m_tilde, c_arl, ret_cases, x_max, epi, upper, alarm):
     for u in numba.prange(x.shape[1]):
         if not ok[u]:
             continue
@@ -433,7 +518,7 @@ def _run_all(x, mu0, alpha, ok, dirn, m, m_tilde, c_arl, ret_cases, x_max, upper
         mu = mu0[:, u].copy()
         up = np.zeros(x.shape[0])
         al = np.zeros(x.shape[0])
-        _run_unit(xu, mu, alpha[u], dirn, m, m_tilde, c_arl, ret_cases, x_max, up, al)
+        _run_unit(xu, mu, alpha[u], dirn, m, m_tilde, c_arl, ret_cases, x_max, epi, up, al)
         upper[:, u] = up
         alarm[:, u] = al
 
@@ -449,6 +534,7 @@ def glr_statistic(
     dir: str = "inc",
     ret: str = "value",
     x_max: int = 10000,
+    change: str = "intercept",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The GLR-CUSUM with restarts for given counts and in-control means, all units at once.
 
@@ -472,6 +558,7 @@ def glr_statistic(
         float(c_arl),
         ret == "cases",
         int(x_max),
+        change == "epi",
         upper,
         alarm,
     )
@@ -539,6 +626,7 @@ def glrnb(series: CountSeries, config: GLRNBConfig) -> DetectorResult:
         dir=config.dir,
         ret=config.ret,
         x_max=config.x_max,
+        change=config.change,
     )
     return DetectorResult(
         method="glrnb",

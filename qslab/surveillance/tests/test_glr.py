@@ -84,6 +84,10 @@ def test_glrnb_restarts_after_an_alarm_with_mu0_unchanged():
         ({"range": [10, 400]}, "control 'range' for glrnb: index 400 is outside 1..20"),
         ({"range": [10, 11], "mu0": [1, 2]}, "control 'alpha' for glrnb must be given when mu0 is given"),
         ({"range": [10, 11], "M": 0}, "control 'M' for glrnb: must be -1 or at least Mtilde"),
+        (
+            {"range": [10, 11], "change": "epi", "ret": "cases"},
+            "control .ret. for glrnb: .cases. is not available",
+        ),
         ({"range": [10, 11], "c.ARL": "five"}, "control 'c.ARL' for glrnb: must be a number"),
         ({"range": [10, 11], "mu0": {"S": 1, "refit": True}}, "control 'mu0$refit' for glrnb"),
     ],
@@ -160,6 +164,9 @@ CASES = [
     ("monthly_nb_trend_S2", "monthly", {"range": MONTHLY_RANGE, "mu0": {"S": 2, "trend": True}}),
     ("monthly_pois", "monthly", {"range": MONTHLY_RANGE, "alpha": 0, "c.ARL": 4}),
     ("monthly_nb_cases", "monthly", {"range": MONTHLY_RANGE, "alpha": 0.1, "ret": "cases"}),
+    ("weekly_pois_epi", "weekly", {"range": WEEKLY_RANGE, "alpha": 0, "change": "epi", "c.ARL": 3}),
+    ("weekly_nb_epi", "weekly", {"range": WEEKLY_RANGE, "change": "epi"}),
+    ("monthly_pois_epi_window", "monthly", {"range": MONTHLY_RANGE, "alpha": 0, "change": "epi", "M": 6}),
 ]
 
 
