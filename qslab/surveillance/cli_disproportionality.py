@@ -104,7 +104,13 @@ def run(args: argparse.Namespace) -> int:
             )
         frame[col] = values
 
-    with tqdm(total=1, desc="disproportionality", file=sys.stderr, disable=None, leave=False) as bar:
+    stages = {"counted": "fitting the GPS prior", "fitted": "scoring pairs", "scored": "done"}
+    with tqdm(total=3, desc="counting pairs", file=sys.stderr, disable=None, leave=False) as bar:
+
+        def advance(name: str) -> None:
+            bar.set_description(stages[name])
+            bar.update(1)
+
         try:
             result = disproportionality(
                 frame,
@@ -115,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
                 margins=args.margins,
                 hyper=args.hyper,
                 zeroes=args.zeroes,
+                progress=advance,
             )
         except DisproportionalityError as exc:
             raise CommandError(f"{path}: {exc}") from exc
-        bar.update(1)
 
     table = result.table()[list(OUTPUT_COLUMNS)]
     # pandas writes floats with repr (shortest text that round-trips) and NaN as an empty field

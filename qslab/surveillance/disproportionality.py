@@ -48,7 +48,7 @@ on a pandas DataFrame or, for an Ibis table (DuckDB, Spark), in the backend.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -1337,6 +1337,7 @@ def disproportionality(
     zeroes: bool = False,
     squash: Sequence[dict[str, int]] | None = None,
     starts: Sequence[Sequence[float]] = DEFAULT_STARTS,
+    progress: Callable[[str], None] | None = None,
 ) -> DisproportionalityResult:
     """PRR, ROR, IC and GPS/EBGM for every product x event pair of a long report table.
 
@@ -1346,6 +1347,7 @@ def disproportionality(
     hyperparameters (a :class:`GPSHyperparameters` or (alpha1, beta1, alpha2, beta2, P)). ``zeroes``
     includes the never-reported cells in the likelihood instead of truncating it at zero (the output
     still lists reported pairs only). See :func:`count_pairs` for ``margins`` and ``strata``.
+    ``progress``, if given, is called after each stage with ``"counted"``, ``"fitted"`` and ``"scored"``.
 
     >>> import pandas as pd
     >>> rng = np.random.default_rng(7)
@@ -1359,9 +1361,15 @@ def disproportionality(
     >>> bool(np.all((res.EB05 <= res.EBGM) & (res.EBGM <= res.EB95)))
     True
     """
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
     counts = count_pairs(
         reports, id=id, product=product, event=event, strata=strata, margins=margins, zeroes=zeroes
     )
+    stage("counted")
     if isinstance(hyper, str):
         if hyper not in ("exact", "squashed"):
             raise DisproportionalityError(
@@ -1392,11 +1400,13 @@ def disproportionality(
         a1, b1, a2, b2, P = (float(v) for v in theta)
         fitted = GPSHyperparameters(a1, b1, a2, b2, P, loglik=float("nan"), converged=True, data="given")
         hyper_data = "given"
+    stage("fitted")
     post = gps_posterior(fitted, counts.N, counts.E)
     args = (counts.N, counts.n_product, counts.n_event, counts.n_total)
     prr_value, prr_lb = prr(*args)
     ror_value, ror_lb, ror_ub = ror(*args)
     ic, ic025 = bcpnn_ic(*args)
+    stage("scored")
     return DisproportionalityResult(
         product=counts.product,
         event=counts.event,

@@ -436,9 +436,16 @@ def test_bcpnn_ic_uses_goulds_moments_as_phvid():
 
 
 def test_disproportionality_result_collects_every_score(small_reports):
+    seen = []
     res = disproportionality(
-        small_reports, id="rid", product="drug", event="ae", hyper=(0.5, 0.3, 2.0, 2.0, 0.2)
+        small_reports,
+        id="rid",
+        product="drug",
+        event="ae",
+        hyper=(0.5, 0.3, 2.0, 2.0, 0.2),
+        progress=seen.append,
     )
+    assert seen == ["counted", "fitted", "scored"]
     table = res.table()
     assert list(table.columns) == list(res.COLUMNS)
     assert table[["product", "event"]].values.tolist() == [
