@@ -10,6 +10,9 @@ here they are fitted together:
   (one mean per level, the "seasgroups" of Noufaily et al. 2013, or a single intercept) plus an
   optional linear time trend. Its normal equations are an arrow matrix, solved in closed form per
   fit in a parallel numba loop, so cost is linear in the number of observations.
+* :func:`farrington_fitglm_kernel` runs R ``surveillance``'s whole ``fitGLM`` procedure on that design
+  for every fit (initial fit, no-trend fallback, Anscombe reweighting and refit; Farrington et al.
+  1996, section 3.3); the Farrington detectors call it.
 
 Both follow R's ``glm.fit`` step for step (McCullagh & Nelder 1989, section 2.5): start from
 ``mu = y + 0.1``; iterate weighted least squares on the working response; stop when
@@ -526,6 +529,222 @@ def _level_trend_kernel(
         sxx_out[f] = sxx
         conv[f] = converged
         iters[f] = n_iter
+
+
+# ---------------------------------------------------------------------------------------------------
+# R surveillance's fitGLM procedure (kept in this module so numba's on-disk cache, which is keyed on
+# the source file, is invalidated together with the IRLS core it inlines).
+# ---------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def anscombe_weights_one(y23, mu, hat, n, phi, threshold, omega, a, b, lev, t, off):  # pragma: no cover
+    """``algo.farrington.assign.weights(anscombe.residuals(m, phi), threshold)`` into ``omega``:
+    s^-2 where the standardised Anscombe residual s exceeds the threshold, 1 elsewhere, rescaled so the
+    weights average 1 (Farrington et al. 1996, section 3.3). ``y23`` holds ``y^(2/3)``; ``mu^(-1/6)``
+    is built from the fit (``a``, ``b``) by the running product :func:`irls_level_trend_one` uses."""
+    n_levels = a.shape[0]
+    ea6 = np.empty(n_levels)
+    for lv in range(n_levels):
+        ea6[lv] = np.exp(-a[lv] / 6.0) if np.isfinite(a[lv]) else 0.0
+    eb6 = np.exp(-b / 6.0)
+    cur = 1.0
+    inv_phi = 1.0 / phi
+    total = 0.0
+    thr2 = threshold * threshold
+    for i in range(n):
+        ti = t[i]
+        if i > 0 and ti - t[i - 1] == 1.0:
+            cur *= eb6
+        else:
+            cur = np.exp(-b * ti / 6.0)
+        m16 = ea6[lev[i]] * cur  # mu^(-1/6)
+        if off[i] != 0.0:
+            m16 *= np.exp(-off[i] / 6.0)
+        m = mu[i]
+        raw = 1.5 * (y23[i] * m16 - np.sqrt(m))
+        s2 = raw * raw * inv_phi / (1.0 - hat[i])  # s^2; s > threshold needs raw > 0
+        v = 1.0 / s2 if (raw > 0 and s2 > thr2) else 1.0
+        omega[i] = v
+        total += v
+    gamma = n / total
+    for i in range(n):
+        omega[i] *= gamma
+
+
+@numba.njit(cache=True, parallel=True)
+def farrington_fitglm_kernel(
+    obs,
+    ylogy_all,
+    lstart_all,
+    y23_all,
+    has_offset,
+    off_all,
+    rows,
+    dvalid,
+    level,
+    tt,
+    group,
+    unit,
+    trend,
+    n_levels,
+    level_now,
+    reweight,
+    threshold,
+    weights_quirk,
+    maxit,
+    epsilon,
+    a_now,
+    slope,
+    s0_now,
+    tbar_now,
+    sxx_out,
+    disp_out,
+    phi_out,
+    df_out,
+    conv_init,
+    conv_final,
+    trend_used,
+    y_max,
+):  # pragma: no cover - compiled
+    """R's ``fitGLM`` (``.flexible`` or ``.fast``) for every fit: initial fit, no-trend fallback when it
+    does not converge, phi = max(dispersion, 1), Anscombe reweighting and refit. ``obs`` and the
+    derived matrices are (n_units, n_time); fit ``f`` uses rows ``rows[group[f]]`` of unit ``unit[f]``."""
+    n_fits = group.shape[0]
+    n_obs = rows.shape[1]
+    for f in numba.prange(n_fits):
+        g = group[f]
+        u = unit[f]
+        yc = np.empty(n_obs)
+        ylogy = np.empty(n_obs)
+        lstart = np.empty(n_obs)
+        y23 = np.empty(n_obs)
+        ones = np.ones(n_obs)
+        offc = np.zeros(n_obs)
+        levc = np.empty(n_obs, dtype=np.int64)
+        tc = np.empty(n_obs)
+        n = 0
+        ymax = -np.inf
+        for i in range(n_obs):
+            if dvalid[g, i]:
+                r = rows[g, i]
+                yi = obs[u, r]
+                if np.isfinite(yi):
+                    yc[n] = yi
+                    ylogy[n] = ylogy_all[u, r]
+                    lstart[n] = lstart_all[u, r]
+                    y23[n] = y23_all[u, r]
+                    if has_offset:
+                        offc[n] = off_all[u, r]
+                    levc[n] = level[g, i]
+                    tc[n] = tt[g, i]
+                    ymax = max(ymax, yi)
+                    n += 1
+        a = np.empty(n_levels)
+        s0 = np.empty(n_levels)
+        tbar = np.empty(n_levels)
+        w = np.empty(n)
+        eta = np.empty(n)
+        mu = np.empty(n)
+        hat = np.empty(n)
+        use_trend = trend[f]
+        conv, _, b, sxx = irls_level_trend_one(
+            yc,
+            ylogy,
+            lstart,
+            ones,
+            offc,
+            levc,
+            tc,
+            n,
+            n_levels,
+            use_trend,
+            maxit,
+            epsilon,
+            a,
+            s0,
+            tbar,
+            w,
+            eta,
+            mu,
+        )
+        if not conv and use_trend:
+            use_trend = False
+            conv, _, b, sxx = irls_level_trend_one(
+                yc,
+                ylogy,
+                lstart,
+                ones,
+                offc,
+                levc,
+                tc,
+                n,
+                n_levels,
+                False,
+                maxit,
+                epsilon,
+                a,
+                s0,
+                tbar,
+                w,
+                eta,
+                mu,
+            )
+        pearson, n_ok, rank = level_trend_hat_dispersion(
+            yc, ones, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
+        )
+        df = n_ok - rank
+        disp = pearson / df if df > 0 else np.nan
+        phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
+        conv2 = conv
+        if reweight:
+            omega = np.empty(n)
+            anscombe_weights_one(y23, mu, hat, n, phi, threshold, omega, a, b, levc, tc, offc)
+            conv2, _, b, sxx = irls_level_trend_one(
+                yc,
+                ylogy,
+                lstart,
+                omega,
+                offc,
+                levc,
+                tc,
+                n,
+                n_levels,
+                use_trend,
+                maxit,
+                epsilon,
+                a,
+                s0,
+                tbar,
+                w,
+                eta,
+                mu,
+            )
+            pearson, n_ok, rank = level_trend_hat_dispersion(
+                yc, omega, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
+            )
+            df = n_ok - rank
+            disp = pearson / df if df > 0 else np.nan
+            phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
+            if weights_quirk:
+                # fitGLM.flexible stores omega in model$weights, where summary.glm expects working weights
+                total = 0.0
+                for i in range(n):
+                    r = (yc[i] - mu[i]) / mu[i]
+                    total += omega[i] * r * r
+                disp = total / df if df > 0 else np.nan
+        a_now[f] = a[level_now]
+        slope[f] = b if use_trend else np.nan
+        s0_now[f] = s0[level_now]
+        tbar_now[f] = tbar[level_now]
+        sxx_out[f] = sxx
+        disp_out[f] = disp
+        phi_out[f] = phi
+        df_out[f] = df
+        conv_init[f] = conv
+        conv_final[f] = conv2
+        trend_used[f] = use_trend
+        y_max[f] = ymax
 
 
 def fit_level_trend_glm(

@@ -44,11 +44,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 from scipy import special, stats
 
-from qslab.surveillance.glm import irls_level_trend_one, level_trend_hat_dispersion
+from qslab.surveillance.glm import farrington_fitglm_kernel
 from qslab.surveillance.sts import CountSeries, DetectorResult, SeriesError
 
 POWERTRANS = ("2/3", "1/2", "none")
@@ -526,200 +525,6 @@ def _farrington_design(series: CountSeries, ks: np.ndarray, cfg: FarringtonConfi
 # ---------------------------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
-def _anscombe_weights(y23, mu, hat, n, phi, threshold, omega):  # pragma: no cover - compiled
-    """``algo.farrington.assign.weights(anscombe.residuals(m, phi), threshold)`` into ``omega``:
-    s^-2 where the standardised Anscombe residual s exceeds the threshold, 1 elsewhere, rescaled so the
-    weights average 1 (Farrington et al. 1996, section 3.3). ``y23`` holds ``y^(2/3)``."""
-    total = 0.0
-    for i in range(n):
-        m = mu[i]
-        sq = np.sqrt(m)
-        raw = 1.5 * (y23[i] / np.cbrt(sq) - sq)
-        s = raw / np.sqrt(phi * (1.0 - hat[i]))
-        v = 1.0 / (s * s) if s > threshold else 1.0
-        omega[i] = v
-        total += v
-    gamma = n / total
-    for i in range(n):
-        omega[i] *= gamma
-
-
-@numba.njit(cache=True, parallel=True)
-def _fitglm_kernel(
-    obs,
-    ylogy_all,
-    lstart_all,
-    y23_all,
-    has_offset,
-    off_all,
-    rows,
-    dvalid,
-    level,
-    tt,
-    group,
-    unit,
-    trend,
-    n_levels,
-    level_now,
-    reweight,
-    threshold,
-    weights_quirk,
-    maxit,
-    epsilon,
-    a_now,
-    slope,
-    s0_now,
-    tbar_now,
-    sxx_out,
-    disp_out,
-    phi_out,
-    df_out,
-    conv_init,
-    conv_final,
-    trend_used,
-    y_max,
-):  # pragma: no cover - compiled
-    """R's ``fitGLM`` (``.flexible`` or ``.fast``) for every fit: initial fit, no-trend fallback when it
-    does not converge, phi = max(dispersion, 1), Anscombe reweighting and refit. ``obs`` and the
-    derived matrices are (n_units, n_time); fit ``f`` uses rows ``rows[group[f]]`` of unit ``unit[f]``."""
-    n_fits = group.shape[0]
-    n_obs = rows.shape[1]
-    for f in numba.prange(n_fits):
-        g = group[f]
-        u = unit[f]
-        yc = np.empty(n_obs)
-        ylogy = np.empty(n_obs)
-        lstart = np.empty(n_obs)
-        y23 = np.empty(n_obs)
-        ones = np.ones(n_obs)
-        offc = np.zeros(n_obs)
-        levc = np.empty(n_obs, dtype=np.int64)
-        tc = np.empty(n_obs)
-        n = 0
-        ymax = -np.inf
-        for i in range(n_obs):
-            if dvalid[g, i]:
-                r = rows[g, i]
-                yi = obs[u, r]
-                if np.isfinite(yi):
-                    yc[n] = yi
-                    ylogy[n] = ylogy_all[u, r]
-                    lstart[n] = lstart_all[u, r]
-                    y23[n] = y23_all[u, r]
-                    if has_offset:
-                        offc[n] = off_all[u, r]
-                    levc[n] = level[g, i]
-                    tc[n] = tt[g, i]
-                    ymax = max(ymax, yi)
-                    n += 1
-        a = np.empty(n_levels)
-        s0 = np.empty(n_levels)
-        tbar = np.empty(n_levels)
-        w = np.empty(n)
-        eta = np.empty(n)
-        mu = np.empty(n)
-        hat = np.empty(n)
-        use_trend = trend[f]
-        conv, _, b, sxx = irls_level_trend_one(
-            yc,
-            ylogy,
-            lstart,
-            ones,
-            offc,
-            levc,
-            tc,
-            n,
-            n_levels,
-            use_trend,
-            maxit,
-            epsilon,
-            a,
-            s0,
-            tbar,
-            w,
-            eta,
-            mu,
-        )
-        if not conv and use_trend:
-            use_trend = False
-            conv, _, b, sxx = irls_level_trend_one(
-                yc,
-                ylogy,
-                lstart,
-                ones,
-                offc,
-                levc,
-                tc,
-                n,
-                n_levels,
-                False,
-                maxit,
-                epsilon,
-                a,
-                s0,
-                tbar,
-                w,
-                eta,
-                mu,
-            )
-        pearson, n_ok, rank = level_trend_hat_dispersion(
-            yc, ones, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
-        )
-        df = n_ok - rank
-        disp = pearson / df if df > 0 else np.nan
-        phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
-        conv2 = conv
-        if reweight:
-            omega = np.empty(n)
-            _anscombe_weights(y23, mu, hat, n, phi, threshold, omega)
-            conv2, _, b, sxx = irls_level_trend_one(
-                yc,
-                ylogy,
-                lstart,
-                omega,
-                offc,
-                levc,
-                tc,
-                n,
-                n_levels,
-                use_trend,
-                maxit,
-                epsilon,
-                a,
-                s0,
-                tbar,
-                w,
-                eta,
-                mu,
-            )
-            pearson, n_ok, rank = level_trend_hat_dispersion(
-                yc, omega, levc, tc, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat
-            )
-            df = n_ok - rank
-            disp = pearson / df if df > 0 else np.nan
-            phi = max(disp, 1.0) if not np.isnan(disp) else np.nan
-            if weights_quirk:
-                # fitGLM.flexible stores omega in model$weights, where summary.glm expects working weights
-                total = 0.0
-                for i in range(n):
-                    r = (yc[i] - mu[i]) / mu[i]
-                    total += omega[i] * r * r
-                disp = total / df if df > 0 else np.nan
-        a_now[f] = a[level_now]
-        slope[f] = b if use_trend else np.nan
-        s0_now[f] = s0[level_now]
-        tbar_now[f] = tbar[level_now]
-        sxx_out[f] = sxx
-        disp_out[f] = disp
-        phi_out[f] = phi
-        df_out[f] = df
-        conv_init[f] = conv
-        conv_final[f] = conv2
-        trend_used[f] = use_trend
-        y_max[f] = ymax
-
-
 @dataclass
 class _Stage:
     """Per fit, what R's model object gives the detector: prediction pieces at the current period."""
@@ -792,7 +597,7 @@ def _fit_glm_r(
         trend=np.empty(n, dtype=np.bool_), y_max=np.empty(n),
     )  # fmt: skip
     if n:
-        _fitglm_kernel(
+        farrington_fitglm_kernel(
             data.obs, data.ylogy, data.lstart, data.y23, data.has_offset, data.offset, design.rows,
             design.valid, design.level, design.t, np.ascontiguousarray(group), np.ascontiguousarray(unit),
             np.ascontiguousarray(trend), n_levels, n_levels - 1, reweight, threshold, weights_quirk, 25, 1e-8,
