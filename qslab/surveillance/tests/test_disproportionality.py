@@ -503,6 +503,34 @@ def test_ibis_table_errors_name_the_column(caers):
         count_pairs(table, id="id", product="var1", event="event")
 
 
+@pytest.mark.spark
+@pytest.mark.slow
+# pyspark 4.0.5's createDataFrame(pandas) reads the option future.infer_string, deprecated in pandas 3,
+# and its toPandas calls DataFrame.astype(copy=False), also deprecated
+@pytest.mark.filterwarnings(
+    "ignore:The 'future.infer_string' option is deprecated:pandas.errors.Pandas4Warning"
+)
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:pandas.errors.Pandas4Warning")
+# py4j leaves its gateway socket to the garbage collector
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+def test_ibis_table_on_spark_counts_the_same_as_pandas(caers):
+    import ibis
+
+    from qslab.surveillance.store import spark_session
+
+    # the process's one local session; not stopped here, so that other Spark tests reuse it
+    spark = spark_session("qslab-tests")
+    part = caers.iloc[:5000]  # Spark's start-up is the cost; a part of caers exercises every query
+    spark.createDataFrame(part).createOrReplaceTempView("caers_reports")
+    table = ibis.pyspark.connect(spark).table("caers_reports")
+    local = count_pairs(part, id="id", product="var1", event="var2", strata="strat1")
+    remote = count_pairs(table, id="id", product="var1", event="var2", strata="strat1")
+    for name in ("product", "event", "N", "n_product", "n_event"):
+        np.testing.assert_array_equal(getattr(remote, name), getattr(local, name))
+    np.testing.assert_allclose(remote.E, local.E, rtol=1e-13)
+    assert (remote.n_total, remote.n_strata) == (local.n_total, local.n_strata)
+
+
 # ------------------------------------------------------------------------------------------------
 # Errors
 # ------------------------------------------------------------------------------------------------
