@@ -135,9 +135,58 @@ def _deviance(family, y, ylogy, eta, mu, theta):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
-    """``glm.fit`` IRLS for one unit from ``eta``; updates eta, mu, coef. Returns (converged, finite)."""
-    n, p = x.shape
+def _cholesky_solve(a, b, p):
+    """Solve a z = b in place (b <- z) for a symmetric positive-definite p x p ``a``; False if singular."""
+    for j in range(p):
+        d = a[j, j]
+        for k in range(j):
+            d -= a[j, k] * a[j, k]
+        if not d > 1e-300:
+            return False
+        d = math.sqrt(d)
+        a[j, j] = d
+        for i in range(j + 1, p):
+            v = a[i, j]
+            for k in range(j):
+                v -= a[i, k] * a[j, k]
+            a[i, j] = v / d
+    for i in range(p):
+        v = b[i]
+        for k in range(i):
+            v -= a[i, k] * b[k]
+        b[i] = v / a[i, i]
+    for i in range(p - 1, -1, -1):
+        v = b[i]
+        for k in range(i + 1, p):
+            v -= a[k, i] * b[k]
+        b[i] = v / a[i, i]
+    return True
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _weighted_cross(xt, w, wz, a, b):
+    """a = X' diag(w) X (lower triangle mirrored) and b = X' wz, with X given transposed (p, n)."""
+    p, n = xt.shape
+    for j in range(p):
+        acc = 0.0
+        for i in range(n):
+            acc += xt[j, i] * wz[i]
+        b[j] = acc
+        for k in range(j + 1):
+            acc = 0.0
+            for i in range(n):
+                acc += xt[j, i] * xt[k, i] * w[i]
+            a[j, k] = acc
+            a[k, j] = acc
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _irls_unit(xt, y, off, family, theta, eta, mu, coef, epsilon, maxit):
+    """``glm.fit`` IRLS for one unit from ``eta``; updates eta, mu, coef. Returns (converged, finite).
+
+    ``xt`` is the design matrix transposed, (p, n).
+    """
+    p, n = xt.shape
     for i in range(n):
         mu[i] = max(math.exp(eta[i]), _EPS)
     ylogy = np.empty(n)
@@ -146,22 +195,16 @@ def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
     dev_old = _deviance(family, y, ylogy, eta, mu, theta)
     a = np.empty((p, p))
     b = np.empty(p)
+    w = np.empty(n)
+    wz = np.empty(n)
     for _ in range(maxit):
-        a[:, :] = 0.0
-        b[:] = 0.0
         for i in range(n):
             mu_eta = mu[i]  # both are max(exp(eta), eps) for the log link
             var = mu[i] if family == 0 else mu[i] + mu[i] * mu[i] / theta
-            w = mu_eta * mu_eta / var
-            z = (eta[i] - off[i]) + (y[i] - mu[i]) / mu_eta
-            for j in range(p):
-                xw = x[i, j] * w
-                b[j] += xw * z
-                for k in range(j + 1):
-                    a[j, k] += xw * x[i, k]
-        for j in range(p):
-            for k in range(j + 1, p):
-                a[j, k] = a[k, j]
+            wi = mu_eta * mu_eta / var
+            w[i] = wi
+            wz[i] = wi * ((eta[i] - off[i]) + (y[i] - mu[i]) / mu_eta)
+        _weighted_cross(xt, w, wz, a, b)
         ok = True
         for j in range(p):
             if not math.isfinite(b[j]):
@@ -169,17 +212,18 @@ def _irls_unit(x, y, off, family, theta, eta, mu, coef, epsilon, maxit):
             for k in range(p):
                 if not math.isfinite(a[j, k]):
                     ok = False
-        if not ok:
+        if not ok or not _cholesky_solve(a, b, p):
             return False, False
-        new = np.linalg.solve(a, b)
         for j in range(p):
-            coef[j] = new[j]
+            coef[j] = b[j]
         for i in range(n):
-            e = off[i]
-            for j in range(p):
-                e += x[i, j] * new[j]
-            eta[i] = e
-            mu[i] = max(math.exp(e), _EPS)
+            eta[i] = off[i]
+        for j in range(p):
+            bj = b[j]
+            for i in range(n):
+                eta[i] += xt[j, i] * bj
+        for i in range(n):
+            mu[i] = max(math.exp(eta[i]), _EPS)
         dev = _deviance(family, y, ylogy, eta, mu, theta)
         if not math.isfinite(dev):
             return False, False
@@ -267,26 +311,26 @@ def _nb_loglik(th, mu, y):
 
 
 @numba.njit(cache=True, error_model="numpy", parallel=True)
-def _fit_all(x, y, off, family, theta_in, estimate_theta, epsilon, maxit, coef, fitted, theta_out, flags):
+def _fit_all(xt, y, off, family, theta_in, estimate_theta, epsilon, maxit, coef, fitted, theta_out, flags):
     """Fit every column of y. flags[:, 0] converged, 1 ok, 2 theta iteration limit, 3 alternation limit."""
     n, units = y.shape
-    p = x.shape[1]
+    p = xt.shape[0]
     for u in numba.prange(units):
         yu = y[:, u].copy()
-        ou = off[:, u].copy()
+        ou = off[:, 0].copy() if off.shape[1] == 1 else off[:, u].copy()
         eta = np.empty(n)
         mu = np.empty(n)
         cu = np.full(p, np.nan)
         if estimate_theta or family == 0:
             for i in range(n):
                 eta[i] = math.log(yu[i] + 0.1)
-            conv, fin = _irls_unit(x, yu, ou, 0, 1.0, eta, mu, cu, epsilon, maxit)
+            conv, fin = _irls_unit(xt, yu, ou, 0, 1.0, eta, mu, cu, epsilon, maxit)
             th = np.inf
         else:
             th = theta_in[u]
             for i in range(n):
                 eta[i] = math.log(yu[i] + (1.0 / 6.0 if yu[i] == 0 else 0.0))
-            conv, fin = _irls_unit(x, yu, ou, 1, th, eta, mu, cu, epsilon, maxit)
+            conv, fin = _irls_unit(xt, yu, ou, 1, th, eta, mu, cu, epsilon, maxit)
         ok = fin
         hit = False
         alternation = False
@@ -305,7 +349,7 @@ def _fit_all(x, y, off, family, theta_in, estimate_theta, epsilon, maxit, coef, 
                     break
                 for i in range(n):
                     eta[i] = math.log(mu[i])
-                conv, fin = _irls_unit(x, yu, ou, 1, th, eta, mu_new, cu, epsilon, maxit)
+                conv, fin = _irls_unit(xt, yu, ou, 1, th, eta, mu_new, cu, epsilon, maxit)
                 t_old = th
                 th, hit, failed = _theta_ml_unit(yu, mu, maxit, _EPS**0.25)  # R uses the previous mu
                 if failed or not fin:
@@ -340,7 +384,7 @@ def _fit(x, y, offset, family: str, theta, estimate: bool, epsilon: float, maxit
     theta_in = np.broadcast_to(np.asarray(1.0 if theta is None else theta, dtype=float), (n_units,)).copy()
     code = 0 if family == "poisson" else 1
     _fit_all(
-        np.ascontiguousarray(x),
+        np.ascontiguousarray(x.T),
         y,
         off,
         code,
@@ -376,7 +420,7 @@ def _prepare(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None) -> tuple[n
         raise ValueError(f"x must be (n_obs, p) with n_obs = {y.shape[0]} rows, got shape {x.shape}")
     if np.any(~np.isfinite(y)) or np.any(y < 0):
         raise ValueError("y must hold finite non-negative counts")
-    off = np.zeros_like(y) if offset is None else np.broadcast_to(np.asarray(offset, float), y.shape)
+    off = np.zeros((y.shape[0], 1)) if offset is None else np.broadcast_to(np.asarray(offset, float), y.shape)
     return x, np.ascontiguousarray(y), np.ascontiguousarray(off, dtype=float)
 
 
