@@ -1,5 +1,281 @@
-"""API of the risk app (mounted at /api/risk/ in qslab/api.py)."""
+"""API of the risk app (mounted at /api/risk/): taxonomies, reports, patterns, signals, early warning."""
 
-from ninja import Router
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.permissions import get_visible_or_404
+from qslab.risk import services
+from qslab.risk.forms import validate_barcode
+from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Signal, Term
 
 router = Router(tags=["risk"])
+
+
+class TermOut(Schema):
+    kind: str
+    code: str
+    name_zh: str
+    name_en: str
+    source: str
+
+
+class ReportIn(Schema):
+    product_category: str = Field(..., description="product category code")
+    brand: str = Field(..., min_length=1, max_length=120)
+    model: str = ""
+    batch: str = ""
+    barcode: str = ""
+    incident_date: dt.date
+    hazard: str = Field("", description="hazard code")
+    description: str = Field(..., min_length=1)
+    injured: bool = False
+    diagnosis: str = ""
+    reporter_email: str = ""
+    consent_publish: bool = Field(False, description="must be true: the reporter agrees to the consent text")
+    consent_contact: bool = False
+
+
+class ReportOut(Schema):
+    id: int
+    reference: str
+    status: str
+    product_category: str
+    hazard: str | None
+    incident_date: dt.date
+    public_summary_zh: str
+    public_summary_en: str
+
+
+class TransitionIn(Schema):
+    reason: str = ""
+
+
+class PatternOut(Schema):
+    id: int
+    title_zh: str
+    title_en: str
+    product_category: str
+    hazard: str
+    failure_mode: str
+    injury_mechanism: str
+    detection_method: str
+    summary_zh: str
+    summary_en: str
+    evidence: list[str]
+
+
+class SignalOut(Schema):
+    id: int
+    family: str
+    unit: str
+    unit_label: str
+    first_period: dt.date
+    last_period: dt.date
+    observed: float
+    upperbound: float
+    method: str
+    config: dict
+    status: str
+    severity: str
+    assignee: str | None
+    due: dt.date | None
+
+
+class RunOut(Schema):
+    task_id: str
+
+
+class IngestOut(Schema):
+    id: int
+    source: str
+    file_name: str
+    status: str
+    n_rows: int
+    n_inserted: int
+    problems: list[dict]
+
+
+def _report_out(r: IncidentReport) -> ReportOut:
+    return ReportOut(
+        id=r.pk,
+        reference=r.reference,
+        status=r.status,
+        product_category=r.product_category.code,
+        hazard=r.hazard.code if r.hazard_id else None,
+        incident_date=r.incident_date,
+        public_summary_zh=r.public_summary_zh,
+        public_summary_en=r.public_summary_en,
+    )
+
+
+def _signal_out(s: Signal) -> SignalOut:
+    return SignalOut(
+        id=s.pk,
+        family=s.family.name,
+        unit=s.unit,
+        unit_label=s.unit_label,
+        first_period=s.first_period,
+        last_period=s.last_period,
+        observed=s.observed,
+        upperbound=s.upperbound,
+        method=s.method,
+        config=s.config,
+        status=s.status,
+        severity=s.severity,
+        assignee=str(s.assignee) if s.assignee_id else None,
+        due=s.due,
+    )
+
+
+def _pattern_out(p: DefectPattern, user) -> PatternOut:  # type: ignore[no-untyped-def]
+    return PatternOut(
+        id=p.pk,
+        title_zh=p.title_zh,
+        title_en=p.title_en,
+        product_category=p.product_category.code,
+        hazard=p.hazard.code,
+        failure_mode=p.failure_mode,
+        injury_mechanism=p.injury_mechanism,
+        detection_method=p.detection_method,
+        summary_zh=p.summary_zh,
+        summary_en=p.summary_en,
+        evidence=[r.reference for r in p.evidence.all() & IncidentReport.objects.visible_to(user)],
+    )
+
+
+@router.get("/terms", response=list[TermOut], auth=PUBLIC, summary="Taxonomy terms (public)")
+@paginate(LimitOffsetPagination)
+def terms(request: HttpRequest, kind: Term.Kind | None = None, q: str = ""):
+    qs = Term.objects.visible_to(request.user).filter(active=True)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(name_en__icontains=q) | qs.filter(name_zh__icontains=q) | qs.filter(code=q)
+    return list(qs)
+
+
+def _term(kind: str, code: str, field: str) -> Term | None:
+    if not code:
+        return None
+    term = Term.objects.filter(kind=kind, code=code, active=True).first()
+    if term is None:
+        raise ValidationError({field: [f"Unknown {kind} code {code!r}."]})
+    return term
+
+
+@router.post(
+    "/reports",
+    response={201: ReportOut, 401: ErrorOut, 422: ErrorOut},
+    auth=PUBLIC,
+    summary="File an incident report (anyone; reviewed before publication)",
+)
+def create_report(request: HttpRequest, payload: ReportIn):
+    data = payload.dict()
+    errors: dict[str, list[str]] = {}
+    try:
+        data["barcode"] = validate_barcode(data["barcode"])
+    except Exception as exc:
+        errors["barcode"] = list(getattr(exc, "messages", [str(exc)]))
+    for field, kind in (
+        ("product_category", Term.Kind.PRODUCT),
+        ("hazard", Term.Kind.HAZARD),
+        ("diagnosis", Term.Kind.DIAGNOSIS),
+    ):
+        try:
+            data[field] = _term(kind, data[field], field)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    user = request.user if request.user.is_authenticated else None
+    return Status(201, _report_out(services.submit_report(user, data)))
+
+
+@router.get(
+    "/reports", response=list[ReportOut], auth=PUBLIC, summary="Reports I may see (public: published)"
+)
+@paginate(LimitOffsetPagination)
+def reports(request: HttpRequest, status: IncidentReport.Status | None = None):
+    qs = IncidentReport.objects.visible_to(request.user).select_related("product_category", "hazard")
+    if status:
+        qs = qs.filter(status=status)
+    return [_report_out(r) for r in qs]
+
+
+@router.get("/reports/{report_id}", response={200: ReportOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
+def report(request: HttpRequest, report_id: int):
+    return _report_out(
+        get_visible_or_404(
+            IncidentReport.objects.select_related("product_category", "hazard"), request.user, pk=report_id
+        )
+    )
+
+
+@router.post(
+    "/reports/{report_id}/transitions/{transition}",
+    response={200: ReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Review a report: review, publish, reject",
+)
+def move_report(request: HttpRequest, report_id: int, transition: str, payload: TransitionIn):
+    item = get_visible_or_404(IncidentReport, request.user, pk=report_id)
+    return _report_out(services.move_report(request.user, item, transition, payload.reason))
+
+
+@router.get("/patterns", response=list[PatternOut], auth=PUBLIC, summary="Search defect patterns")
+@paginate(LimitOffsetPagination)
+def patterns(request: HttpRequest, q: str = "", hazard: str = "", product: str = ""):
+    return [_pattern_out(p, request.user) for p in services.search_patterns(request.user, q, hazard, product)]
+
+
+@router.get("/patterns/{pattern_id}", response={200: PatternOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
+def pattern(request: HttpRequest, pattern_id: int):
+    return _pattern_out(get_visible_or_404(DefectPattern, request.user, pk=pattern_id), request.user)
+
+
+@router.get("/signals", response=list[SignalOut], summary="Early-warning signals (analysts, office)")
+@paginate(LimitOffsetPagination)
+def signals(request: HttpRequest, status: Signal.Status | None = None):
+    qs = Signal.objects.visible_to(request.user).select_related("family", "assignee")
+    if status:
+        qs = qs.filter(status=status)
+    return [_signal_out(s) for s in qs]
+
+
+@router.get("/signals/{signal_id}", response={200: SignalOut, 401: ErrorOut, 404: ErrorOut})
+def signal(request: HttpRequest, signal_id: int):
+    return _signal_out(
+        get_visible_or_404(Signal.objects.select_related("family", "assignee"), request.user, pk=signal_id)
+    )
+
+
+@router.post(
+    "/signals/{signal_id}/transitions/{transition}",
+    response={200: SignalOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Triage a signal: triage, escalate, dismiss",
+)
+def move_signal(request: HttpRequest, signal_id: int, transition: str, payload: TransitionIn):
+    item = get_visible_or_404(Signal, request.user, pk=signal_id)
+    return _signal_out(services.move_signal(request.user, item, transition, payload.reason))
+
+
+@router.post(
+    "/early-warning/runs",
+    response={202: RunOut, 401: ErrorOut, 403: ErrorOut},
+    summary="Start the early-warning job over all series (analysts, office)",
+)
+def start_early_warning(request: HttpRequest):
+    result = services.start_early_warning(request.user)
+    return Status(202, RunOut(task_id=str(result.id)))
+
+
+@router.get("/ingests", response=list[IngestOut], summary="Data intakes with every rejected value")
+@paginate(LimitOffsetPagination)
+def ingests(request: HttpRequest):
+    return list(IngestRun.objects.visible_to(request.user))

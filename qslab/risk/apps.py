@@ -6,3 +6,9 @@ class RiskConfig(AppConfig):
     name = "qslab.risk"
     label = "risk"
     verbose_name = _("Product risk")
+
+    def ready(self) -> None:
+        from qslab.core.dashboard import register_queue
+        from qslab.risk.queues import risk_queue
+
+        register_queue(risk_queue)

@@ -1,1 +1,613 @@
-"""Models of the risk app (issue 12)."""
+"""Product risk monitoring: taxonomies, public incident reports, defect patterns, bulk intake runs,
+early-warning configurations and runs, and the signals analysts triage (issue 12).
+
+Large monitoring data (hospital records, recalls, device reports) do not live here: they are in the
+analytical store (``settings.DUCKDB_PATH``) and reached through :mod:`qslab.surveillance`. The
+relational tables hold what people work on: reports, patterns, signals and their audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from qslab.accounts.roles import Role, has_role
+from qslab.core.models import ChangeLoggedModel, bilingual
+from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
+
+
+def is_risk_staff(user: Any) -> bool:
+    """Risk analysts and the committee office do the risk work (review, patterns, signals)."""
+    return has_role(user, Role.ANALYST) or has_role(user, Role.OFFICE)
+
+
+def _staff_q(user: Any) -> models.Q:
+    return models.Q() if is_risk_staff(user) else models.Q(pk__in=[])
+
+
+# ------------------------------------------------------------------------------------------------
+# taxonomies
+
+
+class Term(ChangeLoggedModel):
+    """One entry of a coded taxonomy (product categories, hazards, diagnoses, body parts, dispositions).
+
+    The taxonomies are data: CPSC NEISS code tables are loaded as a shipped example
+    (``load_neiss_codes``) and the office adds its own codes beside them.
+    """
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", _("product category")
+        HAZARD = "hazard", _("hazard")
+        DIAGNOSIS = "diagnosis", _("injury diagnosis")
+        BODY_PART = "body_part", _("body part")
+        DISPOSITION = "disposition", _("disposition")
+
+    kind = models.CharField(_("taxonomy"), max_length=16, choices=Kind.choices)
+    code = models.CharField(_("code"), max_length=40)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("broader term"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    source = models.CharField(
+        _("source"), max_length=40, default="office", help_text=_("e.g. neiss for CPSC NEISS codes")
+    )
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ("kind", "code")
+        constraints = [models.UniqueConstraint(fields=["kind", "code"], name="risk_one_term_per_code")]
+        verbose_name = _("taxonomy term")
+        verbose_name_plural = _("taxonomy terms")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q()
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _staff_q(user)
+
+
+# ------------------------------------------------------------------------------------------------
+# public incident reports
+
+
+def _has_public_summary(report: IncidentReport) -> str | None:
+    if not (report.public_summary_zh.strip() or report.public_summary_en.strip()):
+        return str(_("Write the public summary (Chinese or English) before publishing the report."))
+    if not report.consent_publish:
+        return str(_("The reporter did not agree to publication."))
+    return None
+
+
+def _take_review(report: IncidentReport, user: Any, reason: str) -> None:
+    report.reviewer = user
+    report.save(update_fields=["reviewer"])
+
+
+def _reporter(report: IncidentReport) -> list[Any]:
+    return [report.reporter] if report.reporter_id else []
+
+
+def photo_upload_path(instance: IncidentReport, filename: str) -> str:
+    return f"risk/reports/{instance.reference}/{filename}"
+
+
+class IncidentReport(ChangeLoggedModel):
+    """A product incident reported by a member of the public, reviewed by an analyst before publication."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("submitted")
+        UNDER_REVIEW = "under_review", _("under review")
+        PUBLISHED = "published", _("published")
+        REJECTED = "rejected", _("rejected")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("submitted", "submitted", "已提交"),
+            State("under_review", "under review", "审核中"),
+            State("published", "published", "已公开"),
+            State("rejected", "rejected", "已驳回", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "review",
+                ("submitted",),
+                "under_review",
+                (Role.ANALYST, Role.OFFICE),
+                "start review",
+                "开始审核",
+                on_enter=_take_review,
+                deadline=DeadlineRule(
+                    5, "Finish reviewing the incident report", "完成事故报告审核", assignee_role=Role.ANALYST
+                ),
+            ),
+            Transition(
+                "publish",
+                ("under_review",),
+                "published",
+                (Role.ANALYST, Role.OFFICE),
+                "publish",
+                "公开",
+                guard=_has_public_summary,
+                notify=_reporter,
+            ),
+            Transition(
+                "reject",
+                ("submitted", "under_review"),
+                "rejected",
+                (Role.ANALYST, Role.OFFICE),
+                "reject",
+                "驳回",
+                requires_reason=True,
+                notify=_reporter,
+            ),
+        ),
+    )
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reporter"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="risk_reports",
+    )
+    reporter_email = models.EmailField(_("contact e-mail"), blank=True)
+    # product identity
+    product_category = models.ForeignKey(
+        Term,
+        verbose_name=_("product category"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.PRODUCT},
+    )
+    brand = models.CharField(_("brand"), max_length=120)
+    model = models.CharField(_("model"), max_length=120, blank=True)
+    batch = models.CharField(_("batch or lot"), max_length=80, blank=True)
+    barcode = models.CharField(
+        _("barcode (EAN/UPC/ISBN)"), max_length=20, blank=True, help_text=_("digits only, as printed")
+    )
+    # what happened
+    incident_date = models.DateField(_("date of the incident"))
+    hazard = models.ForeignKey(
+        Term,
+        verbose_name=_("hazard"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.HAZARD},
+    )
+    description = models.TextField(_("what happened"))
+    injured = models.BooleanField(_("someone was injured"), default=False)
+    diagnosis = models.ForeignKey(
+        Term,
+        verbose_name=_("injury"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.DIAGNOSIS},
+    )
+    body_part = models.ForeignKey(
+        Term,
+        verbose_name=_("body part"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.BODY_PART},
+    )
+    disposition = models.ForeignKey(
+        Term,
+        verbose_name=_("treatment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.DISPOSITION},
+    )
+    victim_age = models.PositiveSmallIntegerField(_("age of the injured person"), null=True, blank=True)
+    photo = models.ImageField(_("photo"), upload_to=photo_upload_path, blank=True)
+    # consent
+    consent_publish = models.BooleanField(_("consent to publish an anonymised summary"), default=False)
+    consent_contact = models.BooleanField(_("consent to be contacted"), default=False)
+    consent_text = models.TextField(_("consent wording agreed to"), blank=True)
+    consent_at = models.DateTimeField(_("consent recorded"), null=True, blank=True)
+    # analyst's review
+    public_summary_zh = models.TextField(_("public summary (Chinese)"), blank=True)
+    public_summary_en = models.TextField(_("public summary (English)"), blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = _("incident report")
+        verbose_name_plural = _("incident reports")
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.brand} {self.model}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:report", args=[self.pk])
+
+    @property
+    def public_summary(self) -> str:
+        return bilingual(self.public_summary_zh, self.public_summary_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if is_risk_staff(user):
+            return models.Q()
+        published = models.Q(status=cls.Status.PUBLISHED)
+        if user is not None and user.is_authenticated:
+            return published | models.Q(reporter=user)
+        return published
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if is_risk_staff(user):
+            return models.Q(status__in=[cls.Status.SUBMITTED, cls.Status.UNDER_REVIEW])
+        return models.Q(pk__in=[])
+
+
+# ------------------------------------------------------------------------------------------------
+# defect patterns
+
+
+class DefectPattern(ChangeLoggedModel):
+    """A typical defect pattern: product, hazard, failure mode, injury mechanism, and its evidence."""
+
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    product_category = models.ForeignKey(
+        Term,
+        verbose_name=_("product category"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.PRODUCT},
+    )
+    hazard = models.ForeignKey(
+        Term,
+        verbose_name=_("hazard"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.HAZARD},
+    )
+    failure_mode = models.TextField(_("failure mode"), blank=True)
+    injury_mechanism = models.TextField(_("injury mechanism"), blank=True)
+    scenario = models.TextField(_("typical scenario"), blank=True)
+    detection_method = models.CharField(
+        _("test method or standard clause that detects it"), max_length=200, blank=True
+    )
+    summary_zh = models.TextField(_("public summary (Chinese)"), blank=True)
+    summary_en = models.TextField(_("public summary (English)"), blank=True)
+    evidence = models.ManyToManyField(
+        IncidentReport, verbose_name=_("evidence cases"), blank=True, related_name="patterns"
+    )
+    evidence_links = models.TextField(
+        _("other evidence"),
+        blank=True,
+        help_text=_("one reference per line: recall numbers, NEISS cases, URLs"),
+    )
+    is_public = models.BooleanField(_("public"), default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-last_updated", "-id")
+        verbose_name = _("defect pattern")
+        verbose_name_plural = _("defect patterns")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:pattern", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        return bilingual(self.title_zh, self.title_en)
+
+    @property
+    def summary(self) -> str:
+        return bilingual(self.summary_zh, self.summary_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q() if is_risk_staff(user) else models.Q(is_public=True)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _staff_q(user)
+
+
+# ------------------------------------------------------------------------------------------------
+# bulk intake into the analytical store
+
+
+def ingest_upload_path(instance: IngestRun, filename: str) -> str:
+    import uuid
+
+    return f"risk/ingest/{uuid.uuid4().hex}/{filename}"
+
+
+class IngestRun(ChangeLoggedModel):
+    """One file of monitoring data taken into the analytical store (all-or-nothing)."""
+
+    class Source(models.TextChoices):
+        NEISS = "neiss", _("CPSC NEISS injury records")
+        FDA_ENFORCEMENT = "fda-enforcement", _("FDA drug enforcement (recalls)")
+        CAERS = "caers", _("FDA CAERS adverse events")
+        MAUDE = "maude", _("FDA MAUDE device reports")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        REJECTED = "rejected", _("rejected: nothing written")
+        FAILED = "failed", _("failed")
+
+    source = models.CharField(_("data source"), max_length=24, choices=Source.choices)
+    file = models.FileField(_("file"), upload_to=ingest_upload_path)
+    file_name = models.CharField(_("file name"), max_length=200)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    n_rows = models.PositiveIntegerField(_("rows"), default=0)
+    n_inserted = models.PositiveIntegerField(_("inserted"), default=0)
+    problems = models.JSONField(_("problems"), default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = _("data intake")
+        verbose_name_plural = _("data intakes")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:ingest", args=[self.pk])
+
+    visible_q = classmethod(lambda cls, user: _staff_q(user))
+
+
+# ------------------------------------------------------------------------------------------------
+# early warning
+
+
+class SeriesFamily(ChangeLoggedModel):
+    """A configured family of series and the detector run over all of them (e.g. product x hazard)."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", _("week")
+        MONTH = "month", _("month")
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    source = models.CharField(_("data source"), max_length=40, help_text=_("source in the analytical store"))
+    by = models.CharField(
+        _("grouped by"),
+        max_length=200,
+        default="product_code,hazard_code",
+        help_text=_("canonical columns separated by commas, e.g. product_code,hazard_code"),
+    )
+    period = models.CharField(_("period"), max_length=8, choices=Period.choices, default=Period.WEEK)
+    method = models.CharField(_("detector"), max_length=32, default="earsC", help_text=_("R method name"))
+    control = models.JSONField(_("detector settings (R control names)"), default=dict, blank=True)
+    score_last = models.PositiveIntegerField(
+        _("periods scored per run"), default=8, help_text=_("the most recent periods the detector scores")
+    )
+    min_total = models.PositiveIntegerField(
+        _("minimum records per series"), default=20, help_text=_("sparser series are not monitored")
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("series family")
+        verbose_name_plural = _("series families")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def by_columns(self) -> list[str]:
+        return [c.strip() for c in self.by.split(",") if c.strip()]
+
+    visible_q = classmethod(lambda cls, user: _staff_q(user))
+    editable_q = classmethod(lambda cls, user: _staff_q(user))
+
+
+class EarlyWarningRun(ChangeLoggedModel):
+    """One run of the early-warning job over every active series family."""
+
+    started = models.DateTimeField(_("started"), auto_now_add=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    n_series = models.PositiveIntegerField(_("series"), default=0)
+    n_alarms = models.PositiveIntegerField(_("alarms"), default=0)
+    n_new_alarms = models.PositiveIntegerField(_("new alarms"), default=0)
+    n_new_signals = models.PositiveIntegerField(_("new signals"), default=0)
+    report = models.TextField(_("report"), blank=True)
+
+    class Meta:
+        ordering = ("-started", "-id")
+        verbose_name = _("early-warning run")
+        verbose_name_plural = _("early-warning runs")
+
+    def __str__(self) -> str:
+        return f"{self.started:%Y-%m-%d %H:%M}: {self.n_new_signals} new signal(s)"
+
+    visible_q = classmethod(lambda cls, user: _staff_q(user))
+
+
+def _assign_signal(signal: Signal, user: Any, reason: str) -> None:
+    from django.utils import timezone
+
+    from qslab.core.calendar import add_days
+
+    signal.assignee = user
+    signal.due = add_days(timezone.localdate(), 10)
+    signal.save(update_fields=["assignee", "due"])
+
+
+class Signal(ChangeLoggedModel):
+    """Alarms on one series, grouped while the signal is open, for an analyst to triage."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("new")
+        TRIAGED = "triaged", _("under review")
+        ESCALATED = "escalated", _("escalated to assessment")
+        DISMISSED = "dismissed", _("dismissed")
+
+    class Severity(models.TextChoices):
+        LOW = "low", _("low")
+        MEDIUM = "medium", _("medium")
+        HIGH = "high", _("high")
+
+    OPEN = (Status.NEW, Status.TRIAGED)
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("new", "new", "新信号"),
+            State("triaged", "under review", "研判中"),
+            State("escalated", "escalated to assessment", "已转风险评估", terminal=True),
+            State("dismissed", "dismissed", "已排除", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "triage",
+                ("new",),
+                "triaged",
+                (Role.ANALYST, Role.OFFICE),
+                "take for review",
+                "开始研判",
+                on_enter=_assign_signal,
+                deadline=DeadlineRule(
+                    10,
+                    "Decide on the early-warning signal",
+                    "对预警信号作出研判结论",
+                    assignee_role=Role.ANALYST,
+                ),
+            ),
+            Transition(
+                "escalate",
+                ("new", "triaged"),
+                "escalated",
+                (Role.ANALYST, Role.OFFICE),
+                "escalate to risk assessment",
+                "转入风险评估",
+                requires_reason=True,
+            ),
+            Transition(
+                "dismiss",
+                ("new", "triaged"),
+                "dismissed",
+                (Role.ANALYST, Role.OFFICE),
+                "dismiss",
+                "排除",
+                requires_reason=True,
+            ),
+        ),
+    )
+
+    family = models.ForeignKey(
+        SeriesFamily, verbose_name=_("series family"), on_delete=models.PROTECT, related_name="signals"
+    )
+    unit = models.CharField(_("series"), max_length=300)
+    unit_label = models.CharField(_("series label"), max_length=400, blank=True)
+    first_period = models.DateField(_("first alarm"))
+    last_period = models.DateField(_("latest alarm"))
+    observed = models.FloatField(_("observed"))
+    upperbound = models.FloatField(_("threshold"))
+    method = models.CharField(_("detector"), max_length=32)
+    config = models.JSONField(_("detector settings"), default=dict)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices, default=Severity.LOW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    due = models.DateField(_("due"), null=True, blank=True)
+    run = models.ForeignKey(
+        EarlyWarningRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-last_period", "-id")
+        indexes = [models.Index(fields=["family", "unit", "status"])]
+        verbose_name = _("signal")
+        verbose_name_plural = _("signals")
+
+    def __str__(self) -> str:
+        return f"{self.family.name}: {self.unit_label or self.unit} ({self.last_period})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:signal", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+    visible_q = classmethod(lambda cls, user: _staff_q(user))
+    editable_q = classmethod(
+        lambda cls, user: (
+            models.Q(status__in=[s.value for s in cls.OPEN]) if is_risk_staff(user) else models.Q(pk__in=[])
+        )
+    )
+
+
+class Alarm(models.Model):
+    """One alarmed period of one series; stored once, whatever the number of runs."""
+
+    signal = models.ForeignKey(Signal, on_delete=models.CASCADE, related_name="alarms")
+    family = models.ForeignKey(SeriesFamily, on_delete=models.PROTECT, related_name="+")
+    unit = models.CharField(max_length=300)
+    period = models.DateField()
+    observed = models.FloatField()
+    upperbound = models.FloatField()
+    run = models.ForeignKey(EarlyWarningRun, null=True, on_delete=models.SET_NULL, related_name="alarms")
+
+    class Meta:
+        ordering = ("period",)
+        constraints = [
+            models.UniqueConstraint(fields=["family", "unit", "period"], name="risk_one_alarm_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.period}: {self.observed:g} > {self.upperbound:g}"

@@ -1,0 +1,856 @@
+"""Operations of product risk monitoring: taxonomies, public reports, defect patterns, data intake,
+the early-warning job and signal triage.
+
+Workflow state changes go through :func:`qslab.core.services.apply_transition` only; the rest are verbs
+of the domain in ``transaction.atomic()`` that save with ``update_fields``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qslab.core.context import acting_as
+from qslab.core.services import apply_transition, watch
+from qslab.risk.models import (
+    Alarm,
+    DefectPattern,
+    EarlyWarningRun,
+    IncidentReport,
+    IngestRun,
+    SeriesFamily,
+    Signal,
+    Term,
+    is_risk_staff,
+)
+
+CONSENT_TEXT_EN = (
+    "I agree that the market regulator may store this report, contact me about it if I ticked the box, "
+    "and publish an anonymised summary after review. My name and contact details are never published."
+)
+CONSENT_TEXT_ZH = (
+    "我同意市场监管部门保存本报告，在我勾选时就此与我联系，并在审核后公开匿名摘要。"
+    "我的姓名和联系方式不会公开。"
+)
+
+
+def _require_staff(user: Any, what: str) -> None:
+    if not is_risk_staff(user):
+        raise PermissionDenied(
+            _("Only risk analysts and the committee office may %(what)s.") % {"what": what}
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# taxonomies
+
+#: Hazard taxonomy shipped with the platform (EU Safety Gate risk types, in both languages).
+HAZARDS = [
+    ("mechanical", "机械伤害", "Mechanical (cuts, crushing, entrapment)"),
+    ("choking", "窒息（小零件）", "Choking (small parts)"),
+    ("suffocation", "窒息（覆盖口鼻、绳带）", "Suffocation and strangulation"),
+    ("fall", "跌落", "Falls"),
+    ("electrical", "电击", "Electric shock"),
+    ("fire", "火灾", "Fire"),
+    ("thermal", "烫伤、灼伤", "Burns and scalds (thermal)"),
+    ("chemical", "化学危害", "Chemical"),
+    ("microbiological", "微生物", "Microbiological"),
+    ("drowning", "溺水", "Drowning"),
+    ("noise", "噪声", "Damage to hearing"),
+    ("radiation", "辐射", "Radiation"),
+    ("other", "其他", "Other"),
+]
+
+#: Chinese names of the NEISS dispositions and of common diagnoses and body parts (CPSC gives English).
+NEISS_ZH = {
+    "disposition": {
+        "0": "未受伤",
+        "1": "诊治后离院",
+        "2": "诊治后转院",
+        "4": "诊治后住院",
+        "5": "留院观察",
+        "6": "未就诊离开",
+        "8": "死亡",
+        "9": "不详",
+    },
+    "diagnosis": {
+        "41": "误食",
+        "42": "吸入异物",
+        "46": "电烧伤",
+        "47": "烧伤（未说明）",
+        "48": "烫伤",
+        "49": "化学烧伤",
+        "51": "热烧伤",
+        "52": "脑震荡",
+        "53": "挫伤、擦伤",
+        "54": "挤压伤",
+        "55": "脱位",
+        "57": "骨折",
+        "58": "血肿",
+        "59": "割裂伤",
+        "62": "内脏损伤",
+        "64": "扭伤、拉伤",
+        "65": "窒息",
+        "67": "电击",
+        "68": "中毒",
+        "71": "其他",
+    },
+    "body_part": {
+        "0": "内部",
+        "30": "肩",
+        "31": "上躯干",
+        "32": "肘",
+        "33": "前臂",
+        "34": "腕",
+        "35": "膝",
+        "36": "小腿",
+        "37": "踝",
+        "38": "阴部",
+        "75": "头",
+        "76": "面部",
+        "77": "眼球",
+        "79": "下躯干",
+        "80": "上臂",
+        "81": "大腿",
+        "82": "手",
+        "83": "足",
+        "88": "口",
+        "89": "颈",
+        "92": "手指",
+        "93": "脚趾",
+        "94": "耳",
+    },
+    "product": {
+        "1807": "地板",
+        "1842": "楼梯、台阶",
+        "4076": "床",
+        "1205": "篮球",
+        "5040": "自行车",
+        "4074": "椅子",
+        "1211": "橄榄球",
+        "464": "刀具",
+        "572": "电视机",
+        "1893": "门",
+        "269": "电热水壶",
+        "1329": "滑板车（非电动）",
+        "1345": "拼装积木",
+    },
+}
+
+NEISS_TABLES = {
+    Term.Kind.PRODUCT: "products.csv",
+    Term.Kind.DIAGNOSIS: "diagnoses.csv",
+    Term.Kind.BODY_PART: "body_parts.csv",
+    Term.Kind.DISPOSITION: "dispositions.csv",
+}
+
+
+@transaction.atomic
+def load_hazards() -> int:
+    """The shipped hazard taxonomy; existing terms keep the office's edits."""
+    created = 0
+    for code, zh, en in HAZARDS:
+        _term, new = Term.objects.get_or_create(
+            kind=Term.Kind.HAZARD, code=code, defaults={"name_zh": zh, "name_en": en, "source": "qslab"}
+        )
+        created += new
+    return created
+
+
+@transaction.atomic
+def load_neiss_codes(codes_dir: str | Path) -> dict[str, int]:
+    """Load CPSC's NEISS code tables (products, diagnoses, body parts, dispositions) as taxonomy terms.
+
+    Idempotent: codes already present are left as they are (the office may have renamed them).
+    Returns the number of new terms per taxonomy.
+    """
+    codes_dir = Path(codes_dir)
+    counts: dict[str, int] = {}
+    for kind, file_name in NEISS_TABLES.items():
+        path = codes_dir / file_name
+        if not path.is_file():
+            raise ValidationError(_("NEISS code table not found: %(path)s") % {"path": path})
+        existing = set(Term.objects.filter(kind=kind).values_list("code", flat=True))
+        zh = NEISS_ZH.get(kind, {})
+        new = []
+        with path.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                code = (row.get("code") or "").strip()
+                if not code or code in existing:
+                    continue
+                existing.add(code)
+                new.append(
+                    Term(
+                        kind=kind,
+                        code=code,
+                        name_en=(row.get("label") or code).strip().capitalize()[:200],
+                        name_zh=zh.get(code, ""),
+                        source="neiss",
+                    )
+                )
+        Term.objects.bulk_create(new, batch_size=500)
+        counts[kind] = len(new)
+    counts[Term.Kind.HAZARD] = load_hazards()
+    return counts
+
+
+@transaction.atomic
+def save_term(user: Any, data: dict[str, Any], term: Term | None = None) -> Term:
+    _require_staff(user, _("edit taxonomies"))
+    fields = ("kind", "code", "name_zh", "name_en", "parent", "active")
+    with acting_as(user):
+        if term is None:
+            term = Term(source="office", **{f: data[f] for f in fields if f in data})
+            term.full_clean()
+            term.save()
+        else:
+            changed = [f for f in fields if f in data and f not in ("kind", "code")]
+            for f in changed:
+                setattr(term, f, data[f])
+            term.save(update_fields=[*changed, "last_updated"])
+    return term
+
+
+def term_label(kind: str, code: str) -> str:
+    term = Term.objects.filter(kind=kind, code=code).first()
+    return term.name if term else code
+
+
+# ------------------------------------------------------------------------------------------------
+# public incident reports
+
+REPORT_FIELDS = (
+    "product_category",
+    "brand",
+    "model",
+    "batch",
+    "barcode",
+    "incident_date",
+    "hazard",
+    "description",
+    "injured",
+    "diagnosis",
+    "body_part",
+    "disposition",
+    "victim_age",
+    "reporter_email",
+    "consent_contact",
+)
+
+
+def _new_reference() -> str:
+    day = timezone.localdate().strftime("%Y%m%d")
+    return f"IR{day}-{secrets.token_hex(3).upper()}"
+
+
+@transaction.atomic
+def submit_report(user: Any, data: dict[str, Any], photo: UploadedFile | None = None) -> IncidentReport:
+    """A member of the public files a report; nothing is public until an analyst publishes it.
+
+    The reporter must agree to the consent wording; what they agreed to and when is kept with the
+    report.
+    """
+    if not data.get("consent_publish"):
+        raise ValidationError({"consent_publish": [_("Please agree to the consent statement to submit.")]})
+    reporter = user if user is not None and user.is_authenticated else None
+    language = (data.get("language") or "en").lower()
+    report = IncidentReport(
+        reference=_new_reference(),
+        reporter=reporter,
+        consent_publish=True,
+        consent_text=CONSENT_TEXT_ZH if language.startswith("zh") else CONSENT_TEXT_EN,
+        consent_at=timezone.now(),
+        **{f: data[f] for f in REPORT_FIELDS if f in data and data[f] is not None},
+    )
+    if photo is not None:
+        report.photo = photo
+    report.full_clean()
+    with acting_as(reporter):
+        report.save()
+    if reporter is not None:
+        watch(report, reporter)
+    return report
+
+
+@transaction.atomic
+def code_report(user: Any, report: IncidentReport, data: dict[str, Any]) -> IncidentReport:
+    """The analyst codes the report (taxonomies) and writes the public summary."""
+    if not IncidentReport.objects.editable_by(user).filter(pk=report.pk).exists():
+        raise PermissionDenied(_("Only risk analysts may code a report that is not yet decided."))
+    fields = [
+        f
+        for f in (
+            "product_category",
+            "hazard",
+            "diagnosis",
+            "body_part",
+            "disposition",
+            "public_summary_zh",
+            "public_summary_en",
+        )
+        if f in data
+    ]
+    for f in fields:
+        setattr(report, f, data[f])
+    with acting_as(user):
+        report.save(update_fields=[*fields, "last_updated"])
+    return report
+
+
+def move_report(user: Any, report: IncidentReport, transition: str, reason: str = "") -> IncidentReport:
+    apply_transition(report, transition, user, reason=reason)
+    report.refresh_from_db()
+    return report
+
+
+def similar_reports(user: Any, report: IncidentReport, limit: int = 10) -> QuerySet[IncidentReport]:
+    """Reports of the same product category with the same hazard or injury, newest first."""
+    same = Q(hazard=report.hazard_id) if report.hazard_id else Q(diagnosis=report.diagnosis_id)
+    return (
+        IncidentReport.objects.visible_to(user)
+        .filter(product_category=report.product_category_id)
+        .filter(same | Q(brand__iexact=report.brand))
+        .exclude(pk=report.pk)
+        .select_related("product_category", "hazard")[:limit]
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# defect patterns
+
+PATTERN_FIELDS = (
+    "title_zh",
+    "title_en",
+    "product_category",
+    "hazard",
+    "failure_mode",
+    "injury_mechanism",
+    "scenario",
+    "detection_method",
+    "summary_zh",
+    "summary_en",
+    "evidence_links",
+    "is_public",
+)
+
+
+@transaction.atomic
+def save_pattern(
+    user: Any,
+    data: dict[str, Any],
+    pattern: DefectPattern | None = None,
+    evidence: Iterable[IncidentReport] | None = None,
+) -> DefectPattern:
+    """Create or edit a defect pattern; ``evidence`` replaces its linked cases when given."""
+    _require_staff(user, _("edit defect patterns"))
+    with acting_as(user):
+        if pattern is None:
+            pattern = DefectPattern(author=user, **{f: data[f] for f in PATTERN_FIELDS if f in data})
+            pattern.full_clean()
+            pattern.save()
+        else:
+            fields = [f for f in PATTERN_FIELDS if f in data]
+            for f in fields:
+                setattr(pattern, f, data[f])
+            pattern.full_clean()
+            pattern.save(update_fields=[*fields, "last_updated"])
+    if evidence is not None:
+        pattern.evidence.set(IncidentReport.objects.visible_to(user).filter(pk__in=[r.pk for r in evidence]))
+    return pattern
+
+
+def promote_to_pattern(user: Any, reports: Iterable[IncidentReport], data: dict[str, Any]) -> DefectPattern:
+    """An analyst turns a cluster of cases into a pattern with those cases as its evidence."""
+    return save_pattern(user, data, evidence=list(reports))
+
+
+PATTERN_TEXT_FIELDS = (
+    "title_zh",
+    "title_en",
+    "failure_mode",
+    "injury_mechanism",
+    "scenario",
+    "detection_method",
+    "summary_zh",
+    "summary_en",
+    "product_category__name_zh",
+    "product_category__name_en",
+    "hazard__name_zh",
+    "hazard__name_en",
+    "evidence__description",
+    "evidence__brand",
+)
+
+
+def search_patterns(
+    user: Any, query: str = "", hazard: str = "", product: str = ""
+) -> QuerySet[DefectPattern]:
+    """Patterns the user may see whose coded fields, texts or evidence narratives contain every word."""
+    qs = DefectPattern.objects.visible_to(user).select_related("product_category", "hazard")
+    for word in query.split()[:8]:
+        text = Q()
+        for f in PATTERN_TEXT_FIELDS:
+            text |= Q(**{f"{f}__icontains": word})
+        qs = qs.filter(text)
+    if hazard:
+        qs = qs.filter(hazard__code=hazard)
+    if product:
+        qs = qs.filter(product_category__code=product)
+    return qs.distinct()
+
+
+# ------------------------------------------------------------------------------------------------
+# bulk intake into the analytical store
+
+
+def analytical_store() -> Any:
+    from qslab.surveillance.store import AnalyticalStore
+
+    return AnalyticalStore.duckdb(settings.DUCKDB_PATH)
+
+
+def neiss_codes_dir() -> Path:
+    """Where the NEISS code tables are (``settings.RISK_NEISS_CODES_DIR`` or the shared data folder)."""
+    configured = getattr(settings, "RISK_NEISS_CODES_DIR", None)
+    return (
+        Path(configured) if configured else settings.BASE_DIR.parent / "shared" / "data" / "neiss" / "codes"
+    )
+
+
+def mapping_for(source: str, codes_dir: Path | None = None) -> Any:
+    from qslab.surveillance import sources
+
+    if source == IngestRun.Source.NEISS:
+        return sources.neiss_mapping(codes_dir or neiss_codes_dir())
+    if source == IngestRun.Source.FDA_ENFORCEMENT:
+        return sources.fda_enforcement_mapping()
+    if source == IngestRun.Source.CAERS:
+        return sources.caers_mapping()
+    if source == IngestRun.Source.MAUDE:
+        return sources.maude_mapping()
+    raise ValidationError({"source": [_("Unknown data source “%(source)s”.") % {"source": source}]})
+
+
+ALLOWED_INGEST_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+MAX_INGEST_BYTES = 200 * 1024 * 1024
+
+
+@transaction.atomic
+def start_ingest(user: Any, source: str, upload: UploadedFile) -> IngestRun:
+    """Store the uploaded file and queue its intake; the task runs after the transaction commits."""
+    _require_staff(user, _("load monitoring data"))
+    if source not in IngestRun.Source.values:
+        raise ValidationError({"source": [_("Unknown data source “%(source)s”.") % {"source": source}]})
+    name = Path(upload.name or "data.csv").name
+    if not name.lower().endswith(ALLOWED_INGEST_SUFFIXES):
+        raise ValidationError({"file": [_("The file must be CSV (.csv or .csv.gz) or Parquet.")]})
+    if upload.size and upload.size > MAX_INGEST_BYTES:
+        raise ValidationError(
+            {"file": [_("The file is larger than 200 MB; load it with the qslab command.")]}
+        )
+    with acting_as(user):
+        run = IngestRun(source=source, file_name=name, owner=user)
+        run.file.save(name, upload, save=False)
+        run.save()
+    from qslab.risk.tasks import ingest_task
+
+    transaction.on_commit(lambda: _enqueue_ingest(run.pk, ingest_task))
+    return run
+
+
+def _enqueue_ingest(run_id: int, task: Any) -> None:
+    result = task.enqueue(run_id=run_id)
+    IngestRun.objects.filter(pk=run_id, task_id="").update(task_id=str(result.id))
+
+
+def run_ingest(run: IngestRun, progress: Any = None, codes_dir: Path | None = None) -> IngestRun:
+    """Validate the whole file and append it to the analytical store, or write nothing.
+
+    Every bad value (file, row, column, value, message) is kept on the run so the user sees them all.
+    """
+    from qslab.surveillance.ingest import IngestError, IngestValidationError, MappingError, ingest
+
+    run.status = IngestRun.Status.RUNNING
+    run.save(update_fields=["status", "last_updated"])
+    try:
+        mapping = mapping_for(run.source, codes_dir)
+        store = analytical_store()
+        try:
+            report = ingest(store, Path(run.file.path), mapping, progress=False)
+        finally:
+            store.close()
+    except IngestValidationError as error:
+        run.status = IngestRun.Status.REJECTED
+        run.n_rows = error.n_rows
+        run.problems = [
+            {"row": p.row, "column": p.column, "value": p.value, "message": p.message} for p in error.problems
+        ]
+        run.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(error.problems)}
+    except (IngestError, MappingError, ValidationError, OSError) as error:
+        run.status = IngestRun.Status.FAILED
+        run.message = str(error)[:2000]
+    else:
+        run.status = IngestRun.Status.DONE
+        run.n_rows = report.n_rows
+        run.n_inserted = report.n_inserted
+        run.message = report.summary()
+    if progress is not None:
+        progress.advance(message=run.message[:300])
+    run.save(update_fields=["status", "n_rows", "n_inserted", "problems", "message", "last_updated"])
+    return run
+
+
+def ingest_file(path: str | Path, source: str, codes_dir: Path | None = None) -> Any:
+    """Ingest a file from disk (demo loader and CLI); raises the engine's errors."""
+    from qslab.surveillance.ingest import ingest
+
+    store = analytical_store()
+    try:
+        return ingest(store, Path(path), mapping_for(source, codes_dir), progress=False)
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# early warning
+
+DEFAULT_FAMILIES = [
+    {
+        "name": "NEISS product × diagnosis, weekly (glrnb)",
+        "source": "neiss",
+        "by": "product_code,hazard_code",
+        "period": "week",
+        "method": "glrnb",
+        "control": {"c.ARL": 5},
+        "score_last": 8,
+        "min_total": 20,
+    },
+    {
+        "name": "NEISS products, monthly (EARS C2)",
+        "source": "neiss",
+        "by": "product_code",
+        "period": "month",
+        "method": "earsC",
+        "control": {"method": "C2", "minSigma": 1},
+        "score_last": 6,
+        "min_total": 20,
+    },
+    {
+        "name": "FDA drug recalls by defect, weekly (EARS C1)",
+        "source": "fda-enforcement",
+        "by": "product_code,hazard_code",
+        "period": "week",
+        "method": "earsC",
+        "control": {"method": "C1", "minSigma": 1},
+        "score_last": 8,
+        "min_total": 20,
+    },
+]
+
+
+@transaction.atomic
+def ensure_default_families() -> int:
+    created = 0
+    for spec in DEFAULT_FAMILIES:
+        _family, new = SeriesFamily.objects.get_or_create(name=spec["name"], defaults=spec)
+        created += new
+    return created
+
+
+def _severity(observed: float, upperbound: float) -> str:
+    ratio = observed / upperbound if upperbound > 0 else float("inf")
+    if ratio >= 2:
+        return Signal.Severity.HIGH
+    if ratio >= 1.5:
+        return Signal.Severity.MEDIUM
+    return Signal.Severity.LOW
+
+
+_LABEL_KINDS = {
+    "product_code": (Term.Kind.PRODUCT,),
+    "product_code_2": (Term.Kind.PRODUCT,),
+    "hazard_code": (Term.Kind.DIAGNOSIS, Term.Kind.HAZARD),
+    "severity": (Term.Kind.DISPOSITION,),
+}
+
+
+def unit_label(family: SeriesFamily, unit: str) -> str:
+    """A readable name of a series: taxonomy names for the codes of its unit."""
+    from qslab.surveillance.aggregate import UNIT_SEPARATOR
+
+    parts = []
+    for column, value in zip(family.by_columns, unit.split(UNIT_SEPARATOR), strict=False):
+        kinds = _LABEL_KINDS.get(column, ()) if family.source == "neiss" else ()
+        term = Term.objects.filter(kind__in=kinds, code=value).first() if kinds else None
+        parts.append(term.name_en if term else value)
+    return " × ".join(parts)[:400]
+
+
+def _detect_family(store: Any, family: SeriesFamily) -> tuple[Any, Any]:
+    """Build every series of the family from the store and run its detector over all at once."""
+    from qslab.surveillance.aggregate import count_series
+    from qslab.surveillance.detectors.registry import get_method
+    from qslab.surveillance.sts import CountSeries
+
+    series = count_series(store.records(source=family.source), family.by_columns, family.period)
+    keep = series.observed.sum(axis=0) >= family.min_total
+    if not keep.any():
+        return None, None
+    monitored = CountSeries(
+        series.observed[:, keep],
+        freq=series.freq,
+        start=series.start,
+        dates=series.dates,
+        units=tuple(np.asarray(series.units)[keep]),
+    )
+    method = get_method(family.method)
+    n = monitored.n_time
+    control = {k: v for k, v in (family.control or {}).items() if k != "range"}
+    control["range"] = list(range(max(1, n - family.score_last + 1), n + 1))
+    config = method.config_class.from_r_control(control, monitored.freq, n)
+    return method.detect(monitored, config), control
+
+
+def _config_record(family: SeriesFamily, control: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": family.source,
+        "by": family.by_columns,
+        "period": family.period,
+        "method": family.method,
+        "control": control,
+    }
+
+
+@transaction.atomic
+def _store_alarms(
+    family: SeriesFamily, result: Any, control: dict[str, Any], run: EarlyWarningRun
+) -> tuple[int, int, int]:
+    """Alarms of one result as Alarm rows (once per series and period) grouped into open signals."""
+    rows, cols = np.nonzero(np.nan_to_num(result.alarm) == 1)
+    if rows.size == 0:
+        return 0, 0, 0
+    dates = result.series.dates
+    units = result.series.units
+    found = [
+        (
+            units[c],
+            dt.date.fromisoformat(str(dates[result.range[r]])),
+            float(result.series.observed[result.range[r], c]),
+            float(result.upperbound[r, c]),
+        )
+        for r, c in zip(rows, cols, strict=True)
+    ]
+    found.sort(key=lambda a: (a[0], a[1]))
+    stored = set(
+        Alarm.objects.filter(family=family, unit__in={a[0] for a in found}).values_list("unit", "period")
+    )
+    new_alarms = new_signals = 0
+    open_signals = {
+        s.unit: s for s in Signal.objects.filter(family=family, status__in=[s.value for s in Signal.OPEN])
+    }
+    record = _config_record(family, control)
+    for unit, period, observed, upperbound in found:
+        if (unit, period) in stored:
+            continue
+        signal = open_signals.get(unit)
+        if signal is None:
+            signal = Signal.objects.create(
+                family=family,
+                unit=unit,
+                unit_label=unit_label(family, unit),
+                first_period=period,
+                last_period=period,
+                observed=observed,
+                upperbound=upperbound,
+                method=family.method,
+                config=record,
+                severity=_severity(observed, upperbound),
+                run=run,
+            )
+            open_signals[unit] = signal
+            new_signals += 1
+        elif period > signal.last_period:
+            signal.last_period = period
+            signal.observed = observed
+            signal.upperbound = upperbound
+            signal.config = record
+            signal.severity = max(
+                signal.severity, _severity(observed, upperbound), key=[s.value for s in Signal.Severity].index
+            )
+            signal.save(
+                update_fields=["last_period", "observed", "upperbound", "config", "severity", "last_updated"]
+            )
+        Alarm.objects.create(
+            signal=signal,
+            family=family,
+            unit=unit,
+            period=period,
+            observed=observed,
+            upperbound=upperbound,
+            run=run,
+        )
+        stored.add((unit, period))
+        new_alarms += 1
+    return len(found), new_alarms, new_signals
+
+
+def run_early_warning(
+    user: Any = None, families: Iterable[SeriesFamily] | None = None, progress: Any = None
+) -> EarlyWarningRun:
+    """Run every active series family's detector over all its series and store the alarms as signals.
+
+    Re-running adds nothing already stored: an alarm is kept once per series and period, and new
+    alarms on a series with an open signal join that signal instead of opening another.
+    """
+    if user is not None:
+        _require_staff(user, _("run the early-warning job"))
+    if not SeriesFamily.objects.exists():
+        ensure_default_families()
+    chosen = list(families if families is not None else SeriesFamily.objects.filter(active=True))
+    with acting_as(user, "early-warning run"):
+        run = EarlyWarningRun.objects.create(owner=user)
+    lines = []
+    store = analytical_store()
+    try:
+        sources = store.sources()
+        for family in chosen:
+            if family.source not in sources:
+                lines.append(f"{family.name}: no records of source {family.source!r} in the store")
+            else:
+                try:
+                    result, control = _detect_family(store, family)
+                except Exception as error:
+                    lines.append(f"{family.name}: failed: {type(error).__name__}: {error}"[:500])
+                else:
+                    if result is None:
+                        lines.append(f"{family.name}: no series with at least {family.min_total} records")
+                    else:
+                        with acting_as(user, "early-warning run"):
+                            n_alarms, n_new, n_signals = _store_alarms(family, result, control, run)
+                        run.n_series += result.series.n_units
+                        run.n_alarms += n_alarms
+                        run.n_new_alarms += n_new
+                        run.n_new_signals += n_signals
+                        lines.append(
+                            f"{family.name}: {result.series.n_units} series, {n_alarms} alarm(s), "
+                            f"{n_new} new, {n_signals} new signal(s)"
+                            + (f"; {len(result.warnings)} series not fitted" if result.warnings else "")
+                        )
+            if progress is not None:
+                progress.advance(message=lines[-1][:300])
+    finally:
+        store.close()
+    run.finished = timezone.now()
+    run.report = "\n".join(lines)
+    run.save(
+        update_fields=[
+            "finished",
+            "report",
+            "n_series",
+            "n_alarms",
+            "n_new_alarms",
+            "n_new_signals",
+            "last_updated",
+        ]
+    )
+    return run
+
+
+def start_early_warning(user: Any) -> Any:
+    """Queue the early-warning job as a background task with progress; returns the task result."""
+    _require_staff(user, _("run the early-warning job"))
+    from qslab.risk.tasks import early_warning_task
+
+    return early_warning_task.enqueue(owner_id=user.pk)
+
+
+# ------------------------------------------------------------------------------------------------
+# signal triage
+
+
+def move_signal(user: Any, signal: Signal, transition: str, reason: str = "") -> Signal:
+    apply_transition(signal, transition, user, reason=reason)
+    signal.refresh_from_db()
+    return signal
+
+
+def series_of_signal(signal: Signal, periods: int = 104) -> dict[str, Any]:
+    """The signal's series (last ``periods`` periods), with thresholds where the detector scores them.
+
+    Returns dates, observed, threshold dates/values from rerunning the detector on this one series,
+    and the stored alarms.
+    """
+    from qslab.surveillance.aggregate import UNIT_SEPARATOR, count_series
+    from qslab.surveillance.detectors.registry import get_method
+
+    family = signal.family
+    alarms = list(signal.alarms.all())
+    out: dict[str, Any] = {
+        "dates": [],
+        "observed": [],
+        "threshold_dates": [],
+        "threshold": [],
+        "alarm_dates": [a.period for a in alarms],
+        "alarm_observed": [a.observed for a in alarms],
+        "alarm_threshold": [a.upperbound for a in alarms],
+        "error": "",
+    }
+    values = signal.unit.split(UNIT_SEPARATOR)
+    store = analytical_store()
+    try:
+        filters = dict(zip(family.by_columns, values, strict=False))
+        table = store.records(source=family.source, **{k: v for k, v in filters.items() if v != "NA"})
+        first, last = store.date_range(family.source)
+        if first is None:
+            out["error"] = _("The analytical store has no records of this source.")
+            return out
+        series = count_series(table, family.by_columns, family.period, start=first, end=last)
+    except Exception as error:
+        out["error"] = str(error)
+        return out
+    finally:
+        store.close()
+    column = series.observed[:, 0]
+    dates = [dt.date.fromisoformat(str(d)) for d in series.dates]
+    start = max(0, len(dates) - periods)
+    out["dates"], out["observed"] = dates[start:], column[start:].tolist()
+    try:
+        method = get_method(family.method)
+        control = {
+            k: v for k, v in (signal.config.get("control") or family.control or {}).items() if k != "range"
+        }
+        n = series.n_time
+        control["range"] = list(range(max(1, start + 1, n - periods + 1), n + 1))
+        result = method.detect(series, method.config_class.from_r_control(control, series.freq, n))
+    except Exception:
+        try:
+            control["range"] = list(range(max(1, n - family.score_last + 1), n + 1))
+            result = method.detect(series, method.config_class.from_r_control(control, series.freq, n))
+        except Exception:
+            return out
+    bound = result.upperbound[:, 0]
+    out["threshold_dates"] = [dates[i] for i in result.range]
+    out["threshold"] = [None if not np.isfinite(b) else float(b) for b in bound]
+    return out
+
+
+def open_signals_queue(user: Any) -> QuerySet[Signal]:
+    return (
+        Signal.objects.visible_to(user)
+        .filter(status__in=[s.value for s in Signal.OPEN])
+        .select_related("family", "assignee")
+        .order_by("created")
+    )

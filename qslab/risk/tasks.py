@@ -1,0 +1,42 @@
+"""Background tasks of the risk app (django-tasks): data intake and the early-warning job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+from qslab.core.tasks import Progress
+
+
+@task(takes_context=True)
+def ingest_task(context: Any, run_id: int) -> dict[str, Any]:
+    """Take one uploaded file into the analytical store, all or nothing, with progress."""
+    from qslab.risk.models import IngestRun
+    from qslab.risk.services import run_ingest
+
+    run = IngestRun.objects.select_related("owner").get(pk=run_id)
+    task_id = str(context.task_result.id)
+    if not run.task_id:
+        IngestRun.objects.filter(pk=run.pk).update(task_id=task_id)
+    with Progress(task_id, f"Data intake: {run.file_name}", total=1, owner=run.owner) as progress:
+        run = run_ingest(run, progress=progress)
+    return {"status": run.status, "inserted": run.n_inserted, "problems": len(run.problems)}
+
+
+@task(takes_context=True)
+def early_warning_task(context: Any, owner_id: int | None = None) -> dict[str, int]:
+    """The scheduled early-warning job over every active series family, with progress."""
+    from qslab.accounts.models import User
+    from qslab.risk.models import SeriesFamily
+    from qslab.risk.services import run_early_warning
+
+    owner = User.objects.filter(pk=owner_id).first() if owner_id else None
+    families = list(SeriesFamily.objects.filter(active=True))
+    with Progress(
+        str(context.task_result.id), "Early warning over all series", total=len(families), owner=owner
+    ) as progress:
+        run = run_early_warning(owner, families=families, progress=progress)
+        run.task_id = str(context.task_result.id)
+        run.save(update_fields=["task_id"])
+    return {"run": run.pk, "new_signals": run.n_new_signals, "new_alarms": run.n_new_alarms}
