@@ -98,7 +98,7 @@ def run(quick: bool) -> list[Row]:
     rows = []
     for key, (label, detect) in VARIANTS.items():
         detect(warm, rng)  # load the numba kernels (cached on disk) outside the timing
-        seconds, result = timed(lambda detect=detect: detect(series, rng), repeat=3)
+        seconds, result = timed(lambda detect=detect: detect(series, rng), repeat=5)
         peak, _ = peak_python_mib(lambda detect=detect: detect(series, rng))
         r_alarms = np.array(
             [[np.nan if a is None else a for a in unit] for unit in r_out[key]["alarms"]], dtype=float

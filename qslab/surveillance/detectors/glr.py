@@ -264,9 +264,10 @@ def _pois_cases(n, x, mu0, lo, dirn, window, m, m_tilde, c_arl):
 @numba.njit(cache=True, error_model="numpy")
 def _nb_lnk(kappa, x, mu0, alpha, k, n):
     lnk = 0.0
+    ek = math.exp(kappa)
     for i in range(k, n + 1):
         lnk += kappa * x[i] + (x[i] + 1.0 / alpha) * math.log(
-            (1.0 + alpha * mu0[i]) / (1.0 + alpha * mu0[i] * math.exp(kappa))
+            (1.0 + alpha * mu0[i]) / (1.0 + alpha * mu0[i] * ek)
         )
     return lnk
 
