@@ -37,7 +37,8 @@ out <- list()
 for (v in names(variants)) {
   alarms <- vector("list", ncol(y))
   el <- system.time(for (j in seq_len(ncol(y))) {
-    d <- list(observed = matrix(y[, j], ncol = 1), state = matrix(0, nrow(y), 1), freq = 52, start = c(2000, 1))
+    d <- list(observed = matrix(y[, j], ncol = 1), state = matrix(0, nrow(y), 1), freq = 52,
+              start = c(2000, 1))
     class(d) <- "disProg"
     r <- tryCatch(suppressMessages(suppressWarnings(variants[[v]](d))), error = function(e) NULL)
     alarms[[j]] <- if (is.null(r)) rep(NA, length(rng)) else as.numeric(r$alarm)
