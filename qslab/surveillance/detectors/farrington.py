@@ -175,6 +175,7 @@ class FarringtonConfig:
 
         ``verbose`` and ``plot`` are accepted and ignored; any other unknown key is rejected.
         """
+        control = _normalise_control(control)
         kwargs = _common_r_kwargs(control, cls.R_KEYS, n_time, ignored=("verbose", "plot"))
         if "fitFun" in control:
             kwargs["fit_fun"] = _scalar(control["fitFun"])
@@ -277,6 +278,7 @@ class FarringtonFlexibleConfig:
 
         ``verbose`` is ignored, ``fitFun`` must be R's only choice; unknown keys are rejected.
         """
+        control = _normalise_control(control)
         kwargs = _common_r_kwargs(control, cls.R_KEYS, n_time, ignored=("verbose",))
         if "fitFun" in control and _scalar(control["fitFun"]) not in FLEXIBLE_FIT_FUNS:
             raise SeriesError(f"fitFun must be {FLEXIBLE_FIT_FUNS[0]!r}, got {control['fitFun']!r}")
@@ -298,6 +300,13 @@ class FarringtonFlexibleConfig:
         if self.range is not None:
             return np.asarray(self.range, dtype=np.int64)
         return np.arange(freq * self.b + self.w, n_time)
+
+
+def _normalise_control(control: Any) -> dict[str, Any]:
+    """Drop keys whose value is R's ``NULL`` (jsonlite writes ``{}``; JSON ``null``): R's default holds."""
+    if not isinstance(control, dict):
+        raise SeriesError(f"control must be a mapping of R control names, got {type(control).__name__}")
+    return {k: v for k, v in control.items() if v is not None and not (isinstance(v, (dict, list)) and not v)}
 
 
 def _scalar(value: Any) -> Any:

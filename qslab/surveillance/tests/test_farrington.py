@@ -139,6 +139,9 @@ def test_r_control_lists_are_read_with_one_based_range_and_scalars_in_arrays():
     assert (cfg.b, cfg.no_periods, cfg.past_weeks_not_included, cfg.threshold_method) == (4, 10, 26, "muan")
     assert cfg.limit54 == (3, 2)
     assert cfg.glm_warnings is False
+    # R's NULL (jsonlite writes {} or null) keeps R's default
+    null = FarringtonFlexibleConfig.from_r_control({"range": {}, "pastWeeksNotIncluded": None}, 52, 320)
+    assert null.range is None and null.past_weeks_not_included is None
 
 
 @pytest.mark.parametrize(
