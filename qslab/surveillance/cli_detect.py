@@ -257,5 +257,8 @@ def run_detect(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     for warning in result.warnings:
         print(f"qslab detect: warning: {warning}", file=sys.stderr)
-    write_result(result, args.output)
+    try:
+        write_result(result, args.output)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
     return 0

@@ -215,3 +215,23 @@ def test_glrnb_generated_cases_raise_alarms_and_sparse_units(r_glrnb):
     # the side-by-side cases are not vacuous: R raised alarms in them
     _, _, r_out = r_glrnb
     assert sum(sum(u.get("alarm", [])) for u in r_out[0]) >= 3
+
+
+def test_glrnb_reads_a_control_list_as_jsonlite_writes_it_boxed():
+    control = {
+        "range": [10, 11, 12],
+        "c.ARL": [4],
+        "mu0": {},
+        "alpha": [0],
+        "dir": ["inc", "dec"],
+        "theta": {},
+    }
+    config = GLRNBConfig.from_r_control(control, 52, 20)
+    assert (config.range, config.c_arl, config.mu0, config.alpha, config.dir) == (
+        (9, 10, 11),
+        4.0,
+        None,
+        0.0,
+        "inc",
+    )
+    assert (config.m, config.m_tilde, config.ret, config.change) == (-1, 1, "value", "intercept")
