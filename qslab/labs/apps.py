@@ -6,3 +6,9 @@ class LabsConfig(AppConfig):
     name = "qslab.labs"
     label = "labs"
     verbose_name = _("Laboratories")
+
+    def ready(self) -> None:
+        from qslab.core.dashboard import register_queue
+        from qslab.labs.services import queue_items
+
+        register_queue(queue_items)
