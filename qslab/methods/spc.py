@@ -650,19 +650,24 @@ def process_capability(
     zq = stats.norm.ppf(1 - alpha / 2)
     chi_lo, chi_hi = stats.chi2.ppf([alpha / 2, 1 - alpha / 2], n - 1)
 
-    def normal_ci(v: float) -> tuple[float, float]:
-        half = zq * np.sqrt(1 / (9 * n) + v**2 / (2 * (n - 1)))
+    def normal_ci(v: float, z: float = zq) -> tuple[float, float]:
+        half = z * np.sqrt(1 / (9 * n) + v**2 / (2 * (n - 1)))
         return (float(v - half), float(v + half))
 
+    # qcc takes z = qnorm(confidence) for the one-sided indices Cp_l and Cp_u, and qnorm(1 - alpha/2) for
+    # Cp_k; the published R News (2004) intervals follow exactly that.
+    z_one_sided = stats.norm.ppf(confidence)
     ci = {
         "cp": (float(cp * np.sqrt(chi_lo / (n - 1))), float(cp * np.sqrt(chi_hi / (n - 1)))),
-        "cp_l": normal_ci(cp_l),
-        "cp_u": normal_ci(cp_u),
+        "cp_l": normal_ci(cp_l, z_one_sided),
+        "cp_u": normal_ci(cp_u, z_one_sided),
         "cp_k": normal_ci(cp_k),
         "pp": (float(pp * np.sqrt(chi_lo / (n - 1))), float(pp * np.sqrt(chi_hi / (n - 1)))),
         "pp_k": normal_ci(pp_k),
     }
-    df_m = n * (1 + off**2) ** 2 / (1 + 2 * off**2)
+    # qcc's degrees of freedom for the Cpm interval, n(1 + d^2)/(1 + 2 d^2); Boyles (1991) squares the
+    # numerator's (1 + d^2). The published qcc figures (pistonrings, target 74.02) follow the former.
+    df_m = n * (1 + off**2) / (1 + 2 * off**2)
     cm_lo, cm_hi = stats.chi2.ppf([alpha / 2, 1 - alpha / 2], df_m)
     ci["cpm"] = (float(cpm * np.sqrt(cm_lo / df_m)), float(cpm * np.sqrt(cm_hi / df_m)))
     return Capability(

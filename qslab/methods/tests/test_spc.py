@@ -163,7 +163,7 @@ def test_capability_matches_qcc(spc):
         )
         for key, attr in names.items():
             _close(getattr(cap, attr), case[key])
-        for key, attr in (("Cp_CI95", "cp"), ("Cp_k_CI95", "cp_k")):
+        for key, attr in (("Cp_CI95", "cp"), ("Cp_k_CI95", "cp_k"), ("Cpm_CI95", "cpm")):
             if key in case:
                 _close(cap.ci[attr][0], case[key][0])
                 _close(cap.ci[attr][1], case[key][1])
@@ -176,7 +176,7 @@ def test_capability_matches_qcc(spc):
     cap = process_capability(rings, lsl=73.95, usl=74.05, target=74.0, center=74.001176, sigma=0.009887547)
     for key, attr in names.items():
         _close(getattr(cap, attr), news[key])
-    for key, attr in (("Cp", "cp"), ("Cp_k", "cp_k")):
+    for key, attr in (("Cp", "cp"), ("Cp_l", "cp_l"), ("Cp_u", "cp_u"), ("Cp_k", "cp_k"), ("Cpm", "cpm")):
         _close(cap.ci[attr][0], news["CI95_low"][key])
         _close(cap.ci[attr][1], news["CI95_high"][key])
 
