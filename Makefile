@@ -37,8 +37,9 @@ run: translations demo
 	$(PY) manage.py run_scheduler & SCHED=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Two pytest workers on two cores; one BLAS thread each so they do not spin against each other.
 test: translations
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
