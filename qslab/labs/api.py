@@ -1,8 +1,6 @@
 """API of the labs app (mounted at /api/labs/ in qslab/api.py): the registry and its lifecycle,
 partners, committee and key figures, taxonomies, layout plans with coverage, and bulk import."""
 
-from __future__ import annotations
-
 import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
