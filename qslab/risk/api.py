@@ -1,10 +1,8 @@
 """API of the risk app (mounted at /api/risk/): taxonomies, reports, patterns, signals, early warning."""
 
-from __future__ import annotations
-
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -13,7 +11,7 @@ from qslab.core.apitools import PUBLIC, ErrorOut
 from qslab.core.permissions import get_visible_or_404
 from qslab.risk import services
 from qslab.risk.forms import validate_barcode
-from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Signal, Term
+from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Signal, Term, is_risk_staff
 
 router = Router(tags=["risk"])
 
@@ -146,7 +144,9 @@ def _pattern_out(p: DefectPattern, user) -> PatternOut:  # type: ignore[no-untyp
         detection_method=p.detection_method,
         summary_zh=p.summary_zh,
         summary_en=p.summary_en,
-        evidence=[r.reference for r in p.evidence.all() & IncidentReport.objects.visible_to(user)],
+        evidence=list(
+            IncidentReport.objects.visible_to(user).filter(patterns=p).values_list("reference", flat=True)
+        ),
     )
 
 
@@ -159,6 +159,11 @@ def terms(request: HttpRequest, kind: Term.Kind | None = None, q: str = ""):
     if q:
         qs = qs.filter(name_en__icontains=q) | qs.filter(name_zh__icontains=q) | qs.filter(code=q)
     return list(qs)
+
+
+def _staff_only(request: HttpRequest) -> None:
+    if not is_risk_staff(request.user):
+        raise PermissionDenied("Only risk analysts and the committee office may do this.")
 
 
 def _term(kind: str, code: str, field: str) -> Term | None:
@@ -242,6 +247,7 @@ def pattern(request: HttpRequest, pattern_id: int):
 @router.get("/signals", response=list[SignalOut], summary="Early-warning signals (analysts, office)")
 @paginate(LimitOffsetPagination)
 def signals(request: HttpRequest, status: Signal.Status | None = None):
+    _staff_only(request)
     qs = Signal.objects.visible_to(request.user).select_related("family", "assignee")
     if status:
         qs = qs.filter(status=status)
@@ -267,15 +273,16 @@ def move_signal(request: HttpRequest, signal_id: int, transition: str, payload: 
 
 @router.post(
     "/early-warning/runs",
-    response={202: RunOut, 401: ErrorOut, 403: ErrorOut},
+    response={201: RunOut, 401: ErrorOut, 403: ErrorOut},
     summary="Start the early-warning job over all series (analysts, office)",
 )
 def start_early_warning(request: HttpRequest):
     result = services.start_early_warning(request.user)
-    return Status(202, RunOut(task_id=str(result.id)))
+    return Status(201, RunOut(task_id=str(result.id)))
 
 
 @router.get("/ingests", response=list[IngestOut], summary="Data intakes with every rejected value")
 @paginate(LimitOffsetPagination)
 def ingests(request: HttpRequest):
+    _staff_only(request)
     return list(IngestRun.objects.visible_to(request.user))

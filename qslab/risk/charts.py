@@ -57,7 +57,8 @@ def series_chart_svg(
             ax.set_title(title, fontsize=10)
         ax.set_ylim(bottom=0)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.autofmt_xdate()
         fig.tight_layout()
         buffer = io.StringIO()

@@ -197,7 +197,7 @@ def pattern(request: HttpRequest, pattern_id: int) -> HttpResponse:
     item = get_visible_or_404(
         DefectPattern.objects.select_related("product_category", "hazard"), request.user, pk=pattern_id
     )
-    evidence = item.evidence.all() & IncidentReport.objects.visible_to(request.user)
+    evidence = IncidentReport.objects.visible_to(request.user).filter(patterns=item)
     return render(
         request,
         "risk/pattern.html",
