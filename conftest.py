@@ -46,3 +46,14 @@ def browser_type_launch_args(browser_type_launch_args):
     if exe is None:
         pytest.fail("Debian package 'chromium' is not installed (.ci/run installs it)")
     return {**browser_type_launch_args, "executable_path": exe, "args": CHROMIUM_ARGS}
+
+
+ENGINE_PATHS = ("qslab/methods/", "qslab/surveillance/", "docs/methods/", "docs/surveillance/", "bench/")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the engines' tests ``engine``: they never touch the relational database."""
+    for item in items:
+        path = item.path.relative_to(REPO_ROOT).as_posix() if item.path.is_relative_to(REPO_ROOT) else ""
+        if path.startswith(ENGINE_PATHS):
+            item.add_marker(pytest.mark.engine)

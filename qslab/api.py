@@ -87,6 +87,8 @@ def _mount() -> None:
     from qslab.labs.api import router as labs_router
     from qslab.portal.api import router as portal_router
     from qslab.risk.api import router as risk_router
+    from qslab.outputs.api import router as outputs_router
+    from qslab.sharing.api import router as sharing_router
     from qslab.studies.api import router as studies_router
 
     api.add_router("/platform/", core_router)
@@ -95,6 +97,8 @@ def _mount() -> None:
     api.add_router("/labs/", labs_router)
     api.add_router("/studies/", studies_router)
     api.add_router("/risk/", risk_router)
+    api.add_router("/sharing/", sharing_router)
+    api.add_router("/outputs/", outputs_router)
 
 
 def _document_standard_errors() -> None:

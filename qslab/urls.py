@@ -13,6 +13,8 @@ urlpatterns = [
     path("labs/", include("qslab.labs.urls")),
     path("studies/", include("qslab.studies.urls")),
     path("risk/", include("qslab.risk.urls")),
+    path("sharing/", include("qslab.sharing.urls")),
+    path("outputs/", include("qslab.outputs.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

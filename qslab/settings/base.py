@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "qslab.labs",
     "qslab.studies",
     "qslab.risk",
+    "qslab.sharing",
+    "qslab.outputs",
 ]
 
 MIDDLEWARE = [
