@@ -228,8 +228,7 @@ class Command(BaseCommand):
                         role="lab_manager",
                         scope_type=ct,
                         scope_id=str(own.pk),
-                        defaults={"organisation": hx},
-                    )
+                    )  # no organisation: load_demo looks its own membership up by (user, role, organisation)
                 services.move_laboratory(office, own, "approve_construction", "演示：同意筹建。")
                 services.move_laboratory(office, own, "request_acceptance")
                 services.move_laboratory(office, own, "designate", "演示：验收通过，予以命名。")
