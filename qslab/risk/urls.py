@@ -11,7 +11,11 @@ urlpatterns = [
     path("reports/<int:report_id>/", views.report, name="report"),
     path("reports/<int:report_id>/photo/", views.report_photo, name="report_photo"),
     path("reports/<int:report_id>/review/", views.report_review, name="report_review"),
-    path("reports/<int:report_id>/<slug:transition>/", views.report_transition, name="report_transition"),
+    path(
+        "reports/<int:report_id>/actions/<slug:transition>/",
+        views.report_transition,
+        name="report_transition",
+    ),
     path("patterns/", views.patterns, name="patterns"),
     path("patterns/new/", views.pattern_create, name="pattern_create"),
     path("patterns/<int:pattern_id>/", views.pattern, name="pattern"),
@@ -25,5 +29,9 @@ urlpatterns = [
     path("signals/", views.signals, name="signals"),
     path("signals/<int:signal_id>/", views.signal, name="signal"),
     path("signals/<int:signal_id>/chart.svg", views.signal_chart, name="signal_chart"),
-    path("signals/<int:signal_id>/<slug:transition>/", views.signal_transition, name="signal_transition"),
+    path(
+        "signals/<int:signal_id>/actions/<slug:transition>/",
+        views.signal_transition,
+        name="signal_transition",
+    ),
 ]
