@@ -84,12 +84,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount() -> None:
     from qslab.accounts.api import router as accounts_router
     from qslab.core.api import router as core_router
+    from qslab.designation.api import router as designation_router
     from qslab.labs.api import router as labs_router
     from qslab.portal.api import router as portal_router
     from qslab.risk.api import router as risk_router
     from qslab.outputs.api import router as outputs_router
     from qslab.sharing.api import router as sharing_router
     from qslab.studies.api import router as studies_router
+    from qslab.supervision.api import router as supervision_router
 
     api.add_router("/platform/", core_router)
     api.add_router("/accounts/", accounts_router)
@@ -99,6 +101,8 @@ def _mount() -> None:
     api.add_router("/risk/", risk_router)
     api.add_router("/sharing/", sharing_router)
     api.add_router("/outputs/", outputs_router)
+    api.add_router("/designation/", designation_router)
+    api.add_router("/supervision/", supervision_router)
 
 
 def _document_standard_errors() -> None:

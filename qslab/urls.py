@@ -15,6 +15,8 @@ urlpatterns = [
     path("risk/", include("qslab.risk.urls")),
     path("sharing/", include("qslab.sharing.urls")),
     path("outputs/", include("qslab.outputs.urls")),
+    path("designation/", include("qslab.designation.urls")),
+    path("supervision/", include("qslab.supervision.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

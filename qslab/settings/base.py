@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "qslab.risk",
     "qslab.sharing",
     "qslab.outputs",
+    "qslab.designation",
+    "qslab.supervision",
 ]
 
 MIDDLEWARE = [
