@@ -96,6 +96,8 @@ class Command(BaseCommand):
                     organisation=orgs[org_key],
                     preferred_language="zh-hans",
                 )
+            if role == "lab_manager":
+                continue  # a lab manager's role is scoped to one laboratory: load_demo_labs grants it
             RoleMembership.objects.get_or_create(user=user, role=role, organisation=orgs[org_key], **scope)
         year = timezone.localdate().year
         seed_china_calendar([year - 1, year, year + 1])
