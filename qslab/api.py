@@ -85,6 +85,7 @@ def _mount() -> None:
     from qslab.accounts.api import router as accounts_router
     from qslab.core.api import router as core_router
     from qslab.designation.api import router as designation_router
+    from qslab.funding.api import router as funding_router
     from qslab.labs.api import router as labs_router
     from qslab.portal.api import router as portal_router
     from qslab.risk.api import router as risk_router
@@ -103,6 +104,7 @@ def _mount() -> None:
     api.add_router("/outputs/", outputs_router)
     api.add_router("/designation/", designation_router)
     api.add_router("/supervision/", supervision_router)
+    api.add_router("/funding/", funding_router)
 
 
 def _document_standard_errors() -> None:

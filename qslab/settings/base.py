@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "qslab.outputs",
     "qslab.designation",
     "qslab.supervision",
+    "qslab.funding",
 ]
 
 MIDDLEWARE = [
