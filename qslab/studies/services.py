@@ -849,7 +849,7 @@ def issue_rm_certificate(study: ReferenceMaterialStudy, user: Any) -> None:
         issued_by=user,
         public=False,
         subject=study,
-        recipients=[user, *lab_managers(study.laboratory)],
+        recipients=list({user, *lab_managers(study.laboratory)}),
     )
     study.save(update_fields=["certificate", "last_updated"])
 
