@@ -707,8 +707,8 @@ def queue_items(user: Any) -> list[Any]:
             )
     if has_role(user, Role.LAB_MANAGER) and not has_role(user, Role.OFFICE):
         year = timezone.localdate().year - 1
-        own = Laboratory.objects.editable_by(user).filter(status__in=OPERATING)[:50]
-        for lab in own.exclude(figures__year=year):
+        own = Laboratory.objects.editable_by(user).filter(status__in=OPERATING)
+        for lab in own.exclude(figures__year=year)[:50]:
             items.append(
                 QueueItem(
                     label=_("Report the key figures of %(year)d for %(lab)s") % {"year": year, "lab": lab},

@@ -101,6 +101,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
 DUCKDB_PATH = Path(os.environ.get("DUCKDB_PATH", VAR_DIR / "analytics.duckdb"))
+# CPSC NEISS code tables used when analysts upload NEISS files (the shipped example beside the repo).
+RISK_NEISS_CODES_DIR = Path(
+    os.environ.get("RISK_NEISS_CODES_DIR", BASE_DIR.parent / "shared" / "data" / "neiss" / "codes")
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -48,3 +48,9 @@ def test_lab_manager_does_not_see_another_persons_deadline(users, world):
     _deadline(world.draft, dt.date(2030, 3, 20), assignee=users["office"])
     assert not Deadline.objects.visible_to(users["lab_manager"]).exists()
     assert Deadline.objects.visible_to(users["office"]).count() == 1
+
+
+def test_every_apps_queue_provider_runs_for_every_role(users):
+    """The dashboard merges every app's queue: one failing provider would break every dashboard."""
+    for user in users.values():
+        queue_for(user)
