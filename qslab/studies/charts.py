@@ -74,7 +74,7 @@ def distribution_chart(
     unit: str = "",
     highlight: float | None = None,
 ) -> str:
-    """Participants' results as a histogram with x_pt and x_pt ± 2 sigma_pt; ``highlight`` marks one result."""
+    """Participants' results as a histogram with x_pt and x_pt ± 2 sigma_pt; ``highlight`` marks one."""
     fig, ax = plt.subplots(figsize=(5.5, 3.0))
     data = [v for v in _finite(values) if not math.isnan(v)]
     ax.hist(data, bins=max(5, min(20, len(data))), color="#90a4ae", edgecolor="white")

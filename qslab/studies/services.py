@@ -839,7 +839,8 @@ def issue_rm_certificate(study: ReferenceMaterialStudy, user: Any) -> None:
     from qslab.core.documents import issue_document
 
     cert = study.result["certified"]
-    value = f"{cert['value']:.6g} ± {cert['expanded_uncertainty']:.2g} {study.unit} (k = {cert['coverage_factor']:g})"
+    value = f"{cert['value']:.6g} ± {cert['expanded_uncertainty']:.2g} {study.unit}"
+    value += f" (k = {cert['coverage_factor']:g})"
     study.certificate = issue_document(
         kind_code="rm_certificate",
         title_zh=f"标准物质定值证书：{study.name_zh}",
