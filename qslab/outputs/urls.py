@@ -1,5 +1,26 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from qslab.outputs import views
 
 app_name = "outputs"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("standards/new/", views.standard_create, name="standard_create"),
+    path("standards/<int:standard_id>/", views.standard, name="standard"),
+    path("standards/<int:standard_id>/edit/", views.standard_edit, name="standard_edit"),
+    path("standards/<int:standard_id>/evidence/", views.standard_evidence, name="standard_evidence"),
+    path(
+        "standards/<int:standard_id>/<slug:transition>/",
+        views.standard_transition,
+        name="standard_transition",
+    ),
+    path("items/new/", views.output_create, name="output_create"),
+    path("items/<int:output_id>/", views.output, name="output"),
+    path("items/<int:output_id>/edit/", views.output_edit, name="output_edit"),
+    path("items/<int:output_id>/evidence/", views.output_evidence, name="output_evidence"),
+    path("items/<int:output_id>/<slug:transition>/", views.output_transition, name="output_transition"),
+    path("import/", views.import_view, name="import"),
+    path("labs/<int:lab_id>/figures/", views.figures, name="figures"),
+    path("labs/<int:lab_id>/achievements/", views.achievements, name="achievements"),
+]

@@ -1,0 +1,98 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from qslab.labs.models import Laboratory
+from qslab.outputs.models import Output, Standard
+
+
+class _LabChoice(forms.ModelForm):
+    """Adds the laboratory choice, limited to the labs the user may record for, when creating."""
+
+    laboratory = forms.ModelChoiceField(label=_("Laboratory"), queryset=Laboratory.objects.none())
+
+    def __init__(self, *args, labs=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if labs is None:
+            del self.fields["laboratory"]
+        else:
+            self.fields["laboratory"].queryset = labs
+            if labs.count() == 1:
+                self.fields["laboratory"].initial = labs.first()
+
+    def _post_clean(self) -> None:
+        """The services check everything (identifiers, duplicates with the existing record named)."""
+
+
+class StandardForm(_LabChoice):
+    class Meta:
+        model = Standard
+        fields = (
+            "laboratory",
+            "number",
+            "project_number",
+            "level",
+            "title_zh",
+            "title_en",
+            "role",
+            "implemented_on",
+            "notes",
+        )
+        widgets = {
+            "implemented_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"level": _("Taken from the number when there is one.")}
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["level"].required = False
+
+
+class OutputForm(_LabChoice):
+    class Meta:
+        model = Output
+        fields = (
+            "laboratory",
+            "kind",
+            "title_zh",
+            "title_en",
+            "year",
+            "date",
+            "people",
+            "description",
+            "doi",
+            "journal",
+            "application_number",
+            "grant_number",
+            "granted_on",
+            "value",
+            "participants",
+            "counterpart",
+            "policy_question",
+            "impact_assessment",
+        )
+        widgets = {
+            "date": forms.DateInput(attrs={"type": "date"}),
+            "granted_on": forms.DateInput(attrs={"type": "date"}),
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "policy_question": forms.Textarea(attrs={"rows": 2}),
+            "impact_assessment": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    on = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label=_("Evidence file"))
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or XLSX file"))
+    dry_run = forms.BooleanField(label=_("Dry run: check only, save nothing"), required=False)
+
+
+class YearForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=1949, max_value=2100)
