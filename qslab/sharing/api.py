@@ -1,5 +1,366 @@
-"""API of the sharing app (mounted at /api/sharing/ in qslab/api.py)."""
+"""API of the sharing app (mounted at /api/sharing/): catalogue, availability, bookings, service
+requests, invoices and usage figures."""
 
-from ninja import Router
+import datetime as dt
+from decimal import Decimal
+
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.permissions import get_visible_or_404
+from qslab.labs.models import Laboratory
+from qslab.sharing import services
+from qslab.sharing.models import Booking, Invoice, Resource, ServiceRequest, manages_lab
 
 router = Router(tags=["sharing"])
+
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+class ResourceOut(Schema):
+    id: int
+    lab_code: str
+    code: str
+    kind: str
+    name_zh: str
+    name_en: str
+    model_name: str
+    maker: str
+    value: Decimal | None
+    location: str
+    status: str
+    capabilities_zh: str
+    capabilities_en: str
+    accreditation_scope: str
+    bookable: bool
+    requires_approval: bool
+    requires_qualification: bool
+    rate_internal: Decimal
+    rate_external: Decimal
+
+
+class ResourceIn(Schema):
+    code: str = Field(..., min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")
+    kind: Resource.Kind = Resource.Kind.INSTRUMENT
+    name_zh: str = Field(..., min_length=1, max_length=200)
+    name_en: str = Field(..., min_length=1, max_length=200)
+    model_name: str = ""
+    maker: str = ""
+    value: Decimal | None = None
+    location: str = ""
+    capabilities_zh: str = ""
+    capabilities_en: str = ""
+    accreditation_scope: str = ""
+    requires_approval: bool = False
+    requires_qualification: bool = False
+    rate_internal: Decimal = Decimal("0")
+    rate_external: Decimal = Decimal("0")
+
+
+class SlotOut(Schema):
+    starts: dt.datetime
+    ends: dt.datetime
+    kind: str
+
+
+class DayOut(Schema):
+    date: dt.date
+    open: bool
+    taken: list[SlotOut]
+
+
+class BookingOut(Schema):
+    id: int
+    resource_id: int
+    resource_code: str
+    starts: dt.datetime
+    ends: dt.datetime
+    status: str
+    user_class: str
+    purpose: str
+    amount: Decimal
+    actions: list[str]
+
+
+class BookingIn(Schema):
+    starts: dt.datetime
+    ends: dt.datetime
+    purpose: str = Field("", max_length=300)
+
+
+class TransitionIn(Schema):
+    reason: str = ""
+
+
+class RequestOut(Schema):
+    id: int
+    lab_code: str
+    resource_id: int | None
+    title: str
+    details: str
+    samples: int
+    status: str
+    quote_amount: Decimal | None
+    invoice_number: str | None
+
+
+class RequestIn(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    details: str = ""
+    samples: int = Field(1, ge=1)
+    resource_id: int | None = None
+
+
+class QuoteIn(Schema):
+    amount: Decimal = Field(..., ge=0)
+    note: str = ""
+
+
+class InvoiceOut(Schema):
+    id: int
+    number: str
+    lab_code: str
+    period: str
+    total: Decimal
+    lines: list[list[str]]
+
+
+class UsageResourceOut(Schema):
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    hours: float
+    external_hours: float
+    bookings: int
+    utilisation: float
+
+
+class UsageOut(Schema):
+    lab: str
+    year: int
+    machine_hours: float
+    external_hours: float
+    external_share: float
+    clients: int
+    external_clients: int
+    bookings: int
+    service_requests: int
+    service_requests_invoiced: int
+    resources: list[UsageResourceOut]
+
+
+def _resource_out(r: Resource) -> ResourceOut:
+    return ResourceOut(
+        lab_code=r.lab.code,
+        **{f: getattr(r, f) for f in ResourceOut.model_fields if f not in ("lab_code",)},
+    )
+
+
+def _booking_out(b: Booking, user) -> BookingOut:  # type: ignore[no-untyped-def]
+    return BookingOut(
+        id=b.id,
+        resource_id=b.resource_id,
+        resource_code=b.resource.code,
+        starts=b.starts,
+        ends=b.ends,
+        status=b.status,
+        user_class=b.user_class,
+        purpose=b.purpose,
+        amount=b.amount,
+        actions=[t.name for t in Booking.workflow.available(b, user)],
+    )
+
+
+def _request_out(r: ServiceRequest) -> RequestOut:
+    invoice = Invoice.objects.filter(service_request=r).select_related("document").first()
+    return RequestOut(
+        id=r.id,
+        lab_code=r.lab.code,
+        resource_id=r.resource_id,
+        title=r.title,
+        details=r.details,
+        samples=r.samples,
+        status=r.status,
+        quote_amount=r.quote_amount,
+        invoice_number=invoice.document.number if invoice else None,
+    )
+
+
+# ---- catalogue -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/resources", response=list[ResourceOut], auth=PUBLIC, summary="Search the shared-resource catalogue"
+)
+@paginate(LimitOffsetPagination)
+def resources(
+    request: HttpRequest, q: str = "", kind: str = "", lab: str = "", status: str = "", region: str = ""
+):
+    return [
+        _resource_out(r)
+        for r in services.search_catalogue(
+            request.user, q=q, kind=kind, lab=lab, status=status, region=region
+        )
+    ]
+
+
+@router.get("/resources/{resource_id}", response={200: ResourceOut, **ERRORS}, auth=PUBLIC)
+def resource(request: HttpRequest, resource_id: int):
+    return _resource_out(
+        get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    )
+
+
+@router.get(
+    "/resources/{resource_id}/availability",
+    response={200: list[DayOut], **ERRORS},
+    auth=PUBLIC,
+    summary="Taken times of a resource for the week starting on a date (default: this week)",
+)
+def availability(request: HttpRequest, resource_id: int, week: dt.date | None = None):
+    item = get_visible_or_404(Resource, request.user, pk=resource_id)
+    day = week or timezone.localdate()
+    monday = day - dt.timedelta(days=day.weekday())
+    return [
+        DayOut(
+            date=d.date,
+            open=d.open,
+            taken=[SlotOut(starts=e.starts, ends=e.ends, kind=e.kind) for e in d.entries],
+        )
+        for d in services.week_of(item, request.user, monday)
+    ]
+
+
+@router.post(
+    "/labs/{lab_id}/resources",
+    response={201: ResourceOut, **ERRORS},
+    summary="Add a shared resource to a laboratory (its lab managers)",
+)
+def create_resource(request: HttpRequest, lab_id: int, payload: ResourceIn):
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    item = services.save_resource(request.user, lab, payload.dict())
+    return Status(201, _resource_out(item))
+
+
+# ---- bookings ------------------------------------------------------------------------------------
+
+
+@router.get("/bookings", response=list[BookingOut], summary="My bookings (lab managers: their labs' too)")
+@paginate(LimitOffsetPagination)
+def bookings(request: HttpRequest, status: str = ""):
+    qs = Booking.objects.visible_to(request.user).select_related("resource", "resource__lab")
+    if status:
+        qs = qs.filter(status=status)
+    return [_booking_out(b, request.user) for b in qs]
+
+
+@router.post(
+    "/resources/{resource_id}/bookings",
+    response={201: BookingOut, **ERRORS},
+    summary="Book a resource; every rule is checked and a refusal names each rule broken",
+)
+def create_booking(request: HttpRequest, resource_id: int, payload: BookingIn):
+    item = get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    booking = services.book_resource(request.user, item, payload.starts, payload.ends, payload.purpose)
+    return Status(201, _booking_out(booking, request.user))
+
+
+@router.get("/bookings/{booking_id}", response={200: BookingOut, **ERRORS})
+def booking(request: HttpRequest, booking_id: int):
+    b = get_visible_or_404(
+        Booking.objects.select_related("resource", "resource__lab"), request.user, pk=booking_id
+    )
+    return _booking_out(b, request.user)
+
+
+@router.post(
+    "/bookings/{booking_id}/transitions/{transition}",
+    response={200: BookingOut, **ERRORS},
+    summary="approve, reject, check_in, complete, cancel, withdraw, no_show",
+)
+def move_booking(request: HttpRequest, booking_id: int, transition: str, payload: TransitionIn):
+    b = get_visible_or_404(
+        Booking.objects.select_related("resource", "resource__lab"), request.user, pk=booking_id
+    )
+    return _booking_out(services.move_booking(request.user, b, transition, payload.reason), request.user)
+
+
+# ---- service requests, invoices, usage -----------------------------------------------------------
+
+
+@router.get("/requests", response=list[RequestOut], summary="My service requests (lab managers: their labs')")
+@paginate(LimitOffsetPagination)
+def service_requests(request: HttpRequest):
+    return [_request_out(r) for r in ServiceRequest.objects.visible_to(request.user).select_related("lab")]
+
+
+@router.post(
+    "/labs/{lab_id}/requests", response={201: RequestOut, **ERRORS}, summary="Ask a laboratory for a service"
+)
+def create_request(request: HttpRequest, lab_id: int, payload: RequestIn):
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    data = payload.dict()
+    rid = data.pop("resource_id")
+    data["resource"] = get_visible_or_404(Resource, request.user, pk=rid) if rid else None
+    return Status(201, _request_out(services.request_service(request.user, lab, data)))
+
+
+@router.get("/requests/{request_id}", response={200: RequestOut, **ERRORS})
+def service_request(request: HttpRequest, request_id: int):
+    return _request_out(
+        get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    )
+
+
+@router.post(
+    "/requests/{request_id}/quote",
+    response={200: RequestOut, **ERRORS},
+    summary="Quote a price (lab managers)",
+)
+def quote_request(request: HttpRequest, request_id: int, payload: QuoteIn):
+    item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    return _request_out(services.quote_request(request.user, item, payload.amount, payload.note))
+
+
+@router.post(
+    "/requests/{request_id}/transitions/{transition}",
+    response={200: RequestOut, **ERRORS},
+    summary="decline, accept, cancel, deliver, invoice",
+)
+def move_request(request: HttpRequest, request_id: int, transition: str, payload: TransitionIn):
+    item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    return _request_out(services.move_request(request.user, item, transition, payload.reason))
+
+
+@router.get("/invoices", response=list[InvoiceOut], summary="My invoices (lab managers: their labs')")
+@paginate(LimitOffsetPagination)
+def invoices(request: HttpRequest):
+    return [
+        InvoiceOut(
+            id=i.id,
+            number=i.document.number,
+            lab_code=i.lab.code,
+            period=i.period,
+            total=i.total,
+            lines=i.lines,
+        )
+        for i in Invoice.objects.visible_to(request.user).select_related("lab", "document")
+    ]
+
+
+@router.get(
+    "/labs/{lab_id}/usage",
+    response={200: UsageOut, **ERRORS},
+    summary="Machine hours, external share and clients of a laboratory in a year",
+)
+def usage(request: HttpRequest, lab_id: int, year: int | None = None):
+    from qslab.accounts.roles import Role, has_role
+
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    if not (manages_lab(request.user, lab) or has_role(request.user, Role.COMMITTEE)):
+        raise Http404
+    return services.usage_summary(lab, year or timezone.localdate().year)

@@ -1,0 +1,85 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from qslab.sharing.models import Blackout, Resource, ServiceRequest
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ResourceForm(forms.ModelForm):
+    class Meta:
+        model = Resource
+        fields = (
+            "code", "kind", "name_zh", "name_en", "description_zh", "description_en", "model_name", "maker",
+            "value", "location", "status", "capabilities_zh", "capabilities_en", "accreditation_scope",
+            "published", "bookable", "open_weekdays", "opens_at", "closes_at", "min_notice_hours",
+            "max_notice_days", "min_duration_minutes", "max_duration_minutes", "buffer_minutes", "capacity",
+            "requires_approval", "requires_qualification", "cancel_notice_hours", "rate_internal",
+            "rate_external",
+        )  # fmt: skip
+        widgets = {
+            "description_zh": forms.Textarea(attrs={"rows": 3}),
+            "description_en": forms.Textarea(attrs={"rows": 3}),
+            "capabilities_zh": forms.Textarea(attrs={"rows": 3}),
+            "capabilities_en": forms.Textarea(attrs={"rows": 3}),
+            "accreditation_scope": forms.Textarea(attrs={"rows": 2}),
+            "opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def validate_unique(self) -> None:  # the lab is set by the service, which checks the code
+        pass
+
+
+class BookingForm(forms.Form):
+    starts = forms.DateTimeField(label=_("starts"), widget=DATETIME)
+    ends = forms.DateTimeField(label=_("ends"), widget=DATETIME)
+    purpose = forms.CharField(label=_("purpose"), max_length=300, required=False)
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        data = super().clean()
+        if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
+            self.add_error("ends", _("The end must be after the start."))
+        return data
+
+
+class BlackoutForm(forms.ModelForm):
+    class Meta:
+        model = Blackout
+        fields = ("kind", "starts", "ends", "reason")
+        widgets = {"starts": DATETIME, "ends": DATETIME}
+
+
+class QualifyForm(forms.Form):
+    username = forms.CharField(label=_("user name"), max_length=150)
+
+
+class ServiceRequestForm(forms.ModelForm):
+    class Meta:
+        model = ServiceRequest
+        fields = ("resource", "title", "details", "samples")
+        widgets = {"details": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, lab=None, user=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["resource"].queryset = Resource.objects.visible_to(user).filter(lab=lab)
+        self.fields["samples"].min_value = 1
+
+
+class QuoteForm(forms.Form):
+    quote_amount = forms.DecimalField(
+        label=_("quoted price (CNY)"), min_value=0, max_digits=12, decimal_places=2
+    )
+    quote_note = forms.CharField(
+        label=_("quote note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class StatementForm(forms.Form):
+    username = forms.CharField(label=_("client's user name"), max_length=150)
+    year = forms.IntegerField(label=_("year"), min_value=2000, max_value=2100)
+    month = forms.IntegerField(label=_("month"), min_value=1, max_value=12)

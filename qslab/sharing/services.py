@@ -1,0 +1,606 @@
+"""Open sharing: the operations that change state, and the figures other apps read.
+
+``book_resource`` checks every rule of the resource on the server and serialises bookings of one
+resource (a lock on its row); on PostgreSQL an exclusion constraint refuses overlapping bookings of the
+same slot as well, so two requests at the same instant cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qslab.accounts.roles import Role, has_role
+from qslab.core.context import acting_as
+from qslab.core.services import apply_transition, watch
+from qslab.labs.models import Laboratory
+from qslab.sharing.models import (
+    ACTIVE_BOOKING_STATES,
+    Blackout,
+    Booking,
+    Invoice,
+    Qualification,
+    Resource,
+    ServiceRequest,
+    Standing,
+    manages_lab,
+)
+
+RESOURCE_FIELDS = (
+    "code", "kind", "name_zh", "name_en", "description_zh", "description_en", "model_name", "maker",
+    "value", "location", "status", "capabilities_zh", "capabilities_en", "accreditation_scope",
+    "published", "bookable", "open_weekdays", "opens_at", "closes_at", "min_notice_hours",
+    "max_notice_days", "min_duration_minutes", "max_duration_minutes", "buffer_minutes", "capacity",
+    "requires_approval", "requires_qualification", "cancel_notice_hours", "rate_internal", "rate_external",
+)  # fmt: skip
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+# --------------------------------------------------------------------------------------------------
+# Catalogue
+# --------------------------------------------------------------------------------------------------
+
+
+def search_catalogue(
+    user: Any, q: str = "", kind: str = "", lab: str = "", status: str = "", region: str = ""
+) -> models.QuerySet:
+    """Resources ``user`` may see, filtered; ``q`` matches names, maker, model, capabilities (zh, en)."""
+    qs = Resource.objects.visible_to(user).select_related("lab")
+    q = q.strip()
+    if q:
+        qs = qs.filter(
+            Q(name_zh__icontains=q)
+            | Q(name_en__icontains=q)
+            | Q(code__icontains=q)
+            | Q(maker__icontains=q)
+            | Q(model_name__icontains=q)
+            | Q(capabilities_zh__icontains=q)
+            | Q(capabilities_en__icontains=q)
+            | Q(accreditation_scope__icontains=q)
+            | Q(lab__name_zh__icontains=q)
+            | Q(lab__name_en__icontains=q)
+        )
+    if kind in Resource.Kind.values:
+        qs = qs.filter(kind=kind)
+    if status in Resource.Status.values:
+        qs = qs.filter(status=status)
+    if lab:
+        qs = qs.filter(lab__code=lab)
+    if region:
+        qs = qs.filter(lab__region_code__startswith=region[:2])
+    return qs
+
+
+@transaction.atomic
+def save_resource(
+    user: Any, lab: Laboratory, data: dict[str, Any], resource: Resource | None = None
+) -> Resource:
+    """Create or change a resource of ``lab``; only its lab managers (and the office) may."""
+    if not manages_lab(user, lab) or (resource is not None and resource.lab_id != lab.pk):
+        raise PermissionDenied(_("Only the managers of this laboratory manage its shared resources."))
+    fields = [f for f in RESOURCE_FIELDS if f in data]
+    weekdays = data.get("open_weekdays")
+    if weekdays is not None and (not weekdays or set(weekdays) - set("0123456")):
+        raise ValidationError(
+            {"open_weekdays": _("Write the open weekdays as digits 0 (Monday) to 6 (Sunday).")}
+        )
+    if "opens_at" in data and "closes_at" in data and data["closes_at"] <= data["opens_at"]:
+        raise ValidationError({"closes_at": _("The closing time must be after the opening time.")})
+    if (
+        "min_duration_minutes" in data
+        and "max_duration_minutes" in data
+        and data["max_duration_minutes"] < data["min_duration_minutes"]
+    ):
+        raise ValidationError(
+            {"max_duration_minutes": _("The maximum duration is shorter than the minimum.")}
+        )
+    with acting_as(user):
+        if resource is None:
+            if Resource.objects.filter(lab=lab, code=data.get("code", "")).exists():
+                raise ValidationError({"code": _("This laboratory already has a resource with this code.")})
+            resource = Resource(lab=lab, **{f: data[f] for f in fields})
+            resource.full_clean()
+            resource.save()
+        else:
+            if (
+                "code" in data
+                and Resource.objects.filter(lab=lab, code=data["code"]).exclude(pk=resource.pk).exists()
+            ):
+                raise ValidationError({"code": _("This laboratory already has a resource with this code.")})
+            for f in fields:
+                setattr(resource, f, data[f])
+            resource.full_clean()
+            resource.save(update_fields=[*fields, "last_updated"])
+    return resource
+
+
+@transaction.atomic
+def add_blackout(
+    user: Any, resource: Resource, kind: str, starts: dt.datetime, ends: dt.datetime, reason: str = ""
+) -> Blackout:
+    if not manages_lab(user, resource.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory manage its shared resources."))
+    if ends <= starts:
+        raise ValidationError({"ends": _("The end must be after the start.")})
+    with acting_as(user):
+        return Blackout.objects.create(resource=resource, kind=kind, starts=starts, ends=ends, reason=reason)
+
+
+@transaction.atomic
+def grant_qualification(user: Any, resource: Resource, person: Any, note: str = "") -> Qualification:
+    if not manages_lab(user, resource.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory qualify users on its resources."))
+    with acting_as(user):
+        qualification, _created = Qualification.objects.get_or_create(
+            resource=resource, user=person, defaults={"granted_by": user, "note": note}
+        )
+    return qualification
+
+
+# --------------------------------------------------------------------------------------------------
+# Booking rules
+# --------------------------------------------------------------------------------------------------
+
+
+def _local(moment: dt.datetime) -> dt.datetime:
+    return timezone.localtime(moment)
+
+
+def _fmt(moment: dt.datetime) -> str:
+    return f"{_local(moment):%Y-%m-%d %H:%M}"
+
+
+def rule_problems(
+    resource: Resource, user: Any, starts: dt.datetime, ends: dt.datetime, now: dt.datetime | None = None
+) -> list[str]:
+    """Every rule the requested time breaks, as sentences (overlaps are checked under the lock)."""
+    now = now or timezone.now()
+    problems: list[str] = []
+    name = str(resource)
+    if not resource.bookable or resource.status != Resource.Status.AVAILABLE:
+        problems.append(
+            _("%(resource)s is not open for booking (%(status)s).")
+            % {
+                "resource": name,
+                "status": resource.get_status_display() if resource.bookable else _("not bookable"),
+            }
+        )
+        return problems
+    if ends <= starts:
+        return [_("The end must be after the start.")]
+    standing = Standing.objects.filter(user=user).first()
+    if standing is not None and standing.is_blocked(now):
+        problems.append(
+            _("You may not book until %(date)s: too many missed bookings.")
+            % {"date": _fmt(standing.blocked_until)}
+        )
+    start_l, end_l = _local(starts), _local(ends)
+    days = ", ".join(WEEKDAYS[int(d)] for d in sorted(set(resource.open_weekdays)))
+    if (
+        str(start_l.weekday()) not in resource.open_weekdays
+        or start_l.date() != end_l.date()
+        or start_l.time() < resource.opens_at
+        or end_l.time() > resource.closes_at
+    ):
+        problems.append(
+            _("%(resource)s can be booked only between %(opens)s and %(closes)s on %(days)s.")
+            % {
+                "resource": name,
+                "opens": resource.opens_at.strftime("%H:%M"),
+                "closes": resource.closes_at.strftime("%H:%M"),
+                "days": days,
+            }
+        )
+    if starts - now < dt.timedelta(hours=resource.min_notice_hours):
+        problems.append(
+            _("%(resource)s must be booked at least %(hours)s hours ahead.")
+            % {"resource": name, "hours": resource.min_notice_hours}
+        )
+    if starts - now > dt.timedelta(days=resource.max_notice_days):
+        problems.append(
+            _("%(resource)s can be booked at most %(days)s days ahead.")
+            % {"resource": name, "days": resource.max_notice_days}
+        )
+    minutes = (ends - starts).total_seconds() / 60
+    if minutes < resource.min_duration_minutes:
+        problems.append(
+            _("A booking of %(resource)s lasts at least %(minutes)s minutes.")
+            % {"resource": name, "minutes": resource.min_duration_minutes}
+        )
+    if minutes > resource.max_duration_minutes:
+        problems.append(
+            _("A booking of %(resource)s lasts at most %(minutes)s minutes.")
+            % {"resource": name, "minutes": resource.max_duration_minutes}
+        )
+    for blackout in resource.blackouts.filter(starts__lt=ends, ends__gt=starts):
+        problems.append(
+            _("%(resource)s is unavailable from %(starts)s to %(ends)s (%(kind)s%(reason)s).")
+            % {
+                "resource": name,
+                "starts": _fmt(blackout.starts),
+                "ends": _fmt(blackout.ends),
+                "kind": blackout.get_kind_display(),
+                "reason": f": {blackout.reason}" if blackout.reason else "",
+            }
+        )
+    if (
+        resource.requires_qualification
+        and not Qualification.objects.filter(resource=resource, user=user).exists()
+    ):
+        problems.append(
+            _("Only users qualified on %(resource)s may book it; ask the laboratory for training.")
+            % {"resource": name}
+        )
+    return problems
+
+
+def _free_slot(resource: Resource, starts: dt.datetime, ends: dt.datetime) -> tuple[int | None, str]:
+    """The first free parallel slot for the time with its buffer, or None and why not."""
+    buffer = dt.timedelta(minutes=resource.buffer_minutes)
+    nearby = list(
+        Booking.objects.filter(
+            resource=resource,
+            status__in=ACTIVE_BOOKING_STATES,
+            starts__lt=ends + buffer,
+            ends__gt=starts - buffer,
+        ).order_by("starts")
+    )
+    for slot in range(resource.capacity):
+        if not any(b.slot == slot for b in nearby):
+            return slot, ""
+    overlapping = [b for b in nearby if b.starts < ends and b.ends > starts]
+    if overlapping:
+        b = overlapping[0]
+        return None, _(
+            "This time overlaps another booking of %(resource)s (%(starts)s–%(ends)s); choose another time."
+        ) % {"resource": resource, "starts": _fmt(b.starts), "ends": f"{_local(b.ends):%H:%M}"}
+    return None, _("Bookings of %(resource)s need a gap of %(minutes)s minutes between them.") % {
+        "resource": resource,
+        "minutes": resource.buffer_minutes,
+    }
+
+
+def user_class_for(user: Any, lab: Laboratory) -> str:
+    """Internal: the lab's own managers and staff of its supporting institution; everyone else external."""
+    if has_role(user, Role.LAB_MANAGER, scope=lab):
+        return Booking.UserClass.INTERNAL
+    if getattr(user, "organisation_id", None) and user.organisation_id == lab.supporting_institution_id:
+        return Booking.UserClass.INTERNAL
+    return Booking.UserClass.EXTERNAL
+
+
+def book_resource(
+    user: Any, resource: Resource, starts: dt.datetime, ends: dt.datetime, purpose: str = ""
+) -> Booking:
+    """Book ``resource`` for ``user`` or raise ``ValidationError`` naming every rule broken."""
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied(_("Sign in to book."))
+    if not Resource.objects.visible_to(user).filter(pk=resource.pk).exists():
+        raise PermissionDenied(_("This resource is not in the catalogue."))
+    problems = rule_problems(resource, user, starts, ends)
+    if problems:
+        raise ValidationError(problems)
+    try:
+        with transaction.atomic():
+            # the per-resource lock: one booking of this resource at a time (a row lock on PostgreSQL,
+            # the database write lock on SQLite, taken here at the start of the transaction)
+            Resource.objects.filter(pk=resource.pk).update(booking_lock=F("booking_lock") + 1)
+            locked = Resource.objects.select_for_update().get(pk=resource.pk)
+            slot, why = _free_slot(locked, starts, ends)
+            if slot is None:
+                raise ValidationError([why])
+            status = "requested" if locked.requires_approval else "approved"
+            with acting_as(user):
+                booking = Booking.objects.create(
+                    resource=locked,
+                    user=user,
+                    starts=starts,
+                    ends=ends,
+                    slot=slot,
+                    status=status,
+                    purpose=purpose[:300],
+                    user_class=user_class_for(user, locked.lab),
+                )
+    except IntegrityError as exc:  # the exclusion constraint (PostgreSQL) caught a simultaneous booking
+        raise ValidationError([_("This time was just booked by someone else; choose another time.")]) from exc
+    watch(booking, user)
+    return booking
+
+
+def move_booking(user: Any, booking: Booking, transition: str, reason: str = "") -> Booking:
+    apply_transition(booking, transition, user, reason=reason)
+    booking.refresh_from_db()
+    return booking
+
+
+def release_no_shows(now: dt.datetime | None = None) -> int:
+    """The job: approved bookings not checked in within the grace period become no-shows (and count as
+    a violation of their booker); returns how many were released."""
+    from qslab.sharing.models import NO_SHOW_GRACE_MINUTES
+
+    now = now or timezone.now()
+    due = Booking.objects.filter(
+        status="approved", starts__lte=now - dt.timedelta(minutes=NO_SHOW_GRACE_MINUTES)
+    ).values_list("pk", flat=True)
+    released = 0
+    for pk in list(due):
+        booking = Booking.objects.get(pk=pk)
+        apply_transition(booking, "no_show", None, reason=_("not checked in"))
+        released += 1
+    return released
+
+
+# --------------------------------------------------------------------------------------------------
+# Calendar
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    starts: dt.datetime
+    ends: dt.datetime
+    label: str
+    kind: str  # "booking", "mine", "blackout"
+    top: float  # percent of the day column
+    height: float
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: dt.date
+    open: bool
+    entries: list[CalendarEntry]
+
+
+def week_of(resource: Resource, user: Any, monday: dt.date) -> list[CalendarDay]:
+    """The seven days from ``monday`` with the resource's bookings and blackouts placed on the opening
+    hours (other people's bookings are shown as "booked", without names)."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
+    end = start + dt.timedelta(days=7)
+    bookings = list(
+        resource.bookings.filter(status__in=ACTIVE_BOOKING_STATES, starts__lt=end, ends__gt=start)
+    )
+    blackouts = list(resource.blackouts.filter(starts__lt=end, ends__gt=start))
+    day_minutes = max(
+        1,
+        (resource.closes_at.hour * 60 + resource.closes_at.minute)
+        - (resource.opens_at.hour * 60 + resource.opens_at.minute),
+    )
+    days = []
+    for i in range(7):
+        date = monday + dt.timedelta(days=i)
+        d_open = dt.datetime.combine(date, resource.opens_at, tzinfo=tz)
+        d_close = dt.datetime.combine(date, resource.closes_at, tzinfo=tz)
+        items = [
+            (
+                b.starts,
+                b.ends,
+                *(
+                    ("mine", _("my booking"))
+                    if getattr(user, "pk", None) == b.user_id
+                    else ("booking", _("booked"))
+                ),
+            )
+            for b in bookings
+        ] + [(bo.starts, bo.ends, "blackout", bo.get_kind_display()) for bo in blackouts]
+        entries = []
+        for s, e, kind, label in items:
+            s, e = max(s, d_open), min(e, d_close)
+            if e <= s:
+                continue
+            top = (s - d_open).total_seconds() / 60 / day_minutes * 100
+            height = (e - s).total_seconds() / 60 / day_minutes * 100
+            entries.append(CalendarEntry(s, e, str(label), kind, round(top, 2), round(height, 2)))
+        days.append(CalendarDay(date, str(date.weekday()) in resource.open_weekdays, entries))
+    return days
+
+
+def ics_for(bookings: Iterable[Booking], name: str) -> str:
+    """An iCalendar feed of bookings (RFC 5545)."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//qslab//sharing//EN", f"X-WR-CALNAME:{name}"]
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    for b in bookings:
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:booking-{b.pk}@qslab",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{b.starts.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}",
+            f"DTEND:{b.ends.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}",
+            f"SUMMARY:{b.resource.name_en} ({b.status})",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Service requests and billing
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_service(user: Any, lab: Laboratory, data: dict[str, Any]) -> ServiceRequest:
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied(_("Sign in to request a service."))
+    resource = data.get("resource")
+    if resource is not None and resource.lab_id != lab.pk:
+        raise ValidationError({"resource": _("This resource belongs to another laboratory.")})
+    with acting_as(user):
+        req = ServiceRequest.objects.create(
+            lab=lab,
+            client=user,
+            resource=resource,
+            title=data["title"],
+            details=data.get("details", ""),
+            samples=data.get("samples") or 1,
+        )
+    watch(req, user)
+    return req
+
+
+@transaction.atomic
+def quote_request(user: Any, req: ServiceRequest, amount: Decimal, note: str = "") -> ServiceRequest:
+    """Set the price and send the quote (the ``quote`` transition)."""
+    if not manages_lab(user, req.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory quote its services."))
+    if amount is None or amount < 0:
+        raise ValidationError({"quote_amount": _("The quoted price must be zero or more.")})
+    if req.status == "requested":
+        req.quote_amount = amount
+        req.quote_note = note
+        with acting_as(user):
+            req.save(update_fields=["quote_amount", "quote_note", "last_updated"])
+    apply_transition(req, "quote", user)
+    req.refresh_from_db()
+    return req
+
+
+def move_request(user: Any, req: ServiceRequest, transition: str, reason: str = "") -> ServiceRequest:
+    apply_transition(req, transition, user, reason=reason)
+    req.refresh_from_db()
+    return req
+
+
+def issue_invoice(
+    *,
+    lab: Laboratory,
+    client: Any,
+    lines: list[tuple[str, Decimal]],
+    issued_by: Any,
+    service_request: ServiceRequest | None = None,
+    period: str = "",
+) -> Invoice:
+    """Number and render an invoice (an official document addressed to the client)."""
+    from qslab.core.documents import issue_document
+
+    total = sum((Decimal(str(a)) for _label, a in lines), Decimal("0")).quantize(Decimal("0.01"))
+    body_lines = "\n".join(f"{label}: {Decimal(str(a)):.2f} CNY" for label, a in lines)
+    who = client.get_full_name() or client.username
+    doc = issue_document(
+        kind_code="sharing_invoice",
+        title_zh=f"{lab.name_zh} 共享服务账单{(' ' + period) if period else ''}",
+        title_en=f"{lab.name_en}: invoice for shared services{(' ' + period) if period else ''}",
+        body_zh=f"客户：{who}\n{body_lines}\n合计：{total:.2f} 元",
+        body_en=f"Client: {who}\n{body_lines}\nTotal: {total:.2f} CNY",
+        issued_by=issued_by,
+        public=False,
+        subject=service_request or lab,
+        recipients=[client],
+    )
+    with acting_as(issued_by):
+        return Invoice.objects.create(
+            lab=lab,
+            client=client,
+            period=period,
+            lines=[[label, f"{Decimal(str(a)):.2f}"] for label, a in lines],
+            total=total,
+            document=doc,
+            service_request=service_request,
+        )
+
+
+@transaction.atomic
+def issue_monthly_statement(user: Any, lab: Laboratory, client: Any, year: int, month: int) -> Invoice:
+    """A numbered statement of the client's completed, not yet invoiced bookings at ``lab`` in the month."""
+    if not manages_lab(user, lab):
+        raise PermissionDenied(_("Only the managers of this laboratory invoice its services."))
+    bookings = list(
+        Booking.objects.select_for_update()
+        .filter(
+            resource__lab=lab,
+            user=client,
+            status="completed",
+            invoice__isnull=True,
+            starts__year=year,
+            starts__month=month,
+        )
+        .select_related("resource")
+        .order_by("starts")
+    )
+    if not bookings:
+        raise ValidationError(
+            _("This client has no completed, uninvoiced bookings in %(period)s.")
+            % {"period": f"{year}-{month:02d}"}
+        )
+    lines = [(f"{b} ({b.hours:.2f} h, {b.get_user_class_display()})", b.amount) for b in bookings]
+    invoice = issue_invoice(lab=lab, client=client, lines=lines, issued_by=user, period=f"{year}-{month:02d}")
+    Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(invoice=invoice)
+    return invoice
+
+
+# --------------------------------------------------------------------------------------------------
+# Usage statistics (offered to supervision and funding)
+# --------------------------------------------------------------------------------------------------
+
+
+def _open_hours_per_year(resource: Resource) -> float:
+    per_day = (
+        dt.datetime.combine(dt.date.min, resource.closes_at)
+        - dt.datetime.combine(dt.date.min, resource.opens_at)
+    ).total_seconds() / 3600
+    return max(per_day, 0) * len(set(resource.open_weekdays)) * 52
+
+
+def usage_summary(lab: Laboratory, year: int) -> dict[str, Any]:
+    """Machine hours, external share and clients of ``lab`` in ``year`` (completed and checked-in
+    bookings), per resource, plus the service requests received. Plain data, for any app to read."""
+    bookings = Booking.objects.filter(
+        resource__lab=lab, starts__year=year, status__in=("completed", "checked_in")
+    ).select_related("resource")
+    per_resource: dict[int, dict[str, Any]] = {}
+    clients: set[int] = set()
+    external_clients: set[int] = set()
+    for r in Resource.objects.filter(lab=lab).order_by("code"):
+        per_resource[r.pk] = {
+            "code": r.code,
+            "name_zh": r.name_zh,
+            "name_en": r.name_en,
+            "kind": r.kind,
+            "hours": 0.0,
+            "external_hours": 0.0,
+            "bookings": 0,
+            "utilisation": 0.0,
+            "_open": _open_hours_per_year(r),
+        }
+    for b in bookings:
+        row = per_resource[b.resource_id]
+        row["hours"] += b.hours
+        row["bookings"] += 1
+        clients.add(b.user_id)
+        if b.user_class == Booking.UserClass.EXTERNAL:
+            row["external_hours"] += b.hours
+            external_clients.add(b.user_id)
+    rows = []
+    for row in per_resource.values():
+        open_hours = row.pop("_open")
+        row["hours"] = round(row["hours"], 2)
+        row["external_hours"] = round(row["external_hours"], 2)
+        row["utilisation"] = round(row["hours"] / open_hours, 4) if open_hours else 0.0
+        rows.append(row)
+    hours = round(sum(r["hours"] for r in rows), 2)
+    external = round(sum(r["external_hours"] for r in rows), 2)
+    requests = ServiceRequest.objects.filter(lab=lab, created__year=year)
+    return {
+        "lab": lab.code,
+        "year": year,
+        "machine_hours": hours,
+        "external_hours": external,
+        "external_share": round(external / hours, 4) if hours else 0.0,
+        "clients": len(clients),
+        "external_clients": len(external_clients),
+        "bookings": sum(r["bookings"] for r in rows),
+        "service_requests": requests.count(),
+        "service_requests_invoiced": requests.filter(status="invoiced").count(),
+        "resources": rows,
+    }
