@@ -47,6 +47,13 @@ def managed_lab_q(user: Any, prefix: str = "lab") -> models.Q:
     return models.Q(**{f"{prefix}__in": ids})
 
 
+def _or(a: models.Q, b: models.Q) -> models.Q:
+    """``a | b`` where an empty ``Q()`` means "everything" (``Q`` drops an empty operand of ``|``)."""
+    if not a or not b:
+        return models.Q()
+    return a | b
+
+
 def _nothing() -> models.Q:
     return models.Q(pk__in=[])
 
@@ -162,7 +169,7 @@ class Resource(ChangeLoggedModel):
         public = models.Q(published=True) & ~models.Q(status=cls.Status.RETIRED)
         if user is None or not getattr(user, "is_authenticated", False):
             return public
-        return public | managed_lab_q(user) if _is_manager_at_all(user) else public
+        return _or(public, managed_lab_q(user)) if _is_manager_at_all(user) else public
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -226,7 +233,7 @@ class Qualification(ChangeLoggedModel):
         if user is None or not getattr(user, "is_authenticated", False):
             return _nothing()
         own = models.Q(user=user)
-        return own | managed_lab_q(user, "resource__lab") if _is_manager_at_all(user) else own
+        return _or(own, managed_lab_q(user, "resource__lab")) if _is_manager_at_all(user) else own
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -483,7 +490,7 @@ class Booking(ChangeLoggedModel):
         if user is None or not getattr(user, "is_authenticated", False):
             return _nothing()
         own = models.Q(user=user)
-        return own | managed_lab_q(user, "resource__lab") if _is_manager_at_all(user) else own
+        return _or(own, managed_lab_q(user, "resource__lab")) if _is_manager_at_all(user) else own
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -629,7 +636,7 @@ class ServiceRequest(ChangeLoggedModel):
         if user is None or not getattr(user, "is_authenticated", False):
             return _nothing()
         own = models.Q(client=user)
-        return own | managed_lab_q(user) if _is_manager_at_all(user) else own
+        return _or(own, managed_lab_q(user)) if _is_manager_at_all(user) else own
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -671,7 +678,7 @@ class Invoice(ChangeLoggedModel):
         if user is None or not getattr(user, "is_authenticated", False):
             return _nothing()
         own = models.Q(client=user)
-        return own | managed_lab_q(user) if _is_manager_at_all(user) else own
+        return _or(own, managed_lab_q(user)) if _is_manager_at_all(user) else own
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

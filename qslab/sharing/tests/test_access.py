@@ -1,1 +1,266 @@
-CASES: list = []
+"""Who may open each page and API operation of the sharing app. The role user ``lab_manager`` manages
+the laboratory ``own`` only; ``client`` owns one booking and one service request; another client owns
+the bookings and requests at the laboratory ``other``."""
+
+import pytest
+
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+from qslab.sharing.tests.conftest import at
+
+OWN = {"office", "lab_manager"}
+OWNER_AND_LAB = {"client", "office", "lab_manager"}
+USAGE = {"office", "committee", "lab_manager"}
+
+
+def _booking_form(w):
+    return {"starts": at(5, 9).strftime("%Y-%m-%dT%H:%M"), "ends": at(5, 10).strftime("%Y-%m-%dT%H:%M")}
+
+
+CASES = [
+    Case("sharing:catalogue", EVERYONE, note="search", query="q=microscope&kind=instrument"),
+    Case("sharing:resource", EVERYONE, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case("sharing:resource", OWN, note="unpublished", kwargs=lambda w: {"resource_id": w.hidden_resource.pk}),
+    Case(
+        "sharing:resource_week",
+        EVERYONE,
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        query="week=2026-01-05",
+    ),
+    Case("sharing:resource_ics", EVERYONE, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case("sharing:resource_edit", OWN, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case(
+        "sharing:resource_edit",
+        {"office"},
+        note="other lab",
+        kwargs=lambda w: {"resource_id": w.other_resource.pk},
+    ),
+    Case(
+        "sharing:blackout_create",
+        OWN,
+        method="post",
+        note="save",
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data=lambda w: {"kind": "maintenance", **_booking_form(w), "reason": "calibration"},
+    ),
+    Case(
+        "sharing:qualify",
+        OWN,
+        method="post",
+        note="grant",
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data={"username": "client_user"},
+    ),
+    Case("sharing:book", SIGNED_IN, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case(
+        "sharing:book",
+        SIGNED_IN,
+        method="post",
+        note="book a free slot",
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data=_booking_form,
+    ),
+    Case("sharing:resource_create", OWN, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case(
+        "sharing:resource_create", {"office"}, note="other lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}
+    ),
+    Case(
+        "sharing:request_create",
+        SIGNED_IN,
+        method="post",
+        note="send",
+        kwargs=lambda w: {"lab_id": w.lab.pk},
+        data={"title": "Hardness test", "samples": "2"},
+    ),
+    Case("sharing:usage", USAGE, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case(
+        "sharing:usage",
+        {"office", "committee"},
+        note="other lab",
+        kwargs=lambda w: {"lab_id": w.other_lab.pk},
+    ),
+    Case("sharing:statement", OWN, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case("sharing:statement", {"office"}, note="other lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}),
+    Case("sharing:bookings", SIGNED_IN),
+    Case("sharing:my_ics", SIGNED_IN),
+    Case("sharing:booking", OWNER_AND_LAB, kwargs=lambda w: {"booking_id": w.booking.pk}),
+    Case(
+        "sharing:booking", {"office"}, note="other lab", kwargs=lambda w: {"booking_id": w.other_booking.pk}
+    ),
+    Case(
+        "sharing:booking_transition",
+        {"client"},
+        method="post",
+        note="cancel own",
+        kwargs=lambda w: {"booking_id": w.booking.pk, "transition": "cancel"},
+    ),
+    Case(
+        "sharing:booking_transition",
+        OWN,
+        method="post",
+        note="approve",
+        kwargs=lambda w: {"booking_id": w.requested.pk, "transition": "approve"},
+    ),
+    Case(
+        "sharing:booking_transition",
+        {"office"},
+        method="post",
+        note="withdraw at another lab",
+        kwargs=lambda w: {"booking_id": w.other_booking.pk, "transition": "withdraw"},
+        data={"reason": "instrument broken"},
+    ),
+    Case("sharing:requests", SIGNED_IN),
+    Case("sharing:request", OWNER_AND_LAB, kwargs=lambda w: {"request_id": w.request.pk}),
+    Case(
+        "sharing:request", {"office"}, note="other lab", kwargs=lambda w: {"request_id": w.other_request.pk}
+    ),
+    Case(
+        "sharing:request_quote",
+        OWN,
+        method="post",
+        kwargs=lambda w: {"request_id": w.request.pk},
+        data={"quote_amount": "1200", "quote_note": "5 samples"},
+    ),
+    Case(
+        "sharing:request_transition",
+        {"client"},
+        method="post",
+        note="cancel own",
+        kwargs=lambda w: {"request_id": w.request.pk, "transition": "cancel"},
+    ),
+    Case(
+        "sharing:request_transition",
+        OWN,
+        method="post",
+        note="decline",
+        kwargs=lambda w: {"request_id": w.request.pk, "transition": "decline"},
+        data={"reason": "out of scope"},
+    ),
+    Case("sharing:invoices", SIGNED_IN),
+    # API
+    Case("qslab_sharing_api_resources", EVERYONE, api=True, query="q=microscope"),
+    Case("qslab_sharing_api_resource", EVERYONE, api=True, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case(
+        "qslab_sharing_api_resource",
+        OWN,
+        api=True,
+        note="unpublished",
+        kwargs=lambda w: {"resource_id": w.hidden_resource.pk},
+    ),
+    Case(
+        "qslab_sharing_api_availability", EVERYONE, api=True, kwargs=lambda w: {"resource_id": w.resource.pk}
+    ),
+    Case(
+        "qslab_sharing_api_create_resource",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"lab_id": w.lab.pk},
+        data={"code": "tem", "name_zh": "透射电镜", "name_en": "TEM"},
+    ),
+    Case(
+        "qslab_sharing_api_create_resource",
+        {"office"},
+        method="post",
+        api=True,
+        note="other lab",
+        kwargs=lambda w: {"lab_id": w.other_lab.pk},
+        data={"code": "tem", "name_zh": "透射电镜", "name_en": "TEM"},
+    ),
+    Case("qslab_sharing_api_bookings", SIGNED_IN, api=True),
+    Case(
+        "qslab_sharing_api_create_booking",
+        SIGNED_IN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data=lambda w: {"starts": at(5, 9).isoformat(), "ends": at(5, 10).isoformat()},
+    ),
+    Case("qslab_sharing_api_booking", OWNER_AND_LAB, api=True, kwargs=lambda w: {"booking_id": w.booking.pk}),
+    Case(
+        "qslab_sharing_api_booking",
+        {"office"},
+        api=True,
+        note="other lab",
+        kwargs=lambda w: {"booking_id": w.other_booking.pk},
+    ),
+    Case(
+        "qslab_sharing_api_move_booking",
+        {"client"},
+        method="post",
+        api=True,
+        note="cancel own",
+        kwargs=lambda w: {"booking_id": w.booking.pk, "transition": "cancel"},
+        data={},
+    ),
+    Case(
+        "qslab_sharing_api_move_booking",
+        OWN,
+        method="post",
+        api=True,
+        note="approve",
+        kwargs=lambda w: {"booking_id": w.requested.pk, "transition": "approve"},
+        data={},
+    ),
+    Case("qslab_sharing_api_service_requests", SIGNED_IN, api=True),
+    Case(
+        "qslab_sharing_api_create_request",
+        SIGNED_IN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"lab_id": w.lab.pk},
+        data={"title": "Hardness test", "samples": 2},
+    ),
+    Case(
+        "qslab_sharing_api_service_request",
+        OWNER_AND_LAB,
+        api=True,
+        kwargs=lambda w: {"request_id": w.request.pk},
+    ),
+    Case(
+        "qslab_sharing_api_service_request",
+        {"office"},
+        api=True,
+        note="other lab",
+        kwargs=lambda w: {"request_id": w.other_request.pk},
+    ),
+    Case(
+        "qslab_sharing_api_quote_request",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"request_id": w.request.pk},
+        data={"amount": "1200.00", "note": "5 samples"},
+    ),
+    Case(
+        "qslab_sharing_api_move_request",
+        {"client"},
+        method="post",
+        api=True,
+        note="cancel own",
+        kwargs=lambda w: {"request_id": w.request.pk, "transition": "cancel"},
+        data={},
+    ),
+    Case(
+        "qslab_sharing_api_move_request",
+        OWN,
+        method="post",
+        api=True,
+        note="decline",
+        kwargs=lambda w: {"request_id": w.request.pk, "transition": "decline"},
+        data={"reason": "out of scope"},
+    ),
+    Case("qslab_sharing_api_invoices", SIGNED_IN, api=True),
+    Case("qslab_sharing_api_usage", USAGE, api=True, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case(
+        "qslab_sharing_api_usage",
+        {"office", "committee"},
+        api=True,
+        note="other lab",
+        kwargs=lambda w: {"lab_id": w.other_lab.pk},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+def test_sharing_access(case, role, clients, world):
+    check_access(case, role, clients, world)
