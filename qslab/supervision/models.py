@@ -1,1 +1,821 @@
-"""Models of the supervision app."""
+"""Supervision of operating laboratories (Guiding Opinions II.3 and III.3): annual reports, double-random
+spot checks (双随机、一公开), phased evaluations with grades, public notification and rectification orders
+that end, if the lab fails, in revocation through the labs lifecycle.
+
+Rules the governance notes mark as unverified (grade names and thresholds, spot-check proportions per
+risk class, the publication period, the number of inspectors per lab) are data on the plan or campaign,
+with defaults here, never constants in the code paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from qslab.accounts.roles import Role, has_role, scoped_ids
+from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
+from qslab.labs.models import Laboratory
+
+OFFICE = (Role.OFFICE,)
+
+
+def _is_office(user: Any) -> bool:
+    return has_role(user, Role.OFFICE)
+
+
+def _oversees(user: Any) -> bool:
+    return has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE)
+
+
+def _own_lab_ids(user: Any) -> list[str] | None:
+    """Ids of the labs the user manages; ``None`` for an unscoped manager; [] for non-managers."""
+    if not has_role(user, Role.LAB_MANAGER):
+        return []
+    return scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+
+
+def _lab_q(user: Any, prefix: str = "laboratory") -> models.Q:
+    """Rows about the user's own laboratories (a lab manager), nothing for anyone else."""
+    ids = _own_lab_ids(user)
+    if ids is None:
+        return models.Q()
+    return models.Q(**{f"{prefix}__in": ids}) if ids else models.Q(pk__in=[])
+
+
+def _managers(obj: Any) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return _managers_of(obj.laboratory)
+
+
+def _first_manager(obj: Any) -> Any:
+    managers = _managers(obj)
+    return managers[0] if managers else None
+
+
+def _office(obj: Any) -> list[Any]:
+    from qslab.accounts.models import User
+
+    return list(
+        User.objects.filter(role_memberships__role=Role.OFFICE, role_memberships__active=True).distinct()
+    )
+
+
+def _manages_lab(user: Any, obj: Any) -> bool:
+    return has_role(user, Role.LAB_MANAGER, scope=obj.laboratory)
+
+
+# --------------------------------------------------------------------------------------------------
+# Annual reports
+# --------------------------------------------------------------------------------------------------
+
+
+class ReportTemplate(ChangeLoggedModel):
+    """The annual report form of one year: sections with indicator fields, and the due window.
+
+    ``sections`` is a list of ``{"key", "title_zh", "title_en", "fields": [{"key", "label_zh",
+    "label_en", "type": "text"|"number", "source": ""|"key_figures.<field>"}]}``; a field with a
+    ``source`` is filled from the registry when the report is opened.
+    """
+
+    year = models.PositiveIntegerField(_("year"), unique=True, validators=[MinValueValidator(2000)])
+    sections = models.JSONField(_("sections"), default=list)
+    opens_on = models.DateField(_("opens on"))
+    due_on = models.DateField(_("due on"))
+    opened = models.BooleanField(_("sent to the laboratories"), default=False, editable=False)
+
+    class Meta:
+        ordering = ("-year",)
+        verbose_name = _("annual report template")
+        verbose_name_plural = _("annual report templates")
+
+    def __str__(self) -> str:
+        return str(_("Annual report %(year)s") % {"year": self.year})
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:template", args=[self.pk])
+
+    def fields(self) -> list[dict[str, Any]]:
+        return [f for s in self.sections for f in s.get("fields", [])]
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q() if user is not None and user.is_authenticated else models.Q(pk__in=[])
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+
+
+REPORT_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("open", "due", "待提交"),
+        State("submitted", "submitted", "已提交"),
+        State("returned", "returned for changes", "退回修改"),
+        State("accepted", "accepted", "已通过", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "submit",
+            ("open", "returned"),
+            "submitted",
+            (Role.LAB_MANAGER,),
+            "submit the report",
+            "提交报告",
+            allowed=_manages_lab,
+            notify=_office,
+            deadline=DeadlineRule(15, "review the annual report", "审核年度报告", assignee_role=Role.OFFICE),
+        ),
+        Transition(
+            "accept",
+            ("submitted",),
+            "accepted",
+            OFFICE,
+            "accept",
+            "通过",
+            notify=_managers,
+        ),
+        Transition(
+            "return",
+            ("submitted",),
+            "returned",
+            OFFICE,
+            "return with reason",
+            "退回",
+            requires_reason=True,
+            notify=_managers,
+            deadline=DeadlineRule(
+                10, "resubmit the annual report", "重新提交年度报告", assignee=_first_manager
+            ),
+        ),
+    ),
+)
+
+
+class AnnualReport(ChangeLoggedModel):
+    """One laboratory's report for one year: the values of the template's fields, reviewed by the office."""
+
+    workflow = REPORT_WORKFLOW
+
+    template = models.ForeignKey(ReportTemplate, on_delete=models.PROTECT, related_name="reports")
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="annual_reports")
+    status = models.CharField(_("status"), max_length=16, default="open", choices=REPORT_WORKFLOW.choices())
+    values = models.JSONField(_("values"), default=dict, blank=True)
+    due_on = models.DateField(_("due on"))
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-template__year", "laboratory__code")
+        verbose_name = _("annual report")
+        verbose_name_plural = _("annual reports")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "laboratory"], name="one_report_per_lab_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.laboratory} · {self.template.year}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:report", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return REPORT_WORKFLOW.state(self.status).label
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return models.Q()
+        return _lab_q(user)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _lab_q(user) & models.Q(status__in=("open", "returned"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Double-random spot checks (双随机、一公开)
+# --------------------------------------------------------------------------------------------------
+
+
+class SpotCheckItem(ChangeLoggedModel):
+    """An item of the random-inspection list (抽查事项清单): legal basis, content and method. Public."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    legal_basis = models.CharField(_("legal basis"), max_length=300)
+    inspecting_body = models.CharField(_("inspecting body"), max_length=200, blank=True)
+    content = models.TextField(_("content"))
+    method = models.CharField(_("method"), max_length=200)
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ("code",)
+        verbose_name = _("spot-check item")
+        verbose_name_plural = _("spot-check items")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q()
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+
+
+class Inspector(ChangeLoggedModel):
+    """An entry of the inspector and expert directory (执法检查人员名录库 / 专家名录库)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="inspector_entry"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    region_code = models.CharField(_("region"), max_length=6, blank=True)
+    certificate = models.CharField(_("certificate number"), max_length=60, blank=True)
+    active = models.BooleanField(_("in the directory"), default=True)
+
+    class Meta:
+        ordering = ("user__username",)
+        verbose_name = _("inspector")
+        verbose_name_plural = _("inspectors")
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q() if _oversees(user) else models.Q(pk__in=[])
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+
+
+DEFAULT_PROPORTIONS = {"high": 0.5, "normal": 0.2, "low": 0.05}
+
+
+PLAN_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("draft", "draft", "草稿"),
+        State("drawn", "drawn", "已抽取"),
+        State("published", "results published", "结果已公开", terminal=True),
+    ),
+    transitions=(
+        Transition("draw", ("draft",), "drawn", OFFICE, "draw", "抽取"),
+        Transition(
+            "publish",
+            ("drawn",),
+            "published",
+            OFFICE,
+            "publish the results",
+            "公开结果",
+            guard=lambda p: p.unentered_problem(),
+        ),
+    ),
+)
+
+
+class SpotCheckPlan(ChangeLoggedModel):
+    """A year's spot-check plan: the items, the proportion to draw per risk class, and the draw rules."""
+
+    year = models.PositiveIntegerField(_("year"), validators=[MinValueValidator(2000)])
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    items = models.ManyToManyField(SpotCheckItem, verbose_name=_("items"), related_name="plans")
+    proportions = models.JSONField(
+        _("proportion per risk class"),
+        default=dict,
+        help_text=_('share of the labs of each risk class to draw, e.g. {"high": 0.5, "normal": 0.2}'),
+    )
+    inspectors_per_lab = models.PositiveSmallIntegerField(
+        _("inspectors per laboratory"), default=2, validators=[MinValueValidator(2)]
+    )
+    publication_days = models.PositiveSmallIntegerField(
+        _("publish results within (working days)"), default=20, validators=[MinValueValidator(1)]
+    )
+    seed_source = models.CharField(
+        _("published seed value"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "a value published before the draw (e.g. a lottery result), from which the seed is derived"
+        ),
+    )
+    conflict_rules = models.JSONField(
+        _("conflict rules"),
+        default=list,
+        help_text=_('inspectors excluded for a lab: "same_organisation", "same_province", "same_region"'),
+    )
+    status = models.CharField(_("status"), max_length=12, default="draft", choices=PLAN_WORKFLOW.choices())
+    workflow = PLAN_WORKFLOW
+    result_document = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ("-year", "-id")
+        verbose_name = _("spot-check plan")
+        verbose_name_plural = _("spot-check plans")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:plan", args=[self.pk])
+
+    def unentered_problem(self) -> str | None:
+        missing = [str(c.laboratory) for c in self.checks.filter(draw__superseded=False, outcome="")]
+        if missing:
+            return str(_("Results not yet entered for: %(labs)s.") % {"labs": ", ".join(missing)})
+        return None
+
+    @property
+    def current_draw(self) -> SpotCheckDraw | None:
+        return self.draws.filter(superseded=False).order_by("-number").first()
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return models.Q()
+        if has_role(user, Role.EXPERT):
+            return ~models.Q(status="draft")
+        return models.Q(status="published")
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q(status="draft") if _is_office(user) else models.Q(pk__in=[])
+
+
+class SpotCheckDraw(models.Model):
+    """One recorded draw: the seed and its published source, the full inputs, the algorithm and the result.
+
+    Anyone can re-run :func:`qslab.supervision.services.run_draw` on ``inputs`` and ``seed`` and compare
+    with ``result``; a redraw supersedes this row (never deletes it) and needs a reason.
+    """
+
+    plan = models.ForeignKey(SpotCheckPlan, on_delete=models.CASCADE, related_name="draws")
+    number = models.PositiveIntegerField(_("draw number"))
+    seed_source = models.CharField(_("published seed value"), max_length=200)
+    seed = models.CharField(_("seed"), max_length=64)
+    algorithm = models.CharField(_("algorithm"), max_length=60)
+    inputs = models.JSONField(_("inputs"))
+    result = models.JSONField(_("result"))
+    reason = models.TextField(_("reason for a redraw"), blank=True)
+    superseded = models.BooleanField(_("superseded"), default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("plan", "-number")
+        constraints = [models.UniqueConstraint(fields=["plan", "number"], name="one_draw_number_per_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.plan} #{self.number}"
+
+
+class SpotCheck(ChangeLoggedModel):
+    """One drawn laboratory with its inspectors and, later, the result and findings."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "", _("not yet entered")
+        NO_ISSUES = "no_issues", _("no problems found")
+        MINOR = "minor", _("minor problems found")
+        MAJOR = "major", _("major problems found")
+
+    plan = models.ForeignKey(SpotCheckPlan, on_delete=models.CASCADE, related_name="checks")
+    draw = models.ForeignKey(SpotCheckDraw, on_delete=models.CASCADE, related_name="checks")
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="spot_checks")
+    inspectors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="spot_checks")
+    risk_class = models.CharField(_("risk class"), max_length=20)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True, default="")
+    findings = models.TextField(_("findings"), blank=True)
+    inspected_on = models.DateField(_("inspection ended on"), null=True, blank=True)
+    publish_by = models.DateField(_("publish by"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("plan", "laboratory__code")
+        verbose_name = _("spot check")
+        verbose_name_plural = _("spot checks")
+
+    def __str__(self) -> str:
+        return f"{self.plan}: {self.laboratory}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:plan", args=[self.plan_id])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return models.Q()
+        q = models.Q(plan__status="published")
+        if user is not None and user.is_authenticated:
+            q |= models.Q(inspectors=user) | _lab_q(user)
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if _is_office(user):
+            return models.Q(plan__status="drawn")
+        if user is not None and user.is_authenticated:
+            return models.Q(plan__status="drawn", inspectors=user)
+        return models.Q(pk__in=[])
+
+
+# --------------------------------------------------------------------------------------------------
+# Phased evaluations
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_GRADES = [
+    {"code": "excellent", "label_zh": "优秀", "label_en": "excellent", "min": 90},
+    {"code": "good", "label_zh": "良好", "label_en": "good", "min": 75},
+    {"code": "pass", "label_zh": "合格", "label_en": "pass", "min": 60},
+    {"code": "fail", "label_zh": "不合格", "label_en": "fail", "min": 0},
+]
+
+
+CAMPAIGN_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("preparing", "preparing", "准备中"),
+        State("scoring", "expert scoring", "专家评分"),
+        State("confirmed", "confirmed by the committee", "委员会确认"),
+        State("published", "published", "已公布", terminal=True),
+    ),
+    transitions=(
+        Transition("open_scoring", ("preparing",), "scoring", OFFICE, "open scoring", "开始评分"),
+        Transition(
+            "confirm",
+            ("scoring",),
+            "confirmed",
+            (Role.OFFICE, Role.COMMITTEE),
+            "confirm the grades",
+            "确认等级",
+            guard=lambda c: c.unscored_problem(),
+        ),
+        Transition("publish", ("confirmed",), "published", OFFICE, "publish the results", "公布结果"),
+    ),
+)
+
+
+class EvaluationCampaign(ChangeLoggedModel):
+    """A phased evaluation (e.g. the five-year cycle): labs, indicator tree (its own version), grades."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    year = models.PositiveIntegerField(_("year"))
+    version = models.PositiveIntegerField(_("indicator version"), default=1)
+    scoring_due = models.DateField(_("scoring due"), null=True, blank=True)
+    grades = models.JSONField(
+        _("grades"), default=list, help_text=_("list of {code, label_zh, label_en, min}, highest first")
+    )
+    status = models.CharField(
+        _("status"), max_length=12, default="preparing", choices=CAMPAIGN_WORKFLOW.choices()
+    )
+    workflow = CAMPAIGN_WORKFLOW
+
+    class Meta:
+        ordering = ("-year", "code")
+        verbose_name = _("evaluation campaign")
+        verbose_name_plural = _("evaluation campaigns")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:campaign", args=[self.pk])
+
+    def unscored_problem(self) -> str | None:
+        missing = [str(e.laboratory) for e in self.entries.all() if e.total is None]
+        if missing:
+            return str(_("Not yet graded: %(labs)s.") % {"labs": ", ".join(missing)})
+        return None
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user) or has_role(user, Role.EXPERT):
+            return models.Q()
+        return models.Q(status="published") | _lab_q(user, "entries__laboratory")
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q(status="preparing") if _is_office(user) else models.Q(pk__in=[])
+
+
+class Indicator(models.Model):
+    """A node of a campaign's indicator tree. Leaves are scored: qualitative by experts (0–100) or
+    quantitative from a figure scaled against ``target`` (value / target × 100, capped at 100)."""
+
+    class Kind(models.TextChoices):
+        GROUP = "group", _("group")
+        QUALITATIVE = "qualitative", _("qualitative (expert-scored)")
+        QUANTITATIVE = "quantitative", _("quantitative (computed)")
+
+    campaign = models.ForeignKey(EvaluationCampaign, on_delete=models.CASCADE, related_name="indicators")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    code = models.SlugField(_("code"), max_length=40)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
+    weight = models.DecimalField(
+        _("weight"), max_digits=6, decimal_places=2, default=1, validators=[MinValueValidator(0)]
+    )
+    target = models.DecimalField(
+        _("target value"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("quantitative only"),
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("campaign", "order", "code")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "code"], name="one_indicator_code_per_campaign")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+
+class EvaluationEntry(ChangeLoggedModel):
+    """One laboratory in a campaign: its experts, quantitative figures, total score, grade and report."""
+
+    campaign = models.ForeignKey(EvaluationCampaign, on_delete=models.CASCADE, related_name="entries")
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="evaluations")
+    experts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="evaluation_entries", blank=True)
+    self_report = models.TextField(_("self-evaluation report"), blank=True)
+    figures = models.JSONField(_("quantitative figures"), default=dict, blank=True)
+    total = models.DecimalField(_("total score"), max_digits=6, decimal_places=2, null=True, blank=True)
+    grade = models.CharField(_("grade"), max_length=20, blank=True)
+    rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
+    report = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ("campaign", "rank", "laboratory__code")
+        verbose_name = _("evaluated laboratory")
+        verbose_name_plural = _("evaluated laboratories")
+        constraints = [models.UniqueConstraint(fields=["campaign", "laboratory"], name="one_entry_per_lab")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.laboratory}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:entry", args=[self.pk])
+
+    @property
+    def grade_label(self) -> str:
+        for g in self.campaign.grades:
+            if g["code"] == self.grade:
+                return bilingual(g["label_zh"], g["label_en"])
+        return ""
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return models.Q()
+        q = models.Q(campaign__status="published")
+        if user is not None and user.is_authenticated:
+            q |= models.Q(experts=user) | _lab_q(user)
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return (
+            models.Q(campaign__status__in=("preparing", "scoring"))
+            if _is_office(user)
+            else models.Q(pk__in=[])
+        )
+
+
+class ScoreSheet(models.Model):
+    """One expert's scores (0–100) for the qualitative leaves of an entry."""
+
+    entry = models.ForeignKey(EvaluationEntry, on_delete=models.CASCADE, related_name="sheets")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scores = models.JSONField(_("scores"), default=dict)
+    comment = models.TextField(_("comment"), blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "expert"], name="one_sheet_per_expert")]
+
+    def __str__(self) -> str:
+        return f"{self.entry} / {self.expert}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Public notification, rectification, revocation
+# --------------------------------------------------------------------------------------------------
+
+
+def _extension_unused(order: RectificationOrder) -> str | None:
+    if order.extended:
+        return str(_("The deadline has already been extended once."))
+    return None
+
+
+def _lapsed(order: RectificationOrder) -> str | None:
+    from django.utils import timezone
+
+    if order.due_on >= timezone.localdate():
+        return str(_("The deadline has not passed yet."))
+    return None
+
+
+RECTIFICATION_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("issued", "issued", "已下达"),
+        State("responded", "plan and evidence submitted", "已提交整改材料"),
+        State("verified", "verified", "整改通过", terminal=True),
+        State("failed", "failed", "整改不合格"),
+        State("revocation_proposed", "revocation proposed", "拟撤销"),
+        State("revocation_decided", "revocation decided", "决定撤销"),
+        State("revoked", "revoked", "已撤销", terminal=True),
+        State("kept", "revocation rejected", "不予撤销", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "respond",
+            ("issued",),
+            "responded",
+            (Role.LAB_MANAGER,),
+            "submit plan and evidence",
+            "提交整改材料",
+            allowed=_manages_lab,
+            notify=_office,
+            guard=lambda o: None if o.response.strip() else str(_("Write the plan and evidence first.")),
+            deadline=DeadlineRule(10, "verify the rectification", "核查整改", assignee_role=Role.OFFICE),
+        ),
+        Transition(
+            "verify", ("responded",), "verified", OFFICE, "verify and close", "核查通过", notify=_managers
+        ),
+        Transition(
+            "reject",
+            ("responded",),
+            "failed",
+            OFFICE,
+            "reject the rectification",
+            "核查不通过",
+            requires_reason=True,
+            notify=_managers,
+        ),
+        Transition(
+            "lapse",
+            ("issued",),
+            "failed",
+            OFFICE,
+            "record that the deadline lapsed",
+            "逾期未整改",
+            guard=_lapsed,
+            notify=_managers,
+        ),
+        Transition(
+            "propose_revocation",
+            ("failed",),
+            "revocation_proposed",
+            OFFICE,
+            "propose revocation",
+            "提出撤销建议",
+            requires_reason=True,
+        ),
+        Transition(
+            "decide_revoke",
+            ("revocation_proposed",),
+            "revocation_decided",
+            (Role.COMMITTEE,),
+            "committee: revoke",
+            "委员会决定撤销",
+            requires_reason=True,
+        ),
+        Transition(
+            "decide_keep",
+            ("revocation_proposed",),
+            "kept",
+            (Role.COMMITTEE,),
+            "committee: do not revoke",
+            "委员会决定不撤销",
+            requires_reason=True,
+        ),
+        Transition(
+            "revoke",
+            ("revocation_decided",),
+            "revoked",
+            OFFICE,
+            "issue the revocation",
+            "发布撤销决定",
+            requires_reason=True,
+        ),
+    ),
+)
+
+
+class RectificationOrder(ChangeLoggedModel):
+    """A rectification order (限期整改) to a laboratory: deadline, the lab's response, verification,
+    one extension, and on failure a revocation proposal decided by the committee."""
+
+    workflow = RECTIFICATION_WORKFLOW
+
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="rectification_orders")
+    grounds = models.TextField(_("grounds"))
+    due_on = models.DateField(_("due on"))
+    extended = models.BooleanField(_("extended once"), default=False)
+    response = models.TextField(_("plan and evidence"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, default="issued", choices=RECTIFICATION_WORKFLOW.choices()
+    )
+    document = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    spot_check = models.ForeignKey(
+        SpotCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    evaluation = models.ForeignKey(
+        EvaluationEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created",)
+        verbose_name = _("rectification order")
+        verbose_name_plural = _("rectification orders")
+
+    def __str__(self) -> str:
+        return str(_("Rectification of %(lab)s") % {"lab": self.laboratory})
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:order", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return RECTIFICATION_WORKFLOW.state(self.status).label
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return models.Q()
+        return _lab_q(user)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _lab_q(user) & models.Q(status="issued")
+
+
+class PublicNotification(models.Model):
+    """A public notification (通报) naming laboratories that failed an evaluation or a check."""
+
+    title_zh = models.CharField(_("title (Chinese)"), max_length=300)
+    title_en = models.CharField(_("title (English)"), max_length=300)
+    laboratories = models.ManyToManyField(Laboratory, related_name="+")
+    document = models.ForeignKey(OfficialDocument, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return bilingual(self.title_zh, self.title_en)

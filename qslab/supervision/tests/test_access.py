@@ -1,1 +1,103 @@
-CASES: list = []
+"""Who may open each supervision page and API operation. ``lab_manager`` manages ``w.lab`` only;
+``expert`` is an inspector in the directory and the assigned expert of ``w.entry``."""
+
+import datetime as dt
+
+import pytest
+
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+
+OFFICE = {"office"}
+OVERSIGHT = {"office", "committee"}
+
+CASES = [
+    Case("supervision:home", EVERYONE),
+    Case("supervision:overview", OVERSIGHT),
+    Case("supervision:overview", OVERSIGHT, note="csv", query="format=csv"),
+    Case("supervision:template", SIGNED_IN, kwargs=lambda w: {"template_id": w.template.pk}),
+    Case("supervision:report", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"report_id": w.report.pk}),
+    Case(
+        "supervision:report", OVERSIGHT, note="another lab", kwargs=lambda w: {"report_id": w.other_report.pk}
+    ),
+    Case(
+        "supervision:report_transition",
+        {"lab_manager"},
+        method="post",
+        note="submit own report",
+        kwargs=lambda w: {"report_id": w.report.pk, "transition": "submit"},
+    ),
+    Case("supervision:items", EVERYONE),
+    Case("supervision:plan", EVERYONE, note="published", kwargs=lambda w: {"plan_id": w.published_plan.pk}),
+    Case("supervision:plan", {*OVERSIGHT, "expert"}, note="drawn", kwargs=lambda w: {"plan_id": w.plan.pk}),
+    Case("supervision:plan_draw", OFFICE, method="post", kwargs=lambda w: {"plan_id": w.plan.pk}),
+    Case("supervision:plan_publish", OFFICE, method="post", kwargs=lambda w: {"plan_id": w.plan.pk}),
+    Case("supervision:plan_verify", EVERYONE, kwargs=lambda w: {"plan_id": w.published_plan.pk}),
+    Case(
+        "supervision:check_result",
+        {"office", "expert"},
+        method="post",
+        kwargs=lambda w: {"check_id": w.check.pk},
+        data=lambda w: {"outcome": "no_issues", "inspected_on": dt.date.today().isoformat()},
+    ),
+    Case(
+        "supervision:campaign",
+        {*OVERSIGHT, "expert", "lab_manager"},
+        kwargs=lambda w: {"campaign_id": w.campaign.pk},
+    ),
+    Case(
+        "supervision:campaign_transition",
+        OVERSIGHT,
+        method="post",
+        kwargs=lambda w: {"campaign_id": w.campaign.pk, "transition": "confirm"},
+    ),
+    Case(
+        "supervision:entry", {*OVERSIGHT, "expert", "lab_manager"}, kwargs=lambda w: {"entry_id": w.entry.pk}
+    ),
+    Case("supervision:entry_report", OFFICE, method="post", kwargs=lambda w: {"entry_id": w.entry.pk}),
+    Case("supervision:order_create", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case("supervision:order", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"order_id": w.own_order.pk}),
+    Case("supervision:order", OVERSIGHT, note="another lab", kwargs=lambda w: {"order_id": w.order.pk}),
+    Case(
+        "supervision:order_transition",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"order_id": w.order.pk, "transition": "lapse"},
+    ),
+    Case("supervision:sanctions", EVERYONE),
+    # API
+    Case("qslab_supervision_api_reports", SIGNED_IN, api=True),
+    Case(
+        "qslab_supervision_api_move_report",
+        {"lab_manager"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"report_id": w.report.pk, "transition": "submit"},
+        data={"reason": ""},
+    ),
+    Case(
+        "qslab_supervision_api_draws", EVERYONE, api=True, kwargs=lambda w: {"plan_id": w.published_plan.pk}
+    ),
+    Case(
+        "qslab_supervision_api_score",
+        {"expert"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+        data={"scores": {"quality": 80, "openness": 70}},
+    ),
+    Case("qslab_supervision_api_orders", SIGNED_IN, api=True),
+    Case(
+        "qslab_supervision_api_move_order",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"order_id": w.order.pk, "transition": "lapse"},
+        data={"reason": ""},
+    ),
+    Case("qslab_supervision_api_sanctions", EVERYONE, api=True),
+]
+
+
+@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+def test_supervision_access(case, role, clients, world):
+    check_access(case, role, clients, world)

@@ -1,0 +1,974 @@
+"""Supervision operations: every state change of the app, named as verbs of the domain.
+
+Laboratory status changes (order rectification, close rectification, revoke) go through
+``qslab.labs.services.move_laboratory``; this module never sets a laboratory's status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qslab.accounts.roles import Role, has_role
+from qslab.core.calendar import add_days
+from qslab.core.context import acting_as
+from qslab.core.documents import issue_document
+from qslab.core.models import Deadline
+from qslab.core.notifications import notify
+from qslab.core.services import apply_transition
+from qslab.labs import services as lab_services
+from qslab.labs.models import OPERATING, Laboratory, _managers_of
+from qslab.supervision.models import (
+    DEFAULT_GRADES,
+    DEFAULT_PROPORTIONS,
+    AnnualReport,
+    EvaluationCampaign,
+    EvaluationEntry,
+    Indicator,
+    Inspector,
+    PublicNotification,
+    RectificationOrder,
+    ReportTemplate,
+    ScoreSheet,
+    SpotCheck,
+    SpotCheckDraw,
+    SpotCheckPlan,
+)
+
+
+def _require_office(user: Any) -> None:
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office may do this."))
+
+
+def _open_deadline(
+    obj: Any, label_en: str, label_zh: str, due: Any, assignee: Any = None, role: str = ""
+) -> None:
+    Deadline.objects.create(
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=str(obj.pk),
+        label_en=label_en,
+        label_zh=label_zh,
+        due=due,
+        assignee=assignee,
+        assignee_role="" if assignee else role,
+    )
+
+
+def _close_deadlines(obj: Any, assignee: Any = None) -> None:
+    qs = Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk), done_at__isnull=True
+    )
+    if assignee is not None:
+        qs = qs.filter(assignee=assignee)
+    qs.update(done_at=timezone.now())
+
+
+# ==================================================================================================
+# Annual reports
+# ==================================================================================================
+
+FIELD_TYPES = ("text", "number")
+
+
+def check_sections(sections: Any) -> None:
+    """Raise one ValidationError listing every problem of a template's sections."""
+    errors: list[str] = []
+    if not isinstance(sections, list) or not sections:
+        raise ValidationError(_("A template needs at least one section."))
+    keys: set[str] = set()
+    for i, section in enumerate(sections, 1):
+        if not isinstance(section, dict) or not section.get("key") or not section.get("title_zh"):
+            errors.append(_("Section %(n)d needs a key and a Chinese title.") % {"n": i})
+            continue
+        for field in section.get("fields", []):
+            key = field.get("key", "")
+            if not key:
+                errors.append(_("A field of section “%(s)s” has no key.") % {"s": section["key"]})
+            elif key in keys:
+                errors.append(_("The field key “%(k)s” is used twice.") % {"k": key})
+            keys.add(key)
+            if field.get("type", "text") not in FIELD_TYPES:
+                errors.append(_("Field “%(k)s”: type must be text or number.") % {"k": key})
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def create_template(user: Any, *, year: int, sections: list, opens_on: Any, due_on: Any) -> ReportTemplate:
+    _require_office(user)
+    check_sections(sections)
+    if due_on <= opens_on:
+        raise ValidationError({"due_on": _("The due date must be after the opening date.")})
+    if ReportTemplate.objects.filter(year=year).exists():
+        raise ValidationError({"year": _("There is already a template for %(year)d.") % {"year": year}})
+    return ReportTemplate.objects.create(year=year, sections=sections, opens_on=opens_on, due_on=due_on)
+
+
+def _prefill(template: ReportTemplate, lab: Laboratory) -> dict[str, Any]:
+    """Values taken from the registry (``source: key_figures.<field>`` of the report year)."""
+    figures = lab.figures.filter(year=template.year).first()
+    values: dict[str, Any] = {}
+    for field in template.fields():
+        source = field.get("source", "")
+        if source.startswith("key_figures.") and figures is not None:
+            value = getattr(figures, source.split(".", 1)[1], None)
+            if value is not None:
+                values[field["key"]] = float(value) if isinstance(value, Decimal) else value
+    return values
+
+
+@transaction.atomic
+def open_reporting(user: Any, template: ReportTemplate) -> list[AnnualReport]:
+    """Send the template to every operating laboratory: one report and one deadline per lab."""
+    _require_office(user)
+    if template.opened:
+        raise ValidationError(_("This template has already been sent to the laboratories."))
+    reports = []
+    for lab in Laboratory.objects.filter(status__in=OPERATING).order_by("code"):
+        report = AnnualReport.objects.create(
+            template=template, laboratory=lab, due_on=template.due_on, values=_prefill(template, lab)
+        )
+        managers = _managers_of(lab)
+        _open_deadline(
+            report,
+            f"Annual report {template.year} due",
+            f"{template.year}年度报告截止",
+            template.due_on,
+            assignee=managers[0] if managers else None,
+            role="" if managers else Role.OFFICE,
+        )
+        notify(
+            managers,
+            verb="annual_report_opened",
+            text_en=f"Annual report {template.year} of {lab.name_en} due on {template.due_on:%Y-%m-%d}.",
+            text_zh=f"{lab.name_zh}{template.year}年度报告请于{template.due_on:%Y-%m-%d}前提交。",
+            obj=report,
+        )
+        reports.append(report)
+    template.opened = True
+    template.save(update_fields=["opened", "last_updated"])
+    return reports
+
+
+def clean_values(template: ReportTemplate, data: dict[str, Any]) -> dict[str, Any]:
+    """The report values typed by field; all errors at once."""
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in template.fields():
+        key = field["key"]
+        raw = data.get(key, "")
+        if raw in ("", None):
+            continue
+        if field.get("type") == "number":
+            try:
+                out[key] = float(raw)
+            except (TypeError, ValueError):
+                errors[key] = _("“%(v)s” is not a number.") % {"v": raw}
+        else:
+            out[key] = str(raw)
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+@transaction.atomic
+def save_report(user: Any, report: AnnualReport, data: dict[str, Any]) -> AnnualReport:
+    if not AnnualReport.objects.editable_by(user).filter(pk=report.pk).exists():
+        raise PermissionDenied(_("Only the laboratory's manager may edit a report that is due or returned."))
+    report.values = {**report.values, **clean_values(report.template, data)}
+    report.save(update_fields=["values", "last_updated"])
+    return report
+
+
+def _missing_fields(report: AnnualReport) -> list[str]:
+    return [
+        f.get("label_en") or f["key"]
+        for f in report.template.fields()
+        if f.get("required", True) and report.values.get(f["key"]) in (None, "")
+    ]
+
+
+@transaction.atomic
+def move_report(user: Any, report: AnnualReport, transition: str, reason: str = "") -> AnnualReport:
+    if transition == "submit":
+        missing = _missing_fields(report)
+        if missing and has_role(user, Role.LAB_MANAGER, scope=report.laboratory):
+            raise ValidationError(
+                _("Fill in before submitting: %(fields)s.") % {"fields": ", ".join(missing)}
+            )
+    apply_transition(report, transition, user, reason=reason)
+    report.refresh_from_db()
+    if transition == "submit":
+        report.submitted_at = timezone.now()
+        report.save(update_fields=["submitted_at", "last_updated"])
+    return report
+
+
+# ==================================================================================================
+# Double-random spot checks
+# ==================================================================================================
+
+ALGORITHM = "sha256-seeded Python random.Random, sample per risk class, v1"
+
+
+def risk_class(lab: Laboratory, today: Any = None) -> str:
+    """high: open rectification, last grade fail, or an overdue annual report; low: last grade excellent."""
+    today = today or timezone.localdate()
+    if (
+        lab.status == "under_rectification"
+        or lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).exists()
+    ):
+        return "high"
+    if lab.annual_reports.filter(status__in=("open", "returned"), due_on__lt=today).exists():
+        return "high"
+    last = (
+        lab.evaluations.filter(campaign__status__in=("confirmed", "published"))
+        .exclude(grade="")
+        .order_by("-campaign__year")
+        .first()
+    )
+    if last is not None and last.grade == "fail":
+        return "high"
+    if last is not None and last.grade == "excellent":
+        return "low"
+    return "normal"
+
+
+def seed_for(plan_id: int, seed_source: str, number: int) -> str:
+    """The seed: a hash of the value published before the draw, the plan and the draw number."""
+    return hashlib.sha256(f"{plan_id}|{seed_source}|{number}".encode()).hexdigest()[:32]
+
+
+def _conflicted(lab: dict[str, Any], inspector: dict[str, Any], rules: Sequence[str]) -> bool:
+    if "same_organisation" in rules and inspector.get("org") and inspector["org"] == lab.get("org"):
+        return True
+    li, ii = lab.get("region") or "", inspector.get("region") or ""
+    if "same_region" in rules and ii and ii == li:
+        return True
+    return "same_province" in rules and bool(ii) and ii[:2] == li[:2]
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """The labs drawn (in order) with their inspectors, and labs for which too few inspectors were free."""
+
+    checks: list[dict[str, Any]]
+    shortfall: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checks": self.checks, "shortfall": self.shortfall}
+
+
+def run_draw(inputs: dict[str, Any], seed: str) -> DrawResult:
+    """The draw itself, a pure function of its inputs and seed, so anyone can re-run it.
+
+    Labs are sorted by code within each risk class (classes sorted by name) and ``ceil(proportion × n)``
+    are sampled; for each drawn lab (by code) the inspectors without a conflict, sorted by id, are
+    sampled ``inspectors_per_lab`` at a time from the same generator.
+    """
+    rng = random.Random(int(seed, 16))
+    proportions = inputs["proportions"]
+    per_lab = int(inputs["inspectors_per_lab"])
+    rules = inputs.get("conflict_rules", [])
+    labs = sorted(inputs["labs"], key=lambda x: x["code"])
+    chosen: list[dict[str, Any]] = []
+    for klass in sorted(proportions):
+        pool = [lab for lab in labs if lab["risk"] == klass]
+        n = min(len(pool), math.ceil(float(proportions[klass]) * len(pool)))
+        chosen.extend(rng.sample(pool, n))
+    inspectors = sorted(inputs["inspectors"], key=lambda x: x["id"])
+    checks, shortfall = [], []
+    for lab in sorted(chosen, key=lambda x: x["code"]):
+        free = [i for i in inspectors if not _conflicted(lab, i, rules)]
+        if len(free) < per_lab:
+            shortfall.append(lab["code"])
+            picked: list[dict[str, Any]] = free
+        else:
+            picked = rng.sample(free, per_lab)
+        checks.append(
+            {
+                "lab": lab["id"],
+                "code": lab["code"],
+                "risk": lab["risk"],
+                "inspectors": sorted(i["id"] for i in picked),
+            }
+        )
+    return DrawResult(checks=checks, shortfall=shortfall)
+
+
+def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
+    """The two directories and the rules, frozen as plain data."""
+    today = timezone.localdate()
+    labs = [
+        {
+            "id": lab.pk,
+            "code": lab.code,
+            "org": lab.supporting_institution_id,
+            "region": lab.region_code,
+            "risk": risk_class(lab, today),
+        }
+        for lab in Laboratory.objects.filter(status__in=OPERATING).order_by("code")
+    ]
+    inspectors = [
+        {"id": i.user_id, "org": i.organisation_id or i.user.organisation_id, "region": i.region_code}
+        for i in Inspector.objects.filter(active=True, user__is_active=True).select_related("user")
+    ]
+    return {
+        "labs": labs,
+        "inspectors": inspectors,
+        "proportions": plan.proportions or DEFAULT_PROPORTIONS,
+        "inspectors_per_lab": plan.inspectors_per_lab,
+        "conflict_rules": plan.conflict_rules,
+        "items": list(plan.items.order_by("code").values_list("code", flat=True)),
+    }
+
+
+@transaction.atomic
+def draw_spot_check(user: Any, plan: SpotCheckPlan, reason: str = "") -> SpotCheckDraw:
+    """Draw labs and inspectors (first draw, or a redraw with a reason); record seed, inputs and result."""
+    _require_office(user)
+    plan = SpotCheckPlan.objects.select_for_update().get(pk=plan.pk)
+    if not plan.seed_source.strip():
+        raise ValidationError({"seed_source": _("Publish a seed value before the draw and enter it here.")})
+    previous = plan.current_draw
+    if plan.status == "published":
+        raise ValidationError(_("The results are published; the draw can no longer change."))
+    if previous is not None:
+        if not reason.strip():
+            raise ValidationError({"reason": _("A redraw needs a reason.")})
+        if plan.checks.exclude(outcome="").exists():
+            raise ValidationError(_("Results have been entered; a redraw is no longer possible."))
+    number = (previous.number + 1) if previous else 1
+    inputs = draw_inputs(plan)
+    seed = seed_for(plan.pk, plan.seed_source, number)
+    result = run_draw(inputs, seed)
+    if result.shortfall:
+        raise ValidationError(
+            _("Too few inspectors without a conflict for: %(labs)s. Add inspectors to the directory.")
+            % {"labs": ", ".join(result.shortfall)}
+        )
+    if previous is not None:
+        previous.superseded = True
+        previous.save(update_fields=["superseded"])
+        plan.checks.filter(draw=previous).delete()
+    draw = SpotCheckDraw.objects.create(
+        plan=plan,
+        number=number,
+        seed_source=plan.seed_source,
+        seed=seed,
+        algorithm=ALGORITHM,
+        inputs=inputs,
+        result=result.to_dict(),
+        reason=reason.strip(),
+        created_by=user,
+    )
+    for row in result.checks:
+        check = SpotCheck.objects.create(
+            plan=plan, draw=draw, laboratory_id=row["lab"], risk_class=row["risk"]
+        )
+        check.inspectors.set(row["inspectors"])
+    if plan.status == "draft":
+        apply_transition(plan, "draw", user, reason=reason)
+    else:
+        from qslab.core.services import write_journal
+
+        write_journal(plan, user, _("Redraw #%(n)d: %(reason)s") % {"n": number, "reason": reason})
+    return draw
+
+
+@dataclass(frozen=True)
+class DrawCheck:
+    draw: SpotCheckDraw
+    rerun: DrawResult
+    matches: bool
+
+
+def verify_draw(draw: SpotCheckDraw) -> DrawCheck:
+    """Re-run a recorded draw from its stored seed and inputs; it must give the stored result."""
+    rerun = run_draw(draw.inputs, draw.seed)
+    recomputed_seed = seed_for(draw.plan_id, draw.seed_source, draw.number)
+    return DrawCheck(
+        draw=draw, rerun=rerun, matches=rerun.to_dict() == draw.result and recomputed_seed == draw.seed
+    )
+
+
+@transaction.atomic
+def enter_result(user: Any, check: SpotCheck, *, outcome: str, findings: str, inspected_on: Any) -> SpotCheck:
+    """The inspectors or the office enter the result; the publication clock starts."""
+    if not SpotCheck.objects.editable_by(user).filter(pk=check.pk).exists():
+        raise PermissionDenied(_("Only the drawn inspectors or the office enter this result."))
+    if outcome not in SpotCheck.Outcome.values or not outcome:
+        raise ValidationError({"outcome": _("Choose an outcome.")})
+    if outcome != "no_issues" and not findings.strip():
+        raise ValidationError({"findings": _("Describe the problems found.")})
+    if inspected_on > timezone.localdate():
+        raise ValidationError({"inspected_on": _("The inspection cannot end in the future.")})
+    plan = check.plan
+    check.outcome, check.findings, check.inspected_on = outcome, findings.strip(), inspected_on
+    check.publish_by = add_days(inspected_on, plan.publication_days)
+    check.save(update_fields=["outcome", "findings", "inspected_on", "publish_by", "last_updated"])
+    _close_deadlines(check)
+    _open_deadline(
+        check,
+        f"Publish the spot-check result of {check.laboratory.name_en}",
+        f"公开{check.laboratory.name_zh}抽查结果",
+        check.publish_by,
+        role=Role.OFFICE,
+    )
+    return check
+
+
+@transaction.atomic
+def publish_spot_check_results(user: Any, plan: SpotCheckPlan) -> SpotCheckPlan:
+    """Issue the numbered public results document (一公开) and close the publication deadlines."""
+    _require_office(user)
+    problem = plan.unentered_problem()
+    if problem:
+        raise ValidationError(problem)
+    checks = list(plan.checks.filter(draw__superseded=False).select_related("laboratory"))
+    outcomes = dict(SpotCheck.Outcome.choices)
+    lines_zh = [f"{c.laboratory.name_zh}：{outcomes[c.outcome]}" for c in checks]
+    lines_en = [f"{c.laboratory.name_en}: {outcomes[c.outcome]}" for c in checks]
+    draw = plan.current_draw
+    seed_line = f"\n\nseed {draw.seed} ({draw.seed_source})" if draw else ""
+    doc = issue_document(
+        kind_code="spot_check",
+        title_zh=f"{plan.name_zh}结果公告",
+        title_en=f"Results of the {plan.name_en}",
+        body_zh="\n".join(lines_zh) + seed_line,
+        body_en="\n".join(lines_en) + seed_line,
+        issued_by=user,
+        public=True,
+        subject=plan,
+    )
+    plan.result_document = doc
+    plan.save(update_fields=["result_document", "last_updated"])
+    apply_transition(plan, "publish", user)
+    for c in checks:
+        _close_deadlines(c)
+    plan.refresh_from_db()
+    return plan
+
+
+# ==================================================================================================
+# Phased evaluations
+# ==================================================================================================
+
+
+def check_grades(grades: Any) -> None:
+    errors = []
+    if not isinstance(grades, list) or not grades:
+        raise ValidationError(_("Give at least one grade."))
+    mins = []
+    for g in grades:
+        if not all(k in g for k in ("code", "label_zh", "label_en", "min")):
+            errors.append(_("Each grade needs code, label_zh, label_en and min."))
+            continue
+        mins.append(float(g["min"]))
+    if mins and mins != sorted(mins, reverse=True):
+        errors.append(_("List grades from the highest threshold to the lowest."))
+    if mins and mins[-1] != 0:
+        errors.append(_("The lowest grade must start at 0, so that every score has a grade."))
+    if errors:
+        raise ValidationError(errors)
+
+
+def grade_for(total: float, grades: Sequence[dict[str, Any]]) -> str:
+    """The first grade (highest first) whose threshold the total reaches."""
+    for g in grades:
+        if total >= float(g["min"]):
+            return g["code"]
+    return grades[-1]["code"]
+
+
+@transaction.atomic
+def create_campaign(
+    user: Any,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    year: int,
+    indicators: list,
+    grades: list | None = None,
+    scoring_due: Any = None,
+) -> EvaluationCampaign:
+    """A campaign with its own indicator tree (version = count of earlier campaigns with the same tree root
+    codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, children}."""
+    _require_office(user)
+    grades = grades if grades is not None else DEFAULT_GRADES
+    check_grades(grades)
+    errors: list[str] = []
+    seen: set[str] = set()
+
+    def walk(nodes: list, depth: int) -> None:
+        for n in nodes:
+            code_ = n.get("code", "")
+            if not code_ or code_ in seen:
+                errors.append(_("Indicator code “%(c)s” is missing or used twice.") % {"c": code_})
+            seen.add(code_)
+            kind = n.get("kind", "group" if n.get("children") else "qualitative")
+            if kind == "quantitative" and not n.get("target"):
+                errors.append(_("Quantitative indicator “%(c)s” needs a target value.") % {"c": code_})
+            if kind == "group" and not n.get("children"):
+                errors.append(_("Group “%(c)s” has no indicators under it.") % {"c": code_})
+            walk(n.get("children", []), depth + 1)
+
+    walk(indicators, 0)
+    if not indicators:
+        errors.append(_("The indicator tree is empty."))
+    if errors:
+        raise ValidationError(errors)
+    version = EvaluationCampaign.objects.count() + 1
+    campaign = EvaluationCampaign.objects.create(
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        year=year,
+        grades=grades,
+        version=version,
+        scoring_due=scoring_due,
+    )
+
+    def create(nodes: list, parent: Indicator | None) -> None:
+        for i, n in enumerate(nodes):
+            node = Indicator.objects.create(
+                campaign=campaign,
+                parent=parent,
+                code=n["code"],
+                name_zh=n.get("name_zh", n["code"]),
+                name_en=n.get("name_en", n["code"]),
+                kind=n.get("kind", "group" if n.get("children") else "qualitative"),
+                weight=Decimal(str(n.get("weight", 1))),
+                target=Decimal(str(n["target"])) if n.get("target") else None,
+                order=i,
+            )
+            create(n.get("children", []), node)
+
+    create(indicators, None)
+    return campaign
+
+
+@transaction.atomic
+def add_to_campaign(
+    user: Any, campaign: EvaluationCampaign, lab: Laboratory, experts: Iterable[Any]
+) -> EvaluationEntry:
+    _require_office(user)
+    if campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("Laboratories can only be added before the grades are confirmed."))
+    experts = list(experts)
+    not_experts = [str(e) for e in experts if not has_role(e, Role.EXPERT)]
+    if not_experts:
+        raise ValidationError(_("Not experts: %(names)s.") % {"names": ", ".join(not_experts)})
+    entry, _created = EvaluationEntry.objects.get_or_create(campaign=campaign, laboratory=lab)
+    entry.experts.set(experts)
+    return entry
+
+
+@transaction.atomic
+def move_campaign(
+    user: Any, campaign: EvaluationCampaign, transition: str, reason: str = ""
+) -> EvaluationCampaign:
+    if transition == "confirm":
+        compute_scores(campaign)
+    apply_transition(campaign, transition, user, reason=reason)
+    campaign.refresh_from_db()
+    if transition == "open_scoring":
+        due = campaign.scoring_due or add_days(timezone.localdate(), 20)
+        for entry in campaign.entries.prefetch_related("experts"):
+            for expert in entry.experts.all():
+                _open_deadline(
+                    entry,
+                    f"Score {entry.laboratory.name_en}",
+                    f"评分：{entry.laboratory.name_zh}",
+                    due,
+                    assignee=expert,
+                )
+    return campaign
+
+
+def qualitative_leaves(campaign: EvaluationCampaign) -> list[Indicator]:
+    return [i for i in campaign.indicators.all() if i.kind == Indicator.Kind.QUALITATIVE]
+
+
+@transaction.atomic
+def submit_score_sheet(
+    user: Any, entry: EvaluationEntry, scores: dict[str, Any], comment: str = ""
+) -> ScoreSheet:
+    if not entry.experts.filter(pk=user.pk).exists():
+        raise PermissionDenied(_("Only the experts assigned to this laboratory score it."))
+    if entry.campaign.status != "scoring":
+        raise ValidationError(_("Scoring is not open for this campaign."))
+    errors: dict[str, str] = {}
+    clean: dict[str, float] = {}
+    for ind in qualitative_leaves(entry.campaign):
+        raw = scores.get(ind.code)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            errors[ind.code] = _("Give a score from 0 to 100 for “%(i)s”.") % {"i": ind.name}
+            continue
+        if not 0 <= value <= 100:
+            errors[ind.code] = _("The score for “%(i)s” must be from 0 to 100.") % {"i": ind.name}
+            continue
+        clean[ind.code] = value
+    if errors:
+        raise ValidationError(errors)
+    sheet, _created = ScoreSheet.objects.update_or_create(
+        entry=entry,
+        expert=user,
+        defaults={"scores": clean, "comment": comment, "submitted_at": timezone.now()},
+    )
+    _close_deadlines(entry, assignee=user)
+    return sheet
+
+
+@transaction.atomic
+def set_figures(user: Any, entry: EvaluationEntry, figures: dict[str, Any]) -> EvaluationEntry:
+    _require_office(user)
+    codes = {i.code for i in entry.campaign.indicators.all() if i.kind == Indicator.Kind.QUANTITATIVE}
+    errors = {}
+    clean = {}
+    for k, v in figures.items():
+        if k not in codes:
+            errors[k] = _("“%(k)s” is not a quantitative indicator of this campaign.") % {"k": k}
+            continue
+        try:
+            clean[k] = float(v)
+        except (TypeError, ValueError):
+            errors[k] = _("“%(v)s” is not a number.") % {"v": v}
+    if errors:
+        raise ValidationError(errors)
+    entry.figures = {**entry.figures, **clean}
+    entry.save(update_fields=["figures", "last_updated"])
+    return entry
+
+
+def entry_scores(
+    entry: EvaluationEntry, indicators: list[Indicator] | None = None
+) -> dict[str, float | None]:
+    """Score 0–100 of every indicator of the entry (None where data are missing), and ``total``."""
+    indicators = indicators if indicators is not None else list(entry.campaign.indicators.all())
+    sheets = [s.scores for s in entry.sheets.filter(submitted_at__isnull=False)]
+    children: dict[int | None, list[Indicator]] = {}
+    for ind in indicators:
+        children.setdefault(ind.parent_id, []).append(ind)
+    out: dict[str, float | None] = {}
+
+    def score(ind: Indicator) -> float | None:
+        if ind.kind == Indicator.Kind.QUALITATIVE:
+            values = [s[ind.code] for s in sheets if ind.code in s]
+            value = sum(values) / len(values) if values else None
+        elif ind.kind == Indicator.Kind.QUANTITATIVE:
+            figure = entry.figures.get(ind.code)
+            value = None if figure is None else min(100.0, 100.0 * float(figure) / float(ind.target))
+        else:
+            value = aggregate(children.get(ind.pk, []))
+        out[ind.code] = value
+        return value
+
+    def aggregate(nodes: list[Indicator]) -> float | None:
+        parts = [(float(n.weight), score(n)) for n in nodes]
+        if not parts or any(v is None for _w, v in parts):
+            return None
+        weight = sum(w for w, _v in parts)
+        return sum(w * v for w, v in parts) / weight if weight else None  # type: ignore[operator]
+
+    out["total"] = aggregate(children.get(None, []))
+    return out
+
+
+@transaction.atomic
+def compute_scores(campaign: EvaluationCampaign) -> list[EvaluationEntry]:
+    """Aggregate every entry to a total and grade, and rank the campaign (highest total first)."""
+    indicators = list(campaign.indicators.all())
+    entries = list(campaign.entries.select_related("laboratory"))
+    for e in entries:
+        total = entry_scores(e, indicators)["total"]
+        e.total = None if total is None else Decimal(str(round(total, 2)))
+        e.grade = "" if total is None else grade_for(total, campaign.grades)
+    ranked = sorted([e for e in entries if e.total is not None], key=lambda e: (-e.total, e.laboratory.code))
+    for i, e in enumerate(ranked, 1):
+        e.rank = i
+    for e in entries:
+        if e.total is None:
+            e.rank = None
+        e.save(update_fields=["total", "grade", "rank", "last_updated"])
+    return entries
+
+
+@transaction.atomic
+def issue_evaluation_report(user: Any, entry: EvaluationEntry) -> EvaluationEntry:
+    """The numbered evaluation report PDF of one laboratory (after the committee confirmed the grades)."""
+    _require_office(user)
+    if entry.campaign.status not in ("confirmed", "published"):
+        raise ValidationError(_("Issue reports after the committee has confirmed the grades."))
+    scores = entry_scores(entry)
+    lines_zh, lines_en = [], []
+    for ind in entry.campaign.indicators.all():
+        s = scores.get(ind.code)
+        text = "—" if s is None else f"{s:.1f}"
+        indent = "  " if ind.parent_id else ""
+        lines_zh.append(f"{indent}{ind.name_zh}（权重 {ind.weight}）：{text}")
+        lines_en.append(f"{indent}{ind.name_en} (weight {ind.weight}): {text}")
+    grade = next((g for g in entry.campaign.grades if g["code"] == entry.grade), None)
+    doc = issue_document(
+        kind_code="evaluation",
+        title_zh=f"{entry.laboratory.name_zh}{entry.campaign.name_zh}评估报告",
+        title_en=f"Evaluation report: {entry.laboratory.name_en}, {entry.campaign.name_en}",
+        body_zh="\n".join(lines_zh)
+        + f"\n\n总分 {entry.total}，排名 {entry.rank}，等级：{grade['label_zh'] if grade else ''}",
+        body_en="\n".join(lines_en)
+        + f"\n\nTotal {entry.total}, rank {entry.rank}, grade: {grade['label_en'] if grade else ''}",
+        issued_by=user,
+        subject=entry,
+        recipients=_managers_of(entry.laboratory),
+    )
+    entry.report = doc
+    entry.save(update_fields=["report", "last_updated"])
+    return entry
+
+
+# ==================================================================================================
+# Public notification, rectification, revocation
+# ==================================================================================================
+
+
+@transaction.atomic
+def notify_publicly(
+    user: Any, labs: Sequence[Laboratory], *, title_zh: str, title_en: str, body_zh: str, body_en: str
+) -> PublicNotification:
+    """A public notification (通报): a numbered public document naming the laboratories."""
+    _require_office(user)
+    if not labs:
+        raise ValidationError(_("Name at least one laboratory."))
+    names_zh = "、".join(lab.name_zh for lab in labs)
+    names_en = "; ".join(lab.name_en for lab in labs)
+    doc = issue_document(
+        kind_code="public_notification",
+        title_zh=title_zh,
+        title_en=title_en,
+        body_zh=f"{body_zh}\n\n{names_zh}",
+        body_en=f"{body_en}\n\n{names_en}",
+        issued_by=user,
+        public=True,
+        recipients=[m for lab in labs for m in _managers_of(lab)],
+    )
+    item = PublicNotification.objects.create(title_zh=title_zh, title_en=title_en, document=doc)
+    item.laboratories.set(labs)
+    return item
+
+
+@transaction.atomic
+def order_rectification(
+    user: Any,
+    lab: Laboratory,
+    *,
+    grounds: str,
+    working_days: int = 60,
+    spot_check: Any = None,
+    evaluation: Any = None,
+) -> RectificationOrder:
+    """Order the lab to rectify by a deadline; the labs lifecycle issues the numbered order."""
+    _require_office(user)
+    if not grounds.strip():
+        raise ValidationError({"grounds": _("State the grounds for the order.")})
+    if working_days < 1:
+        raise ValidationError({"working_days": _("The deadline must be at least one working day away.")})
+    if lab.status != "named":
+        raise ValidationError(
+            _("A rectification order needs a named laboratory; this one is “%(s)s”.")
+            % {"s": lab.status_label}
+        )
+    lab = lab_services.move_laboratory(user, lab, "order_rectification", grounds)
+    order = RectificationOrder.objects.create(
+        laboratory=lab,
+        grounds=grounds.strip(),
+        due_on=add_days(timezone.localdate(), working_days),
+        document=lab.last_document,
+        spot_check=spot_check,
+        evaluation=evaluation,
+    )
+    managers = _managers_of(lab)
+    _open_deadline(
+        order,
+        "Rectification plan and evidence due",
+        "整改材料截止",
+        order.due_on,
+        assignee=managers[0] if managers else None,
+        role="" if managers else Role.OFFICE,
+    )
+    return order
+
+
+@transaction.atomic
+def respond_to_order(user: Any, order: RectificationOrder, response: str) -> RectificationOrder:
+    if not RectificationOrder.objects.editable_by(user).filter(pk=order.pk).exists():
+        raise PermissionDenied(_("Only the laboratory's manager answers an open order."))
+    order.response = response.strip()
+    order.save(update_fields=["response", "last_updated"])
+    apply_transition(order, "respond", user)
+    order.refresh_from_db()
+    return order
+
+
+@transaction.atomic
+def extend_order(user: Any, order: RectificationOrder, working_days: int, reason: str) -> RectificationOrder:
+    """Extend the deadline once, with a reason."""
+    _require_office(user)
+    if order.extended:
+        raise ValidationError(_("The deadline has already been extended once."))
+    if order.status != "issued":
+        raise ValidationError(_("Only an open order can be extended."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("An extension needs a reason.")})
+    if working_days < 1:
+        raise ValidationError({"working_days": _("Extend by at least one working day.")})
+    order.due_on = add_days(order.due_on, working_days)
+    order.extended = True
+    with acting_as(user, reason):
+        order.save(update_fields=["due_on", "extended", "last_updated"])
+    Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(order), object_id=str(order.pk), done_at__isnull=True
+    ).update(due=order.due_on, overdue_at=None)
+    return order
+
+
+@transaction.atomic
+def move_order(user: Any, order: RectificationOrder, transition: str, reason: str = "") -> RectificationOrder:
+    """Take an order's workflow action; verification closes and revocation revokes the laboratory."""
+    if transition == "respond":
+        return respond_to_order(user, order, order.response)
+    apply_transition(order, transition, user, reason=reason)
+    order.refresh_from_db()
+    lab = order.laboratory
+    if transition == "verify" and lab.status == "under_rectification":
+        lab_services.move_laboratory(user, lab, "close_rectification", reason or _("Rectification verified."))
+    if transition == "revoke":
+        lab = lab_services.move_laboratory(user, lab, "revoke", reason)
+        order.document = lab.last_document
+        order.save(update_fields=["document", "last_updated"])
+    return order
+
+
+def sanctions() -> list[Laboratory]:
+    """The public sanctions list: revoked and suspended laboratories with their last decision."""
+    return list(
+        Laboratory.objects.filter(status__in=("revoked", "suspended"))
+        .select_related("last_document", "supporting_institution")
+        .order_by("-last_updated")
+    )
+
+
+# ==================================================================================================
+# Overview and queues
+# ==================================================================================================
+
+
+@dataclass(frozen=True)
+class LabStatusRow:
+    lab: Laboratory
+    report: str
+    report_overdue: bool
+    checks: int
+    major_findings: int
+    grade: str
+    open_orders: int
+    risk: str
+
+
+def overview(status: str = "", region: str = "") -> list[LabStatusRow]:
+    today = timezone.localdate()
+    labs = Laboratory.objects.filter(status__in=(*OPERATING, "suspended", "revoked")).order_by("code")
+    if status:
+        labs = labs.filter(status=status)
+    if region:
+        labs = labs.filter(region_code__startswith=region[:2])
+    rows = []
+    for lab in labs.prefetch_related("annual_reports__template", "spot_checks", "evaluations__campaign"):
+        reports = sorted(lab.annual_reports.all(), key=lambda r: -r.template.year)
+        last = reports[0] if reports else None
+        graded = sorted(
+            [e for e in lab.evaluations.all() if e.grade and e.campaign.status in ("confirmed", "published")],
+            key=lambda e: -e.campaign.year,
+        )
+        rows.append(
+            LabStatusRow(
+                lab=lab,
+                report=f"{last.template.year}: {last.status_label}" if last else "—",
+                report_overdue=bool(last and last.status in ("open", "returned") and last.due_on < today),
+                checks=len(lab.spot_checks.all()),
+                major_findings=sum(1 for c in lab.spot_checks.all() if c.outcome == "major"),
+                grade=graded[0].grade_label if graded else "—",
+                open_orders=lab.rectification_orders.exclude(
+                    status__in=("verified", "kept", "revoked")
+                ).count(),
+                risk=risk_class(lab, today),
+            )
+        )
+    return rows
+
+
+def queue_items(user: Any) -> list[Any]:
+    """Office: overdue annual reports (escalation) and revocation decisions to execute; committee:
+    revocation proposals. Report, rectification and scoring deadlines reach their assignees through
+    the core deadline queue."""
+    from qslab.core.dashboard import QueueItem
+
+    if user is None or not user.is_authenticated:
+        return []
+    items: list[QueueItem] = []
+    today = timezone.localdate()
+    if has_role(user, Role.OFFICE):
+        for r in AnnualReport.objects.filter(
+            status__in=("open", "returned"), due_on__lt=today
+        ).select_related("laboratory", "template")[:100]:
+            items.append(
+                QueueItem(
+                    label=_("Overdue annual report: %(r)s") % {"r": r},
+                    url=r.get_absolute_url(),
+                    due=r.due_on,
+                    kind="supervision",
+                )
+            )
+        for o in RectificationOrder.objects.filter(status="revocation_decided").select_related("laboratory"):
+            items.append(
+                QueueItem(
+                    label=_("Issue the revocation: %(o)s") % {"o": o},
+                    url=o.get_absolute_url(),
+                    kind="supervision",
+                )
+            )
+        for o in RectificationOrder.objects.filter(status="issued", due_on__lt=today).select_related(
+            "laboratory"
+        ):
+            items.append(
+                QueueItem(
+                    label=_("Rectification deadline lapsed: %(o)s") % {"o": o},
+                    url=o.get_absolute_url(),
+                    due=o.due_on,
+                    kind="supervision",
+                )
+            )
+    if has_role(user, Role.COMMITTEE):
+        for o in RectificationOrder.objects.filter(status="revocation_proposed").select_related("laboratory"):
+            items.append(
+                QueueItem(
+                    label=_("Decide on revocation: %(o)s") % {"o": o},
+                    url=o.get_absolute_url(),
+                    kind="supervision",
+                )
+            )
+    return items

@@ -1,0 +1,125 @@
+"""The supervision world: two named labs (the role user ``lab_manager`` manages ``w.lab``), a report
+template sent to both, a drawn and a published spot-check plan, a campaign in scoring, and a lapsed order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from qslab.core.testing import make_user
+from qslab.labs.tests.conftest import make_lab, scope_to
+
+SECTIONS = [
+    {
+        "key": "work",
+        "title_zh": "工作进展",
+        "title_en": "Progress",
+        "fields": [
+            {"key": "summary", "label_zh": "总结", "label_en": "Summary", "type": "text"},
+            {
+                "key": "staff",
+                "label_zh": "人员",
+                "label_en": "Staff",
+                "type": "number",
+                "source": "key_figures.staff",
+            },
+        ],
+    }
+]
+
+INDICATORS = [
+    {
+        "code": "research",
+        "name_zh": "研究",
+        "name_en": "Research",
+        "weight": 60,
+        "children": [
+            {"code": "quality", "name_zh": "质量", "name_en": "Quality", "kind": "qualitative", "weight": 1},
+            {
+                "code": "standards",
+                "name_zh": "标准",
+                "name_en": "Standards",
+                "kind": "quantitative",
+                "target": 10,
+                "weight": 1,
+            },
+        ],
+    },
+    {"code": "openness", "name_zh": "开放", "name_en": "Openness", "kind": "qualitative", "weight": 40},
+]
+
+
+@pytest.fixture
+def world(world: Any) -> Any:
+    from qslab.supervision import services
+    from qslab.supervision.models import Inspector, RectificationOrder, SpotCheckItem, SpotCheckPlan
+
+    w = world
+    office = w.users["office"]
+    w.lab = make_lab("own", status="named", region="320000")
+    w.other_lab = make_lab("other", status="named", region="330000")
+    scope_to(w.users["lab_manager"], w.lab)
+    today = timezone.localdate()
+    w.template = services.create_template(
+        office, year=today.year - 1, sections=SECTIONS, opens_on=today, due_on=today + dt.timedelta(days=30)
+    )
+    services.open_reporting(office, w.template)
+    w.report = w.lab.annual_reports.get()
+    w.report.values = {"summary": "done", "staff": 5}
+    w.report.save(update_fields=["values"])
+    w.other_report = w.other_lab.annual_reports.get()
+
+    w.item = SpotCheckItem.objects.create(
+        code="ops",
+        name_zh="运行",
+        name_en="Operation",
+        legal_basis="管理办法",
+        content="运行情况",
+        method="现场",
+    )
+    Inspector.objects.create(user=w.users["expert"], region_code="110000")
+    w.second_inspector = make_user("expert")
+    Inspector.objects.create(user=w.second_inspector, region_code="440000")
+    w.plan = SpotCheckPlan.objects.create(
+        year=today.year,
+        name_zh="抽查",
+        name_en="Spot check",
+        proportions={"normal": 1, "high": 1, "low": 1},
+        seed_source="lottery 123",
+    )
+    w.plan.items.set([w.item])
+    services.draw_spot_check(office, w.plan)
+    w.check = w.plan.checks.get(laboratory=w.lab)
+    w.published_plan = SpotCheckPlan.objects.create(
+        year=today.year - 1,
+        name_zh="往年抽查",
+        name_en="Last year",
+        proportions={"normal": 1},
+        seed_source="x",
+    )
+    draw = services.draw_spot_check(office, w.plan.__class__.objects.get(pk=w.published_plan.pk))
+    w.published_plan.checks.update(outcome="no_issues", findings="", inspected_on=today)
+    SpotCheckPlan.objects.filter(pk=w.published_plan.pk).update(status="published")  # state set up, no PDF
+    assert draw.number == 1
+
+    w.campaign = services.create_campaign(
+        office,
+        code="c5",
+        name_zh="五年评估",
+        name_en="Five-year evaluation",
+        year=today.year,
+        indicators=INDICATORS,
+    )
+    w.entry = services.add_to_campaign(office, w.campaign, w.lab, [w.users["expert"]])
+    services.move_campaign(office, w.campaign, "open_scoring")
+
+    w.order = RectificationOrder.objects.create(
+        laboratory=w.other_lab, grounds="问题", due_on=today - dt.timedelta(days=1)
+    )
+    w.own_order = RectificationOrder.objects.create(
+        laboratory=w.lab, grounds="问题", due_on=today + dt.timedelta(days=10)
+    )
+    return w
