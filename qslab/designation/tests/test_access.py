@@ -1,1 +1,190 @@
-CASES: list = []
+"""Who may open each page and API operation of the designation app. The role user ``lab_manager``
+applies for ``w.org`` (its application is ``w.app``); the ``authority`` covers Jiangsu (320000); the
+``expert`` is assigned to ``w.in_review``; the ``client`` filed ``w.objection``."""
+
+import pytest
+
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+
+OFFICE = {"office"}
+STAFF = {"office", "committee"}
+OWN = {"office", "committee", "lab_manager"}
+
+CALL = lambda w: {"call_id": w.call.pk}  # noqa: E731
+APP = lambda w: {"application_id": w.app.pk}  # noqa: E731
+
+
+def _act(app: str, transition: str):
+    return lambda w: {"application_id": getattr(w, app).pk, "transition": transition}
+
+
+CASES = [
+    Case("designation:calls", EVERYONE),
+    Case("designation:call", EVERYONE, kwargs=CALL),
+    Case("designation:call", STAFF, note="draft", kwargs=lambda w: {"call_id": w.draft_call.pk}),
+    Case("designation:call_create", OFFICE),
+    Case("designation:call_edit", OFFICE, kwargs=CALL),
+    Case("designation:call_criteria", OFFICE, kwargs=CALL),
+    Case(
+        "designation:call_transition",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"call_id": w.draft_call.pk, "transition": "publish"},
+    ),
+    Case("designation:apply", {"lab_manager"}, kwargs=CALL),
+    Case("designation:targeted", OFFICE, kwargs=CALL),
+    Case("designation:assignment", OFFICE, kwargs=CALL),
+    Case("designation:ranking", STAFF, kwargs=CALL),
+    Case("designation:applications", SIGNED_IN),
+    Case("designation:application", OWN, kwargs=APP),
+    Case(
+        "designation:application",
+        STAFF | {"authority"},
+        note="submitted",
+        kwargs=lambda w: {"application_id": w.submitted.pk},
+    ),
+    Case(
+        "designation:application",
+        STAFF | {"expert", "authority"},
+        note="assigned",
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+    ),
+    Case("designation:application_edit", {"office", "lab_manager"}, kwargs=APP),
+    Case(
+        "designation:co_applicant",
+        {"office", "lab_manager"},
+        method="post",
+        kwargs=APP,
+        data=lambda w: {"organisation": w.other_org.pk, "role": "industry"},
+    ),
+    Case("designation:attach", {"office", "lab_manager"}, method="post", kwargs=APP),
+    Case("designation:attachment", OWN, kwargs=lambda w: {"file_id": w.file.pk}),
+    Case("designation:application_transition", {"lab_manager"}, method="post", kwargs=_act("app", "submit")),
+    Case(
+        "designation:application_transition",
+        {"authority"},
+        method="post",
+        note="recommend",
+        kwargs=_act("submitted", "recommend"),
+    ),
+    Case(
+        "designation:application_transition",
+        OFFICE,
+        method="post",
+        note="formal check",
+        kwargs=_act("recommended", "return_for_correction"),
+        data={"reason": "缺少预算"},
+    ),
+    Case(
+        "designation:declare",
+        {"expert"},
+        method="post",
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+        data={"note": "none"},
+    ),
+    Case(
+        "designation:vote",
+        {"committee"},
+        method="post",
+        kwargs=lambda w: {"application_id": w.reviewed.pk},
+        data={"choice": "approve"},
+    ),
+    Case(
+        "designation:decide",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"application_id": w.reviewed.pk},
+        data={"minutes": "会议纪要"},
+    ),
+    Case("designation:experts", OFFICE),
+    Case(
+        "designation:expert_vet",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"profile_id": w.profile.pk},
+        data={"vetted": "on"},
+    ),
+    Case("designation:expert_profile", {"expert"}),
+    Case("designation:review", {"expert"}, kwargs=lambda w: {"assignment_id": w.assignment.pk}),
+    Case("designation:notices", EVERYONE),
+    Case("designation:notice", EVERYONE, kwargs=lambda w: {"notice_id": w.notice.pk}),
+    Case(
+        "designation:notice",
+        SIGNED_IN,
+        method="post",
+        note="object",
+        kwargs=lambda w: {"notice_id": w.notice.pk},
+        data={"contact": "赵六 139", "text": "材料不实"},
+    ),
+    Case(
+        "designation:objection_handle",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"objection_id": w.objection.pk},
+        data={"response": "经核实，异议不成立"},
+    ),
+    # API
+    Case("qslab_designation_api_list_calls", EVERYONE, api=True),
+    Case("qslab_designation_api_get_call", EVERYONE, api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_get_call",
+        STAFF,
+        api=True,
+        note="draft",
+        kwargs=lambda w: {"call_id": w.draft_call.pk},
+    ),
+    Case("qslab_designation_api_list_applications", SIGNED_IN, api=True),
+    Case("qslab_designation_api_get_application", OWN, api=True, kwargs=APP),
+    Case(
+        "qslab_designation_api_create_application",
+        {"lab_manager"},
+        method="post",
+        api=True,
+        kwargs=CALL,
+        data={
+            "name_zh": "国家示例新材料质量标准实验室",
+            "name_en": "National Example New Materials Quality Standards Laboratory",
+            "fields": ["robots"],
+        },
+    ),
+    Case(
+        "qslab_designation_api_move_application",
+        {"lab_manager"},
+        method="post",
+        api=True,
+        kwargs=_act("app", "submit"),
+        data={},
+    ),
+    Case(
+        "qslab_designation_api_move_application",
+        {"authority"},
+        method="post",
+        api=True,
+        note="recommend",
+        kwargs=_act("submitted", "recommend"),
+        data={},
+    ),
+    Case("qslab_designation_api_propose_assignment", OFFICE, method="post", api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_submit_review",
+        {"expert"},
+        method="put",
+        api=True,
+        kwargs=lambda w: {"assignment_id": w.assignment.pk},
+        data={"scores": {"direction": 4, "team": 5}, "comments": "好"},
+    ),
+    Case("qslab_designation_api_list_notices", EVERYONE, api=True),
+    Case(
+        "qslab_designation_api_file_objection",
+        SIGNED_IN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"notice_id": w.notice.pk},
+        data={"contact": "赵六 139", "text": "材料不实"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+def test_designation_access(case, role, clients, world):
+    check_access(case, role, clients, world)
