@@ -306,7 +306,7 @@ def move_output(request: HttpRequest, output_id: int, transition: str, payload: 
 
 
 @router.post(
-    "/items/import",
+    "/import",
     response={200: ImportOut, 201: ImportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Import outputs from CSV: all rows or none; every row error with row and column",
 )

@@ -43,17 +43,20 @@ def _own_labs_q(user: Any, prefix: str = "laboratory") -> models.Q | None:
     return models.Q(**{f"{prefix}__in": ids})
 
 
+ALL = models.Q(pk__isnull=False)  # "every row", safe to OR with (an empty Q() is dropped by |)
+
+
 def _readers_q(user: Any) -> models.Q | None:
     """All rows for the office and committee; the labs of an authority's jurisdiction; else ``None``."""
     if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
-        return models.Q()
+        return ALL
     q = None
     if has_role(user, Role.AUTHORITY):
         labs = Laboratory.objects.filter(Laboratory.jurisdiction_q(user)).values("pk")
         q = models.Q(laboratory__in=labs)
     if has_role(user, Role.LAB_MANAGER):
         own = _own_labs_q(user)
-        own = models.Q() if own is None else own
+        own = ALL if own is None else own
         q = own if q is None else q | own
     return q
 
