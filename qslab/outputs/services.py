@@ -318,7 +318,7 @@ def clean_output(data: dict[str, Any], instance: Output | None = None) -> dict[s
     merged.update({k: v for k, v in out.items() if k not in errors})
     for f in REQUIRED_BY_KIND.get(kind, ()):  # type: ignore[call-overload]
         if merged.get(f) in (None, "") and f not in errors:
-            errors[f] = _("A %(kind)s needs this field.") % {"kind": OutputKind(kind).label}
+            errors[f] = _("Required for the kind “%(kind)s”.") % {"kind": OutputKind(kind).label}
     if kind != OutputKind.PATENT:
         for f in PATENT_ONLY:
             if merged.get(f) not in (None, ""):

@@ -33,14 +33,34 @@ VALID = [
     ("t/cesa 1001.2-2023", "T/CESA 1001.2-2023", "group", "recommended", "CESA", "1001", ("2",), 2023),
     ("ISO 5725-2:2019", "ISO 5725-2:2019", "international", "recommended", "", "5725", ("2",), 2019),
     ("ISO/IEC 17025:2017", "ISO/IEC 17025:2017", "international", "recommended", "", "17025", (), 2017),
-    ("IEC 60335-2-24:2020", "IEC 60335-2-24:2020", "international", "recommended", "", "60335", ("2", "24"), 2020),
+    (
+        "IEC 60335-2-24:2020",
+        "IEC 60335-2-24:2020",
+        "international",
+        "recommended",
+        "",
+        "60335",
+        ("2", "24"),
+        2020,
+    ),
     ("ISO/TS 21749:2005", "ISO/TS 21749:2005", "international", "guidance", "", "21749", (), 2005),
-    ("ISO/IEC/IEEE 8802-3:2021", "ISO/IEC/IEEE 8802-3:2021", "international", "recommended", "", "8802", ("3",), 2021),
+    (
+        "ISO/IEC/IEEE 8802-3:2021",
+        "ISO/IEC/IEEE 8802-3:2021",
+        "international",
+        "recommended",
+        "",
+        "8802",
+        ("3",),
+        2021,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "canonical", "level", "nature", "issuer", "serial", "parts", "year"), VALID)
-def test_valid_standard_numbers_are_parsed_into_their_parts(text, canonical, level, nature, issuer, serial, parts, year):
+def test_valid_standard_numbers_are_parsed_into_their_parts(
+    text, canonical, level, nature, issuer, serial, parts, year
+):
     n = parse_standard_number(text)
     assert (n.text, n.level, n.nature, n.issuer, n.serial, n.parts, n.year) == (
         canonical,
@@ -60,13 +80,13 @@ INVALID = [
     ("GB/T 12345 2026", 'Unexpected text after the number: "2026".'),
     (
         "XY/T 1-2020",
-        'Unknown prefix "XY/T": expected GB, GB/T or GB/Z, an industry code such as JB/T, a local code such as '
-        'DB11/T, a group code such as T/CAQI, or ISO/IEC.',
+        'Unknown prefix "XY/T": expected GB, GB/T or GB/Z, an industry code such as JB/T, a local code such as '  # noqa: E501
+        "DB11/T, a group code such as T/CAQI, or ISO/IEC.",
     ),
     (
         "Q/ABC 1-2020",
-        'Unknown prefix "Q/ABC": expected GB, GB/T or GB/Z, an industry code such as JB/T, a local code such as '
-        'DB11/T, a group code such as T/CAQI, or ISO/IEC.',
+        'Unknown prefix "Q/ABC": expected GB, GB/T or GB/Z, an industry code such as JB/T, a local code such as '  # noqa: E501
+        "DB11/T, a group code such as T/CAQI, or ISO/IEC.",
     ),
     (
         "GB/X 12345-2026",
@@ -90,7 +110,7 @@ INVALID = [
     ("DB99/T 1-2020", 'The province code "99" in "DB99" is not a GB/T 2260 province.'),
     (
         "DB1/T 1-2020",
-        'A local standard prefix is DB followed by a two-digit province code (or four digits for a city), not "DB1".',
+        'A local standard prefix is DB followed by a two-digit province code (or four digits for a city), not "DB1".',  # noqa: E501
     ),
     ("T 123-2022", 'A group standard needs the association code after "T/", as in "T/CAQI 123-2022".'),
     ("T/ 123-2022", 'A group standard needs the association code after "T/", as in "T/CAQI 123-2022".'),
@@ -150,10 +170,13 @@ def test_valid_patent_applications_are_parsed(text, canonical, kind, year):
             'A patent application number is 12 digits, a dot and a check digit, as in "CN 2026 1 0123456.7".',
         ),
         ("201710601862.4", "The check digit of 201710601862 is 3, not 4."),
-        ("20171060186.3", "A patent application number has 12 digits before the dot (8 before 2004), not 11."),
+        (
+            "20171060186.3",
+            "A patent application number has 12 digits before the dot (8 before 2004), not 11.",
+        ),
         (
             "201750601862.3",
-            'The patent type digit "5" must be 1 (invention), 2 (utility model), 3 (design), 8 (PCT invention) '
+            'The patent type digit "5" must be 1 (invention), 2 (utility model), 3 (design), 8 (PCT invention) '  # noqa: E501
             "or 9 (PCT utility model).",
         ),
     ],
@@ -167,9 +190,11 @@ def test_invalid_patent_applications_are_refused_with_an_exact_message(text, mes
 def test_grant_numbers_are_checked_for_format_and_kind_code():
     assert validate_patent_grant("CN 112345678 B", "invention") == "CN112345678B"
     assert validate_patent_grant("cn212345678u", "utility_model") == "CN212345678U"
-    with pytest.raises(IdentifierError, match='^The kind code "U" does not fit a granted invention: expected B or C.$'):
+    with pytest.raises(
+        IdentifierError, match=r'^The kind code "U" does not fit a granted invention: expected B or C.$'
+    ):
         validate_patent_grant("CN 112345678 U", "invention")
-    with pytest.raises(IdentifierError, match="^A grant number is CN, nine digits and a kind code letter"):
+    with pytest.raises(IdentifierError, match=r"^A grant number is CN, nine digits and a kind code letter"):
         validate_patent_grant("CN 1123456 B")
 
 
@@ -192,11 +217,11 @@ def test_dois_are_normalised(text, doi):
         ("", "The DOI is empty."),
         (
             "11.1016/abc",
-            '"11.1016/abc" is not a DOI: expected 10.<registrant>/<suffix>, as in "10.1016/j.measurement.2024.114321".',
+            '"11.1016/abc" is not a DOI: expected 10.<registrant>/<suffix>, as in "10.1016/j.measurement.2024.114321".',  # noqa: E501
         ),
         (
             "10.12/abc",
-            '"10.12/abc" is not a DOI: expected 10.<registrant>/<suffix>, as in "10.1016/j.measurement.2024.114321".',
+            '"10.12/abc" is not a DOI: expected 10.<registrant>/<suffix>, as in "10.1016/j.measurement.2024.114321".',  # noqa: E501
         ),
         (
             "10.1016/with space",

@@ -16,7 +16,9 @@ from qslab.outputs.tests.conftest import TO_PUBLISHED, walk
 def test_a_lab_manager_takes_a_group_standard_from_proposal_to_publication(world):
     manager = world.users["lab_manager"]
     std = services.record_standard(
-        manager, world.lab, {"title_zh": "智能检测装置校准规范", "title_en": "Calibration", "role": "lead", "level": "group"}
+        manager,
+        world.lab,
+        {"title_zh": "智能检测装置校准规范", "title_en": "Calibration", "role": "lead", "level": "group"},
     )
     assert std.stage == "proposal" and std.proposed_on == dt.date.today()
     std = walk(std, manager, *TO_PUBLISHED[:-1])
@@ -43,10 +45,14 @@ def test_a_lab_manager_takes_a_group_standard_from_proposal_to_publication(world
 
 def test_the_number_decides_the_level_and_a_bad_number_is_refused_by_field(world):
     with pytest.raises(ValidationError) as exc:
-        services.record_standard(world.users["office"], world.lab, {"number": "GB/T 12345", "title_zh": "x", "role": "lead"})
+        services.record_standard(
+            world.users["office"], world.lab, {"number": "GB/T 12345", "title_zh": "x", "role": "lead"}
+        )
     assert exc.value.message_dict == {"number": ['The year is missing: write it as in "GB/T 12345-2026".']}
     std = services.record_standard(
-        world.users["office"], world.lab, {"number": "GB 4706.1-2005", "title_zh": "x", "role": "participant", "level": "group"}
+        world.users["office"],
+        world.lab,
+        {"number": "GB 4706.1-2005", "title_zh": "x", "role": "participant", "level": "group"},
     )
     assert (std.level, std.nature) == ("national", "mandatory")
 
@@ -64,7 +70,9 @@ def test_a_standard_without_number_needs_a_level_and_a_role(world):
 def test_the_same_number_twice_in_a_lab_is_refused_with_the_existing_record_named(world):
     office = world.users["office"]
     with pytest.raises(ValidationError) as exc:
-        services.record_standard(office, world.lab, {"number": "T/CAQI 1-2026", "title_zh": "重复", "role": "participant"})
+        services.record_standard(
+            office, world.lab, {"number": "T/CAQI 1-2026", "title_zh": "重复", "role": "participant"}
+        )
     assert exc.value.message_dict["number"] == [
         f"This standard is already recorded: “已发布标准” (own, record {world.published.pk})."
     ]
@@ -73,7 +81,9 @@ def test_the_same_number_twice_in_a_lab_is_refused_with_the_existing_record_name
 def test_only_one_laboratory_leads_a_standard_but_others_may_join_it(world):
     office = world.users["office"]
     with pytest.raises(ValidationError) as exc:
-        services.record_standard(office, world.other_lab, {"number": "T/CAQI 1-2026", "title_zh": "x", "role": "lead"})
+        services.record_standard(
+            office, world.other_lab, {"number": "T/CAQI 1-2026", "title_zh": "x", "role": "lead"}
+        )
     assert exc.value.message_dict["role"] == [
         f"Another laboratory already leads this standard: “已发布标准” (own, record {world.published.pk})."
     ]
@@ -134,7 +144,9 @@ def test_sending_back_revising_and_withdrawing_need_a_reason(world):
     assert std.stage == "working_draft"
     with pytest.raises(TransitionRefused):
         services.move_standard(manager, world.published, "revise")
-    revised = services.move_standard(manager, world.published, "revise", reason="replaced by the 2027 edition")
+    revised = services.move_standard(
+        manager, world.published, "revise", reason="replaced by the 2027 edition"
+    )
     assert revised.stage == "revised" and revised.revised_on == dt.date.today()
     with pytest.raises(TransitionRefused) as exc:
         services.move_standard(manager, revised, "withdraw", reason="x")
