@@ -604,3 +604,37 @@ def usage_summary(lab: Laboratory, year: int) -> dict[str, Any]:
         "service_requests_invoiced": requests.filter(status="invoiced").count(),
         "resources": rows,
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Dashboard
+# --------------------------------------------------------------------------------------------------
+
+
+def queue_items(user: Any) -> list[Any]:
+    """For lab managers: bookings awaiting approval and service requests to quote or deliver."""
+    from qslab.core.dashboard import QueueItem
+
+    if not (has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER)):
+        return []
+    items = [
+        QueueItem(
+            label=_("Approve the booking %(booking)s") % {"booking": b},
+            url=b.get_absolute_url(),
+            due=_local(b.starts).date(),
+            kind="sharing",
+        )
+        for b in Booking.objects.editable_by(user)
+        .filter(status="requested", starts__gte=timezone.now())
+        .select_related("resource")[:50]
+        if manages_lab(user, b.resource.lab)
+    ]
+    todo = {
+        "requested": _("Quote the service request %(req)s"),
+        "accepted": _("Deliver the service request %(req)s"),
+    }
+    items += [
+        QueueItem(label=todo[r.status] % {"req": r}, url=r.get_absolute_url(), kind="sharing")
+        for r in ServiceRequest.objects.editable_by(user).filter(status__in=list(todo))[:50]
+    ]
+    return items

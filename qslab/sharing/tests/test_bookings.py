@@ -208,3 +208,22 @@ def test_the_managers_own_booking_is_internal_and_priced_at_the_internal_rate(la
     booking = services.book_resource(manager, make_resource(lab), at(2, 9), at(2, 10))
     assert booking.user_class == Booking.UserClass.INTERNAL
     assert booking.amount == 100
+
+
+def test_the_background_task_releases_no_shows(lab, client_user):
+    from qslab.sharing.tasks import release_no_shows_task
+
+    services.book_resource(client_user, make_resource(lab), at(2, 9), at(2, 10))
+    with time_machine.travel(at(2, 10)):
+        result = release_no_shows_task.enqueue()
+    assert result.return_value == {"released": 1}
+
+
+def test_a_booking_awaiting_approval_is_in_the_lab_managers_queue_only(labs, client_user, manager):
+    booking = services.book_resource(
+        client_user, make_resource(labs[0], requires_approval=True), at(2, 9), at(2, 10)
+    )
+    outsider = make_user("lab_manager")
+    scope_to(outsider, labs[1])
+    assert [i.url for i in services.queue_items(manager)] == [booking.get_absolute_url()]
+    assert services.queue_items(outsider) == []
