@@ -89,6 +89,7 @@ class BookingIn(Schema):
     starts: dt.datetime
     ends: dt.datetime
     purpose: str = Field("", max_length=300)
+    repeat_weeks: int = Field(1, ge=1, le=26)
 
 
 class TransitionIn(Schema):
@@ -260,13 +261,15 @@ def bookings(request: HttpRequest, status: str = ""):
 
 @router.post(
     "/resources/{resource_id}/bookings",
-    response={201: BookingOut, **ERRORS},
-    summary="Book a resource; every rule is checked and a refusal names each rule broken",
+    response={201: list[BookingOut], **ERRORS},
+    summary="Book a resource (weekly: all or nothing); every rule is checked, a refusal names each one",
 )
 def create_booking(request: HttpRequest, resource_id: int, payload: BookingIn):
     item = get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
-    booking = services.book_resource(request.user, item, payload.starts, payload.ends, payload.purpose)
-    return Status(201, _booking_out(booking, request.user))
+    made = services.book_recurring(
+        request.user, item, payload.starts, payload.ends, payload.purpose, payload.repeat_weeks
+    )
+    return Status(201, [_booking_out(b, request.user) for b in made])
 
 
 @router.get("/bookings/{booking_id}", response={200: BookingOut, **ERRORS})

@@ -35,6 +35,9 @@ class BookingForm(forms.Form):
     starts = forms.DateTimeField(label=_("starts"), widget=DATETIME)
     ends = forms.DateTimeField(label=_("ends"), widget=DATETIME)
     purpose = forms.CharField(label=_("purpose"), max_length=300, required=False)
+    repeat_weeks = forms.IntegerField(
+        label=_("repeat weekly for (weeks)"), min_value=1, max_value=26, initial=1, required=False
+    )
 
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean()

@@ -279,42 +279,82 @@ def user_class_for(user: Any, lab: Laboratory) -> str:
     return Booking.UserClass.EXTERNAL
 
 
+MAX_REPEAT_WEEKS = 26
+
+
 def book_resource(
-    user: Any, resource: Resource, starts: dt.datetime, ends: dt.datetime, purpose: str = ""
+    user: Any,
+    resource: Resource,
+    starts: dt.datetime,
+    ends: dt.datetime,
+    purpose: str = "",
+    repeat_weeks: int = 1,
 ) -> Booking:
-    """Book ``resource`` for ``user`` or raise ``ValidationError`` naming every rule broken."""
+    """Book ``resource`` for ``user`` (weekly for ``repeat_weeks`` weeks: all or nothing) or raise
+    ``ValidationError`` naming every rule broken, by week when the booking repeats. Returns the first."""
+    return book_recurring(user, resource, starts, ends, purpose, repeat_weeks)[0]
+
+
+def book_recurring(
+    user: Any,
+    resource: Resource,
+    starts: dt.datetime,
+    ends: dt.datetime,
+    purpose: str = "",
+    repeat_weeks: int = 1,
+) -> list[Booking]:
     if user is None or not user.is_authenticated:
         raise PermissionDenied(_("Sign in to book."))
     if not Resource.objects.visible_to(user).filter(pk=resource.pk).exists():
         raise PermissionDenied(_("This resource is not in the catalogue."))
-    problems = rule_problems(resource, user, starts, ends)
+    if not 1 <= repeat_weeks <= MAX_REPEAT_WEEKS:
+        raise ValidationError(
+            {"repeat_weeks": _("A booking repeats for 1 to %(n)s weeks.") % {"n": MAX_REPEAT_WEEKS}}
+        )
+    times = [(starts + dt.timedelta(weeks=i), ends + dt.timedelta(weeks=i)) for i in range(repeat_weeks)]
+
+    def label(i: int, message: str) -> str:
+        if repeat_weeks == 1:
+            return message
+        return _("%(date)s: %(problem)s") % {"date": f"{_local(times[i][0]):%Y-%m-%d}", "problem": message}
+
+    problems = [label(i, p) for i, (s, e) in enumerate(times) for p in rule_problems(resource, user, s, e)]
     if problems:
         raise ValidationError(problems)
+    made: list[Booking] = []
     try:
         with transaction.atomic():
             # the per-resource lock: one booking of this resource at a time (a row lock on PostgreSQL,
             # the database write lock on SQLite, taken here at the start of the transaction)
             Resource.objects.filter(pk=resource.pk).update(booking_lock=F("booking_lock") + 1)
-            locked = Resource.objects.select_for_update().get(pk=resource.pk)
-            slot, why = _free_slot(locked, starts, ends)
-            if slot is None:
-                raise ValidationError([why])
+            locked = Resource.objects.select_for_update().select_related("lab").get(pk=resource.pk)
             status = "requested" if locked.requires_approval else "approved"
-            with acting_as(user):
-                booking = Booking.objects.create(
-                    resource=locked,
-                    user=user,
-                    starts=starts,
-                    ends=ends,
-                    slot=slot,
-                    status=status,
-                    purpose=purpose[:300],
-                    user_class=user_class_for(user, locked.lab),
-                )
+            user_class = user_class_for(user, locked.lab)
+            for i, (s, e) in enumerate(times):
+                slot, why = _free_slot(locked, s, e)
+                if slot is None:
+                    problems.append(label(i, why))
+                    continue
+                with acting_as(user):
+                    made.append(
+                        Booking.objects.create(
+                            resource=locked,
+                            user=user,
+                            starts=s,
+                            ends=e,
+                            slot=slot,
+                            status=status,
+                            purpose=purpose[:300],
+                            user_class=user_class,
+                        )
+                    )
+            if problems:
+                raise ValidationError(problems)
     except IntegrityError as exc:  # the exclusion constraint (PostgreSQL) caught a simultaneous booking
         raise ValidationError([_("This time was just booked by someone else; choose another time.")]) from exc
-    watch(booking, user)
-    return booking
+    for booking in made:
+        watch(booking, user)
+    return made
 
 
 def move_booking(user: Any, booking: Booking, transition: str, reason: str = "") -> Booking:

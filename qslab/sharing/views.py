@@ -196,7 +196,9 @@ def book(request: HttpRequest, resource_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            booking_row = services.book_resource(request.user, item, d["starts"], d["ends"], d["purpose"])
+            booking_row = services.book_resource(
+                request.user, item, d["starts"], d["ends"], d["purpose"], d.get("repeat_weeks") or 1
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:

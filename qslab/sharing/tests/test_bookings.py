@@ -227,3 +227,14 @@ def test_a_booking_awaiting_approval_is_in_the_lab_managers_queue_only(labs, cli
     scope_to(outsider, labs[1])
     assert [i.url for i in services.queue_items(manager)] == [booking.get_absolute_url()]
     assert services.queue_items(outsider) == []
+
+
+def test_a_weekly_booking_is_all_or_nothing_and_names_each_week_that_fails(lab, client_user):
+    resource = make_resource(lab)
+    services.book_resource(make_user("client"), resource, at(16, 9), at(16, 10))
+    with pytest.raises(ValidationError) as exc:
+        services.book_recurring(client_user, resource, at(2, 9), at(2, 10), repeat_weeks=3)
+    assert len(exc.value.messages) == 1 and at(16, 9).strftime("%Y-%m-%d") in exc.value.messages[0]
+    assert not Booking.objects.filter(user=client_user).exists()
+    made = services.book_recurring(client_user, resource, at(2, 11), at(2, 12), repeat_weeks=3)
+    assert [b.starts - made[0].starts for b in made] == [dt.timedelta(weeks=w) for w in range(3)]
