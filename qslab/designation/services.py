@@ -345,6 +345,7 @@ def move_application(
         )
     wf = APPLICATION_WORKFLOW
     t = wf.transition(transition)
+    app.refresh_from_db()
     wf.check(app, t, user)
     fields = []
     if transition == "recommend":
@@ -746,6 +747,7 @@ def evaluation_summary(app: Application) -> list[dict[str, Any]]:
 @transaction.atomic
 def cast_vote(user: Any, app: Application, choice: str) -> Vote:
     _require(user, Role.COMMITTEE, _("Only committee members vote."))
+    app.refresh_from_db()
     if app.status != "reviewed":
         raise ValidationError(_("Votes are taken only on reviewed applications."))
     if choice not in Vote.Choice.values:
@@ -761,6 +763,7 @@ def cast_vote(user: Any, app: Application, choice: str) -> Vote:
 def record_decision(user: Any, app: Application, minutes: str, defer: bool = False) -> Decision:
     """The office records the committee's decision from the votes cast (quorum and majority from the call)."""
     _require(user, Role.OFFICE, _("Only the committee office records the committee's decision."))
+    app.refresh_from_db()
     if app.status != "reviewed":
         raise ValidationError(_("Only a reviewed application goes before the committee."))
     votes = list(app.votes.values_list("choice", flat=True))
