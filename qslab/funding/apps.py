@@ -6,3 +6,13 @@ class FundingConfig(AppConfig):
     name = "qslab.funding"
     label = "funding"
     verbose_name = _("Budgets and subsidies")
+
+    def ready(self) -> None:
+        from qslab.core.dashboard import register_queue
+        from qslab.core.navigation import register_nav
+        from qslab.funding.services import queue_items
+
+        register_queue(queue_items)
+        register_nav(
+            _("Budgets"), "funding:budgets", roles={"office", "committee", "authority", "lab_manager"}
+        )

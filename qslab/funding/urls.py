@@ -1,5 +1,33 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from qslab.funding import views
 
 app_name = "funding"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.budgets, name="budgets"),
+    path("new/", views.budget_create, name="budget_create"),
+    path("<int:budget_id>/", views.budget, name="budget"),
+    path("<int:budget_id>/lines/", views.budget_lines, name="budget_lines"),
+    path("<int:budget_id>/targets/", views.budget_targets, name="budget_targets"),
+    path("<int:budget_id>/act/<slug:transition>/", views.budget_transition, name="budget_transition"),
+    path("<int:budget_id>/execution.svg", views.execution_svg, name="execution_svg"),
+    path("<int:budget_id>/import/", views.expenditure_import, name="expenditure_import"),
+    path("<int:budget_id>/evaluation/", views.evaluation, name="evaluation"),
+    path(
+        "<int:budget_id>/evaluation/act/<slug:transition>/",
+        views.evaluation_transition,
+        name="evaluation_transition",
+    ),
+    path("<int:budget_id>/evaluation/adjust/", views.evaluation_adjust, name="evaluation_adjust"),
+    path("flags/<int:flag_id>/answer/", views.flag_answer, name="flag_answer"),
+    path("flags/<int:flag_id>/hold/", views.flag_hold, name="flag_hold"),
+    path("monitoring/", views.monitoring, name="monitoring"),
+    path("grades/", views.grades, name="grades"),
+    path("rules/", views.rules, name="rules"),
+    path("allocations/", views.allocations, name="allocations"),
+    path("allocations/new/", views.allocation_create, name="allocation_create"),
+    path("allocations/<int:run_id>/", views.allocation, name="allocation"),
+    path("allocations/<int:run_id>/act/<slug:action>/", views.allocation_action, name="allocation_action"),
+    path("allocations/<int:run_id>/allocation.pdf", views.allocation_pdf, name="allocation_pdf"),
+]

@@ -1,1 +1,152 @@
-CASES: list = []
+"""Who may open each page and API operation of the funding app. The role user ``lab_manager`` manages
+``w.lab`` only; the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
+
+import pytest
+
+from qslab.core.testing import SIGNED_IN, Case, check_access, matrix
+
+OFFICE = {"office"}
+OWN = {"office", "lab_manager"}
+BOARD = {"office", "committee"}
+SEE_OWN = {"office", "committee", "authority", "lab_manager"}
+
+DRAFT = lambda w: {"budget_id": w.draft.pk}  # noqa: E731
+SUBMITTED = lambda w: {"budget_id": w.submitted.pk}  # noqa: E731
+APPROVED = lambda w: {"budget_id": w.approved.pk}  # noqa: E731
+OTHER = lambda w: {"budget_id": w.other_approved.pk}  # noqa: E731
+RUN = lambda w: {"run_id": w.run.pk}  # noqa: E731
+
+CASES = [
+    Case("funding:budgets", SEE_OWN),
+    Case("funding:budget_create", OWN),
+    Case("funding:budget", SEE_OWN, kwargs=APPROVED),
+    Case("funding:budget", BOARD, note="another province's lab", kwargs=OTHER),
+    Case("funding:budget_lines", OWN, kwargs=DRAFT),
+    Case("funding:budget_lines", OFFICE, note="another lab", kwargs=SUBMITTED),
+    Case("funding:budget_targets", OWN, kwargs=DRAFT),
+    Case("funding:budget_targets", OFFICE, note="another lab", kwargs=SUBMITTED),
+    Case(
+        "funding:budget_transition",
+        OWN,
+        method="post",
+        note="submit own draft",
+        kwargs=lambda w: {"budget_id": w.draft.pk, "transition": "submit"},
+    ),
+    Case(
+        "funding:budget_transition",
+        OFFICE,
+        method="post",
+        note="approve",
+        kwargs=lambda w: {"budget_id": w.submitted.pk, "transition": "approve"},
+    ),
+    Case("funding:execution_svg", SEE_OWN, kwargs=APPROVED),
+    Case("funding:execution_svg", BOARD, note="another lab", kwargs=OTHER),
+    Case("funding:expenditure_import", OWN, kwargs=APPROVED),
+    Case("funding:expenditure_import", OFFICE, note="another lab", kwargs=OTHER),
+    Case("funding:evaluation", SEE_OWN, kwargs=APPROVED),
+    Case("funding:evaluation", BOARD, note="another lab", kwargs=OTHER),
+    Case(
+        "funding:evaluation_transition",
+        OWN,
+        method="post",
+        note="submit own",
+        kwargs=lambda w: {"budget_id": w.approved.pk, "transition": "submit"},
+    ),
+    Case(
+        "funding:evaluation_transition",
+        OFFICE,
+        method="post",
+        note="accept",
+        kwargs=lambda w: {"budget_id": w.other_approved.pk, "transition": "accept"},
+    ),
+    Case(
+        "funding:evaluation_adjust",
+        OFFICE,
+        method="post",
+        kwargs=OTHER,
+        data={"score": "85", "reason": "evidence for target 2 is missing"},
+    ),
+    Case("funding:flag_answer", OWN, kwargs=lambda w: {"flag_id": w.flag.pk}),
+    Case("funding:flag_answer", OFFICE, note="another lab", kwargs=lambda w: {"flag_id": w.other_flag.pk}),
+    Case(
+        "funding:flag_hold",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"flag_id": w.flag.pk},
+        data={"hold": "on", "reason": "no answer"},
+    ),
+    Case("funding:monitoring", BOARD),
+    Case("funding:monitoring", OFFICE, method="post", note="run", data={"year": "2025", "month": "7"}),
+    Case("funding:grades", OFFICE),
+    Case("funding:rules", OFFICE),
+    Case("funding:allocations", BOARD),
+    Case("funding:allocation_create", OFFICE),
+    Case("funding:allocation", BOARD, kwargs=RUN),
+    Case(
+        "funding:allocation_action",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"run_id": w.run.pk, "action": "compute"},
+    ),
+    Case("funding:allocation_pdf", BOARD, kwargs=lambda w: {"run_id": w.issued_run.pk}),
+    # API
+    Case("qslab_funding_api_list_budgets", SIGNED_IN, api=True, note="filtered to what each may see"),
+    Case("qslab_funding_api_get_budget", SEE_OWN, api=True, kwargs=APPROVED),
+    Case("qslab_funding_api_get_budget", BOARD, api=True, note="another lab", kwargs=OTHER),
+    Case(
+        "qslab_funding_api_create_budget",
+        OWN,
+        method="post",
+        api=True,
+        data=lambda w: {"laboratory_id": w.lab.pk, "year": 2030},
+    ),
+    Case(
+        "qslab_funding_api_add_version",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=DRAFT,
+        data={"lines": [{"line": "travel", "source": "local", "amount": "1000.50"}]},
+    ),
+    Case(
+        "qslab_funding_api_set_indicators",
+        OWN,
+        method="put",
+        api=True,
+        kwargs=DRAFT,
+        data=lambda w: [{"level2": "quantity", "name_zh": "标准数", "comparator": ">=", "target": "3"}],
+    ),
+    Case(
+        "qslab_funding_api_move_budget",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"budget_id": w.draft.pk, "transition": "submit"},
+        data={},
+    ),
+    Case("qslab_funding_api_get_execution", SEE_OWN, api=True, kwargs=APPROVED),
+    Case("qslab_funding_api_list_expenditures", SEE_OWN, api=True, kwargs=APPROVED),
+    Case(
+        "qslab_funding_api_add_expenditure",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=APPROVED,
+        data={"date": "2025-04-01", "line": "travel", "source": "central", "amount": "12.30"},
+    ),
+    Case(
+        "qslab_funding_api_import_expenditures",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=APPROVED,
+        data={"csv": "date,line,source,amount\n2025-05-02,materials,supporting,99.00\n"},
+    ),
+    Case("qslab_funding_api_list_allocations", BOARD, api=True),
+    Case("qslab_funding_api_get_allocation", BOARD, api=True, kwargs=RUN),
+]
+
+
+@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+def test_funding_access(case, role, clients, world):
+    check_access(case, role, clients, world)

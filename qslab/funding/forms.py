@@ -1,0 +1,171 @@
+"""Forms of the funding app. The budget grid is built from the line items × sources."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from qslab.funding.models import AllocationRun, FundingRules, Grade, Line, Source
+from qslab.funding.services import INDICATOR_COLUMNS
+from qslab.labs.models import Laboratory
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class BudgetCreateForm(forms.Form):
+    laboratory = forms.ModelChoiceField(label=_("Laboratory"), queryset=Laboratory.objects.none())
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["laboratory"].queryset = Laboratory.objects.editable_by(user)
+
+
+def cell_name(line: str, source: str) -> str:
+    return f"amt_{line}_{source}"
+
+
+class BudgetLinesForm(forms.Form):
+    """One amount per line item × source (yuan, two decimals; empty means zero)."""
+
+    reason = forms.CharField(
+        label=_("Reason for this version"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("required when adjusting an approved budget"),
+    )
+
+    def __init__(
+        self, *args: Any, initial_amounts: dict[tuple[str, str], Decimal] | None = None, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        for line in Line:
+            for source in Source:
+                self.fields[cell_name(line, source)] = forms.DecimalField(
+                    label=f"{line.label} / {source.label}",
+                    required=False,
+                    min_value=0,
+                    max_digits=14,
+                    decimal_places=2,
+                    initial=(initial_amounts or {}).get((line.value, source.value)),
+                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "amount"}),
+                )
+
+    def amounts(self) -> dict[tuple[str, str], Decimal]:
+        return {
+            (line.value, source.value): self.cleaned_data.get(cell_name(line, source)) or Decimal(0)
+            for line in Line
+            for source in Source
+        }
+
+    def grid(self) -> list[tuple[str, list[Any]]]:
+        return [(line.label, [self[cell_name(line, source)] for source in Source]) for line in Line]
+
+
+class TargetsForm(forms.Form):
+    text = forms.CharField(
+        label=_("Performance targets, one per line"),
+        widget=forms.Textarea(attrs={"rows": 12, "class": "mono"}),
+        help_text=_(
+            "%(cols)s — level2 is one of quantity, quality, timeliness, cost, economic, social, "
+            "ecological, sustainability, served; comparator is >=, <= or ="
+        )
+        % {"cols": ", ".join(INDICATOR_COLUMNS)},
+    )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or XLSX file"))
+    dry_run = forms.BooleanField(label=_("Dry run: check only, save nothing"), required=False)
+
+
+class FlagAnswerForm(forms.Form):
+    cause = forms.CharField(label=_("Cause"), widget=forms.Textarea(attrs={"rows": 3}))
+    corrective_action = forms.CharField(
+        label=_("Corrective action"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class HoldForm(forms.Form):
+    hold = forms.BooleanField(label=_("Hold back funding"), required=False)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MonitoringForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    month = forms.IntegerField(label=_("Data up to month"), min_value=1, max_value=12, required=False)
+
+
+class AdjustScoreForm(forms.Form):
+    score = forms.DecimalField(label=_("Score after review"), min_value=0, max_value=100, decimal_places=2)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class LabGradeForm(forms.Form):
+    laboratory = forms.ModelChoiceField(label=_("Laboratory"), queryset=Laboratory.objects.all())
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    grade = forms.ChoiceField(label=_("Evaluation grade"), choices=Grade.choices)
+    open_rectification = forms.BooleanField(label=_("Open rectification"), required=False)
+
+
+class RulesForm(forms.ModelForm):
+    class Meta:
+        model = FundingRules
+        fields = (
+            "year",
+            "weight_execution",
+            "weight_output",
+            "weight_effect",
+            "weight_satisfaction",
+            "proportional_credit",
+            "grade_excellent",
+            "grade_good",
+            "grade_fair",
+            "monitoring_month",
+            "monitoring_data_month",
+            "expected_curve",
+            "lag_tolerance",
+        )
+
+    def clean_expected_curve(self) -> list[Any]:
+        curve = self.cleaned_data.get("expected_curve") or []
+        if curve and (
+            len(curve) != 12
+            or any(not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in curve)
+            or any(b < a for a, b in itertools.pairwise(curve))
+        ):
+            raise forms.ValidationError(
+                _("Give twelve rising percentages between 0 and 100, or leave it empty.")
+            )
+        return curve
+
+
+class AllocationRunForm(forms.ModelForm):
+    weight_excellent = forms.DecimalField(label=_("weight: excellent"), min_value=0, initial=3)
+    weight_good = forms.DecimalField(label=_("weight: good"), min_value=0, initial=2)
+    weight_fair = forms.DecimalField(label=_("weight: fair"), min_value=0, initial=1)
+    weight_poor = forms.DecimalField(label=_("weight: poor"), min_value=0, initial=0)
+
+    class Meta:
+        model = AllocationRun
+        fields = (
+            "year",
+            "title_zh",
+            "title_en",
+            "total",
+            "require_named",
+            "min_lab_grade",
+            "exclude_open_rectification",
+            "min_self_grade",
+        )
+
+    def service_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["grade_weights"] = {g: str(data.pop(f"weight_{g}")) for g in Grade.values}
+        return data
