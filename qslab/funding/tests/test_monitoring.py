@@ -26,7 +26,8 @@ def budget(users):
 
 
 def test_monitoring_flags_lines_that_lag_the_expected_pace(budget, users):
-    # July on an even pace: 58.33 % expected, 10 points tolerated; the whole budget is at 40 %, equipment at 67 %, the rest at 0
+    # July on an even pace: 58.33 % expected, 10 points tolerated;
+    # the whole budget is at 40 %, equipment at 67 %, the rest at 0
     flags = services.run_monitoring(users["office"], YEAR, 7)
     subjects = {f.subject for f in flags}
     assert subjects == {"whole budget", "materials", "testing"}
