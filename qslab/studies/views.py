@@ -321,9 +321,10 @@ def pt_report(request: HttpRequest, round_id: int, participant_id: int) -> HttpR
     """The participant's bilingual report (PDF): its own code, results and scores only."""
     p = _participant(request, round_id, participant_id)
     speaks = p.spoken_for_by(request.user)
-    if p.round.status not in ("scored", "reported") or (speaks and p.round.status != "reported"):
-        if not (manages(request.user, p.round.laboratory) and p.round.status == "scored"):
-            raise Http404(_("The report is not published yet."))
+    not_published = p.round.status not in ("scored", "reported") or (speaks and p.round.status != "reported")
+    organiser_preview = manages(request.user, p.round.laboratory) and p.round.status == "scored"
+    if not_published and not organiser_preview:
+        raise Http404(_("The report is not published yet."))
     pdf = reports.participant_report_pdf(p)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{p.round.code}-{p.code}.pdf"'

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -186,7 +187,7 @@ def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
             "draws": p.draws.all(),
             "is_office": has_role(request.user, Role.OFFICE),
             "outcomes": [c for c in SpotCheck.Outcome.choices if c[0]],
-            "today": dt.date.today().isoformat(),
+            "today": timezone.localdate().isoformat(),
         },
     )
 

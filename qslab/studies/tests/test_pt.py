@@ -66,11 +66,13 @@ def test_results_submitted_by_form_are_stored(world, clients):
 
 def test_late_submission_is_refused_with_the_deadline_named(world):
     after = world.open.deadline + dt.timedelta(days=1)
-    with time_machine.travel(dt.datetime.combine(after, dt.time(9)), tick=False):
-        with pytest.raises(services.Refused) as refused:
-            services.submit_results(
-                world.users["client"], world.open_p_org, [{"measurand": "Cu", "value": 3, "u": 0.1}]
-            )
+    with (
+        time_machine.travel(dt.datetime.combine(after, dt.time(9)), tick=False),
+        pytest.raises(services.Refused) as refused,
+    ):
+        services.submit_results(
+            world.users["client"], world.open_p_org, [{"measurand": "Cu", "value": 3, "u": 0.1}]
+        )
     assert refused.value.code == "late"
     assert str(world.open.deadline) in str(refused.value)
     assert not PTResult.objects.filter(participant=world.open_p_org).exists()

@@ -89,8 +89,11 @@ class Command(BaseCommand):
                 if path.is_file():
                     self.stdout.write(services.ingest_file(path, source, codes).summary())
             services.ensure_default_families()
-            run = services.run_early_warning()
-            self.stdout.write(run.report)
+            from qslab.risk.models import EarlyWarningRun
+
+            if not EarlyWarningRun.objects.exists():  # the demo shows one run; loading again adds none
+                run = services.run_early_warning()
+                self.stdout.write(run.report)
 
     def _reports(self) -> list[Any]:
         from qslab.accounts.models import User
