@@ -219,6 +219,21 @@ def move_standard(
     return std
 
 
+@transaction.atomic
+def link_study(user: Any, std: Standard, study: Any | None) -> Standard:
+    """Link the verification study that supports the standard (any model instance of the studies app),
+    or unlink it with ``None``. A loose generic reference keeps the two apps independent."""
+    from django.contrib.contenttypes.models import ContentType
+
+    if not Standard.objects.editable_by(user).filter(pk=std.pk).exists():
+        raise PermissionDenied(_("You may view this standard but not change it."))
+    std.study_type = ContentType.objects.get_for_model(study) if study is not None else None
+    std.study_id = str(study.pk) if study is not None else ""
+    with acting_as(user):
+        std.save(update_fields=["study_type", "study_id", "last_updated"])
+    return std
+
+
 def published_standards(lab: Laboratory) -> Any:
     """The public list: a laboratory's published standards (and those since revised), newest first."""
     return Standard.objects.filter(laboratory=lab, stage__in=PUBLIC_STAGES).order_by(

@@ -24,7 +24,7 @@ from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import Laboratory
 from qslab.outputs import charts, imports, services
 from qslab.outputs.forms import EvidenceForm, ImportForm, OutputForm, StandardForm, TransitionForm
-from qslab.outputs.models import Output, OutputKind, Standard
+from qslab.outputs.models import Output, OutputKind, Standard, StandardLevel
 
 
 def _attachments(obj: Any) -> Any:
@@ -324,6 +324,7 @@ def figures(request: HttpRequest, lab_id: int) -> HttpResponse:
             "chart": mark_safe(charts.figures_chart(data, labels, title=f"{lab.code} {year}")),  # noqa: S308 - our own SVG
             "levels": [(k, v) for k, v in data["standards_by_stage_and_level"].items()],
             "stage_labels": {s.value: s.label for s in Standard.workflow.states},
+            "level_choices": StandardLevel.choices,
         },
     )
 

@@ -191,3 +191,14 @@ def test_the_transition_page_shows_the_refusal_and_changes_nothing(world, client
     assert "is not possible while the record is" in response.content.decode()
     world.proposal.refresh_from_db()
     assert world.proposal.stage == "proposal"
+
+
+def test_a_supporting_study_is_linked_by_a_loose_reference_and_unlinked(world):
+    manager = world.users["lab_manager"]
+    study = world.document  # any row stands in for a study of the studies app
+    std = services.link_study(manager, world.proposal, study)
+    std.refresh_from_db()
+    assert std.study == study
+    assert services.link_study(manager, std, None).study_id == ""
+    with pytest.raises(PermissionDenied):
+        services.link_study(manager, world.other_proposal, study)
