@@ -12,9 +12,12 @@ from qslab.sharing import services
 from qslab.sharing.models import Booking
 from qslab.sharing.tests.conftest import at, make_lab, make_resource
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL: threads and the exclusion constraint"
-)
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="needs PostgreSQL: threads and the exclusion constraint"
+    ),
+]
 
 
 @pytest.mark.django_db(transaction=True)
