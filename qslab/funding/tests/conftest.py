@@ -75,24 +75,46 @@ def budget_with_lines(lab: Any, user: Any, year: int = YEAR, status: str = "draf
     return budget
 
 
+def quick_budget(lab: Any, year: int, status: str, actuals: bool = False) -> Any:
+    """A budget written straight to the tables (the access matrix needs many; services are tested
+    elsewhere): one version with lines, approved if ``status`` says so, and the standard targets."""
+    from qslab.funding import services
+    from qslab.funding.models import Budget, BudgetLine, BudgetVersion, Indicator
+
+    budget = Budget.objects.create(laboratory=lab, year=year, status=status)
+    version = BudgetVersion.objects.create(budget=budget, number=1)
+    BudgetLine.objects.bulk_create(
+        [
+            BudgetLine(version=version, line="equipment", source="central", amount=Decimal("600000.00")),
+            BudgetLine(version=version, line="materials", source="supporting", amount=Decimal("400000.00")),
+        ]
+    )
+    if status == "approved":
+        Budget.objects.filter(pk=budget.pk).update(approved_version=version)
+        budget.approved_version = version
+    Indicator.objects.bulk_create(
+        [
+            Indicator(budget=budget, **{**row, "actual": row["target"] if actuals else None})
+            for row in services.parse_indicators(INDICATORS)
+        ]
+    )
+    return budget
+
+
 @pytest.fixture
 def world(world: Any) -> Any:
-    from qslab.funding import services
-    from qslab.funding.models import AllocationRun, MonitoringFlag
+    from qslab.funding.models import AllocationRun, Expenditure, MonitoringFlag, SelfEvaluation
 
     w = world
     w.lab = make_lab("own", region="320000")
     w.other_lab = make_lab("other", region="330000")
     scope_to(w.users["lab_manager"], w.lab)
-    office = w.users["office"]
-    w.draft = budget_with_lines(w.lab, office, year=YEAR + 1)
-    w.submitted = budget_with_lines(w.other_lab, office, year=YEAR + 1, status="submitted")
-    w.approved = budget_with_lines(w.lab, office, status="approved")
-    w.other_approved = budget_with_lines(w.other_lab, office, status="approved")
-    services.record_expenditure(
-        office,
-        w.approved,
-        {"date": dt.date(YEAR, 3, 1).isoformat(), "line": "equipment", "source": "central", "amount": "1000"},
+    w.draft = quick_budget(w.lab, YEAR + 1, "draft")
+    w.submitted = quick_budget(w.other_lab, YEAR + 1, "submitted")
+    w.approved = quick_budget(w.lab, YEAR, "approved", actuals=True)
+    w.other_approved = quick_budget(w.other_lab, YEAR, "approved", actuals=True)
+    Expenditure.objects.create(
+        budget=w.approved, date=dt.date(YEAR, 3, 1), line="equipment", source="central", amount=Decimal(1000)
     )
     w.flag = MonitoringFlag.objects.create(
         budget=w.approved, month=7, kind="execution", subject="whole budget", expected=58, actual=1
@@ -100,13 +122,10 @@ def world(world: Any) -> Any:
     w.other_flag = MonitoringFlag.objects.create(
         budget=w.other_approved, month=7, kind="execution", subject="whole budget", expected=58, actual=0
     )
-    w.evaluation = services.open_evaluation(office, w.approved)
-    services.record_actuals(office, w.evaluation, {i.pk: i.target for i in w.approved.indicators.all()}, "ok")
-    w.other_evaluation = services.open_evaluation(office, w.other_approved)
-    services.record_actuals(
-        office, w.other_evaluation, {i.pk: i.target for i in w.other_approved.indicators.all()}, "ok"
+    w.evaluation = SelfEvaluation.objects.create(budget=w.approved)
+    w.other_evaluation = SelfEvaluation.objects.create(
+        budget=w.other_approved, status="submitted", total=Decimal(90), grade="excellent"
     )
-    services.move_evaluation(office, w.other_evaluation, "submit")
     w.run = AllocationRun.objects.create(
         year=YEAR, title_zh="分配", title_en="Allocation", total=Decimal("1000.00")
     )
