@@ -245,7 +245,7 @@ def published_standards(lab: Laboratory) -> Any:
 # Other outputs
 # --------------------------------------------------------------------------------------------------
 
-REQUIRED_BY_KIND = {
+REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     OutputKind.PAPER: ("doi",),
     OutputKind.PATENT: ("application_number",),
     OutputKind.TRANSFER: ("value", "counterpart"),
@@ -323,15 +323,15 @@ def clean_output(data: dict[str, Any], instance: Output | None = None) -> dict[s
             out["value"] = None
         else:
             try:
-                value = Decimal(str(out["value"]))
+                amount = Decimal(str(out["value"]))
             except InvalidOperation:
                 errors["value"] = _("The value must be a number (10k CNY).")
             else:
-                if value < 0:
+                if amount < 0:
                     errors["value"] = _("The value cannot be negative.")
-                out["value"] = value
+                out["value"] = amount
     merged.update({k: v for k, v in out.items() if k not in errors})
-    for f in REQUIRED_BY_KIND.get(kind, ()):  # type: ignore[call-overload]
+    for f in REQUIRED_BY_KIND.get(str(kind), ()):
         if merged.get(f) in (None, "") and f not in errors:
             errors[f] = _("Required for the kind “%(kind)s”.") % {"kind": OutputKind(kind).label}
     if kind != OutputKind.PATENT:

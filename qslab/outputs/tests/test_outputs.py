@@ -206,3 +206,19 @@ def test_the_api_refuses_a_duplicate_doi_with_422_and_the_field(world):
             "messages": [f"This DOI is already recorded: “论文” (own, record {world.verified.pk})."],
         }
     ]
+
+
+def test_the_office_finds_claims_to_verify_on_its_dashboard_and_the_verify_button_on_the_record(
+    world, clients
+):
+    from qslab.core.dashboard import queue_for
+
+    urls = {item.url for item in queue_for(world.users["office"])}
+    assert world.claimed.get_absolute_url() in urls and world.verified.get_absolute_url() not in urls
+    assert world.claimed.get_absolute_url() not in {
+        item.url for item in queue_for(world.users["lab_manager"])
+    }
+    page = clients["office"].get(f"/outputs/items/{world.claimed.pk}/").content.decode()
+    assert 'data-transition="verify"' in page and 'data-transition="reject"' in page
+    manager_page = clients["lab_manager"].get(f"/outputs/items/{world.claimed.pk}/").content.decode()
+    assert 'data-transition="verify"' not in manager_page
