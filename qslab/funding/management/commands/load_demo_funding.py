@@ -84,7 +84,7 @@ class Command(BaseCommand):
                         services.move_evaluation(office, ev, "accept")
                 if n < 3 and not Budget.objects.filter(laboratory=lab, year=year).exists():
                     budget = self._approved(services, office, lab, year)
-                    self._spend(services, office, budget, 7, share=Decimal("0.45") - Decimal(n) / 10)
+                    self._spend(services, office, budget, 7, share=Decimal("0.55") - Decimal(n) / 10)
             if own is not None and not Budget.objects.filter(laboratory=own, year=year + 1).exists():
                 services.create_budget(office, own, year + 1)
             if not AllocationRun.objects.filter(year=last).exists():
