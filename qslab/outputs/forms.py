@@ -44,8 +44,18 @@ class StandardForm(_LabChoice):
         help_texts = {"level": _("Taken from the number when there is one.")}
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from django.urls import reverse
+
         super().__init__(*args, **kwargs)
         self.fields["level"].required = False
+        self.fields["number"].widget.attrs.update(
+            {
+                "hx-get": reverse("outputs:number_check"),
+                "hx-trigger": "keyup changed delay:400ms, change",
+                "hx-target": "#number-check",
+                "aria-describedby": "number-check",
+            }
+        )
 
 
 class OutputForm(_LabChoice):

@@ -6,6 +6,7 @@ app_name = "outputs"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("standards/check-number/", views.number_check, name="number_check"),
     path("standards/new/", views.standard_create, name="standard_create"),
     path("standards/<int:standard_id>/", views.standard, name="standard"),
     path("standards/<int:standard_id>/edit/", views.standard_edit, name="standard_edit"),

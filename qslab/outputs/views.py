@@ -75,6 +75,30 @@ def index(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------------------
 
 
+def number_check(request: HttpRequest) -> HttpResponse:
+    """The standard number as parsed, or what is wrong with it (an htmx fragment for the form)."""
+    from django.utils.html import format_html
+
+    from qslab.outputs.identifiers import IdentifierError, parse_standard_number
+
+    text = request.GET.get("number", "")[:80]
+    if not text.strip():
+        return HttpResponse("")
+    try:
+        n = parse_standard_number(text)
+    except IdentifierError as exc:
+        return HttpResponse(format_html('<span class="error">{}</span>', str(exc)))
+    return HttpResponse(
+        format_html(
+            '<span class="ok">{}: {} · {} · {}</span>',
+            n.text,
+            StandardLevel(n.level).label,
+            n.nature,
+            n.year,
+        )
+    )
+
+
 def standard(request: HttpRequest, standard_id: int) -> HttpResponse:
     item = get_visible_or_404(Standard.objects.select_related("laboratory"), request.user, pk=standard_id)
     editable = Standard.objects.editable_by(request.user).filter(pk=item.pk).exists()

@@ -35,6 +35,7 @@ CASES = [
     Case("outputs:standard", EVERYONE, note="published", kwargs=PUBLISHED),
     Case("outputs:standard", READERS, note="proposal", kwargs=PROPOSAL),
     Case("outputs:standard", CENTRAL, note="another lab's proposal", kwargs=OTHER_PROPOSAL),
+    Case("outputs:number_check", EVERYONE, query="number=GB%2FT%2012345-2026"),
     Case("outputs:standard_create", OWN),
     Case(
         "outputs:standard_create",

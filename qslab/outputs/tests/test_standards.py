@@ -202,3 +202,10 @@ def test_a_supporting_study_is_linked_by_a_loose_reference_and_unlinked(world):
     assert services.link_study(manager, std, None).study_id == ""
     with pytest.raises(PermissionDenied):
         services.link_study(manager, world.other_proposal, study)
+
+
+def test_the_form_checks_the_number_as_it_is_typed(client, db):
+    ok = client.get("/outputs/standards/check-number/", {"number": "db11/t 1234-2020"}).content.decode()
+    assert "DB11/T 1234-2020: local" in ok
+    bad = client.get("/outputs/standards/check-number/", {"number": "GB/T 12345:2026"}).content.decode()
+    assert "A Chinese standard number separates the year with a hyphen, not a colon." in bad
