@@ -236,7 +236,18 @@ def open_targeted(user: Any, call: Call, institution: Organisation, data: dict[s
     _require(user, Role.OFFICE, _("Only the committee office opens a targeted designation."))
     if call.status == "closed":
         raise ValidationError(_("The call “%(call)s” is closed.") % {"call": call})
-    return _create(None, call, institution, Application.Route.TARGETED, data, actor=user)
+    app = _create(None, call, institution, Application.Route.TARGETED, data, actor=user)
+    from qslab.accounts.models import User
+    from qslab.core.notifications import notify
+
+    notify(
+        User.objects.filter(organisation=institution, role_memberships__role=Role.LAB_MANAGER).distinct(),
+        verb="targeted_designation",
+        text_en=f"The office opened a targeted designation for you: {app.name_en}. Complete and submit it.",
+        text_zh=f"办公室已为贵单位开启定向组建：{app.name_zh}。请完善并提交申请。",
+        obj=app,
+    )
+    return app
 
 
 def _create(

@@ -277,3 +277,26 @@ def test_only_the_office_publishes_calls_and_a_call_needs_criteria(users):
     services.set_criteria(users["office"], call, rows[:1])
     services.move_call(users["office"], call, "publish")
     assert call.status == "published"
+
+
+def test_a_targeted_designation_is_completed_by_the_named_institution_and_skips_the_authority(
+    users, applicant
+):
+    from qslab.core.models import Notification
+
+    call = make_call("targeted")
+    app = services.open_targeted(
+        users["office"],
+        call,
+        applicant.organisation,
+        {"name_zh": "国家示例定向质量标准实验室", "name_en": "National Targeted QSL", "fields": ["robots"]},
+    )
+    assert Notification.objects.filter(recipient=applicant, verb="targeted_designation").exists()
+    with pytest.raises(PermissionDenied):
+        services.start_application(users["authority"], call, {})
+    sections = {"directions": "方向", "team": "团队", "construction_plan": "计划"}
+    services.edit_application(applicant, app, sections)
+    with pytest.raises(TransitionRefused, match="goes straight to the office"):
+        services.move_application(applicant, app, "submit")
+    app = services.move_application(applicant, app, "submit_targeted")
+    assert app.status == "recommended" and app.recommended_by is None
