@@ -425,5 +425,13 @@ def usage(request: HttpRequest, lab_id: int) -> HttpResponse:
         ylabel=_("hours"),
     )
     return render(
-        request, "sharing/usage.html", {"lab": lab, "summary": summary, "chart": chart, "year": year}
+        request,
+        "sharing/usage.html",
+        {
+            "lab": lab,
+            "summary": summary,
+            "chart": chart,
+            "year": year,
+            "can_bill": manages_lab(request.user, lab),
+        },
     )

@@ -194,3 +194,8 @@ def test_the_demo_data_loads_twice_without_duplicates(db):
     assert set(Booking.objects.values_list("status", flat=True)) == {
         "requested", "approved", "rejected", "checked_in", "completed", "cancelled", "no_show",
     }  # fmt: skip
+
+
+def test_a_committee_member_reads_usage_but_is_not_offered_the_statement(lab):
+    page = verified_client(make_user("committee")).get(reverse("sharing:usage", args=[lab.pk])).content.decode()
+    assert "<svg" in page and reverse("sharing:statement", args=[lab.pk]) not in page
