@@ -17,7 +17,7 @@ from stdnum.cn import uscc
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
-from qslab.core.permissions import RestrictedQuerySet
+from qslab.core.permissions import ALL, NONE, RestrictedQuerySet
 from qslab.core.regions import region_choices, region_name, validate_region_code
 
 
@@ -83,11 +83,11 @@ class Organisation(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         # Organisations are part of the public directory (names, kind, region), as on the portal.
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class RestrictedUserManager(UserManager.from_queryset(RestrictedQuerySet)):  # type: ignore[misc]
@@ -126,10 +126,10 @@ class User(AbstractUser):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         if user is not None and user.is_authenticated:
             return models.Q(pk=user.pk)
-        return models.Q(pk__in=[])
+        return NONE
 
 
 class RoleMembership(ChangeLoggedModel):
@@ -178,24 +178,29 @@ class RoleMembership(ChangeLoggedModel):
         if not (self.region_code or self.industry or self.scope_type_id):
             return True
         if self.scope_type_id:
-            return (
+            if (
                 ContentType.objects.get_for_model(obj, for_concrete_model=True).pk == self.scope_type_id
                 and str(obj.pk) == self.scope_id
-            )
+            ):
+                return True
+            # A record that belongs to a laboratory (a budget, a study, a standard) is covered by a
+            # membership scoped to that laboratory.
+            parent = getattr(obj, "laboratory", None)
+            return parent is not None and parent is not obj and self.covers(parent)
         matcher = getattr(obj, "scope_matches", None)
         return bool(matcher and matcher(self))
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         if user is not None and user.is_authenticated:
             return models.Q(user=user)
-        return models.Q(pk__in=[])
+        return NONE
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class ApiToken(models.Model):
@@ -256,6 +261,6 @@ class ApiToken(models.Model):
     def visible_q(cls, user: Any) -> models.Q:
         if user is not None and user.is_authenticated:
             return models.Q(user=user)
-        return models.Q(pk__in=[])
+        return NONE
 
     editable_q = visible_q
