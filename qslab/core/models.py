@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from qslab.core.permissions import RestrictedQuerySet
+from qslab.core.permissions import ALL, NONE, RestrictedQuerySet
 
 
 def bilingual(zh: str, en: str, language: str | None = None) -> str:
@@ -125,7 +125,7 @@ class ChangeRecord(models.Model):
     def visible_q(cls, user: Any) -> models.Q:
         from qslab.accounts.roles import Role, has_role
 
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class JournalEntry(models.Model):
@@ -285,7 +285,7 @@ class OfficialDocument(models.Model):
         if user is None or not user.is_authenticated:
             return public
         if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
-            return models.Q()
+            return ALL
         return public | models.Q(issued_by=user) | models.Q(recipients__user=user)
 
 
@@ -338,7 +338,7 @@ class Notification(models.Model):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if user is None or not user.is_authenticated:
-            return models.Q(pk__in=[])
+            return NONE
         return models.Q(recipient=user)
 
     editable_q = visible_q
@@ -405,9 +405,9 @@ class Deadline(models.Model):
         from qslab.accounts.roles import Role, has_role, roles_of
 
         if user is None or not user.is_authenticated:
-            return models.Q(pk__in=[])
+            return NONE
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         return models.Q(assignee=user) | models.Q(
             assignee__isnull=True, assignee_role__in=list(roles_of(user))
         )
@@ -443,8 +443,8 @@ class TaskProgress(models.Model):
         from qslab.accounts.roles import Role, has_role
 
         if user is None or not user.is_authenticated:
-            return models.Q(pk__in=[])
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(owner=user)
+            return NONE
+        return ALL if has_role(user, Role.OFFICE) else models.Q(owner=user)
 
 
 def attachment_upload_path(instance: Attachment, filename: str) -> str:

@@ -16,13 +16,18 @@ from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+# "Every row" and "no row" as filters. Never use an empty ``Q()`` for "every row": ``Q() | X`` is just
+# ``X``, so an "everyone sees all" rule would silently narrow the moment someone ORs it with another.
+ALL = models.Q(pk__isnull=False)
+NONE = models.Q(pk__in=[])
+
 
 def _q_for(model: type[models.Model], method: str, user: Any) -> models.Q:
     if user is not None and getattr(user, "is_superuser", False) and getattr(user, "is_active", False):
-        return models.Q()
+        return ALL
     declared = getattr(model, method, None)
     if declared is None:
-        return models.Q(pk__in=[])
+        return NONE
     return declared(user)
 
 

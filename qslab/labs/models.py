@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role, scoped_ids
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.permissions import ALL, NONE
 from qslab.core.regions import NATIONAL, region_choices, region_name, validate_region_code
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 
@@ -47,11 +48,11 @@ class TaxonomyModel(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class KeyField(TaxonomyModel):
@@ -129,11 +130,11 @@ class Region(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -529,28 +530,28 @@ class Laboratory(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()  # the registry is public
+        return ALL  # the registry is public
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         ids = scoped_ids(user, Role.LAB_MANAGER, cls)
         if ids is None:
-            return models.Q()
+            return ALL
         return models.Q(pk__in=ids)
 
     @classmethod
     def jurisdiction_q(cls, user: Any) -> models.Q:
         """Laboratories in a competent authority's jurisdiction (all of them for the office)."""
         if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
-            return models.Q()
+            return ALL
         if not has_role(user, Role.AUTHORITY):
-            return models.Q(pk__in=[])
+            return NONE
         regions = authority_regions(user)
         if regions is None:
-            return models.Q()
-        q = models.Q(pk__in=[])
+            return ALL
+        q = NONE
         for code in regions:
             q |= models.Q(region_code__startswith=code[:2])
         return q
@@ -590,7 +591,7 @@ class Partner(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -698,12 +699,12 @@ class LayoutPlan(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if any(has_role(user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY)):
-            return models.Q()
-        return models.Q(pk__in=[])
+            return ALL
+        return NONE
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class PlanTarget(models.Model):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.permissions import ALL, NONE
 from qslab.core.workflow import State, Transition, Workflow
 
 
@@ -149,11 +150,11 @@ class Notice(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
-            return models.Q()
+            return ALL
         return models.Q(status=cls.Status.PUBLISHED)
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
             return models.Q(status__in=[cls.Status.DRAFT])
-        return models.Q(pk__in=[])
+        return NONE
