@@ -268,7 +268,7 @@ class LevelTrendFit(ResultMixin):
         )
 
 
-@numba.njit(cache=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def irls_level_trend_one(
     y, ylogy, log_start, pw, off, lev, t, n, n_levels, use_trend, maxit, epsilon, a, s0, tbar, w, eta, mu
 ):
@@ -404,7 +404,7 @@ def irls_level_trend_one(
     return converged, n_iter, b, sxx
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def level_trend_hat_dispersion(y, pw, lev, t, n, n_levels, use_trend, s0, tbar, sxx, w, mu, hat):
     """Hat values (into ``hat``) and ``(pearson, n_ok, rank)`` of a fit by :func:`irls_level_trend_one`."""
     pearson = 0.0
@@ -431,7 +431,7 @@ def level_trend_hat_dispersion(y, pw, lev, t, n, n_levels, use_trend, s0, tbar, 
     return pearson, n_ok, rank
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _level_trend_kernel(
     y,
     valid,
@@ -537,7 +537,7 @@ def _level_trend_kernel(
 # ---------------------------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def anscombe_weights_one(y23, mu, hat, n, phi, threshold, omega, a, b, lev, t, off):  # pragma: no cover
     """``algo.farrington.assign.weights(anscombe.residuals(m, phi), threshold)`` into ``omega``:
     s^-2 where the standardised Anscombe residual s exceeds the threshold, 1 elsewhere, rescaled so the
@@ -572,7 +572,7 @@ def anscombe_weights_one(y23, mu, hat, n, phi, threshold, omega, a, b, lev, t, o
         omega[i] *= gamma
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def farrington_fitglm_kernel(
     obs,
     ylogy_all,
