@@ -363,6 +363,19 @@ def request_transition(request: HttpRequest, request_id: int, transition: str) -
 @login_required
 def invoices(request: HttpRequest) -> HttpResponse:
     qs = Invoice.objects.visible_to(request.user).select_related("lab", "client", "document")
+    if request.GET.get("format") == "csv":
+        import csv
+
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+        response.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
+        writer = csv.writer(response)
+        writer.writerow(["number", "laboratory", "client", "period", "total_cny", "issued"])
+        for i in qs:
+            writer.writerow(
+                [i.document.number, i.lab.code, i.client.username, i.period, i.total, i.created.date()]
+            )
+        return response
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
     return render(request, "sharing/invoices.html", {"page": page})
 

@@ -136,6 +136,7 @@ CASES = [
         data={"reason": "out of scope"},
     ),
     Case("sharing:invoices", SIGNED_IN),
+    Case("sharing:invoices", SIGNED_IN, note="CSV export", query="format=csv"),
     # API
     Case("qslab_sharing_api_resources", EVERYONE, api=True, query="q=microscope"),
     Case("qslab_sharing_api_resource", EVERYONE, api=True, kwargs=lambda w: {"resource_id": w.resource.pk}),

@@ -116,6 +116,8 @@ def test_a_service_request_goes_from_quote_to_a_numbered_invoice_the_client_can_
     assert invoice.document.number.startswith("质标共享账")
     assert list(Invoice.objects.visible_to(customer)) == [invoice]
     assert not Invoice.objects.visible_to(make_user("client")).exists()
+    export = verified_client(customer).get(reverse("sharing:invoices"), {"format": "csv"}).content.decode()
+    assert invoice.document.number in export and "4800.00" in export
 
 
 def test_a_client_cannot_quote_their_own_request(lab, customer):
@@ -197,5 +199,7 @@ def test_the_demo_data_loads_twice_without_duplicates(db):
 
 
 def test_a_committee_member_reads_usage_but_is_not_offered_the_statement(lab):
-    page = verified_client(make_user("committee")).get(reverse("sharing:usage", args=[lab.pk])).content.decode()
+    page = (
+        verified_client(make_user("committee")).get(reverse("sharing:usage", args=[lab.pk])).content.decode()
+    )
     assert "<svg" in page and reverse("sharing:statement", args=[lab.pk]) not in page
