@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.permissions import ALL
 from qslab.core.regions import region_choices, validate_region_code
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 from qslab.labs.models import KeyField
@@ -139,11 +140,11 @@ class Call(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if _staff(user) else models.Q(status__in=("published", "closed"))
+        return ALL if _staff(user) else models.Q(status__in=("published", "closed"))
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else NONE
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 class Criterion(ChangeLoggedModel):
@@ -179,7 +180,7 @@ class Criterion(ChangeLoggedModel):
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if has_role(user, Role.OFFICE) else NONE
+        return ALL if has_role(user, Role.OFFICE) else NONE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -589,7 +590,7 @@ class Application(ChangeLoggedModel):
         if user is None or not getattr(user, "is_authenticated", False):
             return NONE
         if _staff(user):
-            return models.Q()
+            return ALL
         q = NONE
         if has_role(user, Role.LAB_MANAGER):
             q |= models.Q(created_by=user)
@@ -611,7 +612,7 @@ class Application(ChangeLoggedModel):
     def editable_q(cls, user: Any) -> models.Q:
         """The applicant edits a draft or returned application; the office any open one."""
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         if has_role(user, Role.LAB_MANAGER) and user.is_authenticated:
             own = models.Q(created_by=user)
             if user.organisation_id:
@@ -722,7 +723,7 @@ class ExpertProfile(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _staff(user):
-            return models.Q()
+            return ALL
         if user is not None and getattr(user, "is_authenticated", False):
             return models.Q(user=user)
         return NONE
@@ -730,7 +731,7 @@ class ExpertProfile(ChangeLoggedModel):
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         if has_role(user, Role.EXPERT):
             return models.Q(user=user)
         return NONE
@@ -752,7 +753,7 @@ class ConflictDeclaration(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _staff(user):
-            return models.Q()
+            return ALL
         return models.Q(expert=user) if getattr(user, "is_authenticated", False) else NONE
 
 
@@ -780,7 +781,7 @@ class Assignment(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _staff(user):
-            return models.Q()
+            return ALL
         if has_role(user, Role.EXPERT):
             return models.Q(expert=user, released=True)
         return NONE
@@ -829,7 +830,7 @@ class Vote(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if _staff(user) else NONE
+        return ALL if _staff(user) else NONE
 
 
 class Decision(ChangeLoggedModel):
@@ -848,7 +849,7 @@ class Decision(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if _staff(user) else NONE
+        return ALL if _staff(user) else NONE
 
 
 class PublicNotice(ChangeLoggedModel):
@@ -876,7 +877,7 @@ class PublicNotice(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
 
 class Objection(ChangeLoggedModel):
@@ -895,5 +896,5 @@ class Objection(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.OFFICE):
-            return models.Q()
+            return ALL
         return models.Q(objector=user) if getattr(user, "is_authenticated", False) else NONE

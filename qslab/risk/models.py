@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
+from qslab.core.permissions import ALL
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 
 
@@ -26,7 +27,7 @@ def is_risk_staff(user: Any) -> bool:
 
 
 def _staff_q(user: Any) -> models.Q:
-    return models.Q() if is_risk_staff(user) else models.Q(pk__in=[])
+    return ALL if is_risk_staff(user) else models.Q(pk__in=[])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ class Term(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -261,7 +262,7 @@ class IncidentReport(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if is_risk_staff(user):
-            return models.Q()
+            return ALL
         published = models.Q(status=cls.Status.PUBLISHED)
         if user is not None and user.is_authenticated:
             return published | models.Q(reporter=user)
@@ -339,7 +340,7 @@ class DefectPattern(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if is_risk_staff(user) else models.Q(is_public=True)
+        return ALL if is_risk_staff(user) else models.Q(is_public=True)
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role, scoped_ids
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.permissions import ALL
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 from qslab.labs.models import Laboratory
 
@@ -44,7 +45,7 @@ def _lab_q(user: Any, prefix: str = "laboratory") -> models.Q:
     """Rows about the user's own laboratories (a lab manager), nothing for anyone else."""
     ids = _own_lab_ids(user)
     if ids is None:
-        return models.Q()
+        return ALL
     return models.Q(**{f"{prefix}__in": ids}) if ids else models.Q(pk__in=[])
 
 
@@ -106,11 +107,11 @@ class ReportTemplate(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if user is not None and user.is_authenticated else models.Q(pk__in=[])
+        return ALL if user is not None and user.is_authenticated else models.Q(pk__in=[])
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+        return ALL if _is_office(user) else models.Q(pk__in=[])
 
 
 REPORT_WORKFLOW = Workflow(
@@ -192,7 +193,7 @@ class AnnualReport(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user):
-            return models.Q()
+            return ALL
         return _lab_q(user)
 
     @classmethod
@@ -231,11 +232,11 @@ class SpotCheckItem(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q()
+        return ALL
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+        return ALL if _is_office(user) else models.Q(pk__in=[])
 
 
 class Inspector(ChangeLoggedModel):
@@ -266,11 +267,11 @@ class Inspector(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        return models.Q() if _oversees(user) else models.Q(pk__in=[])
+        return ALL if _oversees(user) else models.Q(pk__in=[])
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
-        return models.Q() if _is_office(user) else models.Q(pk__in=[])
+        return ALL if _is_office(user) else models.Q(pk__in=[])
 
 
 DEFAULT_PROPORTIONS = {"high": 0.5, "normal": 0.2, "low": 0.05}
@@ -363,7 +364,7 @@ class SpotCheckPlan(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user):
-            return models.Q()
+            return ALL
         if has_role(user, Role.EXPERT):
             return ~models.Q(status="draft")
         return models.Q(status="published")
@@ -435,7 +436,7 @@ class SpotCheck(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user):
-            return models.Q()
+            return ALL
         q = models.Q(plan__status="published")
         if user is not None and user.is_authenticated:
             q |= models.Q(inspectors=user) | _lab_q(user)
@@ -527,7 +528,7 @@ class EvaluationCampaign(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user) or has_role(user, Role.EXPERT):
-            return models.Q()
+            return ALL
         return models.Q(status="published") | _lab_q(user, "entries__laboratory")
 
     @classmethod
@@ -616,7 +617,7 @@ class EvaluationEntry(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user):
-            return models.Q()
+            return ALL
         q = models.Q(campaign__status="published")
         if user is not None and user.is_authenticated:
             q |= models.Q(experts=user) | _lab_q(user)
@@ -797,7 +798,7 @@ class RectificationOrder(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         if _oversees(user):
-            return models.Q()
+            return ALL
         return _lab_q(user)
 
     @classmethod
