@@ -113,7 +113,7 @@ class ApplicationIn(Schema):
     construction_plan: str = ""
 
 
-class TransitionIn(Schema):
+class DesignationTransitionIn(Schema):
     reason: str = ""
     checklist: dict[str, bool] = {}
 
@@ -136,7 +136,7 @@ class AssignmentOut(Schema):
     summary: str
 
 
-class NoticeOut(Schema):
+class DesignationNoticeOut(Schema):
     id: int
     application_id: int
     name_zh: str
@@ -199,7 +199,9 @@ def create_application(request: HttpRequest, call_id: int, payload: ApplicationI
     response={200: ApplicationOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
     summary="Take a workflow action: submit, recommend, decline, accept, return_for_correction, reject, ...",
 )
-def move_application(request: HttpRequest, application_id: int, transition: str, payload: TransitionIn):
+def move_application(
+    request: HttpRequest, application_id: int, transition: str, payload: DesignationTransitionIn
+):
     app = get_visible_or_404(Application, request.user, pk=application_id)
     app = services.move_application(request.user, app, transition, payload.reason, payload.checklist)
     return _app(app, request.user)
@@ -229,11 +231,13 @@ def submit_review(request: HttpRequest, assignment_id: int, payload: ReviewIn):
     return ReviewOut(assignment_id=a.pk, total=review.total, submitted_at=review.submitted_at)
 
 
-@router.get("/notices", response=list[NoticeOut], auth=PUBLIC, summary="Designation notices (public)")
+@router.get(
+    "/notices", response=list[DesignationNoticeOut], auth=PUBLIC, summary="Designation notices (public)"
+)
 @paginate(LimitOffsetPagination)
 def list_notices(request: HttpRequest):
     return [
-        NoticeOut(
+        DesignationNoticeOut(
             id=n.pk,
             application_id=n.application_id,
             name_zh=n.application.name_zh,

@@ -48,7 +48,7 @@ class IndicatorOut(Schema):
     actual: Decimal | None
 
 
-class BudgetOut(Schema):
+class LabBudgetOut(Schema):
     id: int
     laboratory_id: int
     laboratory_code: str
@@ -80,7 +80,7 @@ class IndicatorIn(Schema):
     weight: Decimal = Decimal(1)
 
 
-class TransitionIn(Schema):
+class FundingTransitionIn(Schema):
     reason: str = ""
 
 
@@ -103,12 +103,12 @@ class ExpenditureOut(Schema):
     reference: str
 
 
-class ImportIn(Schema):
+class ExpenditureImportIn(Schema):
     csv: str
     dry_run: bool = False
 
 
-class ImportOut(Schema):
+class ExpenditureImportOut(Schema):
     rows: int
     dry_run: bool
 
@@ -133,7 +133,7 @@ class AllocationOut(Schema):
     amount: Decimal
 
 
-class RunOut(Schema):
+class MonitoringRunOut(Schema):
     id: int
     year: int
     title_zh: str
@@ -156,8 +156,8 @@ def _version(v) -> VersionOut:
     )
 
 
-def _budget(b: Budget, full: bool = False) -> BudgetOut:
-    out = BudgetOut(
+def _budget(b: Budget, full: bool = False) -> LabBudgetOut:
+    out = LabBudgetOut(
         id=b.pk,
         laboratory_id=b.laboratory_id,
         laboratory_code=b.laboratory.code,
@@ -171,7 +171,9 @@ def _budget(b: Budget, full: bool = False) -> BudgetOut:
     return out
 
 
-@router.get("/budgets", response=list[BudgetOut], summary="Budgets I may see (a lab manager: own lab only)")
+@router.get(
+    "/budgets", response=list[LabBudgetOut], summary="Budgets I may see (a lab manager: own lab only)"
+)
 @paginate(LimitOffsetPagination)
 def list_budgets(request: HttpRequest, year: int | None = None):
     qs = Budget.objects.visible_to(request.user).select_related("laboratory", "approved_version")
@@ -180,7 +182,7 @@ def list_budgets(request: HttpRequest, year: int | None = None):
     return [_budget(b) for b in qs]
 
 
-@router.get("/budgets/{budget_id}", response={200: BudgetOut, **ERRORS})
+@router.get("/budgets/{budget_id}", response={200: LabBudgetOut, **ERRORS})
 def get_budget(request: HttpRequest, budget_id: int):
     b = get_visible_or_404(
         Budget.objects.select_related("laboratory", "approved_version"), request.user, pk=budget_id
@@ -188,7 +190,9 @@ def get_budget(request: HttpRequest, budget_id: int):
     return _budget(b, full=True)
 
 
-@router.post("/budgets", response={201: BudgetOut, **ERRORS}, summary="Open a budget (lab manager or office)")
+@router.post(
+    "/budgets", response={201: LabBudgetOut, **ERRORS}, summary="Open a budget (lab manager or office)"
+)
 def create_budget(request: HttpRequest, payload: BudgetIn):
     lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
     return Status(201, _budget(services.create_budget(request.user, lab, payload.year)))
@@ -196,7 +200,7 @@ def create_budget(request: HttpRequest, payload: BudgetIn):
 
 @router.post(
     "/budgets/{budget_id}/versions",
-    response={201: BudgetOut, **ERRORS},
+    response={201: LabBudgetOut, **ERRORS},
     summary="Save the budget lines as a new immutable version (a reason is needed after approval)",
 )
 def add_version(request: HttpRequest, budget_id: int, payload: VersionIn):
@@ -211,7 +215,7 @@ def add_version(request: HttpRequest, budget_id: int, payload: VersionIn):
 
 
 @router.put(
-    "/budgets/{budget_id}/indicators", response={200: BudgetOut, **ERRORS}, summary="Replace the targets"
+    "/budgets/{budget_id}/indicators", response={200: LabBudgetOut, **ERRORS}, summary="Replace the targets"
 )
 def set_indicators(request: HttpRequest, budget_id: int, payload: list[IndicatorIn]):
     import csv
@@ -234,10 +238,10 @@ def set_indicators(request: HttpRequest, budget_id: int, payload: list[Indicator
 
 @router.post(
     "/budgets/{budget_id}/transitions/{transition}",
-    response={200: BudgetOut, **ERRORS},
+    response={200: LabBudgetOut, **ERRORS},
     summary="Take a workflow action: submit, return, approve, adjust",
 )
-def move_budget(request: HttpRequest, budget_id: int, transition: str, payload: TransitionIn):
+def move_budget(request: HttpRequest, budget_id: int, transition: str, payload: FundingTransitionIn):
     b = get_visible_or_404(Budget, request.user, pk=budget_id)
     return _budget(services.move_budget(request.user, b, transition, payload.reason))
 
@@ -273,10 +277,10 @@ def add_expenditure(request: HttpRequest, budget_id: int, payload: ExpenditureIn
 
 @router.post(
     "/budgets/{budget_id}/expenditures/import",
-    response={200: ImportOut, **ERRORS},
+    response={200: ExpenditureImportOut, **ERRORS},
     summary="Import expenditures from CSV text: all rows or none, every row error reported",
 )
-def import_expenditures(request: HttpRequest, budget_id: int, payload: ImportIn):
+def import_expenditures(request: HttpRequest, budget_id: int, payload: ExpenditureImportIn):
     b = get_editable_or_403(Budget, request.user, pk=budget_id)
     try:
         table = services.read_table("upload.csv", payload.csv.encode())
@@ -290,11 +294,11 @@ def import_expenditures(request: HttpRequest, budget_id: int, payload: ImportIn)
                 errors=[e.to_dict() for e in exc.errors],
             ),
         )
-    return ImportOut(rows=n, dry_run=payload.dry_run)
+    return ExpenditureImportOut(rows=n, dry_run=payload.dry_run)
 
 
-def _run(r: AllocationRun, full: bool = False) -> RunOut:
-    out = RunOut(
+def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:
+    out = MonitoringRunOut(
         id=r.pk,
         year=r.year,
         title_zh=r.title_zh,
@@ -321,7 +325,9 @@ def _run(r: AllocationRun, full: bool = False) -> RunOut:
     return out
 
 
-@router.get("/allocations", response=list[RunOut], summary="Subsidy allocation runs (office, committee)")
+@router.get(
+    "/allocations", response=list[MonitoringRunOut], summary="Subsidy allocation runs (office, committee)"
+)
 @paginate(LimitOffsetPagination)
 def list_allocations(request: HttpRequest):
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
@@ -329,7 +335,7 @@ def list_allocations(request: HttpRequest):
     return [_run(r) for r in AllocationRun.objects.visible_to(request.user).select_related("document")]
 
 
-@router.get("/allocations/{run_id}", response={200: RunOut, **ERRORS})
+@router.get("/allocations/{run_id}", response={200: MonitoringRunOut, **ERRORS})
 def get_allocation(request: HttpRequest, run_id: int):
     return _run(
         get_visible_or_404(AllocationRun.objects.select_related("document"), request.user, pk=run_id), True

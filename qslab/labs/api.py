@@ -227,7 +227,7 @@ def update_lab(request: HttpRequest, lab_id: int, payload: LabPatch):
     return _lab_out(_labs().get(pk=lab.pk))
 
 
-class TransitionIn(Schema):
+class LabTransitionIn(Schema):
     reason: str = ""
     merged_into_id: int | None = None
 
@@ -238,7 +238,7 @@ class TransitionIn(Schema):
     summary="Take a lifecycle action: approve_construction, request_acceptance, return_to_construction, "
     "designate, order_rectification, close_rectification, suspend, reinstate, revoke, withdraw, merge",
 )
-def move_lab(request: HttpRequest, lab_id: int, transition: str, payload: TransitionIn):
+def move_lab(request: HttpRequest, lab_id: int, transition: str, payload: LabTransitionIn):
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
     if transition == "merge" and payload.merged_into_id:
         into = get_visible_or_404(Laboratory, request.user, pk=payload.merged_into_id)
@@ -345,7 +345,7 @@ def delete_committee_member(request: HttpRequest, member_id: int):
 TermKind = Literal["fields", "priorities", "chains", "regions"]
 
 
-class TermOut(Schema):
+class TaxonomyTermOut(Schema):
     id: int
     code: str
     name_zh: str
@@ -369,9 +369,9 @@ class TermPatch(Schema):
     active: bool | None = None
 
 
-def _term_out(t: Any) -> TermOut:
+def _term_out(t: Any) -> TaxonomyTermOut:
     parent = getattr(t, "parent", None)
-    return TermOut(
+    return TaxonomyTermOut(
         id=t.id,
         code=t.code,
         name_zh=t.name_zh,
@@ -381,7 +381,7 @@ def _term_out(t: Any) -> TermOut:
     )
 
 
-@router.get("/taxonomies/{kind}", response={200: list[TermOut], **ERRORS}, auth=PUBLIC)
+@router.get("/taxonomies/{kind}", response={200: list[TaxonomyTermOut], **ERRORS}, auth=PUBLIC)
 def list_terms(request: HttpRequest, kind: TermKind):
     model = TERM_MODELS[kind][0]
     qs = model.objects.visible_to(request.user)
@@ -390,7 +390,7 @@ def list_terms(request: HttpRequest, kind: TermKind):
     return [_term_out(t) for t in qs]
 
 
-@router.post("/taxonomies/{kind}", response={201: TermOut, **ERRORS}, summary="Add a term (office)")
+@router.post("/taxonomies/{kind}", response={201: TaxonomyTermOut, **ERRORS}, summary="Add a term (office)")
 def create_term(request: HttpRequest, kind: TermKind, payload: TermIn):
     model = TERM_MODELS[kind][0]
     data = payload.dict()
@@ -405,7 +405,9 @@ def create_term(request: HttpRequest, kind: TermKind, payload: TermIn):
 
 
 @router.patch(
-    "/taxonomies/{kind}/{term_id}", response={200: TermOut, **ERRORS}, summary="Change a term (office)"
+    "/taxonomies/{kind}/{term_id}",
+    response={200: TaxonomyTermOut, **ERRORS},
+    summary="Change a term (office)",
 )
 def update_term(request: HttpRequest, kind: TermKind, term_id: int, payload: TermPatch):
     model = TERM_MODELS[kind][0]
@@ -578,13 +580,13 @@ def revisions(request: HttpRequest, plan_id: int):
 # ---- import ---------------------------------------------------------------------------------------
 
 
-class ImportIn(Schema):
+class LabImportIn(Schema):
     kind: Literal["organisations", "laboratories"]
     csv: str = Field(..., description="the CSV text, header row first")
     dry_run: bool = True
 
 
-class ImportOut(Schema):
+class LabImportOut(Schema):
     kind: str
     dry_run: bool
     rows: int
@@ -593,11 +595,11 @@ class ImportOut(Schema):
 
 @router.post(
     "/import",
-    response={200: ImportOut, **ERRORS},
+    response={200: LabImportOut, **ERRORS},
     summary="Import organisations or laboratories from CSV text (office): all rows or none, "
     "every error at once",
 )
-def import_csv(request: HttpRequest, payload: ImportIn):
+def import_csv(request: HttpRequest, payload: LabImportIn):
     if not has_role(request.user, Role.OFFICE):
         raise PermissionDenied("Only the committee office imports records.")
     try:
@@ -613,4 +615,4 @@ def import_csv(request: HttpRequest, payload: ImportIn):
                 errors=[e.to_dict() for e in exc.errors],
             ),
         )
-    return ImportOut(kind=result.kind, dry_run=result.dry_run, rows=result.rows, created=result.created)
+    return LabImportOut(kind=result.kind, dry_run=result.dry_run, rows=result.rows, created=result.created)

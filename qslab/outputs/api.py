@@ -136,13 +136,13 @@ class ReasonIn(Schema):
     reason: str = ""
 
 
-class ImportIn(Schema):
+class OutputImportIn(Schema):
     format: str = Field("csv", pattern="^csv$")
     content: str = Field(..., description="the CSV text, header first")
     dry_run: bool = False
 
 
-class ImportOut(Schema):
+class OutputImportOut(Schema):
     dry_run: bool
     rows: int
     created: list[int]
@@ -307,10 +307,10 @@ def move_output(request: HttpRequest, output_id: int, transition: str, payload: 
 
 @router.post(
     "/import",
-    response={200: ImportOut, 201: ImportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={200: OutputImportOut, 201: OutputImportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Import outputs from CSV: all rows or none; every row error with row and column",
 )
-def import_outputs(request: HttpRequest, payload: ImportIn):
+def import_outputs(request: HttpRequest, payload: OutputImportIn):
     try:
         result = imports.import_outputs(
             request.user, "import.csv", payload.content.encode(), dry_run=payload.dry_run

@@ -32,7 +32,7 @@ class NoticeIn(Schema):
     body_en: str = ""
 
 
-class TransitionIn(Schema):
+class NoticeTransitionIn(Schema):
     reason: str = ""
 
 
@@ -79,6 +79,6 @@ def create_notice(request: HttpRequest, payload: NoticeIn):
     response={200: NoticeOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     summary="Take a workflow action: submit, return, publish, withdraw",
 )
-def move_notice(request: HttpRequest, notice_id: int, transition: str, payload: TransitionIn):
+def move_notice(request: HttpRequest, notice_id: int, transition: str, payload: NoticeTransitionIn):
     item = get_visible_or_404(Notice, request.user, pk=notice_id)
     return _out(services.move_notice(request.user, item, transition, payload.reason))

@@ -16,7 +16,7 @@ from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Signal, 
 router = Router(tags=["risk"])
 
 
-class TermOut(Schema):
+class RiskTermOut(Schema):
     kind: str
     code: str
     name_zh: str
@@ -40,7 +40,7 @@ class ReportIn(Schema):
     consent_contact: bool = False
 
 
-class ReportOut(Schema):
+class IncidentReportOut(Schema):
     id: int
     reference: str
     status: str
@@ -51,7 +51,7 @@ class ReportOut(Schema):
     public_summary_en: str
 
 
-class TransitionIn(Schema):
+class RiskTransitionIn(Schema):
     reason: str = ""
 
 
@@ -86,7 +86,7 @@ class SignalOut(Schema):
     due: dt.date | None
 
 
-class RunOut(Schema):
+class EarlyWarningRunOut(Schema):
     task_id: str
 
 
@@ -100,8 +100,8 @@ class IngestOut(Schema):
     problems: list[dict]
 
 
-def _report_out(r: IncidentReport) -> ReportOut:
-    return ReportOut(
+def _report_out(r: IncidentReport) -> IncidentReportOut:
+    return IncidentReportOut(
         id=r.pk,
         reference=r.reference,
         status=r.status,
@@ -150,7 +150,7 @@ def _pattern_out(p: DefectPattern, user) -> PatternOut:  # type: ignore[no-untyp
     )
 
 
-@router.get("/terms", response=list[TermOut], auth=PUBLIC, summary="Taxonomy terms (public)")
+@router.get("/terms", response=list[RiskTermOut], auth=PUBLIC, summary="Taxonomy terms (public)")
 @paginate(LimitOffsetPagination)
 def terms(request: HttpRequest, kind: Term.Kind | None = None, q: str = ""):
     qs = Term.objects.visible_to(request.user).filter(active=True)
@@ -177,7 +177,7 @@ def _term(kind: str, code: str, field: str) -> Term | None:
 
 @router.post(
     "/reports",
-    response={201: ReportOut, 401: ErrorOut, 422: ErrorOut},
+    response={201: IncidentReportOut, 401: ErrorOut, 422: ErrorOut},
     auth=PUBLIC,
     summary="File an incident report (anyone; reviewed before publication)",
 )
@@ -204,7 +204,7 @@ def create_report(request: HttpRequest, payload: ReportIn):
 
 
 @router.get(
-    "/reports", response=list[ReportOut], auth=PUBLIC, summary="Reports I may see (public: published)"
+    "/reports", response=list[IncidentReportOut], auth=PUBLIC, summary="Reports I may see (public: published)"
 )
 @paginate(LimitOffsetPagination)
 def reports(request: HttpRequest, status: IncidentReport.Status | None = None):
@@ -214,7 +214,9 @@ def reports(request: HttpRequest, status: IncidentReport.Status | None = None):
     return [_report_out(r) for r in qs]
 
 
-@router.get("/reports/{report_id}", response={200: ReportOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
+@router.get(
+    "/reports/{report_id}", response={200: IncidentReportOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC
+)
 def report(request: HttpRequest, report_id: int):
     return _report_out(
         get_visible_or_404(
@@ -225,10 +227,10 @@ def report(request: HttpRequest, report_id: int):
 
 @router.post(
     "/reports/{report_id}/transitions/{transition}",
-    response={200: ReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: IncidentReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     summary="Review a report: review, publish, reject",
 )
-def move_report(request: HttpRequest, report_id: int, transition: str, payload: TransitionIn):
+def move_report(request: HttpRequest, report_id: int, transition: str, payload: RiskTransitionIn):
     item = get_visible_or_404(IncidentReport, request.user, pk=report_id)
     return _report_out(services.move_report(request.user, item, transition, payload.reason))
 
@@ -266,19 +268,19 @@ def signal(request: HttpRequest, signal_id: int):
     response={200: SignalOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     summary="Triage a signal: triage, escalate, dismiss",
 )
-def move_signal(request: HttpRequest, signal_id: int, transition: str, payload: TransitionIn):
+def move_signal(request: HttpRequest, signal_id: int, transition: str, payload: RiskTransitionIn):
     item = get_visible_or_404(Signal, request.user, pk=signal_id)
     return _signal_out(services.move_signal(request.user, item, transition, payload.reason))
 
 
 @router.post(
     "/early-warning/runs",
-    response={201: RunOut, 401: ErrorOut, 403: ErrorOut},
+    response={201: EarlyWarningRunOut, 401: ErrorOut, 403: ErrorOut},
     summary="Start the early-warning job over all series (analysts, office)",
 )
 def start_early_warning(request: HttpRequest):
     result = services.start_early_warning(request.user)
-    return Status(201, RunOut(task_id=str(result.id)))
+    return Status(201, EarlyWarningRunOut(task_id=str(result.id)))
 
 
 @router.get("/ingests", response=list[IngestOut], summary="Data intakes with every rejected value")

@@ -92,7 +92,7 @@ class BookingIn(Schema):
     repeat_weeks: int = Field(1, ge=1, le=26)
 
 
-class TransitionIn(Schema):
+class SharingTransitionIn(Schema):
     reason: str = ""
 
 
@@ -285,7 +285,7 @@ def booking(request: HttpRequest, booking_id: int):
     response={200: BookingOut, **ERRORS},
     summary="approve, reject, check_in, complete, cancel, withdraw, no_show",
 )
-def move_booking(request: HttpRequest, booking_id: int, transition: str, payload: TransitionIn):
+def move_booking(request: HttpRequest, booking_id: int, transition: str, payload: SharingTransitionIn):
     b = get_visible_or_404(
         Booking.objects.select_related("resource", "resource__lab"), request.user, pk=booking_id
     )
@@ -334,7 +334,7 @@ def quote_request(request: HttpRequest, request_id: int, payload: QuoteIn):
     response={200: RequestOut, **ERRORS},
     summary="decline, accept, cancel, deliver, invoice",
 )
-def move_request(request: HttpRequest, request_id: int, transition: str, payload: TransitionIn):
+def move_request(request: HttpRequest, request_id: int, transition: str, payload: SharingTransitionIn):
     item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
     return _request_out(services.move_request(request.user, item, transition, payload.reason))
 

@@ -51,7 +51,7 @@ class RoundOut(Schema):
     measurands: list[MeasurandOut]
 
 
-class TransitionIn(Schema):
+class StudyTransitionIn(Schema):
     reason: str = ""
 
 
@@ -87,7 +87,7 @@ def pt_round(request: HttpRequest, round_id: int):
     response=RoundOut,
     summary="Open, close, score, publish or cancel a round (organiser)",
 )
-def move_round(request: HttpRequest, round_id: int, transition: str, payload: TransitionIn):
+def move_round(request: HttpRequest, round_id: int, transition: str, payload: StudyTransitionIn):
     rnd = get_visible_or_404(PTRound, request.user, pk=round_id)
     return _round(services.move(request.user, rnd, transition, payload.reason))
 
@@ -200,7 +200,7 @@ def experiment(request: HttpRequest, study_id: int):
     return get_visible_or_404(PrecisionExperiment, request.user, pk=study_id)
 
 
-class BudgetOut(Schema):
+class UncertaintyBudgetOut(Schema):
     id: int
     name_en: str
     version: int
@@ -214,13 +214,15 @@ class EvaluateIn(Schema):
     method: str | None = Field(None, pattern="^(GUF|MCM)$")
 
 
-@router.get("/budgets/{budget_id}", response=BudgetOut)
+@router.get("/budgets/{budget_id}", response=UncertaintyBudgetOut)
 def budget(request: HttpRequest, budget_id: int):
     return get_visible_or_404(UncertaintyBudget, request.user, pk=budget_id)
 
 
 @router.post(
-    "/budgets/{budget_id}/evaluate", response=BudgetOut, summary="Evaluate by GUF or MCM and store the result"
+    "/budgets/{budget_id}/evaluate",
+    response=UncertaintyBudgetOut,
+    summary="Evaluate by GUF or MCM and store the result",
 )
 def evaluate(request: HttpRequest, budget_id: int, payload: EvaluateIn):
     b = get_editable_or_403(UncertaintyBudget, request.user, pk=budget_id)

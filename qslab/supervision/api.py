@@ -14,7 +14,7 @@ from qslab.supervision.models import AnnualReport, EvaluationEntry, Rectificatio
 router = Router(tags=["supervision"])
 
 
-class ReportOut(Schema):
+class AnnualReportOut(Schema):
     id: int
     laboratory_id: int
     year: int
@@ -53,7 +53,7 @@ class SanctionOut(Schema):
     document_number: str | None
 
 
-class TransitionIn(Schema):
+class SupervisionTransitionIn(Schema):
     reason: str = ""
 
 
@@ -62,8 +62,8 @@ class ScoresIn(Schema):
     comment: str = ""
 
 
-def _report(r: AnnualReport) -> ReportOut:
-    return ReportOut(
+def _report(r: AnnualReport) -> AnnualReportOut:
+    return AnnualReportOut(
         id=r.pk,
         laboratory_id=r.laboratory_id,
         year=r.template.year,
@@ -84,7 +84,9 @@ def _order(o: RectificationOrder) -> OrderOut:
     )
 
 
-@router.get("/reports", response=list[ReportOut], summary="Annual reports I may see (a lab manager: own lab)")
+@router.get(
+    "/reports", response=list[AnnualReportOut], summary="Annual reports I may see (a lab manager: own lab)"
+)
 @paginate(LimitOffsetPagination)
 def reports(request: HttpRequest):
     return [_report(r) for r in AnnualReport.objects.visible_to(request.user).select_related("template")]
@@ -92,10 +94,17 @@ def reports(request: HttpRequest):
 
 @router.post(
     "/reports/{report_id}/transitions/{transition}",
-    response={200: ReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={
+        200: AnnualReportOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
     summary="Submit, accept or return an annual report",
 )
-def move_report(request: HttpRequest, report_id: int, transition: str, payload: TransitionIn):
+def move_report(request: HttpRequest, report_id: int, transition: str, payload: SupervisionTransitionIn):
     item = get_visible_or_404(AnnualReport.objects.select_related("template"), request.user, pk=report_id)
     return _report(services.move_report(request.user, item, transition, payload.reason))
 
@@ -149,7 +158,7 @@ def orders(request: HttpRequest):
     response={200: OrderOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Take a rectification action: verify, reject, lapse, propose_revocation, decide_*, revoke",
 )
-def move_order(request: HttpRequest, order_id: int, transition: str, payload: TransitionIn):
+def move_order(request: HttpRequest, order_id: int, transition: str, payload: SupervisionTransitionIn):
     item = get_visible_or_404(RectificationOrder, request.user, pk=order_id)
     return _order(services.move_order(request.user, item, transition, payload.reason))
 

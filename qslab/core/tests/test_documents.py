@@ -66,7 +66,7 @@ def test_stored_pdfs_are_verified_by_their_hash_and_tampering_is_detected(db):
 
 
 @pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_issuing_gives_distinct_gap_free_numbers():
     if connection.vendor != "postgresql":
         pytest.skip("row locks are only meaningful on PostgreSQL; this runs in the PostgreSQL CI pass")

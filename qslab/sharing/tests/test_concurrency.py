@@ -20,7 +20,7 @@ pytestmark = [
 ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_simultaneous_requests_for_one_slot_give_exactly_one_booking():
     resource = make_resource(make_lab("race"))
     users = [make_user("client") for _ in range(20)]
@@ -47,7 +47,7 @@ def test_twenty_simultaneous_requests_for_one_slot_give_exactly_one_booking():
     assert all("overlaps another booking" in o or "just booked" in o for o in outcomes if o != "booked")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_database_itself_refuses_an_overlapping_booking_of_the_same_slot():
     resource = make_resource(make_lab("race2"))
     first = services.book_resource(make_user("client"), resource, at(2, 9), at(2, 10))

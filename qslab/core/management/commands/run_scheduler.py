@@ -14,10 +14,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="enqueue today's jobs and exit")
-        parser.add_argument("--interval", type=int, default=300, help="seconds between checks")
+        parser.add_argument("--interval", type=int, default=300, help="seconds between checks")  # no-shows are released each check
 
     def handle(self, *args: Any, once: bool = False, interval: int = 300, **options: Any) -> None:
         from qslab.core.tasks import send_reminders_task
+        from qslab.sharing.tasks import release_no_shows_task
 
         last_day = None
         while True:
@@ -26,6 +27,7 @@ class Command(BaseCommand):
                 result = send_reminders_task.enqueue()
                 self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued daily reminders ({result.id})")
                 last_day = today
+            release_no_shows_task.enqueue()  # every check: bookings not checked in are released promptly
             if once:
                 return
             time.sleep(interval)
