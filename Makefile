@@ -37,9 +37,12 @@ run: translations demo
 	$(PY) manage.py run_scheduler & SCHED=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# Two pytest workers on two cores; one BLAS thread each so they do not spin against each other.
+# Two pytest workers on two cores (one BLAS thread each so they do not spin against each other), then
+# the transactional tests (browser, concurrency) in one process. QSLAB_SKIP_ENGINES=1 leaves out the
+# engines' tests (they use no relational database), as the PostgreSQL pass of .ci/run does.
 test: translations
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -m serial $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

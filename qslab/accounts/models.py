@@ -169,6 +169,14 @@ class RoleMembership(ChangeLoggedModel):
         scope = self.region_code or self.industry or (str(self.scope) if self.scope_type_id else "")
         return f"{self.user} · {self.get_role_display()}" + (f" · {scope}" if scope else "")
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from qslab.accounts.roles import OBJECT_SCOPED_ROLES
+
+        if self.role in OBJECT_SCOPED_ROLES and not self.scope_type_id:
+            raise ValidationError(_("A laboratory manager's role must name the laboratory it covers."))
+
     def covers(self, obj: Any) -> bool:
         """Does this membership's scope include ``obj``?
 

@@ -22,6 +22,11 @@ class Role(models.TextChoices):
     CLIENT = "client", _("Industry client")
 
 
+# Roles that only mean something for one object: an unscoped membership of these covers nothing
+# (a laboratory manager manages the laboratory named in the membership, never every laboratory).
+OBJECT_SCOPED_ROLES = frozenset({Role.LAB_MANAGER})
+
+
 def _memberships(user: Any) -> list[Any]:
     """Active memberships, cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -51,7 +56,11 @@ def has_role(user: Any, role: str, scope: Any = None) -> bool:
     for membership in _memberships(user):
         if membership.role != role:
             continue
-        if scope is None or membership.covers(scope):
+        if scope is None:
+            return True
+        if role in OBJECT_SCOPED_ROLES and not membership.scope_type_id:
+            continue
+        if membership.covers(scope):
             return True
     return False
 
@@ -63,6 +72,8 @@ def scoped_ids(user: Any, role: str, model: type[models.Model]) -> list[str] | N
         if membership.role != role:
             continue
         if membership.scope_type_id is None:
+            if role in OBJECT_SCOPED_ROLES:
+                continue
             return None
         if membership.scope_type.model_class() is model:
             ids.append(membership.scope_id)

@@ -7,12 +7,12 @@ from typing import Annotated
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
 from ninja import FilterLookup, FilterSchema, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import BeforeValidator
 
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import calendar
-from qslab.core.apitools import ErrorOut
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocument, TaskProgress
 from qslab.core.permissions import get_visible_or_404
 

@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Field, Schema
+from ninja import pagination as ninja_pagination
 from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -66,3 +67,14 @@ token_auth = TokenAuth()
 session_auth = SessionAuth()
 AUTH = [token_auth, session_auth]
 PUBLIC = OptionalAuth()
+
+
+MAX_OFFSET = 1_000_000
+
+
+class LimitOffsetPagination(ninja_pagination.LimitOffsetPagination):
+    """django-ninja's limit/offset pages with a bounded offset: an absurd offset is a 422, not a 500."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=1000)
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)

@@ -5,9 +5,10 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
 from qslab.designation.models import Application, Assignment, Call, PublicNotice
@@ -115,7 +116,7 @@ class ApplicationIn(Schema):
 
 class DesignationTransitionIn(Schema):
     reason: str = ""
-    checklist: dict[str, bool] = {}
+    checklist: dict[str, StrictBool] = {}
 
 
 class ReviewIn(Schema):

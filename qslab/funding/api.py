@@ -7,10 +7,11 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import ErrorOut
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.funding import services
 from qslab.funding.models import AllocationRun, Budget
@@ -105,7 +106,7 @@ class ExpenditureOut(Schema):
 
 class ExpenditureImportIn(Schema):
     csv: str
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class ExpenditureImportOut(Schema):

@@ -8,11 +8,12 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.labs import services
 from qslab.labs.forms import TERM_MODELS
@@ -360,13 +361,13 @@ class TermIn(Schema):
     name_en: str = Field(..., min_length=1, max_length=120)
     parent: str | None = None
     level: str | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class TermPatch(Schema):
     name_zh: str | None = None
     name_en: str | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 def _term_out(t: Any) -> TaxonomyTermOut:
@@ -583,7 +584,7 @@ def revisions(request: HttpRequest, plan_id: int):
 class LabImportIn(Schema):
     kind: Literal["organisations", "laboratories"]
     csv: str = Field(..., description="the CSV text, header row first")
-    dry_run: bool = True
+    dry_run: StrictBool = True
 
 
 class LabImportOut(Schema):

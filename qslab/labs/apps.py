@@ -12,3 +12,8 @@ class LabsConfig(AppConfig):
         from qslab.labs.services import queue_items
 
         register_queue(queue_items)
+
+        from qslab.core.navigation import register_nav
+
+        register_nav(_("Laboratories"), "labs:directory", order=10)
+        register_nav(_("Layout plans"), "labs:plans", roles={"office", "committee", "authority"}, order=11)

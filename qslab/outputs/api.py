@@ -9,9 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.outputs import imports, services
@@ -139,7 +140,7 @@ class ReasonIn(Schema):
 class OutputImportIn(Schema):
     format: str = Field("csv", pattern="^csv$")
     content: str = Field(..., description="the CSV text, header first")
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class OutputImportOut(Schema):

@@ -4,9 +4,9 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.portal import services
 from qslab.portal.models import Notice

@@ -5,9 +5,10 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.risk import services
 from qslab.risk.forms import validate_barcode
@@ -33,11 +34,13 @@ class ReportIn(Schema):
     incident_date: dt.date
     hazard: str = Field("", description="hazard code")
     description: str = Field(..., min_length=1)
-    injured: bool = False
+    injured: StrictBool = False
     diagnosis: str = ""
     reporter_email: str = ""
-    consent_publish: bool = Field(False, description="must be true: the reporter agrees to the consent text")
-    consent_contact: bool = False
+    consent_publish: StrictBool = Field(
+        False, description="must be true: the reporter agrees to the consent text"
+    )
+    consent_contact: StrictBool = False
 
 
 class IncidentReportOut(Schema):

@@ -12,3 +12,7 @@ class RiskConfig(AppConfig):
         from qslab.risk.queues import risk_queue
 
         register_queue(risk_queue)
+
+        from qslab.core.navigation import register_nav
+
+        register_nav(_("Product safety"), "risk:home", order=70)

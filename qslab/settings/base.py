@@ -160,6 +160,10 @@ DEFAULT_FROM_EMAIL = "qslab <no-reply@qslab.invalid>"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# API lists: bounded pages (an offset past any real table is refused with 422, not a database overflow).
+NINJA_PAGINATION_MAX_LIMIT = 1000
+NINJA_PAGINATION_MAX_OFFSET = 1_000_000
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

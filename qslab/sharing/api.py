@@ -7,9 +7,10 @@ from decimal import Decimal
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.sharing import services
@@ -54,8 +55,8 @@ class ResourceIn(Schema):
     capabilities_zh: str = ""
     capabilities_en: str = ""
     accreditation_scope: str = ""
-    requires_approval: bool = False
-    requires_qualification: bool = False
+    requires_approval: StrictBool = False
+    requires_qualification: StrictBool = False
     rate_internal: Decimal = Decimal("0")
     rate_external: Decimal = Decimal("0")
 

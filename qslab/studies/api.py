@@ -6,8 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
+from qslab.core.apitools import LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.studies import services
 from qslab.studies.models import (

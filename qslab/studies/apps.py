@@ -37,3 +37,7 @@ class StudiesConfig(AppConfig):
             return items
 
         register_queue(studies_waiting)
+
+        from qslab.core.navigation import register_nav
+
+        register_nav(_("Studies"), "studies:index", roles=set(), order=65)

@@ -74,3 +74,8 @@ def test_search_finds_public_documents_by_number_but_not_internal_ones(clients, 
     assert world.document.number in public and world.private_document.number not in public
     office = clients["office"].get("/search/", {"q": "测试〔2026〕"}).content.decode()
     assert world.private_document.number in office
+
+
+def test_an_absurd_page_offset_is_refused_with_422_not_a_server_error(client, db):
+    response = client.get("/api/portal/notices", {"offset": 10**22})
+    assert response.status_code == 422 and response.json()["code"] == "invalid"
