@@ -87,9 +87,9 @@ def _mount() -> None:
     from qslab.designation.api import router as designation_router
     from qslab.funding.api import router as funding_router
     from qslab.labs.api import router as labs_router
+    from qslab.outputs.api import router as outputs_router
     from qslab.portal.api import router as portal_router
     from qslab.risk.api import router as risk_router
-    from qslab.outputs.api import router as outputs_router
     from qslab.sharing.api import router as sharing_router
     from qslab.studies.api import router as studies_router
     from qslab.supervision.api import router as supervision_router

@@ -10,7 +10,6 @@ from django.http import HttpRequest
 def platform(request: HttpRequest) -> dict[str, Any]:
     from qslab.accounts.roles import Role, roles_of
     from qslab.core.models import Notification
-
     from qslab.core.navigation import nav_for
 
     user = getattr(request, "user", None)

@@ -32,9 +32,10 @@ def register_nav(label: Any, url_name: str, roles: set[str] | None = None, order
 def nav_for(user: Any, roles: set[str]) -> list[tuple[Any, str]]:
     links = []
     for entry in sorted(_entries, key=lambda e: (e.order, str(e.url_name))):
-        if entry.roles is not None:
-            if not user.is_authenticated or (entry.roles and not entry.roles & roles):
-                continue
+        if entry.roles is not None and (
+            not user.is_authenticated or (entry.roles and not entry.roles & roles)
+        ):
+            continue
         try:
             links.append((entry.label, reverse(entry.url_name)))
         except NoReverseMatch:

@@ -1,4 +1,4 @@
-"""In a real browser: the public finds a lab by a Chinese keyword; the office sees a plan's gaps at a glance."""
+"""In a real browser: the public finds a lab by a Chinese keyword; the office sees a plan's gaps."""
 
 import os
 

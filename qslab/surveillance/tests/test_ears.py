@@ -49,7 +49,8 @@ out <- lapply(cases, function(cs) {
   if (!is.null(ctl$range)) ctl$range <- unlist(ctl$range)
   obs <- matrix(unlist(cs$units), ncol = length(cs$units))
   r <- earsC(sts(observed = obs, frequency = cs$freq, start = c(2000, 1)), control = ctl)
-  list(range = as.numeric(r@control$range), upperbound = lapply(seq_len(ncol(obs)), function(j) as.numeric(upperbound(r)[, j])),
+  list(range = as.numeric(r@control$range),
+       upperbound = lapply(seq_len(ncol(obs)), function(j) as.numeric(upperbound(r)[, j])),
        alarm = lapply(seq_len(ncol(obs)), function(j) as.numeric(alarms(r)[, j])))
 })
 writeLines(toJSON(out, digits = I(15), auto_unbox = FALSE, na = "null"), args[2])

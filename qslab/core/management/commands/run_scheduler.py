@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="enqueue today's jobs and exit")
-        parser.add_argument("--interval", type=int, default=300, help="seconds between checks")  # no-shows are released each check
+        parser.add_argument("--interval", type=int, default=300, help="seconds between checks")
 
     def handle(self, *args: Any, once: bool = False, interval: int = 300, **options: Any) -> None:
         from qslab.core.tasks import send_reminders_task
