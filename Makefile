@@ -41,8 +41,8 @@ run: translations demo
 # the transactional tests (browser, concurrency) in one process. QSLAB_SKIP_ENGINES=1 leaves out the
 # engines' tests (they use no relational database), as the PostgreSQL pass of .ci/run does.
 test: translations
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -m serial $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -m serial $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -55,7 +55,7 @@ bench: venv
 	$(PY) -m bench.run
 
 fuzz: translations
-	QSLAB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q qslab/core/tests/test_api_fuzz.py
+	QSLAB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q --ds=qslab.settings.test qslab/core/tests/test_api_fuzz.py
 
 messages: venv
 	cd qslab && ../$(PY) ../manage.py makemessages -l zh_Hans --ignore='tests/*' --no-obsolete
