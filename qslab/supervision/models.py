@@ -385,7 +385,7 @@ class SpotCheckDraw(models.Model):
     number = models.PositiveIntegerField(_("draw number"))
     seed_source = models.CharField(_("published seed value"), max_length=200)
     seed = models.CharField(_("seed"), max_length=64)
-    algorithm = models.CharField(_("algorithm"), max_length=60)
+    algorithm = models.CharField(_("algorithm"), max_length=200)
     inputs = models.JSONField(_("inputs"))
     result = models.JSONField(_("result"))
     reason = models.TextField(_("reason for a redraw"), blank=True)

@@ -229,7 +229,7 @@ class Migration(migrations.Migration):
                 ('number', models.PositiveIntegerField(verbose_name='draw number')),
                 ('seed_source', models.CharField(max_length=200, verbose_name='published seed value')),
                 ('seed', models.CharField(max_length=64, verbose_name='seed')),
-                ('algorithm', models.CharField(max_length=60, verbose_name='algorithm')),
+                ('algorithm', models.CharField(max_length=200, verbose_name='algorithm')),
                 ('inputs', models.JSONField(verbose_name='inputs')),
                 ('result', models.JSONField(verbose_name='result')),
                 ('reason', models.TextField(blank=True, verbose_name='reason for a redraw')),
