@@ -195,6 +195,24 @@ def assert_access(case: Case, role: str, response: Any) -> None:
 EVERY_ROLE = "every role"
 
 
+def _close_quietly(response: Any) -> None:
+    """Finish a (streaming) response as the test client does: without closing the database connection.
+
+    ``response.close()`` sends ``request_finished``, whose ``close_old_connections`` would close a
+    connection that is inside the test's transaction (PostgreSQL then fails every later query).
+    """
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    if getattr(response, "streaming", False):
+        b"".join(response.streaming_content)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def check_access(case: Case, role: str, clients: dict[str, Client], world: Any) -> None:
     """Run ``case`` as ``role``, or as every role in turn (``EVERY_ROLE``), and check who gets in.
 
@@ -213,9 +231,7 @@ def check_access(case: Case, role: str, clients: dict[str, Client], world: Any) 
                 try:
                     assert_access(case, current, response)
                 finally:
-                    if getattr(response, "streaming", False):
-                        b"".join(response.streaming_content)
-                    response.close()
+                    _close_quietly(response)
             except AssertionError as exc:
                 failures.append(str(exc))
             finally:
