@@ -195,7 +195,7 @@ def assert_access(case: Case, role: str, response: Any) -> None:
 EVERY_ROLE = "every role"
 
 
-def _close_quietly(response: Any) -> None:
+def close_quietly(response: Any) -> None:
     """Finish a (streaming) response as the test client does: without closing the database connection.
 
     ``response.close()`` sends ``request_finished``, whose ``close_old_connections`` would close a
@@ -231,7 +231,7 @@ def check_access(case: Case, role: str, clients: dict[str, Client], world: Any) 
                 try:
                     assert_access(case, current, response)
                 finally:
-                    _close_quietly(response)
+                    close_quietly(response)
             except AssertionError as exc:
                 failures.append(str(exc))
             finally:

@@ -21,6 +21,21 @@ EXCLUDED = [positive_data_acceptance]
 MAX_EXAMPLES = int(os.environ.get("QSLAB_FUZZ_EXAMPLES", "15"))
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_connection_open():
+    """Schemathesis calls the WSGI app directly, so ``request_started``/``request_finished`` run Django's
+    ``close_old_connections``, which closes a connection that is inside the test's transaction
+    (PostgreSQL then fails every later query). The test client suppresses it the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def office_token(world):
     return world.tokens["office"]

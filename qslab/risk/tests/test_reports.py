@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from qslab.core.models import ChangeRecord
-from qslab.core.testing import make_user, verified_client
+from qslab.core.testing import close_quietly, make_user, verified_client
 from qslab.risk.models import IncidentReport
 from qslab.risk.tests.conftest import make_report, png_bytes
 
@@ -83,7 +83,7 @@ def test_a_png_photo_is_kept_and_shown_only_to_the_reporter_and_analysts(terms, 
         photo_response = verified_client(user).get(url)
         assert photo_response.status_code == 200
         assert b"".join(photo_response.streaming_content) == png_bytes()
-        photo_response.close()
+        close_quietly(photo_response)
     assert verified_client(make_user("client")).get(url).status_code == 404
 
 
