@@ -411,7 +411,21 @@ class SeriesFamily(ChangeLoggedModel):
         WEEK = "week", _("week")
         MONTH = "month", _("month")
 
+    class Kind(models.TextChoices):
+        DETECTOR = "detector", _("outbreak detector over time series")
+        DISPROPORTIONALITY = "disproportionality", _("disproportionality over a report table")
+
     name = models.CharField(_("name"), max_length=120, unique=True)
+    kind = models.CharField(
+        _("analysis"),
+        max_length=20,
+        choices=Kind.choices,
+        default=Kind.DETECTOR,
+        help_text=_(
+            "disproportionality: “grouped by” names the product and event columns; the settings give "
+            'the statistic and threshold, e.g. {"statistic": "EB05", "threshold": 2, "min_count": 3}'
+        ),
+    )
     source = models.CharField(_("data source"), max_length=40, help_text=_("source in the analytical store"))
     by = models.CharField(
         _("grouped by"),
@@ -612,3 +626,635 @@ class Alarm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} {self.period}: {self.observed:g} > {self.upperbound:g}"
+
+
+# ------------------------------------------------------------------------------------------------
+# risk assessment by the injury-scenario method (issue 14 item 1)
+
+
+class RiskLevel(models.TextChoices):
+    SERIOUS = "serious", _("serious risk")
+    HIGH = "high", _("high risk")
+    MEDIUM = "medium", _("medium risk")
+    LOW = "low", _("low risk")
+
+
+#: Order of the risk levels, lowest first (used to pick the highest).
+RISK_LEVEL_ORDER = ("low", "medium", "high", "serious")
+
+
+class RiskMatrix(ChangeLoggedModel):
+    """Reference data: probability bands x severity 1-4 -> risk level, and how scenarios combine.
+
+    ``bands`` is a list, most probable first, of ``{"above": p, "levels": [l1, l2, l3, l4]}``: a
+    scenario whose overall probability is greater than ``p`` (and not in an earlier band) gets
+    ``levels[severity - 1]``. The last band should have ``"above": 0``. The shipped matrix is the EU
+    Safety Gate table as recalled (not re-read), so it is marked unverified and can be edited.
+    """
+
+    class Combination(models.TextChoices):
+        HIGHEST = "highest", _("the highest-risk scenario decides")
+        FIRST = "first", _("the first scenario (intended user and use) decides")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    source = models.TextField(_("source"), blank=True)
+    verified = models.BooleanField(
+        _("verified against the legal text"),
+        default=False,
+        help_text=_("unverified matrices are flagged on every assessment that uses them"),
+    )
+    bands = models.JSONField(_("probability bands"), default=list)
+    combination = models.CharField(
+        _("how scenarios combine"), max_length=16, choices=Combination.choices, default=Combination.HIGHEST
+    )
+    is_default = models.BooleanField(_("default for new assessments"), default=False)
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ("-is_default", "code")
+        verbose_name = _("risk matrix")
+        verbose_name_plural = _("risk matrices")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        problems = []
+        previous = None
+        if not isinstance(self.bands, list) or not self.bands:
+            raise ValidationError({"bands": [_("Give at least one probability band.")]})
+        for i, band in enumerate(self.bands, start=1):
+            try:
+                above = float(band["above"])
+                levels = list(band["levels"])
+            except (KeyError, TypeError, ValueError):
+                problems.append(_("Band %(i)d needs “above” (a probability) and “levels”.") % {"i": i})
+                continue
+            if not 0 <= above < 1:
+                problems.append(_("Band %(i)d: “above” must be from 0 to below 1.") % {"i": i})
+            if previous is not None and above >= previous:
+                problems.append(
+                    _("Band %(i)d: bands must go from the most to the least probable.") % {"i": i}
+                )
+            previous = above
+            if len(levels) != 4 or any(level not in RISK_LEVEL_ORDER for level in levels):
+                problems.append(
+                    _("Band %(i)d: give four levels (severity 1 to 4), each serious, high, medium or low.")
+                    % {"i": i}
+                )
+        if problems:
+            raise ValidationError({"bands": problems})
+
+    def level_for(self, probability: float, severity: int) -> str:
+        """The risk level of one scenario; the band is the first whose ``above`` is exceeded."""
+        for band in self.bands:
+            if probability > float(band["above"]):
+                return str(band["levels"][int(severity) - 1])
+        return str(self.bands[-1]["levels"][int(severity) - 1])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return ALL if has_role(user, Role.OFFICE) else models.Q(pk__in=[])
+
+
+def _assessment_ready(assessment: RiskAssessment) -> str | None:
+    from qslab.risk.assessment import readiness_problem
+
+    return readiness_problem(assessment)
+
+
+def _complete_assessment(assessment: RiskAssessment, user: Any, reason: str) -> None:
+    from qslab.risk.assessment import finalise_assessment
+
+    finalise_assessment(assessment, user)
+
+
+class RiskAssessment(ChangeLoggedModel):
+    """A risk assessment of one product and hazard by injury scenarios (EU Safety Gate method).
+
+    Made standalone or from an escalated signal; completing it fixes the risk level and issues the
+    numbered report (``document``).
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        COMPLETED = "completed", _("completed")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("draft", "draft", "草稿"),
+            State("completed", "completed", "已完成"),
+            State("withdrawn", "withdrawn", "已撤销", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "complete",
+                ("draft",),
+                "completed",
+                (Role.ANALYST, Role.OFFICE),
+                "complete and issue the report",
+                "完成并出具报告",
+                guard=_assessment_ready,
+                on_enter=_complete_assessment,
+            ),
+            Transition(
+                "withdraw",
+                ("draft", "completed"),
+                "withdrawn",
+                (Role.ANALYST, Role.OFFICE),
+                "withdraw",
+                "撤销",
+                requires_reason=True,
+            ),
+        ),
+    )
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200, blank=True)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    product_category = models.ForeignKey(
+        Term,
+        verbose_name=_("product category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.PRODUCT},
+    )
+    hazard = models.ForeignKey(
+        Term,
+        verbose_name=_("hazard"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.HAZARD},
+    )
+    product_name = models.CharField(_("product"), max_length=200, blank=True)
+    brand = models.CharField(_("brand"), max_length=120, blank=True)
+    model = models.CharField(_("model"), max_length=120, blank=True)
+    batch = models.CharField(_("batch or lot"), max_length=80, blank=True)
+    barcode = models.CharField(_("barcode (EAN/UPC/GTIN)"), max_length=20, blank=True)
+    product_description = models.TextField(_("product description"), blank=True)
+    signal = models.ForeignKey(
+        Signal,
+        verbose_name=_("from signal"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assessments",
+    )
+    matrix = models.ForeignKey(RiskMatrix, verbose_name=_("risk matrix"), on_delete=models.PROTECT)
+    risk_level = models.CharField(_("risk level"), max_length=16, choices=RiskLevel.choices, blank=True)
+    deciding_scenario = models.ForeignKey(
+        "RiskScenario", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    conclusion_zh = models.TextField(_("conclusion (Chinese)"), blank=True)
+    conclusion_en = models.TextField(_("conclusion (English)"), blank=True)
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assessor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    document = models.ForeignKey(
+        "core.OfficialDocument",
+        verbose_name=_("report"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = _("risk assessment")
+        verbose_name_plural = _("risk assessments")
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:assessment", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        return bilingual(self.title_zh, self.title_en) or self.product_name
+
+    @property
+    def conclusion(self) -> str:
+        return bilingual(self.conclusion_zh, self.conclusion_en)
+
+    visible_q = classmethod(lambda cls, user: _staff_q(user))
+    editable_q = classmethod(
+        lambda cls, user: models.Q(status=cls.Status.DRAFT) if is_risk_staff(user) else models.Q(pk__in=[])
+    )
+
+
+class RiskScenario(models.Model):
+    """One injury scenario: who, how, the steps to harm (their probabilities multiply) and the severity."""
+
+    assessment = models.ForeignKey(RiskAssessment, on_delete=models.CASCADE, related_name="scenarios")
+    position = models.PositiveSmallIntegerField(_("order"), default=1)
+    description_zh = models.TextField(_("scenario (Chinese)"), blank=True)
+    description_en = models.TextField(_("scenario (English)"), blank=True)
+    consumer = models.CharField(
+        _("consumer"), max_length=200, blank=True, help_text=_("e.g. intended adult user; child 0-36 months")
+    )
+    injury = models.CharField(_("injury"), max_length=200, blank=True)
+    severity = models.PositiveSmallIntegerField(
+        _("severity (1-4)"), choices=[(1, "1"), (2, "2"), (3, "3"), (4, "4")]
+    )
+    probability = models.FloatField(_("overall probability"), null=True, blank=True)
+    risk_level = models.CharField(_("risk level"), max_length=16, choices=RiskLevel.choices, blank=True)
+
+    class Meta:
+        ordering = ("assessment", "position", "id")
+        verbose_name = _("injury scenario")
+        verbose_name_plural = _("injury scenarios")
+
+    def __str__(self) -> str:
+        return bilingual(self.description_zh, self.description_en)[:80] or f"#{self.position}"
+
+    @property
+    def description(self) -> str:
+        return bilingual(self.description_zh, self.description_en)
+
+
+class ScenarioStep(models.Model):
+    """One step of a scenario with its probability (0 < p <= 1)."""
+
+    scenario = models.ForeignKey(RiskScenario, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("order"), default=1)
+    description_zh = models.CharField(_("step (Chinese)"), max_length=300, blank=True)
+    description_en = models.CharField(_("step (English)"), max_length=300, blank=True)
+    probability = models.FloatField(_("probability"))
+    probability_text = models.CharField(
+        _("probability as entered"), max_length=40, blank=True, help_text=_("e.g. 1/50 or 0.02")
+    )
+
+    class Meta:
+        ordering = ("scenario", "position", "id")
+        verbose_name = _("scenario step")
+        verbose_name_plural = _("scenario steps")
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.probability_text or self.probability:g})"
+
+    @property
+    def description(self) -> str:
+        return bilingual(self.description_zh, self.description_en)
+
+
+# ------------------------------------------------------------------------------------------------
+# consumer alerts (issue 14 item 2)
+
+
+def _alert_ready(alert: ConsumerAlert) -> str | None:
+    from qslab.risk.alerts import readiness_problem
+
+    return readiness_problem(alert)
+
+
+def _publish_alert(alert: ConsumerAlert, user: Any, reason: str) -> None:
+    from django.utils import timezone
+
+    alert.approved_by = user
+    alert.published_at = timezone.now()
+    alert.save(update_fields=["approved_by", "published_at"])
+
+
+def _alert_author(alert: ConsumerAlert) -> list[Any]:
+    return [alert.author] if alert.author_id else []
+
+
+def _office_users(alert: ConsumerAlert) -> list[Any]:
+    from qslab.accounts.models import User
+
+    return list(
+        User.objects.filter(role_memberships__role=Role.OFFICE, role_memberships__active=True).distinct()
+    )
+
+
+class ConsumerAlert(ChangeLoggedModel):
+    """A bilingual consumer alert: public fields (product, photos, hazard, risk, measures, advice) and
+    confidential fields (operator, supply chain, sources, notes) that never leave the office.
+
+    Drafted by analysts, approved and so published by the committee office.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SUBMITTED = "submitted", _("awaiting approval")
+        PUBLISHED = "published", _("published")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class NotificationType(models.TextChoices):
+        SERIOUS = "serious", _("serious risk")
+        OTHER = "other", _("other risk")
+        INFORMATION = "information", _("for information")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("draft", "draft", "草稿"),
+            State("submitted", "awaiting approval", "待审批"),
+            State("published", "published", "已发布"),
+            State("withdrawn", "withdrawn", "已撤回", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "submit",
+                ("draft",),
+                "submitted",
+                (Role.ANALYST, Role.OFFICE),
+                "submit for approval",
+                "提交审批",
+                guard=_alert_ready,
+                notify=_office_users,
+            ),
+            Transition(
+                "return",
+                ("submitted",),
+                "draft",
+                (Role.OFFICE,),
+                "return for changes",
+                "退回修改",
+                requires_reason=True,
+                notify=_alert_author,
+            ),
+            Transition(
+                "approve",
+                ("submitted",),
+                "published",
+                (Role.OFFICE,),
+                "approve and publish",
+                "批准并发布",
+                guard=_alert_ready,
+                on_enter=_publish_alert,
+                notify=_alert_author,
+            ),
+            Transition(
+                "withdraw",
+                ("draft", "submitted", "published"),
+                "withdrawn",
+                (Role.OFFICE,),
+                "withdraw",
+                "撤回",
+                requires_reason=True,
+                notify=_alert_author,
+            ),
+        ),
+    )
+
+    #: Fields that may appear on the public page, in the feed, the digest and the public API.
+    PUBLIC_FIELDS = (
+        "reference",
+        "notification_type",
+        "title_zh",
+        "title_en",
+        "product_category",
+        "product_name_zh",
+        "product_name_en",
+        "brand",
+        "model",
+        "batch",
+        "barcode",
+        "product_description_zh",
+        "product_description_en",
+        "country_of_origin",
+        "hazard",
+        "risk_level",
+        "hazard_description_zh",
+        "hazard_description_en",
+        "measures_zh",
+        "measures_en",
+        "advice_zh",
+        "advice_en",
+        "published_at",
+    )
+    #: Fields kept by the office only.
+    CONFIDENTIAL_FIELDS = (
+        "operator_name",
+        "operator_contact",
+        "supply_chain",
+        "information_source",
+        "internal_notes",
+    )
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    notification_type = models.CharField(
+        _("notification type"),
+        max_length=16,
+        choices=NotificationType.choices,
+        default=NotificationType.SERIOUS,
+    )
+    assessment = models.ForeignKey(
+        RiskAssessment,
+        verbose_name=_("risk assessment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    # public: product identity
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200, blank=True)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    product_category = models.ForeignKey(
+        Term,
+        verbose_name=_("product category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.PRODUCT},
+    )
+    product_name_zh = models.CharField(_("product (Chinese)"), max_length=200, blank=True)
+    product_name_en = models.CharField(_("product (English)"), max_length=200, blank=True)
+    brand = models.CharField(_("brand"), max_length=120, blank=True)
+    model = models.CharField(_("model or type"), max_length=120, blank=True)
+    batch = models.CharField(_("batch or lot"), max_length=200, blank=True)
+    barcode = models.CharField(_("barcode (EAN/UPC/GTIN)"), max_length=20, blank=True)
+    product_description_zh = models.TextField(_("description (Chinese)"), blank=True)
+    product_description_en = models.TextField(_("description (English)"), blank=True)
+    country_of_origin = models.CharField(_("country of origin"), max_length=80, blank=True)
+    # public: hazard, risk, measures, advice
+    hazard = models.ForeignKey(
+        Term,
+        verbose_name=_("hazard"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Term.Kind.HAZARD},
+    )
+    risk_level = models.CharField(_("risk level"), max_length=16, choices=RiskLevel.choices, blank=True)
+    hazard_description_zh = models.TextField(_("the hazard (Chinese)"), blank=True)
+    hazard_description_en = models.TextField(_("the hazard (English)"), blank=True)
+    measures_zh = models.TextField(_("measures taken (Chinese)"), blank=True)
+    measures_en = models.TextField(_("measures taken (English)"), blank=True)
+    advice_zh = models.TextField(_("advice to consumers (Chinese)"), blank=True)
+    advice_en = models.TextField(_("advice to consumers (English)"), blank=True)
+    # confidential
+    operator_name = models.CharField(_("economic operator (confidential)"), max_length=200, blank=True)
+    operator_contact = models.TextField(_("operator contact (confidential)"), blank=True)
+    supply_chain = models.TextField(_("supply chain and distribution (confidential)"), blank=True)
+    information_source = models.TextField(_("source of the information (confidential)"), blank=True)
+    internal_notes = models.TextField(_("internal notes (confidential)"), blank=True)
+    # workflow
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-published_at", "-created", "-id")
+        verbose_name = _("consumer alert")
+        verbose_name_plural = _("consumer alerts")
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:alert", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        return bilingual(self.title_zh, self.title_en)
+
+    @property
+    def product_name(self) -> str:
+        return bilingual(self.product_name_zh, self.product_name_en)
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL if is_risk_staff(user) else models.Q(status=cls.Status.PUBLISHED)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if has_role(user, Role.OFFICE):
+            return models.Q(status__in=[cls.Status.DRAFT, cls.Status.SUBMITTED])
+        if has_role(user, Role.ANALYST):
+            return models.Q(status=cls.Status.DRAFT)
+        return models.Q(pk__in=[])
+
+
+def alert_photo_path(instance: AlertPhoto, filename: str) -> str:
+    return f"risk/alerts/{instance.alert.reference}/{filename}"
+
+
+class AlertPhoto(models.Model):
+    """A public photo of the alerted product."""
+
+    alert = models.ForeignKey(ConsumerAlert, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(_("photo"), upload_to=alert_photo_path)
+    caption_zh = models.CharField(_("caption (Chinese)"), max_length=200, blank=True)
+    caption_en = models.CharField(_("caption (English)"), max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ("alert", "position", "id")
+        verbose_name = _("alert photo")
+        verbose_name_plural = _("alert photos")
+
+    def __str__(self) -> str:
+        return self.caption
+
+    @property
+    def caption(self) -> str:
+        return bilingual(self.caption_zh, self.caption_en)
+
+
+class AlertUpdate(ChangeLoggedModel):
+    """A follow-up to a published alert (new batches, measures, recall progress), public or internal."""
+
+    alert = models.ForeignKey(ConsumerAlert, on_delete=models.CASCADE, related_name="updates")
+    date = models.DateField(_("date"))
+    text_zh = models.TextField(_("update (Chinese)"), blank=True)
+    text_en = models.TextField(_("update (English)"), blank=True)
+    is_public = models.BooleanField(_("public"), default=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("alert", "date", "id")
+        verbose_name = _("alert update")
+        verbose_name_plural = _("alert updates")
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.text[:60]}"
+
+    @property
+    def text(self) -> str:
+        return bilingual(self.text_zh, self.text_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if is_risk_staff(user):
+            return ALL
+        return models.Q(is_public=True, alert__status=ConsumerAlert.Status.PUBLISHED)
+
+    editable_q = classmethod(lambda cls, user: _staff_q(user))
+
+
+class AlertDigest(ChangeLoggedModel):
+    """The weekly digest of alerts published in one ISO week (built by the weekly job)."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    week = models.PositiveSmallIntegerField(_("week"))
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"))
+    alerts = models.ManyToManyField(ConsumerAlert, blank=True, related_name="digests")
+    built_at = models.DateTimeField(_("built"), auto_now=True)
+
+    class Meta:
+        ordering = ("-year", "-week")
+        constraints = [models.UniqueConstraint(fields=["year", "week"], name="risk_one_digest_per_week")]
+        verbose_name = _("weekly alert digest")
+        verbose_name_plural = _("weekly alert digests")
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("risk:digest", args=[self.year, self.week])
+
+    visible_q = classmethod(lambda cls, user: ALL)
+    editable_q = classmethod(lambda cls, user: models.Q(pk__in=[]))
