@@ -4,6 +4,7 @@ requests, invoices and usage figures."""
 import datetime as dt
 from decimal import Decimal
 
+from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
@@ -14,11 +15,34 @@ from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.sharing import services
-from qslab.sharing.models import Booking, Invoice, Resource, ServiceRequest, manages_lab
+from qslab.sharing.models import Booking, Invoice, Resource, ServiceRequest, Tariff, UserClass, manages_lab
 
 router = Router(tags=["sharing"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+class SharingTariffOut(Schema):
+    user_class: str
+    unit: str
+    price: Decimal
+
+
+class SharingTariffIn(Schema):
+    user_class: UserClass
+    unit: Tariff.Unit
+    price: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+
+
+class SharingTariffsIn(Schema):
+    tariffs: list[SharingTariffIn]
+
+
+class SharingPriceOut(Schema):
+    user_class: str
+    hourly: Decimal | None
+    per_sample: Decimal | None
+    amount: Decimal | None
 
 
 class ResourceOut(Schema):
@@ -39,8 +63,7 @@ class ResourceOut(Schema):
     bookable: bool
     requires_approval: bool
     requires_qualification: bool
-    rate_internal: Decimal
-    rate_external: Decimal
+    tariffs: list[SharingTariffOut]
 
 
 class ResourceIn(Schema):
@@ -57,8 +80,7 @@ class ResourceIn(Schema):
     accreditation_scope: str = ""
     requires_approval: StrictBool = False
     requires_qualification: StrictBool = False
-    rate_internal: Decimal = Decimal("0")
-    rate_external: Decimal = Decimal("0")
+    tariffs: list[SharingTariffIn] = []
 
 
 class SlotOut(Schema):
@@ -105,6 +127,8 @@ class RequestOut(Schema):
     details: str
     samples: int
     status: str
+    user_class: str
+    estimate: Decimal | None
     quote_amount: Decimal | None
     invoice_number: str | None
 
@@ -117,7 +141,7 @@ class RequestIn(Schema):
 
 
 class QuoteIn(Schema):
-    amount: Decimal = Field(..., ge=0)
+    amount: Decimal | None = Field(None, ge=0, description="omitted: the price by the tariff")
     note: str = ""
 
 
@@ -158,7 +182,10 @@ class UsageOut(Schema):
 def _resource_out(r: Resource) -> ResourceOut:
     return ResourceOut(
         lab_code=r.lab.code,
-        **{f: getattr(r, f) for f in ResourceOut.model_fields if f not in ("lab_code",)},
+        tariffs=[
+            SharingTariffOut(user_class=t.user_class, unit=t.unit, price=t.price) for t in r.tariffs.all()
+        ],
+        **{f: getattr(r, f) for f in ResourceOut.model_fields if f not in ("lab_code", "tariffs")},
     )
 
 
@@ -187,6 +214,8 @@ def _request_out(r: ServiceRequest) -> RequestOut:
         details=r.details,
         samples=r.samples,
         status=r.status,
+        user_class=r.user_class,
+        estimate=r.estimate,
         quote_amount=r.quote_amount,
         invoice_number=invoice.document.number if invoice else None,
     )
@@ -206,7 +235,7 @@ def resources(
         _resource_out(r)
         for r in services.search_catalogue(
             request.user, q=q, kind=kind, lab=lab, status=status, region=region
-        )
+        ).prefetch_related("tariffs")
     ]
 
 
@@ -244,8 +273,42 @@ def availability(request: HttpRequest, resource_id: int, week: dt.date | None = 
 )
 def create_resource(request: HttpRequest, lab_id: int, payload: ResourceIn):
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
-    item = services.save_resource(request.user, lab, payload.dict())
+    data = payload.dict()
+    prices = {(t["user_class"], t["unit"]): t["price"] for t in data.pop("tariffs")}
+    with transaction.atomic():
+        item = services.save_resource(request.user, lab, data)
+        if prices:
+            services.set_tariffs(request.user, item, prices)
     return Status(201, _resource_out(item))
+
+
+@router.put(
+    "/resources/{resource_id}/tariffs",
+    response={200: ResourceOut, **ERRORS},
+    summary="Set prices per hour or per sample by user class (its lab managers; price null removes one)",
+)
+def set_tariffs(request: HttpRequest, resource_id: int, payload: SharingTariffsIn):
+    item = get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    services.set_tariffs(request.user, item, {(t.user_class, t.unit): t.price for t in payload.tariffs})
+    return _resource_out(item)
+
+
+@router.get(
+    "/resources/{resource_id}/price",
+    response={200: SharingPriceOut, **ERRORS},
+    auth=PUBLIC,
+    summary="What the caller would pay: their user class, its tariffs, and the amount for a time or samples",
+)
+def price(
+    request: HttpRequest,
+    resource_id: int,
+    starts: dt.datetime | None = None,
+    ends: dt.datetime | None = None,
+    samples: int | None = None,
+):
+    item = get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    q = services.price_quote(request.user, item, starts, ends, samples)
+    return SharingPriceOut(user_class=q.user_class, hourly=q.hourly, per_sample=q.per_sample, amount=q.amount)
 
 
 # ---- bookings ------------------------------------------------------------------------------------

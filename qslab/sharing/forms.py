@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from qslab.sharing.models import Blackout, Resource, ServiceRequest
+from qslab.sharing.models import Blackout, Resource, ServiceRequest, Tariff, UserClass
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -14,8 +14,7 @@ class ResourceForm(forms.ModelForm):
             "value", "location", "status", "capabilities_zh", "capabilities_en", "accreditation_scope",
             "published", "bookable", "open_weekdays", "opens_at", "closes_at", "min_notice_hours",
             "max_notice_days", "min_duration_minutes", "max_duration_minutes", "buffer_minutes", "capacity",
-            "requires_approval", "requires_qualification", "cancel_notice_hours", "rate_internal",
-            "rate_external",
+            "requires_approval", "requires_qualification", "cancel_notice_hours",
         )  # fmt: skip
         widgets = {
             "description_zh": forms.Textarea(attrs={"rows": 3}),
@@ -86,3 +85,28 @@ class StatementForm(forms.Form):
     username = forms.CharField(label=_("client's user name"), max_length=150)
     year = forms.IntegerField(label=_("year"), min_value=2000, max_value=2100)
     month = forms.IntegerField(label=_("month"), min_value=1, max_value=12)
+
+
+class TariffForm(forms.Form):
+    """The resource's price list: one price per user class and unit; an empty field means no tariff."""
+
+    def __init__(self, *args, resource=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        current = {(t.user_class, t.unit): t.price for t in resource.tariffs.all()} if resource else {}
+        for unit, unit_label in Tariff.Unit.choices:
+            for user_class, class_label in UserClass.choices:
+                self.fields[f"{unit}_{user_class}"] = forms.DecimalField(
+                    label=f"{class_label}, {unit_label} (CNY)",
+                    min_value=0,
+                    max_digits=10,
+                    decimal_places=2,
+                    required=False,
+                    initial=current.get((user_class, unit)),
+                )
+
+    def prices(self) -> dict:
+        return {
+            (user_class, unit): self.cleaned_data.get(f"{unit}_{user_class}")
+            for unit in Tariff.Unit.values
+            for user_class in UserClass.values
+        }

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role, scoped_ids
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
+from qslab.core.permissions import ALL, NONE
 from qslab.core.workflow import State, Transition, Workflow
 from qslab.labs.models import Laboratory
 
@@ -40,22 +41,31 @@ def manages_lab(user: Any, lab: Any) -> bool:
 def managed_lab_q(user: Any, prefix: str = "lab") -> models.Q:
     """Rows of the laboratories ``user`` manages (the office: all)."""
     if has_role(user, Role.OFFICE):
-        return models.Q()
+        return ALL
     ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
     if ids is None:
-        return models.Q()
+        return ALL
     return models.Q(**{f"{prefix}__in": ids})
 
 
 def _or(a: models.Q, b: models.Q) -> models.Q:
-    """``a | b`` where an empty ``Q()`` means "everything" (``Q`` drops an empty operand of ``|``)."""
-    if not a or not b:
-        return models.Q()
     return a | b
 
 
 def _nothing() -> models.Q:
-    return models.Q(pk__in=[])
+    return NONE
+
+
+class UserClass(models.TextChoices):
+    """Who pays which price: the laboratory's own people, academic and non-profit users, industry."""
+
+    INTERNAL = "internal", _("internal")
+    ACADEMIC = "academic", _("academic or non-profit")
+    INDUSTRY = "industry", _("industry")
+
+
+#: organisation kinds (``accounts.Organisation.Kind``) whose members pay the academic/non-profit price
+ACADEMIC_ORGANISATION_KINDS = ("university", "research")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,13 +136,6 @@ class Resource(ChangeLoggedModel):
     requires_approval = models.BooleanField(_("bookings need approval"), default=False)
     requires_qualification = models.BooleanField(_("only qualified users may book"), default=False)
     cancel_notice_hours = models.PositiveIntegerField(_("cancellation notice (hours)"), default=24)
-    # price list (CNY per hour)
-    rate_internal = models.DecimalField(
-        _("hourly rate, internal (CNY)"), max_digits=10, decimal_places=2, default=Decimal("0")
-    )
-    rate_external = models.DecimalField(
-        _("hourly rate, external (CNY)"), max_digits=10, decimal_places=2, default=Decimal("0")
-    )
     booking_lock = models.PositiveBigIntegerField(default=0, editable=False)
 
     change_log_exclude = ("booking_lock",)
@@ -161,8 +164,14 @@ class Resource(ChangeLoggedModel):
     def get_absolute_url(self) -> str:
         return reverse("sharing:resource", args=[self.pk])
 
-    def rate_for(self, user_class: str) -> Decimal:
-        return self.rate_internal if user_class == Booking.UserClass.INTERNAL else self.rate_external
+    def price_for(self, user_class: str, unit: str) -> Decimal | None:
+        """The tariff of ``user_class`` per ``unit`` (hour or sample); the academic class pays the
+        industry price where the laboratory set no academic one; None where there is no tariff."""
+        prices = {(t.user_class, t.unit): t.price for t in self.tariffs.all()}
+        price = prices.get((user_class, unit))
+        if price is None and user_class == UserClass.ACADEMIC:
+            price = prices.get((UserClass.INDUSTRY, unit))
+        return price
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
@@ -178,6 +187,41 @@ class Resource(ChangeLoggedModel):
 
 def _is_manager_at_all(user: Any) -> bool:
     return has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER)
+
+
+class Tariff(ChangeLoggedModel):
+    """One price of a resource: per hour or per sample, for one user class (the price list as data)."""
+
+    class Unit(models.TextChoices):
+        HOUR = "hour", _("per hour")
+        SAMPLE = "sample", _("per sample")
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="tariffs")
+    user_class = models.CharField(_("user class"), max_length=12, choices=UserClass.choices)
+    unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices)
+    price = models.DecimalField(
+        _("price (CNY)"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+
+    class Meta:
+        ordering = ("resource", "unit", "user_class")
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
+        constraints = [
+            models.UniqueConstraint(fields=("resource", "user_class", "unit"), name="sharing_one_tariff"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="sharing_tariff_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.get_user_class_display()} {self.price} {self.get_unit_display()}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(resource__in=Resource.objects.visible_to(user).values("pk"))
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return managed_lab_q(user, "resource__lab") if _is_manager_at_all(user) else _nothing()
 
 
 class Blackout(ChangeLoggedModel):
@@ -377,9 +421,7 @@ class PostgresExclusionConstraint(ExclusionConstraint):
 class Booking(ChangeLoggedModel):
     """A resource booked for a time; the resource's rules are checked by ``services.book_resource``."""
 
-    class UserClass(models.TextChoices):
-        INTERNAL = "internal", _("internal")
-        EXTERNAL = "external", _("external")
+    UserClass = UserClass
 
     workflow = Workflow(
         state_field="status",
@@ -437,7 +479,14 @@ class Booking(ChangeLoggedModel):
     status = models.CharField(_("status"), max_length=16, default="requested", choices=workflow.choices())
     purpose = models.CharField(_("purpose"), max_length=300, blank=True)
     user_class = models.CharField(
-        _("user class"), max_length=12, choices=UserClass.choices, default=UserClass.EXTERNAL
+        _("user class"), max_length=12, choices=UserClass.choices, default=UserClass.INDUSTRY
+    )
+    price = models.DecimalField(
+        _("price (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("hours times the hourly tariff of the user class, fixed when booked"),
     )
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     invoice = models.ForeignKey(
@@ -477,9 +526,11 @@ class Booking(ChangeLoggedModel):
 
     @property
     def amount(self) -> Decimal:
-        return (self.resource.rate_for(self.user_class) * Decimal(str(round(self.hours, 4)))).quantize(
-            Decimal("0.01")
-        )
+        return self.price
+
+    @property
+    def is_external(self) -> bool:
+        return self.user_class != UserClass.INTERNAL
 
     @property
     def status_label(self) -> str:
@@ -609,6 +660,13 @@ class ServiceRequest(ChangeLoggedModel):
     details = models.TextField(_("details"), blank=True)
     samples = models.PositiveIntegerField(_("number of samples"), default=1)
     status = models.CharField(_("status"), max_length=16, default="requested", choices=workflow.choices())
+    user_class = models.CharField(
+        _("user class"), max_length=12, choices=UserClass.choices, default=UserClass.INDUSTRY
+    )
+    estimate = models.DecimalField(
+        _("price by the tariff (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("samples times the per-sample tariff of the client's class, when the resource has one"),
+    )  # fmt: skip
     quote_amount = models.DecimalField(
         _("quoted price (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True,
         validators=[MinValueValidator(0)],

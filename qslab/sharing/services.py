@@ -32,6 +32,8 @@ from qslab.sharing.models import (
     Resource,
     ServiceRequest,
     Standing,
+    Tariff,
+    UserClass,
     manages_lab,
 )
 
@@ -40,7 +42,7 @@ RESOURCE_FIELDS = (
     "value", "location", "status", "capabilities_zh", "capabilities_en", "accreditation_scope",
     "published", "bookable", "open_weekdays", "opens_at", "closes_at", "min_notice_hours",
     "max_notice_days", "min_duration_minutes", "max_duration_minutes", "buffer_minutes", "capacity",
-    "requires_approval", "requires_qualification", "cancel_notice_hours", "rate_internal", "rate_external",
+    "requires_approval", "requires_qualification", "cancel_notice_hours",
 )  # fmt: skip
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -271,12 +273,95 @@ def _free_slot(resource: Resource, starts: dt.datetime, ends: dt.datetime) -> tu
 
 
 def user_class_for(user: Any, lab: Laboratory) -> str:
-    """Internal: the lab's own managers and staff of its supporting institution; everyone else external."""
+    """Internal: the lab's own managers and staff of its supporting institution; academic or non-profit:
+    members of a university or research institute; everyone else (and users without an organisation):
+    industry."""
+    from qslab.sharing.models import ACADEMIC_ORGANISATION_KINDS
+
     if has_role(user, Role.LAB_MANAGER, scope=lab):
-        return Booking.UserClass.INTERNAL
-    if getattr(user, "organisation_id", None) and user.organisation_id == lab.supporting_institution_id:
-        return Booking.UserClass.INTERNAL
-    return Booking.UserClass.EXTERNAL
+        return UserClass.INTERNAL
+    org_id = getattr(user, "organisation_id", None)
+    if org_id and org_id == lab.supporting_institution_id:
+        return UserClass.INTERNAL
+    if org_id and user.organisation.kind in ACADEMIC_ORGANISATION_KINDS:
+        return UserClass.ACADEMIC
+    return UserClass.INDUSTRY
+
+
+def booking_price(resource: Resource, user_class: str, starts: dt.datetime, ends: dt.datetime) -> Decimal:
+    """Hours times the hourly tariff of the user class (no hourly tariff: no charge)."""
+    rate = resource.price_for(user_class, Tariff.Unit.HOUR) or Decimal("0")
+    hours = Decimal(str(round((ends - starts).total_seconds() / 3600, 4)))
+    return (rate * hours).quantize(Decimal("0.01"))
+
+
+def sample_estimate(resource: Resource | None, user_class: str, samples: int) -> Decimal | None:
+    """Samples times the per-sample tariff of the user class; None when there is no such tariff."""
+    if resource is None:
+        return None
+    rate = resource.price_for(user_class, Tariff.Unit.SAMPLE)
+    return None if rate is None else (rate * samples).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    user_class: str
+    hourly: Decimal | None
+    per_sample: Decimal | None
+    amount: Decimal | None
+
+
+def price_quote(
+    user: Any,
+    resource: Resource,
+    starts: dt.datetime | None = None,
+    ends: dt.datetime | None = None,
+    samples: int | None = None,
+) -> PriceQuote:
+    """What ``user`` would pay for the resource: their class, its tariffs, and the amount for a time
+    (hours times the hourly tariff) or a number of samples (samples times the per-sample tariff)."""
+    user_class = (
+        user_class_for(user, resource.lab) if getattr(user, "is_authenticated", False) else UserClass.INDUSTRY
+    )
+    amount = None
+    if starts is not None and ends is not None and ends > starts:
+        amount = booking_price(resource, user_class, starts, ends)
+    elif samples is not None and samples > 0:
+        amount = sample_estimate(resource, user_class, samples)
+    return PriceQuote(
+        user_class=user_class,
+        hourly=resource.price_for(user_class, Tariff.Unit.HOUR),
+        per_sample=resource.price_for(user_class, Tariff.Unit.SAMPLE),
+        amount=amount,
+    )
+
+
+@transaction.atomic
+def set_tariffs(user: Any, resource: Resource, prices: dict[tuple[str, str], Decimal | None]) -> list[Tariff]:
+    """Replace the given prices of the resource: ``{(user_class, unit): price or None (no tariff)}``.
+    Prices already fixed on bookings and service requests do not change."""
+    if not manages_lab(user, resource.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory manage its shared resources."))
+    errors = []
+    for (user_class, unit), price in prices.items():
+        if user_class not in UserClass.values or unit not in Tariff.Unit.values:
+            errors.append(_("Unknown user class or unit: %(c)s / %(u)s.") % {"c": user_class, "u": unit})
+        elif price is not None and price < 0:
+            errors.append(_("A price must be zero or more."))
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        for (user_class, unit), price in prices.items():
+            existing = Tariff.objects.filter(resource=resource, user_class=user_class, unit=unit).first()
+            if price is None:
+                if existing is not None:
+                    existing.delete()
+            elif existing is None:
+                Tariff.objects.create(resource=resource, user_class=user_class, unit=unit, price=price)
+            elif existing.price != price:
+                existing.price = price
+                existing.save(update_fields=["price", "last_updated"])
+    return list(resource.tariffs.all())
 
 
 MAX_REPEAT_WEEKS = 26
@@ -346,6 +431,7 @@ def book_recurring(
                             status=status,
                             purpose=purpose[:300],
                             user_class=user_class,
+                            price=booking_price(locked, user_class, s, e),
                         )
                     )
             if problems:
@@ -476,6 +562,8 @@ def request_service(user: Any, lab: Laboratory, data: dict[str, Any]) -> Service
     resource = data.get("resource")
     if resource is not None and resource.lab_id != lab.pk:
         raise ValidationError({"resource": _("This resource belongs to another laboratory.")})
+    samples = data.get("samples") or 1
+    user_class = user_class_for(user, lab)
     with acting_as(user):
         req = ServiceRequest.objects.create(
             lab=lab,
@@ -483,18 +571,29 @@ def request_service(user: Any, lab: Laboratory, data: dict[str, Any]) -> Service
             resource=resource,
             title=data["title"],
             details=data.get("details", ""),
-            samples=data.get("samples") or 1,
+            samples=samples,
+            user_class=user_class,
+            estimate=sample_estimate(resource, user_class, samples),
         )
     watch(req, user)
     return req
 
 
 @transaction.atomic
-def quote_request(user: Any, req: ServiceRequest, amount: Decimal, note: str = "") -> ServiceRequest:
-    """Set the price and send the quote (the ``quote`` transition)."""
+def quote_request(
+    user: Any, req: ServiceRequest, amount: Decimal | None = None, note: str = ""
+) -> ServiceRequest:
+    """Set the price and send the quote (the ``quote`` transition); without an amount the price by the
+    tariff (samples times the per-sample price of the client's class) is quoted."""
     if not manages_lab(user, req.lab):
         raise PermissionDenied(_("Only the managers of this laboratory quote its services."))
-    if amount is None or amount < 0:
+    if amount is None:
+        amount = req.estimate
+        if amount is None:
+            raise ValidationError(
+                {"quote_amount": _("There is no per-sample tariff for this request: enter the price.")}
+            )
+    if amount < 0:
         raise ValidationError({"quote_amount": _("The quoted price must be zero or more.")})
     if req.status == "requested":
         req.quote_amount = amount
@@ -618,7 +717,7 @@ def usage_summary(lab: Laboratory, year: int) -> dict[str, Any]:
         row["hours"] += b.hours
         row["bookings"] += 1
         clients.add(b.user_id)
-        if b.user_class == Booking.UserClass.EXTERNAL:
+        if b.is_external:
             row["external_hours"] += b.hours
             external_clients.add(b.user_id)
     rows = []

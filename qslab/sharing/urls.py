@@ -12,6 +12,7 @@ urlpatterns = [
     path("resources/<int:resource_id>/edit/", views.resource_edit, name="resource_edit"),
     path("resources/<int:resource_id>/blackouts/new/", views.blackout_create, name="blackout_create"),
     path("resources/<int:resource_id>/qualify/", views.qualify, name="qualify"),
+    path("resources/<int:resource_id>/prices/", views.tariffs, name="tariffs"),
     path("resources/<int:resource_id>/book/", views.book, name="book"),
     path("labs/<int:lab_id>/resources/new/", views.resource_create, name="resource_create"),
     path("labs/<int:lab_id>/request/", views.request_create, name="request_create"),

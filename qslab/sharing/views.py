@@ -93,8 +93,28 @@ def _week_context(request: HttpRequest, item: Resource) -> dict:
     }
 
 
+def _tariff_rows(item: Resource, user) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The price list by user class (the academic class falls back on the industry price)."""
+    from qslab.sharing.models import Tariff, UserClass
+
+    if not item.tariffs.exists():
+        return []
+    mine = services.price_quote(user, item).user_class if user.is_authenticated else None
+    return [
+        {
+            "label": label,
+            "mine": value == mine,
+            "hour": item.price_for(value, Tariff.Unit.HOUR),
+            "sample": item.price_for(value, Tariff.Unit.SAMPLE),
+        }
+        for value, label in UserClass.choices
+    ]
+
+
 def resource(request: HttpRequest, resource_id: int) -> HttpResponse:
-    item = get_visible_or_404(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    item = get_visible_or_404(
+        Resource.objects.select_related("lab").prefetch_related("tariffs"), request.user, pk=resource_id
+    )
     can_edit = Resource.objects.editable_by(request.user).filter(pk=item.pk).exists()
     return render(
         request,
@@ -104,7 +124,28 @@ def resource(request: HttpRequest, resource_id: int) -> HttpResponse:
             "can_edit": can_edit,
             "blackouts": item.blackouts.filter(ends__gte=timezone.now())[:20],
             "booking_form": forms.BookingForm(),
+            "tariffs": _tariff_rows(item, request.user),
         },
+    )
+
+
+@login_required
+def tariffs(request: HttpRequest, resource_id: int) -> HttpResponse:
+    """The lab manager sets the resource's prices per hour and per sample for each user class."""
+    item = get_editable_or_403(Resource.objects.select_related("lab"), request.user, pk=resource_id)
+    form = forms.TariffForm(request.POST or None, resource=item)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_tariffs(request.user, item, form.prices())
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Prices saved."))
+            return redirect(item)
+    return render(
+        request,
+        "sharing/simple_form.html",
+        {"form": form, "title": _("Prices of %(resource)s") % {"resource": item}, "back": item},
     )
 
 
@@ -315,7 +356,7 @@ def service_request(request: HttpRequest, request_id: int) -> HttpResponse:
             "item": item,
             "actions": actions,
             "can_quote": can_quote,
-            "quote_form": forms.QuoteForm(),
+            "quote_form": forms.QuoteForm(initial={"quote_amount": item.estimate}),
             "history": history_of(item),
             "invoice": Invoice.objects.filter(service_request=item).select_related("document").first(),
         },

@@ -27,7 +27,9 @@ def make_lab(code: str, region: str = "320000") -> Any:
 
 
 def make_resource(lab: Any, code: str = "sem", **extra: Any) -> Any:
-    from qslab.sharing.models import Resource
+    """A resource open around the clock; ``rate_internal`` / ``rate_external`` / ``rate_academic`` (per
+    hour) and ``sample_<class>`` (per sample) become its tariffs."""
+    from qslab.sharing.models import Resource, Tariff
 
     defaults = {
         "name_zh": f"扫描电镜{code}",
@@ -45,7 +47,18 @@ def make_resource(lab: Any, code: str = "sem", **extra: Any) -> Any:
         "rate_internal": Decimal("100"),
         "rate_external": Decimal("300"),
     }
-    return Resource.objects.create(lab=lab, code=code, **{**defaults, **extra})
+    fields = {**defaults, **extra}
+    prices = {
+        ("internal", "hour"): fields.pop("rate_internal"),
+        ("industry", "hour"): fields.pop("rate_external"),
+        ("academic", "hour"): fields.pop("rate_academic", None),
+        **{(c, "sample"): fields.pop(f"sample_{c}", None) for c in ("internal", "academic", "industry")},
+    }
+    resource = Resource.objects.create(lab=lab, code=code, **fields)
+    for (user_class, unit), price in prices.items():
+        if price is not None:
+            Tariff.objects.create(resource=resource, user_class=user_class, unit=unit, price=price)
+    return resource
 
 
 def scope_to(user: Any, lab: Any, role: str = "lab_manager") -> None:

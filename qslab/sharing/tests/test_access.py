@@ -59,6 +59,18 @@ CASES = [
         kwargs=lambda w: {"resource_id": w.resource.pk},
         data=_booking_form,
     ),
+    Case("sharing:tariffs", OWN, kwargs=lambda w: {"resource_id": w.resource.pk}),
+    Case(
+        "sharing:tariffs",
+        OWN,
+        method="post",
+        note="save",
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data={"hour_industry": "250", "sample_academic": "40"},
+    ),
+    Case(
+        "sharing:tariffs", {"office"}, note="other lab", kwargs=lambda w: {"resource_id": w.other_resource.pk}
+    ),
     Case("sharing:resource_create", OWN, kwargs=lambda w: {"lab_id": w.lab.pk}),
     Case(
         "sharing:resource_create", {"office"}, note="other lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}
@@ -166,6 +178,37 @@ CASES = [
         note="other lab",
         kwargs=lambda w: {"lab_id": w.other_lab.pk},
         data={"code": "tem", "name_zh": "透射电镜", "name_en": "TEM"},
+    ),
+    Case(
+        "qslab_sharing_api_set_tariffs",
+        OWN,
+        method="put",
+        api=True,
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        data={"tariffs": [{"user_class": "academic", "unit": "sample", "price": "40.00"}]},
+    ),
+    Case(
+        "qslab_sharing_api_set_tariffs",
+        {"office"},
+        method="put",
+        api=True,
+        note="other lab",
+        kwargs=lambda w: {"resource_id": w.other_resource.pk},
+        data={"tariffs": [{"user_class": "industry", "unit": "hour", "price": None}]},
+    ),
+    Case(
+        "qslab_sharing_api_price",
+        EVERYONE,
+        api=True,
+        kwargs=lambda w: {"resource_id": w.resource.pk},
+        query="samples=3",
+    ),
+    Case(
+        "qslab_sharing_api_price",
+        OWN,
+        api=True,
+        note="unpublished",
+        kwargs=lambda w: {"resource_id": w.hidden_resource.pk},
     ),
     Case("qslab_sharing_api_bookings", SIGNED_IN, api=True),
     Case(

@@ -39,7 +39,7 @@ def refusal(resource, user, starts, ends):
 def test_a_booking_inside_every_rule_is_approved_at_once(lab, client_user):
     booking = services.book_resource(client_user, make_resource(lab), at(2, 9), at(2, 11), "SEM of welds")
     assert booking.status == "approved"
-    assert booking.user_class == "external"
+    assert booking.user_class == "industry"
     assert booking.amount == 600
 
 

@@ -126,7 +126,7 @@ def test_a_client_cannot_quote_their_own_request(lab, customer):
         services.quote_request(customer, req, Decimal("1"))
 
 
-def test_the_monthly_statement_bills_completed_bookings_at_the_external_rate_once(lab, manager, customer):
+def test_the_monthly_statement_bills_completed_bookings_at_the_industry_rate_once(lab, manager, customer):
     resource = make_resource(lab)
     booking = services.book_resource(customer, resource, at(2, 9), at(2, 11))
     with time_machine.travel(at(2, 9)):
@@ -135,7 +135,7 @@ def test_the_monthly_statement_bills_completed_bookings_at_the_external_rate_onc
         services.move_booking(customer, booking, "complete")
     day = at(2, 9)
     invoice = services.issue_monthly_statement(manager, lab, customer, day.year, day.month)
-    assert invoice.total == Decimal("600.00")  # 2 h x 300 CNY external
+    assert invoice.total == Decimal("600.00")  # 2 h x 300 CNY industry
     with pytest.raises(ValidationError) as exc:
         services.issue_monthly_statement(manager, lab, customer, day.year, day.month)
     assert "no completed, uninvoiced bookings" in str(exc.value)

@@ -31,8 +31,11 @@ RESOURCES = [
             "accreditation_scope": "CNAS L0000 (demo): GB/T 17359",
             "requires_qualification": False,
             "buffer_minutes": 15,
-            "rate_internal": Decimal("300"),
-            "rate_external": Decimal("800"),
+            "tariffs": {
+                ("internal", "hour"): "300",
+                ("academic", "hour"): "500",
+                ("industry", "hour"): "800",
+            },
         },
     ),
     (
@@ -47,8 +50,14 @@ RESOURCES = [
             "capabilities_zh": "物相分析、残余应力测定",
             "capabilities_en": "phase analysis, residual stress",
             "requires_approval": True,
-            "rate_internal": Decimal("200"),
-            "rate_external": Decimal("500"),
+            "tariffs": {
+                ("internal", "hour"): "200",
+                ("academic", "hour"): "300",
+                ("industry", "hour"): "500",
+                ("internal", "sample"): "150",
+                ("academic", "sample"): "250",
+                ("industry", "sample"): "400",
+            },
         },
     ),
     (
@@ -59,7 +68,10 @@ RESOURCES = [
         "Fictional Climate (demo)",
         "WC-20",
         Decimal("950000"),
-        {"max_duration_minutes": 600, "rate_internal": Decimal("120"), "rate_external": Decimal("260")},
+        {
+            "max_duration_minutes": 600,
+            "tariffs": {("internal", "hour"): "120", ("industry", "hour"): "260"},
+        },
     ),
     (
         "defect-db",
@@ -69,7 +81,7 @@ RESOURCES = [
         "",
         "",
         None,
-        {"bookable": False},
+        {"bookable": False, "tariffs": {("academic", "sample"): "0", ("industry", "sample"): "2000"}},
     ),
     (
         "calib-expert",
@@ -93,7 +105,7 @@ class Command(BaseCommand):
         from qslab.core.context import acting_as
         from qslab.labs.models import Laboratory
         from qslab.sharing import services
-        from qslab.sharing.models import Blackout, Booking, Resource, ServiceRequest
+        from qslab.sharing.models import Blackout, Booking, Resource, ServiceRequest, Tariff
 
         labs = list(Laboratory.objects.order_by("code")[:2])
         if not labs:
@@ -105,7 +117,8 @@ class Command(BaseCommand):
         for i, lab in enumerate(labs):
             for code, kind, zh, en, maker, model, value, declared in RESOURCES[: 5 if i == 0 else 3]:
                 extra = dict(declared)
-                _r, created = Resource.objects.get_or_create(
+                tariffs = extra.pop("tariffs", {})
+                resource, created = Resource.objects.get_or_create(
                     lab=lab,
                     code=code,
                     defaults={
@@ -122,6 +135,11 @@ class Command(BaseCommand):
                     },
                 )
                 made += created
+                if created:
+                    for (user_class, unit), price in tariffs.items():
+                        Tariff.objects.create(
+                            resource=resource, user_class=user_class, unit=unit, price=Decimal(price)
+                        )
         self.stdout.write(f"Shared resources: {made} new.")
         if client is None or office is None or Booking.objects.exists():
             self.stdout.write("Bookings: already there, or no demo client/office user; skipped.")
@@ -153,7 +171,8 @@ class Command(BaseCommand):
                     starts=at(day, 9),
                     ends=at(day, 9 + hours),
                     status=status,
-                    user_class="external",
+                    user_class="industry",
+                    price=services.booking_price(sem, "industry", at(day, 9), at(day, 9 + hours)),
                     purpose="演示：焊缝断口分析",
                     checked_in_at=at(day, 9) if status == "completed" else None,
                 )
@@ -164,7 +183,10 @@ class Command(BaseCommand):
                 starts=now - dt.timedelta(hours=1),
                 ends=now + dt.timedelta(hours=2),
                 status="checked_in",
-                user_class="external",
+                user_class="industry",
+                price=services.booking_price(
+                    chamber, "industry", now - dt.timedelta(hours=1), now + dt.timedelta(hours=2)
+                ),
                 purpose="演示：高低温循环",
                 checked_in_at=now - dt.timedelta(hours=1),
             )
