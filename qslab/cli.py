@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "qslab.surveillance.cli_detect",  # qslab detect
     "qslab.surveillance.cli_disproportionality",  # qslab disproportionality
     "qslab.surveillance.cli_store",  # qslab ingest | series
+    "qslab.surveillance.cli_trace",  # qslab trace units | events | scope
     "qslab.cli_manage",  # qslab manage (platform jobs through Django)
 )
 

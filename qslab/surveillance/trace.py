@@ -1209,7 +1209,14 @@ def iter_scope_units(
     chunk_size: int = 100_000,
 ) -> pa.RecordBatchReader:
     """The affected unit list as a stream of Arrow record batches (for a streamed download)."""
-    return scope_units(store, criteria).to_pyarrow_batches(chunk_size=chunk_size)
+    trace = _trace_store(store)
+    expr = scope_units(trace, criteria)
+    if str(trace.backend.name) == "duckdb":
+        # Ibis 12's to_pyarrow_batches calls a method duckdb 2 removed; stream the compiled query.
+        # The cursor is separate so the stream does not block the store's own connection.
+        cursor = trace.backend.con.cursor()
+        return cursor.sql(str(trace.backend.compile(expr))).to_arrow_reader(chunk_size)
+    return expr.to_pyarrow_batches(chunk_size=chunk_size)
 
 
 def export_scope_csv(
