@@ -89,6 +89,7 @@ def _mount() -> None:
     from qslab.labs.api import router as labs_router
     from qslab.outputs.api import router as outputs_router
     from qslab.portal.api import router as portal_router
+    from qslab.recalls.api import router as recalls_router
     from qslab.risk.api import router as risk_router
     from qslab.sharing.api import router as sharing_router
     from qslab.studies.api import router as studies_router
@@ -105,6 +106,7 @@ def _mount() -> None:
     api.add_router("/designation/", designation_router)
     api.add_router("/supervision/", supervision_router)
     api.add_router("/funding/", funding_router)
+    api.add_router("/recalls/", recalls_router)
 
 
 def _document_standard_errors() -> None:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("designation/", include("qslab.designation.urls")),
     path("supervision/", include("qslab.supervision.urls")),
     path("funding/", include("qslab.funding.urls")),
+    path("recalls/", include("qslab.recalls.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

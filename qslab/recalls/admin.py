@@ -1,0 +1,35 @@
+from django.contrib import admin
+
+from qslab.recalls.models import Batch, Product, ProgressReport, Recall, TraceUpload
+
+
+class BatchInline(admin.TabularInline):
+    model = Batch
+    extra = 0
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("brand", "model", "gtin", "company")
+    search_fields = ("brand", "model", "gtin", "name_zh", "name_en")
+    inlines = [BatchInline]
+
+
+class ProgressInline(admin.TabularInline):
+    model = ProgressReport
+    extra = 0
+
+
+@admin.register(Recall)
+class RecallAdmin(admin.ModelAdmin):
+    list_display = ("reference", "title_zh", "company", "status", "units_affected", "units_remedied")
+    list_filter = ("status", "remedy", "risk_level")
+    search_fields = ("reference", "title_zh", "title_en")
+    readonly_fields = ("status", "reference", "notice_published_at", "closed_on")
+    inlines = [ProgressInline]
+
+
+@admin.register(TraceUpload)
+class TraceUploadAdmin(admin.ModelAdmin):
+    list_display = ("file_name", "kind", "company", "status", "n_rows", "n_inserted", "created")
+    list_filter = ("kind", "status")

@@ -1,0 +1,763 @@
+"""Operations of traceability and recalls: products and batches, the recall plan and its workflow,
+progress reports, supply-chain uploads into the analytical store, the recall scope query and its
+exports, and the public portal's search and statistics.
+
+Workflow state changes go through :func:`qslab.core.services.apply_transition` only; the rest are verbs
+of the domain in ``transaction.atomic()`` that save with ``update_fields``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import ExtractYear
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qslab.accounts.models import Organisation
+from qslab.accounts.roles import Role, has_role
+from qslab.core.context import acting_as
+from qslab.core.services import apply_transition, watch
+from qslab.recalls.models import (
+    Batch,
+    Product,
+    ProgressReport,
+    Recall,
+    TraceUpload,
+    company_ids,
+    is_recall_staff,
+    validate_serial_range,
+)
+
+
+def may_act_for(user: Any, company: Organisation | int | None) -> bool:
+    """The company itself (its client users) or the committee office."""
+    if company is None:
+        return False
+    pk = company if isinstance(company, int) else company.pk
+    return has_role(user, Role.OFFICE) or pk in company_ids(user)
+
+
+def companies_for(user: Any) -> QuerySet[Organisation]:
+    """Organisations the user may file products and recalls for."""
+    if has_role(user, Role.OFFICE):
+        return Organisation.objects.filter(kind=Organisation.Kind.ENTERPRISE)
+    return Organisation.objects.filter(pk__in=company_ids(user))
+
+
+def _require_company(user: Any, company: Organisation | int | None) -> None:
+    if not may_act_for(user, company):
+        raise PermissionDenied(_("Only the responsible company or the committee office may do this."))
+
+
+# ------------------------------------------------------------------------------------------------
+# product identity
+
+PRODUCT_FIELDS = ("name_zh", "name_en", "brand", "model", "gtin", "category")
+BATCH_FIELDS = ("lot", "produced_from", "produced_to", "quantity", "serial_first", "serial_last")
+
+
+@transaction.atomic
+def save_product(user: Any, data: dict[str, Any], product: Product | None = None) -> Product:
+    """Create a product of ``data['company']`` or change one (its company never changes)."""
+    company = product.company if product is not None else data.get("company")
+    _require_company(user, company)
+    with acting_as(user):
+        if product is None:
+            product = Product(company=company, **{f: data[f] for f in PRODUCT_FIELDS if f in data})
+            product.full_clean()
+            product.save()
+        else:
+            changed = [f for f in PRODUCT_FIELDS if f in data]
+            for f in changed:
+                setattr(product, f, data[f])
+            product.full_clean()
+            product.save(update_fields=[*changed, "last_updated"])
+    return product
+
+
+@transaction.atomic
+def add_batch(user: Any, product: Product, data: dict[str, Any]) -> Batch:
+    _require_company(user, product.company_id)
+    batch = Batch(product=product, **{f: data[f] for f in BATCH_FIELDS if f in data and data[f] is not None})
+    batch.full_clean()
+    with acting_as(user):
+        batch.save()
+    return batch
+
+
+# ------------------------------------------------------------------------------------------------
+# the recall plan
+
+RECALL_FIELDS = (
+    "title_zh",
+    "title_en",
+    "hazard",
+    "risk_level",
+    "defect_zh",
+    "defect_en",
+    "units_planned",
+    "remedy",
+    "remedy_text_zh",
+    "remedy_text_en",
+    "advice_zh",
+    "advice_en",
+    "start_date",
+    "planned_end",
+    "report_every_days",
+    "notice_zh",
+    "notice_en",
+    "investigation",
+    "sales_channels",
+    "contact_name",
+    "contact_phone",
+)
+OFFICE_FIELDS = ("office_notes",)
+LINK_FIELDS = ("risk_assessment", "alert")
+
+
+def parse_serial_ranges(text: str) -> list[list[str]]:
+    """``"KX-0100 - KX-0199"`` per line (or first,last) into ``[[first, last], ...]``; all errors at once."""
+    ranges: list[list[str]] = []
+    errors: list[str] = []
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        for sep in (",", "..", "~", " - ", "—", "–"):
+            if sep in line:
+                first, last = (p.strip() for p in line.split(sep, 1))
+                break
+        else:
+            first = last = line
+        try:
+            validate_serial_range(first, last)
+        except ValidationError as error:
+            errors.append(_("line %(n)d: %(problem)s") % {"n": n, "problem": " ".join(error.messages)})
+        else:
+            ranges.append([first, last])
+    if errors:
+        raise ValidationError({"serial_ranges": errors})
+    return ranges
+
+
+def format_serial_ranges(ranges: Iterable[Iterable[str]]) -> str:
+    return "\n".join(f"{first} - {last}" for first, last in ranges)
+
+
+def _new_reference() -> str:
+    year = timezone.localdate().year
+    prefix = f"RC{year}-"
+    last = (
+        Recall.objects.select_for_update()
+        .filter(reference__startswith=prefix)
+        .order_by("-reference")
+        .values_list("reference", flat=True)
+        .first()
+    )
+    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{seq:04d}"
+
+
+def _check_scope(recall: Recall, batches: Iterable[Batch] | None) -> None:
+    if batches is None:
+        return
+    foreign = [b.lot for b in batches if b.product_id != recall.product_id]
+    if foreign:
+        raise ValidationError(
+            {"batches": [_("Batches of another product: %(lots)s.") % {"lots": ", ".join(foreign)}]}
+        )
+
+
+@transaction.atomic
+def save_recall(
+    user: Any,
+    data: dict[str, Any],
+    recall: Recall | None = None,
+    batches: Iterable[Batch] | None = None,
+) -> Recall:
+    """Draft a recall plan for ``data['product']`` or change a plan the user may edit."""
+    fields = [f for f in RECALL_FIELDS if f in data]
+    if has_role(user, Role.OFFICE):
+        fields += [f for f in OFFICE_FIELDS if f in data]
+    fields += [f for f in LINK_FIELDS if f in data]
+    if "serial_ranges" in data:
+        fields.append("serial_ranges")
+    batches = list(batches) if batches is not None else None
+    with acting_as(user):
+        if recall is None:
+            product = data.get("product")
+            if product is None:
+                raise ValidationError({"product": [_("Choose the product.")]})
+            _require_company(user, product.company_id)
+            recall = Recall(
+                reference=_new_reference(),
+                product=product,
+                company_id=product.company_id,
+                created_by=user,
+                **{f: data[f] for f in fields},
+            )
+            _check_scope(recall, batches)
+            recall.full_clean()
+            recall.save()
+            watch(recall, user)
+        else:
+            if not Recall.objects.editable_by(user).filter(pk=recall.pk).exists():
+                raise PermissionDenied(_("This recall plan cannot be changed now."))
+            for f in fields:
+                setattr(recall, f, data[f])
+            _check_scope(recall, batches)
+            recall.full_clean()
+            recall.save(update_fields=[*fields, "last_updated"])
+        if batches is not None:
+            recall.batches.set(batches)
+    return recall
+
+
+def move_recall(user: Any, recall: Recall, transition: str, reason: str = "") -> Recall:
+    """Take a workflow step (submit, return, approve, publish, start, close)."""
+    with transaction.atomic():
+        if transition in ("submit", "approve", "publish"):
+            refresh_units_affected(recall, quiet=True)
+        apply_transition(recall, transition, user, reason)
+    recall.refresh_from_db()
+    return recall
+
+
+@transaction.atomic
+def record_progress(user: Any, recall: Recall, data: dict[str, Any]) -> ProgressReport:
+    """The company (or the office) reports cumulative progress up to a date.
+
+    Counts are cumulative and cannot go down; the recall's remedied count follows the latest report.
+    A final report is the summary after which the office may close the recall.
+    """
+    _require_company(user, recall.company_id)
+    recall = Recall.objects.select_for_update().get(pk=recall.pk)
+    if recall.status != Recall.Status.IN_PROGRESS:
+        raise ValidationError(_("Progress is reported while the recall is in progress."))
+    period_end = data["period_end"]
+    if period_end > timezone.localdate():
+        raise ValidationError({"period_end": [_("A report cannot cover days still to come.")]})
+    previous = recall.progress_reports.order_by("-period_end").first()
+    if previous is not None:
+        if period_end <= previous.period_end:
+            raise ValidationError(
+                {
+                    "period_end": [
+                        _("Report a date after the last report (%(d)s).") % {"d": previous.period_end}
+                    ]
+                }
+            )
+        if data["units_remedied"] < previous.units_remedied:
+            raise ValidationError(
+                {
+                    "units_remedied": [
+                        _("The cumulative count cannot fall below the last report's %(n)d.")
+                        % {"n": previous.units_remedied}
+                    ]
+                }
+            )
+        if previous.is_final:
+            raise ValidationError(_("The final report has been made; the office closes the recall."))
+    report = ProgressReport(
+        recall=recall,
+        author=user,
+        **{
+            f: data[f]
+            for f in (
+                "period_end",
+                "units_notified",
+                "units_remedied",
+                "summary_zh",
+                "summary_en",
+                "notes",
+                "is_final",
+                "from_trace",
+            )
+            if f in data
+        },
+    )
+    report.full_clean()
+    with acting_as(user):
+        report.save()
+        recall.units_remedied = report.units_remedied
+        recall.save(update_fields=["units_remedied", "last_updated"])
+    return report
+
+
+def progress_series(recall: Recall) -> dict[str, list[Any]]:
+    """Effectiveness over time: report dates, cumulative remedied units, and their share of those affected."""
+    reports = list(recall.progress_reports.order_by("period_end"))
+    dates = [r.period_end for r in reports]
+    remedied = [r.units_remedied for r in reports]
+    share = [min(1.0, n / recall.units_affected) if recall.units_affected else None for n in remedied]
+    if recall.start_date and (not dates or recall.start_date < dates[0]):
+        dates.insert(0, recall.start_date)
+        remedied.insert(0, 0)
+        share.insert(0, 0.0 if recall.units_affected else None)
+    return {"dates": dates, "remedied": remedied, "share": share}
+
+
+def reports_due(user: Any) -> list[tuple[Recall, dt.date]]:
+    """Recalls in progress whose next periodic report is due, for the company's (and office's) queue."""
+    qs = Recall.objects.visible_to(user).filter(status=Recall.Status.IN_PROGRESS)
+    if not has_role(user, Role.OFFICE):
+        qs = qs.filter(company__in=company_ids(user))
+    out = []
+    for recall in qs.prefetch_related("progress_reports"):
+        reports = sorted(recall.progress_reports.all(), key=lambda r: r.period_end)
+        if reports and reports[-1].is_final:
+            continue
+        since = reports[-1].period_end if reports else (recall.start_date or recall.created.date())
+        out.append((recall, since + dt.timedelta(days=recall.report_every_days)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the public portal
+
+
+def published_recalls() -> QuerySet[Recall]:
+    return Recall.objects.filter(status__in=[s.value for s in Recall.PUBLISHED]).select_related(
+        "product", "hazard", "product__category", "company"
+    )
+
+
+def search_public_recalls(
+    query: str = "",
+    *,
+    hazard: str = "",
+    remedy: str = "",
+    year: int | None = None,
+    status: str = "",
+    category: str = "",
+) -> QuerySet[Recall]:
+    """Published recalls matching every word (Chinese or English) and the filters, newest notice first."""
+    qs = published_recalls()
+    fields = (
+        "reference",
+        "title_zh",
+        "title_en",
+        "defect_zh",
+        "defect_en",
+        "product__brand",
+        "product__model",
+        "product__name_zh",
+        "product__name_en",
+        "product__gtin",
+        "company__name_zh",
+        "company__name_en",
+    )
+    for word in query.split()[:8]:
+        text = Q()
+        for f in fields:
+            text |= Q(**{f"{f}__icontains": word})
+        qs = qs.filter(text)
+    if hazard:
+        qs = qs.filter(hazard__code=hazard)
+    if category:
+        qs = qs.filter(product__category__code=category)
+    if remedy in Recall.Remedy.values:
+        qs = qs.filter(remedy=remedy)
+    if year:
+        qs = qs.filter(notice_published_at__year=year)
+    if status in [s.value for s in Recall.PUBLISHED]:
+        qs = qs.filter(status=status)
+    return qs.order_by("-notice_published_at", "-id")
+
+
+def domestic_statistics() -> dict[str, list[dict[str, Any]]]:
+    """Published recalls on this platform by year, hazard and remedy."""
+    qs = published_recalls()
+    by_year = (
+        qs.annotate(year=ExtractYear("notice_published_at"))
+        .values("year")
+        .annotate(n=Count("id"))
+        .order_by("-year")
+    )
+    by_hazard = (
+        qs.values("hazard__code", "hazard__name_zh", "hazard__name_en").annotate(n=Count("id")).order_by("-n")
+    )
+    by_remedy = qs.values("remedy").annotate(n=Count("id")).order_by("-n")
+    remedies = dict(Recall.Remedy.choices)
+    from qslab.core.models import bilingual
+
+    return {
+        "by_year": [{"label": str(r["year"]), "n": r["n"]} for r in by_year],
+        "by_hazard": [
+            {
+                "label": bilingual(r["hazard__name_zh"] or "", r["hazard__name_en"] or "")
+                or _("not classified"),
+                "n": r["n"],
+            }
+            for r in by_hazard
+        ],
+        "by_remedy": [{"label": str(remedies.get(r["remedy"], r["remedy"])), "n": r["n"]} for r in by_remedy],
+    }
+
+
+FDA_SOURCE = "fda-enforcement"
+
+
+def analytical_store(**kwargs: Any) -> Any:
+    """The analytical store (``settings.DUCKDB_PATH``), as the risk app reaches it."""
+    from qslab.surveillance.store import AnalyticalStore
+
+    return AnalyticalStore.duckdb(settings.DUCKDB_PATH, **kwargs)
+
+
+def fda_statistics(top_reasons: int = 15) -> dict[str, Any]:
+    """FDA drug recalls in the analytical store by class, reason (defect phrase) and report year.
+
+    Counts recalled products (rows) and recall events (one firm action covering several products).
+    Empty lists when the store holds no FDA enforcement records (load them in the risk app's intake).
+    """
+    empty: dict[str, Any] = {"by_class": [], "by_reason": [], "by_year": [], "total": 0, "error": ""}
+    try:
+        store = analytical_store()
+    except Exception as error:  # the store file is locked or missing: the page still renders
+        return {**empty, "error": str(error)}
+    try:
+        t = store.records(source=FDA_SOURCE)
+
+        def grouped(key: Any, name: str) -> list[dict[str, Any]]:
+            table = (
+                t.group_by(**{name: key})
+                .agg(products=t.count(), events=t.report_id.nunique())
+                .to_pyarrow()
+                .to_pylist()
+            )
+            return table
+
+        total = int(t.count().to_pyarrow().as_py())
+        if not total:
+            return empty
+        by_class = sorted(grouped(t.severity, "label"), key=lambda r: str(r["label"]))
+        by_reason = sorted(grouped(t.hazard_code, "label"), key=lambda r: -r["products"])[:top_reasons]
+        by_year = sorted(grouped(t.event_date.year(), "label"), key=lambda r: r["label"] or 0, reverse=True)
+    except Exception as error:
+        return {**empty, "error": str(error)}
+    finally:
+        store.close()
+    return {"by_class": by_class, "by_reason": by_reason, "by_year": by_year, "total": total, "error": ""}
+
+
+def alert_statistics() -> dict[str, list[dict[str, Any]]]:
+    """Published consumer alerts of the risk app by hazard and product category (once it has alerts)."""
+    from qslab.core.models import bilingual
+    from qslab.risk.models import ConsumerAlert
+
+    qs = ConsumerAlert.objects.visible_to(None)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, field in (("by_hazard", "hazard"), ("by_category", "product_category")):
+        rows = qs.values(f"{field}__name_zh", f"{field}__name_en").annotate(n=Count("id")).order_by("-n")
+        out[key] = [
+            {
+                "label": bilingual(r[f"{field}__name_zh"] or "", r[f"{field}__name_en"] or "")
+                or _("not classified"),
+                "n": r["n"],
+            }
+            for r in rows
+        ]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# exports
+
+
+def csv_bytes(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: spreadsheet programs read UTF-8
+
+
+def xlsx_bytes(header: list[str], rows: Iterable[Iterable[Any]], sheet: str) -> bytes:
+    from qslab.labs.xlsx import write_xlsx
+
+    return write_xlsx(header, [list(r) for r in rows], sheet_name=sheet[:31])
+
+
+def visible_for_user(user: Any) -> QuerySet[Recall]:
+    return Recall.objects.visible_to(user).select_related("product", "company", "hazard")
+
+
+def confidential_for_user(user: Any) -> QuerySet[Recall]:
+    """Recalls whose confidential fields and supply chain the user may see."""
+    return Recall.objects.filter(Recall.confidential_q(user)).select_related("product", "company", "hazard")
+
+
+def may_see_confidential(user: Any, recall: Recall) -> bool:
+    return is_recall_staff(user) or Recall.objects.filter(Recall.confidential_q(user), pk=recall.pk).exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# supply-chain records in the analytical store (qslab.surveillance.trace)
+
+#: The lists a scope query exports.
+EXPORTS = ("units", "parties", "regions")
+#: Rows an XLSX export holds at most (the unit list of a large recall goes to CSV).
+XLSX_MAX_ROWS = 100_000
+
+
+def trace_store() -> Any:
+    """The units and events tables, in the analytical store's DuckDB file."""
+    from qslab.surveillance.trace import TraceStore
+
+    return TraceStore.duckdb(settings.DUCKDB_PATH)
+
+
+def gtin14(value: str) -> str:
+    from stdnum import ean
+
+    compact = ean.compact(value or "")
+    return compact.zfill(14) if compact else ""
+
+
+def trace_companies(user: Any) -> set[int] | None:
+    """Companies whose supply-chain records the user may query; None means every company's."""
+    if is_recall_staff(user) or has_role(user, Role.AUTHORITY):
+        return None
+    return company_ids(user)
+
+
+def _own_gtins(companies: Iterable[int]) -> set[str]:
+    return {
+        gtin14(g)
+        for g in Product.objects.filter(company__in=list(companies))
+        .exclude(gtin="")
+        .values_list("gtin", flat=True)
+    }
+
+
+def _foreign_gtin_problems(path: str, file_name: str, allowed: set[str]) -> list[dict[str, Any]]:
+    """Rows of a CSV whose GTIN is not one of the company's products (read vectorised, gtin column only)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["gtin"], column_types={"gtin": pa.string()}, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, KeyError, OSError):
+        return []  # unreadable or no gtin column: the engine reports it
+    values = pc.utf8_trim_whitespace(pc.fill_null(table["gtin"], ""))
+    padded = pc.utf8_lpad(values, 14, "0")
+    foreign = pc.invert(pc.is_in(padded, value_set=pa.array(sorted(allowed), pa.string())))
+    rows = pc.indices_nonzero(pc.and_(foreign, pc.not_equal(values, ""))).to_pylist()
+    return [
+        {
+            "row": i + 1,
+            "column": "gtin",
+            "value": table["gtin"][i].as_py(),
+            "message": _("this GTIN is not one of the company's recorded products"),
+        }
+        for i in rows[:500]
+    ]
+
+
+def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
+    """Take a file of units or events into the analytical store, all or nothing.
+
+    Every bad value (row, column, value, message) is kept on the upload so the company sees all of
+    them at once; if any row is rejected nothing is written to the store. A company may load records
+    of its own products only (their GTINs).
+    """
+    from pathlib import Path
+
+    from qslab.surveillance.ingest import IngestError, IngestValidationError
+    from qslab.surveillance.trace import TraceError
+
+    _require_company(user, company)
+    if kind not in TraceUpload.Kind.values:
+        raise ValidationError({"kind": [_("Choose units or events.")]})
+    name = Path(upload.name or "trace.csv").name
+    with transaction.atomic(), acting_as(user):
+        record = TraceUpload(company=company, kind=kind, file_name=name, owner=user)
+        record.file.save(name, upload, save=False)
+        record.save()
+    path = record.file.path
+    problems = []
+    if not has_role(user, Role.OFFICE):
+        problems = _foreign_gtin_problems(path, name, _own_gtins([company.pk]))
+    if problems:
+        record.status = TraceUpload.Status.REJECTED
+        record.problems = problems
+        record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
+    else:
+        try:
+            store = trace_store()
+            try:
+                method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
+                report = method(path, name=name)
+            finally:
+                store.close()
+        except IngestValidationError as error:
+            record.status = TraceUpload.Status.REJECTED
+            record.n_rows = error.n_rows
+            record.problems = [
+                {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
+                for p in error.problems[:2000]
+            ]
+            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(error.problems)}
+        except (IngestError, TraceError, OSError) as error:
+            record.status = TraceUpload.Status.FAILED
+            record.message = str(error)[:2000]
+        else:
+            record.status = TraceUpload.Status.DONE
+            record.n_rows = report.n_rows
+            record.n_inserted = report.n_inserted
+            record.message = report.summary()
+    with transaction.atomic(), acting_as(user):
+        record.save(update_fields=["status", "n_rows", "n_inserted", "problems", "message", "last_updated"])
+    return record
+
+
+def recall_criteria(recall: Recall) -> dict[str, Any]:
+    """The recall's scope as the engine's criteria: the product's GTIN, its batches, its serial ranges."""
+    return {
+        "gtin": recall.product.gtin,
+        "batches": sorted(recall.batches.values_list("lot", flat=True)),
+        "serial_ranges": [tuple(r) for r in (recall.serial_ranges or [])],
+    }
+
+
+def _scope(criteria: dict[str, Any]) -> tuple[Any, str]:
+    from qslab.surveillance.trace import TraceError, recall_scope
+
+    if not criteria.get("gtin"):
+        return None, _("The product has no GTIN: its supply-chain records cannot be found.")
+    try:
+        store = trace_store()
+    except Exception as error:  # locked or missing store file
+        return None, str(error)
+    try:
+        return recall_scope(store, **criteria), ""
+    except TraceError as error:
+        return None, str(error)
+    finally:
+        store.close()
+
+
+def scope_of_recall(recall: Recall) -> tuple[Any, str]:
+    """The recall scope query for ``recall``: (RecallScope or None, error message)."""
+    return _scope(recall_criteria(recall))
+
+
+def run_scope_query(
+    user: Any, *, gtin: str, lots: list[str], serial_ranges: list[list[str]]
+) -> tuple[Any, str]:
+    """An ad-hoc scope query; a company may query only its own products' GTINs."""
+    companies = trace_companies(user)
+    if companies is not None and gtin14(gtin) not in _own_gtins(companies):
+        return None, _("You may query only the GTINs of your company's products.")
+    return _scope({"gtin": gtin, "batches": lots, "serial_ranges": [tuple(r) for r in serial_ranges]})
+
+
+def refresh_units_affected(recall: Recall, quiet: bool = False) -> int | None:
+    """Store the number of units in the recall's scope, from the supply-chain records (if there are any)."""
+    result, error = scope_of_recall(recall)
+    if result is None or not result.n_units:
+        if not quiet and error:
+            raise ValidationError(error)
+        return None
+    Recall.objects.filter(pk=recall.pk).update(units_affected=result.n_units)
+    recall.units_affected = result.n_units
+    return result.n_units
+
+
+def remedied_from_trace(recall: Recall) -> int | None:
+    """Units in scope with a ``remedied`` event, to prefill a progress report."""
+    result, _error = scope_of_recall(recall)
+    return result.n_remedied if result is not None and result.n_units else None
+
+
+def scope_rows(result: Any, what: str) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of one exported list of a scope result."""
+    from qslab.surveillance.trace import scope_units
+
+    if what == "parties":
+        header = [
+            "party_id",
+            "party_name",
+            "role",
+            "region",
+            "units_handled",
+            "units_held",
+            "units_sold",
+            "units_recalled",
+            "units_remedied",
+        ]
+        return header, [[getattr(p, h) for h in header] for p in result.parties]
+    if what == "regions":
+        header = ["region", "region_name", "units_handled", "units_held", "units_sold", "n_parties"]
+        from qslab.core.regions import region_name
+
+        return header, [
+            [r.region, region_name(r.region), r.units_handled, r.units_held, r.units_sold, r.n_parties]
+            for r in result.regions
+        ]
+    store = trace_store()
+    try:
+        table = scope_units(store, result.criteria).limit(XLSX_MAX_ROWS).to_pyarrow()
+    finally:
+        store.close()
+    header = table.column_names
+    columns = [table[c].to_pylist() for c in header]
+    return header, [list(row) for row in zip(*columns, strict=True)]
+
+
+def export_scope(result: Any, what: str, fmt: str, *, stem: str) -> tuple[bytes, str, str]:
+    """One list of a scope result as CSV (the unit list written by the backend) or XLSX."""
+    import tempfile
+    from pathlib import Path
+
+    name = f"{stem}-{what}.{fmt}"
+    if fmt == "csv" and what == "units":
+        from qslab.surveillance.trace import export_scope_csv
+
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / name
+            store = trace_store()
+            try:
+                export_scope_csv(store, result.criteria, units_path=target)
+            finally:
+                store.close()
+            return target.read_bytes(), "text/csv; charset=utf-8", name
+    header, rows = scope_rows(result, what)
+    if fmt == "csv":
+        return csv_bytes(header, rows), "text/csv; charset=utf-8", name
+    content = xlsx_bytes(header, [["" if v is None else v for v in r] for r in rows], what)
+    return content, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", name
+
+
+def latest_public_alerts(limit: int = 6) -> list[Any]:
+    """The risk app's latest published consumer alerts, when it has them (for the portal index)."""
+    from qslab.risk.models import ConsumerAlert
+
+    return list(ConsumerAlert.objects.visible_to(None).select_related("hazard")[:limit])
+
+
+def scope_context(result: Any) -> dict[str, Any]:
+    """What the scope templates need besides the result: export names and named regions."""
+    from qslab.core.regions import region_name
+
+    regions = []
+    if result is not None:
+        regions = [{**r.to_dict(), "code": r.region, "name": region_name(r.region)} for r in result.regions]
+    return {"exports": EXPORTS, "regions": regions}

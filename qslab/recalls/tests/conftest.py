@@ -1,0 +1,140 @@
+"""The recalls app's objects added to the shared access-test world, and helpers for its tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from stdnum import ean
+
+from qslab.core.testing import make_organisation
+
+
+def gtin(body: str) -> str:
+    """A GTIN-13 with its check digit, from 12 digits."""
+    return body + ean.calc_check_digit(body)
+
+
+PLAN = {
+    "title_zh": "电热水壶召回",
+    "title_en": "Kettle recall",
+    "defect_zh": "壶盖锁扣松开。",
+    "defect_en": "The lid latch releases.",
+    "remedy": "replace",
+    "remedy_text_zh": "免费更换壶盖。",
+    "remedy_text_en": "Free replacement lid.",
+    "advice_zh": "停止使用。",
+    "advice_en": "Stop using it.",
+    "start_date": dt.date(2025, 12, 1),
+    "planned_end": dt.date(2026, 6, 30),
+    "notice_zh": "召回公告。",
+    "notice_en": "Recall notice.",
+    "investigation": "SECRET-TEST-REPORT-T41",
+    "sales_channels": "SECRET-CHANNELS",
+    "contact_name": "SECRET-CONTACT",
+    "contact_phone": "020-1234",
+    "office_notes": "SECRET-OFFICE-NOTE",
+}
+
+
+def make_company(region: str = "320000", **fields: Any) -> Any:
+    return make_organisation(kind="enterprise", region_code=region, **fields)
+
+
+def grant_client(user: Any, company: Any) -> None:
+    """Make ``user`` an industry client of ``company``."""
+    from qslab.accounts.models import RoleMembership
+
+    m = RoleMembership.objects.filter(user=user, role="client", organisation__isnull=True).first()
+    if m is not None:
+        m.organisation = company
+        m.save()
+    else:
+        RoleMembership.objects.get_or_create(user=user, role="client", organisation=company)
+    for attr in ("_qslab_recall_companies", "_qslab_memberships"):
+        if hasattr(user, attr):
+            delattr(user, attr)
+
+
+def make_product(company: Any, code: str = "690123450001", **fields: Any) -> Any:
+    from qslab.recalls.models import Batch, Product
+
+    product = Product.objects.create(
+        company=company,
+        name_zh="电热水壶",
+        name_en="Kettle",
+        brand=fields.pop("brand", "晨星（测试）"),
+        model=fields.pop("model", f"CX-{code[-3:]}"),
+        gtin=gtin(code),
+        **fields,
+    )
+    Batch.objects.create(
+        product=product,
+        lot="L1",
+        produced_from=dt.date(2025, 3, 1),
+        produced_to=dt.date(2025, 3, 5),
+        quantity=100,
+        serial_first="SN000001",
+        serial_last="SN000100",
+    )
+    Batch.objects.create(
+        product=product, lot="L2", produced_from=dt.date(2025, 4, 1), produced_to=dt.date(2025, 4, 5)
+    )
+    return product
+
+
+_refs = iter(range(1, 10**6))
+
+
+def make_recall(product: Any, status: str = "draft", **fields: Any) -> Any:
+    from qslab.recalls.models import Recall
+
+    recall = Recall.objects.create(
+        reference=f"RCTEST-{next(_refs):04d}",
+        product=product,
+        company=product.company,
+        status=status,
+        **{**PLAN, **fields},
+    )
+    recall.batches.set(product.batches.filter(lot="L1"))
+    return recall
+
+
+@pytest.fixture
+def world(world: Any, settings: Any, tmp_path: Any) -> Any:
+    """The shared world plus two companies, their products and recalls in each state."""
+    from django.utils import timezone
+
+    from qslab.recalls.models import ProgressReport, TraceUpload
+
+    settings.DUCKDB_PATH = tmp_path / "analytics.duckdb"
+    w = world
+    w.company = make_company("320000", name_en="Own company")
+    w.other_company = make_company("440000", name_en="Other company")
+    grant_client(w.users["client"], w.company)
+    w.product = make_product(w.company)
+    w.other_product = make_product(w.other_company, "690123450002")
+    w.draft = make_recall(w.product)
+    w.other_draft = make_recall(w.other_product)
+    w.submitted = make_recall(w.product, "submitted")
+    w.approved = make_recall(w.product, "approved")
+    w.published = make_recall(w.product, "public", notice_published_at=timezone.now(), units_affected=100)
+    w.in_progress = make_recall(
+        w.product, "in_progress", notice_published_at=timezone.now(), units_affected=100, units_remedied=10
+    )
+    ProgressReport.objects.create(
+        recall=w.in_progress,
+        period_end=dt.date(2025, 12, 31),
+        units_remedied=10,
+        notes="SECRET-PROGRESS-NOTE",
+    )
+    w.upload = TraceUpload.objects.create(
+        company=w.company,
+        kind="units",
+        file="recalls/trace/x.csv",
+        file_name="x.csv",
+        status="rejected",
+        problems=[{"row": 2, "column": "gtin", "value": "123", "message": "bad"}],
+    )
+    return w

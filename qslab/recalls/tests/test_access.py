@@ -1,0 +1,156 @@
+"""Who may open each recalls page and API operation: the public sees published notices only; the
+company sees its own recalls; risk staff see all; the competent authority sees its region's."""
+
+import pytest
+
+from qslab.core.testing import EVERYONE, NOBODY, SIGNED_IN, Case, check_access, matrix
+
+STAFF = {"office", "analyst"}
+CONFIDENTIAL = STAFF | {"client", "authority"}  # the company and the authority of its region (Jiangsu)
+COMPANY = {"office", "client"}  # the company acts; the office may act for it
+
+CASES = [
+    # the public safety portal
+    Case("recalls:safety", EVERYONE),
+    Case("recalls:public_recalls", EVERYONE, query="q=壶盖"),
+    Case(
+        "recalls:public_recall",
+        EVERYONE,
+        note="published",
+        kwargs=lambda w: {"recall_id": w.published.pk},
+    ),
+    Case(
+        "recalls:public_recall",
+        NOBODY,
+        note="draft",
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case(
+        "recalls:recall_chart",
+        EVERYONE,
+        note="published",
+        kwargs=lambda w: {"recall_id": w.in_progress.pk},
+    ),
+    Case(
+        "recalls:recall_chart",
+        CONFIDENTIAL,
+        note="draft",
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case("recalls:statistics", EVERYONE),
+    Case("recalls:feed", EVERYONE),
+    # work pages
+    Case("recalls:home", SIGNED_IN),
+    Case("recalls:recall_create", COMPANY),
+    Case(
+        "recalls:recall",
+        CONFIDENTIAL,
+        note="own draft",
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case("recalls:recall", STAFF, note="other company", kwargs=lambda w: {"recall_id": w.other_draft.pk}),
+    Case(
+        "recalls:recall",
+        CONFIDENTIAL,
+        note="published: the full record stays confidential",
+        kwargs=lambda w: {"recall_id": w.published.pk},
+    ),
+    Case(
+        "recalls:recall_edit",
+        COMPANY,
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case(
+        "recalls:recall_transition",
+        COMPANY,
+        method="post",
+        note="submit",
+        kwargs=lambda w: {"recall_id": w.draft.pk, "transition": "submit"},
+    ),
+    Case(
+        "recalls:recall_transition",
+        {"office"},
+        method="post",
+        note="approve",
+        kwargs=lambda w: {"recall_id": w.submitted.pk, "transition": "approve"},
+    ),
+    Case(
+        "recalls:progress_new",
+        COMPANY,
+        kwargs=lambda w: {"recall_id": w.in_progress.pk},
+    ),
+    Case(
+        "recalls:recall_scope",
+        CONFIDENTIAL,
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case(
+        "recalls:recall_scope_export",
+        CONFIDENTIAL,
+        kwargs=lambda w: {"recall_id": w.in_progress.pk, "what": "parties", "fmt": "csv"},
+    ),
+    Case("recalls:scope_query", {"office", "analyst", "authority", "client"}, query="gtin=&lots=L1"),
+    Case("recalls:products", SIGNED_IN),
+    Case("recalls:product_create", COMPANY),
+    Case("recalls:product", CONFIDENTIAL, kwargs=lambda w: {"product_id": w.product.pk}),
+    Case("recalls:uploads", SIGNED_IN),
+    Case("recalls:upload", CONFIDENTIAL, kwargs=lambda w: {"upload_id": w.upload.pk}),
+    # API
+    Case("qslab_recalls_api_public_recalls", EVERYONE, api=True, query="q=Kettle"),
+    Case(
+        "qslab_recalls_api_public_recall",
+        EVERYONE,
+        api=True,
+        note="published",
+        kwargs=lambda w: {"recall_id": w.published.pk},
+    ),
+    Case(
+        "qslab_recalls_api_public_recall",
+        NOBODY,
+        api=True,
+        note="draft",
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case(
+        "qslab_recalls_api_public_progress",
+        EVERYONE,
+        api=True,
+        kwargs=lambda w: {"recall_id": w.in_progress.pk},
+    ),
+    Case("qslab_recalls_api_recall_statistics", EVERYONE, api=True),
+    Case("qslab_recalls_api_products", SIGNED_IN, api=True),
+    Case("qslab_recalls_api_recalls", SIGNED_IN, api=True),
+    Case(
+        "qslab_recalls_api_recall",
+        CONFIDENTIAL,
+        api=True,
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+    Case(
+        "qslab_recalls_api_move_recall",
+        COMPANY,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"recall_id": w.draft.pk, "transition": "submit"},
+        data={},
+    ),
+    Case(
+        "qslab_recalls_api_record_progress",
+        COMPANY,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"recall_id": w.in_progress.pk},
+        data={"period_end": "2026-01-15", "units_remedied": 20, "summary_en": "more"},
+    ),
+    Case(
+        "qslab_recalls_api_recall_scope",
+        CONFIDENTIAL,
+        api=True,
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+def test_recalls_access(case, role, clients, world):
+    check_access(case, role, clients, world)

@@ -1,0 +1,34 @@
+from django.urls import path
+
+from qslab.recalls import feeds, views
+
+app_name = "recalls"
+
+urlpatterns = [
+    # the public safety portal
+    path("safety/", views.safety, name="safety"),
+    path("public/", views.public_recalls, name="public_recalls"),
+    path("public/<int:recall_id>/", views.public_recall, name="public_recall"),
+    path("public/<int:recall_id>/chart.svg", views.recall_chart, name="recall_chart"),
+    path("statistics/", views.statistics, name="statistics"),
+    path("feed/atom/", feeds.RecallFeed(), name="feed"),
+    # work pages
+    path("", views.home, name="home"),
+    path("new/", views.recall_create, name="recall_create"),
+    path("<int:recall_id>/", views.recall, name="recall"),
+    path("<int:recall_id>/edit/", views.recall_edit, name="recall_edit"),
+    path("<int:recall_id>/actions/<slug:transition>/", views.recall_transition, name="recall_transition"),
+    path("<int:recall_id>/progress/", views.progress_new, name="progress_new"),
+    path("<int:recall_id>/scope/", views.recall_scope, name="recall_scope"),
+    path(
+        "<int:recall_id>/scope/<slug:what>.<slug:fmt>",
+        views.recall_scope_export,
+        name="recall_scope_export",
+    ),
+    path("scope/", views.scope_query, name="scope_query"),
+    path("products/", views.products, name="products"),
+    path("products/new/", views.product_create, name="product_create"),
+    path("products/<int:product_id>/", views.product, name="product"),
+    path("uploads/", views.uploads, name="uploads"),
+    path("uploads/<int:upload_id>/", views.upload, name="upload"),
+]
