@@ -778,6 +778,9 @@ class RectificationOrder(ChangeLoggedModel):
     evaluation = models.ForeignKey(
         EvaluationEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    inspection = models.ForeignKey(
+        "supervision.Inspection", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -820,3 +823,418 @@ class PublicNotification(models.Model):
 
     def __str__(self) -> str:
         return bilingual(self.title_zh, self.title_en)
+
+
+# --------------------------------------------------------------------------------------------------
+# Major-change reports (重大事项报告): director, supporting institution, direction
+# --------------------------------------------------------------------------------------------------
+
+
+MAJOR_CHANGE_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("submitted", "submitted", "已报告"),
+        State("returned", "returned for changes", "退回修改"),
+        State("approved", "approved", "已批准", terminal=True),
+        State("rejected", "rejected", "不予批准", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "resubmit",
+            ("returned",),
+            "submitted",
+            (Role.LAB_MANAGER,),
+            "resubmit",
+            "重新报告",
+            allowed=_manages_lab,
+            notify=_office,
+            deadline=DeadlineRule(
+                15, "decide on the major change", "审批重大事项", assignee_role=Role.OFFICE
+            ),
+        ),
+        Transition(
+            "approve",
+            ("submitted",),
+            "approved",
+            OFFICE,
+            "approve the change",
+            "批准变更",
+            notify=_managers,
+        ),
+        Transition(
+            "return",
+            ("submitted",),
+            "returned",
+            OFFICE,
+            "return with reason",
+            "退回",
+            requires_reason=True,
+            notify=_managers,
+            deadline=DeadlineRule(
+                10, "revise the major-change report", "修改重大事项报告", assignee=_first_manager
+            ),
+        ),
+        Transition(
+            "reject",
+            ("submitted",),
+            "rejected",
+            OFFICE,
+            "reject the change",
+            "不予批准",
+            requires_reason=True,
+            notify=_managers,
+        ),
+    ),
+)
+
+
+class MajorChange(ChangeLoggedModel):
+    """A laboratory's report of a major change (its director, supporting institution or direction) that
+    the office approves before the registry changes; approval writes the change through the labs app."""
+
+    class Kind(models.TextChoices):
+        DIRECTOR = "director", _("director")
+        INSTITUTION = "supporting_institution", _("supporting institution")
+        DIRECTION = "direction", _("research direction")
+
+    workflow = MAJOR_CHANGE_WORKFLOW
+
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="major_changes")
+    kind = models.CharField(_("what changes"), max_length=24, choices=Kind.choices)
+    current_value = models.CharField(_("current value"), max_length=300, blank=True, editable=False)
+    new_value = models.CharField(
+        _("new value"),
+        max_length=200,
+        blank=True,
+        help_text=_("the new director's name, or the new direction"),
+    )
+    new_title = models.CharField(_("new director's title"), max_length=100, blank=True)
+    new_institution = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("new supporting institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.TextField(_("reason for the change"))
+    status = models.CharField(
+        _("status"), max_length=12, default="submitted", choices=MAJOR_CHANGE_WORKFLOW.choices()
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created",)
+        verbose_name = _("major-change report")
+        verbose_name_plural = _("major-change reports")
+
+    def __str__(self) -> str:
+        return str(
+            _("%(lab)s: change of %(kind)s") % {"lab": self.laboratory, "kind": self.get_kind_display()}
+        )
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:change", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return MAJOR_CHANGE_WORKFLOW.state(self.status).label
+
+    @property
+    def proposed(self) -> str:
+        if self.kind == self.Kind.INSTITUTION:
+            return str(self.new_institution) if self.new_institution_id else ""
+        if self.kind == self.Kind.DIRECTOR and self.new_title:
+            return f"{self.new_value} ({self.new_title})"
+        return self.new_value
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return ALL
+        return _lab_q(user)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _lab_q(user) & models.Q(status="returned")
+
+
+# --------------------------------------------------------------------------------------------------
+# Inspections (scheduled or for cause): findings, evidence, corrective-action requests
+# --------------------------------------------------------------------------------------------------
+
+
+def _office_or_inspector(user: Any, obj: Any) -> bool:
+    if _is_office(user):
+        return True
+    inspection = getattr(obj, "inspection", obj)
+    return bool(
+        user is not None and user.is_authenticated and inspection.inspectors.filter(pk=user.pk).exists()
+    )
+
+
+def _actions_open(inspection: Inspection) -> str | None:
+    open_ = CorrectiveAction.objects.filter(finding__inspection=inspection).exclude(status="verified").count()
+    if open_:
+        return str(_("%(n)d corrective actions are not yet verified.") % {"n": open_})
+    return None
+
+
+INSPECTION_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("planned", "planned", "已安排"),
+        State("reported", "findings recorded", "已记录发现"),
+        State("closed", "closed", "已关闭", terminal=True),
+        State("cancelled", "cancelled", "已取消", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "record",
+            ("planned",),
+            "reported",
+            (Role.OFFICE, Role.EXPERT),
+            "record the findings",
+            "提交检查发现",
+            allowed=_office_or_inspector,
+            notify=_managers,
+        ),
+        Transition(
+            "close",
+            ("reported",),
+            "closed",
+            OFFICE,
+            "close the inspection",
+            "关闭检查",
+            guard=_actions_open,
+            notify=_managers,
+        ),
+        Transition(
+            "cancel",
+            ("planned",),
+            "cancelled",
+            OFFICE,
+            "cancel",
+            "取消",
+            requires_reason=True,
+        ),
+    ),
+)
+
+
+class Inspection(ChangeLoggedModel):
+    """An inspection of one laboratory: scheduled (e.g. after a spot-check draw) or for cause (a complaint,
+    an incident, a failed report). Inspectors record findings; major and minor findings get corrective-
+    action requests with deadlines, which the office verifies before it closes the inspection."""
+
+    class Kind(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        FOR_CAUSE = "for_cause", _("for cause")
+
+    workflow = INSPECTION_WORKFLOW
+
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="inspections")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.SCHEDULED)
+    cause = models.TextField(_("cause"), blank=True, help_text=_("why an inspection for cause is held"))
+    spot_check = models.ForeignKey(
+        SpotCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="inspections"
+    )
+    planned_on = models.DateField(_("planned for"))
+    conducted_on = models.DateField(_("conducted on"), null=True, blank=True)
+    inspectors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("inspectors"), related_name="inspections", blank=True
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, default="planned", choices=INSPECTION_WORKFLOW.choices()
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-planned_on", "-id")
+        verbose_name = _("inspection")
+        verbose_name_plural = _("inspections")
+
+    def __str__(self) -> str:
+        return str(
+            _("Inspection of %(lab)s (%(kind)s, %(date)s)")
+            % {"lab": self.laboratory, "kind": self.get_kind_display(), "date": f"{self.planned_on:%Y-%m-%d}"}
+        )
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:inspection", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return INSPECTION_WORKFLOW.state(self.status).label
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        """The office and committee see all; inspectors their own; a lab sees its inspections once the
+        findings are recorded (an inspection for cause may be unannounced)."""
+        if _oversees(user):
+            return ALL
+        q = _lab_q(user) & ~models.Q(status="planned")
+        if user is not None and user.is_authenticated:
+            q |= models.Q(inspectors=user)
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if _is_office(user):
+            return models.Q(status__in=("planned", "reported"))
+        if user is not None and user.is_authenticated:
+            return models.Q(status="planned", inspectors=user)
+        return models.Q(pk__in=[])
+
+
+class Finding(ChangeLoggedModel):
+    """A finding of an inspection, major or minor, with its evidence (text and attached files)."""
+
+    class Severity(models.TextChoices):
+        MAJOR = "major", _("major")
+        MINOR = "minor", _("minor")
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="findings")
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
+    description = models.TextField(_("description"))
+    evidence = models.TextField(_("evidence"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("inspection", "id")
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()}: {self.description[:60]}"
+
+    @property
+    def laboratory(self) -> Laboratory:
+        return self.inspection.laboratory
+
+    def get_absolute_url(self) -> str:
+        return self.inspection.get_absolute_url()
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return ALL
+        q = _lab_q(user, "inspection__laboratory") & ~models.Q(inspection__status="planned")
+        if user is not None and user.is_authenticated:
+            q |= models.Q(inspection__inspectors=user)
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if _is_office(user):
+            return models.Q(inspection__status="planned")
+        if user is not None and user.is_authenticated:
+            return models.Q(inspection__status="planned", inspection__inspectors=user)
+        return models.Q(pk__in=[])
+
+
+CORRECTIVE_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("requested", "requested", "已要求整改"),
+        State("responded", "evidence submitted", "已提交整改证据"),
+        State("verified", "verified", "已核实", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "respond",
+            ("requested",),
+            "responded",
+            (Role.LAB_MANAGER,),
+            "submit the corrective action",
+            "提交整改措施",
+            allowed=_manages_lab,
+            notify=_office,
+            guard=lambda a: None if a.response.strip() else str(_("Describe the action taken first.")),
+            deadline=DeadlineRule(
+                10, "verify the corrective action", "核实整改措施", assignee_role=Role.OFFICE
+            ),
+        ),
+        Transition(
+            "verify",
+            ("responded",),
+            "verified",
+            OFFICE,
+            "verify",
+            "核实通过",
+            notify=_managers,
+        ),
+        Transition(
+            "return",
+            ("responded",),
+            "requested",
+            OFFICE,
+            "return: not sufficient",
+            "退回：不充分",
+            requires_reason=True,
+            notify=_managers,
+            deadline=DeadlineRule(
+                10, "corrective action due again", "重新提交整改措施", assignee=_first_manager
+            ),
+        ),
+    ),
+)
+
+
+class CorrectiveAction(ChangeLoggedModel):
+    """A corrective-action request (整改要求) for one finding: what to do and by when, the lab's response
+    and evidence, and the office's verification."""
+
+    workflow = CORRECTIVE_WORKFLOW
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="actions")
+    request = models.TextField(_("what must be corrected"))
+    due_on = models.DateField(_("due on"))
+    response = models.TextField(_("action taken and evidence"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, default="requested", choices=CORRECTIVE_WORKFLOW.choices()
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("due_on", "id")
+        verbose_name = _("corrective-action request")
+        verbose_name_plural = _("corrective-action requests")
+
+    def __str__(self) -> str:
+        return str(_("Corrective action for %(lab)s") % {"lab": self.laboratory})
+
+    @property
+    def laboratory(self) -> Laboratory:
+        return self.finding.inspection.laboratory
+
+    @property
+    def inspection(self) -> Inspection:
+        return self.finding.inspection
+
+    @property
+    def status_label(self) -> str:
+        return CORRECTIVE_WORKFLOW.state(self.status).label
+
+    def get_absolute_url(self) -> str:
+        return self.finding.inspection.get_absolute_url()
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return ALL
+        q = _lab_q(user, "finding__inspection__laboratory") & ~models.Q(finding__inspection__status="planned")
+        if user is not None and user.is_authenticated:
+            q |= models.Q(finding__inspection__inspectors=user)
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _lab_q(user, "finding__inspection__laboratory") & models.Q(status="requested")

@@ -26,17 +26,21 @@ from qslab.core.context import acting_as
 from qslab.core.documents import issue_document
 from qslab.core.models import Deadline
 from qslab.core.notifications import notify
-from qslab.core.services import apply_transition
+from qslab.core.services import add_attachment, apply_transition
 from qslab.labs import services as lab_services
 from qslab.labs.models import OPERATING, Laboratory, _managers_of
 from qslab.supervision.models import (
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
+    CorrectiveAction,
     EvaluationCampaign,
     EvaluationEntry,
+    Finding,
     Indicator,
+    Inspection,
     Inspector,
+    MajorChange,
     PublicNotification,
     RectificationOrder,
     ReportTemplate,
@@ -585,6 +589,8 @@ def move_campaign(
         compute_scores(campaign)
     apply_transition(campaign, transition, user, reason=reason)
     campaign.refresh_from_db()
+    if transition == "publish":
+        record_grades_for_funding(user, campaign)
     if transition == "open_scoring":
         due = campaign.scoring_due or add_days(timezone.localdate(), 20)
         for entry in campaign.entries.prefetch_related("experts"):
@@ -597,6 +603,45 @@ def move_campaign(
                     assignee=expert,
                 )
     return campaign
+
+
+FUNDING_GRADES = ("excellent", "good", "fair", "poor")
+DEFAULT_FUNDING_MAP = {"excellent": "excellent", "good": "good", "pass": "fair", "fail": "poor"}
+
+
+def funding_grade(code: str, grades: Sequence[dict[str, Any]]) -> str:
+    """The funding app's grade (excellent/good/fair/poor) for a campaign grade: the grade's own
+    ``funding`` key, else the default names, else by position (highest = excellent, lowest = poor)."""
+    codes = [g["code"] for g in grades]
+    grade = grades[codes.index(code)] if code in codes else {}
+    if grade.get("funding") in FUNDING_GRADES:
+        return grade["funding"]
+    if code in DEFAULT_FUNDING_MAP:
+        return DEFAULT_FUNDING_MAP[code]
+    if len(codes) < 2 or code not in codes:
+        return "fair"
+    return FUNDING_GRADES[round(codes.index(code) * 3 / (len(codes) - 1))]
+
+
+def record_grades_for_funding(user: Any, campaign: EvaluationCampaign) -> int:
+    """Hand every published grade to the funding app (its eligibility rules read them)."""
+    from qslab.funding.services import record_lab_grade
+
+    n = 0
+    for entry in campaign.entries.exclude(grade="").select_related("laboratory"):
+        open_orders = entry.laboratory.rectification_orders.exclude(
+            status__in=("verified", "kept", "revoked")
+        )
+        record_lab_grade(
+            user,
+            entry.laboratory,
+            campaign.year,
+            funding_grade(entry.grade, campaign.grades),
+            open_rectification=open_orders.exists(),
+            source=f"supervision:{campaign.code}"[:60],
+        )
+        n += 1
+    return n
 
 
 def qualitative_leaves(campaign: EvaluationCampaign) -> list[Indicator]:
@@ -780,6 +825,7 @@ def order_rectification(
     working_days: int = 60,
     spot_check: Any = None,
     evaluation: Any = None,
+    inspection: Any = None,
 ) -> RectificationOrder:
     """Order the lab to rectify by a deadline; the labs lifecycle issues the numbered order."""
     _require_office(user)
@@ -800,6 +846,7 @@ def order_rectification(
         document=lab.last_document,
         spot_check=spot_check,
         evaluation=evaluation,
+        inspection=inspection,
     )
     managers = _managers_of(lab)
     _open_deadline(
@@ -870,6 +917,359 @@ def sanctions() -> list[Laboratory]:
         .select_related("last_document", "supporting_institution")
         .order_by("-last_updated")
     )
+
+
+# ==================================================================================================
+# Major-change reports
+# ==================================================================================================
+
+CLOSED_LAB_STATES = ("revoked", "withdrawn", "merged")
+
+
+def _current_value(lab: Laboratory, kind: str) -> str:
+    if kind == MajorChange.Kind.DIRECTOR:
+        return f"{lab.director_name} ({lab.director_title})" if lab.director_title else lab.director_name
+    if kind == MajorChange.Kind.INSTITUTION:
+        return str(lab.supporting_institution)
+    return lab.direction
+
+
+def _check_change(lab: Laboratory, kind: str, new_value: str, new_institution: Any) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if kind == MajorChange.Kind.INSTITUTION:
+        if new_institution is None:
+            errors["new_institution"] = _("Choose the new supporting institution.")
+        elif new_institution.pk == lab.supporting_institution_id:
+            errors["new_institution"] = _("This is already the supporting institution.")
+    elif kind in (MajorChange.Kind.DIRECTOR, MajorChange.Kind.DIRECTION):
+        current = lab.director_name if kind == MajorChange.Kind.DIRECTOR else lab.direction
+        if not new_value.strip():
+            errors["new_value"] = _("Give the new value.")
+        elif new_value.strip() == current.strip():
+            errors["new_value"] = _("This is the current value.")
+    else:
+        errors["kind"] = _("Choose what changes: director, supporting institution or direction.")
+    return errors
+
+
+@transaction.atomic
+def report_major_change(
+    user: Any,
+    lab: Laboratory,
+    *,
+    kind: str,
+    reason: str,
+    new_value: str = "",
+    new_title: str = "",
+    new_institution: Any = None,
+) -> MajorChange:
+    """The lab (or the office on its behalf) reports a change of director, supporting institution or
+    direction; the office approves it before the registry changes."""
+    if not (has_role(user, Role.LAB_MANAGER, scope=lab) or has_role(user, Role.OFFICE)):
+        raise PermissionDenied(_("Only the laboratory's manager or the office reports a major change."))
+    if lab.status in CLOSED_LAB_STATES:
+        raise ValidationError(_("The laboratory is no longer in the registry's active list."))
+    errors = _check_change(lab, kind, new_value, new_institution)
+    if not reason.strip():
+        errors["reason"] = _("Explain the change.")
+    if errors:
+        raise ValidationError(errors)
+    if MajorChange.objects.filter(laboratory=lab, kind=kind, status__in=("submitted", "returned")).exists():
+        raise ValidationError(_("A report of this kind is already open for the laboratory."))
+    with acting_as(user):
+        change = MajorChange.objects.create(
+            laboratory=lab,
+            kind=kind,
+            current_value=_current_value(lab, kind)[:300],
+            new_value=new_value.strip(),
+            new_title=new_title.strip(),
+            new_institution=new_institution if kind == MajorChange.Kind.INSTITUTION else None,
+            reason=reason.strip(),
+            submitted_by=user,
+        )
+    _open_deadline(
+        change,
+        f"Decide on the major change of {lab.name_en}",
+        f"审批{lab.name_zh}重大事项变更",
+        add_days(timezone.localdate(), 15),
+        role=Role.OFFICE,
+    )
+    notify(
+        [u for u in _office_users() if u != user],
+        verb="major_change_reported",
+        text_en=f"{lab.name_en} reports a change of {change.get_kind_display()}.",
+        text_zh=f"{lab.name_zh}报告重大事项变更。",
+        obj=change,
+    )
+    return change
+
+
+def _office_users() -> list[Any]:
+    from qslab.supervision.models import _office
+
+    return _office(None)
+
+
+@transaction.atomic
+def revise_major_change(
+    user: Any,
+    change: MajorChange,
+    *,
+    reason: str,
+    new_value: str = "",
+    new_title: str = "",
+    new_institution: Any = None,
+) -> MajorChange:
+    """The lab manager revises a returned report and submits it again."""
+    if not MajorChange.objects.editable_by(user).filter(pk=change.pk).exists():
+        raise PermissionDenied(_("Only the laboratory's manager revises a returned report."))
+    errors = _check_change(change.laboratory, change.kind, new_value, new_institution)
+    if not reason.strip():
+        errors["reason"] = _("Explain the change.")
+    if errors:
+        raise ValidationError(errors)
+    change.new_value, change.new_title, change.reason = new_value.strip(), new_title.strip(), reason.strip()
+    change.new_institution = new_institution if change.kind == MajorChange.Kind.INSTITUTION else None
+    with acting_as(user):
+        change.save(update_fields=["new_value", "new_title", "new_institution", "reason", "last_updated"])
+    apply_transition(change, "resubmit", user)
+    change.refresh_from_db()
+    return change
+
+
+@transaction.atomic
+def move_major_change(user: Any, change: MajorChange, transition: str, reason: str = "") -> MajorChange:
+    """Approve (the registry changes through the labs app), return or reject a major-change report."""
+    apply_transition(change, transition, user, reason=reason)
+    change.refresh_from_db()
+    if transition == "approve":
+        lab = change.laboratory
+        if change.kind == MajorChange.Kind.DIRECTOR:
+            data: dict[str, Any] = {"director_name": change.new_value, "director_title": change.new_title}
+        elif change.kind == MajorChange.Kind.INSTITUTION:
+            data = {"supporting_institution": change.new_institution}
+        else:
+            data = {"direction": change.new_value}
+        lab_services.edit_laboratory(user, lab, data)
+    return change
+
+
+# ==================================================================================================
+# Inspections (scheduled or for cause)
+# ==================================================================================================
+
+
+@transaction.atomic
+def plan_inspection(
+    user: Any,
+    lab: Laboratory,
+    *,
+    kind: str,
+    planned_on: Any,
+    inspectors: Iterable[Any],
+    cause: str = "",
+    spot_check: SpotCheck | None = None,
+) -> Inspection:
+    """Schedule an inspection; one for cause states its cause. Inspectors come from the directory and
+    must not share the laboratory's supporting institution."""
+    _require_office(user)
+    inspectors = list(inspectors)
+    errors: dict[str, str] = {}
+    if kind not in Inspection.Kind.values:
+        errors["kind"] = _("Choose scheduled or for cause.")
+    if kind == Inspection.Kind.FOR_CAUSE and not cause.strip():
+        errors["cause"] = _("An inspection for cause states its cause.")
+    if not inspectors:
+        errors["inspectors"] = _("Name at least one inspector.")
+    directory = set(Inspector.objects.filter(active=True).values_list("user_id", flat=True))
+    outside = [str(i) for i in inspectors if i.pk not in directory]
+    if outside:
+        errors["inspectors"] = _("Not in the inspector directory: %(names)s.") % {"names": ", ".join(outside)}
+    conflicted = [
+        str(i)
+        for i in inspectors
+        if lab.supporting_institution_id
+        and lab.supporting_institution_id
+        in {
+            getattr(i, "organisation_id", None),
+            getattr(getattr(i, "inspector_entry", None), "organisation_id", None),
+        }
+    ]
+    if conflicted:
+        errors["inspectors"] = _("Conflict of interest (same institution as the laboratory): %(names)s.") % {
+            "names": ", ".join(conflicted)
+        }
+    if lab.status in CLOSED_LAB_STATES:
+        errors["laboratory"] = _("The laboratory is no longer in the registry's active list.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        inspection = Inspection.objects.create(
+            laboratory=lab, kind=kind, cause=cause.strip(), planned_on=planned_on, spot_check=spot_check
+        )
+        inspection.inspectors.set(inspectors)
+    due = add_days(planned_on, 10)
+    for inspector in inspectors:
+        _open_deadline(
+            inspection,
+            f"Record the findings of the inspection of {lab.name_en}",
+            f"提交{lab.name_zh}检查发现",
+            due,
+            assignee=inspector,
+        )
+    notify(
+        inspectors,
+        verb="inspection_assigned",
+        text_en=f"You inspect {lab.name_en} on {planned_on:%Y-%m-%d}.",
+        text_zh=f"请于{planned_on:%Y-%m-%d}检查{lab.name_zh}。",
+        obj=inspection,
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspections_from_draw(user: Any, plan: SpotCheckPlan, planned_on: Any) -> list[Inspection]:
+    """Schedule one inspection per drawn laboratory with the drawn inspectors (once per check)."""
+    _require_office(user)
+    if plan.status == "draft":
+        raise ValidationError(_("Draw the laboratories first."))
+    made = []
+    for check in plan.checks.filter(draw__superseded=False).select_related("laboratory"):
+        if check.inspections.exists():
+            continue
+        made.append(
+            plan_inspection(
+                user,
+                check.laboratory,
+                kind=Inspection.Kind.SCHEDULED,
+                planned_on=planned_on,
+                inspectors=list(check.inspectors.all()),
+                spot_check=check,
+            )
+        )
+    return made
+
+
+@transaction.atomic
+def record_finding(
+    user: Any,
+    inspection: Inspection,
+    *,
+    severity: str,
+    description: str,
+    evidence: str = "",
+    files: Sequence[Any] = (),
+) -> Finding:
+    """An inspector or the office records a finding (major or minor) with its evidence."""
+    if not Inspection.objects.editable_by(user).filter(pk=inspection.pk, status="planned").exists():
+        raise PermissionDenied(
+            _("Only the inspection's inspectors or the office record findings before the report.")
+        )
+    errors: dict[str, str] = {}
+    if severity not in Finding.Severity.values:
+        errors["severity"] = _("Choose major or minor.")
+    if not description.strip():
+        errors["description"] = _("Describe the finding.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        finding = Finding.objects.create(
+            inspection=inspection,
+            severity=severity,
+            description=description.strip(),
+            evidence=evidence.strip(),
+            recorded_by=user,
+        )
+    for upload in files:
+        add_attachment(finding, upload, user)
+    return finding
+
+
+@transaction.atomic
+def record_inspection(user: Any, inspection: Inspection, *, conducted_on: Any, summary: str) -> Inspection:
+    """Close the fieldwork: the date and summary are saved and the findings go to the laboratory."""
+    if conducted_on > timezone.localdate():
+        raise ValidationError({"conducted_on": _("The inspection cannot end in the future.")})
+    if not summary.strip():
+        raise ValidationError({"summary": _("Write a short summary.")})
+    inspection.workflow.check(inspection, inspection.workflow.transition("record"), user)
+    inspection.conducted_on, inspection.summary = conducted_on, summary.strip()
+    with acting_as(user):
+        inspection.save(update_fields=["conducted_on", "summary", "last_updated"])
+    apply_transition(inspection, "record", user)
+    inspection.refresh_from_db()
+    return inspection
+
+
+@transaction.atomic
+def request_correction(
+    user: Any, finding: Finding, *, text: str, working_days: int = 20
+) -> CorrectiveAction:
+    """The office asks the laboratory to correct a finding by a deadline (in working days)."""
+    _require_office(user)
+    if finding.inspection.status != "reported":
+        raise ValidationError(_("Request corrections once the findings are recorded and before closure."))
+    if not text.strip():
+        raise ValidationError({"request": _("Say what must be corrected.")})
+    if working_days < 1:
+        raise ValidationError({"working_days": _("The deadline must be at least one working day away.")})
+    lab = finding.inspection.laboratory
+    with acting_as(user):
+        action = CorrectiveAction.objects.create(
+            finding=finding, request=text.strip(), due_on=add_days(timezone.localdate(), working_days)
+        )
+    managers = _managers_of(lab)
+    _open_deadline(
+        action,
+        f"Corrective action of {lab.name_en} due",
+        f"{lab.name_zh}整改措施截止",
+        action.due_on,
+        assignee=managers[0] if managers else None,
+        role="" if managers else Role.OFFICE,
+    )
+    notify(
+        managers,
+        verb="corrective_action_requested",
+        text_en=f"Corrective action requested from {lab.name_en}, due {action.due_on:%Y-%m-%d}.",
+        text_zh=f"{lab.name_zh}须于{action.due_on:%Y-%m-%d}前完成整改。",
+        obj=action,
+    )
+    return action
+
+
+@transaction.atomic
+def respond_to_correction(
+    user: Any, action: CorrectiveAction, response: str, files: Sequence[Any] = ()
+) -> CorrectiveAction:
+    """The laboratory describes the action taken, with evidence files, and submits it."""
+    if not CorrectiveAction.objects.editable_by(user).filter(pk=action.pk).exists():
+        raise PermissionDenied(_("Only the laboratory's manager answers an open corrective-action request."))
+    action.response = response.strip()
+    with acting_as(user):
+        action.save(update_fields=["response", "last_updated"])
+    record = apply_transition(action, "respond", user)
+    for upload in files:
+        add_attachment(action, upload, user, change_record=record)
+    action.refresh_from_db()
+    return action
+
+
+@transaction.atomic
+def move_correction(
+    user: Any, action: CorrectiveAction, transition: str, reason: str = ""
+) -> CorrectiveAction:
+    if transition == "respond":
+        return respond_to_correction(user, action, action.response)
+    apply_transition(action, transition, user, reason=reason)
+    action.refresh_from_db()
+    return action
+
+
+@transaction.atomic
+def move_inspection(user: Any, inspection: Inspection, transition: str, reason: str = "") -> Inspection:
+    apply_transition(inspection, transition, user, reason=reason)
+    inspection.refresh_from_db()
+    return inspection
 
 
 # ==================================================================================================

@@ -32,4 +32,28 @@ urlpatterns = [
     path("orders/<int:order_id>/", views.order, name="order"),
     path("orders/<int:order_id>/actions/<slug:transition>/", views.order_transition, name="order_transition"),
     path("sanctions/", views.sanctions, name="sanctions"),
+    path("labs/<int:lab_id>/changes/new/", views.change_create, name="change_create"),
+    path("changes/<int:change_id>/", views.change, name="change"),
+    path(
+        "changes/<int:change_id>/actions/<slug:transition>/",
+        views.change_transition,
+        name="change_transition",
+    ),
+    path("labs/<int:lab_id>/inspections/new/", views.inspection_create, name="inspection_create"),
+    path("inspections/<int:inspection_id>/", views.inspection, name="inspection"),
+    path("inspections/<int:inspection_id>/findings/", views.inspection_finding, name="inspection_finding"),
+    path("inspections/<int:inspection_id>/record/", views.inspection_record, name="inspection_record"),
+    path(
+        "inspections/<int:inspection_id>/actions/<slug:transition>/",
+        views.inspection_transition,
+        name="inspection_transition",
+    ),
+    path("findings/<int:finding_id>/request/", views.finding_request, name="finding_request"),
+    path("corrective-actions/<int:action_id>/respond/", views.action_respond, name="action_respond"),
+    path(
+        "corrective-actions/<int:action_id>/actions/<slug:transition>/",
+        views.action_transition,
+        name="action_transition",
+    ),
+    path("plans/<int:plan_id>/inspections/", views.plan_inspections, name="plan_inspections"),
 ]

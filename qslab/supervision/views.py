@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,9 +23,14 @@ from qslab.labs.models import Laboratory
 from qslab.supervision import services
 from qslab.supervision.models import (
     AnnualReport,
+    CorrectiveAction,
     EvaluationCampaign,
     EvaluationEntry,
+    Finding,
     Indicator,
+    Inspection,
+    Inspector,
+    MajorChange,
     RectificationOrder,
     ReportTemplate,
     SpotCheck,
@@ -65,6 +71,11 @@ def home(request: HttpRequest) -> HttpResponse:
             "campaigns": EvaluationCampaign.objects.visible_to(user)[:20],
             "orders": RectificationOrder.objects.visible_to(user).select_related("laboratory")[:50],
             "templates": ReportTemplate.objects.visible_to(user)[:10],
+            "changes": MajorChange.objects.visible_to(user).select_related("laboratory")[:50],
+            "inspections": Inspection.objects.visible_to(user).select_related("laboratory").distinct()[:50],
+            "my_labs": Laboratory.objects.editable_by(user).exclude(status__in=services.CLOSED_LAB_STATES)
+            if has_role(user, Role.LAB_MANAGER)
+            else [],
             "is_office": has_role(user, Role.OFFICE),
         },
     )
@@ -318,6 +329,12 @@ def order_create(request: HttpRequest, lab_id: int) -> HttpResponse:
     if not has_role(request.user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office orders rectification."))
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    source_id = request.POST.get("inspection") or request.GET.get("inspection")
+    source = (
+        Inspection.objects.filter(pk=source_id, laboratory=lab).first()
+        if (source_id or "").isdigit()
+        else None
+    )
     if request.method == "POST":
         try:
             days = int(request.POST.get("working_days", "60"))
@@ -330,10 +347,11 @@ def order_create(request: HttpRequest, lab_id: int) -> HttpResponse:
             lab,
             grounds=request.POST.get("grounds", ""),
             working_days=days,
+            inspection=source,
         )
         if order:
             return redirect(order)
-    return render(request, "supervision/order_form.html", {"lab": lab})
+    return render(request, "supervision/order_form.html", {"lab": lab, "inspection": source})
 
 
 @login_required
@@ -380,3 +398,287 @@ def order_transition(request: HttpRequest, order_id: int, transition: str) -> Ht
 
 def sanctions(request: HttpRequest) -> HttpResponse:
     return render(request, "supervision/sanctions.html", {"labs": services.sanctions()})
+
+
+# ---- major-change reports ------------------------------------------------------------------------
+
+
+def _organisation(value: str):  # type: ignore[no-untyped-def]
+    from qslab.accounts.models import Organisation
+
+    try:
+        return Organisation.objects.get(pk=int(value))
+    except (TypeError, ValueError, Organisation.DoesNotExist):
+        return None
+
+
+def _organisations():  # type: ignore[no-untyped-def]
+    from qslab.accounts.models import Organisation
+
+    return Organisation.objects.order_by("name_zh")[:500]
+
+
+@login_required
+def change_create(request: HttpRequest, lab_id: int) -> HttpResponse:
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    if not (has_role(request.user, Role.LAB_MANAGER, scope=lab) or has_role(request.user, Role.OFFICE)):
+        raise PermissionDenied(_("Only the laboratory's manager or the office reports a major change."))
+    if request.method == "POST":
+        change = _run(
+            request,
+            services.report_major_change,
+            request.user,
+            lab,
+            kind=request.POST.get("kind", ""),
+            reason=request.POST.get("reason", ""),
+            new_value=request.POST.get("new_value", ""),
+            new_title=request.POST.get("new_title", ""),
+            new_institution=_organisation(request.POST.get("new_institution", "")),
+        )
+        if change:
+            return redirect(change)
+    return render(
+        request,
+        "supervision/change_form.html",
+        {"lab": lab, "kinds": MajorChange.Kind.choices, "organisations": _organisations(), "change": None},
+    )
+
+
+@login_required
+def change(request: HttpRequest, change_id: int) -> HttpResponse:
+    item = get_visible_or_404(MajorChange.objects.select_related("laboratory"), request.user, pk=change_id)
+    can_revise = MajorChange.objects.editable_by(request.user).filter(pk=item.pk).exists()
+    if request.method == "POST":
+        if not can_revise:
+            raise PermissionDenied(_("Only the laboratory's manager revises a returned report."))
+        if _run(
+            request,
+            services.revise_major_change,
+            request.user,
+            item,
+            reason=request.POST.get("reason", ""),
+            new_value=request.POST.get("new_value", ""),
+            new_title=request.POST.get("new_title", ""),
+            new_institution=_organisation(request.POST.get("new_institution", "")),
+        ):
+            return redirect(item)
+    actions = [t for t in MajorChange.workflow.available(item, request.user) if t.name != "resubmit"]
+    return render(
+        request,
+        "supervision/change.html",
+        {
+            "change": item,
+            "can_revise": can_revise,
+            "organisations": _organisations() if can_revise else [],
+            "actions": actions,
+            "history": history_of(item),
+        },
+    )
+
+
+@login_required
+@require_POST
+def change_transition(request: HttpRequest, change_id: int, transition: str) -> HttpResponse:
+    item = get_visible_or_404(MajorChange, request.user, pk=change_id)
+    _run(request, services.move_major_change, request.user, item, transition, request.POST.get("reason", ""))
+    return redirect(item)
+
+
+# ---- inspections ---------------------------------------------------------------------------------
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+def inspection_create(request: HttpRequest, lab_id: int) -> HttpResponse:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office schedules inspections."))
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    directory = Inspector.objects.filter(active=True).select_related("user")
+    if request.method == "POST":
+        planned_on = _date(request.POST.get("planned_on", ""))
+        if planned_on is None:
+            messages.error(request, _("Give the planned date (YYYY-MM-DD)."))
+        else:
+            chosen = [i.user for i in directory if str(i.user_id) in request.POST.getlist("inspectors")]
+            inspection = _run(
+                request,
+                services.plan_inspection,
+                request.user,
+                lab,
+                kind=request.POST.get("kind", ""),
+                cause=request.POST.get("cause", ""),
+                planned_on=planned_on,
+                inspectors=chosen,
+            )
+            if inspection:
+                return redirect(inspection)
+    return render(
+        request,
+        "supervision/inspection_form.html",
+        {
+            "lab": lab,
+            "kinds": Inspection.Kind.choices,
+            "directory": directory,
+            "today": timezone.localdate().isoformat(),
+        },
+    )
+
+
+@login_required
+def inspection(request: HttpRequest, inspection_id: int) -> HttpResponse:
+    item = get_visible_or_404(
+        Inspection.objects.select_related("laboratory", "spot_check"), request.user, pk=inspection_id
+    )
+    user = request.user
+    editable = Inspection.objects.editable_by(user).filter(pk=item.pk).exists()
+    findings = Finding.objects.visible_to(user).filter(inspection=item).prefetch_related("actions")
+    respondable = set(
+        CorrectiveAction.objects.editable_by(user)
+        .filter(finding__inspection=item)
+        .values_list("pk", flat=True)
+    )
+    action_buttons = {
+        a.pk: CorrectiveAction.workflow.available(a, user)
+        for f in findings
+        for a in f.actions.all()
+        if a.status == "responded"
+    }
+    from qslab.core.models import Attachment
+
+    ct_finding = ContentType.objects.get_for_model(Finding)
+    attachments = Attachment.objects.filter(
+        content_type=ct_finding, object_id__in=[str(f.pk) for f in findings]
+    )
+    files: dict[int, list] = {}
+    for a in attachments:
+        files.setdefault(int(a.object_id), []).append(a)
+    return render(
+        request,
+        "supervision/inspection.html",
+        {
+            "inspection": item,
+            "findings": [(f, files.get(f.pk, [])) for f in findings],
+            "can_add": editable and item.status == "planned",
+            "can_record": item.status == "planned"
+            and bool(Inspection.workflow.available(item, user))
+            and any(t.name == "record" for t in Inspection.workflow.available(item, user)),
+            "is_office": has_role(user, Role.OFFICE),
+            "respondable": respondable,
+            "action_buttons": action_buttons,
+            "actions": [t for t in Inspection.workflow.available(item, user) if t.name != "record"],
+            "severities": Finding.Severity.choices,
+            "history": history_of(item),
+            "today": timezone.localdate().isoformat(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def inspection_finding(request: HttpRequest, inspection_id: int) -> HttpResponse:
+    item = get_visible_or_404(Inspection, request.user, pk=inspection_id)
+    _run(
+        request,
+        services.record_finding,
+        request.user,
+        item,
+        severity=request.POST.get("severity", ""),
+        description=request.POST.get("description", ""),
+        evidence=request.POST.get("evidence", ""),
+        files=request.FILES.getlist("files"),
+    )
+    return redirect(item)
+
+
+@login_required
+@require_POST
+def inspection_record(request: HttpRequest, inspection_id: int) -> HttpResponse:
+    item = get_visible_or_404(Inspection, request.user, pk=inspection_id)
+    conducted_on = _date(request.POST.get("conducted_on", ""))
+    if conducted_on is None:
+        messages.error(request, _("Give the date the inspection ended (YYYY-MM-DD)."))
+        return redirect(item)
+    _run(
+        request,
+        services.record_inspection,
+        request.user,
+        item,
+        conducted_on=conducted_on,
+        summary=request.POST.get("summary", ""),
+    )
+    return redirect(item)
+
+
+@login_required
+@require_POST
+def inspection_transition(request: HttpRequest, inspection_id: int, transition: str) -> HttpResponse:
+    item = get_visible_or_404(Inspection, request.user, pk=inspection_id)
+    _run(request, services.move_inspection, request.user, item, transition, request.POST.get("reason", ""))
+    return redirect(item)
+
+
+@login_required
+@require_POST
+def finding_request(request: HttpRequest, finding_id: int) -> HttpResponse:
+    finding = get_visible_or_404(Finding.objects.select_related("inspection"), request.user, pk=finding_id)
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office requests corrective action."))
+    try:
+        days = int(request.POST.get("working_days", "20"))
+    except ValueError:
+        days = 0
+    _run(
+        request,
+        services.request_correction,
+        request.user,
+        finding,
+        text=request.POST.get("request", ""),
+        working_days=days,
+    )
+    return redirect(finding.inspection)
+
+
+@login_required
+@require_POST
+def action_respond(request: HttpRequest, action_id: int) -> HttpResponse:
+    action = get_visible_or_404(
+        CorrectiveAction.objects.select_related("finding__inspection"), request.user, pk=action_id
+    )
+    if not CorrectiveAction.objects.editable_by(request.user).filter(pk=action.pk).exists():
+        raise PermissionDenied(_("Only the laboratory's manager answers an open corrective-action request."))
+    _run(
+        request,
+        services.respond_to_correction,
+        request.user,
+        action,
+        request.POST.get("response", ""),
+        request.FILES.getlist("files"),
+    )
+    return redirect(action.finding.inspection)
+
+
+@login_required
+@require_POST
+def action_transition(request: HttpRequest, action_id: int, transition: str) -> HttpResponse:
+    action = get_visible_or_404(
+        CorrectiveAction.objects.select_related("finding__inspection"), request.user, pk=action_id
+    )
+    _run(request, services.move_correction, request.user, action, transition, request.POST.get("reason", ""))
+    return redirect(action.finding.inspection)
+
+
+@login_required
+@require_POST
+def plan_inspections(request: HttpRequest, plan_id: int) -> HttpResponse:
+    p = get_visible_or_404(SpotCheckPlan, request.user, pk=plan_id)
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office schedules inspections."))
+    planned_on = _date(request.POST.get("planned_on", "")) or timezone.localdate()
+    _run(request, services.inspections_from_draw, request.user, p, planned_on)
+    return redirect(p)

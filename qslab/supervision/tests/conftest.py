@@ -122,4 +122,28 @@ def world(world: Any) -> Any:
     w.own_order = RectificationOrder.objects.create(
         laboratory=w.lab, grounds="问题", due_on=today + dt.timedelta(days=10)
     )
+    from qslab.supervision.models import MajorChange
+
+    w.change = services.report_major_change(
+        w.users["lab_manager"], w.lab, kind="direction", new_value="新方向", reason="调整方向"
+    )
+    w.other_change = services.report_major_change(
+        office, w.other_lab, kind="director", new_value="李四", reason="换届"
+    )
+    assert MajorChange.objects.count() == 2
+    w.inspection = services.plan_inspection(
+        office, w.lab, kind="for_cause", cause="投诉", planned_on=today, inspectors=[w.users["expert"]]
+    )
+    w.reported_inspection = services.plan_inspection(
+        office, w.lab, kind="scheduled", planned_on=today, inspectors=[w.users["expert"]]
+    )
+    w.finding = services.record_finding(
+        w.users["expert"],
+        w.reported_inspection,
+        severity="major",
+        description="记录缺失",
+        evidence="现场照片",
+    )
+    services.record_inspection(office, w.reported_inspection, conducted_on=today, summary="发现问题")
+    w.action = services.request_correction(office, w.finding, text="补全记录", working_days=10)
     return w

@@ -64,6 +64,74 @@ CASES = [
         kwargs=lambda w: {"order_id": w.order.pk, "transition": "lapse"},
     ),
     Case("supervision:sanctions", EVERYONE),
+    Case("supervision:change_create", {"office", "lab_manager"}, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case(
+        "supervision:change_create", OFFICE, note="another lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}
+    ),
+    Case("supervision:change", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"change_id": w.change.pk}),
+    Case(
+        "supervision:change", OVERSIGHT, note="another lab", kwargs=lambda w: {"change_id": w.other_change.pk}
+    ),
+    Case(
+        "supervision:change_transition",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"change_id": w.change.pk, "transition": "approve"},
+    ),
+    Case("supervision:inspection_create", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
+    Case(
+        "supervision:inspection",
+        {*OVERSIGHT, "expert"},
+        note="planned: not yet shown to the lab",
+        kwargs=lambda w: {"inspection_id": w.inspection.pk},
+    ),
+    Case(
+        "supervision:inspection",
+        {*OVERSIGHT, "expert", "lab_manager"},
+        note="reported",
+        kwargs=lambda w: {"inspection_id": w.reported_inspection.pk},
+    ),
+    Case(
+        "supervision:inspection_finding",
+        {"office", "expert"},
+        method="post",
+        kwargs=lambda w: {"inspection_id": w.inspection.pk},
+        data={"severity": "minor", "description": "记录不全"},
+    ),
+    Case(
+        "supervision:inspection_record",
+        {"office", "expert"},
+        method="post",
+        kwargs=lambda w: {"inspection_id": w.inspection.pk},
+        data=lambda w: {"conducted_on": dt.date.today().isoformat(), "summary": "无问题"},
+    ),
+    Case(
+        "supervision:inspection_transition",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"inspection_id": w.reported_inspection.pk, "transition": "close"},
+    ),
+    Case(
+        "supervision:finding_request",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"finding_id": w.finding.pk},
+        data={"request": "整改", "working_days": "10"},
+    ),
+    Case(
+        "supervision:action_respond",
+        {"lab_manager"},
+        method="post",
+        kwargs=lambda w: {"action_id": w.action.pk},
+        data={"response": "已整改"},
+    ),
+    Case(
+        "supervision:action_transition",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"action_id": w.action.pk, "transition": "verify"},
+    ),
+    Case("supervision:plan_inspections", OFFICE, method="post", kwargs=lambda w: {"plan_id": w.plan.pk}),
     # API
     Case("qslab_supervision_api_reports", SIGNED_IN, api=True),
     Case(
