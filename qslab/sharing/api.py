@@ -15,7 +15,17 @@ from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.sharing import services
-from qslab.sharing.models import Booking, Invoice, Resource, ServiceRequest, Tariff, UserClass, manages_lab
+from qslab.sharing.models import (
+    Booking,
+    CustodyEvent,
+    Invoice,
+    Resource,
+    Sample,
+    ServiceRequest,
+    Tariff,
+    UserClass,
+    manages_lab,
+)
 
 router = Router(tags=["sharing"])
 
@@ -119,6 +129,55 @@ class SharingTransitionIn(Schema):
     reason: str = ""
 
 
+class SharingCustodyOut(Schema):
+    action: str
+    at: dt.datetime
+    by: str
+    holder: str
+    location: str
+    note: str
+
+
+class SharingSampleOut(Schema):
+    id: int
+    code: str
+    description: str
+    quantity: str
+    condition: str
+    condition_note: str
+    received_at: dt.datetime
+    disposition: str
+    holder: str
+    location: str
+    custody: list[SharingCustodyOut]
+
+
+class SharingSampleIn(Schema):
+    description: str = Field(..., min_length=1, max_length=300)
+    quantity: str = Field("", max_length=60)
+    condition: Sample.Condition = Sample.Condition.INTACT
+    condition_note: str = Field("", max_length=300)
+
+
+class SharingReceiptIn(Schema):
+    samples: list[SharingSampleIn] = Field(..., min_length=1, max_length=100)
+    location: str = Field("", max_length=200)
+    note: str = ""
+
+
+class SharingCustodyIn(Schema):
+    action: CustodyEvent.Action
+    holder: str = Field("", max_length=150)
+    location: str = Field("", max_length=200)
+    note: str = Field("", max_length=300)
+
+
+class SharingResultsIn(Schema):
+    method: str = Field("", max_length=300)
+    results_zh: str = Field(..., min_length=1)
+    results_en: str = Field(..., min_length=1)
+
+
 class RequestOut(Schema):
     id: int
     lab_code: str
@@ -130,6 +189,10 @@ class RequestOut(Schema):
     user_class: str
     estimate: Decimal | None
     quote_amount: Decimal | None
+    received_at: dt.datetime | None
+    samples_received: list[SharingSampleOut]
+    method: str
+    report_number: str | None
     invoice_number: str | None
 
 
@@ -217,6 +280,35 @@ def _request_out(r: ServiceRequest) -> RequestOut:
         user_class=r.user_class,
         estimate=r.estimate,
         quote_amount=r.quote_amount,
+        received_at=r.received_at,
+        samples_received=[
+            SharingSampleOut(
+                id=x.id,
+                code=x.code,
+                description=x.description,
+                quantity=x.quantity,
+                condition=x.condition,
+                condition_note=x.condition_note,
+                received_at=x.received_at,
+                disposition=x.disposition,
+                holder=x.holder,
+                location=x.location,
+                custody=[
+                    SharingCustodyOut(
+                        action=e.action,
+                        at=e.at,
+                        by=e.by.username,
+                        holder=e.holder,
+                        location=e.location,
+                        note=e.note,
+                    )
+                    for e in x.custody.all()
+                ],
+            )
+            for x in r.sample_items.prefetch_related("custody", "custody__by")
+        ],
+        method=r.method,
+        report_number=r.report.number if r.report_id else None,
         invoice_number=invoice.document.number if invoice else None,
     )
 
@@ -396,11 +488,50 @@ def quote_request(request: HttpRequest, request_id: int, payload: QuoteIn):
 @router.post(
     "/requests/{request_id}/transitions/{transition}",
     response={200: RequestOut, **ERRORS},
-    summary="decline, accept, cancel, deliver, invoice",
+    summary="decline, accept, cancel, start, invoice (receipt and report have their own operations)",
 )
 def move_request(request: HttpRequest, request_id: int, transition: str, payload: SharingTransitionIn):
     item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
     return _request_out(services.move_request(request.user, item, transition, payload.reason))
+
+
+@router.post(
+    "/requests/{request_id}/samples",
+    response={200: RequestOut, **ERRORS},
+    summary="Record the samples received with their condition on arrival (lab managers; accepted requests)",
+)
+def receive_samples(request: HttpRequest, request_id: int, payload: SharingReceiptIn):
+    item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    services.receive_samples(
+        request.user, item, [x.dict() for x in payload.samples], payload.location, payload.note
+    )
+    item.refresh_from_db()
+    return _request_out(item)
+
+
+@router.post(
+    "/samples/{sample_id}/custody",
+    response={200: RequestOut, **ERRORS},
+    summary="Add a link to a sample's chain of custody: stored, handed over, tested, returned, disposed",
+)
+def record_custody(request: HttpRequest, sample_id: int, payload: SharingCustodyIn):
+    sample = get_visible_or_404(Sample.objects.select_related("request__lab"), request.user, pk=sample_id)
+    services.record_custody(
+        request.user, sample, payload.action, payload.holder, payload.location, payload.note
+    )
+    return _request_out(sample.request)
+
+
+@router.post(
+    "/requests/{request_id}/report",
+    response={200: RequestOut, **ERRORS},
+    summary="Write the results and issue the numbered test report, zh + en PDF (lab managers; work started)",
+)
+def issue_report(request: HttpRequest, request_id: int, payload: SharingResultsIn):
+    item = get_visible_or_404(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    return _request_out(
+        services.issue_report(request.user, item, payload.results_zh, payload.results_en, payload.method)
+    )
 
 
 @router.get("/invoices", response=list[InvoiceOut], summary="My invoices (lab managers: their labs')")

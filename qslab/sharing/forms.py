@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from qslab.sharing.models import Blackout, Resource, ServiceRequest, Tariff, UserClass
+from qslab.sharing.models import Blackout, CustodyEvent, Resource, Sample, ServiceRequest, Tariff, UserClass
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -110,3 +110,46 @@ class TariffForm(forms.Form):
             for unit in Tariff.Unit.values
             for user_class in UserClass.values
         }
+
+
+class SampleReceiptForm(forms.Form):
+    """One sample as it arrived."""
+
+    description = forms.CharField(label=_("description"), max_length=300, required=False)
+    quantity = forms.CharField(label=_("quantity"), max_length=60, required=False)
+    condition = forms.ChoiceField(
+        label=_("condition on arrival"), choices=Sample.Condition.choices, initial=Sample.Condition.INTACT
+    )
+    condition_note = forms.CharField(label=_("condition note"), max_length=300, required=False)
+
+
+SampleReceiptFormSet = forms.formset_factory(SampleReceiptForm, extra=0, max_num=100)
+
+
+class ReceiptForm(forms.Form):
+    location = forms.CharField(label=_("stored at"), max_length=200, required=False)
+    note = forms.CharField(label=_("receipt note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CustodyForm(forms.Form):
+    sample = forms.ModelChoiceField(label=_("sample"), queryset=Sample.objects.none())
+    action = forms.ChoiceField(
+        label=_("action"),
+        choices=[c for c in CustodyEvent.Action.choices if c[0] != CustodyEvent.Action.RECEIVED],
+    )
+    holder = forms.CharField(label=_("to (person now holding it)"), max_length=150, required=False)
+    location = forms.CharField(label=_("location"), max_length=200, required=False)
+    note = forms.CharField(label=_("note"), max_length=300, required=False)
+
+    def __init__(self, *args, request=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if request is not None:
+            self.fields["sample"].queryset = request.sample_items.filter(
+                disposition=Sample.Disposition.IN_CUSTODY
+            )
+
+
+class ResultsForm(forms.Form):
+    method = forms.CharField(label=_("test method"), max_length=300, required=False)
+    results_zh = forms.CharField(label=_("results (Chinese)"), widget=forms.Textarea(attrs={"rows": 5}))
+    results_en = forms.CharField(label=_("results (English)"), widget=forms.Textarea(attrs={"rows": 5}))

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role, scoped_ids
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
-from qslab.core.permissions import ALL, NONE
+from qslab.core.permissions import ALL, NONE, RestrictedQuerySet
 from qslab.core.workflow import State, Transition, Workflow
 from qslab.labs.models import Laboratory
 
@@ -567,6 +567,24 @@ def _has_quote(req: ServiceRequest) -> str | None:
     return None
 
 
+def _has_samples(req: ServiceRequest) -> str | None:
+    if not req.sample_items.exists():
+        return str(_("Record the samples received, with their condition on arrival."))
+    return None
+
+
+def _has_results(req: ServiceRequest) -> str | None:
+    if not (req.results_zh.strip() and req.results_en.strip()):
+        return str(_("Enter the results in Chinese and English before issuing the report."))
+    return None
+
+
+def _issue_report(req: ServiceRequest, user: Any, reason: str) -> None:
+    from qslab.sharing.services import issue_test_report
+
+    issue_test_report(req, user)
+
+
 def _issue_invoice(req: ServiceRequest, user: Any, reason: str) -> None:
     from qslab.sharing.services import issue_invoice
 
@@ -609,7 +627,9 @@ class ServiceRequest(ChangeLoggedModel):
             State("requested", "requested", "已申请"),
             State("quoted", "quoted", "已报价"),
             State("accepted", "accepted", "已接受"),
-            State("delivered", "delivered", "已交付"),
+            State("received", "samples received", "已收样"),
+            State("in_work", "in work", "检测中"),
+            State("delivered", "report issued", "已出报告"),
             State("invoiced", "invoiced", "已开票", terminal=True),
             State("declined", "declined", "已拒绝", terminal=True),
             State("cancelled", "cancelled", "已取消", terminal=True),
@@ -620,7 +640,8 @@ class ServiceRequest(ChangeLoggedModel):
                 allowed=_lab_manager_of_request, guard=_has_quote, notify=_requester_list,
             ),
             Transition(
-                "decline", ("requested",), "declined", (Role.LAB_MANAGER,), "decline", "婉拒",
+                "decline", ("requested", "accepted", "received"), "declined", (Role.LAB_MANAGER,),
+                "decline", "婉拒",
                 allowed=_lab_manager_of_request, requires_reason=True, notify=_requester_list,
             ),
             Transition(
@@ -632,8 +653,19 @@ class ServiceRequest(ChangeLoggedModel):
                 allowed=_requester, notify=_request_managers,
             ),
             Transition(
-                "deliver", ("accepted",), "delivered", (Role.LAB_MANAGER,), "deliver", "交付",
+                "receive", ("accepted",), "received", (Role.LAB_MANAGER,),
+                "record sample receipt", "登记收样",
+                allowed=_lab_manager_of_request, guard=_has_samples, notify=_requester_list,
+            ),
+            Transition(
+                "start", ("received",), "in_work", (Role.LAB_MANAGER,), "start the work", "开始检测",
                 allowed=_lab_manager_of_request, notify=_requester_list,
+            ),
+            Transition(
+                "deliver", ("in_work",), "delivered", (Role.LAB_MANAGER,),
+                "issue the test report", "出具检测报告",
+                allowed=_lab_manager_of_request, guard=_has_results, on_enter=_issue_report,
+                notify=_requester_list,
             ),
             Transition(
                 "invoice", ("delivered",), "invoiced", (Role.LAB_MANAGER,), "invoice", "开具账单",
@@ -673,6 +705,20 @@ class ServiceRequest(ChangeLoggedModel):
     )  # fmt: skip
     quote_note = models.TextField(_("quote note"), blank=True)
     delivery_note = models.TextField(_("delivery note"), blank=True)
+    received_at = models.DateTimeField(_("samples received at"), null=True, blank=True)
+    receipt_note = models.TextField(_("receipt note"), blank=True)
+    method = models.CharField(
+        _("test method"),
+        max_length=300,
+        blank=True,
+        help_text=_("standard or method followed, e.g. GB/T 10125-2021"),
+    )
+    results_zh = models.TextField(_("results (Chinese)"), blank=True)
+    results_en = models.TextField(_("results (English)"), blank=True)
+    report = models.OneToOneField(
+        OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("test report"),
+    )  # fmt: skip
 
     class Meta:
         ordering = ("-created",)
@@ -737,6 +783,98 @@ class Invoice(ChangeLoggedModel):
             return _nothing()
         own = models.Q(client=user)
         return _or(own, managed_lab_q(user)) if _is_manager_at_all(user) else own
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _nothing()
+
+
+class Sample(ChangeLoggedModel):
+    """One sample of a service request: its condition on arrival and where it is now (the last custody
+    event); every move is a ``CustodyEvent``."""
+
+    class Condition(models.TextChoices):
+        INTACT = "intact", _("intact, as described")
+        PACKAGING_DAMAGED = "packaging_damaged", _("packaging damaged, sample intact")
+        DAMAGED = "damaged", _("sample damaged")
+        INSUFFICIENT = "insufficient", _("insufficient quantity")
+        NOT_AS_DESCRIBED = "not_as_described", _("not as described")
+
+    class Disposition(models.TextChoices):
+        IN_CUSTODY = "in_custody", _("in the laboratory's custody")
+        RETURNED = "returned", _("returned to the client")
+        DISPOSED = "disposed", _("disposed of")
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="sample_items")
+    code = models.CharField(_("sample code"), max_length=40, unique=True)
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.CharField(_("quantity"), max_length=60, blank=True)
+    condition = models.CharField(
+        _("condition on arrival"), max_length=20, choices=Condition.choices, default=Condition.INTACT
+    )
+    condition_note = models.CharField(_("condition note"), max_length=300, blank=True)
+    received_at = models.DateTimeField(_("received at"))
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("received by"), on_delete=models.PROTECT, related_name="+"
+    )
+    holder = models.CharField(_("current holder"), max_length=150, blank=True)
+    location = models.CharField(_("current location"), max_length=200, blank=True)
+    disposition = models.CharField(
+        _("disposition"), max_length=12, choices=Disposition.choices, default=Disposition.IN_CUSTODY
+    )
+
+    class Meta:
+        ordering = ("request", "code")
+        verbose_name = _("sample")
+        verbose_name_plural = _("samples")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(request__in=ServiceRequest.objects.visible_to(user).values("pk"))
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return managed_lab_q(user, "request__lab") if _is_manager_at_all(user) else _nothing()
+
+
+class CustodyEvent(models.Model):
+    """One link of a sample's chain of custody: who handed it to whom, where, when. Append-only: the
+    service writes events and never changes or deletes one."""
+
+    class Action(models.TextChoices):
+        RECEIVED = "received", _("received from the client")
+        STORED = "stored", _("stored")
+        TRANSFERRED = "transferred", _("handed over")
+        TESTED = "tested", _("tested")
+        RETURNED = "returned", _("returned to the client")
+        DISPOSED = "disposed", _("disposed of")
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="custody")
+    action = models.CharField(_("action"), max_length=12, choices=Action.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    holder = models.CharField(_("to"), max_length=150, blank=True, help_text=_("the person now holding it"))
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("sample", "at", "id")
+        verbose_name = _("custody event")
+        verbose_name_plural = _("custody events")
+
+    def __str__(self) -> str:
+        return f"{self.sample.code} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(sample__in=Sample.objects.visible_to(user).values("pk"))
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

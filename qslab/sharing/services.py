@@ -27,9 +27,11 @@ from qslab.sharing.models import (
     ACTIVE_BOOKING_STATES,
     Blackout,
     Booking,
+    CustodyEvent,
     Invoice,
     Qualification,
     Resource,
+    Sample,
     ServiceRequest,
     Standing,
     Tariff,
@@ -532,6 +534,155 @@ def week_of(resource: Resource, user: Any, monday: dt.date) -> list[CalendarDay]
     return days
 
 
+# --------------------------------------------------------------------------------------------------
+# Availability search across the catalogue
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreeResource:
+    """A bookable resource with free time in the searched week: its free windows (each at least the
+    asked duration, within opening hours, outside closures, bookings and their buffers), earliest first."""
+
+    resource_id: int
+    code: str
+    lab_code: str
+    name_zh: str
+    name_en: str
+    windows: tuple[tuple[dt.datetime, dt.datetime], ...]
+
+    @property
+    def first_free(self) -> dt.datetime:
+        return self.windows[0][0]
+
+    @property
+    def free_minutes(self) -> int:
+        return int(sum((e - s).total_seconds() for s, e in self.windows) // 60)
+
+
+AVAILABILITY_FIELDS = (
+    "pk", "code", "lab__code", "name_zh", "name_en", "open_weekdays", "opens_at", "closes_at", "capacity",
+    "buffer_minutes",
+)  # fmt: skip
+
+
+def _subtract(free: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intervals of ``free`` not covered by ``busy`` (both in minutes; ``busy`` sorted by start)."""
+    out = []
+    for s, e in free:
+        cur = s
+        for bs, be in busy:
+            if be <= cur:
+                continue
+            if bs >= e:
+                break
+            if bs > cur:
+                out.append((cur, bs))
+            cur = max(cur, be)
+            if cur >= e:
+                break
+        if cur < e:
+            out.append((cur, e))
+    return out
+
+
+def free_windows(
+    row: tuple,
+    week_start: dt.datetime,
+    bookings: list[tuple[int, dt.datetime, dt.datetime]],
+    blackouts: list[tuple[dt.datetime, dt.datetime]],
+    minutes: int,
+    not_before: dt.datetime,
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The free windows of one resource in the week from ``week_start`` (local midnight of a Monday).
+
+    ``row`` holds ``AVAILABILITY_FIELDS``; ``bookings`` are (slot, starts, ends) of active bookings,
+    ``blackouts`` (starts, ends). A window is free on some parallel slot: opening hours minus closures
+    minus that slot's bookings widened by the buffer; windows of the slots are merged."""
+    _pk, _code, _lab, _zh, _en, weekdays, opens, closes, capacity, buffer = row
+    tz = week_start.tzinfo
+    base = week_start.timestamp()
+
+    def m(moment: dt.datetime) -> int:
+        return int((moment.timestamp() - base) // 60)
+
+    floor = max(0, m(not_before) + (1 if not_before.second or not_before.microsecond else 0))
+    o, c = opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute
+    day_starts = [m(dt.datetime.combine(week_start.date() + dt.timedelta(days=i), dt.time.min, tzinfo=tz))
+                  for i in range(7)]  # fmt: skip
+    open_ = [
+        (max(d + o, floor), d + c) for i, d in enumerate(day_starts) if str(i) in weekdays and d + c > floor
+    ]
+    open_ = [(s, e) for s, e in open_ if e - s >= minutes]
+    if not open_:
+        return []
+    if blackouts:
+        open_ = _subtract(open_, sorted((m(s), m(e)) for s, e in blackouts))
+    per_slot: dict[int, list[tuple[int, int]]] = {k: [] for k in range(capacity)}
+    for slot, s, e in bookings:
+        if slot in per_slot:
+            per_slot[slot].append((m(s) - buffer, m(e) + buffer))
+    merged: list[tuple[int, int]] = []
+    for busy in per_slot.values():
+        merged += _subtract(open_, sorted(busy)) if busy else open_
+        if not busy:
+            break  # a slot without bookings is free whenever the resource is open
+    merged.sort()
+    windows: list[tuple[int, int]] = []
+    for s, e in merged:
+        if windows and s <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], e))
+        else:
+            windows.append((s, e))
+    step = dt.timedelta(minutes=1)
+    return [(week_start + s * step, week_start + e * step) for s, e in windows if e - s >= minutes]
+
+
+def search_availability(
+    user: Any,
+    monday: dt.date,
+    minutes: int = 60,
+    q: str = "",
+    kind: str = "",
+    lab: str = "",
+    region: str = "",
+    now: dt.datetime | None = None,
+) -> list[FreeResource]:
+    """Bookable resources ``user`` may see with at least one free window of ``minutes`` in the week from
+    ``monday``, earliest free first. Three queries whatever the size of the catalogue: the resources, their
+    active bookings of the week and their closures of the week; the windows are computed in memory."""
+    tz = timezone.get_current_timezone()
+    monday = monday - dt.timedelta(days=monday.weekday())
+    start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
+    end = start + dt.timedelta(days=7)
+    now = now or timezone.now()
+    catalogue = search_catalogue(user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region)
+    catalogue = catalogue.filter(bookable=True)
+    rows = list(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
+    if not rows or now >= end:
+        return []
+    ids = [r[0] for r in rows]
+    margin = dt.timedelta(minutes=max(r[9] for r in rows))
+    bookings: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {}
+    blackouts: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    resource_filter = {"resource__in": catalogue.values("pk")} if len(ids) > 500 else {"resource__in": ids}
+    for rid, slot, s, e in Booking.objects.filter(
+        status__in=ACTIVE_BOOKING_STATES, starts__lt=end + margin, ends__gt=start - margin, **resource_filter
+    ).values_list("resource_id", "slot", "starts", "ends"):
+        bookings.setdefault(rid, []).append((slot, s, e))
+    for rid, s, e in Blackout.objects.filter(starts__lt=end, ends__gt=start, **resource_filter).values_list(
+        "resource_id", "starts", "ends"
+    ):
+        blackouts.setdefault(rid, []).append((s, e))
+    found = []
+    for row in rows:
+        windows = free_windows(row, start, bookings.get(row[0], []), blackouts.get(row[0], []), minutes, now)
+        if windows:
+            found.append(FreeResource(row[0], row[1], row[2], row[3], row[4], tuple(windows)))
+    found.sort(key=lambda f: (f.first_free, f.lab_code, f.code))
+    return found
+
+
 def ics_for(bookings: Iterable[Booking], name: str) -> str:
     """An iCalendar feed of bookings (RFC 5545)."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//qslab//sharing//EN", f"X-WR-CALNAME:{name}"]
@@ -609,6 +760,182 @@ def move_request(user: Any, req: ServiceRequest, transition: str, reason: str = 
     apply_transition(req, transition, user, reason=reason)
     req.refresh_from_db()
     return req
+
+
+@transaction.atomic
+def receive_samples(
+    user: Any, req: ServiceRequest, samples: list[dict[str, Any]], location: str = "", note: str = ""
+) -> list[Sample]:
+    """Record the samples that arrived (each with its condition on arrival), open their chain of custody
+    with a "received" event, and move the accepted request to "samples received". ``samples``: dicts with
+    ``description`` and optionally ``quantity``, ``condition``, ``condition_note``. A sample that is not
+    intact needs a note saying what is wrong; every problem is reported at once and nothing is saved."""
+    if not manages_lab(user, req.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory receive its samples."))
+    if req.status != "accepted":
+        raise ValidationError(_("Samples are received once the client has accepted the quote."))
+    if not samples:
+        raise ValidationError(_("Record at least one sample."))
+    errors = []
+    for i, item in enumerate(samples, start=1):
+        if not (item.get("description") or "").strip():
+            errors.append(_("Sample %(n)s: describe the sample.") % {"n": i})
+        condition = item.get("condition") or Sample.Condition.INTACT
+        if condition not in Sample.Condition.values:
+            errors.append(_("Sample %(n)s: unknown condition.") % {"n": i})
+        elif condition != Sample.Condition.INTACT and not (item.get("condition_note") or "").strip():
+            errors.append(_("Sample %(n)s: say what is wrong with it on arrival.") % {"n": i})
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    made = []
+    holder = user.get_full_name() or user.username
+    with acting_as(user):
+        for i, item in enumerate(samples, start=1):
+            sample = Sample.objects.create(
+                request=req,
+                code=f"SR{req.pk}-{i:02d}",
+                description=item["description"].strip()[:300],
+                quantity=(item.get("quantity") or "")[:60],
+                condition=item.get("condition") or Sample.Condition.INTACT,
+                condition_note=(item.get("condition_note") or "")[:300],
+                received_at=now,
+                received_by=user,
+                holder=holder[:150],
+                location=location[:200],
+            )
+            CustodyEvent.objects.create(
+                sample=sample,
+                action=CustodyEvent.Action.RECEIVED,
+                at=now,
+                by=user,
+                holder=holder[:150],
+                location=location[:200],
+                note=sample.get_condition_display()
+                + (f": {sample.condition_note}" if sample.condition_note else ""),
+            )
+            made.append(sample)
+        ServiceRequest.objects.filter(pk=req.pk).update(received_at=now, receipt_note=note)
+    damaged = [s for s in made if s.condition != Sample.Condition.INTACT]
+    reason = _("%(n)s samples received") % {"n": len(made)}
+    if damaged:
+        reason += "; " + "; ".join(
+            f"{s.code}: {s.get_condition_display()} ({s.condition_note})" for s in damaged
+        )
+    apply_transition(req, "receive", user, reason=reason)
+    return made
+
+
+@transaction.atomic
+def record_custody(
+    user: Any, sample: Sample, action: str, holder: str = "", location: str = "", note: str = ""
+) -> CustodyEvent:
+    """Add a link to the sample's chain of custody (who has it now, where); a returned or disposed sample
+    leaves the laboratory's custody and takes no further event."""
+    if not manages_lab(user, sample.request.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory keep the custody of its samples."))
+    if action not in CustodyEvent.Action.values or action == CustodyEvent.Action.RECEIVED:
+        raise ValidationError({"action": _("Choose what happened to the sample.")})
+    locked = Sample.objects.select_for_update().get(pk=sample.pk)
+    if locked.disposition != Sample.Disposition.IN_CUSTODY:
+        raise ValidationError(
+            _("Sample %(code)s has left the laboratory's custody (%(disposition)s).")
+            % {"code": locked.code, "disposition": locked.get_disposition_display()}
+        )
+    if action == CustodyEvent.Action.TRANSFERRED and not holder.strip():
+        raise ValidationError({"holder": _("Name the person the sample is handed to.")})
+    event = CustodyEvent.objects.create(
+        sample=locked, action=action, by=user, holder=holder[:150], location=location[:200], note=note[:300]
+    )
+    locked.holder = holder[:150] or locked.holder
+    locked.location = location[:200] or locked.location
+    if action == CustodyEvent.Action.RETURNED:
+        locked.disposition = Sample.Disposition.RETURNED
+    elif action == CustodyEvent.Action.DISPOSED:
+        locked.disposition = Sample.Disposition.DISPOSED
+    with acting_as(user):
+        locked.save(update_fields=["holder", "location", "disposition", "last_updated"])
+    return event
+
+
+@transaction.atomic
+def save_results(
+    user: Any, req: ServiceRequest, results_zh: str, results_en: str, method: str = ""
+) -> ServiceRequest:
+    """The lab writes the results (both languages) while the work is under way."""
+    if not manages_lab(user, req.lab):
+        raise PermissionDenied(_("Only the managers of this laboratory report its results."))
+    if req.status not in ("received", "in_work"):
+        raise ValidationError(_("Results are written after the samples are received, before the report."))
+    req.results_zh, req.results_en, req.method = results_zh, results_en, method[:300]
+    with acting_as(user):
+        req.save(update_fields=["results_zh", "results_en", "method", "last_updated"])
+    return req
+
+
+def issue_report(
+    user: Any, req: ServiceRequest, results_zh: str = "", results_en: str = "", method: str = ""
+) -> ServiceRequest:
+    """Save the results given (if any) and issue the numbered test report (the ``deliver`` transition)."""
+    with transaction.atomic():
+        if results_zh or results_en:
+            save_results(user, req, results_zh, results_en, method or req.method)
+        apply_transition(req, "deliver", user)
+    req.refresh_from_db()
+    return req
+
+
+def issue_test_report(req: ServiceRequest, user: Any) -> Any:
+    """Number and render the test report of a service request (an official document, zh + en, addressed
+    to the client): the samples with their condition on arrival, their chain of custody, the method and
+    the results. Called inside the ``deliver`` transition."""
+    from django.utils import translation
+
+    from qslab.core.documents import issue_document
+
+    samples = list(req.sample_items.prefetch_related("custody").order_by("code"))
+    who = req.client.get_full_name() or req.client.username
+    received = f"{_local(req.received_at):%Y-%m-%d %H:%M}" if req.received_at else "—"
+    body = {}
+    for language, words in (
+        ("zh-hans", ("委托方", "委托编号", "收样时间", "检测设备", "检测方法", "样品", "到样状态",
+                     "检测结果")),
+        ("en", ("Client", "Request", "Samples received", "Instrument", "Method", "Samples",
+                "condition on arrival", "Results")),
+    ):  # fmt: skip
+        client_w, request_w, received_w, resource_w, method_w, samples_w, condition_w, results_w = words
+        with translation.override(language):
+            lines = [f"{client_w}: {who}", f"{request_w}: {req.pk}", f"{received_w}: {received}"]
+            if req.resource is not None:
+                name = req.resource.name_zh if language == "zh-hans" else req.resource.name_en
+                lines.append(f"{resource_w}: {name}")
+            if req.method:
+                lines.append(f"{method_w}: {req.method}")
+            lines.append(f"{samples_w}:")
+            lines += [
+                f"{x.code} {x.description} {x.quantity}, {condition_w}: {x.get_condition_display()}"
+                + (f" ({x.condition_note})" if x.condition_note else "")
+                for x in samples
+            ]
+            lines.append(f"{results_w}:")
+            lines.append(req.results_zh if language == "zh-hans" else req.results_en)
+        body[language] = "\n".join(lines)
+    doc = issue_document(
+        kind_code="sharing_test_report",
+        title_zh=f"{req.lab.name_zh} 检测报告：{req.title}",
+        title_en=f"{req.lab.name_en}: test report, {req.title}",
+        body_zh=body["zh-hans"],
+        body_en=body["en"],
+        issued_by=user,
+        public=False,
+        subject=req,
+        recipients=[req.client],
+        template="sharing/pdf/test_report.html",
+        extra_context={"request": req, "samples": samples},
+    )
+    ServiceRequest.objects.filter(pk=req.pk).update(report=doc)
+    req.report = doc
+    return doc
 
 
 def issue_invoice(
@@ -770,7 +1097,9 @@ def queue_items(user: Any) -> list[Any]:
     ]
     todo = {
         "requested": _("Quote the service request %(req)s"),
-        "accepted": _("Deliver the service request %(req)s"),
+        "accepted": _("Receive the samples of the service request %(req)s"),
+        "received": _("Start the work on the service request %(req)s"),
+        "in_work": _("Issue the test report of the service request %(req)s"),
     }
     items += [
         QueueItem(label=todo[r.status] % {"req": r}, url=r.get_absolute_url(), kind="sharing")

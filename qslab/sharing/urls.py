@@ -25,6 +25,9 @@ urlpatterns = [
     path("requests/", views.requests, name="requests"),
     path("requests/<int:request_id>/", views.service_request, name="request"),
     path("requests/<int:request_id>/quote/", views.request_quote, name="request_quote"),
+    path("requests/<int:request_id>/receive/", views.request_receive, name="request_receive"),
+    path("requests/<int:request_id>/custody/", views.request_custody, name="request_custody"),
+    path("requests/<int:request_id>/report/", views.request_report, name="request_report"),
     path("requests/<int:request_id>/<slug:transition>/", views.request_transition, name="request_transition"),
     path("invoices/", views.invoices, name="invoices"),
 ]

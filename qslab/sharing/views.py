@@ -345,10 +345,15 @@ def request_create(request: HttpRequest, lab_id: int) -> HttpResponse:
 @login_required
 def service_request(request: HttpRequest, request_id: int) -> HttpResponse:
     item = get_visible_or_404(
-        ServiceRequest.objects.select_related("lab", "client", "resource"), request.user, pk=request_id
+        ServiceRequest.objects.select_related("lab", "client", "resource", "report"),
+        request.user,
+        pk=request_id,
     )
-    actions = [t for t in ServiceRequest.workflow.available(item, request.user) if t.name != "quote"]
-    can_quote = item.status == "requested" and manages_lab(request.user, item.lab)
+    with_forms = ("quote", "receive", "deliver")  # these have their own forms below
+    actions = [t for t in ServiceRequest.workflow.available(item, request.user) if t.name not in with_forms]
+    manager = manages_lab(request.user, item.lab)
+    can_quote = item.status == "requested" and manager
+    samples = list(item.sample_items.prefetch_related("custody", "custody__by"))
     return render(
         request,
         "sharing/request.html",
@@ -359,8 +364,97 @@ def service_request(request: HttpRequest, request_id: int) -> HttpResponse:
             "quote_form": forms.QuoteForm(initial={"quote_amount": item.estimate}),
             "history": history_of(item),
             "invoice": Invoice.objects.filter(service_request=item).select_related("document").first(),
+            "samples": samples,
+            "can_receive": manager and item.status == "accepted",
+            "can_report": manager and item.status in ("received", "in_work"),
+            "custody_form": forms.CustodyForm(request=item)
+            if manager and any(x.disposition == "in_custody" for x in samples)
+            else None,
         },
     )
+
+
+@login_required
+def request_receive(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The lab records the samples as they arrived: one row per sample, with its condition."""
+    item = get_editable_or_403(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    initial = [{"description": f"{item.title} #{i + 1}"} for i in range(min(item.samples, 100))]
+    formset = forms.SampleReceiptFormSet(request.POST or None, initial=initial, prefix="samples")
+    form = forms.ReceiptForm(request.POST or None)
+    errors: list[str] = []
+    if request.method == "POST" and formset.is_valid() and form.is_valid():
+        rows = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("description")]
+        try:
+            services.receive_samples(
+                request.user, item, rows, form.cleaned_data["location"], form.cleaned_data["note"]
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        except TransitionRefused as exc:
+            if exc.code == TransitionRefused.FORBIDDEN:
+                raise PermissionDenied(str(exc)) from exc
+            errors = [str(exc)]
+        else:
+            messages.success(request, _("Sample receipt recorded."))
+            return redirect(item)
+    return render(
+        request,
+        "sharing/receive.html",
+        {"item": item, "formset": formset, "form": form, "errors": errors},
+    )
+
+
+@login_required
+@require_POST
+def request_custody(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Add a link to a sample's chain of custody."""
+    item = get_editable_or_403(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    form = forms.CustodyForm(request.POST, request=item)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect(item)
+    d = form.cleaned_data
+    try:
+        services.record_custody(request.user, d["sample"], d["action"], d["holder"], d["location"], d["note"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Custody recorded."))
+    return redirect(item)
+
+
+@login_required
+def request_report(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The lab writes the results and issues the numbered test report (zh + en PDF)."""
+    item = get_editable_or_403(ServiceRequest.objects.select_related("lab"), request.user, pk=request_id)
+    form = forms.ResultsForm(
+        request.POST or None,
+        initial={"method": item.method, "results_zh": item.results_zh, "results_en": item.results_en},
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if "issue" in request.POST:
+                item = services.issue_report(
+                    request.user, item, d["results_zh"], d["results_en"], d["method"]
+                )
+            else:
+                services.save_results(request.user, item, d["results_zh"], d["results_en"], d["method"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except TransitionRefused as exc:
+            if exc.code == TransitionRefused.FORBIDDEN:
+                raise PermissionDenied(str(exc)) from exc
+            form.add_error(None, str(exc))
+        else:
+            if item.report_id:
+                messages.success(
+                    request, _("Test report %(number)s issued.") % {"number": item.report.number}
+                )
+            else:
+                messages.success(request, _("Results saved."))
+            return redirect(item)
+    return render(request, "sharing/report_form.html", {"item": item, "form": form})
 
 
 @login_required

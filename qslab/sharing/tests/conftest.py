@@ -110,5 +110,14 @@ def world(world: Any) -> Any:
     w.other_booking = services.book_resource(w.stranger, w.other_resource, at(4, 9), at(4, 10))
     w.request = services.request_service(client, w.lab, {"title": "Tensile test of 5 samples", "samples": 5})
     w.other_request = services.request_service(w.stranger, w.other_lab, {"title": "Salt spray test"})
-    assert Booking.objects.count() == 3 and ServiceRequest.objects.count() == 2
+    manager = w.users["lab_manager"]
+    w.accepted = services.request_service(client, w.lab, {"title": "Salt spray", "samples": 2})
+    services.quote_request(manager, w.accepted, Decimal("800"))
+    services.move_request(client, w.accepted, "accept")
+    w.working = services.request_service(client, w.lab, {"title": "Hardness", "samples": 1})
+    services.quote_request(manager, w.working, Decimal("300"))
+    services.move_request(client, w.working, "accept")
+    (w.sample,) = services.receive_samples(manager, w.working, [{"description": "gear"}], "store A")
+    services.move_request(manager, w.working, "start")
+    assert Booking.objects.count() == 3 and ServiceRequest.objects.count() == 4
     return w

@@ -132,6 +132,37 @@ CASES = [
         kwargs=lambda w: {"request_id": w.request.pk},
         data={"quote_amount": "1200", "quote_note": "5 samples"},
     ),
+    Case("sharing:request_receive", OWN, kwargs=lambda w: {"request_id": w.accepted.pk}),
+    Case(
+        "sharing:request_receive",
+        OWN,
+        method="post",
+        note="record",
+        kwargs=lambda w: {"request_id": w.accepted.pk},
+        data={
+            "samples-TOTAL_FORMS": "1",
+            "samples-INITIAL_FORMS": "0",
+            "samples-0-description": "panel",
+            "samples-0-condition": "intact",
+            "location": "store B",
+        },
+    ),
+    Case(
+        "sharing:request_custody",
+        OWN,
+        method="post",
+        kwargs=lambda w: {"request_id": w.working.pk},
+        data=lambda w: {"sample": w.sample.pk, "action": "transferred", "holder": "analyst Li"},
+    ),
+    Case("sharing:request_report", OWN, kwargs=lambda w: {"request_id": w.working.pk}),
+    Case(
+        "sharing:request_report",
+        OWN,
+        method="post",
+        note="save results",
+        kwargs=lambda w: {"request_id": w.working.pk},
+        data={"results_zh": "硬度 HRC 58", "results_en": "hardness HRC 58", "save": "1"},
+    ),
     Case(
         "sharing:request_transition",
         {"client"},
@@ -292,6 +323,34 @@ CASES = [
         note="decline",
         kwargs=lambda w: {"request_id": w.request.pk, "transition": "decline"},
         data={"reason": "out of scope"},
+    ),
+    Case(
+        "qslab_sharing_api_receive_samples",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"request_id": w.accepted.pk},
+        data={
+            "samples": [
+                {"description": "panel", "condition": "packaging_damaged", "condition_note": "box torn"}
+            ]
+        },
+    ),
+    Case(
+        "qslab_sharing_api_record_custody",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"sample_id": w.sample.pk},
+        data={"action": "stored", "location": "cold room 2"},
+    ),
+    Case(
+        "qslab_sharing_api_issue_report",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"request_id": w.working.pk},
+        data={"results_zh": "硬度 HRC 58", "results_en": "hardness HRC 58"},
     ),
     Case("qslab_sharing_api_invoices", SIGNED_IN, api=True),
     Case("qslab_sharing_api_usage", USAGE, api=True, kwargs=lambda w: {"lab_id": w.lab.pk}),

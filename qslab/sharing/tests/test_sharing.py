@@ -108,7 +108,9 @@ def test_a_service_request_goes_from_quote_to_a_numbered_invoice_the_client_can_
         services.move_request(customer, req, "accept")
     services.quote_request(manager, req, Decimal("4800"), "GB/T 10125")
     services.move_request(customer, req, "accept")
-    services.move_request(manager, req, "deliver")
+    services.receive_samples(manager, req, [{"description": "panel 1"}])
+    services.move_request(manager, req, "start")
+    services.issue_report(manager, req, "无锈蚀", "no corrosion")
     req = services.move_request(manager, req, "invoice")
     assert req.status == "invoiced"
     invoice = Invoice.objects.get(service_request=req)

@@ -1,5 +1,5 @@
 """Demo data of open sharing: a few shared resources of the existing demo laboratories, bookings in each
-state, a service request and an invoice. Idempotent; creates no laboratory (run ``load_demo_labs`` first).
+state, service requests (one quoted, one with its samples received and the work under way). Idempotent; creates no laboratory (run ``load_demo_labs`` first).
 
 Past bookings (completed, no-show) are written as they would stand today; upcoming ones go through the
 booking service and its workflow, so their rules are checked as for any user.
@@ -217,6 +217,27 @@ class Command(BaseCommand):
                 {"title": "Salt-spray test of 6 coated panels", "details": "GB/T 10125, 240 h", "samples": 6},
             )
             services.quote_request(office, req, Decimal("4800.00"), "demo quote")
+            phase = services.request_service(
+                client, lab, {"title": "XRD phase analysis of 3 weld coupons", "samples": 3, "resource": xrd}
+            )
+            services.quote_request(office, phase, None, "demo: priced by the per-sample tariff")
+            services.move_request(client, phase, "accept")
+            services.receive_samples(
+                office,
+                phase,
+                [
+                    {"description": "weld coupon W-1", "quantity": "1 pc"},
+                    {"description": "weld coupon W-2", "quantity": "1 pc"},
+                    {
+                        "description": "weld coupon W-3",
+                        "quantity": "1 pc",
+                        "condition": "packaging_damaged",
+                        "condition_note": "演示：外包装破损，样品完好",
+                    },
+                ],
+                location="样品间 sample store 1",
+            )
+            services.move_request(office, phase, "start")
             services.request_service(client, lab, {"title": "Hardness test of 3 gears", "samples": 3})
         total = Booking.objects.count()
         self.stdout.write(
