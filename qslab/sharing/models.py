@@ -489,6 +489,7 @@ class Booking(ChangeLoggedModel):
         help_text=_("hours times the hourly tariff of the user class, fixed when booked"),
     )
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True, editable=False)
     invoice = models.ForeignKey(
         "Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings"
     )

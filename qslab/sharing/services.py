@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
+from qslab.core.notifications import notify
 from qslab.core.services import apply_transition, watch
 from qslab.labs.models import Laboratory
 from qslab.sharing.models import (
@@ -468,6 +469,49 @@ def release_no_shows(now: dt.datetime | None = None) -> int:
     return released
 
 
+REMIND_STATES = ("approved", "requested")
+
+
+@transaction.atomic
+def send_booking_reminders(now: dt.datetime | None = None) -> int:
+    """The daily job's part for bookings: remind each booker of their bookings that start tomorrow
+    (approved ones, and requested ones still awaiting approval), once per booking; returns how many."""
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    tomorrow = timezone.localtime(now).date() + dt.timedelta(days=1)
+    start = dt.datetime.combine(tomorrow, dt.time.min, tzinfo=tz)
+    due = (
+        Booking.objects.select_for_update()
+        .filter(status__in=REMIND_STATES, reminded_at__isnull=True, starts__gte=start)
+        .filter(starts__lt=start + dt.timedelta(days=1))
+        .select_related("resource", "resource__lab", "user")
+        .order_by("starts")
+    )
+    sent = 0
+    for b in due:
+        s, e = _local(b.starts), _local(b.ends)
+        pending_en = "" if b.status == "approved" else " It still awaits the laboratory's approval."
+        pending_zh = "" if b.status == "approved" else "该预约仍待实验室审批。"
+        notify(
+            [b.user],
+            verb="reminder",
+            obj=b,
+            text_en=(
+                f"Reminder: you have booked {b.resource.name_en} ({b.resource.lab.name_en}) tomorrow, "
+                f"{s:%Y-%m-%d} {s:%H:%M}–{e:%H:%M}. Check in on arrival; cancellation is possible up to "
+                f"{b.resource.cancel_notice_hours} h before the start.{pending_en}"
+            ),
+            text_zh=(
+                f"提醒：您已预约明天（{s:%Y-%m-%d}）{s:%H:%M}–{e:%H:%M} 使用{b.resource.name_zh}"
+                f"（{b.resource.lab.name_zh}）。到达后请签到；如需取消，请在开始前 "
+                f"{b.resource.cancel_notice_hours} 小时之前办理。{pending_zh}"
+            ),
+        )
+        Booking.objects.filter(pk=b.pk).update(reminded_at=now)  # bookkeeping of the job, not a change
+        sent += 1
+    return sent
+
+
 # --------------------------------------------------------------------------------------------------
 # Calendar
 # --------------------------------------------------------------------------------------------------
@@ -656,8 +700,9 @@ def search_availability(
     start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
     end = start + dt.timedelta(days=7)
     now = now or timezone.now()
-    catalogue = search_catalogue(user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region)
-    catalogue = catalogue.filter(bookable=True)
+    catalogue = search_catalogue(
+        user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region
+    ).filter(bookable=True)
     rows = list(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
     if not rows or now >= end:
         return []

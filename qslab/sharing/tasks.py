@@ -11,3 +11,12 @@ def release_no_shows_task() -> dict[str, int]:
     from qslab.sharing.services import release_no_shows
 
     return {"released": release_no_shows()}
+
+
+@task()
+def send_booking_reminders_task() -> dict[str, int]:
+    """Remind bookers of tomorrow's bookings (once each; enqueued by the daily scheduler with the
+    platform's reminders)."""
+    from qslab.sharing.services import send_booking_reminders
+
+    return {"reminded": send_booking_reminders()}

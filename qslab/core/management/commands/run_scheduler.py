@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, once: bool = False, interval: int = 300, **options: Any) -> None:
         from qslab.core.tasks import send_reminders_task
-        from qslab.sharing.tasks import release_no_shows_task
+        from qslab.sharing.tasks import release_no_shows_task, send_booking_reminders_task
 
         last_day = None
         while True:
@@ -26,6 +26,7 @@ class Command(BaseCommand):
             if today != last_day:
                 result = send_reminders_task.enqueue()
                 self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued daily reminders ({result.id})")
+                send_booking_reminders_task.enqueue()  # bookings starting tomorrow (sharing)
                 last_day = today
             release_no_shows_task.enqueue()  # every check: bookings not checked in are released promptly
             if once:

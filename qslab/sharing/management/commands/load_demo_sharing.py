@@ -1,5 +1,6 @@
 """Demo data of open sharing: a few shared resources of the existing demo laboratories, bookings in each
-state, service requests (one quoted, one with its samples received and the work under way). Idempotent; creates no laboratory (run ``load_demo_labs`` first).
+state, service requests (one quoted, one with its samples received and the work under way).
+Idempotent; creates no laboratory (run ``load_demo_labs`` first).
 
 Past bookings (completed, no-show) are written as they would stand today; upcoming ones go through the
 booking service and its workflow, so their rules are checked as for any user.
