@@ -139,6 +139,7 @@ from typing import Any
 
 import ibis
 import ibis.common.exceptions as ibis_exc
+import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -1057,28 +1058,74 @@ def affected_units(
 
 
 def _scope_events(store: TraceStore, units: ir.Table) -> ir.Table:
-    """Events of the given units. The unit-key bounds are fetched first and given as a range
-    predicate, so a backend with zone maps (DuckDB) skips row groups of a clustered events table."""
-    e = store.events()
-    bounds = units.aggregate(lo=units.unit_key.min(), hi=units.unit_key.max()).to_pyarrow().to_pylist()[0]
-    if bounds["lo"] is None:
-        return e.filter(ibis.literal(False))
-    e = e.filter(e.unit_key.between(bounds["lo"], bounds["hi"]))
-    return e.semi_join(units.select("unit_key"), "unit_key")
+    """Events of the given units (a semi-join). On DuckDB the join's dynamic filter on ``unit_key``
+    reaches the events scan, so on a clustered events table (:meth:`TraceStore.optimise`) only the
+    row groups holding those units are read."""
+    return store.events().semi_join(units.select("unit_key"), "unit_key")
 
 
 def _kind_rank(kind: ir.StringValue) -> ir.IntegerValue:
     return kind.cases(*[(k, i) for i, k in enumerate(EVENT_KINDS)], else_=-1)
 
 
-def _unit_list(units: ir.Table, events: ir.Table) -> ir.Table:
+_LAST_EVENT = dt_.Struct(
+    {
+        "kind": "string",
+        "occurred_at": "timestamp",
+        "party_id": "string",
+        "party_name": "string",
+        "party_role": "string",
+        "region": "string",
+    }
+)
+_EVENT_ORDER = dt_.Struct({"at": "timestamp", "rank": "int8", "key": "int64"})
+_PARTY_FACTS = dt_.Struct({"party_name": "string", "party_role": "string", "region": "string"})
+_PARTY_ORDER = dt_.Struct({"at": "timestamp", "key": "int64"})
+
+
+@ibis.udf.agg.builtin(name="arg_max")
+def _arg_max_event(value: _LAST_EVENT, key: _EVENT_ORDER) -> _LAST_EVENT:  # type: ignore[valid-type]
+    """DuckDB's ``arg_max``: one pass, no sort (Ibis's ``argmax`` compiles to an ordered ``FIRST``)."""
+
+
+@ibis.udf.agg.builtin(name="arg_max")
+def _arg_max_party(value: _PARTY_FACTS, key: _PARTY_ORDER) -> _PARTY_FACTS:  # type: ignore[valid-type]
+    """DuckDB's ``arg_max`` for a party's latest name, role and region."""
+
+
+def _fast_aggregates(table: ir.Table) -> bool:
+    try:
+        return str(table._find_backend().name) == "duckdb"
+    except Exception:  # pragma: no cover - an unbound expression
+        return False
+
+
+def _last_events(events: ir.Table, *, fast: bool | None = None) -> ir.Table:
+    """Each unit's last event (latest time, then later kind, then later-stored), one row per unit."""
+    if fast is None:
+        fast = _fast_aggregates(events)
+    if fast:
+        key = ibis.struct(
+            {"at": events.occurred_at, "rank": _kind_rank(events.kind).cast("int8"), "key": events.event_key}
+        )
+        value = ibis.struct({name: events[name] for name in _LAST_EVENT.names})
+        last = events.group_by("unit_key").aggregate(_last=_arg_max_event(value, key))
+        return last.select(
+            unit_key=last.unit_key,
+            last_kind=last._last["kind"],
+            last_at=last._last["occurred_at"],
+            last_party_id=last._last["party_id"],
+            last_party_name=last._last["party_name"],
+            last_party_role=last._last["party_role"],
+            last_region=last._last["region"],
+        )
     ranked = events.mutate(
         _rank=ibis.row_number().over(
             group_by=events.unit_key,
             order_by=[events.occurred_at.desc(), _kind_rank(events.kind).desc(), events.event_key.desc()],
         )
     )
-    last = ranked.filter(ranked._rank == 0).select(
+    return ranked.filter(ranked._rank == 0).select(
         unit_key="unit_key",
         last_kind="kind",
         last_at="occurred_at",
@@ -1087,6 +1134,10 @@ def _unit_list(units: ir.Table, events: ir.Table) -> ir.Table:
         last_party_role="party_role",
         last_region="region",
     )
+
+
+def _unit_list(units: ir.Table, events: ir.Table, *, fast: bool | None = None) -> ir.Table:
+    last = _last_events(events, fast=fast)
     flags = events.group_by("unit_key").aggregate(
         recalled=(events.kind == "recalled").any(),
         remedied=(events.kind == "remedied").any(),
@@ -1126,14 +1177,27 @@ def _unit_list(units: ir.Table, events: ir.Table) -> ir.Table:
 
 
 def _party_list(events: ir.Table, unit_list: ir.Table) -> ir.Table:
-    handled = events.group_by("party_id").aggregate(
-        party_name=events.party_name.argmax(events.occurred_at),
-        role=events.party_role.argmax(events.occurred_at),
-        region=events.region.argmax(events.occurred_at),
-        units_handled=events.unit_key.nunique(),
-        units_recalled=events.unit_key.nunique(where=events.kind == "recalled"),
-        units_remedied=events.unit_key.nunique(where=events.kind == "remedied"),
-    )
+    counts = {
+        "units_handled": events.unit_key.nunique(),
+        "units_recalled": events.unit_key.nunique(where=events.kind == "recalled"),
+        "units_remedied": events.unit_key.nunique(where=events.kind == "remedied"),
+    }
+    if _fast_aggregates(events):
+        key = ibis.struct({"at": events.occurred_at, "key": events.event_key})
+        value = ibis.struct({name: events[name] for name in _PARTY_FACTS.names})
+        handled = events.group_by("party_id").aggregate(_facts=_arg_max_party(value, key), **counts)
+        handled = handled.mutate(
+            party_name=handled._facts["party_name"],
+            role=handled._facts["party_role"],
+            region=handled._facts["region"],
+        )
+    else:
+        handled = events.group_by("party_id").aggregate(
+            party_name=events.party_name.argmax(events.occurred_at),
+            role=events.party_role.argmax(events.occurred_at),
+            region=events.region.argmax(events.occurred_at),
+            **counts,
+        )
     holding = unit_list.last_kind.isin(list(HOLDING_KINDS))
     sold = unit_list.last_kind == "sold"
     now = unit_list.filter(unit_list.last_party_id.notnull()).group_by(party_id=unit_list.last_party_id)
@@ -1258,60 +1322,52 @@ def recall_scope(
     )
     trace = _trace_store(store)
     with quiet_backend():
-        units = affected_units(trace, crit).cache()
+        units = affected_units(trace, crit)
+        events = _scope_events(trace, units).cache()
         try:
-            events = _scope_events(trace, units).cache()
+            unit_list = _unit_list(units, events).cache()
             try:
-                unit_list = _unit_list(units, events).cache()
-                try:
-                    return _summarise(crit, units, events, unit_list)
-                finally:
-                    unit_list.release()
+                return _summarise(crit, events, unit_list)
             finally:
-                events.release()
+                unit_list.release()
         finally:
-            units.release()
+            events.release()
 
 
-def _summarise(crit: ScopeCriteria, units: ir.Table, events: ir.Table, unit_list: ir.Table) -> RecallScope:
+def _summarise(crit: ScopeCriteria, events: ir.Table, unit_list: ir.Table) -> RecallScope:
     ul = unit_list
-    totals = (
-        ul.aggregate(
-            n=ul.count(),
-            none=(ul.last_kind.isnull()).sum(),
-            chain=ul.last_kind.isin(list(HOLDING_KINDS)).sum(),
-            consumers=(ul.last_kind == "sold").sum(),
-            recalled=ul.recalled.sum(),
-            remedied=ul.remedied.sum(),
-            first=ul.production_date.min(),
-            last=ul.production_date.max(),
+    # one small grouped table gives every count (at most kinds x batches x models x 4 rows)
+    grouped = (
+        ul.group_by(
+            last_kind=ul.last_kind.fill_null(""),
+            batch=ul.batch.fill_null(""),
+            model=ul.model.fill_null(""),
+            recalled=ul.recalled,
+            remedied=ul.remedied,
         )
+        .aggregate(n=ul.count(), first=ul.production_date.min(), last=ul.production_date.max())
         .to_pyarrow()
-        .to_pylist()[0]
+        .to_pandas()
     )
-    last_counts = _counts(ul.filter(ul.last_kind.notnull()), "last_kind")
-    ordered_counts = {k: last_counts[k] for k in EVENT_KINDS if k in last_counts}
+    n = grouped["n"]
+    kind = grouped["last_kind"]
+    firsts, lasts = grouped["first"].dropna(), grouped["last"].dropna()
+    last_counts = n.groupby(kind).sum()
     parties = tuple(PartyExposure(**row) for row in _party_list(events, ul).to_pyarrow().to_pylist())
     regions = tuple(RegionExposure(**row) for row in _region_list(events, ul).to_pyarrow().to_pylist())
     return RecallScope(
         criteria=crit,
-        n_units=int(totals["n"] or 0),
-        n_units_without_events=int(totals["none"] or 0),
-        n_in_supply_chain=int(totals["chain"] or 0),
-        n_with_consumers=int(totals["consumers"] or 0),
-        n_recalled=int(totals["recalled"] or 0),
-        n_remedied=int(totals["remedied"] or 0),
-        last_event_counts=ordered_counts,
-        batches=_counts(units, "batch"),
-        models=_counts(units, "model"),
-        produced_first=totals["first"],
-        produced_last=totals["last"],
+        n_units=int(n.sum()),
+        n_units_without_events=int(n[kind == ""].sum()),
+        n_in_supply_chain=int(n[kind.isin(HOLDING_KINDS)].sum()),
+        n_with_consumers=int(n[kind == "sold"].sum()),
+        n_recalled=int(n[grouped["recalled"].astype(bool)].sum()),
+        n_remedied=int(n[grouped["remedied"].astype(bool)].sum()),
+        last_event_counts={k: int(last_counts[k]) for k in EVENT_KINDS if k in last_counts.index},
+        batches={str(k): int(v) for k, v in n.groupby(grouped["batch"]).sum().sort_index().items()},
+        models={str(k): int(v) for k, v in n.groupby(grouped["model"]).sum().sort_index().items()},
+        produced_first=min(firsts) if len(firsts) else None,
+        produced_last=max(lasts) if len(lasts) else None,
         parties=parties,
         regions=regions,
     )
-
-
-def _counts(table: ir.Table, column: str) -> dict[str, int]:
-    grouped = table.group_by(key=table[column].fill_null("")).aggregate(n=table.count()).order_by("key")
-    rows = grouped.to_pyarrow()
-    return dict(zip(rows["key"].to_pylist(), (int(v) for v in rows["n"].to_pylist()), strict=True))

@@ -216,3 +216,16 @@ def test_optimise_keeps_the_random_scope(chain):
         for c in CRITERIA
     ]
     assert before == after
+
+
+def test_last_event_by_duckdb_arg_max_equals_the_portable_window(chain):
+    from qslab.surveillance.trace import _scope_events, _unit_list, affected_units
+
+    store, _, _ = chain
+    crit = CRITERIA[0]
+    units = affected_units(store, crit)
+    events = _scope_events(store, units)
+    fast = _unit_list(units, events, fast=True).order_by("unit_key").to_pyarrow()
+    window = _unit_list(units, events, fast=False).order_by("unit_key").to_pyarrow()
+    assert fast.num_rows > 400
+    assert fast.equals(window)
