@@ -108,3 +108,164 @@ class ObjectionForm(forms.Form):
 class ObjectionHandleForm(forms.Form):
     upheld = forms.BooleanField(label=_("uphold the objection"), required=False)
     response = forms.CharField(label=_("reasoned response"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class VoteReasonForm(VoteForm):
+    reason = forms.CharField(label=_("reason for a recusal"), required=False, max_length=300)
+
+
+class VetForm(forms.Form):
+    approve = forms.BooleanField(label=_("admit to the expert directory"), required=False)
+    reason = forms.CharField(label=_("reason (required when not admitting)"), required=False)
+
+
+def _users_with_role(role: str):  # type: ignore[no-untyped-def]
+    from qslab.accounts.models import User
+
+    return User.objects.filter(role_memberships__role=role, role_memberships__active=True).distinct()
+
+
+class ExpertRegistrationForm(forms.Form):
+    username = forms.CharField(label=_("user name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("email"), required=False)
+    password = forms.CharField(label=_("password"), widget=forms.PasswordInput, required=False)
+    name = forms.CharField(label=_("name"), max_length=100)
+    title = forms.CharField(label=_("title"), max_length=100, required=False)
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.all(), label=_("current organisation"), required=False
+    )
+    region_code = forms.ChoiceField(label=_("region"), required=False)
+    fields = forms.ModelMultipleChoiceField(
+        queryset=KeyField.objects.filter(active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label=_("expertise"),
+    )
+
+    def __init__(self, *args, signed_in: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+        from qslab.core.regions import region_choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["region_code"].choices = [("", "—"), *region_choices()]
+        if signed_in:
+            for f in ("username", "email", "password"):
+                del self.fields[f]
+        else:
+            for f in ("username", "email", "password"):
+                self.fields[f].required = True
+
+
+class ConsensusForm(forms.Form):
+    strengths = forms.CharField(
+        label=_("strengths"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    weaknesses = forms.CharField(
+        label=_("weaknesses"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    summary = forms.CharField(label=_("summary for the applicant"), widget=forms.Textarea(attrs={"rows": 4}))
+    recommendation = forms.ChoiceField(label=_("recommendation"), choices=[])
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from qslab.designation.models import ConsensusReport
+
+        super().__init__(*args, **kwargs)
+        self.fields["recommendation"].choices = ConsensusReport.Recommendation.choices
+
+
+class SiteVisitForm(forms.Form):
+    visited_on = forms.DateField(label=_("visited on"), widget=DATE)
+    inspectors = forms.ModelMultipleChoiceField(
+        queryset=None, label=_("inspectors"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    findings = forms.CharField(label=_("findings"), widget=forms.Textarea(attrs={"rows": 5}))
+    conclusion = forms.ChoiceField(label=_("conclusion"), choices=[])
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from qslab.designation.models import SiteVisit
+
+        super().__init__(*args, **kwargs)
+        self.fields["inspectors"].queryset = _users_with_role("expert")
+        self.fields["conclusion"].choices = SiteVisit.Conclusion.choices
+
+
+class ReviewMeetingForm(forms.Form):
+    stage = forms.ChoiceField(label=_("review stage"), choices=[])
+    held_on = forms.DateField(label=_("held on"), widget=DATE)
+    location = forms.CharField(label=_("place or video link"), required=False, max_length=200)
+    applications = forms.ModelMultipleChoiceField(
+        queryset=Application.objects.none(),
+        label=_("applications heard"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    attendees = forms.ModelMultipleChoiceField(
+        queryset=None, label=_("experts present"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    minutes = forms.CharField(label=_("minutes"), widget=forms.Textarea(attrs={"rows": 6}))
+
+    def __init__(self, *args, call=None, **kwargs):  # type: ignore[no-untyped-def]
+        from qslab.designation.models import Stage
+
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = Stage.choices
+        self.fields["attendees"].queryset = _users_with_role("expert")
+        if call is not None:
+            self.fields["applications"].queryset = call.applications.exclude(
+                status__in=("draft", "submitted", "declined", "rejected", "withdrawn")
+            )
+
+
+class MembershipForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=None, label=_("member"))
+    position = forms.ChoiceField(label=_("position"), choices=[])
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.all(), label=_("organisation"), required=False
+    )
+    term_start = forms.DateField(label=_("term starts"), widget=DATE)
+    term_end = forms.DateField(label=_("term ends"), widget=DATE)
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from qslab.designation.models import CommitteeMembership
+
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = _users_with_role("committee")
+        self.fields["position"].choices = CommitteeMembership.Position.choices
+
+
+class CommitteeMeetingForm(forms.Form):
+    title = forms.CharField(label=_("title"), max_length=200)
+    held_on = forms.DateField(label=_("held on"), widget=DATE)
+    location = forms.CharField(label=_("place or video link"), required=False, max_length=200)
+    applications = forms.ModelMultipleChoiceField(
+        queryset=Application.objects.filter(status__in=("reviewed", "deferred")),
+        label=_("agenda"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class MinutesForm(forms.Form):
+    minutes = forms.CharField(label=_("minutes"), widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class ProgressReportForm(forms.Form):
+    period = forms.CharField(label=_("period"), max_length=20, help_text=_("e.g. 2027 or 2027-H1"))
+    text = forms.CharField(label=_("progress"), widget=forms.Textarea(attrs={"rows": 5}))
+    spent = forms.DecimalField(
+        label=_("budget spent (10k CNY)"), required=False, max_digits=12, decimal_places=2
+    )
+    milestones = forms.ModelMultipleChoiceField(
+        queryset=None, label=_("milestones reached"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, construction=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["milestones"].queryset = (
+            construction.milestones.filter(done_on__isnull=True) if construction is not None else None
+        )
+
+
+class CommentForm(forms.Form):
+    office_comment = forms.CharField(label=_("comment"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AcceptanceRequestForm(forms.Form):
+    director_name = forms.CharField(label=_("director"), max_length=100)
+    contact_email = forms.EmailField(label=_("contact email"))

@@ -110,6 +110,9 @@ class Call(ChangeLoggedModel):
     )
     notice_working_days = models.PositiveIntegerField(_("public notice (working days)"), default=5)
     construction_years = models.PositiveIntegerField(_("construction period (years)"), default=3)
+    extension_years = models.PositiveIntegerField(
+        _("extension after a failed acceptance (years)"), default=1, validators=[MinValueValidator(1)]
+    )
 
     class Meta:
         ordering = ("-opens_on", "code")
@@ -147,10 +150,20 @@ class Call(ChangeLoggedModel):
         return ALL if has_role(user, Role.OFFICE) else NONE
 
 
+class Stage(models.TextChoices):
+    """The two reviews a laboratory goes through on the same panel machinery."""
+
+    DESIGNATION = "designation", _("designation review")
+    ACCEPTANCE = "acceptance", _("acceptance review")
+
+
 class Criterion(ChangeLoggedModel):
     """One review criterion with its weight and an anchor text for each score level."""
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
+    stage = models.CharField(
+        _("review stage"), max_length=12, choices=Stage.choices, default=Stage.DESIGNATION
+    )
     code = models.SlugField(_("code"), max_length=40)
     name_zh = models.CharField(_("name (Chinese)"), max_length=120)
     name_en = models.CharField(_("name (English)"), max_length=120)
@@ -164,8 +177,10 @@ class Criterion(ChangeLoggedModel):
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ("call", "order", "code")
-        constraints = [models.UniqueConstraint(fields=("call", "code"), name="designation_criterion_code")]
+        ordering = ("call", "stage", "order", "code")
+        constraints = [
+            models.UniqueConstraint(fields=("call", "stage", "code"), name="designation_criterion_stage_code")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -255,7 +270,7 @@ def _targeted_route(app: Application) -> str | None:
 
 
 def _reviews_complete(app: Application) -> str | None:
-    assignments = app.assignments.filter(released=True)
+    assignments = app.assignments.filter(released=True, stage=Stage.DESIGNATION)
     if not assignments.exists():
         return str(_("No expert has been assigned yet."))
     if (
@@ -263,6 +278,8 @@ def _reviews_complete(app: Application) -> str | None:
         or assignments.filter(review__isnull=True).exists()
     ):
         return str(_("Not every assigned expert has submitted a review."))
+    if not app.consensus_reports.filter(stage=Stage.DESIGNATION, submitted_at__isnull=False).exists():
+        return str(_("The moderator's consensus report is not in yet."))
     return None
 
 
@@ -761,16 +778,27 @@ class Assignment(ChangeLoggedModel):
     """An expert on an application's panel; proposed by the solver, edited and released by the office."""
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="assignments")
+    stage = models.CharField(
+        _("review stage"), max_length=12, choices=Stage.choices, default=Stage.DESIGNATION
+    )
     expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     affinity = models.FloatField(_("affinity"), default=0)
     released = models.BooleanField(_("released to the expert"), default=False)
+    moderator = models.BooleanField(_("moderator of the panel"), default=False)
     due = models.DateField(_("review due"), null=True, blank=True)
 
     class Meta:
-        ordering = ("application", "expert")
+        ordering = ("application", "stage", "expert")
         constraints = [
-            models.UniqueConstraint(fields=("application", "expert"), name="designation_assign_once")
+            models.UniqueConstraint(
+                fields=("application", "expert", "stage"), name="designation_assign_once_per_stage"
+            )
         ]
+
+    @property
+    def overdue(self) -> bool:
+        submitted = hasattr(self, "review") and self.review.submitted_at is not None
+        return bool(self.released and self.due and not submitted and self.due < timezone.localdate())
 
     def __str__(self) -> str:
         return f"{self.application} – {self.expert}"
@@ -789,7 +817,10 @@ class Assignment(ChangeLoggedModel):
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         if has_role(user, Role.EXPERT):
-            return models.Q(expert=user, released=True, application__status="in_review")
+            return models.Q(expert=user, released=True) & (
+                models.Q(stage=Stage.DESIGNATION, application__status="in_review")
+                | models.Q(stage=Stage.ACCEPTANCE, application__construction__status="acceptance")
+            )
         return NONE
 
 
@@ -820,8 +851,12 @@ class Vote(ChangeLoggedModel):
         RECUSE = "recuse", _("recused (conflict)")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="votes")
+    meeting = models.ForeignKey(
+        "CommitteeMeeting", null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     choice = models.CharField(_("vote"), max_length=8, choices=Choice.choices)
+    reason = models.CharField(_("reason for the recusal"), max_length=300, blank=True)
 
     class Meta:
         constraints = [
@@ -843,6 +878,9 @@ class Decision(ChangeLoggedModel):
     abstain = models.PositiveIntegerField(default=0)
     recused = models.PositiveIntegerField(default=0)
     minutes = models.TextField(_("minutes"), blank=True)
+    meeting = models.ForeignKey(
+        "CommitteeMeeting", null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -898,3 +936,465 @@ class Objection(ChangeLoggedModel):
         if has_role(user, Role.OFFICE):
             return ALL
         return models.Q(objector=user) if getattr(user, "is_authenticated", False) else NONE
+
+
+# --------------------------------------------------------------------------------------------------
+# Panel records: on-site inspection, meeting review, the moderator's consensus report
+# --------------------------------------------------------------------------------------------------
+
+
+class SiteVisit(ChangeLoggedModel):
+    """The record of an on-site inspection (现场考察) of an applicant or a laboratory under construction."""
+
+    class Conclusion(models.TextChoices):
+        CONFIRMED = "confirmed", _("the application is confirmed on site")
+        MINOR = "minor", _("minor discrepancies")
+        MAJOR = "major", _("major discrepancies")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="site_visits")
+    stage = models.CharField(
+        _("review stage"), max_length=12, choices=Stage.choices, default=Stage.DESIGNATION
+    )
+    visited_on = models.DateField(_("visited on"))
+    inspectors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("inspectors"), related_name="+"
+    )
+    findings = models.TextField(_("findings"))
+    conclusion = models.CharField(_("conclusion"), max_length=10, choices=Conclusion.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-visited_on",)
+        verbose_name = _("on-site inspection")
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.visited_on}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _staff(user):
+            return ALL
+        if getattr(user, "is_authenticated", False):
+            return models.Q(recorded_by=user)
+        return NONE
+
+
+class ReviewMeeting(ChangeLoggedModel):
+    """A meeting review (会议评审): the panel hears the applicants and discusses; the minutes are kept."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="review_meetings")
+    stage = models.CharField(
+        _("review stage"), max_length=12, choices=Stage.choices, default=Stage.DESIGNATION
+    )
+    held_on = models.DateField(_("held on"))
+    location = models.CharField(_("place or video link"), max_length=200, blank=True)
+    applications = models.ManyToManyField(Application, verbose_name=_("applications heard"), related_name="+")
+    attendees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("experts present"), related_name="+"
+    )
+    minutes = models.TextField(_("minutes"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-held_on",)
+        verbose_name = _("meeting review")
+
+    def __str__(self) -> str:
+        return f"{self.call} {self.held_on}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL if _staff(user) else NONE
+
+
+class ConsensusReport(ChangeLoggedModel):
+    """The panel's agreed view of one application, written by its moderator after the individual reviews."""
+
+    class Recommendation(models.TextChoices):
+        POSITIVE = "positive", _("recommend (designation) / pass (acceptance)")
+        NEGATIVE = "negative", _("do not recommend / fail")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consensus_reports")
+    stage = models.CharField(
+        _("review stage"), max_length=12, choices=Stage.choices, default=Stage.DESIGNATION
+    )
+    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scores = models.JSONField(default=dict)
+    total = models.FloatField(_("consensus score"), null=True, blank=True)
+    strengths = models.TextField(_("strengths"), blank=True)
+    weaknesses = models.TextField(_("weaknesses"), blank=True)
+    summary = models.TextField(_("summary for the applicant"))
+    recommendation = models.CharField(_("recommendation"), max_length=10, choices=Recommendation.choices)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("application", "stage"), name="designation_consensus_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} ({self.get_stage_display()})"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _staff(user):
+            return ALL
+        if getattr(user, "is_authenticated", False):
+            return models.Q(moderator=user)
+        return NONE
+
+
+# --------------------------------------------------------------------------------------------------
+# The Review Committee: members with terms, meetings with an agenda
+# --------------------------------------------------------------------------------------------------
+
+
+class CommitteeMembership(ChangeLoggedModel):
+    """A seat on the National Quality Standards Laboratory Review Committee for a term."""
+
+    class Position(models.TextChoices):
+        CHAIR = "chair", _("chair")
+        VICE_CHAIR = "vice_chair", _("vice-chair")
+        MEMBER = "member", _("member")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="committee_terms"
+    )
+    position = models.CharField(
+        _("position"), max_length=12, choices=Position.choices, default=Position.MEMBER
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    term_start = models.DateField(_("term starts"))
+    term_end = models.DateField(_("term ends"))
+
+    class Meta:
+        ordering = ("-term_end", "position")
+        verbose_name = _("committee member")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_position_display()})"
+
+    @property
+    def current(self) -> bool:
+        return self.term_start <= timezone.localdate() <= self.term_end
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL if _staff(user) else NONE
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return ALL if has_role(user, Role.OFFICE) else NONE
+
+
+class CommitteeMeeting(ChangeLoggedModel):
+    """A meeting of the Review Committee with its agenda (the applications it decides) and minutes."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        CLOSED = "closed", _("closed")
+
+    title = models.CharField(_("title"), max_length=200)
+    held_on = models.DateField(_("held on"))
+    location = models.CharField(_("place or video link"), max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    minutes = models.TextField(_("minutes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-held_on",)
+        verbose_name = _("committee meeting")
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.held_on})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("designation:meeting", args=[self.pk])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL if _staff(user) else NONE
+
+
+class AgendaItem(ChangeLoggedModel):
+    meeting = models.ForeignKey(CommitteeMeeting, on_delete=models.CASCADE, related_name="agenda")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="agenda_items")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("meeting", "order", "pk")
+        constraints = [
+            models.UniqueConstraint(fields=("meeting", "application"), name="designation_agenda_once")
+        ]
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL if _staff(user) else NONE
+
+
+# --------------------------------------------------------------------------------------------------
+# Construction, progress reports and acceptance
+# --------------------------------------------------------------------------------------------------
+
+
+def _lab_managers(c: Construction) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return _managers_of(c.laboratory)
+
+
+def _manager_or_office(user: Any, c: Construction) -> bool:
+    return has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER, scope=c.laboratory)
+
+
+def _progress_reported(c: Construction) -> str | None:
+    if not c.progress_reports.exists():
+        return str(_("Submit at least one progress report before requesting acceptance."))
+    from qslab.labs.models import _ready_for_acceptance
+
+    return _ready_for_acceptance(c.laboratory)
+
+
+def _acceptance_consensus(c: Construction) -> Any:
+    return c.application.consensus_reports.filter(stage=Stage.ACCEPTANCE, submitted_at__isnull=False).first()
+
+
+def _acceptance_passed(c: Construction) -> str | None:
+    report = _acceptance_consensus(c)
+    if report is None:
+        return str(_("The acceptance panel's consensus report is not in yet."))
+    if report.recommendation != ConsensusReport.Recommendation.POSITIVE:
+        return str(_("The acceptance panel did not recommend passing."))
+    return None
+
+
+def _may_extend(c: Construction) -> str | None:
+    if c.extended:
+        return str(_("The one extension has been used; the construction can only be terminated."))
+    report = _acceptance_consensus(c)
+    if report is None:
+        return str(_("The acceptance panel's consensus report is not in yet."))
+    if report.recommendation == ConsensusReport.Recommendation.POSITIVE:
+        return str(_("The acceptance panel recommended passing."))
+    return None
+
+
+def _enter_acceptance(c: Construction, user: Any, reason: str) -> None:
+    from qslab.labs import services as labs
+
+    labs.move_laboratory(user, c.laboratory, "request_acceptance", reason)
+
+
+def _enter_named(c: Construction, user: Any, reason: str) -> None:
+    from qslab.labs import services as labs
+
+    lab = labs.move_laboratory(
+        user, c.laboratory, "designate", reason or str(_("Acceptance passed; the laboratory is named."))
+    )
+    c.application.last_document = lab.last_document
+    c.application.save(update_fields=["last_document"])
+
+
+def _enter_extension(c: Construction, user: Any, reason: str) -> None:
+    import datetime as dt
+
+    from qslab.labs import services as labs
+
+    labs.move_laboratory(user, c.laboratory, "return_to_construction", reason)
+    years = c.application.call.extension_years
+    end = c.ends_on
+    try:
+        c.ends_on = end.replace(year=end.year + years)
+    except ValueError:  # 29 February
+        c.ends_on = end.replace(year=end.year + years, day=28) + dt.timedelta(days=1)
+    c.extended = True
+    c.save(update_fields=["ends_on", "extended"])  # apply_transition itself saves only the state
+
+
+def _enter_termination(c: Construction, user: Any, reason: str) -> None:
+    from qslab.labs import services as labs
+
+    labs.move_laboratory(user, c.laboratory, "withdraw", reason)
+
+
+CONSTRUCTION_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("building", "under construction", "建设中"),
+        State("acceptance", "in acceptance review", "验收评审中"),
+        State("named", "accepted and named", "验收通过并命名", terminal=True),
+        State("terminated", "terminated", "终止建设", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "request_acceptance",
+            ("building",),
+            "acceptance",
+            (Role.LAB_MANAGER, Role.OFFICE),
+            "request acceptance",
+            "申请验收",
+            allowed=_manager_or_office,
+            guard=_progress_reported,
+            on_enter=_enter_acceptance,
+            notify=_office_users,
+        ),
+        Transition(
+            "pass_acceptance",
+            ("acceptance",),
+            "named",
+            OFFICE,
+            "acceptance passed: name the laboratory",
+            "验收通过，予以命名",
+            guard=_acceptance_passed,
+            on_enter=_enter_named,
+            notify=_lab_managers,
+        ),
+        Transition(
+            "extend",
+            ("acceptance",),
+            "building",
+            OFFICE,
+            "acceptance failed: extend the construction once",
+            "验收未通过，延期建设（一次）",
+            requires_reason=True,
+            guard=_may_extend,
+            on_enter=_enter_extension,
+            notify=_lab_managers,
+        ),
+        Transition(
+            "terminate",
+            ("building", "acceptance"),
+            "terminated",
+            OFFICE,
+            "terminate the construction",
+            "终止建设",
+            requires_reason=True,
+            on_enter=_enter_termination,
+            notify=_lab_managers,
+        ),
+    ),
+)
+
+
+class Construction(ChangeLoggedModel):
+    """A designated laboratory's construction period (default 3 years), its milestones and acceptance."""
+
+    workflow = CONSTRUCTION_WORKFLOW
+
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="construction")
+    laboratory = models.OneToOneField("labs.Laboratory", on_delete=models.PROTECT, related_name="+")
+    starts_on = models.DateField(_("construction starts"))
+    ends_on = models.DateField(_("construction ends"))
+    extended = models.BooleanField(_("extended once"), default=False)
+    status = models.CharField(
+        _("status"), max_length=12, default="building", choices=CONSTRUCTION_WORKFLOW.choices()
+    )
+
+    class Meta:
+        ordering = ("ends_on",)
+        verbose_name = _("construction")
+
+    def __str__(self) -> str:
+        return str(self.laboratory)
+
+    def get_absolute_url(self) -> str:
+        return reverse("designation:construction", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return CONSTRUCTION_WORKFLOW.state(self.status).label
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _staff(user):
+            return ALL
+        if not getattr(user, "is_authenticated", False):
+            return NONE
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        q = NONE
+        labs = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+        if labs:
+            q |= models.Q(laboratory_id__in=[int(i) for i in labs])
+        if has_role(user, Role.EXPERT):
+            q |= models.Q(
+                application__in=Assignment.objects.filter(
+                    expert=user, released=True, stage=Stage.ACCEPTANCE
+                ).values("application")
+            )
+        return q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if has_role(user, Role.OFFICE):
+            return ALL
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        labs = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+        if labs:
+            return models.Q(laboratory_id__in=[int(i) for i in labs], status="building")
+        return NONE
+
+
+class Milestone(ChangeLoggedModel):
+    construction = models.ForeignKey(Construction, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(_("milestone"), max_length=300)
+    due = models.DateField(_("due"))
+    done_on = models.DateField(_("reached on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("construction", "due", "pk")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def overdue(self) -> bool:
+        return self.done_on is None and self.due < timezone.localdate()
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(construction__in=Construction.objects.visible_to(user))
+
+
+class ProgressReport(ChangeLoggedModel):
+    """A progress report during construction: what was done, which milestones were reached."""
+
+    construction = models.ForeignKey(Construction, on_delete=models.CASCADE, related_name="progress_reports")
+    period = models.CharField(_("period"), max_length=20, help_text=_("e.g. 2027 or 2027-H1"))
+    text = models.TextField(_("progress"))
+    spent = models.DecimalField(
+        _("budget spent (10k CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    office_comment = models.TextField(_("office's comment"), blank=True)
+
+    class Meta:
+        ordering = ("construction", "created")
+        constraints = [
+            models.UniqueConstraint(fields=("construction", "period"), name="designation_progress_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.construction} {self.period}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(construction__in=Construction.objects.visible_to(user))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,18 +27,28 @@ from qslab.core.workflow import TransitionRefused
 from qslab.designation.assignment import AssignmentInfeasible, solve_assignment
 from qslab.designation.models import (
     APPLICATION_WORKFLOW,
+    AgendaItem,
     Application,
     ApplicationFile,
     Assignment,
     Call,
     CoApplicant,
+    CommitteeMeeting,
+    CommitteeMembership,
     ConflictDeclaration,
+    ConsensusReport,
+    Construction,
     Criterion,
     Decision,
     ExpertProfile,
+    Milestone,
     Objection,
+    ProgressReport,
     PublicNotice,
     Review,
+    ReviewMeeting,
+    SiteVisit,
+    Stage,
     Vote,
 )
 from qslab.labs.models import KeyField
@@ -75,6 +86,7 @@ CALL_FIELDS = (
     "majority",
     "notice_working_days",
     "construction_years",
+    "extension_years",
 )
 APPLICATION_FIELDS = (
     "name_zh",
@@ -176,19 +188,27 @@ def parse_criteria(text: str) -> tuple[list[CriterionRow], list[str]]:
 
 
 @transaction.atomic
-def set_criteria(user: Any, call: Call, rows: Sequence[CriterionRow]) -> list[Criterion]:
+def set_criteria(
+    user: Any, call: Call, rows: Sequence[CriterionRow], stage: str = Stage.DESIGNATION
+) -> list[Criterion]:
+    """The office sets the criteria of one review stage (designation or acceptance) of the call."""
     _require(user, Role.OFFICE, _("Only the committee office sets the criteria."))
-    if Review.objects.filter(assignment__application__call=call, submitted_at__isnull=False).exists():
+    if stage not in Stage.values:
+        raise ValidationError(_("Unknown review stage “%(stage)s”.") % {"stage": stage})
+    if Review.objects.filter(
+        assignment__application__call=call, assignment__stage=stage, submitted_at__isnull=False
+    ).exists():
         raise ValidationError(_("Reviews have been submitted: the criteria can no longer change."))
     with acting_as(user):
-        call.criteria.all().delete()
+        call.criteria.filter(stage=stage).delete()
         return [
-            Criterion.objects.create(call=call, order=i, **dataclasses.asdict(r)) for i, r in enumerate(rows)
+            Criterion.objects.create(call=call, stage=stage, order=i, **dataclasses.asdict(r))
+            for i, r in enumerate(rows)
         ]
 
 
 def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:
-    if transition == "publish" and not call.criteria.exists():
+    if transition == "publish" and not call.criteria.filter(stage=Stage.DESIGNATION).exists():
         raise TransitionRefused(
             _("A call needs review criteria before it is published."), TransitionRefused.GUARD
         )
@@ -425,6 +445,103 @@ def save_expert_profile(
     return profile
 
 
+EXPERT_PROFILE_FIELDS = ("name", "title", "organisation", "region_code", "former_affiliations")
+
+
+@transaction.atomic
+def register_expert(user: Any, data: dict[str, Any]) -> ExpertProfile:
+    """Self-registration in the expert directory: a visitor creates an account (``username``, ``email``,
+    ``password``) or a signed-in user without the expert role applies; the office then vets the entry."""
+    from django.contrib.auth.password_validation import validate_password
+
+    from qslab.accounts.models import User
+    from qslab.core.notifications import notify
+
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    errors: dict[str, Any] = {}
+    if not (data.get("name") or "").strip():
+        errors["name"] = _("Give your name.")
+    if not data.get("fields"):
+        errors["fields"] = _("Choose at least one field of expertise.")
+    if signed_in:
+        if ExpertProfile.objects.filter(user=user).exists():
+            raise ValidationError(_("You are already in the expert directory."))
+        account = user
+    else:
+        username = (data.get("username") or "").strip()
+        email = (data.get("email") or "").strip()
+        if not username:
+            errors["username"] = _("Choose a user name.")
+        elif User.objects.filter(username__iexact=username).exists():
+            errors["username"] = _("This user name is taken.")
+        if not email:
+            errors["email"] = _("An email address is required: the office answers there.")
+        account = User(username=username, email=email, display_name=(data.get("name") or "").strip()[:100])
+        try:
+            validate_password(data.get("password") or "", account)
+        except ValidationError as exc:
+            errors["password"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    if not signed_in:
+        account.set_password(data["password"])
+        account.full_clean(exclude=["password"])
+        account.save()
+    profile = ExpertProfile(user=account, vetted=False)
+    for f in EXPERT_PROFILE_FIELDS:
+        if f in data and data[f] is not None:
+            setattr(profile, f, data[f])
+    profile.full_clean()
+    with acting_as(account):
+        profile.save()
+        profile.fields.set(_key_fields(data["fields"]))
+    notify(
+        _office_people(),
+        verb="expert_registered",
+        text_en=f"New expert registration to vet: {profile.name}",
+        text_zh=f"新专家注册待审核：{profile.name}",
+        obj=profile,
+        link="/designation/experts/",
+    )
+    return profile
+
+
+@transaction.atomic
+def vet_expert(user: Any, profile: ExpertProfile, approve: bool, reason: str = "") -> ExpertProfile:
+    """The office vets a directory entry: approval grants the expert role; a refusal gives its reason."""
+    from qslab.accounts.models import RoleMembership
+    from qslab.accounts.roles import forget_cached_roles
+    from qslab.core.notifications import notify
+
+    _require(user, Role.OFFICE, _("Only the office vets experts."))
+    if not approve and not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for not admitting the expert.")})
+    profile.vetted = bool(approve)
+    with acting_as(user, reason):
+        profile.save(update_fields=["vetted", "last_updated"])
+        if approve:
+            membership = RoleMembership.objects.filter(
+                user=profile.user, role=Role.EXPERT, region_code="", industry="", scope_type=None
+            ).first()
+            if membership is None:
+                RoleMembership.objects.create(user=profile.user, role=Role.EXPERT)
+            elif not membership.active:
+                membership.active = True
+                membership.save(update_fields=["active", "last_updated"])
+    forget_cached_roles(profile.user)
+    notify(
+        [profile.user],
+        verb="expert_vetted",
+        text_en="You are admitted to the expert directory."
+        if approve
+        else f"Your expert registration was not admitted: {reason.strip()}",
+        text_zh="您已入选专家库。" if approve else f"您的专家注册未获通过：{reason.strip()}",
+        obj=profile,
+        link="/designation/experts/me/",
+    )
+    return profile
+
+
 @transaction.atomic
 def declare_conflict(user: Any, app: Application, conflicted: bool, note: str = "") -> ConflictDeclaration:
     _require(user, Role.EXPERT, _("Only experts declare conflicts of interest."))
@@ -537,14 +654,23 @@ class ConflictTable:
         ]
 
 
-def conflict_table(call: Call, applications: Sequence[Application] | None = None) -> ConflictTable:
-    apps = list(
-        applications
-        if applications is not None
-        else call.applications.filter(status__in=("accepted", "in_review")).prefetch_related(
-            "co_applicants", "fields"
-        )
-    )
+def stage_applications(call: Call, stage: str, *, waiting: bool = False) -> Any:
+    """The call's applications in review at ``stage``; ``waiting``: those still waiting for a panel."""
+    if stage == Stage.ACCEPTANCE:
+        qs = call.applications.filter(construction__status="acceptance")
+        if waiting:
+            qs = qs.exclude(
+                pk__in=Assignment.objects.filter(stage=Stage.ACCEPTANCE, released=True).values("application")
+            )
+    else:
+        qs = call.applications.filter(status__in=("accepted",) if waiting else ("accepted", "in_review"))
+    return qs.prefetch_related("co_applicants", "fields")
+
+
+def conflict_table(
+    call: Call, applications: Sequence[Application] | None = None, stage: str = Stage.DESIGNATION
+) -> ConflictTable:
+    apps = list(applications if applications is not None else stage_applications(call, stage))
     experts = panel_experts(call)
     declared = {
         (d.application_id, d.expert_id): d.conflicted
@@ -565,15 +691,22 @@ def conflict_table(call: Call, applications: Sequence[Application] | None = None
     return ConflictTable(apps, experts, checks, aff, blocked)
 
 
+def _check_stage(stage: str) -> None:
+    if stage not in Stage.values:
+        raise ValidationError(_("Unknown review stage “%(stage)s”.") % {"stage": stage})
+
+
 @transaction.atomic
-def propose_assignment(user: Any, call: Call) -> tuple[list[Assignment], Any]:
-    """Solve the assignment for the call's accepted applications and store it unreleased."""
+def propose_assignment(user: Any, call: Call, stage: str = Stage.DESIGNATION) -> tuple[list[Assignment], Any]:
+    """Solve the assignment for the applications waiting for a panel at ``stage``; stored unreleased.
+
+    The acceptance review of laboratories under construction uses the same solver, conflict rules
+    and loads as the designation review."""
     _require(user, Role.OFFICE, _("Only the committee office assigns experts."))
-    table = conflict_table(
-        call, list(call.applications.filter(status="accepted").prefetch_related("co_applicants"))
-    )
+    _check_stage(stage)
+    table = conflict_table(call, list(stage_applications(call, stage, waiting=True)), stage)
     if not table.applications:
-        raise ValidationError(_("No accepted application waits for experts in this call."))
+        raise ValidationError(_("No application waits for experts at this stage of the call."))
     try:
         result = solve_assignment(
             table.affinity,
@@ -585,11 +718,12 @@ def propose_assignment(user: Any, call: Call) -> tuple[list[Assignment], Any]:
     except AssignmentInfeasible as exc:
         raise ValidationError(_("No assignment is possible: %(why)s.") % {"why": exc}) from exc
     with acting_as(user):
-        Assignment.objects.filter(application__in=table.applications, released=False).delete()
+        Assignment.objects.filter(application__in=table.applications, stage=stage, released=False).delete()
         created = [
             Assignment.objects.create(
                 application=table.applications[i],
                 expert=table.experts[j].user,
+                stage=stage,
                 affinity=float(table.affinity[i, j]),
             )
             for i, j in result.pairs
@@ -598,9 +732,10 @@ def propose_assignment(user: Any, call: Call) -> tuple[list[Assignment], Any]:
 
 
 @transaction.atomic
-def add_assignment(user: Any, app: Application, expert: Any) -> Assignment:
+def add_assignment(user: Any, app: Application, expert: Any, stage: str = Stage.DESIGNATION) -> Assignment:
     """The office adds an expert by hand; conflicted or unknown pairs are refused."""
     _require(user, Role.OFFICE, _("Only the committee office assigns experts."))
+    _check_stage(stage)
     profile = ExpertProfile.objects.filter(user=expert, vetted=True).first()
     if profile is None:
         raise ValidationError(_("%(who)s is not a vetted expert.") % {"who": expert})
@@ -612,7 +747,7 @@ def add_assignment(user: Any, app: Application, expert: Any) -> Assignment:
             % {"who": profile, "why": "; ".join(check.reasons)}
         )
     with acting_as(user):
-        assignment, _created = Assignment.objects.get_or_create(application=app, expert=expert)
+        assignment, _created = Assignment.objects.get_or_create(application=app, expert=expert, stage=stage)
     return assignment
 
 
@@ -621,41 +756,102 @@ def remove_assignment(user: Any, assignment: Assignment) -> None:
     _require(user, Role.OFFICE, _("Only the committee office assigns experts."))
     if hasattr(assignment, "review") and assignment.review.submitted_at:
         raise ValidationError(_("This expert has already submitted a review."))
+    _close_review_deadline(assignment)
     with acting_as(user):
         assignment.delete()
 
 
 @transaction.atomic
-def release_assignments(user: Any, call: Call) -> int:
-    """Release the proposed panels to the experts; each application moves into review."""
+def set_moderator(user: Any, assignment: Assignment) -> Assignment:
+    """The office names the panel member who writes the consensus report (one per panel)."""
+    _require(user, Role.OFFICE, _("Only the committee office names the moderator."))
+    with acting_as(user):
+        for other in Assignment.objects.filter(
+            application=assignment.application, stage=assignment.stage, moderator=True
+        ).exclude(pk=assignment.pk):
+            other.moderator = False
+            other.save(update_fields=["moderator", "last_updated"])
+        assignment.moderator = True
+        assignment.save(update_fields=["moderator", "last_updated"])
+    return assignment
+
+
+def _review_deadline(assignment: Assignment) -> None:
+    """A reminder the daily job sends before ``due`` and an overdue mark after it (qslab.core.reminders)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    Deadline.objects.create(
+        content_type=ContentType.objects.get_for_model(Assignment),
+        object_id=str(assignment.pk),
+        label_en=f"Expert review of {assignment.application.name_en}",
+        label_zh=f"专家评审：{assignment.application.name_zh}",
+        due=assignment.due,
+        assignee=assignment.expert,
+    )
+
+
+def _close_review_deadline(assignment: Assignment) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Assignment),
+        object_id=str(assignment.pk),
+        done_at__isnull=True,
+    ).update(done_at=timezone.now())
+
+
+@transaction.atomic
+def release_assignments(user: Any, call: Call, stage: str = Stage.DESIGNATION) -> int:
+    """Release the proposed panels to the experts, each with a review deadline that the daily job
+    reminds of and marks overdue; designation applications move into review."""
+    from qslab.core.notifications import notify
+
     _require(user, Role.OFFICE, _("Only the committee office releases assignments."))
+    _check_stage(stage)
     due = add_days(timezone.localdate(), REVIEW_WORKING_DAYS)
-    apps = call.applications.filter(status="accepted", assignments__released=False).distinct()
+    apps = stage_applications(call, stage, waiting=True).filter(
+        assignments__stage=stage, assignments__released=False
+    )
     count = 0
-    for app in apps:
-        n = app.assignments.count()
+    for app in apps.distinct():
+        panel = app.assignments.filter(stage=stage)
+        n = panel.count()
         if n < call.reviewers_per_application:
             raise ValidationError(
                 _("“%(app)s” has %(n)d experts; the call needs %(k)d.")
                 % {"app": app, "n": n, "k": call.reviewers_per_application}
             )
         with acting_as(user):
-            for a in app.assignments.filter(released=False):
+            if not panel.filter(moderator=True).exists():
+                first = panel.order_by("-affinity", "pk").first()
+                first.moderator = True
+                first.save(update_fields=["moderator", "last_updated"])
+            for a in panel.filter(released=False).select_related("application", "expert"):
                 a.released, a.due = True, due
                 a.save(update_fields=["released", "due", "last_updated"])
-        apply_transition(app, "start_review", user)
+                _review_deadline(a)
+                notify(
+                    [a.expert],
+                    verb="review_assigned",
+                    text_en=f"Please review {app.name_en} by {due:%Y-%m-%d}.",
+                    text_zh=f"请于 {due:%Y-%m-%d} 前完成评审：{app.name_zh}。",
+                    obj=a,
+                )
+        if stage == Stage.DESIGNATION:
+            apply_transition(app, "start_review", user)
         count += 1
     return count
 
 
-@transaction.atomic
-def submit_review(user: Any, assignment: Assignment, scores: dict[str, Any], comments: str) -> Review:
-    """An assigned expert scores every criterion (0..highest) and comments; all errors at once."""
-    if not Assignment.objects.editable_by(user).filter(pk=assignment.pk).exists():
-        raise PermissionDenied(
-            _("You may review only applications assigned to you while they are in review.")
-        )
-    criteria = list(assignment.application.call.criteria.all())
+def _criteria(app: Application, stage: str) -> list[Criterion]:
+    return list(app.call.criteria.filter(stage=stage))
+
+
+def _check_scores(criteria: Sequence[Criterion], scores: dict[str, Any]) -> dict[str, int]:
     errors, clean = {}, {}
     for c in criteria:
         raw = scores.get(c.code)
@@ -676,6 +872,20 @@ def submit_review(user: Any, assignment: Assignment, scores: dict[str, Any], com
         errors["__all__"] = _("Unknown criteria: %(codes)s.") % {"codes": ", ".join(extra)}
     if errors:
         raise ValidationError(errors)
+    return clean
+
+
+@transaction.atomic
+def submit_review(user: Any, assignment: Assignment, scores: dict[str, Any], comments: str) -> Review:
+    """An assigned expert scores each criterion of the stage (0..highest) and comments; all errors at once."""
+    if not Assignment.objects.editable_by(user).filter(pk=assignment.pk).exists():
+        raise PermissionDenied(
+            _("You may review only applications assigned to you while they are in review.")
+        )
+    criteria = _criteria(assignment.application, assignment.stage)
+    if not criteria:
+        raise ValidationError(_("The call has no criteria for this review stage; ask the office."))
+    clean = _check_scores(criteria, scores)
     with acting_as(user):
         review, _created = Review.objects.update_or_create(
             assignment=assignment,
@@ -686,7 +896,165 @@ def submit_review(user: Any, assignment: Assignment, scores: dict[str, Any], com
                 "total": weighted_total(criteria, clean),
             },
         )
+    _close_review_deadline(assignment)
     return review
+
+
+def review_status(app: Application, stage: str) -> dict[str, int]:
+    panel = app.assignments.filter(stage=stage, released=True)
+    return {
+        "panel": panel.count(),
+        "submitted": panel.filter(review__submitted_at__isnull=False).count(),
+    }
+
+
+# -- panel records: on-site inspection, meeting review, consensus -----------------------------------
+
+
+def _is_moderator(user: Any, app: Application, stage: str) -> bool:
+    return Assignment.objects.filter(
+        application=app, stage=stage, expert=user, moderator=True, released=True
+    ).exists()
+
+
+@transaction.atomic
+def submit_consensus(
+    user: Any,
+    app: Application,
+    stage: str,
+    *,
+    scores: dict[str, Any],
+    summary: str,
+    recommendation: str,
+    strengths: str = "",
+    weaknesses: str = "",
+) -> ConsensusReport:
+    """The panel's moderator writes the consensus report once every individual review is in."""
+    _check_stage(stage)
+    if not _is_moderator(user, app, stage):
+        raise PermissionDenied(_("Only the panel's moderator writes the consensus report."))
+    counts = review_status(app, stage)
+    if counts["submitted"] < counts["panel"]:
+        raise ValidationError(
+            _("%(done)d of %(n)d individual reviews are in; the consensus follows all of them.")
+            % {"done": counts["submitted"], "n": counts["panel"]}
+        )
+    criteria = _criteria(app, stage)
+    clean = _check_scores(criteria, scores)
+    errors = {}
+    if not summary.strip():
+        errors["summary"] = _("Write the summary the applicant will receive.")
+    if recommendation not in ConsensusReport.Recommendation.values:
+        errors["recommendation"] = _("Choose a recommendation.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        report, _created = ConsensusReport.objects.update_or_create(
+            application=app,
+            stage=stage,
+            defaults={
+                "moderator": user,
+                "scores": clean,
+                "total": weighted_total(criteria, clean),
+                "summary": summary.strip(),
+                "strengths": strengths.strip(),
+                "weaknesses": weaknesses.strip(),
+                "recommendation": recommendation,
+                "submitted_at": timezone.now(),
+            },
+        )
+    from qslab.core.notifications import notify
+
+    notify(
+        _office_people(),
+        verb="consensus_report",
+        text_en=f"Consensus report in: {app.name_en}",
+        text_zh=f"共识报告已提交：{app.name_zh}",
+        obj=app,
+    )
+    return report
+
+
+def _office_people() -> list[Any]:
+    from qslab.designation.models import _office_users
+
+    return _office_users()
+
+
+@transaction.atomic
+def record_site_visit(
+    user: Any,
+    app: Application,
+    *,
+    stage: str,
+    visited_on: dt.date,
+    inspectors: Sequence[Any],
+    findings: str,
+    conclusion: str,
+) -> SiteVisit:
+    """The office, or an expert on the application's panel, records an on-site inspection."""
+    _check_stage(stage)
+    on_panel = Assignment.objects.filter(application=app, stage=stage, expert=user, released=True).exists()
+    if not (has_role(user, Role.OFFICE) or on_panel):
+        raise PermissionDenied(_("Only the office or an expert on the panel records an on-site inspection."))
+    errors = {}
+    if not findings.strip():
+        errors["findings"] = _("Write down what the inspection found.")
+    if conclusion not in SiteVisit.Conclusion.values:
+        errors["conclusion"] = _("Choose a conclusion.")
+    if visited_on and visited_on > timezone.localdate():
+        errors["visited_on"] = _("An inspection is recorded after it took place.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        visit = SiteVisit.objects.create(
+            application=app,
+            stage=stage,
+            visited_on=visited_on,
+            findings=findings.strip(),
+            conclusion=conclusion,
+            recorded_by=user,
+        )
+        visit.inspectors.set(list(inspectors) or [user])
+    return visit
+
+
+@transaction.atomic
+def record_review_meeting(
+    user: Any,
+    call: Call,
+    *,
+    stage: str,
+    held_on: dt.date,
+    applications: Sequence[Application],
+    attendees: Sequence[Any],
+    minutes: str,
+    location: str = "",
+) -> ReviewMeeting:
+    """The office keeps the minutes of a meeting review of several applications of the call."""
+    _require(user, Role.OFFICE, _("Only the committee office keeps the minutes of a meeting review."))
+    _check_stage(stage)
+    errors = {}
+    if not minutes.strip():
+        errors["minutes"] = _("The minutes are required.")
+    if not applications:
+        errors["applications"] = _("Name the applications heard.")
+    if any(a.call_id != call.pk for a in applications):
+        errors["applications"] = _("Every application heard must belong to this call.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        meeting = ReviewMeeting.objects.create(
+            call=call,
+            stage=stage,
+            held_on=held_on,
+            location=location.strip(),
+            minutes=minutes.strip(),
+            recorded_by=user,
+        )
+        meeting.applications.set(applications)
+        meeting.attendees.set(attendees)
+    return meeting
 
 
 def weighted_total(criteria: Sequence[Criterion], scores: dict[str, int]) -> float:
@@ -704,44 +1072,61 @@ class RankRow:
     mean: float | None
     lowest: float | None
     reviews: int
+    consensus: float | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.consensus if self.consensus is not None else self.mean
 
 
 #: declared tie-break rules, in order
 TIE_BREAKS = (
-    "higher mean weighted score",
+    "higher consensus score (the mean individual score where there is no consensus report)",
+    "higher mean individual score",
     "higher lowest individual score",
     "earlier submission",
 )
 
 
 def ranking(call: Call) -> list[RankRow]:
-    """The call's reviewed applications ranked by mean score, then the tie-breaks in ``TIE_BREAKS``."""
+    """The call's reviewed applications ranked by the rules in ``TIE_BREAKS``, in order."""
     rows = []
     far = timezone.now() + dt.timedelta(days=36500)
+    consensus = dict(
+        ConsensusReport.objects.filter(
+            application__call=call, stage=Stage.DESIGNATION, submitted_at__isnull=False
+        ).values_list("application_id", "total")
+    )
     for app in call.applications.exclude(
         status__in=("draft", "submitted", "declined", "rejected", "withdrawn")
     ):
         totals = [
-            r.total for r in Review.objects.filter(assignment__application=app, submitted_at__isnull=False)
+            r.total
+            for r in Review.objects.filter(
+                assignment__application=app, assignment__stage=Stage.DESIGNATION, submitted_at__isnull=False
+            )
         ]
         mean = sum(totals) / len(totals) if totals else None
-        rows.append((app, mean, min(totals) if totals else None, len(totals)))
-    rows.sort(
-        key=lambda r: (
-            -(r[1] if r[1] is not None else -1),
-            -(r[2] if r[2] is not None else -1),
-            r[0].submitted_at or far,
+        rows.append(
+            RankRow(0, app, mean, min(totals) if totals else None, len(totals), consensus.get(app.pk))
         )
-    )
-    return [RankRow(i, a, m, lo, n) for i, (a, m, lo, n) in enumerate(rows, start=1)]
+
+    def neg(x: float | None) -> float:
+        return -(x if x is not None else -1)
+
+    rows.sort(key=lambda r: (neg(r.score), neg(r.mean), neg(r.lowest), r.application.submitted_at or far))
+    return [dataclasses.replace(r, rank=i) for i, r in enumerate(rows, start=1)]
 
 
-def evaluation_summary(app: Application) -> list[dict[str, Any]]:
-    """What the applicant receives: scores and comments per anonymous reviewer (no identities)."""
-    out = []
-    reviews = Review.objects.filter(assignment__application=app, submitted_at__isnull=False).order_by("pk")
-    for n, r in enumerate(reviews, start=1):
-        out.append(
+def evaluation_summary(app: Application, stage: str = Stage.DESIGNATION) -> dict[str, Any]:
+    """What the applicant receives: the panel's consensus summary and each anonymous reviewer's scores and
+    comments (no identities, not even the moderator's)."""
+    reviews = []
+    qs = Review.objects.filter(
+        assignment__application=app, assignment__stage=stage, submitted_at__isnull=False
+    ).order_by("pk")
+    for n, r in enumerate(qs, start=1):
+        reviews.append(
             {
                 "reviewer": _("Reviewer %(n)d") % {"n": n},
                 "total": r.total,
@@ -749,23 +1134,151 @@ def evaluation_summary(app: Application) -> list[dict[str, Any]]:
                 "comments": r.comments,
             }
         )
-    return out
+    report = app.consensus_reports.filter(stage=stage, submitted_at__isnull=False).first()
+    consensus = None
+    if report is not None:
+        consensus = {
+            "total": report.total,
+            "summary": report.summary,
+            "strengths": report.strengths,
+            "weaknesses": report.weaknesses,
+            "recommendation": report.get_recommendation_display(),
+        }
+    return {"reviews": reviews, "consensus": consensus}
 
 
 # -- committee -------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def cast_vote(user: Any, app: Application, choice: str) -> Vote:
+def appoint_member(
+    user: Any,
+    member: Any,
+    *,
+    term_start: dt.date,
+    term_end: dt.date,
+    position: str = CommitteeMembership.Position.MEMBER,
+    organisation: Organisation | None = None,
+) -> CommitteeMembership:
+    """The office records a seat on the Review Committee for a term (the member needs the committee role)."""
+    _require(user, Role.OFFICE, _("Only the committee office keeps the committee's membership."))
+    if not has_role(member, Role.COMMITTEE):
+        raise ValidationError(_("%(who)s does not hold the committee role.") % {"who": member})
+    if term_end < term_start:
+        raise ValidationError({"term_end": _("The term must end after it starts.")})
+    overlapping = CommitteeMembership.objects.filter(
+        user=member, term_start__lte=term_end, term_end__gte=term_start
+    )
+    if overlapping.exists():
+        raise ValidationError(_("%(who)s already has a term in this period.") % {"who": member})
+    with acting_as(user):
+        return CommitteeMembership.objects.create(
+            user=member,
+            position=position,
+            organisation=organisation if organisation is not None else member.organisation,
+            term_start=term_start,
+            term_end=term_end,
+        )
+
+
+def current_term(member: Any, on: dt.date | None = None) -> CommitteeMembership | None:
+    on = on or timezone.localdate()
+    return CommitteeMembership.objects.filter(user=member, term_start__lte=on, term_end__gte=on).first()
+
+
+def current_members(on: dt.date | None = None) -> list[CommitteeMembership]:
+    on = on or timezone.localdate()
+    return list(
+        CommitteeMembership.objects.filter(term_start__lte=on, term_end__gte=on).select_related(
+            "user", "organisation"
+        )
+    )
+
+
+@transaction.atomic
+def schedule_meeting(
+    user: Any, *, title: str, held_on: dt.date, applications: Sequence[Application], location: str = ""
+) -> CommitteeMeeting:
+    """The office convenes the committee with an agenda of reviewed applications; members are told."""
+    from qslab.core.notifications import notify
+
+    _require(user, Role.OFFICE, _("Only the committee office convenes the committee."))
+    errors = {}
+    if not title.strip():
+        errors["title"] = _("Give the meeting a title.")
+    if not applications:
+        errors["applications"] = _("Put at least one application on the agenda.")
+    not_ready = [str(a) for a in applications if a.status not in ("reviewed", "deferred")]
+    if not_ready:
+        errors["applications"] = _("Not reviewed yet: %(apps)s.") % {"apps": "; ".join(not_ready)}
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        meeting = CommitteeMeeting.objects.create(
+            title=title.strip(), held_on=held_on, location=location.strip(), created_by=user
+        )
+        for i, app in enumerate(applications):
+            AgendaItem.objects.create(meeting=meeting, application=app, order=i)
+    notify(
+        [m.user for m in current_members(held_on)],
+        verb="committee_meeting",
+        text_en=f"Committee meeting {held_on:%Y-%m-%d}: {len(applications)} applications on the agenda.",
+        text_zh=f"评审委员会会议 {held_on:%Y-%m-%d}：议程共 {len(applications)} 项申请。",
+        obj=meeting,
+    )
+    return meeting
+
+
+def current_agenda_item(app: Application) -> AgendaItem | None:
+    return (
+        AgendaItem.objects.filter(application=app, meeting__status=CommitteeMeeting.Status.SCHEDULED)
+        .select_related("meeting")
+        .order_by("-meeting__held_on", "-pk")
+        .first()
+    )
+
+
+def member_conflict(member: Any, app: Application) -> str | None:
+    """Why a committee member must recuse: their organisation applies or co-applies."""
+    term = current_term(member)
+    org_id = (term.organisation_id if term else None) or member.organisation_id
+    if org_id is None:
+        return None
+    if org_id == app.institution_id:
+        return _("the member's organisation is the applicant")
+    if app.co_applicants.filter(organisation_id=org_id).exists():
+        return _("the member's organisation is a co-applicant")
+    return None
+
+
+@transaction.atomic
+def cast_vote(user: Any, app: Application, choice: str, reason: str = "") -> Vote:
+    """A committee member in term votes on an application on the agenda of a scheduled meeting; a member
+    whose organisation applies or co-applies may only recuse, and a recusal gives its reason."""
     _require(user, Role.COMMITTEE, _("Only committee members vote."))
     app.refresh_from_db()
     if app.status != "reviewed":
         raise ValidationError(_("Votes are taken only on reviewed applications."))
     if choice not in Vote.Choice.values:
         raise ValidationError({"choice": _("Unknown vote “%(choice)s”.") % {"choice": choice}})
+    if current_term(user) is None:
+        raise PermissionDenied(_("You have no current term on the Review Committee; you cannot vote."))
+    item = current_agenda_item(app)
+    if item is None:
+        raise ValidationError(_("The application is not on the agenda of a scheduled committee meeting."))
+    conflict = member_conflict(user, app)
+    if conflict and choice != Vote.Choice.RECUSE:
+        raise ValidationError(
+            _("You must recuse yourself from this application: %(why)s.") % {"why": conflict}
+        )
+    reason = (reason or "").strip() or (conflict or "")
+    if choice == Vote.Choice.RECUSE and not reason:
+        raise ValidationError({"reason": _("Give the reason for your recusal.")})
     with acting_as(user):
         vote, _created = Vote.objects.update_or_create(
-            application=app, member=user, defaults={"choice": choice}
+            application=app,
+            member=user,
+            defaults={"choice": choice, "meeting": item.meeting, "reason": reason[:300]},
         )
     return vote
 
@@ -777,6 +1290,7 @@ def record_decision(user: Any, app: Application, minutes: str, defer: bool = Fal
     app.refresh_from_db()
     if app.status != "reviewed":
         raise ValidationError(_("Only a reviewed application goes before the committee."))
+    item = current_agenda_item(app)
     votes = list(app.votes.values_list("choice", flat=True))
     counts = {c: votes.count(c) for c in Vote.Choice.values}
     cast = counts["approve"] + counts["reject"] + counts["abstain"]
@@ -798,6 +1312,7 @@ def record_decision(user: Any, app: Application, minutes: str, defer: bool = Fal
             abstain=counts["abstain"],
             recused=counts["recuse"],
             minutes=minutes.strip(),
+            meeting=item.meeting if item else None,
             recorded_by=user,
         )
     target = {"approve": "approved", "reject": "not_approved", "defer": "deferred"}[outcome]
@@ -812,6 +1327,26 @@ def _decide(app: Application, user: Any, target: str, reason: str) -> None:
     apply_transition(
         app, {"approved": "approve", "not_approved": "not_approve", "deferred": "defer"}[target], user, reason
     )
+
+
+@transaction.atomic
+def close_meeting(user: Any, meeting: CommitteeMeeting, minutes: str) -> CommitteeMeeting:
+    """The office closes a meeting with its minutes once every agenda item has a decision."""
+    _require(user, Role.OFFICE, _("Only the committee office keeps the committee's minutes."))
+    if not minutes.strip():
+        raise ValidationError({"minutes": _("The minutes are required.")})
+    open_items = [
+        str(i.application)
+        for i in meeting.agenda.select_related("application")
+        if i.application.status == "reviewed"
+    ]
+    if open_items:
+        raise ValidationError(_("Still without a decision: %(apps)s.") % {"apps": "; ".join(open_items)})
+    meeting.minutes = minutes.strip()
+    meeting.status = CommitteeMeeting.Status.CLOSED
+    with acting_as(user):
+        meeting.save(update_fields=["minutes", "status", "last_updated"])
+    return meeting
 
 
 # -- public notice, objections, designation --------------------------------------------------------
@@ -894,6 +1429,172 @@ def hand_over_to_registry(app: Application, user: Any) -> None:
     app.laboratory = lab
     app.last_document = lab.last_document
     app.save(update_fields=["laboratory", "last_document"])
+    start_construction(app, lab, user)
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28) + dt.timedelta(days=1)
+
+
+MILESTONE_LINE = re.compile(r"^\s*(\d{4}-\d{2}(?:-\d{2})?)\s*[|｜:：]\s*(.+?)\s*$")
+
+
+def milestones_from_plan(plan: str, start: dt.date, years: int) -> list[tuple[dt.date, str]]:
+    """Lines ``YYYY-MM[-DD] | milestone`` of the construction plan; otherwise one milestone a year."""
+    found = []
+    for line in plan.splitlines():
+        m = MILESTONE_LINE.match(line)
+        if not m:
+            continue
+        parts = [int(x) for x in m.group(1).split("-")]
+        try:
+            due = dt.date(parts[0], parts[1], parts[2] if len(parts) > 2 else 28)
+        except ValueError:
+            continue
+        found.append((due, m.group(2)[:300]))
+    if found:
+        return sorted(found)
+    return [
+        (_add_years(start, n), f"第{n}年建设目标 / Construction targets of year {n}")
+        for n in range(1, years + 1)
+    ]
+
+
+def start_construction(app: Application, lab: Any, user: Any) -> Construction:
+    """The construction period opens: milestones from the plan, and the acceptance request falls due at the
+    end of the period (reminded and marked overdue by the daily job)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    start = timezone.localdate()
+    years = app.call.construction_years
+    with acting_as(user):
+        c = Construction.objects.create(
+            application=app, laboratory=lab, starts_on=start, ends_on=_add_years(start, years)
+        )
+        for due, title in milestones_from_plan(app.construction_plan, start, years):
+            Milestone.objects.create(construction=c, title=title, due=due)
+    Deadline.objects.create(
+        content_type=ContentType.objects.get_for_model(Construction),
+        object_id=str(c.pk),
+        label_en=f"Request the acceptance of the {lab.name_en}",
+        label_zh=f"申请{lab.name_zh}验收",
+        due=c.ends_on,
+        assignee=app.created_by,
+    )
+    return c
+
+
+# -- construction, progress, acceptance ------------------------------------------------------------
+
+
+@transaction.atomic
+def submit_progress_report(
+    user: Any,
+    construction: Construction,
+    *,
+    period: str,
+    text: str,
+    milestones_reached: Sequence[Milestone] = (),
+    spent: Any = None,
+) -> ProgressReport:
+    """The laboratory's manager reports progress during construction and marks milestones reached."""
+    if not Construction.objects.editable_by(user).filter(pk=construction.pk).exists():
+        raise PermissionDenied(
+            _("Only the laboratory's manager reports progress, while the laboratory is under construction.")
+        )
+    errors = {}
+    if not period.strip():
+        errors["period"] = _("Name the period reported on (e.g. 2027 or 2027-H1).")
+    if not text.strip():
+        errors["text"] = _("Describe the progress.")
+    if construction.progress_reports.filter(period=period.strip()).exists():
+        errors["period"] = _("The period %(period)s has already been reported.") % {"period": period.strip()}
+    foreign = [m for m in milestones_reached if m.construction_id != construction.pk]
+    if foreign:
+        errors["milestones"] = _("A milestone of another laboratory was given.")
+    if errors:
+        raise ValidationError(errors)
+    today = timezone.localdate()
+    with acting_as(user):
+        report = ProgressReport.objects.create(
+            construction=construction,
+            period=period.strip(),
+            text=text.strip(),
+            spent=spent,
+            submitted_by=user,
+        )
+        for m in milestones_reached:
+            if m.done_on is None:
+                m.done_on = today
+                m.save(update_fields=["done_on", "last_updated"])
+    from qslab.core.notifications import notify
+
+    notify(
+        _office_people(),
+        verb="progress_report",
+        text_en=f"Progress report {report.period}: {construction.laboratory.name_en}",
+        text_zh=f"建设进展报告 {report.period}：{construction.laboratory.name_zh}",
+        obj=construction,
+    )
+    return report
+
+
+@transaction.atomic
+def comment_progress_report(user: Any, report: ProgressReport, comment: str) -> ProgressReport:
+    _require(user, Role.OFFICE, _("Only the committee office comments on progress reports."))
+    if not comment.strip():
+        raise ValidationError({"office_comment": _("Write the comment.")})
+    report.office_comment = comment.strip()
+    with acting_as(user):
+        report.save(update_fields=["office_comment", "last_updated"])
+    return report
+
+
+@transaction.atomic
+def request_acceptance(
+    user: Any, construction: Construction, profile: dict[str, Any] | None = None
+) -> Construction:
+    """The manager completes the laboratory's profile in the registry (director, contact; through
+    ``qslab.labs.services``) and requests the acceptance review, all or nothing."""
+    from qslab.labs import services as labs
+
+    data = {k: v for k, v in (profile or {}).items() if k in ("director_name", "contact_email") and v}
+    if data:
+        labs.edit_laboratory(user, construction.laboratory, data)
+        construction.laboratory.refresh_from_db()
+    return move_construction(user, construction, "request_acceptance")
+
+
+def move_construction(
+    user: Any, construction: Construction, transition: str, reason: str = ""
+) -> Construction:
+    """Request acceptance, pass it (naming), extend once, or terminate; the registry follows through
+    ``qslab.labs.services`` and issues its numbered documents."""
+    if (
+        transition == "request_acceptance"
+        and not construction.application.call.criteria.filter(stage=Stage.ACCEPTANCE).exists()
+    ):
+        raise TransitionRefused(
+            _("The call has no acceptance criteria yet; ask the office to set them."), TransitionRefused.GUARD
+        )
+    apply_transition(construction, transition, user, reason)
+    construction.refresh_from_db()
+    if transition == "extend":
+        _reopen_acceptance(construction, user)
+    return construction
+
+
+def _reopen_acceptance(construction: Construction, user: Any) -> None:
+    """After an extension the next acceptance review starts afresh: a new panel, new reviews, a new
+    consensus (the earlier ones stay in the change log)."""
+    with acting_as(user, "extension: the acceptance review starts again"):
+        Assignment.objects.filter(application=construction.application, stage=Stage.ACCEPTANCE).delete()
+        construction.application.consensus_reports.filter(stage=Stage.ACCEPTANCE).delete()
 
 
 def available_actions(app: Application, user: Any) -> list[Any]:
@@ -905,7 +1606,7 @@ def available_actions(app: Application, user: Any) -> list[Any]:
 
 
 def queue_items(user: Any) -> list[Any]:
-    """Dashboard: recommendations due (authority), reviews due (expert), formal checks and more (office)."""
+    """Dashboard: each step's queue for the role that owes it."""
     from qslab.core.dashboard import QueueItem
 
     items: list[QueueItem] = []
@@ -923,23 +1624,41 @@ def queue_items(user: Any) -> list[Any]:
             )
     if has_role(user, Role.EXPERT):
         for a in (
-            Assignment.objects.filter(expert=user, released=True, application__status="in_review")
+            Assignment.objects.editable_by(user)
             .exclude(review__submitted_at__isnull=False)
             .select_related("application")[:100]
         ):
             items.append(
                 QueueItem(
-                    label=_("Review: %(app)s") % {"app": a.application},
+                    label=(
+                        _("Review: %(app)s")
+                        if a.stage == Stage.DESIGNATION
+                        else _("Acceptance review: %(app)s")
+                    )
+                    % {"app": a.application},
                     url=a.get_absolute_url(),
                     due=a.due,
                     kind="designation",
                 )
             )
+        for a in (
+            Assignment.objects.editable_by(user).filter(moderator=True).select_related("application")[:100]
+        ):
+            if not a.application.consensus_reports.filter(stage=a.stage, submitted_at__isnull=False).exists():
+                items.append(
+                    QueueItem(
+                        label=_("Consensus report (moderator): %(app)s") % {"app": a.application},
+                        url=reverse_consensus(a),
+                        due=a.due,
+                        kind="designation",
+                    )
+                )
     if has_role(user, Role.OFFICE):
         labels = {
             "recommended": _("Formal check: %(app)s"),
             "accepted": _("Assign experts: %(app)s"),
-            "reviewed": _("Committee decision: %(app)s"),
+            "in_review": _("Expert review under way: %(app)s"),
+            "reviewed": _("Committee agenda and decision: %(app)s"),
             "approved": _("Publish the notice: %(app)s"),
         }
         for app in Application.objects.filter(status__in=labels)[:200]:
@@ -957,11 +1676,51 @@ def queue_items(user: Any) -> list[Any]:
                     kind="designation",
                 )
             )
-    if has_role(user, Role.COMMITTEE):
-        for app in Application.objects.filter(status="reviewed").exclude(votes__member=user)[:100]:
+        for c in Construction.objects.filter(status="acceptance").select_related("laboratory")[:100]:
             items.append(
                 QueueItem(
-                    label=_("Vote: %(app)s") % {"app": app}, url=app.get_absolute_url(), kind="designation"
+                    label=_("Acceptance review: %(lab)s") % {"lab": c.laboratory},
+                    url=c.get_absolute_url(),
+                    kind="designation",
+                )
+            )
+        for p in ExpertProfile.objects.filter(vetted=False)[:100]:
+            items.append(
+                QueueItem(
+                    label=_("Vet the expert %(name)s") % {"name": p.name},
+                    url="/designation/experts/",
+                    kind="designation",
+                )
+            )
+    if has_role(user, Role.LAB_MANAGER):
+        for c in Construction.objects.editable_by(user).select_related("laboratory")[:100]:
+            items.append(
+                QueueItem(
+                    label=_("Construction: report progress or request acceptance: %(lab)s")
+                    % {"lab": c.laboratory},
+                    url=c.get_absolute_url(),
+                    due=c.ends_on,
+                    kind="designation",
+                )
+            )
+    if has_role(user, Role.COMMITTEE) and current_term(user) is not None:
+        for item in (
+            AgendaItem.objects.filter(meeting__status="scheduled", application__status="reviewed")
+            .exclude(application__votes__member=user)
+            .select_related("application", "meeting")[:100]
+        ):
+            items.append(
+                QueueItem(
+                    label=_("Vote: %(app)s") % {"app": item.application},
+                    url=item.application.get_absolute_url(),
+                    due=item.meeting.held_on,
+                    kind="designation",
                 )
             )
     return items
+
+
+def reverse_consensus(assignment: Assignment) -> str:
+    from django.urls import reverse
+
+    return reverse("designation:consensus", args=[assignment.application_id, assignment.stage])

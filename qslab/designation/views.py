@@ -8,8 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,19 +22,30 @@ from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
 from qslab.designation import services
 from qslab.designation.forms import (
+    AcceptanceRequestForm,
     ApplicationForm,
     CallForm,
     CoApplicantForm,
+    CommentForm,
+    CommitteeMeetingForm,
+    ConsensusForm,
     CriteriaForm,
     DecisionForm,
     DeclarationForm,
     ExpertProfileForm,
+    ExpertRegistrationForm,
     FileForm,
+    MembershipForm,
+    MinutesForm,
     ObjectionForm,
     ObjectionHandleForm,
+    ProgressReportForm,
+    ReviewMeetingForm,
+    SiteVisitForm,
     TargetedForm,
     TransitionForm,
-    VoteForm,
+    VetForm,
+    VoteReasonForm,
 )
 from qslab.designation.models import (
     Application,
@@ -43,6 +56,7 @@ from qslab.designation.models import (
     ExpertProfile,
     Objection,
     PublicNotice,
+    Review,
 )
 
 
@@ -77,6 +91,7 @@ def call(request: HttpRequest, call_id: int) -> HttpResponse:
         "criteria": item.criteria.all(),
         "actions": Call.workflow.available(item, user) if user.is_authenticated else [],
         "office": has_role(user, Role.OFFICE),
+        "meetings": item.review_meetings.all() if has_role(user, Role.OFFICE) else [],
         "can_apply": item.is_open and has_role(user, Role.LAB_MANAGER),
         "applications": Application.objects.visible_to(user).filter(call=item)
         if user.is_authenticated
@@ -113,11 +128,14 @@ def _call_form(request: HttpRequest, item: Call | None) -> HttpResponse:
 
 @login_required
 def call_criteria(request: HttpRequest, call_id: int) -> HttpResponse:
+    from qslab.designation.models import Stage
+
     item = get_editable_or_403(Call, request.user, pk=call_id)
+    stage = _stage(request.GET.get("stage") or Stage.DESIGNATION)
     initial = "\n".join(
         f"{c.code} | {c.name_zh} | {c.name_en} | {c.weight} | {c.max_score} | "
         + "; ".join(f"{k}={v}" for k, v in c.anchors.items())
-        for c in item.criteria.all()
+        for c in item.criteria.filter(stage=stage)
     )
     form = CriteriaForm(request.POST or None, initial={"lines": initial})
     if request.method == "POST" and form.is_valid():
@@ -126,14 +144,16 @@ def call_criteria(request: HttpRequest, call_id: int) -> HttpResponse:
             form.add_error("lines", e)
         if not errors:
             try:
-                services.set_criteria(request.user, item, rows)
+                services.set_criteria(request.user, item, rows, stage)
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
                 messages.success(request, _("Criteria saved."))
                 return redirect(item)
     return render(
-        request, "designation/form.html", {"form": form, "title": _("Review criteria"), "back": item}
+        request,
+        "designation/form.html",
+        {"form": form, "title": _("Review criteria") + f" · {Stage(stage).label}", "back": item},
     )
 
 
@@ -227,12 +247,19 @@ def application(request: HttpRequest, application_id: int) -> HttpResponse:
         "expert": has_role(user, Role.EXPERT),
         "declaration": ConflictDeclaration.objects.filter(application=app, expert=user).first(),
         "declaration_form": DeclarationForm(),
-        "vote_form": VoteForm(),
+        "vote_form": VoteReasonForm(),
+        "member_conflict": services.member_conflict(user, app) if has_role(user, Role.COMMITTEE) else None,
+        "agenda_item": services.current_agenda_item(app),
+        "moderating": [a for a in app.assignments.filter(expert=user, moderator=True, released=True)],
+        "on_panel": app.assignments.filter(expert=user, released=True).exists(),
+        "visits": app.site_visits.all() if staff else [],
+        "consensus_reports": app.consensus_reports.all() if staff else [],
         "decision_form": DecisionForm(),
         "assignments": app.assignments.select_related("expert") if staff else [],
         "votes": app.votes.select_related("member") if staff else [],
         "decisions": app.decisions.all() if staff else [],
-        "summary": services.evaluation_summary(app) if (staff or own) else [],
+        "summary": services.evaluation_summary(app) if (staff or own) else None,
+        "construction": getattr(app, "construction", None),
         "history": history_of(app) if staff else [],
         "notice": getattr(app, "public_notice", None),
     }
@@ -339,14 +366,16 @@ def declare(request: HttpRequest, application_id: int) -> HttpResponse:
 def vote(request: HttpRequest, application_id: int) -> HttpResponse:
     app = get_visible_or_404(Application, request.user, pk=application_id)
     _require(request.user, Role.COMMITTEE, _("Only committee members vote."))
-    form = VoteForm(request.POST)
+    form = VoteReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a vote."))
         return redirect(app)
     try:
-        services.cast_vote(request.user, app, form.cleaned_data["choice"])
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        services.cast_vote(
+            request.user, app, form.cleaned_data["choice"], form.cleaned_data.get("reason", "")
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
         messages.success(request, _("Vote recorded."))
     return redirect(app)
@@ -377,24 +406,34 @@ def decide(request: HttpRequest, application_id: int) -> HttpResponse:
 
 @login_required
 def assignment(request: HttpRequest, call_id: int) -> HttpResponse:
+    from qslab.designation.models import Stage
+
     item = get_visible_or_404(Call, request.user, pk=call_id)
     _require(request.user, Role.OFFICE, _("Only the committee office assigns experts."))
+    stage = _stage(request.POST.get("stage") or request.GET.get("stage") or Stage.DESIGNATION)
+    back = f"{reverse('designation:assignment', args=[item.pk])}?stage={stage}"
     if request.method == "POST":
         action = request.POST.get("action", "")
         try:
             if action == "propose":
-                _created, result = services.propose_assignment(request.user, item)
+                _created, result = services.propose_assignment(request.user, item, stage)
                 messages.success(request, result.summary())
             elif action == "release":
-                n = services.release_assignments(request.user, item)
+                n = services.release_assignments(request.user, item, stage)
                 messages.success(request, _("%(n)d applications released to the experts.") % {"n": n})
             elif action == "add":
                 app = get_visible_or_404(
                     Application, request.user, pk=request.POST.get("application"), call=item
                 )
                 expert = User.objects.get(pk=request.POST.get("expert"))
-                services.add_assignment(request.user, app, expert)
+                services.add_assignment(request.user, app, expert, stage)
                 messages.success(request, _("Expert added."))
+            elif action == "moderator":
+                a = get_visible_or_404(
+                    Assignment, request.user, pk=request.POST.get("assignment"), application__call=item
+                )
+                services.set_moderator(request.user, a)
+                messages.success(request, _("Moderator named."))
             elif action == "remove":
                 a = get_visible_or_404(
                     Assignment, request.user, pk=request.POST.get("assignment"), application__call=item
@@ -405,13 +444,15 @@ def assignment(request: HttpRequest, call_id: int) -> HttpResponse:
                 messages.error(request, _("Unknown action."))
         except (ValidationError, User.DoesNotExist, ValueError) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-        return redirect("designation:assignment", call_id=item.pk)
-    table = services.conflict_table(item)
+        return redirect(back)
+    table = services.conflict_table(item, stage=stage)
     context = {
         "call": item,
         "table": table,
-        "assignments": Assignment.objects.filter(application__call=item).select_related(
-            "application", "expert"
+        "stage": stage,
+        "stages": Stage.choices,
+        "assignments": Assignment.objects.filter(application__call=item, stage=stage).select_related(
+            "application", "expert", "review"
         ),
     }
     return render(request, "designation/assignment.html", context)
@@ -448,15 +489,23 @@ def experts(request: HttpRequest) -> HttpResponse:
 def expert_vet(request: HttpRequest, profile_id: int) -> HttpResponse:
     profile = get_editable_or_403(ExpertProfile, request.user, pk=profile_id)
     _require(request.user, Role.OFFICE, _("Only the office vets experts."))
-    services.save_expert_profile(request.user, {"vetted": request.POST.get("vetted") == "on"}, profile)
-    messages.success(request, _("Saved."))
+    form = VetForm(request.POST)
+    form.is_valid()
+    approve = bool(form.cleaned_data.get("approve")) or request.POST.get("vetted") == "on"
+    try:
+        services.vet_expert(request.user, profile, approve, form.cleaned_data.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Saved."))
     return redirect("designation:experts")
 
 
 @login_required
 def expert_profile(request: HttpRequest) -> HttpResponse:
-    _require(request.user, Role.EXPERT, _("Only experts register in the expert directory."))
     profile = ExpertProfile.objects.filter(user=request.user).first()
+    if profile is None or request.method == "POST":
+        _require(request.user, Role.EXPERT, _("Only experts register in the expert directory."))
     form = ExpertProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         try:
@@ -467,12 +516,19 @@ def expert_profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Profile saved; the office will vet it."))
             return redirect("designation:expert_profile")
     assignments = (
-        Assignment.objects.visible_to(request.user).filter(expert=request.user).select_related("application")
+        Assignment.objects.visible_to(request.user)
+        .filter(expert=request.user)
+        .select_related("application", "review")
     )
     return render(
         request,
         "designation/expert_profile.html",
-        {"form": form, "profile": profile, "assignments": assignments},
+        {
+            "form": form,
+            "profile": profile,
+            "assignments": assignments,
+            "perms_expert": has_role(request.user, Role.EXPERT),
+        },
     )
 
 
@@ -483,7 +539,7 @@ def review(request: HttpRequest, assignment_id: int) -> HttpResponse:
     )
     if not has_role(request.user, Role.EXPERT) or a.expert_id != request.user.pk:
         raise PermissionDenied(_("Only the assigned expert writes this review."))
-    criteria = list(a.application.call.criteria.all())
+    criteria = services._criteria(a.application, a.stage)
     existing = getattr(a, "review", None)
     errors: dict[str, Any] = {}
     if request.method == "POST":
@@ -557,3 +613,333 @@ def objection_handle(request: HttpRequest, objection_id: int) -> HttpResponse:
     else:
         messages.error(request, _("A reasoned response is required."))
     return redirect(obj.notice)
+
+
+# ---- panel records: consensus, on-site inspection, meeting review ---------------------------------
+
+
+def _stage(stage: str) -> str:
+    from qslab.designation.models import Stage
+
+    if stage not in Stage.values:
+        raise Http404
+    return stage
+
+
+@login_required
+def consensus(request: HttpRequest, application_id: int, stage: str) -> HttpResponse:
+    from qslab.designation.models import ConsensusReport
+
+    app = get_visible_or_404(Application.objects.select_related("call"), request.user, pk=application_id)
+    stage = _stage(stage)
+    if not services._is_moderator(request.user, app, stage):
+        raise PermissionDenied(_("Only the panel's moderator writes the consensus report."))
+    existing = ConsensusReport.objects.filter(application=app, stage=stage).first()
+    initial = (
+        {k: getattr(existing, k) for k in ("strengths", "weaknesses", "summary", "recommendation")}
+        if existing
+        else {}
+    )
+    form = ConsensusForm(request.POST or None, initial=initial)
+    criteria = services._criteria(app, stage)
+    errors: dict[str, Any] = {}
+    if request.method == "POST" and form.is_valid():
+        scores = {c.code: request.POST.get(f"score_{c.code}") for c in criteria}
+        try:
+            services.submit_consensus(request.user, app, stage, scores=scores, **form.cleaned_data)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Consensus report submitted."))
+            return redirect("designation:expert_profile")
+    reviews = Review.objects.filter(
+        assignment__application=app, assignment__stage=stage, submitted_at__isnull=False
+    ).order_by("pk")
+    return render(
+        request,
+        "designation/consensus.html",
+        {
+            "app": app,
+            "stage": stage,
+            "form": form,
+            "criteria": criteria,
+            "reviews": reviews,
+            "existing": existing,
+            "errors": errors,
+        },
+    )
+
+
+@login_required
+def site_visit(request: HttpRequest, application_id: int, stage: str) -> HttpResponse:
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    stage = _stage(stage)
+    on_panel = Assignment.objects.filter(
+        application=app, stage=stage, expert=request.user, released=True
+    ).exists()
+    if not (has_role(request.user, Role.OFFICE) or on_panel):
+        raise PermissionDenied(_("Only the office or an expert on the panel records an on-site inspection."))
+    form = SiteVisitForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_site_visit(request.user, app, stage=stage, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("On-site inspection recorded."))
+            return redirect(app)
+    return render(
+        request, "designation/form.html", {"form": form, "title": _("On-site inspection"), "back": app}
+    )
+
+
+@login_required
+def review_meeting(request: HttpRequest, call_id: int) -> HttpResponse:
+    item = get_visible_or_404(Call, request.user, pk=call_id)
+    _require(request.user, Role.OFFICE, _("Only the committee office keeps the minutes of a meeting review."))
+    form = ReviewMeetingForm(request.POST or None, call=item, initial={"held_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_review_meeting(request.user, item, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Minutes of the meeting review saved."))
+            return redirect(item)
+    return render(
+        request, "designation/form.html", {"form": form, "title": _("Meeting review minutes"), "back": item}
+    )
+
+
+# ---- the Review Committee ---------------------------------------------------------------------------
+
+
+@login_required
+def committee(request: HttpRequest) -> HttpResponse:
+    from qslab.designation.models import CommitteeMeeting, CommitteeMembership
+
+    if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
+        raise PermissionDenied(_("The Review Committee's pages are for the office and the committee."))
+    office = has_role(request.user, Role.OFFICE)
+    form = MembershipForm(request.POST or None) if office else None
+    if request.method == "POST":
+        _require(request.user, Role.OFFICE, _("Only the committee office keeps the committee's membership."))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.appoint_member(
+                    request.user,
+                    data["user"],
+                    term_start=data["term_start"],
+                    term_end=data["term_end"],
+                    position=data["position"],
+                    organisation=data["organisation"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Term recorded."))
+                return redirect("designation:committee")
+    return render(
+        request,
+        "designation/committee.html",
+        {
+            "members": CommitteeMembership.objects.visible_to(request.user).select_related(
+                "user", "organisation"
+            ),
+            "meetings": CommitteeMeeting.objects.visible_to(request.user),
+            "form": form,
+            "office": office,
+        },
+    )
+
+
+@login_required
+def meeting_create(request: HttpRequest) -> HttpResponse:
+    _require(request.user, Role.OFFICE, _("Only the committee office convenes the committee."))
+    form = CommitteeMeetingForm(request.POST or None, initial={"held_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            meeting = services.schedule_meeting(request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Meeting scheduled; the members have been told."))
+            return redirect(meeting)
+    return render(request, "designation/form.html", {"form": form, "title": _("Committee meeting")})
+
+
+@login_required
+def meeting(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    from qslab.designation.models import CommitteeMeeting
+
+    item = get_visible_or_404(CommitteeMeeting, request.user, pk=meeting_id)
+    form = MinutesForm(request.POST or None, initial={"minutes": item.minutes})
+    if request.method == "POST":
+        _require(request.user, Role.OFFICE, _("Only the committee office keeps the committee's minutes."))
+        if form.is_valid():
+            try:
+                services.close_meeting(request.user, item, form.cleaned_data["minutes"])
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Meeting closed with its minutes."))
+                return redirect(item)
+    return render(
+        request,
+        "designation/meeting.html",
+        {
+            "meeting": item,
+            "agenda": item.agenda.select_related("application"),
+            "votes": item.votes.select_related("member", "application"),
+            "form": form,
+            "office": has_role(request.user, Role.OFFICE),
+        },
+    )
+
+
+# ---- expert self-registration -------------------------------------------------------------------------
+
+
+def expert_register(request: HttpRequest) -> HttpResponse:
+    signed_in = request.user.is_authenticated
+    if signed_in and ExpertProfile.objects.filter(user=request.user).exists():
+        return redirect("designation:expert_profile")
+    form = ExpertRegistrationForm(request.POST or None, signed_in=signed_in)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.register_expert(request.user if signed_in else None, form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Registration received. The office will vet it and tell you by email.")
+            )
+            return redirect("designation:expert_profile" if signed_in else "accounts:login")
+    return render(request, "designation/form.html", {"form": form, "title": _("Register as an expert")})
+
+
+# ---- construction and acceptance ------------------------------------------------------------------------
+
+
+@login_required
+def constructions(request: HttpRequest) -> HttpResponse:
+    from qslab.designation.models import Construction
+
+    qs = Construction.objects.visible_to(request.user).select_related("laboratory", "application")
+    return render(request, "designation/constructions.html", {"constructions": qs})
+
+
+@login_required
+def construction(request: HttpRequest, construction_id: int) -> HttpResponse:
+    from qslab.designation.models import Construction, Stage
+
+    c = get_visible_or_404(
+        Construction.objects.select_related("laboratory", "application__call"),
+        request.user,
+        pk=construction_id,
+    )
+    user = request.user
+    staff = has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE)
+    editable = Construction.objects.editable_by(user).filter(pk=c.pk).exists()
+    manager = editable and not has_role(user, Role.OFFICE)
+    app = c.application
+    panel = app.assignments.filter(stage=Stage.ACCEPTANCE).select_related("expert", "review")
+    return render(
+        request,
+        "designation/construction.html",
+        {
+            "c": c,
+            "app": app,
+            "milestones": c.milestones.all(),
+            "reports": c.progress_reports.all(),
+            "actions": [
+                t for t in Construction.workflow.available(c, user) if t.name != "request_acceptance"
+            ],
+            "can_request": c.status == "building"
+            and (manager or has_role(user, Role.OFFICE))
+            and any(t.name == "request_acceptance" for t in Construction.workflow.from_state(c.status)),
+            "report_form": ProgressReportForm(construction=c) if manager else None,
+            "request_form": AcceptanceRequestForm(
+                initial={
+                    "director_name": c.laboratory.director_name,
+                    "contact_email": c.laboratory.contact_email,
+                }
+            ),
+            "comment_form": CommentForm(),
+            "office": has_role(user, Role.OFFICE),
+            "staff": staff,
+            "panel": panel if staff else [],
+            "summary": services.evaluation_summary(app, Stage.ACCEPTANCE) if (staff or manager) else None,
+            "visits": app.site_visits.filter(stage=Stage.ACCEPTANCE) if staff else [],
+            "history": history_of(c) if staff else [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def progress_report(request: HttpRequest, construction_id: int) -> HttpResponse:
+    from qslab.designation.models import Construction
+
+    c = get_editable_or_403(Construction, request.user, pk=construction_id)
+    form = ProgressReportForm(request.POST, construction=c)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.submit_progress_report(
+                request.user,
+                c,
+                period=data["period"],
+                text=data["text"],
+                spent=data["spent"],
+                milestones_reached=list(data["milestones"]),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Progress report submitted."))
+    else:
+        messages.error(request, _("Give the period and describe the progress."))
+    return redirect(c)
+
+
+@login_required
+@require_POST
+def progress_comment(request: HttpRequest, report_id: int) -> HttpResponse:
+    from qslab.designation.models import ProgressReport
+
+    report = get_visible_or_404(ProgressReport, request.user, pk=report_id)
+    _require(request.user, Role.OFFICE, _("Only the committee office comments on progress reports."))
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        services.comment_progress_report(request.user, report, form.cleaned_data["office_comment"])
+        messages.success(request, _("Comment saved."))
+    else:
+        messages.error(request, _("Write the comment."))
+    return redirect(report.construction)
+
+
+@login_required
+@require_POST
+def construction_transition(request: HttpRequest, construction_id: int, transition: str) -> HttpResponse:
+    from qslab.designation.models import Construction
+
+    c = get_visible_or_404(Construction, request.user, pk=construction_id)
+    try:
+        if transition == "request_acceptance":
+            form = AcceptanceRequestForm(request.POST)
+            form.is_valid()
+            services.request_acceptance(request.user, c, form.cleaned_data)
+        else:
+            services.move_construction(request.user, c, transition, request.POST.get("reason", ""))
+    except TransitionRefused as exc:
+        if exc.code in (TransitionRefused.FORBIDDEN, TransitionRefused.UNKNOWN):
+            raise PermissionDenied(str(exc)) from exc
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Done."))
+    return redirect(c)

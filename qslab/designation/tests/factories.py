@@ -51,11 +51,8 @@ def make_application(
         name_zh=f"国家示例{n}质量标准实验室",
         name_en=f"National Example {n} Quality Standards Laboratory",
         region_code=extra.pop("region_code", institution.region_code),
-        directions="机器人可靠性",
-        team="张三等 20 人",
-        construction_plan="三年建设",
         status=status,
-        **extra,
+        **{"directions": "机器人可靠性", "team": "张三等 20 人", "construction_plan": "三年建设", **extra},
     )
     app.fields.set(KeyField.objects.filter(code="robots"))
     return app
@@ -77,3 +74,49 @@ def make_expert(
     )
     profile.fields.set(KeyField.objects.filter(code__in=fields))
     return profile
+
+
+def seat(user: Any, *, organisation: Any = None, years: int = 5) -> Any:
+    """A current term on the Review Committee for ``user`` (who holds the committee role)."""
+    from qslab.designation.models import CommitteeMembership
+
+    today = timezone.localdate()
+    return CommitteeMembership.objects.create(
+        user=user,
+        organisation=organisation,
+        term_start=today - dt.timedelta(days=1),
+        term_end=today + dt.timedelta(days=365 * years),
+    )
+
+
+def on_agenda(*apps: Any, title: str = "第一次全体会议") -> Any:
+    """A scheduled committee meeting today with ``apps`` on its agenda."""
+    from qslab.designation.models import AgendaItem, CommitteeMeeting
+
+    meeting = CommitteeMeeting.objects.create(title=title, held_on=timezone.localdate())
+    for i, app in enumerate(apps):
+        AgendaItem.objects.create(meeting=meeting, application=app, order=i)
+    return meeting
+
+
+ACCEPTANCE_CRITERIA = [
+    ("milestones", "建设任务完成", "Milestones reached", 50, 5, {"0": "none", "5": "all"}),
+    ("capacity", "能力形成", "Capacity built", 50, 5, {"0": "none", "5": "full"}),
+]
+
+
+def add_acceptance_criteria(call: Any) -> None:
+    from qslab.designation.models import Criterion
+
+    for i, (c, zh, en, w, m, anchors) in enumerate(ACCEPTANCE_CRITERIA):
+        Criterion.objects.create(
+            call=call,
+            stage="acceptance",
+            code=c,
+            name_zh=zh,
+            name_en=en,
+            weight=w,
+            max_score=m,
+            anchors=anchors,
+            order=i,
+        )

@@ -15,7 +15,14 @@ from qslab.core.testing import make_organisation, make_user
 from qslab.core.workflow import TransitionRefused
 from qslab.designation import services
 from qslab.designation.models import Application, ConflictDeclaration
-from qslab.designation.tests.factories import make_application, make_call, make_expert
+from qslab.designation.tests.factories import (
+    add_acceptance_criteria,
+    make_application,
+    make_call,
+    make_expert,
+    on_agenda,
+    seat,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -178,13 +185,19 @@ def test_the_proposed_assignment_never_uses_conflicted_or_unknown_experts(users)
 def test_the_committee_decision_needs_a_quorum(users):
     call = make_call("quorum", quorum=2)
     app = make_application(call, make_organisation(region_code="320000"), status="reviewed")
+    on_agenda(app)
+    seat(users["committee"])
     services.cast_vote(users["committee"], app, "approve")
     with pytest.raises(ValidationError, match="No quorum: 1 members voted"):
         services.record_decision(users["office"], app, "纪要")
-    services.cast_vote(make_user("committee"), app, "recuse")
+    recused = make_user("committee")
+    seat(recused)
+    services.cast_vote(recused, app, "recuse", "曾担任申报单位顾问")
     with pytest.raises(ValidationError, match="No quorum"):
         services.record_decision(users["office"], app, "纪要")
-    services.cast_vote(make_user("committee"), app, "reject")
+    third = make_user("committee")
+    seat(third)
+    services.cast_vote(third, app, "reject")
     decision = services.record_decision(users["office"], app, "纪要")
     app.refresh_from_db()
     assert (decision.outcome, decision.recused, app.status) == ("reject", 1, "not_approved")
@@ -204,10 +217,12 @@ def test_an_upheld_objection_blocks_the_designation(users):
             services.file_objection(users["client"], notice, "王五", "再议")
 
 
-def test_one_application_goes_from_call_to_a_laboratory_under_construction(users, applicant):
+def test_one_application_goes_from_call_to_a_named_laboratory(users, applicant):
     office, authority, committee = users["office"], users["authority"], users["committee"]
     call = make_call("full", reviewers_per_application=1, quorum=1, notice_working_days=5)
+    add_acceptance_criteria(call)
     expert = make_expert(user=users["expert"])
+    seat(committee)
     app = services.start_application(
         applicant,
         call,
@@ -231,9 +246,28 @@ def test_one_application_goes_from_call_to_a_laboratory_under_construction(users
         services.submit_review(expert.user, assignment, {"direction": 9, "team": 4}, "")
     review = services.submit_review(expert.user, assignment, {"direction": 4, "team": 5}, "方向清晰")
     assert review.total == pytest.approx(100 * (40 * 4 / 5 + 60 * 5 / 5) / 100)
+    with pytest.raises(TransitionRefused, match="consensus report is not in"):
+        services.move_application(office, app, "close_review")
+    assert Application.objects.get(pk=app.pk).assignments.get().moderator, "the only panellist moderates"
+    services.submit_consensus(
+        expert.user,
+        app,
+        "designation",
+        scores={"direction": 4, "team": 4},
+        summary="方向明确，团队较强",
+        recommendation="positive",
+    )
     services.move_application(office, app, "close_review")
     assert services.ranking(call)[0].application == app
-    assert services.evaluation_summary(app)[0]["reviewer"] == "Reviewer 1"
+    assert services.ranking(call)[0].score == pytest.approx(80.0), "the consensus score ranks"
+    summary = services.evaluation_summary(app)
+    assert summary["reviews"][0]["reviewer"] == "Reviewer 1"
+    assert summary["consensus"]["summary"] == "方向明确，团队较强"
+    with pytest.raises(ValidationError, match="not on the agenda"):
+        services.cast_vote(committee, app, "approve")
+    services.schedule_meeting(
+        office, title="2026年第一次会议", held_on=timezone.localdate(), applications=[app]
+    )
     services.cast_vote(committee, app, "approve")
     services.record_decision(office, app, "一致同意")
     services.move_application(office, app, "publish_notice")
@@ -253,6 +287,42 @@ def test_one_application_goes_from_call_to_a_laboratory_under_construction(users
 
     forget_cached_roles(applicant)
     assert has_role(applicant, "lab_manager", scope=lab)
+
+    # construction: progress report, acceptance review on the same panel machinery, naming
+    construction = app.construction
+    assert (construction.status, construction.ends_on.year) == ("building", construction.starts_on.year + 3)
+    assert construction.milestones.count() == 3, "one milestone a year when the plan names no dates"
+    with pytest.raises(TransitionRefused, match="at least one progress report"):
+        services.request_acceptance(applicant, construction)
+    services.submit_progress_report(
+        applicant,
+        construction,
+        period="2027",
+        text="平台建成",
+        milestones_reached=list(construction.milestones.all()),
+    )
+    services.request_acceptance(
+        applicant, construction, {"director_name": "张主任", "contact_email": "lab@example.invalid"}
+    )
+    lab.refresh_from_db()
+    assert (construction.status, lab.status) == ("acceptance", "acceptance")
+    services.propose_assignment(office, call, "acceptance")
+    assert services.release_assignments(office, call, "acceptance") == 1
+    acceptance = app.assignments.get(stage="acceptance")
+    services.submit_review(expert.user, acceptance, {"milestones": 5, "capacity": 4}, "任务完成")
+    services.submit_consensus(
+        expert.user,
+        app,
+        "acceptance",
+        scores={"milestones": 5, "capacity": 4},
+        summary="通过验收",
+        recommendation="positive",
+    )
+    construction = services.move_construction(office, construction, "pass_acceptance")
+    lab.refresh_from_db()
+    assert (construction.status, lab.status) == ("named", "named")
+    assert lab.last_document.kind.code == "designation" and lab.last_document.is_public
+    assert Application.objects.get(pk=app.pk).last_document == lab.last_document
 
 
 def test_only_the_office_publishes_calls_and_a_call_needs_criteria(users):
