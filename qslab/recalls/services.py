@@ -571,6 +571,35 @@ def _foreign_gtin_problems(path: str, file_name: str, allowed: set[str]) -> list
     ]
 
 
+UNIT_INPUT_COLUMNS = (
+    "gtin",
+    "serial",
+    "model",
+    "batch",
+    "production_date",
+    "manufacturer_id",
+    "manufacturer_name",
+)
+
+
+def _dry_run_store(kind: str, path: str, own: set[str]) -> Any:
+    """A throw-away in-memory store to validate a refused file; for events, holding the company's
+    stored units (their events must refer to stored units)."""
+    from qslab.surveillance.trace import TraceStore
+
+    scratch = TraceStore.duckdb(":memory:")
+    if kind == TraceUpload.Kind.EVENTS and own:
+        real = trace_store()
+        try:
+            units = real.units()
+            stored = units.filter(units.gtin.isin(sorted(own))).select(*UNIT_INPUT_COLUMNS).to_pyarrow()
+        finally:
+            real.close()
+        if stored.num_rows:
+            scratch.ingest_units(stored, name="stored units")
+    return scratch
+
+
 def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
     """Take a file of units or events into the analytical store, all or nothing.
 
@@ -592,32 +621,35 @@ def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> Tr
         record.file.save(name, upload, save=False)
         record.save()
     path = record.file.path
-    problems = []
-    if not has_role(user, Role.OFFICE):
-        problems = _foreign_gtin_problems(path, name, _own_gtins([company.pk]))
-    if problems:
-        record.status = TraceUpload.Status.REJECTED
-        record.problems = problems
-        record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
-    else:
+    own = None if has_role(user, Role.OFFICE) else _own_gtins([company.pk])
+    foreign = _foreign_gtin_problems(path, name, own) if own is not None else []
+    try:
+        # A file with foreign GTINs is refused already; the engine still checks every value (on a
+        # throw-away copy) so the company sees all problems of the file at once.
+        store = _dry_run_store(kind, path, own or set()) if foreign else trace_store()
         try:
-            store = trace_store()
-            try:
-                method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
-                report = method(path, name=name)
-            finally:
-                store.close()
-        except IngestValidationError as error:
+            method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
+            report = method(path, name=name)
+        finally:
+            store.close()
+    except IngestValidationError as error:
+        problems = foreign + [
+            {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
+            for p in error.problems[:2000]
+        ]
+        record.status = TraceUpload.Status.REJECTED
+        record.n_rows = error.n_rows
+        record.problems = sorted(problems, key=lambda p: (p["row"], p["column"]))
+        record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
+    except (IngestError, TraceError, OSError) as error:
+        record.status = TraceUpload.Status.FAILED
+        record.message = str(error)[:2000]
+    else:
+        if foreign:
             record.status = TraceUpload.Status.REJECTED
-            record.n_rows = error.n_rows
-            record.problems = [
-                {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
-                for p in error.problems[:2000]
-            ]
-            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(error.problems)}
-        except (IngestError, TraceError, OSError) as error:
-            record.status = TraceUpload.Status.FAILED
-            record.message = str(error)[:2000]
+            record.n_rows = report.n_rows
+            record.problems = foreign
+            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(foreign)}
         else:
             record.status = TraceUpload.Status.DONE
             record.n_rows = report.n_rows

@@ -138,3 +138,48 @@ def world(world: Any, settings: Any, tmp_path: Any) -> Any:
         problems=[{"row": 2, "column": "gtin", "value": "123", "message": "bad"}],
     )
     return w
+
+
+def load_supply_chain(product: Any) -> None:
+    """Units of lots L1 (SN000001-SN000010) and L2 (SN000011-SN000015) of ``product`` and their events:
+    all made in Guangdong; L1 goes to distributors D-BJ (odd serials) and D-JS (even), three are sold by
+    retailer R-BJ and two of those remedied; L2 goes to distributor D-GD."""
+    from qslab.recalls.services import trace_store
+
+    units, events = [], []
+
+    def event(serial: str, kind: str, party: str, role: str, region: str, day: str) -> None:
+        events.append(
+            {
+                "gtin": product.gtin,
+                "serial": serial,
+                "kind": kind,
+                "party_id": party,
+                "party_name": f"{party} name",
+                "party_role": role,
+                "region": region,
+                "occurred_at": day,
+            }
+        )
+
+    for i in range(1, 16):
+        serial = f"SN{i:06d}"
+        lot = "L1" if i <= 10 else "L2"
+        units.append({"gtin": product.gtin, "serial": serial, "batch": lot, "production_date": "2025-03-02"})
+        event(serial, "manufactured", "M-1", "manufacturer", "440604", "2025-03-03")
+        if lot == "L2":
+            event(serial, "distributed", "D-GD", "distributor", "440106", "2025-03-10")
+            continue
+        distributor = ("D-BJ", "110105") if i % 2 else ("D-JS", "320102")
+        event(serial, "distributed", distributor[0], "distributor", distributor[1], "2025-03-10")
+        if i in (1, 3, 5):
+            event(serial, "distributed", "R-BJ", "retailer", "110108", "2025-03-20")
+            event(serial, "sold", "R-BJ", "retailer", "110108", "2025-04-01")
+        if i in (1, 3):
+            event(serial, "remedied", "S-1", "service", "440604", "2025-12-10")
+    store = trace_store()
+    try:
+        store.ingest_units(units, name="test units")
+        store.ingest_events(events, name="test events")
+    finally:
+        store.close()
