@@ -11,7 +11,7 @@ from pydantic import StrictBool
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
-from qslab.designation.models import Application, Assignment, Call, PublicNotice
+from qslab.designation.models import Application, Assignment, Call, Construction, PublicNotice
 
 router = Router(tags=["designation"])
 
@@ -211,11 +211,11 @@ def move_application(
 @router.post(
     "/calls/{call_id}/assignment",
     response={200: AssignmentOut, 422: ErrorOut, **ERRORS},
-    summary="Propose the optimal expert assignment for the accepted applications (office)",
+    summary="Propose the optimal expert assignment for the applications waiting at a stage (office)",
 )
-def propose_assignment(request: HttpRequest, call_id: int):
+def propose_assignment(request: HttpRequest, call_id: int, stage: str = "designation"):
     call = get_visible_or_404(Call, request.user, pk=call_id)
-    created, result = services.propose_assignment(request.user, call)
+    created, result = services.propose_assignment(request.user, call, stage)
     return AssignmentOut(
         assignments=len(created), objective=result.objective, bound=result.bound, summary=result.summary()
     )
@@ -260,3 +260,120 @@ def file_objection(request: HttpRequest, notice_id: int, payload: ObjectionIn):
     notice = get_visible_or_404(PublicNotice, request.user, pk=notice_id)
     o = services.file_objection(request.user, notice, payload.contact, payload.text)
     return Status(201, ObjectionOut(id=o.pk, status=o.status))
+
+
+class ConstructionOut(Schema):
+    id: int
+    application_id: int
+    laboratory_id: int
+    laboratory: str
+    status: str
+    starts_on: dt.date
+    ends_on: dt.date
+    extended: bool
+    milestones_total: int
+    milestones_reached: int
+    actions: list[str]
+
+
+def _construction(c: Construction, user) -> ConstructionOut:  # type: ignore[no-untyped-def]
+    return ConstructionOut(
+        id=c.pk,
+        application_id=c.application_id,
+        laboratory_id=c.laboratory_id,
+        laboratory=str(c.laboratory),
+        status=c.status,
+        starts_on=c.starts_on,
+        ends_on=c.ends_on,
+        extended=c.extended,
+        milestones_total=c.milestones.count(),
+        milestones_reached=c.milestones.filter(done_on__isnull=False).count(),
+        actions=[t.name for t in Construction.workflow.available(c, user)],
+    )
+
+
+class ConstructionTransitionIn(Schema):
+    reason: str = ""
+    director_name: str = ""
+    contact_email: str = ""
+
+
+class ProgressReportIn(Schema):
+    period: str = Field(..., min_length=1, max_length=20)
+    text: str = Field(..., min_length=1)
+    milestones_reached: list[int] = []
+
+
+class ProgressReportOut(Schema):
+    id: int
+    period: str
+
+
+class ConsensusIn(Schema):
+    scores: dict[str, int]
+    summary: str
+    recommendation: str = Field(..., description="positive | negative")
+    strengths: str = ""
+    weaknesses: str = ""
+
+
+class ConsensusOut(Schema):
+    application_id: int
+    stage: str
+    total: float | None
+    recommendation: str
+
+
+@router.get(
+    "/constructions", response=list[ConstructionOut], summary="Laboratories under construction I may see"
+)
+@paginate(LimitOffsetPagination)
+def list_constructions(request: HttpRequest):
+    qs = Construction.objects.visible_to(request.user).select_related("laboratory")
+    return [_construction(c, request.user) for c in qs]
+
+
+@router.post(
+    "/constructions/{construction_id}/transitions/{transition}",
+    response={200: ConstructionOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
+    summary="request_acceptance (manager), pass_acceptance (naming), extend (once) or terminate (office)",
+)
+def move_construction(
+    request: HttpRequest, construction_id: int, transition: str, payload: ConstructionTransitionIn
+):
+    c = get_visible_or_404(Construction, request.user, pk=construction_id)
+    if transition == "request_acceptance":
+        c = services.request_acceptance(request.user, c, payload.dict())
+    else:
+        c = services.move_construction(request.user, c, transition, payload.reason)
+    return _construction(c, request.user)
+
+
+@router.post(
+    "/constructions/{construction_id}/progress",
+    response={201: ProgressReportOut, 422: ErrorOut, **ERRORS},
+    summary="Submit a progress report during construction (the laboratory's manager)",
+)
+def submit_progress_report(request: HttpRequest, construction_id: int, payload: ProgressReportIn):
+    c = get_visible_or_404(Construction, request.user, pk=construction_id)
+    report = services.submit_progress_report(
+        request.user,
+        c,
+        period=payload.period,
+        text=payload.text,
+        milestones_reached=list(c.milestones.filter(pk__in=payload.milestones_reached)),
+    )
+    return Status(201, ProgressReportOut(id=report.pk, period=report.period))
+
+
+@router.put(
+    "/applications/{application_id}/consensus/{stage}",
+    response={200: ConsensusOut, 422: ErrorOut, **ERRORS},
+    summary="The panel moderator's consensus report (stage: designation | acceptance)",
+)
+def submit_consensus(request: HttpRequest, application_id: int, stage: str, payload: ConsensusIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    report = services.submit_consensus(request.user, app, stage, **payload.dict())
+    return ConsensusOut(
+        application_id=app.pk, stage=report.stage, total=report.total, recommendation=report.recommendation
+    )

@@ -269,3 +269,8 @@ class CommentForm(forms.Form):
 class AcceptanceRequestForm(forms.Form):
     director_name = forms.CharField(label=_("director"), max_length=100)
     contact_email = forms.EmailField(label=_("contact email"))
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=200, required=False)
+    file = forms.FileField(label=_("template file"))

@@ -157,6 +157,29 @@ class Stage(models.TextChoices):
     ACCEPTANCE = "acceptance", _("acceptance review")
 
 
+def template_path(instance: Any, filename: str) -> str:
+    return f"designation/calls/{instance.call_id}/{filename}"
+
+
+class CallTemplate(ChangeLoggedModel):
+    """A template published with the call (application form, budget sheet, letter of support)."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(_("name"), max_length=200)
+    file = models.FileField(_("file"), upload_to=template_path)
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("call", "name")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(call__in=Call.objects.visible_to(user))
+
+
 class Criterion(ChangeLoggedModel):
     """One review criterion with its weight and an anchor text for each score level."""
 
@@ -723,6 +746,12 @@ class ExpertProfile(ChangeLoggedModel):
     fields = models.ManyToManyField(KeyField, verbose_name=_("expertise"), blank=True, related_name="+")
     former_affiliations = models.JSONField(
         _("former affiliations"),
+        default=list,
+        blank=True,
+        help_text=_('[{"organisation": <id>, "until": <year>}]'),
+    )
+    collaborations = models.JSONField(
+        _("recent collaborations (joint projects, papers, contracts)"),
         default=list,
         blank=True,
         help_text=_('[{"organisation": <id>, "until": <year>}]'),

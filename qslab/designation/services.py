@@ -32,6 +32,7 @@ from qslab.designation.models import (
     ApplicationFile,
     Assignment,
     Call,
+    CallTemplate,
     CoApplicant,
     CommitteeMeeting,
     CommitteeMembership,
@@ -205,6 +206,32 @@ def set_criteria(
             Criterion.objects.create(call=call, stage=stage, order=i, **dataclasses.asdict(r))
             for i, r in enumerate(rows)
         ]
+
+
+TEMPLATE_EXTENSIONS = (".pdf", ".docx", ".doc", ".xlsx", ".xls", ".odt", ".ods")
+
+
+@transaction.atomic
+def add_call_template(user: Any, call: Call, upload: UploadedFile, name: str = "") -> CallTemplate:
+    """The office publishes a template with the call (PDF or office document, at most 20 MB)."""
+    _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
+    filename = upload.name or "template"
+    if not filename.lower().endswith(TEMPLATE_EXTENSIONS):
+        raise ValidationError(
+            {"file": _("“%(name)s”: templates are PDF or office documents.") % {"name": filename}}
+        )
+    if upload.size > MAX_ATTACHMENT_BYTES:
+        raise ValidationError(
+            {"file": _("The limit is %(max)d MB.") % {"max": MAX_ATTACHMENT_BYTES // 2**20}}
+        )
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    with acting_as(user):
+        return CallTemplate.objects.create(
+            call=call, name=(name or filename).strip()[:200], file=upload, sha256=digest.hexdigest()
+        )
 
 
 def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:
@@ -424,7 +451,7 @@ def save_expert_profile(
         profile = ExpertProfile.objects.filter(user=user).first() or ExpertProfile(user=user)
     elif not ExpertProfile.objects.editable_by(user).filter(pk=profile.pk).exists():
         raise PermissionDenied(_("You may change only your own expert profile."))
-    for f in ("name", "title", "organisation", "region_code", "former_affiliations"):
+    for f in ("name", "title", "organisation", "region_code", "former_affiliations", "collaborations"):
         if f in data:
             setattr(profile, f, data[f])
     if "vetted" in data:
@@ -433,10 +460,12 @@ def save_expert_profile(
         profile.vetted = bool(data["vetted"])
     elif not office:
         profile.vetted = False
-    if not isinstance(profile.former_affiliations, list) or any(
-        not isinstance(x, dict) or "organisation" not in x for x in profile.former_affiliations
-    ):
-        raise ValidationError({"former_affiliations": _("Give a list of {organisation, until} entries.")})
+    for f in ("former_affiliations", "collaborations"):
+        value = getattr(profile, f)
+        if not isinstance(value, list) or any(
+            not isinstance(x, dict) or "organisation" not in x for x in value
+        ):
+            raise ValidationError({f: _("Give a list of {organisation, until} entries.")})
     profile.full_clean()
     with acting_as(user):
         profile.save()
@@ -445,7 +474,14 @@ def save_expert_profile(
     return profile
 
 
-EXPERT_PROFILE_FIELDS = ("name", "title", "organisation", "region_code", "former_affiliations")
+EXPERT_PROFILE_FIELDS = (
+    "name",
+    "title",
+    "organisation",
+    "region_code",
+    "former_affiliations",
+    "collaborations",
+)
 
 
 @transaction.atomic
@@ -566,7 +602,11 @@ class ConflictCheck:
 
 
 def check_conflict(
-    profile: ExpertProfile | None, app: Application, declared: bool | None, year: int
+    profile: ExpertProfile | None,
+    app: Application,
+    declared: bool | None,
+    year: int,
+    index: CoApplicationIndex | None = None,
 ) -> ConflictCheck:
     """Why ``profile``'s expert may not review ``app``; missing profile data gives ``unknown``."""
     reasons: list[str] = []
@@ -585,6 +625,14 @@ def check_conflict(
         until = past.get("until") or year
         if past.get("organisation") in orgs and year - int(until) <= app.call.conflict_years:
             reasons.append(_("affiliated with the applicant until %(year)s") % {"year": until})
+    for joint in getattr(profile, "collaborations", None) or []:
+        until = joint.get("until") or year
+        if joint.get("organisation") in orgs and year - int(until) <= app.call.conflict_years:
+            reasons.append(_("collaborated with the applicant until %(year)s") % {"year": until})
+    if profile.organisation_id and profile.organisation_id not in orgs:
+        since = year - app.call.conflict_years
+        for earlier in co_applied_with(profile.organisation_id, orgs, app, since, index):
+            reasons.append(_("co-applied with the applicant in %(year)s") % {"year": earlier})
     if (
         app.call.conflict_same_region
         and profile.region_code
@@ -601,6 +649,42 @@ def check_conflict(
     if missing:
         return ConflictCheck(UNKNOWN, tuple(missing))
     return ConflictCheck(CLEAR, ())
+
+
+CoApplicationIndex = dict[int, list[tuple[int, int, frozenset[int]]]]
+
+
+def co_application_index(since_year: int) -> CoApplicationIndex:
+    """Organisation id -> (application id, year, organisations on it) for applications since a year."""
+    index: CoApplicationIndex = {}
+    rows = CoApplicant.objects.filter(application__created__year__gte=since_year).values_list(
+        "application_id", "organisation_id"
+    )
+    partners: dict[int, set[int]] = {}
+    for app_id, org_id in rows:
+        partners.setdefault(app_id, set()).add(org_id)
+    for app_id, inst_id, created in Application.objects.filter(created__year__gte=since_year).values_list(
+        "pk", "institution_id", "created"
+    ):
+        members = frozenset({inst_id} | partners.get(app_id, set()))
+        for org in members:
+            index.setdefault(org, []).append((app_id, created.year, members))
+    return index
+
+
+def co_applied_with(
+    org_id: int, orgs: set[int], app: Application, since_year: int, index: CoApplicationIndex | None = None
+) -> list[int]:
+    """Years of earlier applications (other than ``app``) in which ``org_id`` applied together with one
+    of ``orgs``, as the supporting institution or a co-applicant, since ``since_year``."""
+    index = index if index is not None else co_application_index(since_year)
+    return sorted(
+        {
+            year
+            for other, year, members in index.get(org_id, [])
+            if other != app.pk and year >= since_year and members & orgs
+        }
+    )
 
 
 def panel_experts(call: Call) -> list[ExpertProfile]:
@@ -677,6 +761,7 @@ def conflict_table(
         for d in ConflictDeclaration.objects.filter(application__in=apps)
     }
     year = timezone.localdate().year
+    index = co_application_index(year - max((a.call.conflict_years for a in apps), default=0))
     checks = {}
     aff = np.zeros((len(apps), len(experts)))
     blocked = np.zeros((len(apps), len(experts)), dtype=bool)
@@ -684,7 +769,7 @@ def conflict_table(
         fields = set(app.fields.values_list("pk", flat=True))
         parents = set(app.fields.exclude(parent=None).values_list("parent_id", flat=True))
         for j, e in enumerate(experts):
-            check = check_conflict(e, app, declared.get((app.pk, e.user_id)), year)
+            check = check_conflict(e, app, declared.get((app.pk, e.user_id)), year, index)
             checks[(app.pk, e.user_id)] = check
             blocked[i, j] = check.status != CLEAR  # unknown pairs are never silently passed
             aff[i, j] = affinity_of(e, fields, parents)

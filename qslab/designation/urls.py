@@ -52,4 +52,6 @@ urlpatterns = [
         name="construction_transition",
     ),
     path("progress/<int:report_id>/comment/", views.progress_comment, name="progress_comment"),
+    path("calls/<int:call_id>/templates/", views.call_template, name="call_template"),
+    path("templates/<int:template_id>/", views.template_download, name="template"),
 ]

@@ -43,6 +43,7 @@ from qslab.designation.forms import (
     ReviewMeetingForm,
     SiteVisitForm,
     TargetedForm,
+    TemplateForm,
     TransitionForm,
     VetForm,
     VoteReasonForm,
@@ -92,6 +93,8 @@ def call(request: HttpRequest, call_id: int) -> HttpResponse:
         "actions": Call.workflow.available(item, user) if user.is_authenticated else [],
         "office": has_role(user, Role.OFFICE),
         "meetings": item.review_meetings.all() if has_role(user, Role.OFFICE) else [],
+        "templates": item.templates.all(),
+        "template_form": TemplateForm(),
         "can_apply": item.is_open and has_role(user, Role.LAB_MANAGER),
         "applications": Application.objects.visible_to(user).filter(call=item)
         if user.is_authenticated
@@ -943,3 +946,29 @@ def construction_transition(request: HttpRequest, construction_id: int, transiti
     else:
         messages.success(request, _("Done."))
     return redirect(c)
+
+
+@login_required
+@require_POST
+def call_template(request: HttpRequest, call_id: int) -> HttpResponse:
+    item = get_editable_or_403(Call, request.user, pk=call_id)
+    form = TemplateForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.add_call_template(
+                request.user, item, form.cleaned_data["file"], form.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Template published with the call."))
+    else:
+        messages.error(request, _("Choose the template file."))
+    return redirect(item)
+
+
+def template_download(request: HttpRequest, template_id: int) -> FileResponse:
+    from qslab.designation.models import CallTemplate
+
+    item = get_visible_or_404(CallTemplate, request.user, pk=template_id)
+    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.file.name.rsplit("/", 1)[-1])

@@ -54,4 +54,43 @@ def world(world: Any) -> Any:
     w.file = ApplicationFile(application=w.app, kind="plan", name="plan.pdf", size=10, sha256="0" * 64)
     w.file.file.save("plan.pdf", ContentFile(b"%PDF-1.4\n%x\n"), save=False)
     w.file.save()
+
+    # panels, committee, construction
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.accounts.models import RoleMembership
+    from qslab.designation.models import Construction, Milestone, ProgressReport, Review
+    from qslab.designation.tests.factories import on_agenda, seat
+    from qslab.labs.tests.conftest import make_lab
+
+    w.assignment.moderator = True
+    w.assignment.save(update_fields=["moderator"])
+    Review.objects.create(
+        assignment=w.assignment, scores={"direction": 4, "team": 4}, total=80, submitted_at=timezone.now()
+    )
+    seat(w.users["committee"])
+    w.meeting = on_agenda(w.reviewed)
+    w.designated = make_application(w.call, w.org, owner=manager, status="designated")
+    w.lab = make_lab("designated-lab", status="under_construction")
+    RoleMembership.objects.create(
+        user=manager,
+        role="lab_manager",
+        scope_type=ContentType.objects.get_for_model(w.lab),
+        scope_id=str(w.lab.pk),
+    )
+    today = timezone.localdate()
+    w.construction = Construction.objects.create(
+        application=w.designated, laboratory=w.lab, starts_on=today, ends_on=today + dt.timedelta(days=1095)
+    )
+    Milestone.objects.create(
+        construction=w.construction, title="平台建成", due=today + dt.timedelta(days=365)
+    )
+    from qslab.designation.models import CallTemplate
+
+    w.template = CallTemplate(call=w.call, name="申报书模板", sha256="0" * 64)
+    w.template.file.save("form.docx", ContentFile(b"PK\x03\x04 template"), save=False)
+    w.template.save()
+    w.progress = ProgressReport.objects.create(
+        construction=w.construction, period="2026", text="进展", submitted_by=manager
+    )
     return w

@@ -1,5 +1,6 @@
 """Demo data of the designation app: a published call with criteria, vetted fictional experts, and
-applications waiting at each desk (the demo ``labmanager``'s draft, one for the ``authority`` to
+acceptance criteria, a committee term for the demo ``committee`` user, and applications waiting at
+each desk (the demo ``labmanager``'s draft, one for the ``authority`` to
 recommend, one for the office's formal check, one accepted and ready for assignment). Idempotent."""
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ CRITERIA = [
         ("plan", "建设方案", "Construction plan", 25),
         ("support", "依托单位支撑", "Institutional support", 15),
     )
+]
+
+ACCEPTANCE = [
+    ("milestones", "建设任务完成情况", "Construction tasks completed"),
+    ("capacity", "能力与运行机制", "Capacity and operating rules"),
 ]
 
 EXPERTS = [
@@ -60,7 +66,7 @@ class Command(BaseCommand):
         from qslab.accounts.models import Organisation, RoleMembership, User
         from qslab.core.context import acting_as
         from qslab.core.management.commands.load_demo import fake_uscc
-        from qslab.designation.models import Application, Call, Criterion, ExpertProfile
+        from qslab.designation.models import Application, Call, CommitteeMembership, Criterion, ExpertProfile
         from qslab.labs.models import KeyField
 
         if Call.objects.filter(code="demo-2026").exists():
@@ -89,6 +95,27 @@ class Command(BaseCommand):
             for i, (code, zh, en, weight, anchors) in enumerate(CRITERIA):
                 Criterion.objects.create(
                     call=call, code=code, name_zh=zh, name_en=en, weight=weight, anchors=anchors, order=i
+                )
+            for i, (code, zh, en) in enumerate(ACCEPTANCE):
+                Criterion.objects.create(
+                    call=call,
+                    stage="acceptance",
+                    code=code,
+                    name_zh=zh,
+                    name_en=en,
+                    weight=50,
+                    anchors={"1": "未完成 not met", "3": "基本完成 mostly met", "5": "全面完成 fully met"},
+                    order=i,
+                )
+            member = User.objects.filter(username="committee").first()
+            if member is not None:
+                today = timezone.localdate()
+                CommitteeMembership.objects.create(
+                    user=member,
+                    position="member",
+                    organisation=member.organisation,
+                    term_start=today.replace(month=1, day=1),
+                    term_end=today.replace(year=today.year + 4, month=12, day=31),
                 )
             orgs = {}
             for key, (zh, en, kind, region) in ORGS.items():
