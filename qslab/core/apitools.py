@@ -5,8 +5,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja import pagination as ninja_pagination
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from qslab.core import context
 
@@ -60,7 +61,13 @@ class OptionalAuth:
             if user is None:
                 raise AuthenticationError()
             return user
-        return request.user if request.user.is_authenticated else True
+        if request.user.is_authenticated:
+            # The session cookie is ambient authority: an unsafe request made with it must carry the CSRF
+            # token, as SessionAuth requires (ninja's views are csrf_exempt, so nothing else checks it).
+            if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and check_csrf(request):
+                raise HttpError(403, "CSRF check failed: send the X-CSRFToken header or use an API token.")
+            return request.user
+        return True
 
 
 token_auth = TokenAuth()

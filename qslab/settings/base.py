@@ -49,10 +49,11 @@ INSTALLED_APPS = [
     "qslab.designation",
     "qslab.supervision",
     "qslab.funding",
-    "qslab.recalls",
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz answer first: no host check, HTTPS redirect, session or user lookup.
+    "qslab.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "qslab.core.middleware.RequestIdMiddleware",
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "qslab.core.middleware.ApiDocsCspMiddleware",
     "qslab.core.middleware.CurrentUserMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -169,17 +171,32 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "img-src": [SELF, "data:"],
-        "style-src": [SELF, "'unsafe-inline'"],  # ninja's Swagger UI sets inline styles
+        # No 'unsafe-inline' anywhere: no inline scripts, event handlers, <style> or style attributes in
+        # templates (qslab/core/tests/test_security_headers.py checks them). Only /api/docs (Swagger UI)
+        # gets inline styles, from qslab.core.middleware.ApiDocsCspMiddleware.
+        "style-src": [SELF],
         "script-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "base-uri": [SELF],
         "frame-ancestors": [NONE],
         "object-src": [NONE],
     }
 }
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # pages and htmx send the token from the page (base.html hx-headers), never JS
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# /readyz: a task waiting longer than this (seconds) means the worker is down or behind (a warning).
+HEALTH_WORKER_MAX_WAIT = int(os.environ.get("HEALTH_WORKER_MAX_WAIT", "600"))
+HEALTH_SCHEDULER_MAX_SILENCE = int(os.environ.get("HEALTH_SCHEDULER_MAX_SILENCE", "1800"))
 
 OTP_TOTP_ISSUER = "qslab"
 # Roles whose members must pass a TOTP check before any page other than the two-factor set-up.
@@ -189,9 +206,23 @@ TWO_FACTOR_REQUIRED_ROLES = ("office", "committee")
 # per kind in the DocumentKind table; this is the default for new kinds.
 DOCUMENT_NUMBER_DEFAULT_PATTERN = "{prefix}〔{year}〕{seq}号"
 
+# Logs carry the request id (X-Request-ID) of their request. LOG_FORMAT=json gives one JSON object per line
+# (production's default); qslab.request logs one line per request (method, path, status, duration).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "filters": {"request_id": {"()": "qslab.core.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "qslab.core.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "text"},
+        "json": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "json"},
+    },
+    "root": {
+        "handlers": ["json" if os.environ.get("LOG_FORMAT") == "json" else "console"],
+        "level": os.environ.get("LOG_LEVEL", "WARNING"),
+    },
+    "loggers": {"qslab.request": {"level": os.environ.get("REQUEST_LOG_LEVEL", "WARNING")}},
 }
