@@ -150,3 +150,59 @@ def test_a_pt_round_with_three_participants_runs_from_set_up_to_reports(live_ser
     assert report.body().startswith(b"%PDF")
     other = page.request.get(f"{live_server.url}/studies/pt/{rnd.pk}/participants/{p_a.pk}/report.pdf")
     assert other.status == 404, "another participant's report stays hidden"
+
+
+def test_a_point_beyond_the_limits_posted_by_a_machine_appears_in_the_open_triage_queue(live_server, page):
+    import json
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from qslab.accounts.models import ApiToken
+    from qslab.studies import services
+    from qslab.studies.models import Alarm, Monitor
+
+    lab = make_lab("spc-lab")
+    manager = make_user("lab_manager", username="spc_manager", scope=lab)
+    monitor = services.save_monitor(
+        manager,
+        lab,
+        {
+            "name_zh": "灰分",
+            "name_en": "Ash content",
+            "characteristic": "ash",
+            "unit": "%",
+            "chart": Monitor.Chart.I,
+            "center": 10.0,
+            "sigma": 0.1,
+            "rules": "we",
+        },
+    )
+    _, secret = ApiToken.issue(manager, "line 3 gateway")
+
+    sign_in(page, live_server, manager, "/studies/alarms/")
+    rows = page.locator("#alarm-rows")
+    expect(rows).to_contain_text("None.")
+
+    def post(points):
+        request = urllib.request.Request(  # noqa: S310 (the live test server)
+            f"{live_server.url}/api/studies/monitors/{monitor.pk}/points",
+            data=json.dumps({"points": points}).encode(),
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+
+    status, stored = post([10.02, 9.97])
+    assert status == 201 and all(not p["signals"] for p in stored)
+    status, stored = post([10.45])  # beyond centre + 3 sigma
+    assert status == 201 and stored[0]["signals"]
+    # the open queue refreshes itself (htmx, every second): no reload
+    expect(rows).to_contain_text("Ash content", timeout=5000)
+    expect(rows.locator("tr")).to_have_count(1)
+    alarm = Alarm.objects.get(monitor=monitor)
+    assert alarm.point.seq == 3 and alarm.status == "open"
+    rows.get_by_role("link", name="3").click()
+    page.wait_for_url(f"**/studies/alarms/{alarm.pk}/")
+    act(page, "acknowledge")
