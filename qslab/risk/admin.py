@@ -1,10 +1,14 @@
 from django.contrib import admin
 
 from qslab.risk.models import (
+    AlertDigest,
+    ConsumerAlert,
     DefectPattern,
     EarlyWarningRun,
     IncidentReport,
     IngestRun,
+    RiskAssessment,
+    RiskMatrix,
     SeriesFamily,
     Signal,
     Term,
@@ -32,7 +36,7 @@ class DefectPatternAdmin(admin.ModelAdmin):
 
 @admin.register(SeriesFamily)
 class SeriesFamilyAdmin(admin.ModelAdmin):
-    list_display = ("name", "source", "by", "period", "method", "active")
+    list_display = ("name", "kind", "source", "by", "period", "method", "active")
 
 
 @admin.register(Signal)
@@ -44,3 +48,27 @@ class SignalAdmin(admin.ModelAdmin):
 
 admin.site.register(IngestRun)
 admin.site.register(EarlyWarningRun)
+
+
+@admin.register(RiskMatrix)
+class RiskMatrixAdmin(admin.ModelAdmin):
+    """The risk matrix is reference data: bands (JSON), how scenarios combine, whether it is verified."""
+
+    list_display = ("code", "name_en", "verified", "combination", "is_default", "active")
+
+
+@admin.register(RiskAssessment)
+class RiskAssessmentAdmin(admin.ModelAdmin):
+    list_display = ("reference", "title_en", "risk_level", "status")
+    list_filter = ("status", "risk_level")
+    readonly_fields = ("status", "reference", "risk_level", "document")
+
+
+@admin.register(ConsumerAlert)
+class ConsumerAlertAdmin(admin.ModelAdmin):
+    list_display = ("reference", "title_en", "risk_level", "status", "published_at")
+    list_filter = ("status", "risk_level")
+    readonly_fields = ("status", "reference", "published_at", "approved_by")
+
+
+admin.site.register(AlertDigest)

@@ -12,7 +12,17 @@ from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.risk import services
 from qslab.risk.forms import validate_barcode
-from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Signal, Term, is_risk_staff
+from qslab.risk.models import (
+    AlertUpdate,
+    ConsumerAlert,
+    DefectPattern,
+    IncidentReport,
+    IngestRun,
+    RiskAssessment,
+    Signal,
+    Term,
+    is_risk_staff,
+)
 
 router = Router(tags=["risk"])
 
@@ -251,11 +261,13 @@ def pattern(request: HttpRequest, pattern_id: int):
 
 @router.get("/signals", response=list[SignalOut], summary="Early-warning signals (analysts, office)")
 @paginate(LimitOffsetPagination)
-def signals(request: HttpRequest, status: Signal.Status | None = None):
+def signals(request: HttpRequest, status: Signal.Status | None = None, mine: StrictBool = False):
     _staff_only(request)
     qs = Signal.objects.visible_to(request.user).select_related("family", "assignee")
     if status:
         qs = qs.filter(status=status)
+    if mine:
+        qs = qs.filter(assignee=request.user)
     return [_signal_out(s) for s in qs]
 
 
@@ -291,3 +303,231 @@ def start_early_warning(request: HttpRequest):
 def ingests(request: HttpRequest):
     _staff_only(request)
     return list(IngestRun.objects.visible_to(request.user))
+
+
+# -- statistics, assessments and consumer alerts ---------------------------------------------------
+
+
+class RiskEstimateOut(Schema):
+    key: str
+    label: str
+    n_records: int
+    estimate: float | None = Field(None, description="null when the estimate is unstable (suppressed)")
+    cv: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    unstable: bool
+
+
+@router.get(
+    "/statistics",
+    response={200: list[RiskEstimateOut], 422: ErrorOut},
+    auth=PUBLIC,
+    summary="National injury estimates (NEISS-style; unstable estimates suppressed)",
+)
+def statistics(
+    request: HttpRequest, by: str = "product", year: int | None = None, product: str = "", hazard: str = ""
+):
+    from qslab.risk import statistics as stats
+
+    if by not in stats.DIMENSIONS:
+        raise ValidationError({"by": [f"by must be one of {', '.join(stats.DIMENSIONS)}"]})
+    table = stats.national_estimate_table(by, year=year, product=product, hazard=hazard)
+    return [
+        RiskEstimateOut(
+            key=r.key,
+            label=r.label,
+            n_records=r.n_records,
+            estimate=None if r.unstable else r.estimate,
+            cv=None if r.unstable else r.cv,
+            ci_lower=None if r.unstable else r.ci_lower,
+            ci_upper=None if r.unstable else r.ci_upper,
+            unstable=r.unstable,
+        )
+        for r in table.rows
+    ]
+
+
+class RiskScenarioStepOut(Schema):
+    description_zh: str
+    description_en: str
+    probability: float
+
+
+class RiskScenarioOut(Schema):
+    position: int
+    description_zh: str
+    description_en: str
+    consumer: str
+    injury: str
+    severity: int
+    probability: float | None
+    risk_level: str
+    steps: list[RiskScenarioStepOut]
+
+
+class RiskAssessmentOut(Schema):
+    id: int
+    reference: str
+    status: str
+    title_zh: str
+    title_en: str
+    product_category: str | None
+    hazard: str | None
+    product_name: str
+    brand: str
+    model: str
+    risk_level: str
+    matrix: str
+    signal: int | None
+    document: str | None
+    scenarios: list[RiskScenarioOut]
+
+
+def _assessment_out(a: RiskAssessment) -> RiskAssessmentOut:
+    return RiskAssessmentOut(
+        id=a.pk,
+        reference=a.reference,
+        status=a.status,
+        title_zh=a.title_zh,
+        title_en=a.title_en,
+        product_category=a.product_category.code if a.product_category_id else None,
+        hazard=a.hazard.code if a.hazard_id else None,
+        product_name=a.product_name,
+        brand=a.brand,
+        model=a.model,
+        risk_level=a.risk_level,
+        matrix=a.matrix.code,
+        signal=a.signal_id,
+        document=a.document.number if a.document_id else None,
+        scenarios=[
+            RiskScenarioOut(
+                position=s.position,
+                description_zh=s.description_zh,
+                description_en=s.description_en,
+                consumer=s.consumer,
+                injury=s.injury,
+                severity=s.severity,
+                probability=s.probability,
+                risk_level=s.risk_level,
+                steps=[
+                    RiskScenarioStepOut(
+                        description_zh=st.description_zh,
+                        description_en=st.description_en,
+                        probability=st.probability,
+                    )
+                    for st in s.steps.all()
+                ],
+            )
+            for s in a.scenarios.prefetch_related("steps")
+        ],
+    )
+
+
+@router.get("/assessments", response=list[RiskAssessmentOut], summary="Risk assessments (analysts, office)")
+@paginate(LimitOffsetPagination)
+def assessments(request: HttpRequest, status: RiskAssessment.Status | None = None):
+    _staff_only(request)
+    qs = RiskAssessment.objects.visible_to(request.user).select_related(
+        "product_category", "hazard", "matrix", "document"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return [_assessment_out(a) for a in qs]
+
+
+@router.get("/assessments/{assessment_id}", response={200: RiskAssessmentOut, 401: ErrorOut, 404: ErrorOut})
+def assessment(request: HttpRequest, assessment_id: int):
+    return _assessment_out(
+        get_visible_or_404(
+            RiskAssessment.objects.select_related("product_category", "hazard", "matrix", "document"),
+            request.user,
+            pk=assessment_id,
+        )
+    )
+
+
+@router.post(
+    "/assessments/{assessment_id}/transitions/{transition}",
+    response={200: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Complete (issues the numbered report) or withdraw an assessment",
+)
+def move_assessment(request: HttpRequest, assessment_id: int, transition: str, payload: RiskTransitionIn):
+    item = get_visible_or_404(RiskAssessment, request.user, pk=assessment_id)
+    return _assessment_out(services.move_assessment(request.user, item, transition, payload.reason))
+
+
+class RiskAlertUpdateOut(Schema):
+    date: dt.date
+    text_zh: str
+    text_en: str
+
+
+class RiskAlertOut(Schema):
+    """Public fields of a consumer alert only: the confidential fields are never in this schema."""
+
+    id: int
+    reference: str
+    notification_type: str
+    title_zh: str
+    title_en: str
+    product_category: str | None
+    product_name_zh: str
+    product_name_en: str
+    brand: str
+    model: str
+    batch: str
+    barcode: str
+    product_description_zh: str
+    product_description_en: str
+    country_of_origin: str
+    hazard: str | None
+    risk_level: str
+    hazard_description_zh: str
+    hazard_description_en: str
+    measures_zh: str
+    measures_en: str
+    advice_zh: str
+    advice_en: str
+    published_at: dt.datetime | None
+    photos: list[str]
+    updates: list[RiskAlertUpdateOut]
+    url: str
+
+
+def _alert_out(a: ConsumerAlert) -> RiskAlertOut:
+    from django.urls import reverse
+
+    from qslab.risk.alerts import public_view
+
+    return RiskAlertOut(
+        id=a.pk,
+        **public_view(a),
+        photos=[reverse("risk:alert_photo", args=[a.pk, p.pk]) for p in a.photos.all()],
+        updates=[
+            RiskAlertUpdateOut(date=u.date, text_zh=u.text_zh, text_en=u.text_en)
+            for u in AlertUpdate.objects.visible_to(None).filter(alert=a)
+        ],
+        url=a.get_absolute_url(),
+    )
+
+
+@router.get(
+    "/alerts", response=list[RiskAlertOut], auth=PUBLIC, summary="Published consumer alerts (public fields)"
+)
+@paginate(LimitOffsetPagination)
+def alerts(
+    request: HttpRequest,
+    q: str = "",
+    hazard: str = "",
+    risk_level: str = "",
+    category: str = "",
+    year: int | None = None,
+):
+    # the API gives public alerts to everyone, staff included: drafts are read on the pages
+    return [_alert_out(a) for a in services.search_alerts(None, q, hazard, risk_level, category, year)]
+
+
+@router.get("/alerts/{alert_id}", response={200: RiskAlertOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
+def alert(request: HttpRequest, alert_id: int):
+    return _alert_out(get_visible_or_404(ConsumerAlert, None, pk=alert_id))

@@ -13,6 +13,22 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+FONT_CONTEXT = {
+    "font.sans-serif": ["Noto Sans CJK SC", "DejaVu Sans"],
+    "font.family": "sans-serif",
+    "svg.fonttype": "none",
+}
+
+
+def render_svg(fig: Figure) -> str:
+    """A finished figure as SVG text (starting at ``<svg``), with CJK-capable fonts."""
+    with plt.rc_context(FONT_CONTEXT):
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.find("<svg") :]
+
 
 def series_chart_svg(
     dates: Sequence[dt.date],

@@ -8,7 +8,15 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from qslab.risk.models import DefectPattern, IncidentReport, IngestRun, Term
+from qslab.risk.models import (
+    ConsumerAlert,
+    DefectPattern,
+    IncidentReport,
+    IngestRun,
+    RiskAssessment,
+    RiskMatrix,
+    Term,
+)
 from qslab.risk.services import CONSENT_TEXT_EN
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -199,3 +207,208 @@ class TermForm(forms.ModelForm):
     class Meta:
         model = Term
         fields = ("kind", "code", "name_zh", "name_en", "parent", "active")
+
+
+def risk_staff_users() -> Any:
+    from qslab.accounts.models import User
+    from qslab.accounts.roles import Role
+
+    return (
+        User.objects.filter(
+            is_active=True,
+            role_memberships__role__in=[Role.ANALYST, Role.OFFICE],
+            role_memberships__active=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)  # type: ignore[arg-type]
+    reason = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        qs = risk_staff_users()
+        if signal is not None and signal.assignee_id:
+            qs = qs.exclude(pk=signal.assignee_id)
+        self.fields["assignee"].queryset = qs
+
+
+class _BarcodeMixin:
+    def clean_barcode(self) -> str:
+        return validate_barcode(self.cleaned_data.get("barcode", ""))
+
+
+class AssessmentForm(_BarcodeMixin, forms.ModelForm):
+    class Meta:
+        model = RiskAssessment
+        fields = (
+            "title_zh",
+            "title_en",
+            "product_category",
+            "hazard",
+            "product_name",
+            "brand",
+            "model",
+            "batch",
+            "barcode",
+            "product_description",
+            "matrix",
+            "conclusion_zh",
+            "conclusion_en",
+        )
+        widgets = {
+            "product_description": forms.Textarea(attrs={"rows": 3}),
+            "conclusion_zh": forms.Textarea(attrs={"rows": 3}),
+            "conclusion_en": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["matrix"].queryset = RiskMatrix.objects.filter(active=True)
+        self.fields["product_category"].queryset = Term.objects.filter(kind=Term.Kind.PRODUCT, active=True)
+        self.fields["hazard"].queryset = Term.objects.filter(kind=Term.Kind.HAZARD, active=True)
+        if not self.instance.pk and not self.initial.get("matrix"):
+            default = RiskMatrix.objects.filter(active=True, is_default=True).first()
+            if default:
+                self.initial["matrix"] = default.pk
+
+
+class ScenarioForm(forms.Form):
+    description_zh = forms.CharField(
+        label=_("scenario (Chinese)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    description_en = forms.CharField(
+        label=_("scenario (English)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    consumer = forms.CharField(label=_("consumer"), required=False, max_length=200)
+    injury = forms.CharField(label=_("injury"), required=False, max_length=200)
+    severity = forms.TypedChoiceField(
+        label=_("severity of the injury"),
+        coerce=int,
+        choices=[
+            (1, _("1: first aid, fully reversible")),
+            (2, _("2: A&E, usually no admission; recovery")),
+            (3, _("3: admission; lasting effects")),
+            (4, _("4: fatal or over 10 % disability")),
+        ],
+    )
+    steps = forms.CharField(
+        label=_("steps to injury"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "one step a line: probability | step in Chinese | step in English, "
+            "e.g. 1/50 | 握错位置 | grips it in the wrong place"
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not (data.get("description_zh", "").strip() or data.get("description_en", "").strip()):
+            self.add_error("description_en", _("Describe the scenario (Chinese or English)."))
+        return data
+
+
+class AlertForm(_BarcodeMixin, forms.ModelForm):
+    class Meta:
+        model = ConsumerAlert
+        fields = (
+            "notification_type",
+            "assessment",
+            "title_zh",
+            "title_en",
+            "product_category",
+            "product_name_zh",
+            "product_name_en",
+            "brand",
+            "model",
+            "batch",
+            "barcode",
+            "product_description_zh",
+            "product_description_en",
+            "country_of_origin",
+            "hazard",
+            "risk_level",
+            "hazard_description_zh",
+            "hazard_description_en",
+            "measures_zh",
+            "measures_en",
+            "advice_zh",
+            "advice_en",
+            "operator_name",
+            "operator_contact",
+            "supply_chain",
+            "information_source",
+            "internal_notes",
+        )
+        widgets = {
+            f: forms.Textarea(attrs={"rows": 3})
+            for f in (
+                "product_description_zh",
+                "product_description_en",
+                "hazard_description_zh",
+                "hazard_description_en",
+                "measures_zh",
+                "measures_en",
+                "advice_zh",
+                "advice_en",
+                "operator_contact",
+                "supply_chain",
+                "information_source",
+                "internal_notes",
+            )
+        }
+
+    CONFIDENTIAL = (
+        "operator_name",
+        "operator_contact",
+        "supply_chain",
+        "information_source",
+        "internal_notes",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assessment"].queryset = RiskAssessment.objects.exclude(status="withdrawn")
+        self.fields["product_category"].queryset = Term.objects.filter(kind=Term.Kind.PRODUCT, active=True)
+        self.fields["hazard"].queryset = Term.objects.filter(kind=Term.Kind.HAZARD, active=True)
+
+    def public_fields(self) -> list[Any]:
+        return [f for f in self if f.name not in self.CONFIDENTIAL]
+
+    def confidential_fields(self) -> list[Any]:
+        return [f for f in self if f.name in self.CONFIDENTIAL]
+
+
+class AlertPhotoForm(forms.Form):
+    image = forms.ImageField(label=_("photo"))
+    caption_zh = forms.CharField(label=_("caption (Chinese)"), required=False, max_length=200)
+    caption_en = forms.CharField(label=_("caption (English)"), required=False, max_length=200)
+
+    def clean_image(self) -> Any:
+        image = self.cleaned_data["image"]
+        if image.size > 5 * 1024 * 1024:
+            raise forms.ValidationError(_("The photo is larger than 5 MB."))
+        name = (image.name or "").lower()
+        if not name.endswith((".jpg", ".jpeg", ".png", ".webp")):
+            raise forms.ValidationError(_("The photo must be JPEG, PNG or WebP."))
+        return image
+
+
+class AlertUpdateForm(forms.Form):
+    date = forms.DateField(label=_("date"), initial=timezone.localdate)
+    text_zh = forms.CharField(
+        label=_("update (Chinese)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    text_en = forms.CharField(
+        label=_("update (English)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    is_public = forms.BooleanField(label=_("public"), required=False, initial=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not (data.get("text_zh", "").strip() or data.get("text_en", "").strip()):
+            raise forms.ValidationError(_("Write the update (Chinese or English)."))
+        return data

@@ -736,7 +736,7 @@ def _assessment_ready(assessment: RiskAssessment) -> str | None:
 
 
 def _complete_assessment(assessment: RiskAssessment, user: Any, reason: str) -> None:
-    from qslab.risk.assessment import finalise_assessment
+    from qslab.risk.services import finalise_assessment
 
     finalise_assessment(assessment, user)
 

@@ -549,6 +549,17 @@ DEFAULT_FAMILIES = [
         "min_total": 20,
     },
     {
+        "name": "NEISS product × diagnosis disproportionality (GPS, EB05 ≥ 2)",
+        "kind": "disproportionality",
+        "source": "neiss",
+        "by": "product_code,hazard_code",
+        "period": "month",
+        "method": "gps",
+        "control": {"statistic": "EB05", "threshold": 2, "min_count": 3, "hyper": "exact"},
+        "score_last": 1,
+        "min_total": 0,
+    },
+    {
         "name": "FDA drug recalls by defect, weekly (EARS C1)",
         "source": "fda-enforcement",
         "by": "product_code,hazard_code",
@@ -626,6 +637,7 @@ def _detect_family(store: Any, family: SeriesFamily) -> tuple[Any, Any]:
 
 def _config_record(family: SeriesFamily, control: dict[str, Any]) -> dict[str, Any]:
     return {
+        "kind": family.kind,
         "source": family.source,
         "by": family.by_columns,
         "period": family.period,
@@ -638,7 +650,7 @@ def _config_record(family: SeriesFamily, control: dict[str, Any]) -> dict[str, A
 def _store_alarms(
     family: SeriesFamily, result: Any, control: dict[str, Any], run: EarlyWarningRun
 ) -> tuple[int, int, int]:
-    """Alarms of one result as Alarm rows (once per series and period) grouped into open signals."""
+    """Alarms of one detector result as Alarm rows (once per series and period) grouped into signals."""
     rows, cols = np.nonzero(np.nan_to_num(result.alarm) == 1)
     if rows.size == 0:
         return 0, 0, 0
@@ -653,6 +665,21 @@ def _store_alarms(
         )
         for r, c in zip(rows, cols, strict=True)
     ]
+    return _store_found(family, found, _config_record(family, control), run)
+
+
+def _store_found(
+    family: SeriesFamily,
+    found: list[tuple[str, dt.date, float, float]],
+    record: dict[str, Any],
+    run: EarlyWarningRun,
+    unit_extra: dict[str, dict[str, Any]] | None = None,
+) -> tuple[int, int, int]:
+    """Store alarms ``(unit, period, observed, threshold)``: each once per series and period; a new
+    alarm joins the series' open signal or opens one. ``unit_extra`` adds per-series facts (scores)
+    to the signal's settings record."""
+    if not found:
+        return 0, 0, 0
     found.sort(key=lambda a: (a[0], a[1]))
     stored = set(
         Alarm.objects.filter(family=family, unit__in={a[0] for a in found}).values_list("unit", "period")
@@ -661,11 +688,11 @@ def _store_alarms(
     open_signals = {
         s.unit: s for s in Signal.objects.filter(family=family, status__in=[s.value for s in Signal.OPEN])
     }
-    record = _config_record(family, control)
     for unit, period, observed, upperbound in found:
         if (unit, period) in stored:
             continue
         signal = open_signals.get(unit)
+        unit_record = {**record, **unit_extra[unit]} if unit_extra and unit in unit_extra else record
         if signal is None:
             signal = Signal.objects.create(
                 family=family,
@@ -676,7 +703,7 @@ def _store_alarms(
                 observed=observed,
                 upperbound=upperbound,
                 method=family.method,
-                config=record,
+                config=unit_record,
                 severity=_severity(observed, upperbound),
                 run=run,
             )
@@ -686,7 +713,7 @@ def _store_alarms(
             signal.last_period = period
             signal.observed = observed
             signal.upperbound = upperbound
-            signal.config = record
+            signal.config = unit_record
             signal.severity = max(
                 signal.severity, _severity(observed, upperbound), key=[s.value for s in Signal.Severity].index
             )
@@ -705,6 +732,83 @@ def _store_alarms(
         stored.add((unit, period))
         new_alarms += 1
     return len(found), new_alarms, new_signals
+
+
+#: Settings of a disproportionality family (``SeriesFamily.control``) and their defaults.
+DISPROPORTIONALITY_DEFAULTS: dict[str, Any] = {
+    "statistic": "EB05",
+    "threshold": 2.0,
+    "min_count": 3,
+    "hyper": "exact",
+    "margins": "reports",
+}
+DISPROPORTIONALITY_STATISTICS = ("EB05", "EBGM", "PRR_LB95", "ROR_LB95", "IC025")
+
+
+def _disproportionality_family(
+    store: Any, family: SeriesFamily
+) -> tuple[list[tuple[str, dt.date, float, float]], dict[str, dict[str, Any]], dict[str, Any], int]:
+    """Disproportionality over the family's report table (one row per report x product x event).
+
+    ``by`` names the product and event columns. A pair alarms when its statistic reaches the
+    threshold and it has at least ``min_count`` reports. The alarm's period is the period of the
+    latest record (or, for undated sources, the current month), its observed value the statistic
+    and its threshold the configured one. Returns (alarms, scores per pair, settings, pairs scored).
+    """
+    import ibis
+
+    from qslab.surveillance.aggregate import UNIT_SEPARATOR
+    from qslab.surveillance.disproportionality import disproportionality
+
+    control = {**DISPROPORTIONALITY_DEFAULTS, **(family.control or {})}
+    statistic = str(control["statistic"])
+    if statistic not in DISPROPORTIONALITY_STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(DISPROPORTIONALITY_STATISTICS)}")
+    columns = family.by_columns
+    if len(columns) != 2:
+        raise ValueError("a disproportionality family is grouped by two columns: product and event")
+    product_col, event_col = columns
+    table = store.records(source=family.source)
+    table = table.filter(table[product_col].notnull(), table[event_col].notnull())
+    reports = table.select(
+        id=ibis.coalesce(table.report_id, table.record_id),
+        product=table[product_col].cast("string"),
+        event=table[event_col].cast("string"),
+    )
+    result = disproportionality(
+        reports.to_pyarrow().to_pandas(),
+        id="id",
+        product="product",
+        event="event",
+        margins=control["margins"],
+        hyper=control["hyper"],
+    )
+    frame = result.table()
+    threshold = float(control["threshold"])
+    hits = frame[(frame[statistic] >= threshold) & (frame["N"] >= int(control["min_count"]))]
+    _first, last = store.date_range(family.source)
+    day = last or timezone.localdate()
+    if family.period == SeriesFamily.Period.WEEK:
+        period = day - dt.timedelta(days=day.weekday())
+    else:
+        period = day.replace(day=1)
+    found, extra = [], {}
+    for row in hits.itertuples(index=False):
+        unit = f"{row.product}{UNIT_SEPARATOR}{row.event}"
+        found.append((unit, period, float(getattr(row, statistic)), threshold))
+        extra[unit] = {
+            "scores": {
+                k: (None if not np.isfinite(float(getattr(row, k))) else round(float(getattr(row, k)), 4))
+                for k in ("N", "E", "EBGM", "EB05", "EB95", "PRR", "PRR_LB95", "ROR", "ROR_LB95", "IC025")
+            }
+        }
+    settings_record = {
+        **control,
+        "hyperparameters": {
+            k: round(float(getattr(result.hyper, k)), 6) for k in ("alpha1", "beta1", "alpha2", "beta2", "P")
+        },
+    }
+    return found, extra, settings_record, len(frame)
 
 
 def run_early_warning(
@@ -729,6 +833,24 @@ def run_early_warning(
         for family in chosen:
             if family.source not in sources:
                 lines.append(f"{family.name}: no records of source {family.source!r} in the store")
+            elif family.kind == SeriesFamily.Kind.DISPROPORTIONALITY:
+                try:
+                    found, extra, control, n_pairs = _disproportionality_family(store, family)
+                except Exception as error:
+                    lines.append(f"{family.name}: failed: {type(error).__name__}: {error}"[:500])
+                else:
+                    with acting_as(user, "early-warning run"), transaction.atomic():
+                        n_alarms, n_new, n_signals = _store_found(
+                            family, found, _config_record(family, control), run, extra
+                        )
+                    run.n_series += n_pairs
+                    run.n_alarms += n_alarms
+                    run.n_new_alarms += n_new
+                    run.n_new_signals += n_signals
+                    lines.append(
+                        f"{family.name}: {n_pairs} product x event pairs, {n_alarms} disproportionate, "
+                        f"{n_new} new, {n_signals} new signal(s)"
+                    )
             else:
                 try:
                     result, control = _detect_family(store, family)
@@ -781,9 +903,13 @@ def start_early_warning(user: Any) -> Any:
 # signal triage
 
 
+@transaction.atomic
 def move_signal(user: Any, signal: Signal, transition: str, reason: str = "") -> Signal:
+    """Triage, dismiss or escalate a signal; escalation opens a draft risk assessment of it."""
     apply_transition(signal, transition, user, reason=reason)
     signal.refresh_from_db()
+    if transition == "escalate":
+        assessment_from_signal(user, signal, reason)
     return signal
 
 
@@ -827,6 +953,10 @@ def series_of_signal(signal: Signal, periods: int = 104) -> dict[str, Any]:
     dates = [dt.date.fromisoformat(str(d)) for d in series.dates]
     start = max(0, len(dates) - periods)
     out["dates"], out["observed"] = dates[start:], column[start:].tolist()
+    if family.kind == SeriesFamily.Kind.DISPROPORTIONALITY:
+        # the alarms are scores (e.g. EB05), not counts: the chart shows the pair's counts only
+        out["alarm_dates"], out["alarm_observed"], out["alarm_threshold"] = [], [], []
+        return out
     try:
         method = get_method(family.method)
         control = {
@@ -854,3 +984,625 @@ def open_signals_queue(user: Any) -> QuerySet[Signal]:
         .select_related("family", "assignee")
         .order_by("created")
     )
+
+
+@transaction.atomic
+def reassign_signal(user: Any, signal: Signal, assignee: Any, reason: str = "") -> Signal:
+    """Hand an open signal to another analyst: audited (change log with the reason), the open
+    deadline follows it, and the new and previous assignees are told."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+    from qslab.core.notifications import notify
+
+    _require_staff(user, _("reassign signals"))
+    signal = Signal.objects.select_for_update().get(pk=signal.pk)
+    if signal.status not in [s.value for s in Signal.OPEN]:
+        raise ValidationError({"assignee": [_("Only an open signal can be reassigned.")]})
+    if assignee is None or not is_risk_staff(assignee):
+        raise ValidationError({"assignee": [_("Assign the signal to a risk analyst or the office.")]})
+    if assignee.pk == signal.assignee_id:
+        raise ValidationError({"assignee": [_("The signal is already assigned to this person.")]})
+    previous = signal.assignee
+    signal.assignee = assignee
+    fields = ["assignee", "last_updated"]
+    if signal.due is None:
+        from qslab.core.calendar import add_days
+
+        signal.due = add_days(timezone.localdate(), 10)
+        fields.append("due")
+    with acting_as(user, reason or _("reassigned")):
+        signal.save(update_fields=fields)
+    Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Signal),
+        object_id=str(signal.pk),
+        done_at__isnull=True,
+    ).update(assignee=assignee)
+    label = signal.unit_label or signal.unit
+    notify(
+        [assignee],
+        verb="assigned",
+        text_en=f"Signal assigned to you by {user}: {label}" + (f" ({reason})" if reason else ""),
+        text_zh=f"{user} 将预警信号转交给您：{label}" + (f"（{reason}）" if reason else ""),
+        obj=signal,
+    )
+    if previous is not None and previous.pk != user.pk:
+        notify(
+            [previous],
+            verb="reassigned",
+            text_en=f"Signal reassigned to {assignee}: {label}",
+            text_zh=f"预警信号已转交 {assignee}：{label}",
+            obj=signal,
+        )
+    return signal
+
+
+#: Age bands of open signals on the dashboard: (key, label, minimum days open, maximum days open).
+SIGNAL_AGE_BANDS = (
+    ("week", "under 1 week", 0, 7),
+    ("month", "1 to 4 weeks", 7, 28),
+    ("quarter", "1 to 3 months", 28, 91),
+    ("older", "over 3 months", 91, None),
+)
+
+
+def signal_age_filter(band: str) -> Q | None:
+    now = timezone.now()
+    for key, _label, lo, hi in SIGNAL_AGE_BANDS:
+        if key == band:
+            q = Q(created__lte=now - dt.timedelta(days=lo))
+            if hi is not None:
+                q &= Q(created__gt=now - dt.timedelta(days=hi))
+            return q
+    return None
+
+
+def open_signal_dashboard(user: Any) -> dict[str, Any]:
+    """Open signals counted by severity (rows) and age since opened (columns), plus overdue ones."""
+    from django.utils.translation import gettext_lazy
+
+    labels = {
+        "week": gettext_lazy("under 1 week"),
+        "month": gettext_lazy("1 to 4 weeks"),
+        "quarter": gettext_lazy("1 to 3 months"),
+        "older": gettext_lazy("over 3 months"),
+    }
+    open_qs = open_signals_queue(user)
+    rows = []
+    for severity in (Signal.Severity.HIGH, Signal.Severity.MEDIUM, Signal.Severity.LOW):
+        cells = []
+        for key, _label, _lo, _hi in SIGNAL_AGE_BANDS:
+            cells.append(
+                {"age": key, "count": open_qs.filter(signal_age_filter(key), severity=severity).count()}
+            )
+        rows.append(
+            {
+                "severity": severity.value,
+                "label": severity.label,
+                "cells": cells,
+                "total": sum(c["count"] for c in cells),
+            }
+        )
+    return {
+        "ages": [(key, labels[key]) for key, *_rest in SIGNAL_AGE_BANDS],
+        "rows": rows,
+        "total": open_qs.count(),
+        "overdue": open_qs.filter(due__lt=timezone.localdate()).count(),
+        "unassigned": open_qs.filter(assignee__isnull=True).count(),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# risk assessment by injury scenarios (issue 14 item 1)
+
+ASSESSMENT_FIELDS = (
+    "title_zh",
+    "title_en",
+    "product_category",
+    "hazard",
+    "product_name",
+    "brand",
+    "model",
+    "batch",
+    "barcode",
+    "product_description",
+    "matrix",
+    "conclusion_zh",
+    "conclusion_en",
+)
+
+
+def _new_serial(model: Any, prefix: str) -> str:
+    year = timezone.localdate().year
+    stem = f"{prefix}{year}-"
+    last = (
+        model.objects.filter(reference__startswith=stem)
+        .order_by("-reference")
+        .values_list("reference", flat=True)
+    ).first()
+    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{stem}{n:04d}"
+
+
+def default_matrix() -> Any:
+    from qslab.risk.models import RiskMatrix
+
+    matrix = RiskMatrix.objects.filter(active=True, is_default=True).first()
+    matrix = matrix or RiskMatrix.objects.filter(active=True).first()
+    if matrix is None:
+        raise ValidationError(
+            {"matrix": [_("No risk matrix is configured; the office adds one in the admin.")]}
+        )
+    return matrix
+
+
+@transaction.atomic
+def save_assessment(
+    user: Any, data: dict[str, Any], assessment: Any = None, signal: Signal | None = None
+) -> Any:
+    """Create (standalone or from a signal) or edit a draft risk assessment."""
+    from qslab.risk.models import RiskAssessment
+
+    _require_staff(user, _("assess risks"))
+    fields = [f for f in ASSESSMENT_FIELDS if f in data]
+    with acting_as(user):
+        if assessment is None:
+            assessment = RiskAssessment(
+                reference=_new_serial(RiskAssessment, "RA"),
+                assessor=user,
+                signal=signal,
+                **{f: data[f] for f in fields},
+            )
+            if not data.get("matrix"):
+                assessment.matrix = default_matrix()
+            assessment.full_clean()
+            assessment.save()
+        else:
+            if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
+                raise PermissionDenied(_("Only a draft assessment can be edited."))
+            for f in fields:
+                setattr(assessment, f, data[f])
+            assessment.full_clean()
+            assessment.save(update_fields=[*fields, "last_updated"])
+    return assessment
+
+
+def _signal_terms(signal: Signal) -> dict[str, Any]:
+    """Product category (and hazard, when the series names one) of a signal's series."""
+    from qslab.surveillance.aggregate import UNIT_SEPARATOR
+
+    out: dict[str, Any] = {}
+    values = dict(zip(signal.family.by_columns, signal.unit.split(UNIT_SEPARATOR), strict=False))
+    if "product_code" in values:
+        out["product_category"] = Term.objects.filter(
+            kind=Term.Kind.PRODUCT, code=values["product_code"]
+        ).first()
+    if "hazard_code" in values:
+        out["hazard"] = Term.objects.filter(kind=Term.Kind.HAZARD, code=values["hazard_code"]).first()
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def assessment_from_signal(user: Any, signal: Signal, reason: str = "") -> Any:
+    """The draft assessment an escalated signal opens, with what the series says about the product."""
+    label = signal.unit_label or signal.unit
+    data = {
+        "title_zh": f"预警信号风险评估：{label}"[:200],
+        "title_en": f"Risk assessment of signal: {label}"[:200],
+        "product_description": reason,
+        **_signal_terms(signal),
+    }
+    return save_assessment(user, data, signal=signal)
+
+
+def _parse_steps(text: str) -> list[dict[str, Any]]:
+    """Lines ``probability | step (Chinese) | step (English)``; all bad lines reported at once."""
+    from qslab.risk.assessment import parse_probability
+
+    steps, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        try:
+            probability = parse_probability(parts[0])
+        except ValidationError as error:
+            problems.append(_("Line %(n)d: %(error)s") % {"n": number, "error": " ".join(error.messages)})
+            continue
+        zh = parts[1] if len(parts) > 1 else ""
+        en = parts[2] if len(parts) > 2 else ""
+        if not (zh or en):
+            problems.append(_("Line %(n)d: describe the step after the probability.") % {"n": number})
+            continue
+        steps.append(
+            {
+                "probability": probability,
+                "probability_text": parts[0][:40],
+                "description_zh": zh[:300],
+                "description_en": en[:300],
+            }
+        )
+    if problems:
+        raise ValidationError({"steps": problems})
+    if not steps:
+        raise ValidationError({"steps": [_("Give at least one step with its probability.")]})
+    return steps
+
+
+def steps_as_text(scenario: Any) -> str:
+    return "\n".join(
+        f"{s.probability_text or s.probability:g} | {s.description_zh} | {s.description_en}".rstrip(" |")
+        if not s.probability_text
+        else f"{s.probability_text} | {s.description_zh} | {s.description_en}"
+        for s in scenario.steps.all()
+    )
+
+
+SCENARIO_FIELDS = ("description_zh", "description_en", "consumer", "injury", "severity")
+
+
+@transaction.atomic
+def save_scenario(user: Any, assessment: Any, data: dict[str, Any], scenario: Any = None) -> Any:
+    """Add or replace an injury scenario of a draft assessment; ``data["steps"]`` is the steps' text."""
+    from qslab.risk.models import RiskAssessment, RiskScenario, ScenarioStep
+
+    if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
+        raise PermissionDenied(_("Only a draft assessment can be edited."))
+    steps = _parse_steps(data.get("steps", ""))
+    severity = int(data.get("severity") or 0)
+    if severity not in (1, 2, 3, 4):
+        raise ValidationError({"severity": [_("Severity is 1, 2, 3 or 4.")]})
+    with acting_as(user):
+        if scenario is None:
+            scenario = RiskScenario(
+                assessment=assessment,
+                position=(assessment.scenarios.count() + 1),
+            )
+        for f in SCENARIO_FIELDS:
+            if f in data:
+                setattr(scenario, f, data[f])
+        scenario.severity = severity
+        scenario.save()
+        scenario.steps.all().delete()
+        ScenarioStep.objects.bulk_create(
+            [ScenarioStep(scenario=scenario, position=i, **step) for i, step in enumerate(steps, start=1)]
+        )
+        store_results(assessment)
+        assessment.save(update_fields=["last_updated"])  # the change log keeps the new level
+    return scenario
+
+
+@transaction.atomic
+def delete_scenario(user: Any, scenario: Any) -> None:
+    from qslab.risk.models import RiskAssessment
+
+    assessment = scenario.assessment
+    if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
+        raise PermissionDenied(_("Only a draft assessment can be edited."))
+    with acting_as(user):
+        scenario.delete()
+        for i, other in enumerate(assessment.scenarios.all(), start=1):
+            if other.position != i:
+                other.position = i
+                other.save(update_fields=["position"])
+        store_results(assessment)
+
+
+def store_results(assessment: Any) -> str:
+    """Save each scenario's probability and level and the assessment's level; returns the level."""
+    from qslab.risk.assessment import compute
+
+    outcome = compute(assessment)
+    for scenario in assessment.scenarios.all():
+        result = outcome["results"].get(scenario.pk)
+        scenario.probability = result.probability if result else None
+        scenario.risk_level = result.level if result else ""
+        scenario.save(update_fields=["probability", "risk_level"])
+    assessment.risk_level = outcome["level"]
+    assessment.deciding_scenario_id = outcome["deciding"]
+    assessment.save(update_fields=["risk_level", "deciding_scenario", "last_updated"])
+    return outcome["level"]
+
+
+def finalise_assessment(assessment: Any, user: Any) -> None:
+    """On completion (inside the transition): fix the level and issue the numbered report."""
+    from qslab.core.documents import issue_document
+    from qslab.risk.assessment import format_probability, level_label, sensitivity
+    from qslab.risk.models import RiskLevel
+
+    level = store_results(assessment)
+    assessment.completed_at = timezone.now()
+    assessment.assessor = assessment.assessor or user
+    scenarios = list(assessment.scenarios.prefetch_related("steps"))
+    level_zh = {"serious": "严重风险", "high": "高风险", "medium": "中等风险", "low": "低风险"}
+    product = " ".join(x for x in (assessment.product_name, assessment.brand, assessment.model) if x)
+    category, hazard = assessment.product_category, assessment.hazard
+    body_en = (
+        f"Product: {product or category.name_en} ({category.name_en}). Hazard: {hazard.name_en}. "
+        f"{len(scenarios)} injury scenario(s) assessed with the matrix “{assessment.matrix.name_en}”. "
+        f"Risk level: {RiskLevel(level).label if level else '–'}.\n\n"
+        f"{assessment.conclusion_en or assessment.conclusion_zh}"
+    )
+    body_zh = (
+        f"产品：{product or category.name_zh or category.name_en}（{category.name_zh or category.name_en}）。"
+        f"危害：{hazard.name_zh or hazard.name_en}。"
+        f"按风险矩阵“{assessment.matrix.name_zh or assessment.matrix.name_en}”"
+        f"评估伤害情景 {len(scenarios)} 个。"
+        f"风险等级：{level_zh.get(level, '–')}。\n\n{assessment.conclusion_zh or assessment.conclusion_en}"
+    )
+    assessment.document = issue_document(
+        kind_code="risk_assessment",
+        title_zh=f"产品安全风险评估报告：{assessment.title_zh or assessment.title_en or product}",
+        title_en=f"Product safety risk assessment: {assessment.title_en or assessment.title_zh or product}",
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_by=user,
+        public=False,
+        subject=assessment,
+        recipients=[user],
+        template="risk/pdf/assessment.html",
+        extra_context={
+            "assessment": assessment,
+            "scenarios": [
+                {
+                    "scenario": s,
+                    "steps": [(st, format_probability(st.probability)) for st in s.steps.all()],
+                    "probability": format_probability(s.probability),
+                    "level_en": str(RiskLevel(s.risk_level).label) if s.risk_level else "",
+                    "level_zh": level_zh.get(s.risk_level, ""),
+                }
+                for s in scenarios
+            ],
+            "sensitivity": [
+                {
+                    **row,
+                    "up_zh": level_zh.get(row["up"], ""),
+                    "down_zh": level_zh.get(row["down"], ""),
+                    "up_en": level_label(row["up"]),
+                    "down_en": level_label(row["down"]),
+                }
+                for row in sensitivity(assessment)
+            ],
+            "level": level,
+            "level_zh": level_zh.get(level, ""),
+            "level_en": str(RiskLevel(level).label) if level else "",
+        },
+    )
+    assessment.save(update_fields=["completed_at", "assessor", "document", "last_updated"])
+
+
+def move_assessment(user: Any, assessment: Any, transition: str, reason: str = "") -> Any:
+    apply_transition(assessment, transition, user, reason=reason)
+    assessment.refresh_from_db()
+    return assessment
+
+
+# ------------------------------------------------------------------------------------------------
+# consumer alerts (issue 14 item 2)
+
+ALERT_FIELDS = (
+    "notification_type",
+    "assessment",
+    "title_zh",
+    "title_en",
+    "product_category",
+    "product_name_zh",
+    "product_name_en",
+    "brand",
+    "model",
+    "batch",
+    "barcode",
+    "product_description_zh",
+    "product_description_en",
+    "country_of_origin",
+    "hazard",
+    "risk_level",
+    "hazard_description_zh",
+    "hazard_description_en",
+    "measures_zh",
+    "measures_en",
+    "advice_zh",
+    "advice_en",
+    "operator_name",
+    "operator_contact",
+    "supply_chain",
+    "information_source",
+    "internal_notes",
+)
+
+
+@transaction.atomic
+def save_alert(user: Any, data: dict[str, Any], alert: Any = None) -> Any:
+    """Draft a consumer alert or edit one not yet published (analysts: drafts; office: until approval)."""
+    from qslab.risk.models import ConsumerAlert
+
+    _require_staff(user, _("write consumer alerts"))
+    fields = [f for f in ALERT_FIELDS if f in data]
+    with acting_as(user):
+        if alert is None:
+            alert = ConsumerAlert(
+                reference=_new_serial(ConsumerAlert, "CA"), author=user, **{f: data[f] for f in fields}
+            )
+            alert.full_clean()
+            alert.save()
+        else:
+            if not ConsumerAlert.objects.editable_by(user).filter(pk=alert.pk).exists():
+                raise PermissionDenied(_("This alert can no longer be edited."))
+            for f in fields:
+                setattr(alert, f, data[f])
+            alert.full_clean()
+            alert.save(update_fields=[*fields, "last_updated"])
+    return alert
+
+
+def alert_initial_from_assessment(assessment: Any) -> dict[str, Any]:
+    """What an alert drafted from a risk assessment starts with (product, hazard, level)."""
+    return {
+        "assessment": assessment.pk,
+        "title_zh": assessment.title_zh,
+        "title_en": assessment.title_en,
+        "product_category": assessment.product_category_id,
+        "product_name_zh": assessment.product_name,
+        "product_name_en": assessment.product_name,
+        "brand": assessment.brand,
+        "model": assessment.model,
+        "batch": assessment.batch,
+        "barcode": assessment.barcode,
+        "hazard": assessment.hazard_id,
+        "risk_level": assessment.risk_level,
+        "notification_type": "serious" if assessment.risk_level == "serious" else "other",
+    }
+
+
+@transaction.atomic
+def add_alert_photo(
+    user: Any, alert: Any, image: UploadedFile, caption_zh: str = "", caption_en: str = ""
+) -> Any:
+    from qslab.risk.models import AlertPhoto, ConsumerAlert
+
+    if not ConsumerAlert.objects.editable_by(user).filter(pk=alert.pk).exists():
+        raise PermissionDenied(_("This alert can no longer be edited."))
+    photo = AlertPhoto(
+        alert=alert, caption_zh=caption_zh, caption_en=caption_en, position=alert.photos.count() + 1
+    )
+    photo.image.save(Path(image.name or "photo.jpg").name, image, save=False)
+    photo.full_clean()
+    photo.save()
+    with acting_as(user, _("photo added")):
+        alert.save(update_fields=["last_updated"])
+    return photo
+
+
+@transaction.atomic
+def delete_alert_photo(user: Any, photo: Any) -> None:
+    from qslab.risk.models import ConsumerAlert
+
+    alert = photo.alert
+    if not ConsumerAlert.objects.editable_by(user).filter(pk=alert.pk).exists():
+        raise PermissionDenied(_("This alert can no longer be edited."))
+    photo.image.delete(save=False)
+    photo.delete()
+    with acting_as(user, _("photo removed")):
+        alert.save(update_fields=["last_updated"])
+
+
+def move_alert(user: Any, alert: Any, transition: str, reason: str = "") -> Any:
+    apply_transition(alert, transition, user, reason=reason)
+    alert.refresh_from_db()
+    return alert
+
+
+@transaction.atomic
+def add_alert_update(user: Any, alert: Any, data: dict[str, Any]) -> Any:
+    """A follow-up to a published alert; public ones show on its page and move it up in the feed."""
+    from qslab.risk.models import AlertUpdate, ConsumerAlert
+
+    _require_staff(user, _("add updates to alerts"))
+    if alert.status != ConsumerAlert.Status.PUBLISHED:
+        raise ValidationError(_("Updates are added to published alerts."))
+    with acting_as(user):
+        update = AlertUpdate(
+            alert=alert,
+            date=data.get("date") or timezone.localdate(),
+            text_zh=data.get("text_zh", ""),
+            text_en=data.get("text_en", ""),
+            is_public=bool(data.get("is_public", True)),
+            author=user,
+        )
+        update.full_clean()
+        update.save()
+        alert.save(update_fields=["last_updated"])
+    return update
+
+
+def search_alerts(
+    user: Any,
+    query: str = "",
+    hazard: str = "",
+    risk_level: str = "",
+    category: str = "",
+    year: int | None = None,
+    status: str = "",
+) -> QuerySet[Any]:
+    """Alerts the user may see whose public text contains every word, filtered by code and year.
+
+    Only public fields are searched, for everyone: a search must not reveal a confidential value.
+    """
+    from qslab.risk.models import ConsumerAlert
+
+    qs = ConsumerAlert.objects.visible_to(user).select_related("hazard", "product_category")
+    text_fields = (
+        "reference",
+        "title_zh",
+        "title_en",
+        "product_name_zh",
+        "product_name_en",
+        "brand",
+        "model",
+        "batch",
+        "barcode",
+        "product_description_zh",
+        "product_description_en",
+        "hazard_description_zh",
+        "hazard_description_en",
+        "hazard__name_zh",
+        "hazard__name_en",
+        "product_category__name_zh",
+        "product_category__name_en",
+    )
+    for word in query.split()[:8]:
+        text = Q()
+        for f in text_fields:
+            text |= Q(**{f"{f}__icontains": word})
+        qs = qs.filter(text)
+    if hazard:
+        qs = qs.filter(hazard__code=hazard)
+    if risk_level:
+        qs = qs.filter(risk_level=risk_level)
+    if category:
+        qs = qs.filter(product_category__code=category)
+    if year:
+        qs = qs.filter(published_at__year=year)
+    if status and status in ConsumerAlert.Status.values:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def iso_week_bounds(year: int, week: int) -> tuple[dt.date, dt.date]:
+    start = dt.date.fromisocalendar(year, week, 1)
+    return start, start + dt.timedelta(days=6)
+
+
+@transaction.atomic
+def build_weekly_digest(year: int | None = None, week: int | None = None) -> Any:
+    """The digest of the alerts published in one ISO week (by default the last complete week).
+
+    Idempotent: building a week again refreshes its list (a withdrawn alert leaves it).
+    """
+    from qslab.risk.models import AlertDigest, ConsumerAlert
+
+    if year is None or week is None:
+        last_week = timezone.localdate() - dt.timedelta(days=7)
+        year, week, _day = last_week.isocalendar()
+    start, end = iso_week_bounds(year, week)
+    with acting_as(None, "weekly alert digest"):
+        digest, _created = AlertDigest.objects.get_or_create(
+            year=year, week=week, defaults={"start": start, "end": end}
+        )
+        published = [
+            a
+            for a in ConsumerAlert.objects.filter(
+                status=ConsumerAlert.Status.PUBLISHED, published_at__isnull=False
+            )
+            if start <= timezone.localtime(a.published_at).date() <= end
+        ]
+        digest.alerts.set(published)
+        digest.save()
+    return digest
+
+
+def start_weekly_digest(user: Any = None) -> Any:
+    from qslab.risk.tasks import weekly_digest_task
+
+    if user is not None:
+        _require_staff(user, _("build the weekly digest"))
+    return weekly_digest_task.enqueue()

@@ -40,3 +40,14 @@ def early_warning_task(context: Any, owner_id: int | None = None) -> dict[str, i
         run.task_id = str(context.task_result.id)
         run.save(update_fields=["task_id"])
     return {"run": run.pk, "new_signals": run.n_new_signals, "new_alarms": run.n_new_alarms}
+
+
+@task(takes_context=True)
+def weekly_digest_task(context: Any, year: int | None = None, week: int | None = None) -> dict[str, Any]:
+    """The weekly consumer-alert digest (by default of the last complete ISO week), with progress."""
+    from qslab.risk.services import build_weekly_digest
+
+    with Progress(str(context.task_result.id), "Weekly consumer-alert digest", total=1) as progress:
+        digest = build_weekly_digest(year, week)
+        progress.advance(message=f"{digest}: {digest.alerts.count()} alert(s)")
+    return {"digest": str(digest), "alerts": digest.alerts.count()}

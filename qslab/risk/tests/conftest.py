@@ -54,6 +54,96 @@ def make_report(terms: dict[str, Any], reporter: Any = None, status: str = "subm
     return IncidentReport.objects.create(**{**defaults, **extra})
 
 
+SECRETS = {
+    "operator_name": "SECRET-OPERATOR Shenzhen Acme Trading",
+    "operator_contact": "SECRET-CONTACT 13800000000",
+    "supply_chain": "SECRET-CHAIN distributed via warehouse 7",
+    "information_source": "SECRET-SOURCE customs inspection",
+    "internal_notes": "SECRET-NOTE do not publish",
+}
+
+
+def alert_data(terms: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "title_zh": "晨星电热水壶壶盖弹开",
+        "title_en": "Chenxing kettle lid opens",
+        "product_category": terms["kettle"],
+        "product_name_zh": "电热水壶",
+        "product_name_en": "Electric kettle",
+        "brand": "晨星",
+        "model": "CX-1",
+        "batch": "2025-11A",
+        "barcode": "4006381333931",
+        "hazard": terms["thermal_hazard"],
+        "risk_level": "serious",
+        "hazard_description_zh": "壶盖在沸腾时弹开，开水溅出可致烫伤。",
+        "hazard_description_en": "The lid opens while boiling; splashing water can scald.",
+        "measures_zh": "生产者召回并更换壶盖。",
+        "measures_en": "The producer recalls the kettles and replaces the lids.",
+        "advice_zh": "请停止使用并联系销售商。",
+        "advice_en": "Stop using the kettle and contact the seller.",
+        **SECRETS,
+        **extra,
+    }
+
+
+def make_assessment_and_alerts(w: Any) -> None:
+    """A draft assessment with one scenario, a completed one, a draft and a published alert, a digest."""
+    from django.utils import timezone
+
+    from qslab.risk.models import (
+        AlertDigest,
+        AlertPhoto,
+        AlertUpdate,
+        ConsumerAlert,
+        RiskAssessment,
+        RiskMatrix,
+        RiskScenario,
+        ScenarioStep,
+    )
+
+    w.terms["thermal_hazard"] = w.terms["thermal"]
+    matrix = RiskMatrix.objects.get(code="eu-safety-gate")
+    w.assessment = RiskAssessment.objects.create(
+        reference="RA2026-0901",
+        title_en="Kettle lid",
+        product_category=w.terms["kettle"],
+        hazard=w.terms["thermal"],
+        matrix=matrix,
+        conclusion_en="Serious risk.",
+    )
+    w.scenario = RiskScenario.objects.create(assessment=w.assessment, description_en="lid opens", severity=3)
+    ScenarioStep.objects.create(scenario=w.scenario, description_en="boils", probability=0.5)
+    w.completed_assessment = RiskAssessment.objects.create(
+        reference="RA2026-0902", title_en="Done", matrix=matrix, status="completed", risk_level="low"
+    )
+    w.draft_alert = ConsumerAlert.objects.create(
+        reference="CA2026-0901", author=w.users["analyst"], **alert_data(w.terms)
+    )
+    w.published_alert = ConsumerAlert.objects.create(
+        reference="CA2026-0902",
+        status="published",
+        published_at=timezone.now(),
+        author=w.users["analyst"],
+        **alert_data(w.terms),
+    )
+    w.alert_photo = AlertPhoto.objects.create(
+        alert=w.published_alert, image=SimpleUploadedFile("kettle.png", png_bytes(), content_type="image/png")
+    )
+    w.draft_photo = AlertPhoto.objects.create(
+        alert=w.draft_alert, image=SimpleUploadedFile("draft.png", png_bytes(), content_type="image/png")
+    )
+    AlertUpdate.objects.create(alert=w.published_alert, date=dt.date(2026, 1, 9), text_en="More batches.")
+    year, week, _day = timezone.localdate().isocalendar()
+    w.digest = AlertDigest.objects.create(
+        year=year,
+        week=week,
+        start=dt.date.fromisocalendar(year, week, 1),
+        end=dt.date.fromisocalendar(year, week, 7),
+    )
+    w.digest.alerts.set([w.published_alert])
+
+
 @pytest.fixture
 def terms(db: Any) -> dict[str, Any]:
     return make_terms()
@@ -119,6 +209,7 @@ def world(world: Any, settings: Any, tmp_path: Any) -> Any:
         config={},
         status="triaged",
     )
+    make_assessment_and_alerts(w)
     w.ingest_run = IngestRun.objects.create(
         source="neiss",
         file_name="x.csv",

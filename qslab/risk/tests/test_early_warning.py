@@ -168,3 +168,122 @@ def test_open_signals_and_reports_to_review_are_on_the_analysts_dashboard(family
     assert any("Floors" in label for label in labels)
     assert any(report.reference in label for label in labels)
     assert risk_queue(users["lab_manager"]) == []
+
+
+@pytest.fixture
+def dp_family(db):
+    return SeriesFamily.objects.create(
+        name="NEISS product x diagnosis disproportionality",
+        kind="disproportionality",
+        source="neiss",
+        by="product_code,hazard_code",
+        period="month",
+        method="gps",
+        control={"statistic": "EB05", "threshold": 2, "min_count": 3},
+    )
+
+
+def test_disproportionality_in_the_job_raises_one_signal_per_pair_with_its_scores_and_a_rerun_adds_nothing(
+    neiss_store, dp_family
+):
+    first = services.run_early_warning()
+    assert "product x event pairs" in first.report and first.n_new_signals > 0
+    signals = Signal.objects.filter(family=dp_family)
+    assert signals.count() == first.n_new_signals
+    for signal in signals:
+        scores = signal.config["scores"]
+        assert scores["EB05"] >= 2 and scores["N"] >= 3 and scores["EBGM"] >= scores["EB05"]
+        assert signal.observed == pytest.approx(scores["EB05"], abs=1e-3) and signal.upperbound == 2
+        assert signal.config["kind"] == "disproportionality" and "hyperparameters" in signal.config["control"]
+        assert signal.alarms.count() == 1
+    second = services.run_early_warning()
+    assert (second.n_new_alarms, second.n_new_signals) == (0, 0)
+    assert Signal.objects.filter(family=dp_family).count() == signals.count()
+
+
+def test_a_disproportionality_signal_page_shows_the_scores_and_the_pairs_counts(
+    neiss_store, dp_family, users
+):
+    services.run_early_warning()
+    signal = Signal.objects.filter(family=dp_family).first()
+    analyst = verified_client(users["analyst"])
+    page = analyst.get(signal.get_absolute_url()).content.decode()
+    assert "EB05" in page and "Disproportionality" in page
+    svg = analyst.get(reverse("risk:signal_chart", args=[signal.pk])).content.decode()
+    assert svg.startswith("<svg") and "observed" in svg
+
+
+def test_an_analyst_reassigns_a_signal_to_a_colleague_who_is_told_and_the_change_is_audited(family, users):
+    import datetime as dt
+
+    from qslab.core.models import Notification
+    from qslab.core.testing import make_user
+
+    colleague = make_user("analyst", username="colleague")
+    signal = Signal.objects.create(
+        family=family,
+        unit="1807",
+        unit_label="Floors",
+        first_period=dt.date(2021, 1, 1),
+        last_period=dt.date(2021, 1, 1),
+        observed=9,
+        upperbound=3,
+        method="earsC",
+    )
+    analyst = verified_client(users["analyst"])
+    analyst.post(reverse("risk:signal_transition", args=[signal.pk, "triage"]))
+    response = analyst.post(
+        reverse("risk:signal_reassign", args=[signal.pk]), {"assignee": colleague.pk, "reason": "on leave"}
+    )
+    assert response.status_code == 302
+    signal.refresh_from_db()
+    assert signal.assignee == colleague
+    change = ChangeRecord.objects.filter(object_id=str(signal.pk), action="update").latest("time")
+    assert change.reason == "on leave" and change.user_id == users["analyst"].pk
+    assert Notification.objects.filter(recipient=colleague, verb="assigned").exists()
+    from qslab.core.models import Deadline
+
+    assert Deadline.objects.get(object_id=str(signal.pk), done_at__isnull=True).assignee == colleague
+    # only to risk staff, only while open
+    verified_client(users["analyst"]).post(
+        reverse("risk:signal_reassign", args=[signal.pk]), {"assignee": users["lab_manager"].pk}
+    )
+    signal.refresh_from_db()
+    assert signal.assignee == colleague
+    services.move_signal(colleague, signal, "dismiss", "duplicate")
+    with pytest.raises(Exception, match="open signal"):
+        services.reassign_signal(colleague, signal, users["analyst"])
+
+
+def test_the_signal_dashboard_counts_open_signals_by_severity_and_age(family, users):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    def make(unit, severity, days_old):
+        s = Signal.objects.create(
+            family=family,
+            unit=unit,
+            first_period=dt.date(2021, 1, 1),
+            last_period=dt.date(2021, 1, 1),
+            observed=9,
+            upperbound=3,
+            method="earsC",
+            severity=severity,
+        )
+        Signal.objects.filter(pk=s.pk).update(created=timezone.now() - dt.timedelta(days=days_old))
+        return s
+
+    make("a", "high", 1)
+    make("b", "high", 40)
+    make("c", "low", 200)
+    closed = make("d", "high", 2)
+    Signal.objects.filter(pk=closed.pk).update(status="dismissed")
+    board = services.open_signal_dashboard(users["analyst"])
+    cells = {(row["severity"], c["age"]): c["count"] for row in board["rows"] for c in row["cells"]}
+    assert cells[("high", "week")] == 1 and cells[("high", "quarter")] == 1 and cells[("low", "older")] == 1
+    assert board["total"] == 3 and board["unassigned"] == 3
+    page = verified_client(users["analyst"]).get(
+        reverse("risk:signals"), {"severity": "high", "age": "quarter"}
+    )
+    assert page.status_code == 200 and list(page.context["page"]) == [Signal.objects.get(unit="b")]

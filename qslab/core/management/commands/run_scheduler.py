@@ -26,6 +26,10 @@ class Command(BaseCommand):
             if today != last_day:
                 result = send_reminders_task.enqueue()
                 self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued daily reminders ({result.id})")
+                from qslab.risk.tasks import early_warning_task, weekly_digest_task
+
+                early_warning_task.enqueue()  # product risk: detectors and disproportionality over all series
+                weekly_digest_task.enqueue()  # consumer alerts of the last complete week (idempotent)
                 send_booking_reminders_task.enqueue()  # bookings starting tomorrow (sharing)
                 last_day = today
             release_no_shows_task.enqueue()  # every check: bookings not checked in are released promptly

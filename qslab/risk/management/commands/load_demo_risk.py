@@ -59,7 +59,8 @@ REPORTS = [
 
 class Command(BaseCommand):
     help = (
-        "Load the risk demo data: taxonomies, reports, a pattern, NEISS/FDA records, one early-warning run."
+        "Load the risk demo data: taxonomies, reports, a pattern, a risk assessment and a published "
+        "consumer alert, NEISS/FDA records, one early-warning run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -81,6 +82,7 @@ class Command(BaseCommand):
         self.stdout.write(f"taxonomies: {counts}")
         reports = self._reports()
         self._pattern(reports)
+        self._assessment_and_alert()
         if not skip_store:
             for path, source in (
                 (data_dir / "neiss" / "neiss_sample_2017_2021_10k.csv.gz", "neiss"),
@@ -169,3 +171,98 @@ class Command(BaseCommand):
                 "is_public": True,
             },
         )
+
+    def _assessment_and_alert(self) -> None:
+        """A completed kettle assessment (two scenarios, serious) and its published bilingual alert."""
+        from qslab.accounts.models import User
+        from qslab.risk import services
+        from qslab.risk.models import ConsumerAlert, RiskAssessment, Term
+
+        analyst = User.objects.filter(username="analyst").first()
+        office = User.objects.filter(username="office").first()
+        if (
+            analyst is None
+            or office is None
+            or RiskAssessment.objects.filter(title_en="Demo kettle lid").exists()
+        ):
+            return
+        kettle = Term.objects.get(kind=Term.Kind.PRODUCT, code="269")
+        thermal = Term.objects.get(kind=Term.Kind.HAZARD, code="thermal")
+        assessment = services.save_assessment(
+            analyst,
+            {
+                "title_zh": "演示：晨星电热水壶壶盖弹开",
+                "title_en": "Demo kettle lid",
+                "product_category": kettle,
+                "hazard": thermal,
+                "product_name": "电热水壶 Electric kettle",
+                "brand": "晨星（演示）",
+                "model": "CX-1 热水壶",
+                "batch": "2025-11A",
+                "conclusion_zh": "成人倒水时壶盖弹开可致需住院的烫伤，风险严重。",
+                "conclusion_en": (
+                    "The lid can open while an adult pours; scalds needing admission: serious risk."
+                ),
+            },
+        )
+        services.save_scenario(
+            analyst,
+            assessment,
+            {
+                "description_zh": "成人单手倒水，壶盖弹开，开水烫伤手臂",
+                "description_en": "An adult pours one-handed, the lid opens and boiling water scalds the arm",
+                "consumer": "adult (intended user)",
+                "injury": "scald, 2nd degree, > 6 % body surface",
+                "severity": 3,
+                "steps": "1/10 | 锁扣磨损 | the latch is worn\n1/2 | 倒满壶水 | the kettle is full\n"
+                "1/4 | 开水溅到手臂 | water reaches the arm\n1 | 烫伤 | scald",
+            },
+        )
+        services.save_scenario(
+            analyst,
+            assessment,
+            {
+                "description_zh": "儿童拉倒水壶，壶盖弹开",
+                "description_en": "A child pulls the kettle over and the lid opens",
+                "consumer": "child 1-4 years",
+                "injury": "scald of face and chest",
+                "severity": 4,
+                "steps": "1/1000 | 儿童够到电源线 | child reaches the cord\n1/2 | 壶盖弹开 | the lid opens\n"
+                "1/2 | 开水浇到身上 | water pours over the child",
+            },
+        )
+        assessment = services.move_assessment(analyst, assessment, "complete")
+        alert = services.save_alert(
+            analyst,
+            {
+                **services.alert_initial_from_assessment(assessment),
+                "assessment": assessment,
+                "product_category": kettle,
+                "hazard": thermal,
+                "product_name_zh": "电热水壶",
+                "product_name_en": "Electric kettle",
+                "country_of_origin": "中国 China",
+                "hazard_description_zh": "壶盖锁扣强度不足，倾倒时壶盖弹开，开水可致严重烫伤。",
+                "hazard_description_en": "The lid latch is too weak: the lid opens while pouring and boiling "
+                "water can cause serious scalds.",
+                "measures_zh": "生产者自愿召回 2025-11A 批次并免费更换壶盖。",
+                "measures_en": ("The producer recalls batch 2025-11A and replaces the lids free of charge."),
+                "advice_zh": "请立即停止使用该批次水壶，联系销售商免费更换壶盖。",
+                "advice_en": "Stop using kettles of this batch; the seller replaces the lid free.",
+                "operator_name": "演示电器有限公司（虚构）",
+                "operator_contact": "demo@example.invalid",
+                "supply_chain": "Fictional distributor in Jiangsu; 1,200 units sold online.",
+                "information_source": "Demo: incident reports and the early-warning signal.",
+            },
+        )
+        services.move_alert(analyst, alert, "submit")
+        alert = services.move_alert(office, alert, "approve")
+        services.add_alert_update(
+            office, alert, {"text_zh": "召回范围扩大到 2025-12B 批次。", "text_en": "Batch 2025-12B added."}
+        )
+        year, week, _day = alert.published_at.isocalendar()
+        services.build_weekly_digest(year, week)
+        self.stdout.write(
+            f"assessment {assessment.reference}: {assessment.risk_level}; alert {alert.reference}"
+        )
+        assert ConsumerAlert.objects.filter(pk=alert.pk, status="published").exists()
