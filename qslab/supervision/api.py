@@ -2,14 +2,25 @@
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.supervision import services
-from qslab.supervision.models import AnnualReport, EvaluationEntry, RectificationOrder, SpotCheckPlan
+from qslab.supervision.models import (
+    AnnualReport,
+    CorrectiveAction,
+    EvaluationCampaign,
+    EvaluationEntry,
+    Inspection,
+    MajorChange,
+    RectificationOrder,
+    SpotCheckPlan,
+)
 
 router = Router(tags=["supervision"])
 
@@ -177,4 +188,232 @@ def sanctions(request: HttpRequest):
             else None,
         )
         for lab in services.sanctions()
+    ]
+
+
+class MajorChangeOut(Schema):
+    id: int
+    laboratory_id: int
+    kind: str
+    current_value: str
+    proposed: str
+    reason: str
+    status: str
+
+
+class SupervisionCorrectiveActionOut(Schema):
+    id: int
+    request: str
+    due_on: dt.date
+    response: str
+    status: str
+
+
+class SupervisionFindingOut(Schema):
+    id: int
+    severity: str
+    description: str
+    evidence: str
+    actions: list[SupervisionCorrectiveActionOut]
+
+
+class SupervisionInspectionOut(Schema):
+    id: int
+    laboratory_id: int
+    kind: str
+    cause: str
+    planned_on: dt.date
+    conducted_on: dt.date | None
+    status: str
+    findings: list[SupervisionFindingOut]
+
+
+class SupervisionGradeCountOut(Schema):
+    label: str
+    counts: dict[str, int]
+
+
+class CampaignEntryOut(Schema):
+    laboratory_id: int
+    code: str
+    total: float | None
+    grade: str
+    rank: int | None
+
+
+class CampaignResultsOut(Schema):
+    code: str
+    status: str
+    grades: list[dict]
+    entries: list[CampaignEntryOut]
+    by_field: list[SupervisionGradeCountOut]
+    by_region: list[SupervisionGradeCountOut]
+
+
+class SupervisionOverviewRowOut(Schema):
+    laboratory_id: int
+    code: str
+    status: str
+    risk: str
+    report: str
+    report_overdue: bool
+    checks: int
+    major_findings: int
+    open_inspections: int
+    open_actions: int
+    overdue_actions: int
+    pending_changes: int
+    grade: str
+    open_orders: int
+
+
+def _change(c: MajorChange) -> MajorChangeOut:
+    return MajorChangeOut(
+        id=c.pk,
+        laboratory_id=c.laboratory_id,
+        kind=c.kind,
+        current_value=c.current_value,
+        proposed=c.proposed,
+        reason=c.reason,
+        status=c.status,
+    )
+
+
+def _action(a: CorrectiveAction) -> SupervisionCorrectiveActionOut:
+    return SupervisionCorrectiveActionOut(
+        id=a.pk, request=a.request, due_on=a.due_on, response=a.response, status=a.status
+    )
+
+
+@router.get("/changes", response=list[MajorChangeOut], summary="Major-change reports I may see")
+@paginate(LimitOffsetPagination)
+def changes(request: HttpRequest):
+    qs = MajorChange.objects.visible_to(request.user).select_related("new_institution")
+    return [_change(c) for c in qs]
+
+
+@router.post(
+    "/changes/{change_id}/transitions/{transition}",
+    response={200: MajorChangeOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Approve, return or reject a major-change report (office)",
+)
+def move_change(request: HttpRequest, change_id: int, transition: str, payload: SupervisionTransitionIn):
+    item = get_visible_or_404(MajorChange, request.user, pk=change_id)
+    return _change(services.move_major_change(request.user, item, transition, payload.reason))
+
+
+@router.get(
+    "/inspections",
+    response=list[SupervisionInspectionOut],
+    summary="Inspections I may see, with findings and corrective actions (a lab: its own, once recorded)",
+)
+@paginate(LimitOffsetPagination)
+def inspections(request: HttpRequest):
+    qs = (
+        Inspection.objects.visible_to(request.user)
+        .distinct()
+        .prefetch_related("findings__actions")
+        .order_by("-planned_on", "-id")
+    )
+    return [
+        SupervisionInspectionOut(
+            id=i.pk,
+            laboratory_id=i.laboratory_id,
+            kind=i.kind,
+            cause=i.cause,
+            planned_on=i.planned_on,
+            conducted_on=i.conducted_on,
+            status=i.status,
+            findings=[
+                SupervisionFindingOut(
+                    id=f.pk,
+                    severity=f.severity,
+                    description=f.description,
+                    evidence=f.evidence,
+                    actions=[_action(a) for a in f.actions.all()],
+                )
+                for f in i.findings.all()
+            ],
+        )
+        for i in qs
+    ]
+
+
+@router.post(
+    "/corrective-actions/{action_id}/transitions/{transition}",
+    response={
+        200: SupervisionCorrectiveActionOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Verify or return a corrective action (office)",
+)
+def move_action(request: HttpRequest, action_id: int, transition: str, payload: SupervisionTransitionIn):
+    item = get_visible_or_404(CorrectiveAction, request.user, pk=action_id)
+    return _action(services.move_correction(request.user, item, transition, payload.reason))
+
+
+@router.get(
+    "/campaigns/{campaign_id}/results",
+    response={200: CampaignResultsOut, 401: ErrorOut, 404: ErrorOut},
+    auth=PUBLIC,
+    summary="Results of an evaluation campaign: ranking, grades, and counts by field and region",
+)
+def campaign_results(request: HttpRequest, campaign_id: int):
+    campaign = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    entries = (
+        EvaluationEntry.objects.visible_to(request.user)
+        .filter(campaign=campaign)
+        .select_related("laboratory")
+    )
+    show = campaign.status == "published" or services.oversees(request.user)
+    results = services.campaign_results(campaign) if show else {"field": [], "region": []}
+    return CampaignResultsOut(
+        code=campaign.code,
+        status=campaign.status,
+        grades=campaign.grades,
+        entries=[
+            CampaignEntryOut(
+                laboratory_id=e.laboratory_id,
+                code=e.laboratory.code,
+                total=float(e.total) if e.total is not None and show else None,
+                grade=e.grade if show else "",
+                rank=e.rank if show else None,
+            )
+            for e in entries.distinct()
+        ],
+        by_field=[SupervisionGradeCountOut(label=k, counts=v) for k, v in results["field"]],
+        by_region=[SupervisionGradeCountOut(label=k, counts=v) for k, v in results["region"]],
+    )
+
+
+@router.get(
+    "/overview",
+    response={200: list[SupervisionOverviewRowOut], 401: ErrorOut, 403: ErrorOut},
+    summary="Every laboratory's supervision status (office and committee)",
+)
+def overview(request: HttpRequest, status: str = "", region: str = "", risk: str = ""):
+    if not services.oversees(request.user):
+        raise PermissionDenied(_("Only the office and the committee see the supervision overview."))
+    return [
+        SupervisionOverviewRowOut(
+            laboratory_id=r.lab.pk,
+            code=r.lab.code,
+            status=r.lab.status,
+            risk=r.risk,
+            report=r.report,
+            report_overdue=r.report_overdue,
+            checks=r.checks,
+            major_findings=r.major_findings,
+            open_inspections=r.open_inspections,
+            open_actions=r.open_actions,
+            overdue_actions=r.overdue_actions,
+            pending_changes=r.pending_changes,
+            grade=r.grade,
+            open_orders=r.open_orders,
+        )
+        for r in services.overview(status=status, region=region, risk=risk)
     ]

@@ -47,8 +47,13 @@ from qslab.supervision.models import (
     ScoreSheet,
     SpotCheck,
     SpotCheckDraw,
+    SpotCheckItem,
     SpotCheckPlan,
 )
+
+
+def oversees(user: Any) -> bool:
+    return has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE)
 
 
 def _require_office(user: Any) -> None:
@@ -337,6 +342,84 @@ def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
         "conflict_rules": plan.conflict_rules,
         "items": list(plan.items.order_by("code").values_list("code", flat=True)),
     }
+
+
+RISK_CLASSES = ("high", "normal", "low")
+CONFLICT_RULES = ("same_organisation", "same_province", "same_region")
+
+
+@transaction.atomic
+def create_plan(
+    user: Any,
+    *,
+    year: int,
+    name_zh: str,
+    name_en: str,
+    items: Sequence[SpotCheckItem],
+    proportions: dict[str, Any],
+    inspectors_per_lab: int = 2,
+    publication_days: int = 20,
+    conflict_rules: Sequence[str] = ("same_organisation",),
+    seed_source: str = "",
+) -> SpotCheckPlan:
+    """A year's plan: items, the share of each risk class to draw, and the draw and publication rules."""
+    _require_office(user)
+    errors: dict[str, str] = {}
+    if not name_zh.strip() or not name_en.strip():
+        errors["name_zh"] = _("Give the plan a Chinese and an English name.")
+    if not items:
+        errors["items"] = _("Choose at least one item of the spot-check list.")
+    clean: dict[str, float] = {}
+    for klass, value in proportions.items():
+        if klass not in RISK_CLASSES:
+            errors["proportions"] = _("Unknown risk class “%(k)s”.") % {"k": klass}
+            continue
+        try:
+            share = float(value)
+        except (TypeError, ValueError):
+            errors["proportions"] = _("Proportions are numbers from 0 to 1.")
+            continue
+        if not 0 <= share <= 1:
+            errors["proportions"] = _("Proportions are numbers from 0 to 1.")
+        clean[klass] = share
+    if not any(clean.values()):
+        errors.setdefault("proportions", _("Draw a share of at least one risk class."))
+    if inspectors_per_lab < 2:
+        errors["inspectors_per_lab"] = _("At least two inspectors go to each laboratory.")
+    if publication_days < 1:
+        errors["publication_days"] = _("Results are published within at least one working day.")
+    unknown = sorted(set(conflict_rules) - set(CONFLICT_RULES))
+    if unknown:
+        errors["conflict_rules"] = _("Unknown conflict rules: %(r)s.") % {"r": ", ".join(unknown)}
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        plan = SpotCheckPlan.objects.create(
+            year=year,
+            name_zh=name_zh.strip(),
+            name_en=name_en.strip(),
+            proportions=clean,
+            inspectors_per_lab=inspectors_per_lab,
+            publication_days=publication_days,
+            conflict_rules=list(conflict_rules),
+            seed_source=seed_source.strip(),
+        )
+        plan.items.set(items)
+    return plan
+
+
+@transaction.atomic
+def set_seed_source(user: Any, plan: SpotCheckPlan, value: str) -> SpotCheckPlan:
+    """Enter the value published before the draw (e.g. a lottery result); only before the first draw."""
+    _require_office(user)
+    if plan.status != "draft":
+        raise ValidationError(_("The seed value is fixed once the draw has been made."))
+    if not value.strip():
+        raise ValidationError({"seed_source": _("Enter the published value.")})
+    plan.seed_source = value.strip()[:200]
+    with acting_as(user):
+        plan.save(update_fields=["seed_source", "last_updated"])
+    return plan
 
 
 @transaction.atomic
@@ -786,6 +869,34 @@ def issue_evaluation_report(user: Any, entry: EvaluationEntry) -> EvaluationEntr
     return entry
 
 
+def campaign_results(campaign: EvaluationCampaign) -> dict[str, list[tuple[str, dict[str, int]]]]:
+    """Graded labs of a campaign counted per key field (top level) and per province, by grade."""
+    from qslab.core.models import bilingual
+    from qslab.core.regions import region_name
+
+    by_field: dict[str, dict[str, int]] = {}
+    by_region: dict[str, dict[str, int]] = {}
+    entries = (
+        campaign.entries.exclude(grade="")
+        .select_related("laboratory")
+        .prefetch_related("laboratory__fields__parent")
+    )
+    for e in entries:
+        names = {
+            bilingual((f.parent or f).name_zh, (f.parent or f).name_en) for f in e.laboratory.fields.all()
+        } or {_("no field")}
+        for name in names:
+            row = by_field.setdefault(name, {})
+            row[e.grade] = row.get(e.grade, 0) + 1
+        region = region_name(e.laboratory.region_code[:2] + "0000") if e.laboratory.region_code else "—"
+        row = by_region.setdefault(region, {})
+        row[e.grade] = row.get(e.grade, 0) + 1
+    return {
+        "field": sorted(by_field.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])),
+        "region": sorted(by_region.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])),
+    }
+
+
 # ==================================================================================================
 # Public notification, rectification, revocation
 # ==================================================================================================
@@ -1131,6 +1242,7 @@ def plan_inspection(
 def inspections_from_draw(user: Any, plan: SpotCheckPlan, planned_on: Any) -> list[Inspection]:
     """Schedule one inspection per drawn laboratory with the drawn inspectors (once per check)."""
     _require_office(user)
+    plan.refresh_from_db()
     if plan.status == "draft":
         raise ValidationError(_("Draw the laboratories first."))
     made = []
@@ -1202,9 +1314,7 @@ def record_inspection(user: Any, inspection: Inspection, *, conducted_on: Any, s
 
 
 @transaction.atomic
-def request_correction(
-    user: Any, finding: Finding, *, text: str, working_days: int = 20
-) -> CorrectiveAction:
+def request_correction(user: Any, finding: Finding, *, text: str, working_days: int = 20) -> CorrectiveAction:
     """The office asks the laboratory to correct a finding by a deadline (in working days)."""
     _require_office(user)
     if finding.inspection.status != "reported":
@@ -1287,37 +1397,119 @@ class LabStatusRow:
     grade: str
     open_orders: int
     risk: str
+    open_inspections: int = 0
+    open_actions: int = 0
+    overdue_actions: int = 0
+    pending_changes: int = 0
+
+    @property
+    def attention(self) -> bool:
+        return bool(self.report_overdue or self.open_orders or self.overdue_actions)
 
 
-def overview(status: str = "", region: str = "") -> list[LabStatusRow]:
+OVERVIEW_COLUMNS = (
+    "code",
+    "laboratory",
+    "status",
+    "region",
+    "risk class",
+    "annual report",
+    "report overdue",
+    "spot checks",
+    "major findings",
+    "open inspections",
+    "open corrective actions",
+    "overdue corrective actions",
+    "pending major changes",
+    "grade",
+    "open rectifications",
+)
+
+
+def overview_table(rows: Sequence[LabStatusRow]) -> list[list[Any]]:
+    """The overview as plain cells, in the order of ``OVERVIEW_COLUMNS`` (for CSV and XLSX)."""
+    return [
+        [
+            r.lab.code,
+            r.lab.name,
+            r.lab.status,
+            r.lab.region_code,
+            r.risk,
+            r.report,
+            "yes" if r.report_overdue else "",
+            r.checks,
+            r.major_findings,
+            r.open_inspections,
+            r.open_actions,
+            r.overdue_actions,
+            r.pending_changes,
+            r.grade,
+            r.open_orders,
+        ]
+        for r in rows
+    ]
+
+
+def overview(
+    status: str = "", region: str = "", risk: str = "", attention: bool = False, q: str = ""
+) -> list[LabStatusRow]:
+    """Every laboratory's supervision status at a glance: last annual report, spot checks, major findings
+    (spot checks and inspections), inspections and corrective actions open, pending major changes, last
+    confirmed grade, open rectifications and the risk class the next draw would use."""
     today = timezone.localdate()
     labs = Laboratory.objects.filter(status__in=(*OPERATING, "suspended", "revoked")).order_by("code")
     if status:
         labs = labs.filter(status=status)
     if region:
         labs = labs.filter(region_code__startswith=region[:2])
+    if q:
+        from django.db.models import Q
+
+        labs = labs.filter(Q(code__icontains=q) | Q(name_zh__icontains=q) | Q(name_en__icontains=q))
+    labs = labs.prefetch_related(
+        "annual_reports__template",
+        "spot_checks",
+        "evaluations__campaign",
+        "inspections__findings__actions",
+        "major_changes",
+    )
     rows = []
-    for lab in labs.prefetch_related("annual_reports__template", "spot_checks", "evaluations__campaign"):
+    for lab in labs:
         reports = sorted(lab.annual_reports.all(), key=lambda r: -r.template.year)
         last = reports[0] if reports else None
         graded = sorted(
             [e for e in lab.evaluations.all() if e.grade and e.campaign.status in ("confirmed", "published")],
             key=lambda e: -e.campaign.year,
         )
-        rows.append(
-            LabStatusRow(
-                lab=lab,
-                report=f"{last.template.year}: {last.status_label}" if last else "—",
-                report_overdue=bool(last and last.status in ("open", "returned") and last.due_on < today),
-                checks=len(lab.spot_checks.all()),
-                major_findings=sum(1 for c in lab.spot_checks.all() if c.outcome == "major"),
-                grade=graded[0].grade_label if graded else "—",
-                open_orders=lab.rectification_orders.exclude(
-                    status__in=("verified", "kept", "revoked")
-                ).count(),
-                risk=risk_class(lab, today),
-            )
+        inspections = list(lab.inspections.all())
+        actions = [a for i in inspections for f in i.findings.all() for a in f.actions.all()]
+        open_actions = [a for a in actions if a.status != "verified"]
+        row = LabStatusRow(
+            lab=lab,
+            report=f"{last.template.year}: {last.status_label}" if last else "—",
+            report_overdue=bool(last and last.status in ("open", "returned") and last.due_on < today),
+            checks=len(lab.spot_checks.all()),
+            major_findings=sum(1 for c in lab.spot_checks.all() if c.outcome == "major")
+            + sum(
+                1
+                for i in inspections
+                if i.status != "planned"
+                for f in i.findings.all()
+                if f.severity == "major"
+            ),
+            grade=graded[0].grade_label if graded else "—",
+            open_orders=lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).count(),
+            risk=risk_class(lab, today),
+            open_inspections=sum(1 for i in inspections if i.status in ("planned", "reported")),
+            open_actions=len(open_actions),
+            overdue_actions=sum(1 for a in open_actions if a.status == "requested" and a.due_on < today),
+            pending_changes=sum(1 for c in lab.major_changes.all() if c.status in ("submitted", "returned")),
         )
+        if risk and row.risk != risk:
+            continue
+        if attention and not row.attention:
+            continue
+        rows.append(row)
     return rows
 
 
@@ -1359,6 +1551,17 @@ def queue_items(user: Any) -> list[Any]:
                     label=_("Rectification deadline lapsed: %(o)s") % {"o": o},
                     url=o.get_absolute_url(),
                     due=o.due_on,
+                    kind="supervision",
+                )
+            )
+        for a in CorrectiveAction.objects.filter(status="requested", due_on__lt=today).select_related(
+            "finding__inspection__laboratory"
+        ):
+            items.append(
+                QueueItem(
+                    label=_("Corrective action overdue: %(a)s") % {"a": a},
+                    url=a.get_absolute_url(),
+                    due=a.due_on,
                     kind="supervision",
                 )
             )

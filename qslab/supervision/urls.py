@@ -55,5 +55,11 @@ urlpatterns = [
         views.action_transition,
         name="action_transition",
     ),
+    path("templates/new/", views.template_create, name="template_create"),
+    path("plans/new/", views.plan_create, name="plan_create"),
+    path("plans/<int:plan_id>/seed/", views.plan_seed, name="plan_seed"),
+    path("campaigns/new/", views.campaign_create, name="campaign_create"),
+    path("campaigns/<int:campaign_id>/entries/", views.campaign_add, name="campaign_add"),
+    path("entries/<int:entry_id>/figures/", views.entry_figures, name="entry_figures"),
     path("plans/<int:plan_id>/inspections/", views.plan_inspections, name="plan_inspections"),
 ]

@@ -15,13 +15,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_visible_or_404
+from qslab.core.regions import PROVINCES, region_name
 from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
-from qslab.labs.models import Laboratory
-from qslab.supervision import services
+from qslab.labs.models import OPERATING, Laboratory
+from qslab.labs.xlsx import write_xlsx
+from qslab.supervision import charts as charts_mod
+from qslab.supervision import services, textforms
 from qslab.supervision.models import (
+    DEFAULT_GRADES,
+    DEFAULT_PROPORTIONS,
     AnnualReport,
     CorrectiveAction,
     EvaluationCampaign,
@@ -85,40 +91,47 @@ def home(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
         raise PermissionDenied(_("Only the office and the committee see the supervision overview."))
-    rows = services.overview(status=request.GET.get("status", ""), region=request.GET.get("region", ""))
-    if request.GET.get("format") == "csv":
+    g = request.GET
+    rows = services.overview(
+        status=g.get("status", ""),
+        region=g.get("region", ""),
+        risk=g.get("risk", ""),
+        attention=g.get("attention") == "1",
+        q=g.get("q", "").strip(),
+    )
+    fmt = g.get("format", "")
+    stamp = timezone.localdate().isoformat()
+    if fmt == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="supervision-overview.csv"'
+        response["Content-Disposition"] = f'attachment; filename="supervision-overview-{stamp}.csv"'
+        response.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
         writer = csv.writer(response)
-        writer.writerow(
-            [
-                "code",
-                "laboratory",
-                "status",
-                "risk",
-                "report",
-                "checks",
-                "major findings",
-                "grade",
-                "open orders",
-            ]
-        )
-        for r in rows:
-            writer.writerow(
-                [
-                    r.lab.code,
-                    r.lab.name,
-                    r.lab.status,
-                    r.risk,
-                    r.report,
-                    r.checks,
-                    r.major_findings,
-                    r.grade,
-                    r.open_orders,
-                ]
-            )
+        writer.writerow(services.OVERVIEW_COLUMNS)
+        writer.writerows(services.overview_table(rows))
         return response
-    return render(request, "supervision/overview.html", {"rows": rows})
+    if fmt == "xlsx":
+        response = HttpResponse(
+            write_xlsx(services.OVERVIEW_COLUMNS, services.overview_table(rows), "supervision"),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="supervision-overview-{stamp}.xlsx"'
+        return response
+    query = g.copy()
+    query.pop("format", None)
+    return render(
+        request,
+        "supervision/overview.html",
+        {
+            "rows": rows,
+            "query": query.urlencode(),
+            "statuses": [
+                (s, Laboratory.workflow.state(s).label) for s in (*OPERATING, "suspended", "revoked")
+            ],
+            "risks": services.RISK_CLASSES,
+            "provinces": [(code, region_name(code)) for code in sorted(PROVINCES)],
+            "is_office": has_role(request.user, Role.OFFICE),
+        },
+    )
 
 
 # ---- annual reports ------------------------------------------------------------------------------
@@ -227,7 +240,29 @@ def plan_verify(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Anyone who can see the plan re-runs every recorded draw from its seed and inputs."""
     p = get_visible_or_404(SpotCheckPlan, request.user, pk=plan_id)
     results = [services.verify_draw(d) for d in p.draws.all()]
-    return render(request, "supervision/verify.html", {"plan": p, "results": results})
+    ids = {i for r in results for c in r.rerun.checks for i in c["inspectors"]}
+    names = {u.pk: u.get_full_name() or u.username for u in User.objects.filter(pk__in=ids)}
+    labs = dict(
+        Laboratory.objects.filter(pk__in={c["lab"] for r in results for c in r.rerun.checks}).values_list(
+            "pk", "name_zh"
+        )
+    )
+    rows = [
+        (
+            r,
+            [
+                (
+                    c["code"],
+                    labs.get(c["lab"], ""),
+                    c["risk"],
+                    [names.get(i, str(i)) for i in c["inspectors"]],
+                )
+                for c in r.rerun.checks
+            ],
+        )
+        for r in results
+    ]
+    return render(request, "supervision/verify.html", {"plan": p, "results": rows})
 
 
 @login_required
@@ -260,11 +295,27 @@ def check_result(request: HttpRequest, check_id: int) -> HttpResponse:
 def campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
     c = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
     entries = EvaluationEntry.objects.visible_to(request.user).filter(campaign=c).select_related("laboratory")
+    is_office = has_role(request.user, Role.OFFICE)
+    can_add = is_office and c.status in ("preparing", "scoring")
+    charts = ""
+    if c.status == "published" or (c.status == "confirmed" and is_office):
+        results = services.campaign_results(c)
+        charts = charts_mod.grade_bars_svg(
+            results["field"], c.grades, _("Grades by key field")
+        ) + charts_mod.grade_bars_svg(results["region"], c.grades, _("Grades by province"))
     return render(
         request,
         "supervision/campaign.html",
         {
             "campaign": c,
+            "chart": charts,
+            "can_add": can_add,
+            "labs": Laboratory.objects.filter(status__in=OPERATING).order_by("code") if can_add else [],
+            "experts": User.objects.filter(
+                role_memberships__role=Role.EXPERT, role_memberships__active=True
+            ).distinct()
+            if can_add
+            else [],
             "entries": entries,
             "indicators": c.indicators.all(),
             "actions": EvaluationCampaign.workflow.available(c, request.user)
@@ -304,6 +355,11 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "scores": services.entry_scores(e) if oversees or e.campaign.status == "published" else {},
             "indicators": e.campaign.indicators.all(),
             "leaves": [i for i in e.campaign.indicators.all() if i.kind == Indicator.Kind.QUALITATIVE],
+            "quantitative": [
+                (i, e.figures.get(i.code))
+                for i in e.campaign.indicators.all()
+                if i.kind == Indicator.Kind.QUANTITATIVE
+            ],
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
@@ -682,3 +738,157 @@ def plan_inspections(request: HttpRequest, plan_id: int) -> HttpResponse:
     planned_on = _date(request.POST.get("planned_on", "")) or timezone.localdate()
     _run(request, services.inspections_from_draw, request.user, p, planned_on)
     return redirect(p)
+
+
+# ---- creating templates, plans and campaigns (office) --------------------------------------------
+
+
+def _require_office_page(request: HttpRequest) -> None:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office does this."))
+
+
+def _int(value: str, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+def template_create(request: HttpRequest) -> HttpResponse:
+    _require_office_page(request)
+    year = timezone.localdate().year
+    if request.method == "POST":
+        opens_on, due_on = _date(request.POST.get("opens_on", "")), _date(request.POST.get("due_on", ""))
+        if opens_on is None or due_on is None:
+            messages.error(request, _("Give the opening and due dates (YYYY-MM-DD)."))
+        else:
+            try:
+                sections = textforms.parse_sections(request.POST.get("sections", ""))
+            except ValidationError as exc:
+                _errors(request, exc)
+            else:
+                tpl = _run(
+                    request,
+                    services.create_template,
+                    request.user,
+                    year=_int(request.POST.get("year", "")),
+                    sections=sections,
+                    opens_on=opens_on,
+                    due_on=due_on,
+                )
+                if tpl:
+                    return redirect(tpl)
+    return render(
+        request,
+        "supervision/template_form.html",
+        {
+            "year": year - 1,
+            "opens_on": dt.date(year, 1, 1).isoformat(),
+            "due_on": dt.date(year, 3, 31).isoformat(),
+            "example": textforms.SECTIONS_EXAMPLE,
+        },
+    )
+
+
+@login_required
+def plan_create(request: HttpRequest) -> HttpResponse:
+    _require_office_page(request)
+    items = SpotCheckItem.objects.filter(active=True)
+    if request.method == "POST":
+        chosen = [i for i in items if str(i.pk) in request.POST.getlist("items")]
+        plan_ = _run(
+            request,
+            services.create_plan,
+            request.user,
+            year=_int(request.POST.get("year", "")),
+            name_zh=request.POST.get("name_zh", ""),
+            name_en=request.POST.get("name_en", ""),
+            items=chosen,
+            proportions={k: request.POST.get(f"p_{k}", "0") or "0" for k in services.RISK_CLASSES},
+            inspectors_per_lab=_int(request.POST.get("inspectors_per_lab", "2")),
+            publication_days=_int(request.POST.get("publication_days", "20")),
+            conflict_rules=request.POST.getlist("conflict_rules"),
+            seed_source=request.POST.get("seed_source", ""),
+        )
+        if plan_:
+            return redirect(plan_)
+    return render(
+        request,
+        "supervision/plan_form.html",
+        {
+            "items": items,
+            "year": timezone.localdate().year,
+            "defaults": DEFAULT_PROPORTIONS,
+            "rules": services.CONFLICT_RULES,
+        },
+    )
+
+
+@login_required
+@require_POST
+def plan_seed(request: HttpRequest, plan_id: int) -> HttpResponse:
+    p = get_visible_or_404(SpotCheckPlan, request.user, pk=plan_id)
+    _require_office_page(request)
+    _run(request, services.set_seed_source, request.user, p, request.POST.get("seed_source", ""))
+    return redirect(p)
+
+
+@login_required
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    _require_office_page(request)
+    if request.method == "POST":
+        try:
+            indicators = textforms.parse_indicators(request.POST.get("indicators", ""))
+            grades = textforms.parse_grades(request.POST.get("grades", ""))
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            c = _run(
+                request,
+                services.create_campaign,
+                request.user,
+                code=request.POST.get("code", "").strip(),
+                name_zh=request.POST.get("name_zh", ""),
+                name_en=request.POST.get("name_en", ""),
+                year=_int(request.POST.get("year", "")),
+                indicators=indicators,
+                grades=grades,
+                scoring_due=_date(request.POST.get("scoring_due", "")),
+            )
+            if c:
+                return redirect(c)
+    return render(
+        request,
+        "supervision/campaign_form.html",
+        {
+            "year": timezone.localdate().year,
+            "indicators_example": textforms.INDICATORS_EXAMPLE,
+            "grades_example": textforms.grades_text(DEFAULT_GRADES),
+        },
+    )
+
+
+@login_required
+@require_POST
+def campaign_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    c = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    _require_office_page(request)
+    lab = Laboratory.objects.filter(pk=_int(request.POST.get("laboratory", ""))).first()
+    if lab is None:
+        messages.error(request, _("Choose a laboratory."))
+        return redirect(c)
+    experts = list(User.objects.filter(pk__in=[_int(x) for x in request.POST.getlist("experts")]))
+    _run(request, services.add_to_campaign, request.user, c, lab, experts)
+    return redirect(c)
+
+
+@login_required
+@require_POST
+def entry_figures(request: HttpRequest, entry_id: int) -> HttpResponse:
+    e = get_visible_or_404(EvaluationEntry, request.user, pk=entry_id)
+    _require_office_page(request)
+    figures = {k.removeprefix("fig_"): v for k, v in request.POST.items() if k.startswith("fig_") and v != ""}
+    _run(request, services.set_figures, request.user, e, figures)
+    return redirect(e)

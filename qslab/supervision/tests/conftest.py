@@ -146,4 +146,14 @@ def world(world: Any) -> Any:
     )
     services.record_inspection(office, w.reported_inspection, conducted_on=today, summary="发现问题")
     w.action = services.request_correction(office, w.finding, text="补全记录", working_days=10)
+    w.responded_action = services.request_correction(office, w.finding, text="培训", working_days=10)
+    services.respond_to_correction(w.users["lab_manager"], w.responded_action, "已培训")
+    w.draft_plan = services.create_plan(
+        office,
+        year=today.year,
+        name_zh="草稿计划",
+        name_en="Draft plan",
+        items=[w.item],
+        proportions={"high": 1},
+    )
     return w
