@@ -1101,17 +1101,26 @@ def _fast_aggregates(table: ir.Table) -> bool:
 
 
 def _last_events(events: ir.Table, *, fast: bool | None = None) -> ir.Table:
-    """Each unit's last event (latest time, then later kind, then later-stored), one row per unit."""
+    """Per unit: its last event (latest time, then later kind, then later-stored) and whether it was
+    ever recalled / remedied, with its number of events. One row per unit that has events."""
     if fast is None:
         fast = _fast_aggregates(events)
-    if fast:
+    flags = {
+        "recalled": (events.kind == "recalled").any(),
+        "remedied": (events.kind == "remedied").any(),
+        "n_events": events.count(),
+    }
+    if fast:  # one hash aggregate, no sort
         key = ibis.struct(
             {"at": events.occurred_at, "rank": _kind_rank(events.kind).cast("int8"), "key": events.event_key}
         )
         value = ibis.struct({name: events[name] for name in _LAST_EVENT.names})
-        last = events.group_by("unit_key").aggregate(_last=_arg_max_event(value, key))
+        last = events.group_by("unit_key").aggregate(_last=_arg_max_event(value, key), **flags)
         return last.select(
-            unit_key=last.unit_key,
+            "unit_key",
+            "recalled",
+            "remedied",
+            "n_events",
             last_kind=last._last["kind"],
             last_at=last._last["occurred_at"],
             last_party_id=last._last["party_id"],
@@ -1125,7 +1134,7 @@ def _last_events(events: ir.Table, *, fast: bool | None = None) -> ir.Table:
             order_by=[events.occurred_at.desc(), _kind_rank(events.kind).desc(), events.event_key.desc()],
         )
     )
-    return ranked.filter(ranked._rank == 0).select(
+    last = ranked.filter(ranked._rank == 0).select(
         unit_key="unit_key",
         last_kind="kind",
         last_at="occurred_at",
@@ -1134,16 +1143,22 @@ def _last_events(events: ir.Table, *, fast: bool | None = None) -> ir.Table:
         last_party_role="party_role",
         last_region="region",
     )
+    return events.group_by("unit_key").aggregate(**flags).inner_join(last, "unit_key")
+
+
+_UNIT_STATUS_COLUMNS = (
+    "last_kind",
+    "last_at",
+    "last_party_id",
+    "last_party_name",
+    "last_party_role",
+    "last_region",
+)
 
 
 def _unit_list(units: ir.Table, events: ir.Table, *, fast: bool | None = None) -> ir.Table:
-    last = _last_events(events, fast=fast)
-    flags = events.group_by("unit_key").aggregate(
-        recalled=(events.kind == "recalled").any(),
-        remedied=(events.kind == "remedied").any(),
-        n_events=events.count(),
-    )
-    joined = units.left_join(last, "unit_key").left_join(flags, "unit_key")
+    """``units`` (any subset of unit columns with ``unit_key``) with status, last event and flags."""
+    joined = units.left_join(_last_events(events, fast=fast), "unit_key")
     recalled = joined.recalled.fill_null(False)
     remedied = joined.remedied.fill_null(False)
     status = ibis.cases(
@@ -1154,22 +1169,9 @@ def _unit_list(units: ir.Table, events: ir.Table, *, fast: bool | None = None) -
         else_="no_events",
     )
     return joined.select(
-        "unit_key",
-        "gtin",
-        "serial",
-        "serial_number",
-        "model",
-        "batch",
-        "production_date",
-        "manufacturer_id",
-        "manufacturer_name",
+        *units.columns,
         status=status,
-        last_kind=joined.last_kind,
-        last_at=joined.last_at,
-        last_party_id=joined.last_party_id,
-        last_party_name=joined.last_party_name,
-        last_party_role=joined.last_party_role,
-        last_region=joined.last_region,
+        **{c: joined[c] for c in _UNIT_STATUS_COLUMNS},
         recalled=recalled,
         remedied=remedied,
         n_events=joined.n_events.fill_null(0),
@@ -1323,15 +1325,13 @@ def recall_scope(
     trace = _trace_store(store)
     with quiet_backend():
         units = affected_units(trace, crit)
-        events = _scope_events(trace, units).cache()
+        events = _scope_events(trace, units)
+        slim = units.select("unit_key", "batch", "model", "production_date")
+        unit_list = _unit_list(slim, events).cache()  # one row per unit in scope, few columns
         try:
-            unit_list = _unit_list(units, events).cache()
-            try:
-                return _summarise(crit, events, unit_list)
-            finally:
-                unit_list.release()
+            return _summarise(crit, events, unit_list)
         finally:
-            events.release()
+            unit_list.release()
 
 
 def _summarise(crit: ScopeCriteria, events: ir.Table, unit_list: ir.Table) -> RecallScope:
