@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "qslab.designation",
     "qslab.supervision",
     "qslab.funding",
+    "qslab.recalls",
 ]
 
 MIDDLEWARE = [
