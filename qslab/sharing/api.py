@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
@@ -103,6 +103,22 @@ class DayOut(Schema):
     date: dt.date
     open: bool
     taken: list[SlotOut]
+
+
+class SharingWindowOut(Schema):
+    starts: dt.datetime
+    ends: dt.datetime
+
+
+class SharingFreeResourceOut(Schema):
+    resource_id: int
+    code: str
+    lab_code: str
+    name_zh: str
+    name_en: str
+    first_free: dt.datetime
+    free_minutes: int
+    windows: list[SharingWindowOut]
 
 
 class BookingOut(Schema):
@@ -355,6 +371,40 @@ def availability(request: HttpRequest, resource_id: int, week: dt.date | None = 
             taken=[SlotOut(starts=e.starts, ends=e.ends, kind=e.kind) for e in d.entries],
         )
         for d in services.week_of(item, request.user, monday)
+    ]
+
+
+@router.get(
+    "/availability",
+    response=list[SharingFreeResourceOut],
+    auth=PUBLIC,
+    summary="Bookable resources with a free window of at least `minutes` in the week of `week`",
+)
+@paginate(LimitOffsetPagination)
+def search_availability(
+    request: HttpRequest,
+    week: dt.date | None = None,
+    minutes: int = Query(60, ge=15, le=1440),
+    q: str = "",
+    kind: str = "",
+    lab: str = "",
+    region: str = "",
+):
+    found = services.search_availability(
+        request.user, week or timezone.localdate(), minutes, q=q, kind=kind, lab=lab, region=region
+    )
+    return [
+        SharingFreeResourceOut(
+            resource_id=f.resource_id,
+            code=f.code,
+            lab_code=f.lab_code,
+            name_zh=f.name_zh,
+            name_en=f.name_en,
+            first_free=f.first_free,
+            free_minutes=f.free_minutes,
+            windows=[SharingWindowOut(starts=s, ends=e) for s, e in f.windows],
+        )
+        for f in found
     ]
 
 

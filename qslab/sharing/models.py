@@ -498,7 +498,11 @@ class Booking(ChangeLoggedModel):
         ordering = ("starts",)
         verbose_name = _("booking")
         verbose_name_plural = _("bookings")
-        indexes = [models.Index(fields=("resource", "starts")), models.Index(fields=("user", "starts"))]
+        indexes = [
+            models.Index(fields=("resource", "starts")),
+            models.Index(fields=("user", "starts")),
+            models.Index(fields=("starts",), name="sharing_booking_starts"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends__gt=models.F("starts")), name="sharing_booking_ends_after_start"

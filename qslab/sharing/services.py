@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
@@ -583,25 +584,53 @@ def week_of(resource: Resource, user: Any, monday: dt.date) -> list[CalendarDay]
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+class EpochSeconds(models.Func):
+    """Seconds since 1970 of a datetime column, computed by the database (so no datetime objects are
+    built for thousands of rows)."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        )
+
+
+@dataclass(slots=True)
 class FreeResource:
     """A bookable resource with free time in the searched week: its free windows (each at least the
-    asked duration, within opening hours, outside closures, bookings and their buffers), earliest first."""
+    asked duration, within opening hours, outside closures, bookings and their buffers), earliest first.
+    The windows are kept as minutes from the week's start and turned into datetimes when read."""
 
     resource_id: int
     code: str
     lab_code: str
     name_zh: str
     name_en: str
-    windows: tuple[tuple[dt.datetime, dt.datetime], ...]
+    week_start: dt.datetime
+    minutes: tuple[tuple[int, int], ...]
+
+    @property
+    def windows(self) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        step = dt.timedelta(minutes=1)
+        return tuple((self.week_start + s * step, self.week_start + e * step) for s, e in self.minutes)
 
     @property
     def first_free(self) -> dt.datetime:
-        return self.windows[0][0]
+        return self.week_start + dt.timedelta(minutes=self.minutes[0][0])
 
     @property
     def free_minutes(self) -> int:
-        return int(sum((e - s).total_seconds() for s, e in self.windows) // 60)
+        return sum(e - s for s, e in self.minutes)
+
+    @property
+    def free_hours(self) -> float:
+        return self.free_minutes / 60
 
 
 AVAILABILITY_FIELDS = (
@@ -611,7 +640,7 @@ AVAILABILITY_FIELDS = (
 
 
 def _subtract(free: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intervals of ``free`` not covered by ``busy`` (both in minutes; ``busy`` sorted by start)."""
+    """Intervals of ``free`` not covered by ``busy`` (both in minutes, sorted by start)."""
     out = []
     for s, e in free:
         cur = s
@@ -622,7 +651,7 @@ def _subtract(free: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list[
                 break
             if bs > cur:
                 out.append((cur, bs))
-            cur = max(cur, be)
+            cur = be
             if cur >= e:
                 break
         if cur < e:
@@ -630,56 +659,54 @@ def _subtract(free: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list[
     return out
 
 
-def free_windows(
-    row: tuple,
-    week_start: dt.datetime,
-    bookings: list[tuple[int, dt.datetime, dt.datetime]],
-    blackouts: list[tuple[dt.datetime, dt.datetime]],
-    minutes: int,
-    not_before: dt.datetime,
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The free windows of one resource in the week from ``week_start`` (local midnight of a Monday).
-
-    ``row`` holds ``AVAILABILITY_FIELDS``; ``bookings`` are (slot, starts, ends) of active bookings,
-    ``blackouts`` (starts, ends). A window is free on some parallel slot: opening hours minus closures
-    minus that slot's bookings widened by the buffer; windows of the slots are merged."""
-    _pk, _code, _lab, _zh, _en, weekdays, opens, closes, capacity, buffer = row
-    tz = week_start.tzinfo
-    base = week_start.timestamp()
-
-    def m(moment: dt.datetime) -> int:
-        return int((moment.timestamp() - base) // 60)
-
-    floor = max(0, m(not_before) + (1 if not_before.second or not_before.microsecond else 0))
+def opening_minutes(
+    weekdays: str, opens: dt.time, closes: dt.time, day_starts: list[int], floor: int
+) -> list[tuple[int, int]]:
+    """The opening hours of a week as minutes from its start (``day_starts``: each day's midnight),
+    nothing before ``floor``."""
     o, c = opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute
-    day_starts = [m(dt.datetime.combine(week_start.date() + dt.timedelta(days=i), dt.time.min, tzinfo=tz))
-                  for i in range(7)]  # fmt: skip
-    open_ = [
-        (max(d + o, floor), d + c) for i, d in enumerate(day_starts) if str(i) in weekdays and d + c > floor
-    ]
-    open_ = [(s, e) for s, e in open_ if e - s >= minutes]
-    if not open_:
-        return []
-    if blackouts:
-        open_ = _subtract(open_, sorted((m(s), m(e)) for s, e in blackouts))
-    per_slot: dict[int, list[tuple[int, int]]] = {k: [] for k in range(capacity)}
+    out = []
+    for i, d in enumerate(day_starts):
+        if str(i) in weekdays and d + c > floor:
+            out.append((max(d + o, floor), d + c))
+    return out
+
+
+def free_minutes(
+    open_: list[tuple[int, int]],
+    capacity: int,
+    buffer: int,
+    bookings: list[tuple[int, int, int]],
+    closures: list[tuple[int, int]],
+    minutes: int,
+) -> list[tuple[int, int]]:
+    """Free windows of at least ``minutes``: opening hours minus closures minus, on some parallel slot,
+    that slot's bookings (slot, start, end) widened by the buffer; the slots' windows merged."""
+    if closures:
+        open_ = _subtract(open_, sorted(closures))
+    if not bookings:
+        return [w for w in open_ if w[1] - w[0] >= minutes]
+    per_slot: list[list[tuple[int, int]]] = [[] for _ in range(capacity)]
     for slot, s, e in bookings:
-        if slot in per_slot:
-            per_slot[slot].append((m(s) - buffer, m(e) + buffer))
-    merged: list[tuple[int, int]] = []
-    for busy in per_slot.values():
-        merged += _subtract(open_, sorted(busy)) if busy else open_
-        if not busy:
-            break  # a slot without bookings is free whenever the resource is open
-    merged.sort()
-    windows: list[tuple[int, int]] = []
+        if slot < capacity:
+            per_slot[slot].append((s - buffer, e + buffer))
+    if any(not busy for busy in per_slot):
+        return [w for w in open_ if w[1] - w[0] >= minutes]
+    if capacity == 1:
+        return [w for w in _subtract(open_, sorted(per_slot[0])) if w[1] - w[0] >= minutes]
+    merged: list[tuple[int, int]] = sorted(w for busy in per_slot for w in _subtract(open_, sorted(busy)))
+    windows: list[list[int]] = []
     for s, e in merged:
         if windows and s <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], max(windows[-1][1], e))
+            windows[-1][1] = max(windows[-1][1], e)
         else:
-            windows.append((s, e))
-    step = dt.timedelta(minutes=1)
-    return [(week_start + s * step, week_start + e * step) for s, e in windows if e - s >= minutes]
+            windows.append([s, e])
+    return [(s, e) for s, e in windows if e - s >= minutes]
+
+
+#: a booking lies within one day (a rule of ``book_resource``), so one overlapping a week starts at most a
+#: day before it; the bookings query is bounded by this, and an index on the start serves it
+BOOKING_SPAN = dt.timedelta(days=1)
 
 
 def search_availability(
@@ -693,39 +720,166 @@ def search_availability(
     now: dt.datetime | None = None,
 ) -> list[FreeResource]:
     """Bookable resources ``user`` may see with at least one free window of ``minutes`` in the week from
-    ``monday``, earliest free first. Three queries whatever the size of the catalogue: the resources, their
-    active bookings of the week and their closures of the week; the windows are computed in memory."""
+    ``monday``, earliest free first. Three queries whatever the size of the catalogue (the resources, the
+    week's active bookings, the week's closures), times as integers from the database, the windows computed
+    in memory."""
     tz = timezone.get_current_timezone()
     monday = monday - dt.timedelta(days=monday.weekday())
     start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
     end = start + dt.timedelta(days=7)
     now = now or timezone.now()
+    if now >= end:
+        return []
     catalogue = search_catalogue(
         user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region
     ).filter(bookable=True)
     rows = list(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
-    if not rows or now >= end:
+    if not rows:
         return []
-    ids = [r[0] for r in rows]
+    base = int(start.timestamp())
+    day_starts = [
+        int((dt.datetime.combine(monday + dt.timedelta(days=i), dt.time.min, tzinfo=tz)).timestamp() - base)
+        // 60
+        for i in range(7)
+    ]
+    floor = max(0, -(-(int(now.timestamp()) - base) // 60))  # the next whole minute from now
     margin = dt.timedelta(minutes=max(r[9] for r in rows))
-    bookings: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {}
-    blackouts: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
-    resource_filter = {"resource__in": catalogue.values("pk")} if len(ids) > 500 else {"resource__in": ids}
-    for rid, slot, s, e in Booking.objects.filter(
-        status__in=ACTIVE_BOOKING_STATES, starts__lt=end + margin, ends__gt=start - margin, **resource_filter
-    ).values_list("resource_id", "slot", "starts", "ends"):
-        bookings.setdefault(rid, []).append((slot, s, e))
-    for rid, s, e in Blackout.objects.filter(starts__lt=end, ends__gt=start, **resource_filter).values_list(
-        "resource_id", "starts", "ends"
-    ):
-        blackouts.setdefault(rid, []).append((s, e))
-    found = []
-    for row in rows:
-        windows = free_windows(row, start, bookings.get(row[0], []), blackouts.get(row[0], []), minutes, now)
-        if windows:
-            found.append(FreeResource(row[0], row[1], row[2], row[3], row[4], tuple(windows)))
-    found.sort(key=lambda f: (f.first_free, f.lab_code, f.code))
+    ids = [r[0] for r in rows]
+    few = len(ids) <= 200  # a narrow search filters the bookings by resource; a wide one by time only
+    booking_qs = Booking.objects.filter(
+        status__in=ACTIVE_BOOKING_STATES,
+        starts__gte=start - BOOKING_SPAN - margin,
+        starts__lt=end + margin,
+        ends__gt=start - margin,
+    )
+    closure_qs = Blackout.objects.filter(starts__lt=end, ends__gt=start)
+    if few:
+        booking_qs, closure_qs = booking_qs.filter(resource__in=ids), closure_qs.filter(resource__in=ids)
+    times = (EpochSeconds("starts"), EpochSeconds("ends"))
+    booked = _int_rows(booking_qs.order_by().values_list("resource_id", "slot", *times), 4)
+    closed = _int_rows(closure_qs.order_by().values_list("resource_id", *times), 3)
+    windows = _week_windows(rows, booked, closed, base, day_starts, floor, minutes)
+    found = [
+        FreeResource(r[0], r[1], r[2], r[3], r[4], start, tuple(windows[i]))
+        for i, r in enumerate(rows)
+        if windows[i]
+    ]
+    found.sort(key=lambda f: (f.minutes[0][0], f.lab_code, f.code))
     return found
+
+
+def _int_rows(qs: models.QuerySet, width: int) -> Any:
+    """The rows of an all-integer ``values_list`` query as an array, read straight from the cursor (the
+    SQL is the ORM's; there is nothing to convert)."""
+    from django.db import connections
+
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return np.array(rows, dtype=np.int64).reshape(-1, width)
+
+
+#: sentinels around a week in minutes, and the stride that keeps each resource's intervals apart when the
+#: intervals of all resources are sorted and swept together
+_FAR = 1_000_000
+_STRIDE = 4 * _FAR
+
+
+def _week_windows(
+    rows: list[tuple],
+    booked: Any,
+    closed: Any,
+    base: int,
+    day_starts: list[int],
+    floor: int,
+    minutes: int,
+) -> list[list[tuple[int, int]]]:
+    """Free windows (minutes from the week's start) of each row of ``AVAILABILITY_FIELDS``.
+
+    ``booked`` holds (resource, slot, start, end) and ``closed`` (resource, start, end) in epoch seconds.
+    Resources with one slot (nearly all) are done at once: every busy interval (closed hours, closures,
+    bookings widened by the buffer) of every resource is sorted by (resource, start) and swept with a
+    running maximum of the ends; a gap of at least ``minutes`` between that maximum and the next start is
+    a free window. Resources with parallel slots go through ``free_minutes``."""
+    n = len(rows)
+    result: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    max_id = max(r[0] for r in rows)
+    index = np.full(max_id + 1, -1, dtype=np.int64)
+    index[[r[0] for r in rows]] = np.arange(n)
+    buffer = np.array([r[9] for r in rows], dtype=np.int64)
+    single = np.array([r[8] == 1 for r in rows], dtype=bool)
+
+    def local(ids: Any) -> Any:
+        known = ids <= max_id
+        out = np.full(ids.shape, -1, dtype=np.int64)
+        out[known] = index[ids[known]]
+        return out
+
+    b_idx = local(booked[:, 0])
+    b_start = (booked[:, 2] - base) // 60
+    b_end = -((base - booked[:, 3]) // 60)
+    c_idx = local(closed[:, 0])
+    c_start = (closed[:, 1] - base) // 60
+    c_end = -((base - closed[:, 2]) // 60)
+    # the closed hours of each opening pattern, with sentinels, for the resources with one slot
+    patterns: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        if r[8] == 1:
+            patterns.setdefault((r[5], r[6], r[7]), []).append(i)
+    parts_g, parts_s, parts_e = [], [], []
+    for (weekdays, opens, closes), members in patterns.items():
+        edges = [-_FAR]
+        for s, e in opening_minutes(weekdays, opens, closes, day_starts, floor):
+            edges += [s, e]
+        edges.append(_FAR)
+        starts, ends = np.array(edges[0::2], dtype=np.int64), np.array(edges[1::2], dtype=np.int64)
+        m = np.array(members, dtype=np.int64)
+        parts_g.append(np.repeat(m, starts.size))
+        parts_s.append(np.tile(starts, m.size))
+        parts_e.append(np.tile(ends, m.size))
+    keep = b_idx >= 0
+    keep[keep] &= single[b_idx[keep]] & (booked[keep, 1] == 0)
+    g_b = b_idx[keep]
+    parts_g.append(g_b)
+    parts_s.append(b_start[keep] - buffer[g_b])
+    parts_e.append(b_end[keep] + buffer[g_b])
+    keep_c = c_idx >= 0
+    keep_c[keep_c] &= single[c_idx[keep_c]]
+    parts_g.append(c_idx[keep_c])
+    parts_s.append(c_start[keep_c])
+    parts_e.append(c_end[keep_c])
+    g = np.concatenate(parts_g)
+    if g.size:
+        s = np.clip(np.concatenate(parts_s), -_FAR, _FAR) + _FAR + g * _STRIDE
+        e = np.clip(np.concatenate(parts_e), -_FAR, _FAR) + _FAR + g * _STRIDE
+        order = np.argsort(s, kind="stable")
+        g, s, e = g[order], s[order], e[order]
+        reach = np.maximum.accumulate(e)
+        gap_start, gap_end = reach[:-1], s[1:]
+        hit = (g[:-1] == g[1:]) & (gap_end - gap_start >= minutes)
+        groups = g[:-1][hit]
+        offsets = groups * _STRIDE + _FAR
+        for i, ws, we in zip(
+            groups.tolist(),
+            (gap_start[hit] - offsets).tolist(),
+            (gap_end[hit] - offsets).tolist(),
+            strict=True,
+        ):
+            result[i].append((ws, we))
+    # resources with parallel slots
+    for i, r in enumerate(rows):
+        if r[8] == 1:
+            continue
+        mine = b_idx == i
+        bookings = list(
+            zip(booked[mine, 1].tolist(), b_start[mine].tolist(), b_end[mine].tolist(), strict=True)
+        )
+        mine_c = c_idx == i
+        closures = list(zip(c_start[mine_c].tolist(), c_end[mine_c].tolist(), strict=True))
+        open_ = opening_minutes(r[5], r[6], r[7], day_starts, floor)
+        result[i] = free_minutes(open_, r[8], r[9], bookings, closures, minutes)
+    return result
 
 
 def ics_for(bookings: Iterable[Booking], name: str) -> str:

@@ -6,6 +6,7 @@ app_name = "sharing"
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
+    path("available/", views.availability, name="availability"),
     path("resources/<int:resource_id>/", views.resource, name="resource"),
     path("resources/<int:resource_id>/week/", views.resource_week, name="resource_week"),
     path("resources/<int:resource_id>/calendar.ics", views.resource_ics, name="resource_ics"),

@@ -82,6 +82,39 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def availability(request: HttpRequest) -> HttpResponse:
+    """Which bookable resources have a free window of at least N minutes in a week (public)."""
+    g = request.GET
+    monday = _monday(request)
+    try:
+        minutes = min(max(int(g.get("minutes", "60")), 15), 24 * 60)
+    except ValueError:
+        minutes = 60
+    found = services.search_availability(
+        request.user,
+        monday,
+        minutes,
+        q=g.get("q", "")[:200],
+        kind=g.get("kind", ""),
+        lab=g.get("lab", "")[:40],
+        region=g.get("region", "")[:6],
+    )
+    page = Paginator(found, 25).get_page(g.get("page"))
+    return render(
+        request,
+        "sharing/availability.html",
+        {
+            "page": page,
+            "count": len(found),
+            "week": monday,
+            "minutes": minutes,
+            "q": g.get("q", ""),
+            "kind": g.get("kind", ""),
+            "kinds": Resource.Kind.choices,
+        },
+    )
+
+
 def _week_context(request: HttpRequest, item: Resource) -> dict:
     monday = _monday(request)
     return {

@@ -18,6 +18,7 @@ def _booking_form(w):
 
 CASES = [
     Case("sharing:catalogue", EVERYONE, note="search", query="q=microscope&kind=instrument"),
+    Case("sharing:availability", EVERYONE, query="minutes=90&kind=instrument"),
     Case("sharing:resource", EVERYONE, kwargs=lambda w: {"resource_id": w.resource.pk}),
     Case("sharing:resource", OWN, note="unpublished", kwargs=lambda w: {"resource_id": w.hidden_resource.pk}),
     Case(
@@ -182,6 +183,7 @@ CASES = [
     Case("sharing:invoices", SIGNED_IN, note="CSV export", query="format=csv"),
     # API
     Case("qslab_sharing_api_resources", EVERYONE, api=True, query="q=microscope"),
+    Case("qslab_sharing_api_search_availability", EVERYONE, api=True, query="minutes=120&q=sem"),
     Case("qslab_sharing_api_resource", EVERYONE, api=True, kwargs=lambda w: {"resource_id": w.resource.pk}),
     Case(
         "qslab_sharing_api_resource",
