@@ -115,15 +115,15 @@ def test_one_application_goes_from_the_call_to_naming_through_every_role(live_se
     # the expert reviews and, as the panel's moderator, writes the consensus
     expert = _sign_in(browser, base, "wang_expert", password="a long enough passphrase 42")
 
-    def review_and_agree(stage_scores, summary):
+    def review_and_agree(stage, stage_scores, summary):
         expert.goto(f"{base}/designation/experts/me/")
-        expert.locator("table a", has_text="Robotics").first.click()
+        expert.locator(f"a.review[data-stage='{stage}']").click()
         for code, score in stage_scores.items():
             expert.fill(f"#score_{code}", str(score))
         expert.fill("#comments", "材料翔实")
         expert.get_by_role("button", name="Submit review").click()
         expect(expert.locator("body")).to_contain_text("Review submitted.")
-        expert.get_by_role("link", name="Consensus report (moderator)").last.click()
+        expert.locator(f"a.consensus[data-stage='{stage}']").click()
         for code, score in stage_scores.items():
             expert.fill(f"#score_{code}", str(score))
         expert.fill("#id_summary", summary)
@@ -131,7 +131,7 @@ def test_one_application_goes_from_the_call_to_naming_through_every_role(live_se
         expert.get_by_role("button", name="Submit consensus report").click()
         expect(expert.locator("body")).to_contain_text("Consensus report submitted.")
 
-    review_and_agree({"direction": 4, "team": 5}, "方向明确，团队较强")
+    review_and_agree("designation", {"direction": 4, "team": 5}, "方向明确，团队较强")
 
     # the office closes the review and convenes the committee
     desk.goto(f"{base}/designation/applications/{app.pk}/")
@@ -199,7 +199,7 @@ def test_one_application_goes_from_the_call_to_naming_through_every_role(live_se
     desk.get_by_role("button", name="Propose an optimal assignment").click()
     desk.get_by_role("button", name="Release to the experts").click()
     expect(desk.locator("body")).to_contain_text("1 applications released")
-    review_and_agree({"milestones": 5, "capacity": 4}, "建设任务全部完成，通过验收")
+    review_and_agree("acceptance", {"milestones": 5, "capacity": 4}, "建设任务全部完成，通过验收")
 
     # the office names the laboratory: a numbered, published naming document
     desk.goto(construction_url)

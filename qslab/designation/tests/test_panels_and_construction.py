@@ -281,3 +281,37 @@ def test_a_failed_acceptance_gives_one_extension_then_only_termination(users):
     lab.refresh_from_db()
     assert (construction.status, lab.status) == ("terminated", "withdrawn")
     assert lab.last_document.kind.code == "lab_withdrawal"
+
+
+def test_recent_collaborations_and_past_co_applications_are_conflicts(users):
+    call = make_call("collab", conflict_years=3)
+    institution = make_organisation(region_code="320000")
+    app = make_application(call, institution, status="accepted")
+    year = timezone.localdate().year
+    partner = make_expert(region="110000")
+    partner.collaborations = [{"organisation": institution.pk, "until": year - 1}]
+    assert services.check_conflict(partner, app, None, year).status == services.CONFLICT
+    partner.collaborations = [{"organisation": institution.pk, "until": year - 9}]
+    assert services.check_conflict(partner, app, None, year).status == services.CLEAR
+    co_applicant = make_expert(region="110000")
+    earlier = make_application(make_call("earlier"), institution, status="declined")
+    services.add_co_applicant(users["office"], earlier, co_applicant.organisation, "research")
+    check = services.check_conflict(co_applicant, app, None, year)
+    assert check.status == services.CONFLICT and "co-applied" in check.reasons[0]
+    table = services.conflict_table(call)
+    assert table.checks[(app.pk, co_applicant.user_id)].status == services.CONFLICT, "same rule in bulk"
+
+
+def test_the_office_publishes_templates_with_the_call_and_the_public_downloads_them(users, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    call = make_call("tmpl")
+    with pytest.raises(ValidationError, match="PDF or office documents"):
+        services.add_call_template(users["office"], call, SimpleUploadedFile("x.exe", b"MZ"), "x")
+    with pytest.raises(PermissionDenied):
+        services.add_call_template(users["lab_manager"], call, SimpleUploadedFile("a.pdf", b"%PDF-1.4"), "a")
+    template = services.add_call_template(
+        users["office"], call, SimpleUploadedFile("申报书.docx", b"PK\x03\x04"), "申报书模板"
+    )
+    response = client.get(f"/designation/templates/{template.pk}/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"PK\x03\x04"
