@@ -27,8 +27,9 @@ def on(day: dt.date) -> Any:
     return time_machine.travel(dt.datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI), tick=False)
 
 
-def items_for(user: Any, obj: Any) -> list[Any]:
-    return [i for i in queue_for(user) if i.url == obj.get_absolute_url()]
+def items_for(user: Any, obj: Any, kind: str = "") -> list[Any]:
+    """The user's dashboard items about ``obj`` (``kind``: "deadline", or "supervision" for escalations)."""
+    return [i for i in queue_for(user) if i.url == obj.get_absolute_url() and (not kind or i.kind == kind)]
 
 
 @pytest.fixture
@@ -52,18 +53,19 @@ def test_a_rectification_deadline_skips_the_holidays_and_lapses_on_the_right_day
 
     with on(dt.date(2026, 10, 5)):  # a Monday, but a holiday: a weekday count would call it overdue
         assert [i.overdue for i in items_for(env.manager, order)] == [False]
-        assert not items_for(env.office, order)
+        assert not items_for(env.office, order, "supervision")
+        assert not any(i.overdue for i in items_for(env.office, order)), "the office oversees, nothing late"
 
     with on(dt.date(2026, 10, 8)):  # the due day itself
         assert [i.overdue for i in items_for(env.manager, order)] == [False]
-        assert not items_for(env.office, order)
+        assert not items_for(env.office, order, "supervision")
         with pytest.raises(Exception, match="not passed"):
             services.move_order(env.office, order, "lapse")
 
     with on(dt.date(2026, 10, 9)):  # the day after: overdue for the lab, a lapse to record for the office
         assert [i.overdue for i in items_for(env.manager, order)] == [True]
-        office_items = items_for(env.office, order)
-        assert len(office_items) == 1 and office_items[0].overdue
+        office_items = items_for(env.office, order, "supervision")
+        assert len(office_items) == 1 and office_items[0].overdue, "the office is asked to record the lapse"
         assert not items_for(env.users["committee"], order)
         assert send_reminders()["overdue"] >= 1
         services.move_order(env.office, order, "lapse")
@@ -84,11 +86,11 @@ def test_an_overdue_annual_report_escalates_to_the_office_the_day_after_it_is_du
 
     with on(dt.date(2026, 3, 31)):
         assert [i.overdue for i in items_for(env.manager, report)] == [False]
-        assert not items_for(env.office, report)
+        assert not items_for(env.office, report, "supervision")
 
     with on(dt.date(2026, 4, 1)):
         assert [i.overdue for i in items_for(env.manager, report)] == [True]
-        escalated = items_for(env.office, report)
+        escalated = items_for(env.office, report, "supervision")
         assert len(escalated) == 1 and escalated[0].overdue
         assert not items_for(env.users["expert"], report)
         assert services.risk_class(env.lab) == "high", "an overdue report raises the lab's risk class"
@@ -119,9 +121,9 @@ def test_spot_check_results_are_due_for_publication_twenty_working_days_after_th
     assert check.publish_by == dt.date(2026, 10, 14)
 
     with on(dt.date(2026, 10, 14)):
-        assert [i.overdue for i in items_for(env.office, check)] == [False]
+        assert [i.overdue for i in items_for(env.office, check, "deadline")] == [False]
     with on(dt.date(2026, 10, 15)):
-        assert [i.overdue for i in items_for(env.office, check)] == [True]
+        assert [i.overdue for i in items_for(env.office, check, "deadline")] == [True]
         assert not items_for(expert, check), "publication is the office's duty, not the inspector's"
 
 
@@ -144,9 +146,10 @@ def test_an_overdue_corrective_action_shows_on_the_labs_dashboard_and_in_the_ove
     assert action.due_on == dt.date(2026, 10, 8)
     with on(dt.date(2026, 10, 8)):
         assert [i.overdue for i in items_for(env.manager, action)] == [False]
+        assert not items_for(env.office, action, "supervision")
         assert services.overview()[0].overdue_actions == 0
     with on(dt.date(2026, 10, 9)):
         assert [i.overdue for i in items_for(env.manager, action)] == [True]
-        assert [i.overdue for i in items_for(env.office, action)] == [True]
+        assert [i.overdue for i in items_for(env.office, action, "supervision")] == [True]
         row = services.overview(attention=True)[0]
         assert row.lab == env.lab and row.overdue_actions == 1

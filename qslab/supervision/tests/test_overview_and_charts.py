@@ -79,7 +79,7 @@ def test_results_by_field_and_region_are_charted_only_once_published(env):
 
     results = services.campaign_results(campaign)
     assert [counts for _label, counts in results["field"]] == [{"excellent": 1, "fail": 1}]
-    assert sorted(counts for _label, counts in results["region"]) == sorted([{"excellent": 1}, {"fail": 1}])
+    assert sorted(str(counts) for _label, counts in results["region"]) == ["{'excellent': 1}", "{'fail': 1}"]
     api = anonymous.get(f"/api/supervision/campaigns/{campaign.pk}/results").json()
-    assert sorted(r["counts"] for r in api["by_region"]) == sorted([{"excellent": 1}, {"fail": 1}])
+    assert sorted(str(r["counts"]) for r in api["by_region"]) == ["{'excellent': 1}", "{'fail': 1}"]
     assert {e["code"]: e["grade"] for e in api["entries"]} == {"js-lab": "excellent", "zj-lab": "fail"}

@@ -1,0 +1,117 @@
+"""The office creates report templates, spot-check plans and evaluation campaigns from pages; the plain-text
+forms for sections, indicator trees and grades report every faulty line at once and create nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from qslab.core.testing import verified_client
+from qslab.supervision import textforms
+from qslab.supervision.models import EvaluationCampaign, ReportTemplate, SpotCheckItem, SpotCheckPlan
+
+
+def test_the_indicator_text_becomes_a_nested_tree():
+    tree = textforms.parse_indicators(textforms.INDICATORS_EXAMPLE)
+    assert [n["code"] for n in tree] == ["research", "openness"]
+    assert [c["code"] for c in tree[0]["children"]] == ["quality", "standards"]
+    assert tree[0]["children"][1]["target"] == 10 and tree[1]["weight"] == 40
+
+
+def test_every_faulty_line_is_reported_at_once():
+    with pytest.raises(ValidationError) as exc:
+        textforms.parse_indicators("a | 甲 | A | group | x\n  b | 乙 | B | magic | 1\nc | 丙")
+    assert [m[:7] for m in exc.value.messages] == ["Line 1:", "Line 2:", "Line 3:"]
+    with pytest.raises(ValidationError) as exc:
+        textforms.parse_sections("field | 字段 | Field | text\n# | |")
+    assert len(exc.value.messages) == 2
+
+
+def test_the_office_creates_a_template_from_the_page(users):
+    client = verified_client(users["office"])
+    response = client.post(
+        "/supervision/templates/new/",
+        {
+            "year": "2025",
+            "opens_on": "2026-01-01",
+            "due_on": "2026-03-31",
+            "sections": textforms.SECTIONS_EXAMPLE,
+        },
+    )
+    template = ReportTemplate.objects.get(year=2025)
+    assert response.status_code == 302 and response["Location"] == template.get_absolute_url()
+    assert [f["key"] for f in template.fields()] == ["summary", "staff", "standards_drafted"]
+    assert template.fields()[1]["source"] == "key_figures.staff"
+
+
+def test_a_faulty_template_creates_nothing_and_says_why(users):
+    client = verified_client(users["office"])
+    response = client.post(
+        "/supervision/templates/new/",
+        {
+            "year": "2025",
+            "opens_on": "2026-03-31",
+            "due_on": "2026-01-01",
+            "sections": textforms.SECTIONS_EXAMPLE,
+        },
+    )
+    assert response.status_code == 200 and not ReportTemplate.objects.exists()
+    assert "The due date must be after the opening date." in response.content.decode()
+
+
+def test_the_office_creates_a_plan_and_enters_the_seed_before_the_draw(users):
+    item = SpotCheckItem.objects.create(
+        code="ops", name_zh="运行", name_en="Operation", legal_basis="办法", content="运行", method="现场"
+    )
+    client = verified_client(users["office"])
+    client.post(
+        "/supervision/plans/new/",
+        {
+            "year": "2026",
+            "name_zh": "抽查",
+            "name_en": "Spot check",
+            "items": [item.pk],
+            "p_high": "1",
+            "p_normal": "0.2",
+            "p_low": "0",
+            "inspectors_per_lab": "2",
+            "publication_days": "20",
+            "conflict_rules": ["same_organisation", "same_province"],
+        },
+    )
+    plan = SpotCheckPlan.objects.get()
+    assert plan.proportions == {"high": 1.0, "normal": 0.2, "low": 0.0}
+    assert plan.conflict_rules == ["same_organisation", "same_province"] and plan.seed_source == ""
+    client.post(f"/supervision/plans/{plan.pk}/seed/", {"seed_source": "福彩3D 2026-01-05: 4 1 7"})
+    plan.refresh_from_db()
+    assert plan.seed_source == "福彩3D 2026-01-05: 4 1 7"
+
+    refused = client.post(
+        "/supervision/plans/new/",
+        {"year": "2026", "name_zh": "", "name_en": "", "p_high": "3", "inspectors_per_lab": "1"},
+    )
+    assert refused.status_code == 200 and SpotCheckPlan.objects.count() == 1
+
+
+def test_the_office_creates_a_campaign_with_its_tree_and_grades(users):
+    client = verified_client(users["office"])
+    client.post(
+        "/supervision/campaigns/new/",
+        {
+            "code": "mid-2026",
+            "name_zh": "中期评估",
+            "name_en": "Mid-construction evaluation",
+            "year": "2026",
+            "indicators": textforms.INDICATORS_EXAMPLE,
+            "grades": "a | 通过 | pass | 60\nb | 不通过 | fail | 0",
+        },
+    )
+    campaign = EvaluationCampaign.objects.get(code="mid-2026")
+    assert [g["code"] for g in campaign.grades] == ["a", "b"]
+    assert campaign.indicators.get(code="quality").parent.code == "research"
+
+
+def test_the_create_pages_are_the_offices(users):
+    for url in ("/supervision/templates/new/", "/supervision/plans/new/", "/supervision/campaigns/new/"):
+        assert verified_client(users["committee"]).get(url).status_code == 403
+        assert verified_client(users["office"]).get(url).status_code == 200
