@@ -280,7 +280,6 @@ def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
     against ``dir`` the clipped MLE is 0 and l_{n,k} = 0 exactly; the Newton iteration of the C code
     is skipped there (it would end at a kappa that the clip maps to 0, the start value of the next k).
     """
-    max_glr = -1e99
     kappa_ml = 0.5
     rel = n - lo
     low = lo if m == -1 else lo + max(0, rel - m)
@@ -292,31 +291,77 @@ def _glr_nb_at(n, x, mu0, lo, alpha, dirn, m, m_tilde):
     for k in range(up, low - 1, -1):
         score0 += (x[k] - mu0[k]) / (1.0 + alpha * mu0[k])
         tail[k - low] = score0
+    # First the Newton iterations of the C code, k ascending, each from the previous k's kappa.
+    kappas = np.empty(up - low + 1)
+    best = -1
+    best_bound = -1.0
+    max_glr = -1e99
     for k in range(low, up + 1):
         s0 = tail[k - low]
         if dirn * s0 < -1e-9 * (1.0 + abs(s0)):
             kappa_ml = 0.0
-            lnk = 0.0
-        else:
-            kappa_old = 0.4
-            kappa_new = kappa_ml
-            it = 0
-            while kappa_new > -18 and abs(kappa_new - kappa_old) > 1e-6 and it < 1000:
-                it += 1
-                kappa_old = kappa_new
-                ek = math.exp(kappa_old)
-                score = 0.0
-                fisher = 0.0
-                for i in range(k, n + 1):
-                    inv = 1.0 / (1.0 + alpha * ek * mu0[i])
-                    score += (x[i] - ek * mu0[i]) * inv
-                    fisher += mu0[i] * (alpha * x[i] + 1.0) * inv * inv
-                kappa_new = kappa_old + score / (ek * fisher)
-            kappa_ml = dirn * _cfmax0(dirn * kappa_new)
-            lnk = _nb_lnk(kappa_ml, x, mu0, alpha, k, n)
+            kappas[k - low] = np.nan  # l_{n,k} = 0 exactly
+            max_glr = max(max_glr, 0.0)
+            continue
+        kappa_old = 0.4
+        kappa_new = kappa_ml
+        it = 0
+        while kappa_new > -18 and abs(kappa_new - kappa_old) > 1e-6 and it < 1000:
+            it += 1
+            kappa_old = kappa_new
+            ek = math.exp(kappa_old)
+            score, fisher = _nb_score_fisher(ek, x, mu0, alpha, k, n)
+            kappa_new = kappa_old + score / (ek * fisher)
+        kappa_ml = dirn * _cfmax0(dirn * kappa_new)
+        kappas[k - low] = kappa_ml
+        if s0 * kappa_ml > best_bound:
+            best_bound = s0 * kappa_ml
+            best = k
+    # Then the maximum of l_{n,k} over k, starting from the k with the largest first bound below.
+    # l(kappa) is concave with l(0) = 0 and l'(0) = s0, so l <= s0 * kappa (tangent at 0); and
+    # -l'' = sum_i h_i(kappa), each h_i unimodal in kappa, so -l'' >= m = sum_i min(h_i(0), h_i(kappa))
+    # between 0 and kappa and l <= s0 * kappa - m kappa^2 / 2 (Taylor). A k whose bound cannot beat
+    # the maximum so far is passed over without its logs: the maximum is the same number.
+    if best >= 0:
+        max_glr = max(max_glr, _nb_lnk(kappas[best - low], x, mu0, alpha, best, n))
+    for k in range(low, up + 1):
+        kappa = kappas[k - low]
+        if k == best or kappa != kappa:
+            continue
+        bound = tail[k - low] * kappa
+        if bound + 1e-9 * abs(bound) + 1e-12 < max_glr:
+            continue
+        bound -= 0.5 * kappa * kappa * _nb_curvature_floor(math.exp(kappa), x, mu0, alpha, k, n)
+        if bound + 1e-9 * abs(bound) + 1e-12 < max_glr:
+            continue
+        lnk = _nb_lnk(kappa, x, mu0, alpha, k, n)
         if lnk > max_glr:
             max_glr = lnk
     return max_glr
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _nb_curvature_floor(ek, x, mu0, alpha, k, n):
+    """sum_i min(h_i(0), h_i(kappa)), h_i = mu_i (alpha x_i + 1) e^kappa / (1 + alpha mu_i e^kappa)^2."""
+    total = 0.0
+    for i in range(k, n + 1):
+        w = mu0[i] * (alpha * x[i] + 1.0)
+        d0 = 1.0 + alpha * mu0[i]
+        d1 = 1.0 + alpha * mu0[i] * ek
+        total += min(w / (d0 * d0), w * ek / (d1 * d1))
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _nb_score_fisher(ek, x, mu0, alpha, k, n):
+    """Score and Fisher information (over exp(kappa)) of the NB chart's window k..n at exp(kappa)."""
+    score = 0.0
+    fisher = 0.0
+    for i in range(k, n + 1):
+        inv = 1.0 / (1.0 + alpha * ek * mu0[i])
+        score += (x[i] - ek * mu0[i]) * inv
+        fisher += mu0[i] * (alpha * x[i] + 1.0) * inv * inv
+    return score, fisher
 
 
 @numba.njit(cache=True, error_model="numpy")
