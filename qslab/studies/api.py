@@ -295,7 +295,7 @@ def points(request: HttpRequest, monitor_id: int, since: int = 0):
     summary="Post measurements; each is evaluated at once",
 )
 def post_points(request: HttpRequest, monitor_id: int, payload: PointsIn):
-    m = get_editable_or_403(Monitor, request.user, pk=monitor_id)
+    m = get_editable_or_403(Monitor.objects.select_related("laboratory"), request.user, pk=monitor_id)
     try:
         return Status(201, services.record_points(request.user, m, payload.points, "api"))
     except Refused as exc:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1008,14 +1007,13 @@ def record_points(
     if not monitor.active:
         raise Refused(_("This monitor is not active."), "inactive")
     clean = _clean_points(monitor, points)
+    laboratory = monitor.laboratory
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
-    last = monitor.points.aggregate(m=Max("seq"))["m"] or 0
-    history = [
-        p
-        for p in reversed(
-            list(monitor.points.order_by("-seq").values_list("values", flat=True)[: WINDOW - 1])
-        )
-    ]
+    monitor.laboratory = laboratory
+    # one query gives the last sequence number and the window of recent points
+    recent = list(monitor.points.order_by("-seq").values_list("seq", "values")[: WINDOW - 1])
+    last = recent[0][0] if recent else 0
+    history = [values for _, values in reversed(recent)]
     signals = _evaluate(monitor, history, clean)
     now = timezone.now()
     rows = [
