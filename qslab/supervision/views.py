@@ -212,6 +212,7 @@ def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
             "is_office": has_role(request.user, Role.OFFICE),
             "outcomes": [c for c in SpotCheck.Outcome.choices if c[0]],
             "today": timezone.localdate().isoformat(),
+            "today_date": timezone.localdate(),
         },
     )
 
