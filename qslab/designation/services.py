@@ -1501,10 +1501,13 @@ def hand_over_to_registry(app: Application, user: Any) -> None:
         % {"call": app.call, "years": years},
     )
     lab.refresh_from_db()
-    if app.created_by_id:
-        ct = ContentType.objects.get_for_model(lab)
+    from qslab.designation.models import _applicants
+
+    ct = ContentType.objects.get_for_model(lab)
+    # the applicant (or, on the targeted route, the institution's own managers) manage the new lab
+    for manager in sorted(_applicants(app), key=lambda u: (u.pk != app.created_by_id, u.pk)):
         RoleMembership.objects.get_or_create(
-            user=app.created_by,
+            user=manager,
             role=Role.LAB_MANAGER,
             region_code="",
             industry="",
@@ -1548,6 +1551,12 @@ def milestones_from_plan(plan: str, start: dt.date, years: int) -> list[tuple[dt
     ]
 
 
+def _lab_manager_users(lab: Any) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return _managers_of(lab)
+
+
 def start_construction(app: Application, lab: Any, user: Any) -> Construction:
     """The construction period opens: milestones from the plan, and the acceptance request falls due at the
     end of the period (reminded and marked overdue by the daily job)."""
@@ -1569,7 +1578,7 @@ def start_construction(app: Application, lab: Any, user: Any) -> Construction:
         label_en=f"Request the acceptance of the {lab.name_en}",
         label_zh=f"申请{lab.name_zh}验收",
         due=c.ends_on,
-        assignee=app.created_by,
+        assignee=app.created_by or next(iter(sorted(_lab_manager_users(lab), key=lambda u: u.pk)), None),
     )
     return c
 

@@ -315,3 +315,19 @@ def test_the_office_publishes_templates_with_the_call_and_the_public_downloads_t
     )
     response = client.get(f"/designation/templates/{template.pk}/")
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"PK\x03\x04"
+
+
+def test_on_the_targeted_route_the_institution_s_managers_run_the_construction(users):
+    manager = users["lab_manager"]
+    manager.organisation = make_organisation(region_code="320000")
+    manager.save(update_fields=["organisation"])
+    app = make_application(
+        make_call("targeted-build"), manager.organisation, status="designated", route="targeted"
+    )
+    assert app.created_by_id is None
+    services.hand_over_to_registry(app, users["office"])
+    forget_cached_roles(manager)
+    construction = app.construction
+    assert has_role(manager, "lab_manager", scope=construction.laboratory)
+    assert Deadline.objects.get(object_id=str(construction.pk), done_at__isnull=True).assignee == manager
+    services.submit_progress_report(manager, construction, period="2027", text="启动建设")
