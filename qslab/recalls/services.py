@@ -644,6 +644,11 @@ def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> Tr
     except (IngestError, TraceError, OSError) as error:
         record.status = TraceUpload.Status.FAILED
         record.message = str(error)[:2000]
+    except Exception as error:  # the store is locked or broken: the upload says so, nothing was written
+        record.status = TraceUpload.Status.FAILED
+        record.message = _("The analytical store could not be written: %(error)s") % {
+            "error": str(error)[:1800]
+        }
     else:
         if foreign:
             record.status = TraceUpload.Status.REJECTED
@@ -682,6 +687,8 @@ def _scope(criteria: dict[str, Any]) -> tuple[Any, str]:
         return recall_scope(store, **criteria), ""
     except TraceError as error:
         return None, str(error)
+    except Exception as error:  # a backend error: the page says so instead of failing
+        return None, _("The supply-chain records could not be queried: %(error)s") % {"error": error}
     finally:
         store.close()
 
