@@ -125,16 +125,56 @@ def create_template(user: Any, *, year: int, sections: list, opens_on: Any, due_
     return ReportTemplate.objects.create(year=year, sections=sections, opens_on=opens_on, due_on=due_on)
 
 
+SHARING_FIGURES = (
+    "machine_hours",
+    "external_hours",
+    "external_share",
+    "clients",
+    "bookings",
+    "service_requests",
+)
+
+
+def _sharing_figure(lab: Laboratory, year: int, key: str, cache: dict[str, Any]) -> Any:
+    if key not in SHARING_FIGURES:
+        return None
+    if "sharing" not in cache:
+        from qslab.sharing.services import usage_summary
+
+        cache["sharing"] = usage_summary(lab, year)
+    return cache["sharing"].get(key)
+
+
+def _budget_execution(lab: Laboratory, year: int) -> float | None:
+    """Share (%) of the year's approved budget spent by the end of the year, if the lab has a budget."""
+    from qslab.funding.models import Budget
+    from qslab.funding.services import execution_of
+
+    budget = Budget.objects.filter(laboratory=lab, year=year).first()
+    if budget is None:
+        return None
+    rates = execution_of(budget).rates()
+    return float(rates[-1]) if rates and rates[-1] is not None else None
+
+
 def _prefill(template: ReportTemplate, lab: Laboratory) -> dict[str, Any]:
-    """Values taken from the registry (``source: key_figures.<field>`` of the report year)."""
+    """Values taken from other apps for the report year: ``key_figures.<field>`` (registry),
+    ``sharing.<figure>`` (shared-instrument hours and clients, see ``SHARING_FIGURES``) and
+    ``funding.execution_rate`` (budget execution, %)."""
     figures = lab.figures.filter(year=template.year).first()
+    cache: dict[str, Any] = {}
     values: dict[str, Any] = {}
     for field in template.fields():
         source = field.get("source", "")
+        value: Any = None
         if source.startswith("key_figures.") and figures is not None:
             value = getattr(figures, source.split(".", 1)[1], None)
-            if value is not None:
-                values[field["key"]] = float(value) if isinstance(value, Decimal) else value
+        elif source.startswith("sharing."):
+            value = _sharing_figure(lab, template.year, source.split(".", 1)[1], cache)
+        elif source == "funding.execution_rate":
+            value = _budget_execution(lab, template.year)
+        if value is not None:
+            values[field["key"]] = float(value) if isinstance(value, Decimal) else value
     return values
 
 

@@ -17,6 +17,9 @@ summary | 年度工作总结 | Summary of the year | text
 staff | 固定人员数 | Permanent staff | number | key_figures.staff
 # standards | 标准工作 | Standards work
 standards_drafted | 主导制修订标准数 | Standards drafted | number | key_figures.standards_drafted
+# sharing | 开放共享与经费 | Sharing and budget
+machine_hours | 大型仪器共享机时 | Shared-instrument hours | number | sharing.machine_hours
+execution_rate | 年度预算执行率（%） | Budget execution (%) | number | funding.execution_rate
 """
 
 INDICATORS_EXAMPLE = """research | 研究水平 | Research | group | 60

@@ -3,6 +3,8 @@ forms for sections, indicator trees and grades report every faulty line at once 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -40,8 +42,34 @@ def test_the_office_creates_a_template_from_the_page(users):
     )
     template = ReportTemplate.objects.get(year=2025)
     assert response.status_code == 302 and response["Location"] == template.get_absolute_url()
-    assert [f["key"] for f in template.fields()] == ["summary", "staff", "standards_drafted"]
+    assert [f["key"] for f in template.fields()] == [
+        "summary",
+        "staff",
+        "standards_drafted",
+        "machine_hours",
+        "execution_rate",
+    ]
     assert template.fields()[1]["source"] == "key_figures.staff"
+
+
+def test_reporting_prefills_fields_from_the_registry_and_the_sharing_app(users):
+    from qslab.labs.models import KeyFigures
+    from qslab.labs.tests.conftest import make_lab
+    from qslab.supervision import services
+
+    lab = make_lab("pre", status="named")
+    KeyFigures.objects.create(laboratory=lab, year=2025, staff=12)
+    template = services.create_template(
+        users["office"],
+        year=2025,
+        sections=textforms.parse_sections(textforms.SECTIONS_EXAMPLE),
+        opens_on=dt.date(2026, 1, 1),
+        due_on=dt.date(2026, 3, 31),
+    )
+    (report,) = services.open_reporting(users["office"], template)
+    assert report.values["staff"] == 12
+    assert report.values["machine_hours"] == 0.0, "no bookings: zero hours, read from sharing"
+    assert "execution_rate" not in report.values, "no budget: left for the lab to fill"
 
 
 def test_a_faulty_template_creates_nothing_and_says_why(users):
