@@ -17,7 +17,7 @@ from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.outputs import imports, services
 from qslab.outputs.identifiers import IdentifierError, parse_standard_number
-from qslab.outputs.models import Output, OutputKind, Standard
+from qslab.outputs.models import Output, OutputKind, StaffMember, StaffRole, Standard
 
 router = Router(tags=["outputs"])
 
@@ -41,6 +41,9 @@ class StandardOut(Schema):
     published_on: dt.date | None
     implemented_on: dt.date | None
     withdrawn_on: dt.date | None
+    verification: str
+    verification_note: str
+    verified_on: dt.date | None
 
 
 class StandardIn(Schema):
@@ -234,6 +237,17 @@ def move_standard(request: HttpRequest, standard_id: int, transition: str, paylo
     )
 
 
+@router.post(
+    "/standards/{standard_id}/verification/{transition}",
+    response={200: StandardOut, **ERRORS, 409: ErrorOut},
+    summary="Verification of the claim: verify, reject (office, with reason), resubmit (laboratory), "
+    "reopen (office, with reason)",
+)
+def verify_standard(request: HttpRequest, standard_id: int, transition: str, payload: ReasonIn):
+    item = get_visible_or_404(Standard.objects.select_related("laboratory"), request.user, pk=standard_id)
+    return _standard_out(services.verify_standard(request.user, item, transition, payload.reason))
+
+
 @router.get(
     "/standard-numbers/check",
     response={200: NumberOut, 422: ErrorOut},
@@ -314,6 +328,112 @@ def move_output(request: HttpRequest, output_id: int, transition: str, payload: 
 def import_outputs(request: HttpRequest, payload: OutputImportIn):
     try:
         result = imports.import_outputs(
+            request.user, "import.csv", payload.content.encode(), dry_run=payload.dry_run
+        )
+    except imports.ImportFailed as exc:
+        return Status(
+            422,
+            {
+                "detail": _("%(n)d problem(s): nothing was saved.") % {"n": len(exc.errors)},
+                "code": "import_failed",
+                "errors": [e.to_dict() for e in exc.errors],
+            },
+        )
+    return Status(200 if result.dry_run else 201, result.__dict__)
+
+
+# ---- staff register -------------------------------------------------------------------------------
+
+
+class StaffMemberOut(Schema):
+    id: int
+    laboratory: str
+    name_zh: str
+    name_en: str
+    role: str
+    title: str
+    employment: str
+    degree: str
+    qualifications: str
+    starts_on: dt.date
+    ends_on: dt.date | None
+    notes: str
+
+
+class StaffMemberIn(Schema):
+    name_zh: str = Field(..., min_length=1, max_length=100)
+    name_en: str = Field("", max_length=100)
+    role: StaffRole
+    title: str = Field("", max_length=100)
+    employment: StaffMember.Employment = StaffMember.Employment.FULL_TIME
+    degree: str = Field("", max_length=60)
+    qualifications: str = ""
+    starts_on: dt.date
+    ends_on: dt.date | None = None
+    notes: str = ""
+
+
+class StaffMemberPatch(Schema):
+    name_zh: str | None = Field(None, min_length=1, max_length=100)
+    name_en: str | None = Field(None, max_length=100)
+    role: StaffRole | None = None
+    title: str | None = Field(None, max_length=100)
+    employment: StaffMember.Employment | None = None
+    degree: str | None = Field(None, max_length=60)
+    qualifications: str | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    notes: str | None = None
+
+
+def _staff_out(m: StaffMember) -> dict[str, Any]:
+    return {
+        **{f: getattr(m, f) for f in StaffMemberOut.model_fields if f != "laboratory"},
+        "laboratory": m.laboratory.code,
+    }
+
+
+@router.get(
+    "/labs/{lab_id}/staff",
+    response={200: list[StaffMemberOut], **ERRORS},
+    summary="A laboratory's staff register (its managers, the office, the committee, the authority)",
+)
+def list_staff(request: HttpRequest, lab_id: int, current: StrictBool = False):
+    lab = _lab(request.user, lab_id)
+    if not services.may_read_figures(request.user, lab):
+        raise PermissionDenied(_("The staff register is for the laboratory's managers and the authorities."))
+    qs = (
+        services.staff_on(lab, dt.date.today())
+        if current
+        else StaffMember.objects.visible_to(request.user).filter(laboratory=lab)
+    )
+    return [_staff_out(m) for m in qs.select_related("laboratory")]
+
+
+@router.post(
+    "/labs/{lab_id}/staff",
+    response={201: StaffMemberOut, **ERRORS, 422: ErrorOut},
+    summary="Put a person on the staff register (own laboratory; office)",
+)
+def add_staff(request: HttpRequest, lab_id: int, payload: StaffMemberIn):
+    lab = _lab(request.user, lab_id)
+    return Status(201, _staff_out(services.add_staff(request.user, lab, payload.dict())))
+
+
+@router.patch("/staff/{member_id}", response={200: StaffMemberOut, **ERRORS, 422: ErrorOut})
+def update_staff(request: HttpRequest, member_id: int, payload: StaffMemberPatch):
+    member = get_visible_or_404(StaffMember.objects.select_related("laboratory"), request.user, pk=member_id)
+    return _staff_out(services.edit_staff(request.user, member, payload.dict(exclude_unset=True)))
+
+
+@router.post(
+    "/import/standards",
+    response={200: OutputImportOut, 201: OutputImportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Import standards from CSV, each taken to its stage: all rows or none; every row error at once",
+)
+def import_standards(request: HttpRequest, payload: OutputImportIn):
+    try:
+        result = imports.import_standards(
             request.user, "import.csv", payload.content.encode(), dry_run=payload.dry_run
         )
     except imports.ImportFailed as exc:

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from qslab.labs.models import Laboratory
-from qslab.outputs.models import Output, Standard
+from qslab.outputs.models import Output, StaffMember, Standard
 
 
 class _LabChoice(forms.ModelForm):
@@ -106,3 +106,21 @@ class ImportForm(forms.Form):
 
 class YearForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=1949, max_value=2100)
+
+
+class StaffForm(forms.ModelForm):
+    class Meta:
+        model = StaffMember
+        fields = (
+            "name_zh", "name_en", "role", "title", "employment", "degree", "qualifications", "starts_on",
+            "ends_on", "notes",
+        )  # fmt: skip
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "ends_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "qualifications": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def _post_clean(self) -> None:
+        """The service checks the entry (dates, role) and saves it."""

@@ -3,7 +3,8 @@ standard numbers (GB/T 1.1-2020 clause 8 and the numbering rules of industry, lo
 international standards), Chinese patent application and grant numbers, and DOIs.
 
 Each parser returns a frozen dataclass or raises :class:`IdentifierError` with one exact sentence
-naming what is wrong, so forms, the API and the importer show the same message.
+naming what is wrong, so forms, the API and the importer show the same message; the messages are
+translated (gettext) into the language of the request.
 
 >>> parse_standard_number("GB/T 12345-2026").level
 'national'
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+
+from django.utils.translation import gettext as _
 
 __all__ = [
     "IdentifierError",
@@ -191,33 +194,52 @@ class StandardNumber:
 
 def _year(value: str, example: str) -> int:
     if not value:
-        raise IdentifierError(f'The year is missing: write it as in "{example}".')
+        raise IdentifierError(_('The year is missing: write it as in "%(example)s".') % {"example": example})
     if not value.isdigit():
-        raise IdentifierError(f'The year "{value}" must be digits.')
+        raise IdentifierError(_('The year "%(value)s" must be digits.') % {"value": value})
     if len(value) != 4:
-        raise IdentifierError(f'The year "{value}" must have four digits.')
+        raise IdentifierError(_('The year "%(value)s" must have four digits.') % {"value": value})
     year = int(value)
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise IdentifierError(f"The year {year} is outside {MIN_YEAR}–{MAX_YEAR}.")
+        raise IdentifierError(
+            _("The year %(year)s is outside %(low)s–%(high)s.")
+            % {"year": year, "low": MIN_YEAR, "high": MAX_YEAR}
+        )
     return year
 
 
 def _digits(value: str, what: str, code: str) -> str:
+    serial = what == "serial number"
     if not value:
-        raise IdentifierError(f'The {what} is missing after "{code}".')
+        message = (
+            _('The serial number is missing after "%(code)s".')
+            if serial
+            else _('The part number is missing after "%(code)s".')
+        )
+        raise IdentifierError(message % {"code": code})
     if not value.isdigit():
-        raise IdentifierError(f'The {what} "{value}" must be digits.')
+        message = (
+            _('The serial number "%(value)s" must be digits.')
+            if serial
+            else _('The part number "%(value)s" must be digits.')
+        )
+        raise IdentifierError(message % {"value": value})
     return value
 
 
 def _chinese_nature(code: str, head: str, suffix: list[str]) -> str:
     if len(suffix) > 1:
-        raise IdentifierError(f'Unknown suffix "/{"/".join(suffix)}" after "{head}".')
+        raise IdentifierError(
+            _('Unknown suffix "/%(suffix)s" after "%(head)s".') % {"suffix": "/".join(suffix), "head": head}
+        )
     letter = suffix[0] if suffix else ""
     if letter not in NATURE_SUFFIX:
         raise IdentifierError(
-            f'Unknown suffix "/{letter}" after "{head}": expected /T (recommended), /Z (guidance) '
-            "or nothing (mandatory)."
+            _(
+                'Unknown suffix "/%(suffix)s" after "%(head)s": expected /T (recommended), /Z (guidance) '
+                "or nothing (mandatory)."
+            )
+            % {"suffix": letter, "head": head}
         )
     return NATURE_SUFFIX[letter]
 
@@ -240,30 +262,37 @@ def parse_standard_number(text: str) -> StandardNumber:
     """
     s = " ".join((text or "").translate(_DASHES).split())
     if not s:
-        raise IdentifierError("The standard number is empty.")
+        raise IdentifierError(_("The standard number is empty."))
     if " " not in s:
         raise IdentifierError(
-            'Write a space between the prefix and the serial number, as in "GB/T 12345-2026".'
+            _('Write a space between the prefix and the serial number, as in "GB/T 12345-2026".')
         )
     code, rest = s.split(" ", 1)
     code = code.upper()
     if " " in rest:
-        raise IdentifierError(f'Unexpected text after the number: "{rest.split(" ", 1)[1]}".')
+        raise IdentifierError(
+            _('Unexpected text after the number: "%(text)s".') % {"text": rest.split(" ", 1)[1]}
+        )
     segments = code.split("/")
     head = segments[0]
 
     if head in ("ISO", "IEC"):
         if code not in INTERNATIONAL_CODES:
             raise IdentifierError(
-                f'Unknown international prefix "{code}": expected ISO, IEC, ISO/IEC, ISO/TS, ISO/TR, '
-                "ISO/PAS, IEC/TS, IEC/TR or IEC/PAS."
+                _(
+                    'Unknown international prefix "%(code)s": expected ISO, IEC, ISO/IEC, ISO/TS, ISO/TR, '
+                    "ISO/PAS, IEC/TS, IEC/TR or IEC/PAS."
+                )
+                % {"code": code}
             )
         if ":" not in rest:
             if re.fullmatch(r"[\d.\-]+-\d{4}", rest):
                 raise IdentifierError(
-                    "An international standard number separates the year with a colon, not a hyphen."
+                    _("An international standard number separates the year with a colon, not a hyphen.")
                 )
-            raise IdentifierError(f'The year is missing: write it as in "{code} 5725-2:2019".')
+            raise IdentifierError(
+                _('The year is missing: write it as in "%(example)s".') % {"example": f"{code} 5725-2:2019"}
+            )
         body, year_text = rest.rsplit(":", 1)
         serial, *parts = body.split("-")
         _digits(serial, "serial number", code)
@@ -278,13 +307,16 @@ def parse_standard_number(text: str) -> StandardNumber:
     if head == "T":
         if len(segments) != 2 or not segments[1]:
             raise IdentifierError(
-                'A group standard needs the association code after "T/", as in "T/CAQI 123-2022".'
+                _('A group standard needs the association code after "T/", as in "T/CAQI 123-2022".')
             )
         issuer = segments[1]
         if not re.fullmatch(r"[A-Z][A-Z0-9]{1,11}", issuer):
             raise IdentifierError(
-                f'The association code "{issuer}" must be 2 to 12 capital letters or digits, '
-                "starting with a letter."
+                _(
+                    'The association code "%(issuer)s" must be 2 to 12 capital letters or digits, '
+                    "starting with a letter."
+                )
+                % {"issuer": issuer}
             )
         level, nature = "group", "recommended"
     elif head == "GB":
@@ -294,12 +326,16 @@ def parse_standard_number(text: str) -> StandardNumber:
         digits = head[2:]
         if len(digits) not in (2, 4):
             raise IdentifierError(
-                "A local standard prefix is DB followed by a two-digit province code "
-                f'(or four digits for a city), not "{head}".'
+                _(
+                    "A local standard prefix is DB followed by a two-digit province code "
+                    '(or four digits for a city), not "%(head)s".'
+                )
+                % {"head": head}
             )
         if digits[:2] not in PROVINCE_CODES:
             raise IdentifierError(
-                f'The province code "{digits[:2]}" in "{head}" is not a GB/T 2260 province.'
+                _('The province code "%(code)s" in "%(head)s" is not a GB/T 2260 province.')
+                % {"code": digits[:2], "head": head}
             )
         level, issuer = "local", digits
         nature = _chinese_nature(code, head, segments[1:])
@@ -308,15 +344,18 @@ def parse_standard_number(text: str) -> StandardNumber:
         nature = _chinese_nature(code, head, segments[1:])
     else:
         raise IdentifierError(
-            f'Unknown prefix "{code}": expected GB, GB/T or GB/Z, an industry code such as JB/T, '
-            "a local code such as DB11/T, a group code such as T/CAQI, or ISO/IEC."
+            _(
+                'Unknown prefix "%(code)s": expected GB, GB/T or GB/Z, an industry code such as JB/T, '
+                "a local code such as DB11/T, a group code such as T/CAQI, or ISO/IEC."
+            )
+            % {"code": code}
         )
 
     example = f"{code} 12345-2026"
     if ":" in rest:
-        raise IdentifierError("A Chinese standard number separates the year with a hyphen, not a colon.")
+        raise IdentifierError(_("A Chinese standard number separates the year with a hyphen, not a colon."))
     if "-" not in rest:
-        raise IdentifierError(f'The year is missing: write it as in "{example}".')
+        raise IdentifierError(_('The year is missing: write it as in "%(example)s".') % {"example": example})
     body, year_text = rest.rsplit("-", 1)
     serial, *parts = body.split(".")
     _digits(serial, "serial number", code)
@@ -370,12 +409,15 @@ def parse_patent_application(text: str) -> PatentApplication:
     """
     s = re.sub(r"\s+", "", (text or "")).upper()
     if not s:
-        raise IdentifierError("The patent application number is empty.")
+        raise IdentifierError(_("The patent application number is empty."))
     s = re.sub(r"^(CN|ZL)", "", s)
     m = re.fullmatch(r"(\d+)\.([0-9X])", s)
     if not m:
         raise IdentifierError(
-            'A patent application number is 12 digits, a dot and a check digit, as in "CN 2026 1 0123456.7".'
+            _(
+                "A patent application number is 12 digits, a dot and a check digit, "
+                'as in "CN 2026 1 0123456.7".'
+            )
         )
     digits, check = m.groups()
     if len(digits) == 12:
@@ -386,16 +428,23 @@ def parse_patent_application(text: str) -> PatentApplication:
         kind_digit, serial = digits[2], digits[3:]
     else:
         raise IdentifierError(
-            f"A patent application number has 12 digits before the dot (8 before 2004), not {len(digits)}."
+            _("A patent application number has 12 digits before the dot (8 before 2004), not %(n)s.")
+            % {"n": len(digits)}
         )
     if kind_digit not in PATENT_KINDS:
         raise IdentifierError(
-            f'The patent type digit "{kind_digit}" must be 1 (invention), 2 (utility model), 3 (design), '
-            "8 (PCT invention) or 9 (PCT utility model)."
+            _(
+                'The patent type digit "%(digit)s" must be 1 (invention), 2 (utility model), 3 (design), '
+                "8 (PCT invention) or 9 (PCT utility model)."
+            )
+            % {"digit": kind_digit}
         )
     expected = patent_check_digit(digits)
     if check != expected:
-        raise IdentifierError(f"The check digit of {digits} is {expected}, not {check}.")
+        raise IdentifierError(
+            _("The check digit of %(digits)s is %(expected)s, not %(check)s.")
+            % {"digits": digits, "expected": expected, "check": check}
+        )
     return PatentApplication(
         f"CN{digits}.{check}", year, PATENT_KINDS[kind_digit], kind_digit in "89", serial, check
     )
@@ -414,17 +463,30 @@ def validate_patent_grant(text: str, kind: str = "") -> str:
     """
     s = re.sub(r"\s+", "", (text or "")).upper()
     if not s:
-        raise IdentifierError("The grant number is empty.")
+        raise IdentifierError(_("The grant number is empty."))
     m = re.fullmatch(r"CN(\d{9})([A-Z])\d?", s)
     if not m:
         raise IdentifierError(
-            'A grant number is CN, nine digits and a kind code letter, as in "CN 112345678 B".'
+            _('A grant number is CN, nine digits and a kind code letter, as in "CN 112345678 B".')
         )
     letter = m.group(2)
     if kind and kind in GRANT_KINDS and letter not in GRANT_KINDS[kind]:
+        patent = {
+            "invention": _("invention"),
+            "utility_model": _("utility model"),
+            "design": _("design"),
+        }[kind]
         raise IdentifierError(
-            f'The kind code "{letter}" does not fit a granted {kind.replace("_", " ")}: '
-            f"expected {' or '.join(GRANT_KINDS[kind])}."
+            _(
+                'The kind code "%(letter)s" does not fit a granted %(patent)s: '
+                "expected %(first)s or %(second)s."
+            )
+            % {
+                "letter": letter,
+                "patent": patent,
+                "first": GRANT_KINDS[kind][0],
+                "second": GRANT_KINDS[kind][1],
+            }
         )
     return s
 
@@ -445,10 +507,13 @@ def normalise_doi(text: str) -> str:
     s = (text or "").strip()
     s = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", s, flags=re.IGNORECASE).lower()
     if not s:
-        raise IdentifierError("The DOI is empty.")
+        raise IdentifierError(_("The DOI is empty."))
     if not _DOI.fullmatch(s):
         raise IdentifierError(
-            f'"{s}" is not a DOI: expected 10.<registrant>/<suffix>, '
-            'as in "10.1016/j.measurement.2024.114321".'
+            _(
+                '"%(text)s" is not a DOI: expected 10.<registrant>/<suffix>, '
+                'as in "10.1016/j.measurement.2024.114321".'
+            )
+            % {"text": s}
         )
     return s

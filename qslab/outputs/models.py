@@ -80,6 +80,14 @@ class StandardNature(models.TextChoices):
     GUIDANCE = "guidance", _("guidance")
 
 
+VERIFICATION_WORKFLOW_STATES = (
+    State("claimed", "claimed", "已申报"),
+    State("verified", "verified", "已核实"),
+    State("rejected", "rejected", "未予认定"),
+)
+VERIFICATION_STATES = [(s.value, s.label_en) for s in VERIFICATION_WORKFLOW_STATES]
+
+
 def _needs_number(std: Standard) -> str | None:
     if not std.number:
         return str(_("A standard is published with its number: enter the standard number first."))
@@ -219,6 +227,16 @@ class Standard(ChangeLoggedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The office's verification of what the laboratory claims (its role, the number, the stage reached):
+    # a second workflow, run through the proxy ``StandardClaim``.
+    verification = models.CharField(
+        _("verification"), max_length=12, choices=VERIFICATION_STATES, default="claimed"
+    )
+    verification_note = models.TextField(_("reason for rejection"), blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verified_on = models.DateField(_("verified on"), null=True, blank=True)
 
     class Meta:
         ordering = ("laboratory", "-published_on", "number", "pk")
@@ -246,9 +264,13 @@ class Standard(ChangeLoggedModel):
     def get_absolute_url(self) -> str:
         return reverse("outputs:standard", args=[self.pk])
 
+    @property
+    def verification_label(self) -> str:
+        return StandardClaim.workflow.state(self.verification).label
+
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        public = models.Q(stage__in=PUBLIC_STAGES)
+        public = models.Q(stage__in=PUBLIC_STAGES, verification="verified")
         q = _readers_q(user)
         return public if q is None else q | public
 
@@ -260,6 +282,67 @@ class Standard(ChangeLoggedModel):
             own = _own_labs_q(user)
             return ~models.Q(stage__in=("revised", "withdrawn")) & (models.Q() if own is None else own)
         return models.Q(pk__in=[])
+
+
+def _claim_verified(std: Standard, user: Any, reason: str) -> None:
+    from django.utils import timezone
+
+    std.verification_note = ""
+    std.verified_by = user
+    std.verified_on = timezone.localdate()
+    std.save(update_fields=["verification_note", "verified_by", "verified_on"])
+
+
+def _claim_rejected(std: Standard, user: Any, reason: str) -> None:
+    std.verification_note = reason
+    std.verified_by = None
+    std.verified_on = None
+    std.save(update_fields=["verification_note", "verified_by", "verified_on"])
+
+
+def _claim_reopened(std: Standard, user: Any, reason: str) -> None:
+    std.verified_by = None
+    std.verified_on = None
+    std.save(update_fields=["verified_by", "verified_on"])
+
+
+class StandardClaim(Standard):
+    """The same row as :class:`Standard`, seen as a claim the office verifies: the workflow of the
+    ``verification`` field (claimed -> verified or rejected with a reason). Its steps are audited in the
+    standard's own history."""
+
+    workflow = Workflow(
+        state_field="verification",
+        states=VERIFICATION_WORKFLOW_STATES,
+        transitions=(
+            Transition(
+                "verify", ("claimed",), "verified", (Role.OFFICE,), "verify", "核实",
+                allowed=_office, on_enter=_claim_verified,
+            ),
+            Transition(
+                "reject", ("claimed",), "rejected", (Role.OFFICE,), "reject", "不予认定",
+                allowed=_office, requires_reason=True, on_enter=_claim_rejected,
+            ),
+            Transition(
+                "resubmit", ("rejected",), "claimed", (Role.LAB_MANAGER, Role.OFFICE), "claim again",
+                "重新申报", allowed=_lab_or_office,
+            ),
+            Transition(
+                "reopen", ("verified",), "claimed", (Role.OFFICE,), "reopen verification", "重新核实",
+                allowed=_office, requires_reason=True, on_enter=_claim_reopened,
+            ),
+            Transition(
+                "amend", ("verified",), "claimed", (Role.LAB_MANAGER, Role.OFFICE),
+                "changed after verification", "核实后变更",
+                allowed=_lab_or_office, requires_reason=True, on_enter=_claim_reopened,
+            ),
+        ),
+    )  # fmt: skip
+
+    class Meta:
+        proxy = True
+        verbose_name = _("standard claim")
+        verbose_name_plural = _("standard claims")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,4 +531,97 @@ class Output(ChangeLoggedModel):
         if has_role(user, Role.LAB_MANAGER):
             own = _own_labs_q(user)
             return models.Q(status__in=("claimed", "rejected")) & (models.Q() if own is None else own)
+        return models.Q(pk__in=[])
+
+
+# --------------------------------------------------------------------------------------------------
+# Staff register
+# --------------------------------------------------------------------------------------------------
+
+
+class StaffRole(models.TextChoices):
+    DIRECTOR = "director", _("director")
+    DEPUTY_DIRECTOR = "deputy_director", _("deputy director")
+    CHIEF_EXPERT = "chief_expert", _("chief expert or academic leader")
+    TECHNICAL_MANAGER = "technical_manager", _("technical manager")
+    QUALITY_MANAGER = "quality_manager", _("quality manager")
+    RESEARCHER = "researcher", _("researcher")
+    ENGINEER = "engineer", _("engineer")
+    TECHNICIAN = "technician", _("technician")
+    POSTDOC = "postdoc", _("postdoctoral researcher")
+    ADMINISTRATION = "administration", _("administrative staff")
+
+
+class StaffMember(ChangeLoggedModel):
+    """One person on a laboratory's staff register: role, professional title, qualifications, dates.
+    Personal data: read by the laboratory's managers, the office, the committee and the authority of its
+    region, never by the public."""
+
+    class Employment(models.TextChoices):
+        FULL_TIME = "full_time", _("full time")
+        PART_TIME = "part_time", _("part time")
+        SECONDED = "seconded", _("seconded from another institution")
+
+    laboratory = models.ForeignKey(
+        Laboratory, verbose_name=_("laboratory"), on_delete=models.PROTECT, related_name="staff"
+    )
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    role = models.CharField(_("role in the laboratory"), max_length=20, choices=StaffRole.choices)
+    title = models.CharField(
+        _("professional title"), max_length=100, blank=True, help_text=_("e.g. 研究员, 正高级工程师")
+    )
+    employment = models.CharField(
+        _("employment"), max_length=12, choices=Employment.choices, default=Employment.FULL_TIME
+    )
+    degree = models.CharField(_("highest degree"), max_length=60, blank=True)
+    qualifications = models.TextField(
+        _("qualifications"),
+        blank=True,
+        help_text=_("certificates and registrations, one a line, e.g. CNAS assessor (2019), 一级注册计量师"),
+    )
+    starts_on = models.DateField(_("joined on"))
+    ends_on = models.DateField(_("left on"), null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        ordering = ("laboratory", "ends_on", "role", "name_zh", "pk")
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff register")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                name="outputs_staff_leaves_after_joining",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    def get_absolute_url(self) -> str:
+        return reverse("outputs:staff", args=[self.laboratory_id])
+
+    def on_staff(self, day: Any) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or self.ends_on >= day)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        q = _readers_q(user)
+        return models.Q(pk__in=[]) if q is None else q
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if has_role(user, Role.OFFICE):
+            return ALL
+        if has_role(user, Role.LAB_MANAGER):
+            own = _own_labs_q(user)
+            return ALL if own is None else own
         return models.Q(pk__in=[])

@@ -29,7 +29,11 @@ from qslab.outputs.models import (
     STAGE_DATES,
     Output,
     OutputKind,
+    PatentType,
+    StaffMember,
+    StaffRole,
     Standard,
+    StandardClaim,
     StandardLevel,
 )
 
@@ -177,10 +181,35 @@ def edit_standard(user: Any, std: Standard, data: dict[str, Any]) -> Standard:
     if not Standard.objects.editable_by(user).filter(pk=std.pk).exists():
         raise PermissionDenied(_("You may view this standard but not change it."))
     values = clean_standard(data, std.laboratory, instance=std)
+    changed = [f for f, v in values.items() if f in CLAIMED_FIELDS and getattr(std, f) != v]
     for f, v in values.items():
         setattr(std, f, v)
     with acting_as(user):
         std.save(update_fields=[*values, "last_updated"])
+    if changed and std.verification == "verified":
+        _amend_claim(user, std, _("changed after verification: %(fields)s") % {"fields": ", ".join(changed)})
+        std.refresh_from_db()
+    return std
+
+
+#: what the office verifies: a change of these (or a later publication, revision or withdrawal) sends a
+#: verified standard back to "claimed"
+CLAIMED_FIELDS = ("number", "level", "title_zh", "role")
+CLAIM_CHANGING_STEPS = ("publish", "revise", "withdraw")
+
+
+def _amend_claim(user: Any, std: Standard, reason: str) -> None:
+    apply_transition(StandardClaim.objects.get(pk=std.pk), "amend", user, reason=reason)
+
+
+def verify_standard(user: Any, std: Standard, transition: str, reason: str = "") -> Standard:
+    """The office's verification of a standard the laboratory claims: ``verify``, ``reject`` (with a
+    reason the laboratory sees), ``reopen`` (with a reason); the laboratory ``resubmit``s a rejected
+    claim after fixing it. Every step is audited in the standard's history and notifies its followers."""
+    if transition == "amend":
+        raise PermissionDenied(_("A claim goes back to “claimed” by itself when the laboratory changes it."))
+    apply_transition(StandardClaim.objects.get(pk=std.pk), transition, user, reason=reason)
+    std.refresh_from_db()
     return std
 
 
@@ -195,8 +224,13 @@ def move_standard(
     """Take a lifecycle step; ``on`` records when it happened (default today), never in the future and
     never before the previous stage."""
     with transaction.atomic():
+        was_verified = std.verification == "verified"
         apply_transition(std, transition, user, reason=reason, attachments=attachments)
         std.refresh_from_db()
+        if was_verified and transition in CLAIM_CHANGING_STEPS:
+            step = Standard.workflow.transition(transition).label
+            _amend_claim(user, std, _("%(step)s after verification") % {"step": step})
+            std.refresh_from_db()
         if on is not None:
             if on > timezone.localdate():
                 raise ValidationError({"on": _("The date of a stage cannot be in the future.")})
@@ -236,7 +270,7 @@ def link_study(user: Any, std: Standard, study: Any | None) -> Standard:
 
 def published_standards(lab: Laboratory) -> Any:
     """The public list: a laboratory's published standards (and those since revised), newest first."""
-    return Standard.objects.filter(laboratory=lab, stage__in=PUBLIC_STAGES).order_by(
+    return Standard.objects.filter(laboratory=lab, stage__in=PUBLIC_STAGES, verification="verified").order_by(
         "-published_on", "number"
     )
 
@@ -361,7 +395,7 @@ def clean_output(data: dict[str, Any], instance: Output | None = None) -> dict[s
             out["application_number"] = app.text
             if merged.get("patent_type") and merged["patent_type"] != app.kind:
                 errors["patent_type"] = _("The application number is of a %(kind)s patent.") % {
-                    "kind": app.kind.replace("_", " ")
+                    "kind": PatentType(app.kind).label
                 }
             out["patent_type"] = app.kind
             dup = (
@@ -437,6 +471,76 @@ def add_evidence(user: Any, obj: Standard | Output, upload: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
+# Staff register
+# --------------------------------------------------------------------------------------------------
+
+STAFF_FIELDS = (
+    "name_zh", "name_en", "role", "title", "employment", "degree", "qualifications", "starts_on", "ends_on",
+    "notes",
+)  # fmt: skip
+
+
+def _clean_staff(values: dict[str, Any], instance: StaffMember | None = None) -> dict[str, str]:
+    merged = {**({f: getattr(instance, f) for f in STAFF_FIELDS} if instance else {}), **values}
+    errors: dict[str, str] = {}
+    if not (merged.get("name_zh") or "").strip():
+        errors["name_zh"] = _("The name in Chinese is required.")
+    if merged.get("role") not in StaffRole.values:
+        errors["role"] = _("Choose the person's role in the laboratory.")
+    if merged.get("employment", "full_time") not in StaffMember.Employment.values:
+        errors["employment"] = _("Choose full time, part time or seconded.")
+    starts, ends = merged.get("starts_on"), merged.get("ends_on")
+    if not starts:
+        errors["starts_on"] = _("The date the person joined is required.")
+    elif ends and ends < starts:
+        errors["ends_on"] = _("The person cannot leave before joining (%(date)s).") % {"date": starts}
+    if starts and starts > timezone.localdate():
+        errors["starts_on"] = _("The date of joining cannot be in the future.")
+    return errors
+
+
+@transaction.atomic
+def add_staff(user: Any, lab: Laboratory, data: dict[str, Any]) -> StaffMember:
+    """Put a person on the laboratory's staff register (its managers; the office)."""
+    if not may_record_for(user, lab):
+        raise PermissionDenied(_("You may keep the staff register only of your own laboratory."))
+    values = {f: data[f] for f in STAFF_FIELDS if f in data and data[f] is not None}
+    values.setdefault("ends_on", data.get("ends_on"))
+    errors = _clean_staff(values)
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        member = StaffMember(laboratory=lab, **values)
+        member.full_clean()
+        member.save()
+    return member
+
+
+@transaction.atomic
+def edit_staff(user: Any, member: StaffMember, data: dict[str, Any]) -> StaffMember:
+    """Change a register entry (e.g. a new title or qualification, or the date the person left)."""
+    if not StaffMember.objects.editable_by(user).filter(pk=member.pk).exists():
+        raise PermissionDenied(_("You may keep the staff register only of your own laboratory."))
+    values = {f: data[f] for f in STAFF_FIELDS if f in data}
+    errors = _clean_staff(values, instance=member)
+    if errors:
+        raise ValidationError(errors)
+    for f, v in values.items():
+        setattr(member, f, "" if v is None and f not in ("ends_on", "starts_on") else v)
+    with acting_as(user):
+        member.full_clean()
+        member.save(update_fields=[*values, "last_updated"])
+    return member
+
+
+def staff_on(lab: Laboratory, day: dt.date) -> Any:
+    """The laboratory's staff on a day."""
+    return StaffMember.objects.filter(laboratory=lab, starts_on__lte=day).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=day)
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------------
 
@@ -465,14 +569,26 @@ def lab_figures(lab: Laboratory, year: int) -> dict[str, Any]:
         value=Sum("value", filter=Q(kind=OutputKind.TRANSFER)),
         participants=Sum("participants", filter=Q(kind=OutputKind.EVENT)),
     )
+    year_end = min(dt.date(year, 12, 31), max(timezone.localdate(), dt.date(year, 1, 1)))
+    staff = staff_on(lab, year_end)
+    staff_by_role = {role: 0 for role in StaffRole.values}
+    for row in staff.values("role").annotate(n=Count("pk")):
+        staff_by_role[row["role"]] = row["n"]
     return {
         "laboratory": lab.code,
         "year": year,
+        "staff": staff.count(),
+        "staff_by_role": staff_by_role,
+        "staff_joined": StaffMember.objects.filter(laboratory=lab, starts_on__year=year).count(),
         "standards_by_stage_and_level": by_stage,
         "standards_published": published.count(),
         "standards_published_by_level": by_stage["published"],
         "standards_published_as_lead": published.filter(role=Standard.DrafterRole.LEAD).count(),
+        "standards_published_verified": published.filter(verification="verified").count(),
         "standards_in_progress": stds.exclude(stage__in=("published", "revised", "withdrawn")).count(),
+        "standard_claims_awaiting_verification": stds.filter(verification="claimed")
+        .exclude(stage="withdrawn")
+        .count(),
         "outputs_verified_by_kind": by_kind,
         "patents_granted": verified.filter(kind=OutputKind.PATENT, granted_on__year=year).count(),
         "patent_applications": by_kind[OutputKind.PATENT],

@@ -12,6 +12,11 @@ urlpatterns = [
     path("standards/<int:standard_id>/edit/", views.standard_edit, name="standard_edit"),
     path("standards/<int:standard_id>/evidence/", views.standard_evidence, name="standard_evidence"),
     path(
+        "standards/<int:standard_id>/verification/<slug:transition>/",
+        views.standard_verification,
+        name="standard_verification",
+    ),
+    path(
         "standards/<int:standard_id>/<slug:transition>/",
         views.standard_transition,
         name="standard_transition",
@@ -22,6 +27,9 @@ urlpatterns = [
     path("items/<int:output_id>/evidence/", views.output_evidence, name="output_evidence"),
     path("items/<int:output_id>/<slug:transition>/", views.output_transition, name="output_transition"),
     path("import/", views.import_view, name="import"),
+    path("import/standards/", views.import_standards_view, name="import_standards"),
     path("labs/<int:lab_id>/figures/", views.figures, name="figures"),
+    path("labs/<int:lab_id>/staff/", views.staff, name="staff"),
+    path("staff/<int:member_id>/edit/", views.staff_edit, name="staff_edit"),
     path("labs/<int:lab_id>/achievements/", views.achievements, name="achievements"),
 ]

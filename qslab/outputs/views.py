@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -23,8 +23,15 @@ from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import Laboratory
 from qslab.outputs import charts, imports, services
-from qslab.outputs.forms import EvidenceForm, ImportForm, OutputForm, StandardForm, TransitionForm
-from qslab.outputs.models import Output, OutputKind, Standard, StandardLevel
+from qslab.outputs.forms import (
+    EvidenceForm,
+    ImportForm,
+    OutputForm,
+    StaffForm,
+    StandardForm,
+    TransitionForm,
+)
+from qslab.outputs.models import Output, OutputKind, StaffMember, Standard, StandardClaim, StandardLevel
 
 
 def _attachments(obj: Any) -> Any:
@@ -110,6 +117,11 @@ def standard(request: HttpRequest, standard_id: int) -> HttpResponse:
             "actions": Standard.workflow.available(item, request.user)
             if request.user.is_authenticated
             else [],
+            "verification_actions": [
+                t for t in StandardClaim.workflow.available(item, request.user) if t.name != "amend"
+            ]
+            if request.user.is_authenticated
+            else [],
             "form": TransitionForm(),
             "evidence_form": EvidenceForm() if editable else None,
             "can_edit": editable,
@@ -178,6 +190,24 @@ def standard_transition(request: HttpRequest, standard_id: int, transition: str)
         messages.error(request, str(exc))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Done."))
+    return redirect(item)
+
+
+@login_required
+@require_POST
+def standard_verification(request: HttpRequest, standard_id: int, transition: str) -> HttpResponse:
+    """The office verifies or rejects a laboratory's claim of a standard; the lab claims it again."""
+    item = get_visible_or_404(Standard, request.user, pk=standard_id)
+    form = TransitionForm(request.POST)
+    form.is_valid()
+    try:
+        services.verify_standard(request.user, item, transition, form.cleaned_data.get("reason", ""))
+    except TransitionRefused as exc:
+        if exc.code == TransitionRefused.FORBIDDEN:
+            raise PermissionDenied(str(exc)) from exc
+        messages.error(request, str(exc))
     else:
         messages.success(request, _("Done."))
     return redirect(item)
@@ -305,6 +335,88 @@ def import_view(request: HttpRequest) -> HttpResponse:
         "outputs/import.html",
         {"form": form, "errors": errors, "result": result, "columns": (*imports.REQUIRED, *imports.OPTIONAL)},
     )
+
+
+@login_required
+def import_standards_view(request: HttpRequest) -> HttpResponse:
+    """Bulk import of standards: each row recorded and taken through its lifecycle to its stage."""
+    if not services.labs_for(request.user).exists():
+        raise PermissionDenied(_("Only the office and laboratory managers import standards."))
+    form = ImportForm(request.POST or None, request.FILES or None)
+    errors: list[Any] = []
+    result = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = imports.import_standards(
+                request.user, upload.name, upload.read(), dry_run=form.cleaned_data["dry_run"]
+            )
+        except imports.ImportFailed as exc:
+            errors = exc.errors
+    return render(
+        request,
+        "outputs/import_standards.html",
+        {
+            "form": form,
+            "errors": errors,
+            "result": result,
+            "columns": (*imports.STANDARD_REQUIRED, *imports.STANDARD_OPTIONAL),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Staff register
+# --------------------------------------------------------------------------------------------------
+
+
+@login_required
+def staff(request: HttpRequest, lab_id: int) -> HttpResponse:
+    """A laboratory's staff register (current and former), with the form to add a person."""
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    if not services.may_read_figures(request.user, lab):
+        raise Http404(_("Not found."))
+    can_edit = services.may_record_for(request.user, lab)
+    form = StaffForm(request.POST or None) if can_edit else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied(_("You may keep the staff register only of your own laboratory."))
+        if form.is_valid():
+            try:
+                services.add_staff(request.user, lab, form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Added to the staff register."))
+                return redirect("outputs:staff", lab_id=lab.pk)
+    members = StaffMember.objects.visible_to(request.user).filter(laboratory=lab)
+    today = timezone.localdate()
+    return render(
+        request,
+        "outputs/staff.html",
+        {
+            "lab": lab,
+            "current": [m for m in members if m.on_staff(today)],
+            "former": [m for m in members if not m.on_staff(today)],
+            "form": form,
+            "can_edit": can_edit,
+        },
+    )
+
+
+@login_required
+def staff_edit(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = get_editable_or_403(StaffMember.objects.select_related("laboratory"), request.user, pk=member_id)
+    form = StaffForm(request.POST or None, instance=member)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_staff(request.user, member, form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect(member)
+    return render(request, "outputs/form.html", {"form": form, "title": member, "back": member})
 
 
 # --------------------------------------------------------------------------------------------------

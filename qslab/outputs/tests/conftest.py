@@ -74,6 +74,18 @@ def world(world: Any) -> Any:
         issuer="CAQI",
         stage="published",
         published_on=dt.date(2026, 3, 1),
+        verification="verified",
+    )
+    w.unverified = std(
+        laboratory=w.lab,
+        number="T/CAQI 2-2025",
+        title_zh="待核实标准",
+        role="lead",
+        level="group",
+        nature="recommended",
+        issuer="CAQI",
+        stage="published",
+        published_on=dt.date(2025, 4, 1),
     )
     w.other_proposal = std(laboratory=w.other_lab, title_zh="他人提案", role="participant", level="national")
     out = Output.objects.create
@@ -90,5 +102,10 @@ def world(world: Any) -> Any:
         rejection_reason="no registration certificate",
     )
     w.other_claimed = out(laboratory=w.other_lab, kind="equipment", title_zh="他人装置", year=2026)
+    from qslab.outputs.models import StaffMember
+
+    w.member = StaffMember.objects.create(
+        laboratory=w.lab, name_zh="张三", role="researcher", title="研究员", starts_on=dt.date(2020, 1, 6)
+    )
     w.today = dt.date.today()
     return w

@@ -17,6 +17,7 @@ OTHER_LAB = lambda w: {"lab_id": w.other_lab.pk}  # noqa: E731
 PROPOSAL = lambda w: {"standard_id": w.proposal.pk}  # noqa: E731
 OTHER_PROPOSAL = lambda w: {"standard_id": w.other_proposal.pk}  # noqa: E731
 PUBLISHED = lambda w: {"standard_id": w.published.pk}  # noqa: E731
+UNVERIFIED = lambda w: {"standard_id": w.unverified.pk}  # noqa: E731
 CLAIMED = lambda w: {"output_id": w.claimed.pk}  # noqa: E731
 VERIFIED = lambda w: {"output_id": w.verified.pk}  # noqa: E731
 OTHER_CLAIMED = lambda w: {"output_id": w.other_claimed.pk}  # noqa: E731
@@ -27,6 +28,7 @@ def _file(w):  # type: ignore[no-untyped-def]
 
 
 CSV = "laboratory,kind,title_zh,year\nown,trainee,培训,2026\n"
+STANDARDS_CSV = "laboratory,title_zh,role,level\nown,导入的提案,lead,group\n"
 CSV_ROW = "laboratory,kind,title_zh,year,people\nown,trainee,培训,2026,王五\n"
 
 CASES = [
@@ -34,6 +36,22 @@ CASES = [
     Case("outputs:index", EVERYONE, note="filtered", query="lab=own&kind=paper&status=verified"),
     Case("outputs:standard", EVERYONE, note="published", kwargs=PUBLISHED),
     Case("outputs:standard", READERS, note="proposal", kwargs=PROPOSAL),
+    Case("outputs:standard", READERS, note="published, not verified yet", kwargs=UNVERIFIED),
+    Case(
+        "outputs:standard_verification",
+        OFFICE,
+        method="post",
+        note="verify",
+        kwargs=lambda w: {"standard_id": w.unverified.pk, "transition": "verify"},
+    ),
+    Case(
+        "outputs:standard_verification",
+        OFFICE,
+        method="post",
+        note="reject",
+        kwargs=lambda w: {"standard_id": w.unverified.pk, "transition": "reject"},
+        data={"reason": "no publication notice attached"},
+    ),
     Case("outputs:standard", CENTRAL, note="another lab's proposal", kwargs=OTHER_PROPOSAL),
     Case("outputs:number_check", EVERYONE, query="number=GB%2FT%2012345-2026"),
     Case("outputs:standard_create", OWN),
@@ -154,6 +172,74 @@ CASES = [
         api=True,
         kwargs=lambda w: {"standard_id": w.proposal.pk, "transition": "approve_project"},
         data={},
+    ),
+    Case(
+        "qslab_outputs_api_verify_standard",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"standard_id": w.unverified.pk, "transition": "verify"},
+        data={},
+    ),
+    Case("outputs:staff", READERS, kwargs=LAB),
+    Case("outputs:staff", CENTRAL, note="another lab", kwargs=OTHER_LAB),
+    Case(
+        "outputs:staff",
+        OWN,
+        method="post",
+        note="add",
+        kwargs=LAB,
+        data={"name_zh": "李四", "role": "engineer", "employment": "full_time", "starts_on": "2024-03-01"},
+    ),
+    Case("outputs:staff_edit", OWN, kwargs=lambda w: {"member_id": w.member.pk}),
+    Case(
+        "outputs:staff_edit",
+        OWN,
+        method="post",
+        note="left",
+        kwargs=lambda w: {"member_id": w.member.pk},
+        data={
+            "name_zh": "张三",
+            "role": "researcher",
+            "employment": "full_time",
+            "starts_on": "2020-01-06",
+            "ends_on": "2025-12-31",
+        },
+    ),
+    Case("qslab_outputs_api_list_staff", READERS, api=True, kwargs=LAB),
+    Case(
+        "qslab_outputs_api_add_staff",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=LAB,
+        data={"name_zh": "王五", "role": "technician", "starts_on": "2023-09-01"},
+    ),
+    Case(
+        "qslab_outputs_api_update_staff",
+        OWN,
+        method="patch",
+        api=True,
+        kwargs=lambda w: {"member_id": w.member.pk},
+        data={"title": "正高级工程师", "qualifications": "CNAS assessor (2019)"},
+    ),
+    Case("outputs:import_standards", OWN),
+    Case(
+        "outputs:import_standards",
+        OWN,
+        method="post",
+        note="dry run",
+        data=lambda w: {
+            "file": SimpleUploadedFile("s.csv", STANDARDS_CSV.encode(), "text/csv"),
+            "dry_run": "on",
+        },
+    ),
+    Case(
+        "qslab_outputs_api_import_standards",
+        OWN,
+        method="post",
+        api=True,
+        data={"content": STANDARDS_CSV, "dry_run": True},
     ),
     Case("qslab_outputs_api_check_standard_number", EVERYONE, api=True, query="number=GB%2FT%2012345-2026"),
     Case("qslab_outputs_api_list_outputs", EVERYONE, api=True, query="year=2026"),

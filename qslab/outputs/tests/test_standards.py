@@ -40,6 +40,8 @@ def test_a_lab_manager_takes_a_group_standard_from_proposal_to_publication(world
     moves = ChangeRecord.objects.filter(action="transition", object_id=str(std.pk)).order_by("pk")
     assert [m.transition for m in moves] == list(TO_PUBLISHED)
     assert all(m.user_id == manager.pk for m in moves)
+    assert std not in services.published_standards(world.lab)  # public once the office has verified it
+    services.verify_standard(world.users["office"], std, "verify")
     assert std in services.published_standards(world.lab)
 
 

@@ -65,6 +65,7 @@ class Command(BaseCommand):
                 ]
                 for step, on in steps:
                     services.move_standard(office, published, step, on=on)
+                services.verify_standard(office, published, "verify")
                 drafting = services.record_standard(
                     office,
                     lab,
@@ -118,6 +119,30 @@ class Command(BaseCommand):
                     ("transfer", {"value": 50 * i, "counterpart": "演示企业"}, False),
                     ("policy_report", {"policy_question": "如何提升检测装备自主可控水平（演示）"}, False),
                 ]
+                staff = [
+                    ("演示主任", "Demo Director", "director", "研究员", "CNAS 评审员（演示）"),
+                    (
+                        "演示质量负责人",
+                        "Demo Quality Manager",
+                        "quality_manager",
+                        "高级工程师",
+                        "内审员（演示）",
+                    ),
+                    ("演示工程师", "Demo Engineer", "engineer", "工程师", "一级注册计量师（演示）"),
+                ]
+                for name_zh, name_en, role, title, qualification in staff:
+                    services.add_staff(
+                        office,
+                        lab,
+                        {
+                            "name_zh": name_zh,
+                            "name_en": name_en,
+                            "role": role,
+                            "title": title,
+                            "qualifications": qualification,
+                            "starts_on": dt.date(year - 3, 9, 1),
+                        },
+                    )
                 for kind, extra, verify in rows:
                     item = services.record_output(
                         office,
