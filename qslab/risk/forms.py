@@ -292,7 +292,7 @@ class ScenarioForm(forms.Form):
             (1, _("1: first aid, fully reversible")),
             (2, _("2: A&E, usually no admission; recovery")),
             (3, _("3: admission; lasting effects")),
-            (4, _("4: fatal or over 10 % disability")),
+            (4, _("4: fatal, or disability over 10 per cent")),
         ],
     )
     steps = forms.CharField(

@@ -219,7 +219,7 @@ def estimates_chart_svg(table: EstimateTable, *, limit: int = 15, title: str = "
                 positions = list(range(len(rows)))[::-1]
                 ax.barh(positions, values, xerr=errors, color="#5b7fa6", ecolor="#333", capsize=3)
                 ax.set_yticks(positions, labels, fontsize=8)
-                ax.set_xlabel(_("national estimate (95 % confidence interval)"))
+                ax.set_xlabel(_("national estimate (95-percent confidence interval)"))
         else:
             ax.text(
                 0.5, 0.5, _("no stable estimate to draw"), ha="center", va="center", transform=ax.transAxes
