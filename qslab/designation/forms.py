@@ -78,6 +78,41 @@ class TransitionForm(forms.Form):
 
 
 class ExpertProfileForm(forms.ModelForm):
+    former_affiliations_text = forms.CharField(
+        label=_("former affiliations"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line: organisation (USCC or name) | until year"),
+    )
+    collaborations_text = forms.CharField(
+        label=_("recent collaborations (joint projects, papers, contracts)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line: organisation (USCC or name) | until year"),
+    )
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.fields["former_affiliations_text"].initial = services.format_affiliations(
+                self.instance.former_affiliations or []
+            )
+            self.fields["collaborations_text"].initial = services.format_affiliations(
+                self.instance.collaborations or []
+            )
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        data = super().clean()
+        for field, label in (
+            ("former_affiliations", _("former affiliations")),
+            ("collaborations", _("recent collaborations")),
+        ):
+            rows, errors = services.parse_affiliations(data.get(f"{field}_text") or "", str(label))
+            for e in errors:
+                self.add_error(f"{field}_text", e)
+            data[field] = rows
+        return data
+
     class Meta:
         model = ExpertProfile
         fields = ("name", "title", "organisation", "region_code", "fields")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -472,6 +472,40 @@ def save_expert_profile(
         if "fields" in data:
             profile.fields.set(_key_fields(data["fields"]))
     return profile
+
+
+def parse_affiliations(text: str, label: str) -> tuple[list[dict[str, int]], list[str]]:
+    """Lines ``organisation (USCC, Chinese or English name) | until year``; all errors at once."""
+    rows, errors = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in re.split(r"[|｜]", line)]
+        if len(parts) != 2 or not parts[1].isdigit():
+            errors.append(
+                _("%(label)s, line %(n)d: expected “organisation | year”.") % {"label": label, "n": n}
+            )
+            continue
+        org = Organisation.objects.filter(
+            models.Q(uscc=parts[0]) | models.Q(name_zh=parts[0]) | models.Q(name_en=parts[0])
+        ).first()
+        if org is None:
+            errors.append(
+                _("%(label)s, line %(n)d: no organisation “%(org)s” in the register.")
+                % {"label": label, "n": n, "org": parts[0]}
+            )
+            continue
+        rows.append({"organisation": org.pk, "until": int(parts[1])})
+    return rows, errors
+
+
+def format_affiliations(rows: Sequence[dict[str, Any]]) -> str:
+    names = dict(
+        Organisation.objects.filter(pk__in=[r.get("organisation") for r in rows]).values_list("pk", "name_zh")
+    )
+    return "\n".join(
+        f"{names.get(r.get('organisation'), r.get('organisation'))} | {r.get('until', '')}" for r in rows
+    )
 
 
 EXPERT_PROFILE_FIELDS = (

@@ -331,3 +331,39 @@ def test_on_the_targeted_route_the_institution_s_managers_run_the_construction(u
     assert has_role(manager, "lab_manager", scope=construction.laboratory)
     assert Deadline.objects.get(object_id=str(construction.pk), done_at__isnull=True).assignee == manager
     services.submit_progress_report(manager, construction, period="2027", text="启动建设")
+
+
+def test_an_expert_states_former_affiliations_and_collaborations_on_the_profile_page(users, clients):
+    from qslab.labs.models import KeyField
+
+    institution = make_organisation(region_code="320000", name_zh="甲研究院")
+    profile = make_expert(user=users["expert"])
+    page = clients["expert"].post(
+        "/designation/experts/me/",
+        {
+            "name": profile.name,
+            "organisation": profile.organisation_id,
+            "region_code": "110000",
+            "fields": [KeyField.objects.get(code="robots").pk],
+            "former_affiliations_text": "甲研究院 | 2024\n不存在的单位 | 2020\n乙 | 年份",
+            "collaborations_text": "",
+        },
+    )
+    assert page.status_code == 200, "errors are shown, nothing saved"
+    body = page.content.decode()
+    assert "no organisation “不存在的单位”" in body and "line 3" in body
+    page = clients["expert"].post(
+        "/designation/experts/me/",
+        {
+            "name": profile.name,
+            "organisation": profile.organisation_id,
+            "region_code": "110000",
+            "fields": [KeyField.objects.get(code="robots").pk],
+            "former_affiliations_text": "",
+            "collaborations_text": "甲研究院 | 2025",
+        },
+    )
+    assert page.status_code == 302
+    profile.refresh_from_db()
+    assert profile.collaborations == [{"organisation": institution.pk, "until": 2025}]
+    assert not profile.vetted, "a change by the expert is vetted again"
