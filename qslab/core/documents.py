@@ -99,3 +99,40 @@ def verify_document(doc: OfficialDocument) -> bool:
             if hashlib.sha256(fh.read()).hexdigest() != getattr(doc, hash_field):
                 return False
     return True
+
+
+# Folders under MEDIA_ROOT whose files are written by qslab.core before the transaction that records them
+# commits (official documents, attachments). A transaction that rolls back, or a worker killed in
+# between, leaves a file no row names; these are swept.
+SWEPT_FOLDERS = ("documents", "attachments")
+
+
+def sweep_orphan_files(min_age_seconds: int = 3600) -> list[str]:
+    """Delete files under ``SWEPT_FOLDERS`` that no row refers to and that are older than ``min_age_seconds``
+    (younger ones may belong to a transaction still running). Returns the names removed."""
+    import time
+    from pathlib import Path
+
+    from django.apps import apps
+    from django.conf import settings
+    from django.db import models as dj_models
+
+    referenced: set[str] = set()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, dj_models.FileField):
+                referenced.update(
+                    model._default_manager.exclude(**{field.attname: ""}).values_list(
+                        field.attname, flat=True
+                    )
+                )
+    root = Path(settings.MEDIA_ROOT)
+    cutoff = time.time() - min_age_seconds
+    removed = []
+    for folder in SWEPT_FOLDERS:
+        for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
+            name = path.relative_to(root).as_posix()
+            if path.is_file() and name not in referenced and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed.append(name)
+    return removed

@@ -60,8 +60,13 @@ class ChangeLoggedModel(models.Model):
     def snapshot(self) -> dict[str, Any]:
         """Field values as JSON-ready data, for the before/after of a change record."""
         data: dict[str, Any] = {}
+        # A field left out by .only()/.defer() is not read: reading it would load the row again, whose
+        # from_db takes a snapshot again (endless recursion, e.g. when a serialiser walks a many-to-many).
+        deferred = self.get_deferred_fields()
         for field in self._meta.concrete_fields:
             if field.name in ("created", "last_updated") or field.name in self.change_log_exclude:
+                continue
+            if field.attname in deferred:
                 continue
             value = field.value_from_object(self)
             if isinstance(value, (dt.datetime, dt.date, dt.time)):
