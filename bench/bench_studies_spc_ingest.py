@@ -10,8 +10,9 @@ beyond 3 sigma, so alarms are raised and notified as in use. Throughput counts a
 (201 responses) over the whole window, i.e. sustained, not a burst; the stored point and alarm
 counts are checked afterwards.
 
-Two request sizes: one point per request (a sensor posting each reading) and ten points per
-request (a gateway batching a second of readings). Reference, same run: the same service called
+Three request sizes: one point per request (a sensor posting each reading), ten points per request
+(a gateway batching a second of readings) and a hundred (a line controller posting every few
+seconds). Reference, same run: the same service called
 in one process without HTTP (one point per call), i.e. what one worker can do at best.
 Times in the table are seconds per 1,000 points.
 """
@@ -171,7 +172,7 @@ def _load(base: str, spec: dict, batch: int, seconds: float, threads: int) -> tu
 
 def run(quick: bool) -> list[Row]:
     seconds = 5.0 if quick else 30.0
-    reference_points = 200 if quick else 1000
+    reference_points = 100 if quick else 300
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="qslab-bench-spc-") as folder:
         database_url, db_label, drop = _database(folder)
@@ -210,7 +211,7 @@ def run(quick: bool) -> list[Row]:
                 else:
                     raise RuntimeError("gunicorn did not start")
                 results = {}
-                for batch in (1, 10):
+                for batch in (1, 10, 100):
                     posted += _load(base, spec, batch, 1.0, threads=4)[0]  # warm-up
                     results[batch] = _load(base, spec, batch, seconds, threads=4)
                     posted += results[batch][0]
