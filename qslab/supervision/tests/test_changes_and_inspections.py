@@ -218,3 +218,31 @@ def test_custom_grades_map_to_funding_grades_by_key_or_position():
     assert services.funding_grade("a", grades) == "excellent"
     assert services.funding_grade("b", grades) == "good"
     assert services.funding_grade("c", grades) == "poor"
+
+
+def test_through_the_api_a_lab_sees_its_inspections_only_once_recorded_and_its_changes_only(env):
+    from django.test import Client
+
+    from qslab.accounts.models import ApiToken
+
+    other = make_lab("c3", status="named")
+    services.report_major_change(env.office, other, kind="direction", new_value="x", reason="y")
+    own_change = services.report_major_change(
+        env.manager, env.lab, kind="direction", new_value="a", reason="b"
+    )
+    inspection = services.plan_inspection(
+        env.office,
+        env.lab,
+        kind="for_cause",
+        cause="c",
+        planned_on=timezone.localdate(),
+        inspectors=[env.users["expert"]],
+    )
+    services.record_finding(env.office, inspection, severity="minor", description="d")
+    _token, raw = ApiToken.issue(env.manager, "test")
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert client.get("/api/supervision/inspections").json()["items"] == []
+    assert [c["id"] for c in client.get("/api/supervision/changes").json()["items"]] == [own_change.pk]
+    services.record_inspection(env.office, inspection, conducted_on=timezone.localdate(), summary="s")
+    (item,) = client.get("/api/supervision/inspections").json()["items"]
+    assert item["id"] == inspection.pk and [f["severity"] for f in item["findings"]] == ["minor"]
