@@ -1324,37 +1324,99 @@ def recall_scope(
     )
     trace = _trace_store(store)
     with quiet_backend():
-        units = affected_units(trace, crit)
-        events = _scope_events(trace, units)
-        slim = units.select("unit_key", "batch", "model", "production_date")
-        unit_list = _unit_list(slim, events).cache()  # one row per unit in scope, few columns
-        try:
-            return _summarise(crit, events, unit_list)
-        finally:
-            unit_list.release()
+        if str(trace.backend.name) == "duckdb":
+            return _recall_scope_duckdb(trace, crit)
+        return _recall_scope_portable(trace, crit)
 
 
-def _summarise(crit: ScopeCriteria, events: ir.Table, unit_list: ir.Table) -> RecallScope:
-    ul = unit_list
-    # one small grouped table gives every count (at most kinds x batches x models x 4 rows)
-    grouped = (
-        ul.group_by(
-            last_kind=ul.last_kind.fill_null(""),
-            batch=ul.batch.fill_null(""),
-            model=ul.model.fill_null(""),
-            recalled=ul.recalled,
-            remedied=ul.remedied,
+def _recall_scope_portable(trace: TraceStore, crit: ScopeCriteria) -> RecallScope:
+    """The scope query as Ibis expressions on any backend (the per-unit status table cached)."""
+    units = affected_units(trace, crit)
+    events = _scope_events(trace, units)
+    unit_list = _unit_list(units.select(*_SLIM_UNIT_COLUMNS), events).cache()
+    try:
+        return _result(
+            crit,
+            _grouped(unit_list).to_pyarrow(),
+            _party_list(events, unit_list).to_pyarrow(),
+            _region_list(events, unit_list).to_pyarrow(),
         )
-        .aggregate(n=ul.count(), first=ul.production_date.min(), last=ul.production_date.max())
-        .to_pyarrow()
-        .to_pandas()
-    )
+    finally:
+        unit_list.release()
+
+
+_SLIM_UNIT_COLUMNS = ("unit_key", "batch", "model", "production_date")
+_SCOPE_UNITS = "_trace_scope_units"
+_SCOPE_STATUS = "_trace_scope_status"
+#: Ibis-compiled SQL of the fixed part of the scope query, per DuckDB catalog (compiled once: building
+#: and compiling the Ibis expressions costs more than running them on a typical scope).
+_COMPILED: dict[tuple[str, str], tuple[str, pa.Schema]] = {}
+
+
+def _compiled(trace: TraceStore, name: str, build: Any) -> tuple[str, pa.Schema]:
+    """SQL and Arrow schema of an expression (DuckDB returns e.g. sums as decimals; Ibis casts them)."""
+    key = (str(trace.backend.current_catalog), name)
+    if key not in _COMPILED:
+        expr = build()
+        _COMPILED[key] = (str(trace.backend.compile(expr)), expr.schema().to_pyarrow())
+    return _COMPILED[key]
+
+
+def _fetch(con: Any, compiled: tuple[str, pa.Schema]) -> pa.Table:
+    sql, schema = compiled
+    return con.sql(sql).to_arrow_table().cast(schema)
+
+
+def _recall_scope_duckdb(trace: TraceStore, crit: ScopeCriteria) -> RecallScope:
+    """The same query as the portable path, on DuckDB: the affected units go to a temporary table, and
+    the rest runs as SQL compiled once by Ibis from the same expressions (only the small unit filter
+    is compiled per call)."""
+    backend = trace.backend
+    con = backend.con
+    units_sql = str(backend.compile(affected_units(trace, crit).select(*_SLIM_UNIT_COLUMNS)))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCOPE_UNITS} AS {units_sql}")
+    try:
+
+        def status() -> ir.Table:
+            units = backend.table(_SCOPE_UNITS)
+            return _unit_list(units, _scope_events(trace, units))
+
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_SCOPE_STATUS} AS {_compiled(trace, 'status', status)[0]}"
+        )
+
+        def parts() -> tuple[ir.Table, ir.Table]:
+            units = backend.table(_SCOPE_UNITS)
+            return _scope_events(trace, units), backend.table(_SCOPE_STATUS)
+
+        grouped = _fetch(con, _compiled(trace, "grouped", lambda: _grouped(parts()[1])))
+        parties = _fetch(con, _compiled(trace, "parties", lambda: _party_list(*parts())))
+        regions = _fetch(con, _compiled(trace, "regions", lambda: _region_list(*parts())))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_SCOPE_STATUS}")
+        con.execute(f"DROP TABLE IF EXISTS {_SCOPE_UNITS}")
+    return _result(crit, grouped, parties, regions)
+
+
+def _grouped(ul: ir.Table) -> ir.Table:
+    """One small grouped table that gives every count (at most kinds x batches x models x 4 rows)."""
+    return ul.group_by(
+        last_kind=ul.last_kind.fill_null(""),
+        batch=ul.batch.fill_null(""),
+        model=ul.model.fill_null(""),
+        recalled=ul.recalled,
+        remedied=ul.remedied,
+    ).aggregate(n=ul.count(), first=ul.production_date.min(), last=ul.production_date.max())
+
+
+def _result(
+    crit: ScopeCriteria, grouped_table: pa.Table, parties: pa.Table, regions: pa.Table
+) -> RecallScope:
+    grouped = grouped_table.to_pandas()
     n = grouped["n"]
     kind = grouped["last_kind"]
     firsts, lasts = grouped["first"].dropna(), grouped["last"].dropna()
     last_counts = n.groupby(kind).sum()
-    parties = tuple(PartyExposure(**row) for row in _party_list(events, ul).to_pyarrow().to_pylist())
-    regions = tuple(RegionExposure(**row) for row in _region_list(events, ul).to_pyarrow().to_pylist())
     return RecallScope(
         criteria=crit,
         n_units=int(n.sum()),
@@ -1366,8 +1428,12 @@ def _summarise(crit: ScopeCriteria, events: ir.Table, unit_list: ir.Table) -> Re
         last_event_counts={k: int(last_counts[k]) for k in EVENT_KINDS if k in last_counts.index},
         batches={str(k): int(v) for k, v in n.groupby(grouped["batch"]).sum().sort_index().items()},
         models={str(k): int(v) for k, v in n.groupby(grouped["model"]).sum().sort_index().items()},
-        produced_first=min(firsts) if len(firsts) else None,
-        produced_last=max(lasts) if len(lasts) else None,
-        parties=parties,
-        regions=regions,
+        produced_first=_as_plain_date(min(firsts)) if len(firsts) else None,
+        produced_last=_as_plain_date(max(lasts)) if len(lasts) else None,
+        parties=tuple(PartyExposure(**row) for row in parties.to_pylist()),
+        regions=tuple(RegionExposure(**row) for row in regions.to_pylist()),
     )
+
+
+def _as_plain_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value

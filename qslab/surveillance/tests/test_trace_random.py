@@ -229,3 +229,16 @@ def test_last_event_by_duckdb_arg_max_equals_the_portable_window(chain):
     window = _unit_list(units, events, fast=False).order_by("unit_key").to_pyarrow()
     assert fast.num_rows > 400
     assert fast.equals(window)
+
+
+def test_the_duckdb_path_and_the_portable_ibis_path_give_the_same_scope(chain):
+    from qslab.surveillance.store import quiet_backend
+    from qslab.surveillance.trace import _recall_scope_duckdb, _recall_scope_portable
+
+    store, _, _ = chain
+    with quiet_backend():
+        for crit in CRITERIA:
+            fast = _recall_scope_duckdb(store, crit)
+            assert fast == _recall_scope_portable(store, crit)
+            assert all(type(p.units_held) is int and type(p.units_handled) is int for p in fast.parties)
+        assert "_trace_scope_units" not in store.backend.con.sql("SHOW ALL TABLES").fetchall().__str__()
