@@ -6,7 +6,10 @@ backend): **units** (one row per serialised item, GS1 identity GTIN + serial) an
 defect in given batches / serial ranges / production window of one GTIN: which units, which parties
 (in particular the distributors and retailers holding units now), which regions, and how many units
 are already recalled and remedied (recall effectiveness). Every query is an Ibis expression executed
-by the backend; nothing is built from SQL strings and nothing loops over rows in Python.
+by the backend, and nothing loops over rows in Python. On DuckDB the affected units go to a
+temporary table and the fixed rest of the query is compiled by Ibis once per process (building and
+compiling the expressions costs more than running them on a typical scope); other backends run the
+same expressions directly.
 
 API (stable; the Django ``recalls`` app calls it)
 ================================================
