@@ -377,3 +377,31 @@ def submit_consensus(request: HttpRequest, application_id: int, stage: str, payl
     return ConsensusOut(
         application_id=app.pk, stage=report.stage, total=report.total, recommendation=report.recommendation
     )
+
+
+class DesignationVoteIn(Schema):
+    choice: str = Field(..., description="approve | reject | abstain | recuse")
+    reason: str = ""
+
+
+class DesignationVoteOut(Schema):
+    application_id: int
+    meeting_id: int | None
+    choice: str
+    reason: str
+
+
+@router.post(
+    "/applications/{application_id}/votes",
+    response={201: DesignationVoteOut, 422: ErrorOut, **ERRORS},
+    summary="A committee member in term votes on an application on a meeting's agenda (recusal with reason)",
+)
+def cast_vote(request: HttpRequest, application_id: int, payload: DesignationVoteIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    vote = services.cast_vote(request.user, app, payload.choice, payload.reason)
+    return Status(
+        201,
+        DesignationVoteOut(
+            application_id=app.pk, meeting_id=vote.meeting_id, choice=vote.choice, reason=vote.reason
+        ),
+    )

@@ -221,6 +221,14 @@ CASES = [
     Case("qslab_designation_api_list_notices", EVERYONE, api=True),
     Case("qslab_designation_api_list_constructions", SIGNED_IN, api=True),
     Case(
+        "qslab_designation_api_cast_vote",
+        {"committee"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"application_id": w.reviewed.pk},
+        data={"choice": "approve"},
+    ),
+    Case(
         "qslab_designation_api_move_construction",
         OFFICE,
         method="post",
