@@ -145,12 +145,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(rates_to_tariffs, migrations.RunPython.noop),
-        migrations.RemoveField(
-            model_name="resource",
-            name="rate_external",
-        ),
-        migrations.RemoveField(
-            model_name="resource",
-            name="rate_internal",
-        ),
+        # the hourly rates are removed in 0008, in a transaction of its own (PostgreSQL refuses to alter
+        # a table with the pending trigger events of the rows just written)
     ]
