@@ -10,7 +10,7 @@ REQS := requirements/base.txt requirements/analytics.txt requirements/spark.txt 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit bench venv messages translations migrate demo worker clean fuzz
+.PHONY: run test lint audit load bench venv messages translations migrate demo worker clean fuzz
 
 venv: $(VENV)/.installed
 
@@ -59,6 +59,12 @@ audit: venv
 
 bench: venv
 	$(PY) -m bench.run
+
+# Load test: seed 1,000 labs / 100,000 incidents / 10,000 bookings (separate SQLite under var/load unless
+# DATABASE_URL is set), gunicorn on loopback, locust headless for LOAD_TIME with LOAD_USERS users, then
+# p50/p95/p99 and errors against the target (50 users, 0 errors, p95 <= 150 ms). See load/run.sh.
+load: translations
+	load/run.sh
 
 fuzz: translations
 	QSLAB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q --ds=qslab.settings.test qslab/core/tests/test_api_fuzz.py

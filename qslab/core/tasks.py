@@ -39,6 +39,7 @@ class Progress:
 def send_reminders_task(context: Any, owner_id: int | None = None) -> dict[str, int]:
     """The daily reminder job, with its progress visible to whoever started it (and the office)."""
     from qslab.accounts.models import User
+    from qslab.core.documents import sweep_orphan_files
     from qslab.core.reminders import send_reminders
 
     owner = User.objects.filter(pk=owner_id).first() if owner_id else None
@@ -46,5 +47,9 @@ def send_reminders_task(context: Any, owner_id: int | None = None) -> dict[str, 
         str(context.task_result.id), "Reminders and overdue marks", total=1, owner=owner
     ) as progress:
         result = send_reminders()
-        progress.advance(message=f"reminded {result['reminded']}, overdue {result['overdue']}")
+        # Files of documents whose transaction rolled back (or whose worker died) are removed once old.
+        swept = len(sweep_orphan_files())
+        progress.advance(
+            message=f"reminded {result['reminded']}, overdue {result['overdue']}, stray files removed {swept}"
+        )
     return result
