@@ -13,7 +13,7 @@ from pydantic import StrictBool
 from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
-from qslab.funding import services
+from qslab.funding import reports, services
 from qslab.funding.models import AllocationRun, Budget
 from qslab.labs.models import Laboratory
 
@@ -340,4 +340,65 @@ def list_allocations(request: HttpRequest):
 def get_allocation(request: HttpRequest, run_id: int):
     return _run(
         get_visible_or_404(AllocationRun.objects.select_related("document"), request.user, pk=run_id), True
+    )
+
+
+class FundingReportRowOut(Schema):
+    code: str = Field(..., description="top-level key field code or GB/T 2260 province code; '' for all")
+    name: str
+    laboratories: int
+    approved: int
+    budgeted: Decimal
+    spent: Decimal
+    execution_pct: Decimal | None
+    targets_measured: int
+    targets_met: int
+    attainment_pct: Decimal | None
+    evaluations: int
+    mean_score: Decimal | None
+    grades: dict[str, int]
+
+
+class FundingReportOut(Schema):
+    year: int
+    by: str
+    rows: list[FundingReportRowOut]
+    total: FundingReportRowOut
+
+
+def _report_row(g: reports.GroupRow) -> FundingReportRowOut:
+    return FundingReportRowOut(
+        code=g.code,
+        name=str(g.name),
+        laboratories=g.laboratories,
+        approved=g.approved,
+        budgeted=g.budgeted,
+        spent=g.spent,
+        execution_pct=g.execution,
+        targets_measured=g.targets_measured,
+        targets_met=g.targets_met,
+        attainment_pct=g.attainment,
+        evaluations=len(g.scores),
+        mean_score=g.mean_score,
+        grades={str(k): v for k, v in g.grades.items()},
+    )
+
+
+@router.get(
+    "/reports",
+    response={200: FundingReportOut, **ERRORS},
+    summary="A year's budgets by key field or province (only the budgets I may see)",
+)
+def get_report(request: HttpRequest, year: int, by: str = "field"):
+    if by not in reports.GROUPINGS:
+        return Status(
+            422, ErrorOut(detail=f"by must be one of {', '.join(reports.GROUPINGS)}", code="invalid")
+        )
+    if not any(
+        has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER)
+    ):
+        raise PermissionDenied("Budgets are shown to the laboratories, their authorities and the office.")
+    rep = reports.report(request.user, year, by)
+    return FundingReportOut(
+        year=rep.year, by=rep.by, rows=[_report_row(g) for g in rep.rows], total=_report_row(rep.total)
     )

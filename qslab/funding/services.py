@@ -857,6 +857,19 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     return run
 
 
+def allocated_subsidy(laboratory: Laboratory, year: int) -> Decimal | None:
+    """The subsidy issued to ``laboratory`` by the allocations of evaluation year ``year - 1``: the
+    amount meant for the central-subsidy source of its ``year`` budget (None if nothing was issued)."""
+    from django.db.models import Sum
+
+    from qslab.funding.models import Allocation
+
+    total = Allocation.objects.filter(
+        laboratory=laboratory, run__year=year - 1, run__status=AllocationRun.Status.ISSUED
+    ).aggregate(total=Sum("amount"))["total"]
+    return None if total is None else Decimal(total).quantize(CENT)
+
+
 # ------------------------------------------------------------------------------------------ dashboard
 
 
@@ -871,6 +884,17 @@ def queue_items(user: Any) -> list[Any]:
     items: list[QueueItem] = []
     year = timezone.localdate().year
     if has_role(user, Role.OFFICE):
+        rules = FundingRules.for_year(year)
+        if timezone.localdate().month == rules.monitoring_month:
+            items.append(
+                QueueItem(
+                    _("Run the in-year monitoring of %(y)s (data to month %(m)s)")
+                    % {"y": year, "m": rules.monitoring_data_month},
+                    reverse("funding:monitoring"),
+                    dt.date(year, rules.monitoring_month, 28),
+                    "funding",
+                )
+            )
         for b in Budget.objects.filter(status="submitted").select_related("laboratory")[:100]:
             items.append(
                 QueueItem(_("Approve budget: %(b)s") % {"b": b}, b.get_absolute_url(), kind="funding")

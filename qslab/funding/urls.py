@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:budget_id>/act/<slug:transition>/", views.budget_transition, name="budget_transition"),
     path("<int:budget_id>/execution.svg", views.execution_svg, name="execution_svg"),
     path("<int:budget_id>/import/", views.expenditure_import, name="expenditure_import"),
+    path("<int:budget_id>/expenditures/export/", views.expenditure_export, name="expenditure_export"),
     path("<int:budget_id>/evaluation/", views.evaluation, name="evaluation"),
     path(
         "<int:budget_id>/evaluation/act/<slug:transition>/",
@@ -23,6 +24,8 @@ urlpatterns = [
     path("flags/<int:flag_id>/answer/", views.flag_answer, name="flag_answer"),
     path("flags/<int:flag_id>/hold/", views.flag_hold, name="flag_hold"),
     path("monitoring/", views.monitoring, name="monitoring"),
+    path("reports/", views.report, name="report"),
+    path("reports/export/", views.report_export, name="report_export"),
     path("grades/", views.grades, name="grades"),
     path("rules/", views.rules, name="rules"),
     path("allocations/", views.allocations, name="allocations"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -20,18 +22,20 @@ from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
-from qslab.funding import forms, services
-from qslab.funding.charts import execution_chart_svg
+from qslab.funding import forms, reports, services
+from qslab.funding.charts import execution_chart_svg, group_bars_svg, stacked_counts_svg
 from qslab.funding.models import (
     AllocationRun,
     Budget,
     FundingRules,
+    Grade,
     LabGrade,
     Line,
     MonitoringFlag,
     SelfEvaluation,
     Source,
 )
+from qslab.labs.xlsx import write_xlsx
 
 
 def _office(request: HttpRequest) -> None:
@@ -159,6 +163,11 @@ def budget(request: HttpRequest, budget_id: int) -> HttpResponse:
             "evaluation": SelfEvaluation.objects.filter(budget=item).first(),
             "history": history_of(item),
             "expenditures": item.expenditures.order_by("-date", "-pk")[:20],
+            "subsidy": services.allocated_subsidy(item.laboratory, item.year),
+            "central_in_force": sum(
+                (a for (_ln, src), a in (in_force.amounts() if in_force else {}).items() if src == "central"),
+                Decimal(0),
+            ),
         },
     )
 
@@ -179,7 +188,12 @@ def budget_lines(request: HttpRequest, budget_id: int) -> HttpResponse:
     return render(
         request,
         "funding/budget_lines.html",
-        {"budget": item, "form": form, "sources": [s.label for s in Source]},
+        {
+            "budget": item,
+            "form": form,
+            "sources": [s.label for s in Source],
+            "subsidy": services.allocated_subsidy(item.laboratory, item.year),
+        },
     )
 
 
@@ -521,3 +535,109 @@ def allocation_pdf(request: HttpRequest, run_id: int) -> HttpResponse:
     return FileResponse(
         field.open("rb"), content_type="application/pdf", filename=f"{run.document.number}.pdf"
     )
+
+
+# --------------------------------------------------------------------------------------------- reports
+
+
+def _table_response(name: str, header: Any, rows: list[list[Any]], fmt: str) -> HttpResponse:
+    """CSV (UTF-8 with BOM, for spreadsheets) or XLSX download of a header and rows."""
+    stamp = timezone.localdate().isoformat()
+    if fmt == "xlsx":
+        # amounts and rates as spreadsheet numbers (the shortest repr of a 2-decimal value is exact)
+        cells = [[float(v) if isinstance(v, Decimal) else v for v in row] for row in rows]
+        response = HttpResponse(
+            write_xlsx(list(header), cells, name[:31]),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
+        return response
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+def _report_params(request: HttpRequest) -> tuple[int, str]:
+    _may_see_budgets(request)
+    year = request.GET.get("year", "")
+    by = request.GET.get("by", "field")
+    return (
+        int(year) if year.isdigit() else timezone.localdate().year - 1,
+        by if by in reports.GROUPINGS else "field",
+    )
+
+
+def _f(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@login_required
+def report(request: HttpRequest) -> HttpResponse:
+    year, by = _report_params(request)
+    rep = reports.report(request.user, year, by)
+    names = [g.name for g in rep.rows]
+    charts = []
+    if rep.rows:
+        charts.append(
+            (
+                _("Execution, target attainment and mean score"),
+                group_bars_svg(
+                    names,
+                    {
+                        _("execution (%)"): [_f(g.execution) for g in rep.rows],
+                        _("targets met (%)"): [_f(g.attainment) for g in rep.rows],
+                        _("mean score"): [_f(g.mean_score) for g in rep.rows],
+                    },
+                ),
+            )
+        )
+        charts.append(
+            (
+                _("Self-evaluation grades"),
+                stacked_counts_svg(
+                    names,
+                    {str(Grade(k).label): [g.grades[k] for g in rep.rows] for k in reports.GRADES},
+                    ylabel=_("laboratories"),
+                ),
+            )
+        )
+    return render(
+        request,
+        "funding/report.html",
+        {
+            "report": rep,
+            "year": year,
+            "by": by,
+            "charts": charts,
+            "groupings": [("field", _("key field")), ("region", _("region"))],
+            "grade_labels": [Grade(k).label for k in reports.GRADES],
+        },
+    )
+
+
+@login_required
+def report_export(request: HttpRequest) -> HttpResponse:
+    year, by = _report_params(request)
+    rep = reports.report(request.user, year, by)
+    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    if request.GET.get("table") == "budgets":
+        return _table_response(f"budgets-{year}", reports.BUDGET_COLUMNS, reports.budget_table(rep), fmt)
+    return _table_response(f"budgets-{year}-by-{by}", reports.GROUP_COLUMNS, reports.group_table(rep), fmt)
+
+
+EXPENDITURE_COLUMNS = ("date", "line", "source", "amount", "description", "reference")
+
+
+@login_required
+def expenditure_export(request: HttpRequest, budget_id: int) -> HttpResponse:
+    item = get_visible_or_404(Budget.objects.select_related("laboratory"), request.user, pk=budget_id)
+    rows = [
+        [e.date.isoformat(), e.line, e.source, e.amount, e.description, e.reference]
+        for e in item.expenditures.order_by("date", "pk")
+    ]
+    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    return _table_response(f"expenditures-{item.laboratory.code}-{item.year}", EXPENDITURE_COLUMNS, rows, fmt)

@@ -77,6 +77,10 @@ CASES = [
     ),
     Case("funding:monitoring", BOARD),
     Case("funding:monitoring", OFFICE, method="post", note="run", data={"year": "2025", "month": "7"}),
+    Case("funding:report", SEE_OWN, note="each sees only the budgets they may see"),
+    Case("funding:report_export", SEE_OWN, data={"format": "xlsx", "by": "region"}),
+    Case("funding:expenditure_export", SEE_OWN, kwargs=APPROVED),
+    Case("funding:expenditure_export", BOARD, note="another lab", kwargs=OTHER),
     Case("funding:grades", OFFICE),
     Case("funding:rules", OFFICE),
     Case("funding:allocations", BOARD),
@@ -142,6 +146,7 @@ CASES = [
         kwargs=APPROVED,
         data={"csv": "date,line,source,amount\n2025-05-02,materials,supporting,99.00\n"},
     ),
+    Case("qslab_funding_api_get_report", SEE_OWN, api=True, query="year=2025&by=region"),
     Case("qslab_funding_api_list_allocations", BOARD, api=True),
     Case("qslab_funding_api_get_allocation", BOARD, api=True, kwargs=RUN),
 ]

@@ -126,3 +126,21 @@ def test_issuing_an_allocation_numbers_a_document_and_freezes_the_list(users):
 
     with pytest.raises(ValidationError):
         services.compute_allocation(users["office"], run)
+
+
+@pytest.mark.django_db
+def test_an_issued_allocation_shows_on_the_next_years_budget_against_its_central_subsidy(users):
+    from qslab.core.testing import verified_client
+
+    lab = _reviewed(users, "a")
+    assert services.allocated_subsidy(lab, YEAR + 1) is None
+    draft = services.compute_allocation(users["office"], _run(users, "1234.56"))
+    assert services.allocated_subsidy(lab, YEAR + 1) is None, "a draft allocation feeds nothing"
+    services.issue_allocation(users["office"], draft)
+    assert services.allocated_subsidy(lab, YEAR + 1) == D("1234.56")
+    next_year = budget_with_lines(lab, users["office"], year=YEAR + 1)
+    page = verified_client(users["office"]).get(next_year.get_absolute_url()).content.decode()
+    assert "Subsidy allocated on the 2025 evaluation: 1234.56 yuan" in page
+    assert "central subsidy in this budget: 600000.00 yuan" in page and "They differ." in page
+    lines = verified_client(users["office"]).get(f"/funding/{next_year.pk}/lines/").content.decode()
+    assert "Enter it under the central subsidy source" in lines

@@ -88,3 +88,18 @@ def test_the_lab_manager_queue_lists_the_budget_due(users):
     labels = [i.label for i in queue_for(manager_of(lab))]
     year = timezone.localdate().year
     assert any(f"Budget {year} due" in label for label in labels)
+
+
+def test_the_office_is_asked_to_run_the_monitoring_in_the_rules_month_only(users):
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2030, 8, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        labels = [i.label for i in queue_for(users["office"])]
+        assert any("in-year monitoring of 2030 (data to month 7)" in label for label in labels)
+    FundingRules.objects.create(year=2030, monitoring_month=9, monitoring_data_month=8)
+    with time_machine.travel(dt.datetime(2030, 8, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        assert not any("in-year monitoring" in i.label for i in queue_for(users["office"]))
+    with time_machine.travel(dt.datetime(2030, 9, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        assert any("(data to month 8)" in i.label for i in queue_for(users["office"]))
