@@ -1182,27 +1182,32 @@ def _unit_list(units: ir.Table, events: ir.Table, *, fast: bool | None = None) -
 
 
 def _party_list(events: ir.Table, unit_list: ir.Table) -> ir.Table:
-    counts = {
-        "units_handled": events.unit_key.nunique(),
-        "units_recalled": events.unit_key.nunique(where=events.kind == "recalled"),
-        "units_remedied": events.unit_key.nunique(where=events.kind == "remedied"),
-    }
+    # distinct (party, unit) pairs first, then plain counts: cheaper than COUNT(DISTINCT ...) per party
+    pairs = events.group_by("party_id", "unit_key").aggregate(
+        recalled=(events.kind == "recalled").any(), remedied=(events.kind == "remedied").any()
+    )
+    counts = pairs.group_by("party_id").aggregate(
+        units_handled=pairs.count(),
+        units_recalled=pairs.recalled.cast("int64").sum(),
+        units_remedied=pairs.remedied.cast("int64").sum(),
+    )
     if _fast_aggregates(events):
         key = ibis.struct({"at": events.occurred_at, "key": events.event_key})
         value = ibis.struct({name: events[name] for name in _PARTY_FACTS.names})
-        handled = events.group_by("party_id").aggregate(_facts=_arg_max_party(value, key), **counts)
-        handled = handled.mutate(
-            party_name=handled._facts["party_name"],
-            role=handled._facts["party_role"],
-            region=handled._facts["region"],
+        facts = events.group_by("party_id").aggregate(_facts=_arg_max_party(value, key))
+        facts = facts.select(
+            "party_id",
+            party_name=facts._facts["party_name"],
+            role=facts._facts["party_role"],
+            region=facts._facts["region"],
         )
     else:
-        handled = events.group_by("party_id").aggregate(
+        facts = events.group_by("party_id").aggregate(
             party_name=events.party_name.argmax(events.occurred_at),
             role=events.party_role.argmax(events.occurred_at),
             region=events.region.argmax(events.occurred_at),
-            **counts,
         )
+    handled = facts.inner_join(counts, "party_id")
     holding = unit_list.last_kind.isin(list(HOLDING_KINDS))
     sold = unit_list.last_kind == "sold"
     now = unit_list.filter(unit_list.last_party_id.notnull()).group_by(party_id=unit_list.last_party_id)
