@@ -49,6 +49,7 @@ class RecallPublicOut(Schema):
     start_date: dt.date | None
     planned_end: dt.date | None
     notice_published_at: dt.datetime | None
+    notice_number: str | None
     units_affected: int
     units_remedied: int
     effectiveness: float | None
@@ -187,6 +188,7 @@ def _public(r: Recall) -> dict:
         "start_date": r.start_date,
         "planned_end": r.planned_end,
         "notice_published_at": r.notice_published_at,
+        "notice_number": r.notice_document.number if r.notice_document_id else None,
         "units_affected": r.units_affected,
         "units_remedied": r.units_remedied,
         "effectiveness": r.effectiveness,

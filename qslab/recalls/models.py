@@ -309,10 +309,14 @@ def _plan_complete(recall: Recall) -> str | None:
 
 
 def _mark_published(recall: Recall, user: Any, reason: str) -> None:
+    """Publish the notice: date it and issue it as a numbered public document (zh-Hans and English)."""
     from django.utils import timezone
 
+    from qslab.recalls.services import issue_notice_document
+
     recall.notice_published_at = timezone.now()
-    recall.save(update_fields=["notice_published_at"])
+    recall.notice_document = issue_notice_document(recall, user)
+    recall.save(update_fields=["notice_published_at", "notice_document"])
 
 
 def _has_final_report(recall: Recall) -> str | None:
@@ -486,6 +490,14 @@ class Recall(ChangeLoggedModel):
     notice_zh = models.TextField(_("public notice (Chinese)"), blank=True)
     notice_en = models.TextField(_("public notice (English)"), blank=True)
     notice_published_at = models.DateTimeField(_("notice published"), null=True, blank=True)
+    notice_document = models.ForeignKey(
+        "core.OfficialDocument",
+        verbose_name=_("notice document"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     units_affected = models.PositiveIntegerField(
         _("units affected"), default=0, help_text=_("from the latest recall scope query")
     )
@@ -542,6 +554,7 @@ class Recall(ChangeLoggedModel):
         "notice_zh",
         "notice_en",
         "notice_published_at",
+        "notice_document",
         "units_affected",
         "units_remedied",
         "closed_on",

@@ -222,6 +222,57 @@ def save_recall(
     return recall
 
 
+def issue_notice_document(recall: Recall, user: Any) -> Any:
+    """The recall notice as a numbered public document (zh-Hans and English PDFs): public fields only."""
+    from qslab.core.documents import issue_document
+
+    product = recall.product
+    remedies_zh = {"repair": "修理", "replace": "更换", "refund": "退货退款", "warning": "警示或补充说明"}
+    batches = ", ".join(recall.batches.values_list("lot", flat=True))
+    serials = "; ".join(f"{a} - {b}" for a, b in (recall.serial_ranges or []))
+    body_zh = "\n\n".join(
+        p
+        for p in (
+            recall.notice_zh,
+            f"产品：{product.name_zh} {product.brand} {product.model}；商品条码：{product.gtin or '—'}；"
+            f"批次：{batches or '—'}；序列号：{serials or '—'}。",
+            f"缺陷：{recall.defect_zh or recall.defect_en}",
+            f"召回措施（{remedies_zh.get(recall.remedy, '其他')}）："
+            f"{recall.remedy_text_zh or recall.remedy_text_en}",
+            f"消费者建议：{recall.advice_zh or recall.advice_en}"
+            if (recall.advice_zh or recall.advice_en)
+            else "",
+            f"召回时间：{recall.start_date} 至 {recall.planned_end}。",
+        )
+        if p
+    )
+    body_en = "\n\n".join(
+        p
+        for p in (
+            recall.notice_en,
+            f"Product: {product.name_en or product.name_zh} {product.brand} {product.model}; "
+            f"GTIN {product.gtin or '—'}; batches {batches or '—'}; serial numbers {serials or '—'}.",
+            f"Defect: {recall.defect_en or recall.defect_zh}",
+            f"Remedy ({recall.remedy}): {recall.remedy_text_en or recall.remedy_text_zh}",
+            f"Advice to consumers: {recall.advice_en or recall.advice_zh}"
+            if (recall.advice_zh or recall.advice_en)
+            else "",
+            f"Timetable: {recall.start_date} to {recall.planned_end}.",
+        )
+        if p
+    )
+    return issue_document(
+        kind_code="recall_notice",
+        title_zh=f"{recall.company.name_zh}召回公告：{recall.title_zh}"[:300],
+        title_en=f"Recall notice of {recall.company.name_en}: {recall.title_en or recall.title_zh}"[:300],
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_by=user,
+        public=True,
+        subject=recall,
+    )
+
+
 def move_recall(user: Any, recall: Recall, transition: str, reason: str = "") -> Recall:
     """Take a workflow step (submit, return, approve, publish, start, close)."""
     with transaction.atomic():
@@ -327,7 +378,7 @@ def reports_due(user: Any) -> list[tuple[Recall, dt.date]]:
 
 def published_recalls() -> QuerySet[Recall]:
     return Recall.objects.filter(status__in=[s.value for s in Recall.PUBLISHED]).select_related(
-        "product", "hazard", "product__category", "company"
+        "product", "hazard", "product__category", "company", "notice_document"
     )
 
 
@@ -490,12 +541,14 @@ def xlsx_bytes(header: list[str], rows: Iterable[Iterable[Any]], sheet: str) -> 
 
 
 def visible_for_user(user: Any) -> QuerySet[Recall]:
-    return Recall.objects.visible_to(user).select_related("product", "company", "hazard")
+    return Recall.objects.visible_to(user).select_related("product", "company", "hazard", "notice_document")
 
 
 def confidential_for_user(user: Any) -> QuerySet[Recall]:
     """Recalls whose confidential fields and supply chain the user may see."""
-    return Recall.objects.filter(Recall.confidential_q(user)).select_related("product", "company", "hazard")
+    return Recall.objects.filter(Recall.confidential_q(user)).select_related(
+        "product", "company", "hazard", "notice_document"
+    )
 
 
 def may_see_confidential(user: Any, recall: Recall) -> bool:

@@ -78,6 +78,11 @@ def test_a_recall_goes_from_plan_to_closure_with_every_step_audited(setting):
     services.move_recall(s["office"], recall, "publish")
     recall.refresh_from_db()
     assert recall.notice_published_at is not None
+    notice = recall.notice_document
+    assert notice.is_public and notice.number.startswith("国质标召〔")
+    for pdf in (notice.pdf_zh, notice.pdf_en):
+        with pdf.open("rb") as handle:
+            assert handle.read(4) == b"%PDF"
     assert Recall.objects.visible_to(None).filter(pk=recall.pk).exists()
     services.move_recall(s["client"], recall, "start")
     with time_machine.travel(dt.datetime(2026, 1, 5, 12, 0), tick=False):
