@@ -1588,14 +1588,13 @@ def build_weekly_digest(year: int | None = None, week: int | None = None) -> Any
         digest, _created = AlertDigest.objects.get_or_create(
             year=year, week=week, defaults={"start": start, "end": end}
         )
-        published = [
-            a
-            for a in ConsumerAlert.objects.filter(
-                status=ConsumerAlert.Status.PUBLISHED, published_at__isnull=False
+        first = timezone.make_aware(dt.datetime.combine(start, dt.time.min))
+        after = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
+        digest.alerts.set(
+            ConsumerAlert.objects.filter(
+                status=ConsumerAlert.Status.PUBLISHED, published_at__gte=first, published_at__lt=after
             )
-            if start <= timezone.localtime(a.published_at).date() <= end
-        ]
-        digest.alerts.set(published)
+        )
         digest.save()
     return digest
 

@@ -11,7 +11,7 @@ from qslab.core.models import Notification
 from qslab.core.testing import verified_client
 from qslab.core.workflow import TransitionRefused
 from qslab.risk import services
-from qslab.risk.models import AlertDigest, Term
+from qslab.risk.models import AlertDigest, ConsumerAlert, Term
 from qslab.risk.tests.conftest import SECRETS, alert_data, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +158,17 @@ def test_an_alert_drafted_from_a_completed_assessment_starts_with_its_product_an
         and initial["assessment"] == assessment.pk
     )
     assert initial["notification_type"] == "serious"
+
+
+def test_a_digest_week_runs_from_monday_to_sunday_in_local_time(users, alert_terms):
+    import datetime as dt
+
+    def published_at(when):
+        alert = services.save_alert(users["analyst"], alert_data(alert_terms))
+        ConsumerAlert.objects.filter(pk=alert.pk).update(status="published", published_at=when)
+        return alert
+
+    sunday_night = published_at(timezone.make_aware(dt.datetime(2026, 3, 8, 23, 30)))  # ISO week 10
+    monday_morning = published_at(timezone.make_aware(dt.datetime(2026, 3, 9, 0, 10)))  # week 11
+    assert list(services.build_weekly_digest(2026, 10).alerts.all()) == [sunday_night]
+    assert list(services.build_weekly_digest(2026, 11).alerts.all()) == [monday_morning]
