@@ -177,3 +177,60 @@ def test_phase_one_limits_are_set_once_enough_points_arrive(world):
 def test_outlier_decision_rows_are_visible_only_through_the_study(world):
     assert not OutlierDecision.objects.visible_to(world.users["client"]).exists()
     assert OutlierDecision.objects.visible_to(world.users["committee"]).exists()
+
+
+def test_an_xbar_monitor_evaluates_each_subgroup_mean_and_refuses_a_short_subgroup(world):
+    manager = world.users["lab_manager"]
+    m = services.save_monitor(
+        manager,
+        world.lab,
+        {
+            "name_zh": "直径",
+            "name_en": "Diameter",
+            "characteristic": "diameter",
+            "unit": "mm",
+            "chart": "xbar",
+            "subgroup_size": 4,
+            "center": 20.0,
+            "sigma": 0.2,
+            "rules": "we",
+        },
+    )
+    ok = services.record_points(manager, m, [[20.1, 19.9, 20.0, 20.05], [19.95, 20.0, 20.1, 19.9]])
+    assert [p.signals for p in ok] == [[], []]
+    # a subgroup mean of 20.35 is beyond 20 + 3 * 0.2 / sqrt(4) = 20.3, though no single value is
+    # beyond the limits of individuals (20.6)
+    (beyond,) = services.record_points(manager, m, [[20.3, 20.4, 20.35, 20.35]])
+    assert beyond.statistic == pytest.approx(20.35)
+    assert "beyond_3sigma" in beyond.signals
+    assert Alarm.objects.filter(monitor=m, point=beyond).exists()
+    with pytest.raises(services.Refused) as refused:
+        services.record_points(manager, m, [[20.0, 20.1, 19.9]])
+    assert "expected 4 values per point, got 3" in str(refused.value.errors)
+    assert m.points.count() == 3
+
+
+def test_capability_is_computed_on_demand_against_the_specification_limits(world, clients):
+    manager = world.users["lab_manager"]
+    m = services.save_monitor(
+        manager,
+        world.lab,
+        {
+            "name_zh": "厚度",
+            "name_en": "Thickness",
+            "characteristic": "thickness",
+            "chart": "I",
+            "center": 5.0,
+            "sigma": 0.05,
+            "lsl": 4.7,
+            "usl": 5.3,
+        },
+    )
+    values = list(5.0 + 0.05 * np.random.default_rng(3).standard_normal(40))
+    services.record_points(manager, m, values)
+    result = services.capability(m)
+    assert result.cp == pytest.approx(0.6 / (6 * 0.05))
+    url = reverse("studies:monitor_detail", args=[m.pk])
+    assert "Compute capability" in clients["lab_manager"].get(url).content.decode()
+    page = clients["lab_manager"].get(url + "?capability=1").content.decode()
+    assert "Compute capability" not in page and result.summary().splitlines()[0] in page
