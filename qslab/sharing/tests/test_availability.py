@@ -121,14 +121,19 @@ def test_the_search_agrees_minute_by_minute_with_a_plain_grid_over_random_resour
                 for slot in range(capacity):
                     for minute in range(opens.hour * 60 + opens.minute, closes.hour * 60):
                         grid[slot][d * 1440 + minute] = True
+        taken: dict[int, list[tuple[int, int]]] = {}
         for _ in range(rng.randint(0, 12)):
             d, slot = rng.randrange(7), rng.randrange(capacity)
-            s = rng.randrange(6 * 60, 20 * 60, 5)
+            s = d * 1440 + rng.randrange(6 * 60, 20 * 60, 5)
             e = s + rng.choice((20, 45, 60, 150))
-            day = start + dt.timedelta(days=d)
+            status = rng.choice(("approved", "requested", "cancelled"))
+            if any(s < te and e > ts for ts, te in taken.get(slot, [])):
+                status = "cancelled"  # one slot holds no overlapping active bookings (a database constraint)
+            if status != "cancelled":
+                taken.setdefault(slot, []).append((s, e))
             Booking.objects.create(
-                resource=r, user=user, slot=slot, status=rng.choice(("approved", "requested", "cancelled")),
-                starts=day + dt.timedelta(minutes=s), ends=day + dt.timedelta(minutes=e),
+                resource=r, user=user, slot=slot, status=status,
+                starts=start + dt.timedelta(minutes=s), ends=start + dt.timedelta(minutes=e),
             )  # fmt: skip
         for b in r.bookings.filter(status__in=("approved", "requested")):
             s = int((b.starts - start).total_seconds() // 60) - buffer
