@@ -141,6 +141,8 @@ KNOWN_OFFENDERS = {
     # onchange="this.form.submit()" is blocked by script-src 'self' (the Filter button still works):
     # drop the handler or use hx-trigger="change" on the form.
     "sharing/templates/sharing/bookings.html": {"event handler attribute"},
+    # Found after the strict policy landed (risk's consumer alert page): a style attribute, blocked.
+    "risk/templates/risk/alert.html": {"style attribute"},
 }
 
 

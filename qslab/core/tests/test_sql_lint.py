@@ -32,9 +32,18 @@ def _call_name(node: ast.Call) -> str:
     return node.func.id if isinstance(node.func, ast.Name) else ""
 
 
+MARKER = "sql-format: ok"  # on the call's lines: reviewed, no outside value reaches the text (say why)
+
+# Calls found after the rule landed, in files this rule's owner may not edit. Reviewed: DuckDB temp tables
+# created from SQL that Ibis compiled (literals quoted by Ibis) under constant names; no user text is
+# interpolated. The engine's owner should mark each call with the MARKER and a reason, then drop the entry.
+KNOWN = {"qslab/surveillance/trace.py": 4}
+
+
 def formatted_sql(source: str, filename: str = "<string>") -> list[str]:
     """``file:line call`` for each SQL call whose query argument is built by string formatting."""
     found = []
+    lines = source.splitlines()
     for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Call) and _call_name(node) in SQL_CALLS:
             query = node.args[0] if node.args else None
@@ -48,18 +57,25 @@ def formatted_sql(source: str, filename: str = "<string>") -> list[str]:
                         candidates += list(kw.value.elts)
                     elif isinstance(kw.value, ast.Dict):
                         candidates += [v for v in kw.value.values if v is not None]
-            if any(_is_formatted(c) for c in candidates):
+            text = "\n".join(lines[node.lineno - 1 : (node.end_lineno or node.lineno)])
+            if any(_is_formatted(c) for c in candidates) and MARKER not in text:
                 found.append(f"{filename}:{node.lineno} {_call_name(node)}()")
     return found
 
 
 def test_no_sql_in_the_package_is_built_by_string_formatting():
-    found = []
+    found: dict[str, list[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         if "migrations" in path.parts or "tests" in path.parts:
             continue
-        found += formatted_sql(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE.parent).as_posix())
-    assert not found, "SQL built by string formatting (use parameters, the ORM or Ibis):\n" + "\n".join(found)
+        name = path.relative_to(PACKAGE.parent).as_posix()
+        hits = formatted_sql(path.read_text(encoding="utf-8"), name)
+        if hits:
+            found[name] = hits
+    new = [hit for name, hits in found.items() if len(hits) > KNOWN.get(name, 0) for hit in hits]
+    assert not new, "SQL built by string formatting (use parameters, the ORM or Ibis):\n" + "\n".join(new)
+    fixed = {name: n for name, n in KNOWN.items() if len(found.get(name, [])) < n}
+    assert not fixed, f"fewer formatted SQL calls than KNOWN lists, lower or drop the entry: {fixed}"
 
 
 @pytest.mark.parametrize(
@@ -75,6 +91,7 @@ def test_no_sql_in_the_package_is_built_by_string_formatting():
         ('Lab.objects.raw("SELECT * FROM lab WHERE code = %s", [code])', False),
         ('cursor.execute(f"SELECT 1")', False),  # an f-string without a placeholder is a constant
         ('"; ".join(parts)', False),
+        ('con.execute(f"CREATE TEMP TABLE t AS {compiled}")  # sql-format: ok (Ibis-compiled)', False),
     ],
 )
 def test_the_rule_flags_formatted_queries_and_passes_parameterised_ones(code, flagged):
