@@ -25,6 +25,7 @@ RETAILERS = [
 
 def demo_units(gtin: str, n_per_batch: int = 120) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Units of two batches and their events: made, distributed, mostly sold, some recalled/remedied."""
+    start = recall_start()
     units, events = [], []
     for b, (lot, made) in enumerate((("L2405A", "2024-05-06"), ("L2405B", "2024-05-20"))):
         for i in range(n_per_batch):
@@ -52,10 +53,17 @@ def demo_units(gtin: str, n_per_batch: int = 120) -> tuple[list[dict[str, Any]],
                 chain.append(("distributed", *shop, day + dt.timedelta(days=14)))
                 chain.append(("sold", *shop, day + dt.timedelta(days=30 + i)))
             if i % 5 == 0:
-                chain.append(("recalled", *shop, dt.date(2026, 7, 1)))
+                chain.append(("recalled", *shop, start + dt.timedelta(days=16)))
             if i % 10 == 0:
                 chain.append(
-                    ("remedied", "S-CX", "晨星售后（演示）", "service", "440604", dt.date(2026, 7, 20))
+                    (
+                        "remedied",
+                        "S-CX",
+                        "晨星售后（演示）",
+                        "service",
+                        "440604",
+                        start + dt.timedelta(days=35),
+                    )
                 )
             for kind, party, name, role, region, when in chain:
                 events.append(
@@ -71,6 +79,13 @@ def demo_units(gtin: str, n_per_batch: int = 120) -> tuple[list[dict[str, Any]],
                     }
                 )
     return units, events
+
+
+def recall_start() -> dt.date:
+    """The demo recall began about five months ago (dates follow the day the demo is loaded)."""
+    from django.utils import timezone
+
+    return timezone.localdate() - dt.timedelta(days=160)
 
 
 class Command(BaseCommand):
@@ -167,8 +182,8 @@ class Command(BaseCommand):
             "advice_en": (
                 "Stop using the kettle now and contact the seller or the service line to book a replacement."
             ),
-            "start_date": dt.date(2026, 6, 15),
-            "planned_end": dt.date(2026, 12, 31),
+            "start_date": recall_start(),
+            "planned_end": recall_start() + dt.timedelta(days=200),
             "notice_zh": (
                 "晨星家电有限公司（演示）决定召回2024年5月生产的CX-200电热水壶（批次L2405A、L2405B）。"
             ),
@@ -176,7 +191,7 @@ class Command(BaseCommand):
                 "Chenxing Appliances (demo) recalls CX-200 kettles made in May 2024 (lots L2405A, L2405B)."
             ),
             "investigation": (
-                "Three consumer complaints in April 2026; latch spring below specification "
+                "Three consumer complaints before the recall; latch spring below specification "
                 "(test report T-26-041)."
             ),
             "sales_channels": (
@@ -195,7 +210,7 @@ class Command(BaseCommand):
             client,
             recall,
             {
-                "period_end": dt.date(2026, 7, 31),
+                "period_end": recall_start() + dt.timedelta(days=46),
                 "units_notified": 180,
                 "units_remedied": 24,
                 "summary_zh": "已通知全部经销商，开始更换。",
@@ -207,7 +222,7 @@ class Command(BaseCommand):
             client,
             recall,
             {
-                "period_end": dt.date(2026, 10, 31),
+                "period_end": recall_start() + dt.timedelta(days=138),
                 "units_notified": 230,
                 "units_remedied": 96,
                 "summary_zh": "继续更换。",
