@@ -93,7 +93,14 @@ def test_a_backup_restores_every_row_file_and_analytical_record_exactly(stores, 
     restore(tmp_path / "bk")
     after = snapshot()
     lost = {label for label in before_rows if before_rows[label] != after.get(label)}
-    assert not lost, f"models that did not round-trip: {sorted(lost)}"
+    first = {
+        label: next(
+            ((b, a) for b, a in zip(before_rows[label], after.get(label, []), strict=False) if b != a),
+            (len(before_rows[label]), len(after.get(label, []))),
+        )
+        for label in lost
+    }
+    assert not lost, f"models that did not round-trip (first difference): {first}"
     assert media_hashes(Path(stores.MEDIA_ROOT)) == before_media
     assert duck_rows(stores.DUCKDB_PATH) == before_duck
 
