@@ -1059,6 +1059,9 @@ class ConsensusReport(ChangeLoggedModel):
     summary = models.TextField(_("summary for the applicant"))
     recommendation = models.CharField(_("recommendation"), max_length=10, choices=Recommendation.choices)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    document = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -1139,6 +1142,9 @@ class CommitteeMeeting(ChangeLoggedModel):
     location = models.CharField(_("place or video link"), max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     minutes = models.TextField(_("minutes"), blank=True)
+    document = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1082,6 +1082,9 @@ def submit_consensus(
                 "submitted_at": timezone.now(),
             },
         )
+        if stage == Stage.ACCEPTANCE:
+            report.document = _issue_acceptance_report(report, criteria)
+            report.save(update_fields=["document", "last_updated"])
     from qslab.core.notifications import notify
 
     notify(
@@ -1092,6 +1095,111 @@ def submit_consensus(
         obj=app,
     )
     return report
+
+
+def _issue_acceptance_report(report: ConsensusReport, criteria: Sequence[Criterion]) -> Any:
+    """The acceptance panel's consensus as a numbered document (zh + en) for the laboratory's managers.
+    No reviewer or moderator is named: the applicant sees the panel's view, not who holds it."""
+    from qslab.core.documents import issue_document
+
+    app = report.application
+    construction = getattr(app, "construction", None)
+    recipients = _managers_of_lab(construction.laboratory) if construction is not None else []
+    positive = report.recommendation == ConsensusReport.Recommendation.POSITIVE
+    lines_zh = [f"{k.name_zh}：{report.scores.get(k.code, '—')} / {k.max_score}" for k in criteria]
+    lines_en = [f"{k.name_en}: {report.scores.get(k.code, '—')} / {k.max_score}" for k in criteria]
+    total = f"{report.total:.1f}" if report.total is not None else "—"
+    body_zh = "\n".join(
+        [
+            f"{app.institution.name_zh}：",
+            f"验收专家组对{app.name_zh}的验收评审共识意见如下。",
+            *lines_zh,
+            f"加权总分：{total} / 100",
+            f"主要优势：{report.strengths or '—'}",
+            f"存在不足：{report.weaknesses or '—'}",
+            f"综合意见：{report.summary}",
+            "结论：建议通过验收。" if positive else "结论：建议不予通过验收。",
+        ]
+    )
+    body_en = "\n".join(
+        [
+            f"To {app.institution.name_en}:",
+            f"The acceptance panel's consensus on the {app.name_en} is as follows.",
+            *lines_en,
+            f"Weighted total: {total} / 100",
+            f"Strengths: {report.strengths or '—'}",
+            f"Weaknesses: {report.weaknesses or '—'}",
+            f"Summary: {report.summary}",
+            "Conclusion: the panel recommends passing the acceptance."
+            if positive
+            else "Conclusion: the panel does not recommend passing the acceptance.",
+        ]
+    )
+    return issue_document(
+        kind_code="designation_acceptance",
+        title_zh=f"{app.name_zh}验收评审共识意见",
+        title_en=f"Acceptance review consensus on the {app.name_en}",
+        body_zh=body_zh,
+        body_en=body_en,
+        public=False,
+        subject=report,
+        recipients=recipients,
+    )
+
+
+def _managers_of_lab(lab: Any) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return list(_managers_of(lab))
+
+
+def _issue_minutes(meeting: CommitteeMeeting, user: Any) -> Any:
+    """The committee meeting's minutes as a numbered document (zh + en): agenda, decisions, minutes."""
+    from qslab.core.documents import issue_document
+
+    items_zh, items_en = [], []
+    for i, item in enumerate(meeting.agenda.select_related("application__institution"), start=1):
+        app = item.application
+        decision = app.decisions.filter(meeting=meeting).order_by("-pk").first()
+        outcome = {"approve": "approved", "reject": "not approved", "defer": "deferred"}.get(
+            getattr(decision, "outcome", ""), "—"
+        )
+        outcome_zh = {"approve": "批准", "reject": "不予批准", "defer": "暂缓"}.get(
+            getattr(decision, "outcome", ""), "—"
+        )
+        items_zh.append(f"{i}. {app.name_zh}（{app.institution.name_zh}）：{outcome_zh}")
+        items_en.append(f"{i}. {app.name_en} ({app.institution.name_en}): {outcome}")
+    place_zh = f"，{meeting.location}" if meeting.location else ""
+    place_en = f", {meeting.location}" if meeting.location else ""
+    body_zh = "\n".join(
+        [
+            f"会议：{meeting.title}，{meeting.held_on:%Y-%m-%d}{place_zh}。",
+            "议程及决定：",
+            *items_zh,
+            "会议纪要：",
+            meeting.minutes,
+        ]
+    )
+    body_en = "\n".join(
+        [
+            f"Meeting: {meeting.title}, {meeting.held_on:%Y-%m-%d}{place_en}.",
+            "Agenda and decisions:",
+            *items_en,
+            "Minutes:",
+            meeting.minutes,
+        ]
+    )
+    return issue_document(
+        kind_code="designation_minutes",
+        title_zh=f"评审委员会会议纪要（{meeting.held_on:%Y-%m-%d}）",
+        title_en=f"Minutes of the Review Committee meeting of {meeting.held_on:%Y-%m-%d}",
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_by=user,
+        public=False,
+        subject=meeting,
+        recipients=[m.user for m in current_members(meeting.held_on)],
+    )
 
 
 def _office_people() -> list[Any]:
@@ -1461,10 +1569,13 @@ def close_meeting(user: Any, meeting: CommitteeMeeting, minutes: str) -> Committ
     ]
     if open_items:
         raise ValidationError(_("Still without a decision: %(apps)s.") % {"apps": "; ".join(open_items)})
+    if meeting.status == CommitteeMeeting.Status.CLOSED:
+        raise ValidationError(_("The meeting is already closed."))
     meeting.minutes = minutes.strip()
     meeting.status = CommitteeMeeting.Status.CLOSED
+    meeting.document = _issue_minutes(meeting, user)
     with acting_as(user):
-        meeting.save(update_fields=["minutes", "status", "last_updated"])
+        meeting.save(update_fields=["minutes", "status", "document", "last_updated"])
     return meeting
 
 

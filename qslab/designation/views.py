@@ -849,6 +849,12 @@ def construction(request: HttpRequest, construction_id: int) -> HttpResponse:
     manager = editable and not has_role(user, Role.OFFICE)
     app = c.application
     panel = app.assignments.filter(stage=Stage.ACCEPTANCE).select_related("expert", "review")
+    from qslab.core.models import OfficialDocument
+
+    report = app.consensus_reports.filter(stage=Stage.ACCEPTANCE, document__isnull=False).first()
+    acceptance_document = (
+        OfficialDocument.objects.visible_to(user).filter(pk=report.document_id).first() if report else None
+    )
     return render(
         request,
         "designation/construction.html",
@@ -877,6 +883,7 @@ def construction(request: HttpRequest, construction_id: int) -> HttpResponse:
             "summary": services.evaluation_summary(app, Stage.ACCEPTANCE) if (staff or manager) else None,
             "visits": app.site_visits.filter(stage=Stage.ACCEPTANCE) if staff else [],
             "history": history_of(c) if staff else [],
+            "acceptance_document": acceptance_document,
         },
     )
 
