@@ -639,69 +639,22 @@ AVAILABILITY_FIELDS = (
 )  # fmt: skip
 
 
-def _subtract(free: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intervals of ``free`` not covered by ``busy`` (both in minutes, sorted by start)."""
-    out = []
-    for s, e in free:
-        cur = s
-        for bs, be in busy:
-            if be <= cur:
-                continue
-            if bs >= e:
-                break
-            if bs > cur:
-                out.append((cur, bs))
-            cur = be
-            if cur >= e:
-                break
-        if cur < e:
-            out.append((cur, e))
-    return out
-
-
 def opening_minutes(
     weekdays: str, opens: dt.time, closes: dt.time, day_starts: list[int], floor: int
 ) -> list[tuple[int, int]]:
     """The opening hours of a week as minutes from its start (``day_starts``: each day's midnight),
     nothing before ``floor``."""
-    o, c = opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute
+    return _opening(
+        weekdays, opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute, day_starts, floor
+    )
+
+
+def _opening(weekdays: str, o: int, c: int, day_starts: list[int], floor: int) -> list[tuple[int, int]]:
     out = []
     for i, d in enumerate(day_starts):
         if str(i) in weekdays and d + c > floor:
             out.append((max(d + o, floor), d + c))
     return out
-
-
-def free_minutes(
-    open_: list[tuple[int, int]],
-    capacity: int,
-    buffer: int,
-    bookings: list[tuple[int, int, int]],
-    closures: list[tuple[int, int]],
-    minutes: int,
-) -> list[tuple[int, int]]:
-    """Free windows of at least ``minutes``: opening hours minus closures minus, on some parallel slot,
-    that slot's bookings (slot, start, end) widened by the buffer; the slots' windows merged."""
-    if closures:
-        open_ = _subtract(open_, sorted(closures))
-    if not bookings:
-        return [w for w in open_ if w[1] - w[0] >= minutes]
-    per_slot: list[list[tuple[int, int]]] = [[] for _ in range(capacity)]
-    for slot, s, e in bookings:
-        if slot < capacity:
-            per_slot[slot].append((s - buffer, e + buffer))
-    if any(not busy for busy in per_slot):
-        return [w for w in open_ if w[1] - w[0] >= minutes]
-    if capacity == 1:
-        return [w for w in _subtract(open_, sorted(per_slot[0])) if w[1] - w[0] >= minutes]
-    merged: list[tuple[int, int]] = sorted(w for busy in per_slot for w in _subtract(open_, sorted(busy)))
-    windows: list[list[int]] = []
-    for s, e in merged:
-        if windows and s <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], e)
-        else:
-            windows.append([s, e])
-    return [(s, e) for s, e in windows if e - s >= minutes]
 
 
 #: a booking lies within one day (a rule of ``book_resource``), so one overlapping a week starts at most a
@@ -733,9 +686,11 @@ def search_availability(
     catalogue = search_catalogue(
         user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region
     ).filter(bookable=True)
-    rows = list(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
-    if not rows:
+    raw = _raw_rows(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
+    if not raw:
         return []
+    clock = {v: _clock_minutes(v) for v in {r[6] for r in raw} | {r[7] for r in raw}}
+    rows = [(*r[:6], clock[r[6]], clock[r[7]], *r[8:]) for r in raw]
     base = int(start.timestamp())
     day_starts = [
         int((dt.datetime.combine(monday + dt.timedelta(days=i), dt.time.min, tzinfo=tz)).timestamp() - base)
@@ -758,32 +713,48 @@ def search_availability(
     times = (EpochSeconds("starts"), EpochSeconds("ends"))
     booked = _int_rows(booking_qs.order_by().values_list("resource_id", "slot", *times), 4)
     closed = _int_rows(closure_qs.order_by().values_list("resource_id", *times), 3)
-    windows = _week_windows(rows, booked, closed, base, day_starts, floor, minutes)
-    found = [
-        FreeResource(r[0], r[1], r[2], r[3], r[4], start, tuple(windows[i]))
-        for i, r in enumerate(rows)
-        if windows[i]
-    ]
+    found = []
+    for i, windows in _week_windows(rows, booked, closed, base, day_starts, floor, minutes):
+        r = rows[i]
+        found.append(FreeResource(r[0], r[1], r[2], r[3], r[4], start, windows))
     found.sort(key=lambda f: (f.minutes[0][0], f.lab_code, f.code))
     return found
 
 
-def _int_rows(qs: models.QuerySet, width: int) -> Any:
-    """The rows of an all-integer ``values_list`` query as an array, read straight from the cursor (the
-    SQL is the ORM's; there is nothing to convert)."""
+def _raw_rows(qs: models.QuerySet) -> list[tuple]:
+    """The rows of a ``values_list`` query straight from the cursor, without Django's per-row converters
+    (the SQL is the ORM's; the caller converts what it needs)."""
     from django.db import connections
 
     sql, params = qs.query.sql_with_params()
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return np.array(rows, dtype=np.int64).reshape(-1, width)
+        return cursor.fetchall()
 
 
-#: sentinels around a week in minutes, and the stride that keeps each resource's intervals apart when the
-#: intervals of all resources are sorted and swept together
+def _int_rows(qs: models.QuerySet, width: int) -> Any:
+    """The rows of an all-integer ``values_list`` query as an array, read straight from the cursor."""
+    return np.array(_raw_rows(qs), dtype=np.int64).reshape(-1, width)
+
+
+def _clock_minutes(value: Any) -> int:
+    """Minutes after midnight of a time column read raw: a ``time`` (PostgreSQL) or "HH:MM[:SS]" (SQLite)."""
+    if isinstance(value, str):
+        value = dt.time.fromisoformat(value)
+    return value.hour * 60 + value.minute
+
+
+#: sentinels around a week in minutes, and the stride that keeps each group's intervals apart when the
+#: intervals of all groups are sorted and swept together
 _FAR = 1_000_000
 _STRIDE = 4 * _FAR
+
+
+def _ranges(first: Any, count: Any) -> Any:
+    """``first[k], first[k] + 1, ..., first[k] + count[k] - 1`` for every k, concatenated."""
+    total = int(count.sum())
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(first, count) + within
 
 
 def _week_windows(
@@ -794,21 +765,25 @@ def _week_windows(
     day_starts: list[int],
     floor: int,
     minutes: int,
-) -> list[list[tuple[int, int]]]:
-    """Free windows (minutes from the week's start) of each row of ``AVAILABILITY_FIELDS``.
+) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
+    """Free windows (minutes from the week's start) of the rows of ``AVAILABILITY_FIELDS`` (opening and
+    closing times as minutes after midnight) that have any: (row index, windows), by row.
 
     ``booked`` holds (resource, slot, start, end) and ``closed`` (resource, start, end) in epoch seconds.
-    Resources with one slot (nearly all) are done at once: every busy interval (closed hours, closures,
-    bookings widened by the buffer) of every resource is sorted by (resource, start) and swept with a
-    running maximum of the ends; a gap of at least ``minutes`` between that maximum and the next start is
-    a free window. Resources with parallel slots go through ``free_minutes``."""
+    All in numpy at once, whatever the number of resources: each parallel slot of each resource is a group;
+    every busy interval of every group (closed hours, closures, the slot's bookings widened by the buffer)
+    is sorted by (group, start) and swept with a running maximum of the ends, a gap between that maximum
+    and the next start being free time on that slot; the slots' free times of a resource are then merged
+    (a second sweep by (resource, start)) and the windows of at least ``minutes`` kept."""
     n = len(rows)
-    result: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    max_id = max(r[0] for r in rows)
+    row_ids = np.array([r[0] for r in rows], dtype=np.int64)
+    max_id = int(row_ids.max())
     index = np.full(max_id + 1, -1, dtype=np.int64)
-    index[[r[0] for r in rows]] = np.arange(n)
+    index[row_ids] = np.arange(n)
     buffer = np.array([r[9] for r in rows], dtype=np.int64)
-    single = np.array([r[8] == 1 for r in rows], dtype=bool)
+    cap = np.maximum(np.array([r[8] for r in rows], dtype=np.int64), 1)
+    goff = np.cumsum(cap) - cap  # the first group of each row
+    group_row = np.repeat(np.arange(n, dtype=np.int64), cap)
 
     def local(ids: Any) -> Any:
         known = ids <= max_id
@@ -816,70 +791,77 @@ def _week_windows(
         out[known] = index[ids[known]]
         return out
 
-    b_idx = local(booked[:, 0])
-    b_start = (booked[:, 2] - base) // 60
-    b_end = -((base - booked[:, 3]) // 60)
-    c_idx = local(closed[:, 0])
-    c_start = (closed[:, 1] - base) // 60
-    c_end = -((base - closed[:, 2]) // 60)
-    # the closed hours of each opening pattern, with sentinels, for the resources with one slot
+    # the closed hours of each opening pattern, with sentinels, for every slot of its resources
     patterns: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
-        if r[8] == 1:
-            patterns.setdefault((r[5], r[6], r[7]), []).append(i)
+        patterns.setdefault((r[5], r[6], r[7]), []).append(i)
     parts_g, parts_s, parts_e = [], [], []
     for (weekdays, opens, closes), members in patterns.items():
         edges = [-_FAR]
-        for s, e in opening_minutes(weekdays, opens, closes, day_starts, floor):
+        for s, e in _opening(weekdays, opens, closes, day_starts, floor):
             edges += [s, e]
         edges.append(_FAR)
         starts, ends = np.array(edges[0::2], dtype=np.int64), np.array(edges[1::2], dtype=np.int64)
         m = np.array(members, dtype=np.int64)
-        parts_g.append(np.repeat(m, starts.size))
-        parts_s.append(np.tile(starts, m.size))
-        parts_e.append(np.tile(ends, m.size))
+        groups = _ranges(goff[m], cap[m])
+        parts_g.append(np.repeat(groups, starts.size))
+        parts_s.append(np.tile(starts, groups.size))
+        parts_e.append(np.tile(ends, groups.size))
+    # bookings on their slot, widened by the buffer (a slot beyond the capacity is ignored)
+    b_idx = local(booked[:, 0])
     keep = b_idx >= 0
-    keep[keep] &= single[b_idx[keep]] & (booked[keep, 1] == 0)
-    g_b = b_idx[keep]
-    parts_g.append(g_b)
-    parts_s.append(b_start[keep] - buffer[g_b])
-    parts_e.append(b_end[keep] + buffer[g_b])
-    keep_c = c_idx >= 0
-    keep_c[keep_c] &= single[c_idx[keep_c]]
-    parts_g.append(c_idx[keep_c])
-    parts_s.append(c_start[keep_c])
-    parts_e.append(c_end[keep_c])
+    keep[keep] &= booked[keep, 1] < cap[b_idx[keep]]
+    b_row, b_slot = b_idx[keep], booked[keep, 1]
+    parts_g.append(goff[b_row] + b_slot)
+    parts_s.append((booked[keep, 2] - base) // 60 - buffer[b_row])
+    parts_e.append(-((base - booked[keep, 3]) // 60) + buffer[b_row])
+    # closures on every slot
+    c_idx = local(closed[:, 0])
+    c_row = c_idx[c_idx >= 0]
+    c_start = (closed[c_idx >= 0, 1] - base) // 60
+    c_end = -((base - closed[c_idx >= 0, 2]) // 60)
+    parts_g.append(_ranges(goff[c_row], cap[c_row]))
+    parts_s.append(np.repeat(c_start, cap[c_row]))
+    parts_e.append(np.repeat(c_end, cap[c_row]))
     g = np.concatenate(parts_g)
-    if g.size:
-        s = np.clip(np.concatenate(parts_s), -_FAR, _FAR) + _FAR + g * _STRIDE
-        e = np.clip(np.concatenate(parts_e), -_FAR, _FAR) + _FAR + g * _STRIDE
-        order = np.argsort(s, kind="stable")
-        g, s, e = g[order], s[order], e[order]
-        reach = np.maximum.accumulate(e)
-        gap_start, gap_end = reach[:-1], s[1:]
-        hit = (g[:-1] == g[1:]) & (gap_end - gap_start >= minutes)
-        groups = g[:-1][hit]
-        offsets = groups * _STRIDE + _FAR
-        for i, ws, we in zip(
-            groups.tolist(),
-            (gap_start[hit] - offsets).tolist(),
-            (gap_end[hit] - offsets).tolist(),
-            strict=True,
-        ):
-            result[i].append((ws, we))
-    # resources with parallel slots
-    for i, r in enumerate(rows):
-        if r[8] == 1:
-            continue
-        mine = b_idx == i
-        bookings = list(
-            zip(booked[mine, 1].tolist(), b_start[mine].tolist(), b_end[mine].tolist(), strict=True)
-        )
-        mine_c = c_idx == i
-        closures = list(zip(c_start[mine_c].tolist(), c_end[mine_c].tolist(), strict=True))
-        open_ = opening_minutes(r[5], r[6], r[7], day_starts, floor)
-        result[i] = free_minutes(open_, r[8], r[9], bookings, closures, minutes)
-    return result
+    if not g.size:
+        return []
+    s = np.clip(np.concatenate(parts_s), -_FAR, _FAR) + _FAR + g * _STRIDE
+    e = np.clip(np.concatenate(parts_e), -_FAR, _FAR) + _FAR + g * _STRIDE
+    order = np.argsort(s, kind="stable")
+    g, s, e = g[order], s[order], e[order]
+    reach = np.maximum.accumulate(e)
+    gap_start, gap_end = reach[:-1], s[1:]
+    hit = (g[:-1] == g[1:]) & (gap_end > gap_start)
+    offsets = g[:-1][hit] * _STRIDE + _FAR
+    w_row = group_row[g[:-1][hit]]
+    w_start, w_end = gap_start[hit] - offsets, gap_end[hit] - offsets  # minutes from the week's start
+    # merge the slots' free times of each resource (touching windows join), then keep the long ones
+    shift = w_row * _STRIDE + _FAR
+    ws, we = w_start + shift, w_end + shift
+    if (cap > 1).any():
+        order = np.argsort(ws, kind="stable")
+        w_row, ws, we = w_row[order], ws[order], we[order]
+    if not ws.size:
+        return []
+    reach = np.maximum.accumulate(we)
+    first = np.ones(ws.size, dtype=bool)
+    first[1:] = ws[1:] > reach[:-1]
+    starts_at = np.flatnonzero(first)
+    last = np.append(starts_at[1:], ws.size) - 1
+    m_row = w_row[starts_at]
+    m_start, m_end = ws[starts_at], reach[last]
+    long_enough = m_end - m_start >= minutes
+    m_row = m_row[long_enough]
+    shift = m_row * _STRIDE + _FAR
+    pairs = list(
+        zip((m_start[long_enough] - shift).tolist(), (m_end[long_enough] - shift).tolist(), strict=True)
+    )
+    found_rows, first_at, counts = np.unique(m_row, return_index=True, return_counts=True)
+    return [
+        (i, tuple(pairs[a : a + c]))
+        for i, a, c in zip(found_rows.tolist(), first_at.tolist(), counts.tolist(), strict=True)
+    ]
 
 
 def ics_for(bookings: Iterable[Booking], name: str) -> str:
