@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from qslab.core.testing import close_quietly
 from qslab.core.uploads import (
     IMAGES,
     MB,
@@ -91,7 +92,7 @@ def test_unknown_kinds_are_a_programming_error():
         check_upload(SimpleUploadedFile("x", b"x"), ("exe",))
 
 
-def test_a_served_file_is_a_download_that_cannot_run_as_a_page():
+def test_a_served_file_is_a_download_that_cannot_run_as_a_page(db):
     name = default_storage.save("tests/uploads/page.html", ContentFile(b"<script>alert(1)</script>"))
 
     class Stored:
@@ -100,7 +101,7 @@ def test_a_served_file_is_a_download_that_cannot_run_as_a_page():
 
     response = download_response(Stored(), '../../evil"page.html')
     body = b"".join(response.streaming_content)
-    response.close()
+    close_quietly(response)
     assert body == b"<script>alert(1)</script>"
     assert response["Content-Disposition"].startswith("attachment;")
     assert 'filename="evil_page.html"' in response["Content-Disposition"]
