@@ -591,6 +591,8 @@ class EpochSeconds(models.Func):
     output_field = models.BigIntegerField()
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        if connection.Database.sqlite_version_info >= (3, 38):  # unixepoch(): same value, cheaper
+            return self.as_sql(compiler, connection, template="unixepoch(%(expressions)s)")
         return self.as_sql(
             compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
         )
@@ -598,6 +600,28 @@ class EpochSeconds(models.Func):
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(
             compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        )
+
+
+class ClockMinutes(models.Func):
+    """Minutes after midnight of a time column, computed by the database (no ``time`` objects parsed)."""
+
+    output_field = models.IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(CAST(substr(%(expressions)s, 1, 2) AS INTEGER) * 60"
+            " + CAST(substr(%(expressions)s, 4, 2) AS INTEGER))",
+        )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(EXTRACT(HOUR FROM %(expressions)s) * 60 + EXTRACT(MINUTE FROM %(expressions)s)"
+            " AS INTEGER)",
         )
 
 
@@ -633,9 +657,11 @@ class FreeResource:
         return self.free_minutes / 60
 
 
+#: the catalogue columns the search reads, opening and closing times as minutes after midnight (the
+#: expressions last: raw from the cursor, the columns come in this order)
 AVAILABILITY_FIELDS = (
-    "pk", "code", "lab__code", "name_zh", "name_en", "open_weekdays", "opens_at", "closes_at", "capacity",
-    "buffer_minutes",
+    "pk", "code", "lab__code", "name_zh", "name_en", "open_weekdays", "capacity", "buffer_minutes",
+    ClockMinutes("opens_at"), ClockMinutes("closes_at"),
 )  # fmt: skip
 
 
@@ -686,11 +712,9 @@ def search_availability(
     catalogue = search_catalogue(
         user, q=q, kind=kind, lab=lab, status=Resource.Status.AVAILABLE, region=region
     ).filter(bookable=True)
-    raw = _raw_rows(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
-    if not raw:
+    rows = _raw_rows(catalogue.order_by().values_list(*AVAILABILITY_FIELDS))
+    if not rows:
         return []
-    clock = {v: _clock_minutes(v) for v in {r[6] for r in raw} | {r[7] for r in raw}}
-    rows = [(*r[:6], clock[r[6]], clock[r[7]], *r[8:]) for r in raw]
     base = int(start.timestamp())
     day_starts = [
         int((dt.datetime.combine(monday + dt.timedelta(days=i), dt.time.min, tzinfo=tz)).timestamp() - base)
@@ -698,7 +722,7 @@ def search_availability(
         for i in range(7)
     ]
     floor = max(0, -(-(int(now.timestamp()) - base) // 60))  # the next whole minute from now
-    margin = dt.timedelta(minutes=max(r[9] for r in rows))
+    margin = dt.timedelta(minutes=max(r[7] for r in rows))
     ids = [r[0] for r in rows]
     few = len(ids) <= 200  # a narrow search filters the bookings by resource; a wide one by time only
     booking_qs = Booking.objects.filter(
@@ -737,13 +761,6 @@ def _int_rows(qs: models.QuerySet, width: int) -> Any:
     return np.array(_raw_rows(qs), dtype=np.int64).reshape(-1, width)
 
 
-def _clock_minutes(value: Any) -> int:
-    """Minutes after midnight of a time column read raw: a ``time`` (PostgreSQL) or "HH:MM[:SS]" (SQLite)."""
-    if isinstance(value, str):
-        value = dt.time.fromisoformat(value)
-    return value.hour * 60 + value.minute
-
-
 #: sentinels around a week in minutes, and the stride that keeps each group's intervals apart when the
 #: intervals of all groups are sorted and swept together
 _FAR = 1_000_000
@@ -766,8 +783,8 @@ def _week_windows(
     floor: int,
     minutes: int,
 ) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
-    """Free windows (minutes from the week's start) of the rows of ``AVAILABILITY_FIELDS`` (opening and
-    closing times as minutes after midnight) that have any: (row index, windows), by row.
+    """Free windows (minutes from the week's start) of the rows of ``AVAILABILITY_FIELDS`` that have any:
+    (row index, windows), by row.
 
     ``booked`` holds (resource, slot, start, end) and ``closed`` (resource, start, end) in epoch seconds.
     All in numpy at once, whatever the number of resources: each parallel slot of each resource is a group;
@@ -780,8 +797,8 @@ def _week_windows(
     max_id = int(row_ids.max())
     index = np.full(max_id + 1, -1, dtype=np.int64)
     index[row_ids] = np.arange(n)
-    buffer = np.array([r[9] for r in rows], dtype=np.int64)
-    cap = np.maximum(np.array([r[8] for r in rows], dtype=np.int64), 1)
+    buffer = np.array([r[7] for r in rows], dtype=np.int64)
+    cap = np.maximum(np.array([r[6] for r in rows], dtype=np.int64), 1)
     goff = np.cumsum(cap) - cap  # the first group of each row
     group_row = np.repeat(np.arange(n, dtype=np.int64), cap)
 
@@ -794,7 +811,7 @@ def _week_windows(
     # the closed hours of each opening pattern, with sentinels, for every slot of its resources
     patterns: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
-        patterns.setdefault((r[5], r[6], r[7]), []).append(i)
+        patterns.setdefault((r[5], r[8], r[9]), []).append(i)
     parts_g, parts_s, parts_e = [], [], []
     for (weekdays, opens, closes), members in patterns.items():
         edges = [-_FAR]
