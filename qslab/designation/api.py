@@ -1,9 +1,12 @@
 """API of the designation app (mounted at /api/designation/ in qslab/api.py): calls, applications and
-their workflow, the assignment solver, reviews, public notices and objections."""
+their workflow, the assignment solver, reviews, consensus, votes, on-site inspections, meeting reviews, the
+Review Committee's terms and meetings, the expert directory (registration, vetting), constructions, public
+notices and objections."""
 
 import datetime as dt
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
@@ -11,7 +14,18 @@ from pydantic import StrictBool
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
-from qslab.designation.models import Application, Assignment, Call, Construction, PublicNotice
+from qslab.designation.models import (
+    Application,
+    Assignment,
+    Call,
+    CommitteeMeeting,
+    CommitteeMembership,
+    Construction,
+    ExpertProfile,
+    PublicNotice,
+    ReviewMeeting,
+    SiteVisit,
+)
 
 router = Router(tags=["designation"])
 
@@ -405,3 +419,434 @@ def cast_vote(request: HttpRequest, application_id: int, payload: DesignationVot
             application_id=app.pk, meeting_id=vote.meeting_id, choice=vote.choice, reason=vote.reason
         ),
     )
+
+
+# -- panel records, the Review Committee, the expert directory ------------------------------------------
+
+
+def _office_only(request: HttpRequest, message: str) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from qslab.accounts.roles import Role, has_role
+
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(message)
+
+
+def _users(ids: list[int]) -> list:
+    from qslab.accounts.models import User
+
+    found = list(User.objects.filter(pk__in=ids, is_active=True))
+    if len(found) != len(set(ids)):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(
+            _("Unknown user ids: %(ids)s.") % {"ids": sorted(set(ids) - {u.pk for u in found})}
+        )
+    return found
+
+
+class DesignationSiteVisitIn(Schema):
+    stage: str = Field("designation", description="designation | acceptance")
+    visited_on: dt.date
+    inspector_ids: list[int] = []
+    findings: str = Field(..., min_length=1)
+    conclusion: str = Field(..., description="confirmed | minor | major")
+
+
+class DesignationSiteVisitOut(Schema):
+    id: int
+    application_id: int
+    stage: str
+    visited_on: dt.date
+    inspectors: list[str]
+    findings: str
+    conclusion: str
+
+
+def _visit(v: SiteVisit) -> DesignationSiteVisitOut:
+    return DesignationSiteVisitOut(
+        id=v.pk,
+        application_id=v.application_id,
+        stage=v.stage,
+        visited_on=v.visited_on,
+        inspectors=[str(u) for u in v.inspectors.all()],
+        findings=v.findings,
+        conclusion=v.conclusion,
+    )
+
+
+@router.get(
+    "/site-visits",
+    response=list[DesignationSiteVisitOut],
+    summary="On-site inspections I may see (office and committee: all; others: those they recorded)",
+)
+@paginate(LimitOffsetPagination)
+def list_site_visits(request: HttpRequest, application_id: int | None = None, stage: str | None = None):
+    qs = SiteVisit.objects.visible_to(request.user).prefetch_related("inspectors")
+    if application_id:
+        qs = qs.filter(application_id=application_id)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return [_visit(v) for v in qs]
+
+
+@router.post(
+    "/applications/{application_id}/site-visits",
+    response={201: DesignationSiteVisitOut, 422: ErrorOut, **ERRORS},
+    summary="Record an on-site inspection (the office or an expert on the application's panel)",
+)
+def record_site_visit(request: HttpRequest, application_id: int, payload: DesignationSiteVisitIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    visit = services.record_site_visit(
+        request.user,
+        app,
+        stage=payload.stage,
+        visited_on=payload.visited_on,
+        inspectors=_users(payload.inspector_ids),
+        findings=payload.findings,
+        conclusion=payload.conclusion,
+    )
+    return Status(201, _visit(visit))
+
+
+class DesignationReviewMeetingIn(Schema):
+    stage: str = Field("designation", description="designation | acceptance")
+    held_on: dt.date
+    location: str = Field("", max_length=200)
+    application_ids: list[int]
+    attendee_ids: list[int] = []
+    minutes: str = Field(..., min_length=1)
+
+
+class DesignationReviewMeetingOut(Schema):
+    id: int
+    call_id: int
+    stage: str
+    held_on: dt.date
+    location: str
+    application_ids: list[int]
+    attendees: list[str]
+    minutes: str
+
+
+def _review_meeting(m: ReviewMeeting) -> DesignationReviewMeetingOut:
+    return DesignationReviewMeetingOut(
+        id=m.pk,
+        call_id=m.call_id,
+        stage=m.stage,
+        held_on=m.held_on,
+        location=m.location,
+        application_ids=[a.pk for a in m.applications.all()],
+        attendees=[str(u) for u in m.attendees.all()],
+        minutes=m.minutes,
+    )
+
+
+@router.get(
+    "/review-meetings",
+    response=list[DesignationReviewMeetingOut],
+    summary="Minutes of meeting reviews (office and committee)",
+)
+@paginate(LimitOffsetPagination)
+def list_review_meetings(request: HttpRequest, call_id: int | None = None):
+    qs = ReviewMeeting.objects.visible_to(request.user).prefetch_related("applications", "attendees")
+    if call_id:
+        qs = qs.filter(call_id=call_id)
+    return [_review_meeting(m) for m in qs]
+
+
+@router.post(
+    "/calls/{call_id}/review-meetings",
+    response={201: DesignationReviewMeetingOut, 422: ErrorOut, **ERRORS},
+    summary="Record the minutes of a meeting review of applications of the call (office)",
+)
+def record_review_meeting(request: HttpRequest, call_id: int, payload: DesignationReviewMeetingIn):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    _office_only(request, _("Only the committee office keeps the minutes of a meeting review."))
+    apps = list(Application.objects.visible_to(request.user).filter(pk__in=payload.application_ids))
+    if len(apps) != len(set(payload.application_ids)):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"application_ids": _("Unknown applications.")})
+    meeting = services.record_review_meeting(
+        request.user,
+        call,
+        stage=payload.stage,
+        held_on=payload.held_on,
+        applications=apps,
+        attendees=_users(payload.attendee_ids),
+        minutes=payload.minutes,
+        location=payload.location,
+    )
+    return Status(201, _review_meeting(meeting))
+
+
+class CommitteeTermIn(Schema):
+    user_id: int
+    position: str = Field("member", description="chair | vice_chair | member")
+    organisation_id: int | None = None
+    term_start: dt.date
+    term_end: dt.date
+
+
+class CommitteeTermOut(Schema):
+    id: int
+    user_id: int
+    member: str
+    position: str
+    organisation: str | None
+    term_start: dt.date
+    term_end: dt.date
+    current: bool
+
+
+def _term(t: CommitteeMembership) -> CommitteeTermOut:
+    return CommitteeTermOut(
+        id=t.pk,
+        user_id=t.user_id,
+        member=str(t.user),
+        position=t.position,
+        organisation=str(t.organisation) if t.organisation_id else None,
+        term_start=t.term_start,
+        term_end=t.term_end,
+        current=t.current,
+    )
+
+
+@router.get(
+    "/committee/terms",
+    response=list[CommitteeTermOut],
+    summary="Review Committee seats and terms (office and committee)",
+)
+@paginate(LimitOffsetPagination)
+def list_committee_terms(request: HttpRequest, current: bool | None = None):
+    qs = CommitteeMembership.objects.visible_to(request.user).select_related("user", "organisation")
+    rows = [_term(t) for t in qs]
+    return [r for r in rows if current is None or r.current == current]
+
+
+@router.post(
+    "/committee/terms",
+    response={201: CommitteeTermOut, 422: ErrorOut, **ERRORS},
+    summary="Record a seat on the Review Committee for a term (office; the member holds the committee role)",
+)
+def appoint_committee_member(request: HttpRequest, payload: CommitteeTermIn):
+    from qslab.accounts.models import Organisation
+
+    _office_only(request, _("Only the committee office keeps the committee's membership."))
+    member = _users([payload.user_id])[0]
+    organisation = None
+    if payload.organisation_id is not None:
+        organisation = Organisation.objects.filter(pk=payload.organisation_id).first()
+        if organisation is None:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"organisation_id": _("Unknown organisation.")})
+    term = services.appoint_member(
+        request.user,
+        member,
+        term_start=payload.term_start,
+        term_end=payload.term_end,
+        position=payload.position,
+        organisation=organisation,
+    )
+    return Status(201, _term(term))
+
+
+class CommitteeAgendaItemOut(Schema):
+    application_id: int
+    name_zh: str
+    name_en: str
+    status: str
+    decision: str | None
+
+
+class CommitteeMeetingOut(Schema):
+    id: int
+    title: str
+    held_on: dt.date
+    location: str
+    status: str
+    minutes: str
+    agenda: list[CommitteeAgendaItemOut]
+    document_number: str | None
+    document_url: str | None
+
+
+def _meeting(m: CommitteeMeeting, user) -> CommitteeMeetingOut:  # type: ignore[no-untyped-def]
+    from qslab.core.models import OfficialDocument
+
+    doc = (
+        OfficialDocument.objects.visible_to(user).filter(pk=m.document_id).first() if m.document_id else None
+    )
+    agenda = []
+    for item in m.agenda.select_related("application"):
+        decision = item.application.decisions.filter(meeting=m).order_by("-pk").first()
+        agenda.append(
+            CommitteeAgendaItemOut(
+                application_id=item.application_id,
+                name_zh=item.application.name_zh,
+                name_en=item.application.name_en,
+                status=item.application.status,
+                decision=decision.outcome if decision else None,
+            )
+        )
+    return CommitteeMeetingOut(
+        id=m.pk,
+        title=m.title,
+        held_on=m.held_on,
+        location=m.location,
+        status=m.status,
+        minutes=m.minutes,
+        agenda=agenda,
+        document_number=doc.number if doc else None,
+        document_url=doc.get_absolute_url() if doc else None,
+    )
+
+
+class CommitteeMeetingIn(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    held_on: dt.date
+    location: str = Field("", max_length=200)
+    application_ids: list[int]
+
+
+class CommitteeMeetingCloseIn(Schema):
+    minutes: str = Field(..., min_length=1)
+
+
+@router.get(
+    "/committee/meetings",
+    response=list[CommitteeMeetingOut],
+    summary="Review Committee meetings with agenda, decisions and minutes (office and committee)",
+)
+@paginate(LimitOffsetPagination)
+def list_committee_meetings(request: HttpRequest, status: str | None = None):
+    qs = CommitteeMeeting.objects.visible_to(request.user)
+    if status:
+        qs = qs.filter(status=status)
+    return [_meeting(m, request.user) for m in qs]
+
+
+@router.get("/committee/meetings/{meeting_id}", response={200: CommitteeMeetingOut, **ERRORS})
+def get_committee_meeting(request: HttpRequest, meeting_id: int):
+    return _meeting(get_visible_or_404(CommitteeMeeting, request.user, pk=meeting_id), request.user)
+
+
+@router.post(
+    "/committee/meetings",
+    response={201: CommitteeMeetingOut, 422: ErrorOut, **ERRORS},
+    summary="Convene the Review Committee with an agenda of reviewed or deferred applications (office)",
+)
+def schedule_committee_meeting(request: HttpRequest, payload: CommitteeMeetingIn):
+    _office_only(request, _("Only the committee office convenes the committee."))
+    apps = list(Application.objects.visible_to(request.user).filter(pk__in=payload.application_ids))
+    if len(apps) != len(set(payload.application_ids)):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"application_ids": _("Unknown applications.")})
+    order = {pk: i for i, pk in enumerate(payload.application_ids)}
+    apps.sort(key=lambda a: order[a.pk])
+    meeting = services.schedule_meeting(
+        request.user,
+        title=payload.title,
+        held_on=payload.held_on,
+        applications=apps,
+        location=payload.location,
+    )
+    return Status(201, _meeting(meeting, request.user))
+
+
+@router.post(
+    "/committee/meetings/{meeting_id}/close",
+    response={200: CommitteeMeetingOut, 422: ErrorOut, **ERRORS},
+    summary="Close a meeting with its minutes once every agenda item is decided; issues the numbered minutes",
+)
+def close_committee_meeting(request: HttpRequest, meeting_id: int, payload: CommitteeMeetingCloseIn):
+    meeting = get_visible_or_404(CommitteeMeeting, request.user, pk=meeting_id)
+    meeting = services.close_meeting(request.user, meeting, payload.minutes)
+    return _meeting(meeting, request.user)
+
+
+class ExpertRegistrationIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    title: str = Field("", max_length=100)
+    region_code: str = ""
+    fields: list[str] = Field(..., description="key-field codes")
+    username: str = Field("", description="visitors only: the new account's user name")
+    email: str = Field("", description="visitors only")
+    password: str = Field("", description="visitors only")
+
+
+class ExpertProfileOut(Schema):
+    id: int
+    user_id: int
+    name: str
+    title: str
+    organisation: str | None
+    region_code: str
+    fields: list[str]
+    vetted: bool
+
+
+class ExpertVettingIn(Schema):
+    approve: StrictBool
+    reason: str = ""
+
+
+def _expert(p: ExpertProfile) -> ExpertProfileOut:
+    return ExpertProfileOut(
+        id=p.pk,
+        user_id=p.user_id,
+        name=p.name,
+        title=p.title,
+        organisation=str(p.organisation) if p.organisation_id else None,
+        region_code=p.region_code,
+        fields=[f.code for f in p.fields.all()],
+        vetted=p.vetted,
+    )
+
+
+@router.get(
+    "/experts",
+    response=list[ExpertProfileOut],
+    summary="The expert directory (office and committee: everyone; an expert: their own entry)",
+)
+@paginate(LimitOffsetPagination)
+def list_experts(request: HttpRequest, vetted: bool | None = None):
+    qs = (
+        ExpertProfile.objects.visible_to(request.user)
+        .select_related("organisation")
+        .prefetch_related("fields")
+    )
+    if vetted is not None:
+        qs = qs.filter(vetted=vetted)
+    return [_expert(p) for p in qs]
+
+
+@router.post(
+    "/experts/register",
+    response={201: ExpertProfileOut, 422: ErrorOut, **ERRORS},
+    auth=PUBLIC,
+    summary="Register in the expert directory (a visitor also creates an account); the office then vets",
+)
+def register_expert(request: HttpRequest, payload: ExpertRegistrationIn):
+    from ninja.errors import HttpError
+
+    user = request.user if getattr(request.user, "is_authenticated", False) else None
+    if user is not None and ExpertProfile.objects.filter(user=user).exists():
+        raise HttpError(403, str(_("You are already in the expert directory.")))
+    profile = services.register_expert(user, payload.dict())
+    return Status(201, _expert(profile))
+
+
+@router.post(
+    "/experts/{profile_id}/vetting",
+    response={200: ExpertProfileOut, 422: ErrorOut, **ERRORS},
+    summary="Admit (grants the expert role) or refuse with a reason a registered expert (office)",
+)
+def vet_expert(request: HttpRequest, profile_id: int, payload: ExpertVettingIn):
+    profile = get_visible_or_404(ExpertProfile, request.user, pk=profile_id)
+    profile = services.vet_expert(request.user, profile, payload.approve, payload.reason)
+    return _expert(profile)

@@ -90,6 +90,8 @@ def world(world: Any) -> Any:
     w.template = CallTemplate(call=w.call, name="申报书模板", sha256="0" * 64)
     w.template.file.save("form.docx", ContentFile(b"PK\x03\x04 template"), save=False)
     w.template.save()
+    w.decided = make_application(w.call, make_organisation(region_code="320000"), status="approved")
+    w.closable_meeting = on_agenda(w.decided, title="已决会议")
     w.progress = ProgressReport.objects.create(
         construction=w.construction, period="2026", text="进展", submitted_by=manager
     )
