@@ -16,3 +16,7 @@ class RiskConfig(AppConfig):
         from qslab.core.navigation import register_nav
 
         register_nav(_("Product safety"), "risk:home", order=70)
+
+        from qslab.risk.search import connect_signals
+
+        connect_signals()

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
-from qslab.core.permissions import ALL
+from qslab.core.permissions import ALL, NONE
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 
 
@@ -1258,3 +1258,41 @@ class AlertDigest(ChangeLoggedModel):
 
     visible_q = classmethod(lambda cls, user: ALL)
     editable_q = classmethod(lambda cls, user: models.Q(pk__in=[]))
+
+
+# ------------------------------------------------------------------------------------------------
+# full-text search index (``qslab.risk.search``)
+
+
+class SearchDocument(models.Model):
+    """The searchable text of one defect pattern or incident report, kept in sync by signals.
+
+    ``public_text`` holds what anyone who may see the object may search (coded names, titles, public
+    summaries); ``private_text`` the confidential rest (narratives, brand, model), searched only by risk
+    staff and, for a report, by its reporter. SQLite indexes both columns in the FTS5 table
+    ``risk_search_fts`` (trigram tokenizer); PostgreSQL in GIN indexes (``simple`` text search and
+    pg_trgm). Not a record of its own: no permissions, never shown.
+    """
+
+    class Kind(models.TextChoices):
+        PATTERN = "pattern", _("defect pattern")
+        REPORT = "report", _("incident report")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField()
+    public_text = models.TextField(blank=True)
+    private_text = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="risk_searchdoc_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return NONE
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return NONE

@@ -316,16 +316,14 @@ def move_report(user: Any, report: IncidentReport, transition: str, reason: str 
     return report
 
 
-def similar_reports(user: Any, report: IncidentReport, limit: int = 10) -> QuerySet[IncidentReport]:
-    """Reports of the same product category with the same hazard or injury, newest first."""
-    same = Q(hazard=report.hazard_id) if report.hazard_id else Q(diagnosis=report.diagnosis_id)
-    return (
-        IncidentReport.objects.visible_to(user)
-        .filter(product_category=report.product_category_id)
-        .filter(same | Q(brand__iexact=report.brand))
-        .exclude(pk=report.pk)
-        .select_related("product_category", "hazard")[:limit]
-    )
+def similar_reports(user: Any, report: IncidentReport, limit: int = 10) -> list[IncidentReport]:
+    """Reports of the same product category with the same hazard (or injury) or brand, closest first.
+
+    Ranked by shared coded fields and brand, then by narrative words in common (``qslab.risk.search``).
+    """
+    from qslab.risk.search import similar_incidents
+
+    return similar_incidents(user, report, limit)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -377,39 +375,22 @@ def promote_to_pattern(user: Any, reports: Iterable[IncidentReport], data: dict[
     return save_pattern(user, data, evidence=list(reports))
 
 
-PATTERN_TEXT_FIELDS = (
-    "title_zh",
-    "title_en",
-    "failure_mode",
-    "injury_mechanism",
-    "scenario",
-    "detection_method",
-    "summary_zh",
-    "summary_en",
-    "product_category__name_zh",
-    "product_category__name_en",
-    "hazard__name_zh",
-    "hazard__name_en",
-    "evidence__description",
-    "evidence__brand",
-)
-
-
 def search_patterns(
     user: Any, query: str = "", hazard: str = "", product: str = ""
 ) -> QuerySet[DefectPattern]:
-    """Patterns the user may see whose coded fields, texts or evidence narratives contain every word."""
-    qs = DefectPattern.objects.visible_to(user).select_related("product_category", "hazard")
-    for word in query.split()[:8]:
-        text = Q()
-        for f in PATTERN_TEXT_FIELDS:
-            text |= Q(**{f"{f}__icontains": word})
-        qs = qs.filter(text)
+    """Patterns the user may see matching every term of the query (full text, best first), by code.
+
+    Staff also match the narratives of the linked cases; see ``qslab.risk.search``.
+    """
+    from qslab.risk import search
+
+    qs = search.search_patterns(user, query) if query.strip() else DefectPattern.objects.visible_to(user)
+    qs = qs.select_related("product_category", "hazard")
     if hazard:
         qs = qs.filter(hazard__code=hazard)
     if product:
         qs = qs.filter(product_category__code=product)
-    return qs.distinct()
+    return qs
 
 
 # ------------------------------------------------------------------------------------------------

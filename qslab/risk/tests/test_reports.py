@@ -179,8 +179,11 @@ def test_a_pattern_search_in_chinese_finds_the_pattern_and_its_linked_cases(term
             "is_public": True,
         },
     )
-    found = list(services.search_patterns(None, "开水烫伤"))  # only in the linked case's narrative
+    found = list(services.search_patterns(users["analyst"], "开水烫伤"))  # only in the case's narrative
     assert [p.title_en for p in found] == ["Kettle lid opens"]
+    # the public matches the published case's summary, never its confidential narrative
+    assert list(services.search_patterns(None, "壶盖弹开")) == found
+    assert list(services.search_patterns(None, "开水烫伤")) == []
     page = verified_client(None).get(reverse("risk:pattern", args=[found[0].pk])).content.decode()
     assert case.reference in page
     assert list(services.search_patterns(None, "滑板车")) == []
