@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import Any
@@ -258,8 +259,23 @@ class ApiToken(models.Model):
             return None
         if not token.user.is_active:
             return None
-        cls.objects.filter(pk=token.pk).update(last_used=timezone.now())
+        token.touch()
         return token.user
+
+    #: ``last_used`` is recorded at most this often: a machine posting every second would otherwise
+    #: write the token's row on every request (and serialise its concurrent requests on that row).
+    LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+    def touch(self) -> None:
+        """Record use now unless it was recorded within the last minute (one conditional UPDATE)."""
+        now = timezone.now()
+        stale = now - self.LAST_USED_RESOLUTION
+        if self.last_used is not None and self.last_used >= stale:
+            return  # read with the token a moment ago: no query at all
+        type(self).objects.filter(
+            models.Q(last_used__isnull=True) | models.Q(last_used__lt=stale), pk=self.pk
+        ).update(last_used=now)
+        self.last_used = now
 
     @property
     def is_active(self) -> bool:

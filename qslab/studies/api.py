@@ -4,7 +4,9 @@ uncertainty budgets, reference-material studies, SPC monitors (machine ingest) a
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -295,7 +297,11 @@ def points(request: HttpRequest, monitor_id: int, since: int = 0):
     summary="Post measurements; each is evaluated at once",
 )
 def post_points(request: HttpRequest, monitor_id: int, payload: PointsIn):
-    m = get_editable_or_403(Monitor.objects.select_related("laboratory"), request.user, pk=monitor_id)
+    # the visibility query only: editing a monitor means managing its laboratory (Monitor.editable_q),
+    # which the user's cached memberships answer without a second query
+    m = get_visible_or_404(Monitor.objects.select_related("laboratory"), request.user, pk=monitor_id)
+    if not m.managed_by(request.user):
+        raise PermissionDenied(_("You may view this record but not change it."))
     try:
         return Status(201, services.record_points(request.user, m, payload.points, "api"))
     except Refused as exc:

@@ -55,3 +55,22 @@ def test_a_user_cannot_revoke_another_users_token(users, clients):
     assert response.status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_last_used_is_recorded_at_first_use_and_then_at_most_once_a_minute(users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token, secret = issue_api_token(users["analyst"], "sensor")
+    assert token.last_used is None
+    assert _me(secret).status_code == 200
+    first = ApiToken.objects.get(pk=token.pk).last_used
+    assert first is not None
+    with CaptureQueriesContext(connection) as ctx:  # a second later: the row is not written again
+        assert _me(secret).status_code == 200
+    assert not [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and "apitoken" in q["sql"]]
+    assert ApiToken.objects.get(pk=token.pk).last_used == first
+    old = timezone.now() - dt.timedelta(seconds=61)  # more than a minute ago: recorded again
+    ApiToken.objects.filter(pk=token.pk).update(last_used=old)
+    assert _me(secret).status_code == 200
+    assert ApiToken.objects.get(pk=token.pk).last_used > old + dt.timedelta(seconds=60)
