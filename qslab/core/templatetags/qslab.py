@@ -1,11 +1,13 @@
-"""Template tags shared by every app: the journal and watch panel of an object."""
+"""Template tags shared by every app: the journal and watch panel of an object, charts as images."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django import template
 from django.contrib.contenttypes.models import ContentType
+from django.utils.html import format_html
 
 from qslab.core import services
 
@@ -29,3 +31,21 @@ def object_panel(context: dict[str, Any], obj: Any) -> dict[str, Any]:
         "watching": signed_in and services.is_watching(obj, user),
         "signed_in": signed_in,
     }
+
+
+@register.simple_tag
+def chart_img(svg: str | bytes | None, alt_text: str = "", css_class: str = "chart-img") -> str:
+    """An SVG chart as ``<img src="data:image/svg+xml;base64,...">``.
+
+    Matplotlib's SVG carries ``style`` attributes and a ``<style>`` block, which the strict
+    Content-Security-Policy (no 'unsafe-inline') blocks when the SVG is pasted into a page; an image's
+    own styles are not subject to the page's style-src, and ``img-src`` allows ``data:``. ``alt_text``
+    (the chart's title) keeps it accessible. Renders nothing for an empty chart.
+    """
+    if not svg:
+        return ""
+    data = svg.encode("utf-8") if isinstance(svg, str) else bytes(svg)
+    encoded = base64.b64encode(data).decode("ascii")
+    return format_html(
+        '<img class="{}" src="data:image/svg+xml;base64,{}" alt="{}">', css_class, encoded, alt_text
+    )
