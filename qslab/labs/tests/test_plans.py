@@ -1,5 +1,8 @@
 """Layout plans: coverage against targets, ranked gaps, overlaps, revisions and their differences."""
 
+import base64
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -9,6 +12,14 @@ from qslab.labs.charts import coverage_map_svg
 from qslab.labs.models import LayoutPlan
 from qslab.labs.services import TargetRow
 from qslab.labs.tests.conftest import make_lab
+
+
+def chart_svgs(page: str) -> list[str]:
+    """The SVG charts a page shows as ``<img src="data:image/svg+xml;base64,...">`` ({% chart_img %})."""
+    return [
+        base64.b64decode(b).decode()
+        for b in re.findall(r'<img class="chart-img" src="data:image/svg\+xml;base64,([^"]+)"', page)
+    ]
 
 
 @pytest.fixture
@@ -119,7 +130,9 @@ def test_the_coverage_page_and_api_show_the_gap(office, plan, clients):
     make_lab("a", fields=("robots",))
     services.set_plan_targets(office, plan, [TargetRow("manufacturing", "320000", 3, 1)])
     page = clients["office"].get(f"/labs/plans/{plan.pk}/").content.decode()
-    assert "<svg" in page and "1/3" in page
+    (chart,) = chart_svgs(page)
+    assert chart.startswith("<svg") and "1/3" in chart and "1/3" in page
+    assert 'class="heat-cell heat-3"' in page and "style=" not in page, "a third of the target: heat level 3"
     data = clients["office"].get(f"/api/labs/plans/{plan.pk}/coverage").json()
     assert data["gaps"][0]["gap"] == 2 and data["gaps"][0]["operating"] == ["a"]
     assert LayoutPlan.objects.visible_to(make_user("lab_manager")).count() == 0
