@@ -501,7 +501,8 @@ class Booking(ChangeLoggedModel):
         indexes = [
             models.Index(fields=("resource", "starts")),
             models.Index(fields=("user", "starts")),
-            models.Index(fields=("starts",), name="sharing_booking_starts"),
+            # Covers the availability search (a week's active bookings by time): read from the index alone.
+            models.Index(fields=("starts", "ends", "status", "resource", "slot"), name="sharing_booking_window"),
         ]
         constraints = [
             models.CheckConstraint(
