@@ -16,6 +16,10 @@ from .base import *  # noqa: F403
 from .base import LOGGING
 
 DEBUG = False
+# Keep database connections open between requests (a new PostgreSQL connection per request costs more than
+# most API calls); checked before reuse so a restarted database does not fail the first request.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 SECRET_KEY = os.environ["SECRET_KEY"]
 ALLOWED_HOSTS = os.environ["ALLOWED_HOSTS"].split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
