@@ -205,7 +205,9 @@ def test_one_application_goes_from_the_call_to_naming_through_every_role(live_se
     desk.goto(construction_url)
     _act(desk, "pass_acceptance")
     expect(desk.locator(".status").first).to_contain_text("named")
-    naming = desk.locator("a.document").inner_text()
+    app.refresh_from_db()
+    naming = app.laboratory.last_document.number  # the page also links the numbered acceptance consensus
+    expect(desk.locator("a.document", has_text=naming)).to_be_visible()
     assert naming != approval and "〔" in naming
     public.goto(f"{base}/labs/")
     expect(public.locator("body")).to_contain_text("国家示例机器人质量标准实验室")
