@@ -97,7 +97,7 @@ print(json.dumps({"points": MonitorPoint.objects.count(), "alarms": Alarm.object
 def _env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DJANGO_SETTINGS_MODULE=SETTINGS, DATABASE_URL=database_url, PYTHONPATH=str(ROOT), DEBUG="0")
-    env.setdefault("CONN_MAX_AGE", "60")  # persistent connections, as production runs (settings/production.py)
+    env.setdefault("CONN_MAX_AGE", "60")  # persistent connections, as in settings/production.py
     return env
 
 

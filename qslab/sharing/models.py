@@ -501,8 +501,10 @@ class Booking(ChangeLoggedModel):
         indexes = [
             models.Index(fields=("resource", "starts")),
             models.Index(fields=("user", "starts")),
-            # Covers the availability search (a week's active bookings by time): read from the index alone.
-            models.Index(fields=("starts", "ends", "status", "resource", "slot"), name="sharing_booking_window"),
+            # Covers the availability search (a week's active bookings by time) from the index alone.
+            models.Index(
+                fields=("starts", "ends", "status", "resource", "slot"), name="sharing_booking_window"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -80,7 +80,7 @@ def test_the_cookies_a_browser_gets_at_sign_in_carry_the_production_flags(users,
 def test_manage_check_deploy_is_clean_with_the_documented_environment(tmp_path):
     env = {**os.environ, **PRODUCTION_ENV, "QSLAB_VAR_DIR": str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set in this process for the browser tests, never in deployment
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set here for the browser tests, never in deployment
     result = subprocess.run(
         [
             sys.executable,
