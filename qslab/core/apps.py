@@ -11,3 +11,7 @@ class CoreConfig(AppConfig):
         from qslab.core import changelog
 
         changelog.connect()
+
+        from qslab.core.scheduling import register_job
+
+        register_job("qslab.core.tasks.send_reminders_task", "daily reminders and overdue marks")

@@ -20,3 +20,8 @@ class RiskConfig(AppConfig):
         from qslab.risk.search import connect_signals
 
         connect_signals()
+
+        from qslab.core.scheduling import register_job
+
+        register_job("qslab.risk.tasks.early_warning_task", "product-risk early warning over all series")
+        register_job("qslab.risk.tasks.weekly_digest_task", "weekly consumer-alert digest (idempotent)")

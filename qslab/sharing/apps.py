@@ -19,3 +19,9 @@ class SharingConfig(AppConfig):
         register_queue(sharing_queue)
         register_nav(_("Shared resources"), "sharing:catalogue", order=60)
         register_nav(_("My bookings"), "sharing:bookings", roles=set(), order=61)
+
+        from qslab.core.scheduling import register_job
+
+        register_job("qslab.sharing.tasks.send_booking_reminders_task", "booking reminders (starting tomorrow)")
+        # Every check, so bookings not checked in are released promptly.
+        register_job("qslab.sharing.tasks.release_no_shows_task", "no-show release", cadence="frequent")

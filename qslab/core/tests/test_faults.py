@@ -298,7 +298,15 @@ def test_a_change_logged_row_loaded_with_only_some_fields_does_not_recurse(db):
     assert notice.title_en == "B"
 
 
-def test_the_sweeper_removes_only_unreferenced_files_old_enough(world):
+@pytest.fixture
+def own_media_root(settings: Any, tmp_path: Path) -> Path:
+    """A media folder of this test's own: files left by earlier tests in the same worker (their rows were
+    rolled back) would otherwise be orphans too."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_the_sweeper_removes_only_unreferenced_files_old_enough(own_media_root: Path, world: Any) -> None:
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 

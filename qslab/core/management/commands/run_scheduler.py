@@ -1,4 +1,5 @@
-"""A small scheduler for `make run`: enqueues the daily reminder job once a day (and at start)."""
+"""A small scheduler for `make run`: enqueues the registered daily jobs once a day (and at start) and the
+frequent ones at every check. Apps register their jobs with ``qslab.core.scheduling.register_job``."""
 
 from __future__ import annotations
 
@@ -8,31 +9,27 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from qslab.core import scheduling
+
 
 class Command(BaseCommand):
-    help = "Enqueue the daily jobs (reminders, overdue marking) once a day; runs until stopped."
+    help = "Enqueue the registered daily jobs once a day and the frequent ones at every check; runs until stopped."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="enqueue today's jobs and exit")
         parser.add_argument("--interval", type=int, default=300, help="seconds between checks")
 
     def handle(self, *args: Any, once: bool = False, interval: int = 300, **options: Any) -> None:
-        from qslab.core.tasks import send_reminders_task
-        from qslab.sharing.tasks import release_no_shows_task, send_booking_reminders_task
-
         last_day = None
         while True:
             today = timezone.localdate()
             if today != last_day:
-                result = send_reminders_task.enqueue()
-                self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued daily reminders ({result.id})")
-                from qslab.risk.tasks import early_warning_task, weekly_digest_task
-
-                early_warning_task.enqueue()  # product risk: detectors and disproportionality over all series
-                weekly_digest_task.enqueue()  # consumer alerts of the last complete week (idempotent)
-                send_booking_reminders_task.enqueue()  # bookings starting tomorrow (sharing)
+                for job in scheduling.jobs("daily"):
+                    task_id = scheduling.enqueue(job)
+                    self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued {job.description} ({task_id})")
                 last_day = today
-            release_no_shows_task.enqueue()  # every check: bookings not checked in are released promptly
+            for job in scheduling.jobs("frequent"):
+                scheduling.enqueue(job)
             if once:
                 return
             time.sleep(interval)
