@@ -28,6 +28,7 @@ import numpy as np
 
 from qslab.methods._validate import MethodInputError
 from qslab.methods.uncertainty import (
+    ByOutputLabel,
     GUFResult,
     InputQuantity,
     MeasurementModel,
@@ -259,7 +260,7 @@ def validate_guf(
 
 
 @dataclass(frozen=True, eq=False)
-class MCMResult(ResultMixin):
+class MCMResult(ByOutputLabel[MCMOutput], ResultMixin):
     """Result of the Monte Carlo method: one :class:`MCMOutput` per output, the number of ``trials``,
     the ``seed``, whether the adaptive procedure (JCGM 101 7.9) was used and ``converged``, the
     covariance and correlation of the outputs (from the trials), the GUF result and its validation
@@ -279,22 +280,6 @@ class MCMResult(ResultMixin):
     validation: tuple[GUFValidation, ...] = ()
     notes: tuple[str, ...] = ()
     samples: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return tuple(e.label for e in self.estimates)
-
-    def output(self, label: str | None = None) -> MCMOutput:
-        if label is None:
-            return self.estimates[0]
-        for e in self.estimates:
-            if e.label == label:
-                return e
-        raise MethodInputError(f"unknown output {label!r}; outputs are: {', '.join(self.outputs)}")
-
-    @property
-    def y(self) -> float:
-        return self.estimates[0].y
 
     @property
     def u(self) -> float:

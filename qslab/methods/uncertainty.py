@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from scipy import stats
@@ -870,8 +870,42 @@ class OutputEstimate(ResultMixin):
         )
 
 
+class _Estimate(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def y(self) -> float: ...
+
+
+EstimateT = TypeVar("EstimateT", bound=_Estimate)
+
+
+class ByOutputLabel(Generic[EstimateT]):
+    """For results with one estimate per output: ``output(label)`` finds one (the first by default), and
+    ``y`` is the first output's estimate, so single-output callers need not name it."""
+
+    estimates: tuple[EstimateT, ...]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(e.label for e in self.estimates)
+
+    def output(self, label: str | None = None) -> EstimateT:
+        if label is None:
+            return self.estimates[0]
+        for e in self.estimates:
+            if e.label == label:
+                return e
+        raise MethodInputError(f"unknown output {label!r}; outputs are: {', '.join(self.outputs)}")
+
+    @property
+    def y(self) -> float:
+        return self.estimates[0].y
+
+
 @dataclass(frozen=True, eq=False)
-class GUFResult(ResultMixin):
+class GUFResult(ByOutputLabel[OutputEstimate], ResultMixin):
     """Result of the GUM uncertainty framework for one or several outputs.
 
     ``sensitivities`` has shape (outputs, inputs); ``covariance`` and ``correlation`` are those of the
@@ -890,22 +924,6 @@ class GUFResult(ResultMixin):
     level: float
     analytic_sensitivities: bool
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return tuple(e.label for e in self.estimates)
-
-    def output(self, label: str | None = None) -> OutputEstimate:
-        if label is None:
-            return self.estimates[0]
-        for e in self.estimates:
-            if e.label == label:
-                return e
-        raise MethodInputError(f"unknown output {label!r}; outputs are: {', '.join(self.outputs)}")
-
-    @property
-    def y(self) -> float:
-        return self.estimates[0].y
 
     @property
     def u_c(self) -> float:
