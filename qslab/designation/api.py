@@ -53,6 +53,7 @@ class CallOut(Schema):
     recommendation_quota: int
     reviewers_per_application: int
     notice_working_days: int
+    progress_report_months: int
     criteria: list[CriterionOut]
 
 
@@ -69,6 +70,7 @@ def _call(c: Call) -> CallOut:
         recommendation_quota=c.recommendation_quota,
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
+        progress_report_months=c.progress_report_months,
         criteria=[
             CriterionOut(
                 code=k.code,
@@ -285,6 +287,8 @@ class ConstructionOut(Schema):
     starts_on: dt.date
     ends_on: dt.date
     extended: bool
+    next_report_due: dt.date | None = Field(None, description="the next periodic progress report")
+    report_overdue: bool = False
     milestones_total: int
     milestones_reached: int
     actions: list[str]
@@ -300,6 +304,8 @@ def _construction(c: Construction, user) -> ConstructionOut:  # type: ignore[no-
         starts_on=c.starts_on,
         ends_on=c.ends_on,
         extended=c.extended,
+        next_report_due=c.next_report_due,
+        report_overdue=c.report_overdue,
         milestones_total=c.milestones.count(),
         milestones_reached=c.milestones.filter(done_on__isnull=False).count(),
         actions=[t.name for t in Construction.workflow.available(c, user)],

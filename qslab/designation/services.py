@@ -87,6 +87,7 @@ CALL_FIELDS = (
     "majority",
     "notice_working_days",
     "construction_years",
+    "progress_report_months",
     "extension_years",
 )
 APPLICATION_FIELDS = (
@@ -1703,8 +1704,9 @@ def _lab_manager_users(lab: Any) -> list[Any]:
 
 
 def start_construction(app: Application, lab: Any, user: Any) -> Construction:
-    """The construction period opens: milestones from the plan, and the acceptance request falls due at the
-    end of the period (reminded and marked overdue by the daily job)."""
+    """The construction period opens: milestones from the plan, a progress report falls due every
+    ``call.progress_report_months`` and the acceptance request at the end of the period (each reminded and
+    marked overdue by the daily job)."""
     from django.contrib.contenttypes.models import ContentType
 
     from qslab.core.models import Deadline
@@ -1720,12 +1722,90 @@ def start_construction(app: Application, lab: Any, user: Any) -> Construction:
     Deadline.objects.create(
         content_type=ContentType.objects.get_for_model(Construction),
         object_id=str(c.pk),
-        label_en=f"Request the acceptance of the {lab.name_en}",
+        label_en=f"{ACCEPTANCE_LABEL_EN} {lab.name_en}",
         label_zh=f"申请{lab.name_zh}验收",
         due=c.ends_on,
-        assignee=app.created_by or next(iter(sorted(_lab_manager_users(lab), key=lambda u: u.pk)), None),
+        assignee=_construction_assignee(c),
     )
+    _schedule_progress_report(c, user)
     return c
+
+
+# -- construction, progress, acceptance ------------------------------------------------------------
+
+#: how the two kinds of core ``Deadline`` on a construction are told apart
+ACCEPTANCE_LABEL_EN = "Request the acceptance of the"
+PROGRESS_LABEL_EN = "Progress report of the"
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day (31 January + 1 month = 28/29 February).
+
+    >>> _add_months(dt.date(2026, 1, 31), 1), _add_months(dt.date(2026, 8, 15), 6)
+    (datetime.date(2026, 2, 28), datetime.date(2027, 2, 15))
+    """
+    import calendar
+
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_progress_due(construction: Construction, after: dt.date) -> dt.date | None:
+    """The first date of the schedule (start + n × the call's ``progress_report_months``, n ≥ 1) later than
+    ``after`` and before the end of the period; ``None`` once the acceptance request is the next step."""
+    months = construction.application.call.progress_report_months
+    n = 1
+    while True:
+        due = _add_months(construction.starts_on, n * months)
+        if due >= construction.ends_on:
+            return None
+        if due > after:
+            return due
+        n += 1
+
+
+def _construction_assignee(c: Construction) -> Any:
+    return c.application.created_by or next(
+        iter(sorted(_lab_manager_users(c.laboratory), key=lambda u: u.pk)), None
+    )
+
+
+def _construction_deadlines(c: Construction, label_en: str) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    return Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Construction),
+        object_id=str(c.pk),
+        label_en__startswith=label_en,
+        done_at__isnull=True,
+    )
+
+
+def _schedule_progress_report(c: Construction, user: Any, after: dt.date | None = None) -> None:
+    """Close the open progress-report deadline and open the next one of the schedule (if any)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    _construction_deadlines(c, PROGRESS_LABEL_EN).update(done_at=timezone.now())
+    due = next_progress_due(c, after or c.starts_on) if c.status == "building" else None
+    if due != c.next_report_due:
+        c.next_report_due = due
+        with acting_as(user):
+            c.save(update_fields=["next_report_due", "last_updated"])
+    if due is not None:
+        lab = c.laboratory
+        Deadline.objects.create(
+            content_type=ContentType.objects.get_for_model(Construction),
+            object_id=str(c.pk),
+            label_en=f"{PROGRESS_LABEL_EN} {lab.name_en}",
+            label_zh=f"{lab.name_zh}建设进展报告",
+            due=due,
+            assignee=_construction_assignee(c),
+        )
 
 
 # -- construction, progress, acceptance ------------------------------------------------------------
@@ -1771,6 +1851,8 @@ def submit_progress_report(
             if m.done_on is None:
                 m.done_on = today
                 m.save(update_fields=["done_on", "last_updated"])
+    # the report answers the one due (or overdue); the next falls due on the schedule after today
+    _schedule_progress_report(construction, user, after=max(today, construction.next_report_due or today))
     from qslab.core.notifications import notify
 
     notify(
@@ -1809,6 +1891,7 @@ def request_acceptance(
     return move_construction(user, construction, "request_acceptance")
 
 
+@transaction.atomic
 def move_construction(
     user: Any, construction: Construction, transition: str, reason: str = ""
 ) -> Construction:
@@ -1825,7 +1908,32 @@ def move_construction(
     construction.refresh_from_db()
     if transition == "extend":
         _reopen_acceptance(construction, user)
+    _follow_construction_deadlines(construction, user)
     return construction
+
+
+def _follow_construction_deadlines(c: Construction, user: Any) -> None:
+    """Out of ``building`` nothing more is owed; back in it (an extension), the acceptance request falls due
+    at the new end of the period and progress reports resume on the schedule."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    if c.status != "building":
+        _construction_deadlines(c, ACCEPTANCE_LABEL_EN).update(done_at=timezone.now())
+        _schedule_progress_report(c, user)
+        return
+    if not _construction_deadlines(c, ACCEPTANCE_LABEL_EN).filter(due=c.ends_on).exists():
+        _construction_deadlines(c, ACCEPTANCE_LABEL_EN).update(done_at=timezone.now())
+        Deadline.objects.create(
+            content_type=ContentType.objects.get_for_model(Construction),
+            object_id=str(c.pk),
+            label_en=f"{ACCEPTANCE_LABEL_EN} {c.laboratory.name_en}",
+            label_zh=f"申请{c.laboratory.name_zh}验收",
+            due=c.ends_on,
+            assignee=_construction_assignee(c),
+        )
+    _schedule_progress_report(c, user, after=timezone.localdate())
 
 
 def _reopen_acceptance(construction: Construction, user: Any) -> None:
