@@ -209,30 +209,71 @@ def set_criteria(
         ]
 
 
-TEMPLATE_EXTENSIONS = (".pdf", ".docx", ".doc", ".xlsx", ".xls", ".odt", ".ods")
+#: what a call's template may be (checked by content, not by name): PDF, Word, Excel, older Office files
+TEMPLATE_KINDS = ("pdf", "docx", "xlsx", "ole")
+
+
+def _checked_template(upload: UploadedFile) -> str:
+    from qslab.core.uploads import check_upload
+
+    try:
+        check_upload(upload, TEMPLATE_KINDS, MAX_ATTACHMENT_BYTES)
+    except ValidationError as exc:
+        raise ValidationError({"file": [f"“{upload.name}”: {m}" for m in exc.messages]}) from exc
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 @transaction.atomic
 def add_call_template(user: Any, call: Call, upload: UploadedFile, name: str = "") -> CallTemplate:
     """The office publishes a template with the call (PDF or office document, at most 20 MB)."""
     _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
-    filename = upload.name or "template"
-    if not filename.lower().endswith(TEMPLATE_EXTENSIONS):
-        raise ValidationError(
-            {"file": _("“%(name)s”: templates are PDF or office documents.") % {"name": filename}}
-        )
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(
-            {"file": _("The limit is %(max)d MB.") % {"max": MAX_ATTACHMENT_BYTES // 2**20}}
-        )
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
+    sha256 = _checked_template(upload)
     with acting_as(user):
         return CallTemplate.objects.create(
-            call=call, name=(name or filename).strip()[:200], file=upload, sha256=digest.hexdigest()
+            call=call, name=(name or upload.name or "template").strip()[:200], file=upload, sha256=sha256
         )
+
+
+def _delete_stored_later(name: str) -> None:
+    """Remove a stored file once the transaction that stopped using it has committed."""
+    from django.core.files.storage import default_storage
+
+    transaction.on_commit(lambda: default_storage.delete(name))
+
+
+@transaction.atomic
+def replace_call_template(
+    user: Any, template: CallTemplate, upload: UploadedFile, name: str = ""
+) -> CallTemplate:
+    """The office replaces a template's file (and optionally its name); the change log keeps both
+    checksums, the old file is removed from storage after commit."""
+    _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
+    sha256 = _checked_template(upload)
+    old = template.file.name
+    template.file = upload
+    template.sha256 = sha256
+    if name.strip():
+        template.name = name.strip()[:200]
+    with acting_as(user, "template replaced"):
+        template.save(update_fields=["file", "sha256", "name", "last_updated"])
+    if old and old != template.file.name:
+        _delete_stored_later(old)
+    return template
+
+
+@transaction.atomic
+def remove_call_template(user: Any, template: CallTemplate) -> None:
+    """The office withdraws a template from the call (audited in the change log)."""
+    _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
+    name = template.file.name
+    with acting_as(user, "template removed"):
+        template.delete()
+    if name:
+        _delete_stored_later(name)
 
 
 def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:

@@ -168,6 +168,14 @@ CASES = [
     ),
     Case("designation:call_template", OFFICE, method="post", kwargs=CALL),
     Case("designation:template", EVERYONE, kwargs=lambda w: {"template_id": w.template.pk}),
+    Case(
+        "designation:template_replace",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"template_id": w.template.pk},
+        note="no file: back to the call with the error",
+    ),
+    Case("designation:template_remove", OFFICE, method="post", kwargs=lambda w: {"template_id": w.template.pk}),
     # API
     Case("qslab_designation_api_list_calls", EVERYONE, api=True),
     Case("qslab_designation_api_get_call", EVERYONE, api=True, kwargs=CALL),
