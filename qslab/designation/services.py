@@ -897,6 +897,10 @@ def add_assignment(user: Any, app: Application, expert: Any, stage: str = Stage.
     """The office adds an expert by hand; conflicted or unknown pairs are refused."""
     _require(user, Role.OFFICE, _("Only the committee office assigns experts."))
     _check_stage(stage)
+    if not stage_applications(app.call, stage).filter(pk=app.pk).exists():
+        raise ValidationError(
+            _("“%(app)s” is not waiting for or in the %(stage)s.") % {"app": app, "stage": Stage(stage).label}
+        )
     profile = ExpertProfile.objects.filter(user=expert, vetted=True).first()
     if profile is None:
         raise ValidationError(_("%(who)s is not a vetted expert.") % {"who": expert})

@@ -175,7 +175,9 @@ CASES = [
         kwargs=lambda w: {"template_id": w.template.pk},
         note="no file: back to the call with the error",
     ),
-    Case("designation:template_remove", OFFICE, method="post", kwargs=lambda w: {"template_id": w.template.pk}),
+    Case(
+        "designation:template_remove", OFFICE, method="post", kwargs=lambda w: {"template_id": w.template.pk}
+    ),
     # API
     Case("qslab_designation_api_list_calls", EVERYONE, api=True),
     Case("qslab_designation_api_get_call", EVERYONE, api=True, kwargs=CALL),
@@ -338,6 +340,57 @@ CASES = [
         api=True,
         kwargs=lambda w: {"profile_id": w.profile.pk},
         data={"approve": True},
+    ),
+    Case(
+        "qslab_designation_api_record_decision",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"application_id": w.voted.pk},
+        data={"minutes": "经表决，同意"},
+    ),
+    Case(
+        "qslab_designation_api_release_assignment",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=CALL,
+    ),
+    Case(
+        "qslab_designation_api_list_panel",
+        STAFF,
+        api=True,
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+    ),
+    Case(
+        "qslab_designation_api_add_panel_member",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"application_id": w.accepted.pk},
+        data=lambda w: {"expert_id": w.spare_expert.user_id},
+    ),
+    Case(
+        "qslab_designation_api_remove_panel_member",
+        OFFICE,
+        method="delete",
+        api=True,
+        kwargs=lambda w: {"assignment_id": w.proposed.pk},
+    ),
+    Case(
+        "qslab_designation_api_name_moderator",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"assignment_id": w.assignment.pk},
+    ),
+    Case(
+        "qslab_designation_api_edit_expert",
+        {"office", "expert"},
+        method="put",
+        api=True,
+        kwargs=lambda w: {"profile_id": w.profile.pk},
+        data={"name": "王专家", "title": "研究员", "fields": ["robots"]},
     ),
     Case(
         "qslab_designation_api_file_objection",

@@ -67,9 +67,7 @@ def test_the_office_replaces_a_template_s_file_and_the_public_downloads_the_new_
     assert (change.before["sha256"], change.after["sha256"]) == (old_sha, template.sha256)
 
 
-def test_a_replacement_that_is_not_a_pdf_or_office_document_is_refused_and_nothing_changes(
-    users, clients
-):
+def test_a_replacement_that_is_not_a_pdf_or_office_document_is_refused_and_nothing_changes(users, clients):
     call, template = _published(users, "tmpl-bad")
     before = (template.file.name, template.sha256)
     response = clients["office"].post(

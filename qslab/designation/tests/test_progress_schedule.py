@@ -45,7 +45,9 @@ def _designated(users: dict[str, Any], code: str, **call_fields: Any) -> Constru
 
 def _progress_deadlines(c: Construction) -> Any:
     return Deadline.objects.filter(
-        object_id=str(c.pk), label_en__startswith=services.PROGRESS_LABEL_EN, content_type__model="construction"
+        object_id=str(c.pk),
+        label_en__startswith=services.PROGRESS_LABEL_EN,
+        content_type__model="construction",
     )
 
 
@@ -110,9 +112,7 @@ def test_each_report_closes_the_due_report_and_schedules_the_next(users):
     assert _progress_deadlines(c).filter(done_at__isnull=True).get().due == dt.date(2028, 1, 15)
 
 
-def test_no_periodic_report_falls_due_at_the_end_of_the_period_where_acceptance_is_requested(
-    users, clients
-):
+def test_no_periodic_report_falls_due_at_the_end_of_the_period_where_acceptance_is_requested(users, clients):
     c = _designated(users, "short", construction_years=1)
     assert c.ends_on == dt.date(2027, 1, 15)
     with on(dt.date(2026, 7, 1)):
