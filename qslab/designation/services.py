@@ -1524,12 +1524,20 @@ def member_conflict(member: Any, app: Application) -> str | None:
     return None
 
 
+def _lock_application(app: Application) -> None:
+    """Lock the application's row until the transaction ends and reload it. Votes and the decision on one
+    application take this lock, so they are serialised: a decision counts every vote committed before it,
+    and a vote arriving after it finds the application decided and is refused (never left uncounted)."""
+    Application.objects.select_for_update().filter(pk=app.pk).values_list("pk", flat=True).first()
+    app.refresh_from_db()
+
+
 @transaction.atomic
 def cast_vote(user: Any, app: Application, choice: str, reason: str = "") -> Vote:
     """A committee member in term votes on an application on the agenda of a scheduled meeting; a member
     whose organisation applies or co-applies may only recuse, and a recusal gives its reason."""
     _require(user, Role.COMMITTEE, _("Only committee members vote."))
-    app.refresh_from_db()
+    _lock_application(app)
     if app.status != "reviewed":
         raise ValidationError(_("Votes are taken only on reviewed applications."))
     if choice not in Vote.Choice.values:
@@ -1560,7 +1568,7 @@ def cast_vote(user: Any, app: Application, choice: str, reason: str = "") -> Vot
 def record_decision(user: Any, app: Application, minutes: str, defer: bool = False) -> Decision:
     """The office records the committee's decision from the votes cast (quorum and majority from the call)."""
     _require(user, Role.OFFICE, _("Only the committee office records the committee's decision."))
-    app.refresh_from_db()
+    _lock_application(app)
     if app.status != "reviewed":
         raise ValidationError(_("Only a reviewed application goes before the committee."))
     item = current_agenda_item(app)
