@@ -883,7 +883,7 @@ class DesignationDecisionOut(Schema):
 @router.post(
     "/applications/{application_id}/decision",
     response={201: DesignationDecisionOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
-    summary="Record the committee's decision on a meeting item from the votes cast (office; quorum, majority)",
+    summary="Record the committee's decision on a meeting item from the votes (office; quorum, majority)",
 )
 def record_decision(request: HttpRequest, application_id: int, payload: DesignationDecisionIn):
     app = get_visible_or_404(Application, request.user, pk=application_id)

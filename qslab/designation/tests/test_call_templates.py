@@ -68,7 +68,7 @@ def test_the_office_replaces_a_template_s_file_and_the_public_downloads_the_new_
 
 
 def test_a_replacement_that_is_not_a_pdf_or_office_document_is_refused_and_nothing_changes(users, clients):
-    call, template = _published(users, "tmpl-bad")
+    _call, template = _published(users, "tmpl-bad")
     before = (template.file.name, template.sha256)
     response = clients["office"].post(
         f"/designation/templates/{template.pk}/replace/",
@@ -85,7 +85,7 @@ def test_a_replacement_that_is_not_a_pdf_or_office_document_is_refused_and_nothi
 def test_the_office_removes_a_template_and_the_change_log_keeps_it(
     users, clients, django_capture_on_commit_callbacks
 ):
-    call, template = _published(users, "tmpl-rm")
+    _call, template = _published(users, "tmpl-rm")
     name = template.file.name
     with django_capture_on_commit_callbacks(execute=True):
         response = clients["office"].post(f"/designation/templates/{template.pk}/remove/")

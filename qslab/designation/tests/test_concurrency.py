@@ -50,7 +50,7 @@ def _at_once(calls: list[Callable[[], Any]]) -> list[str]:
             outcomes[i] = "ok"
         except ValidationError as exc:
             outcomes[i] = " ".join(exc.messages)
-        except Exception as exc:  # noqa: BLE001 - an unexpected error is the failure we report
+        except Exception as exc:  # an unexpected error is the failure we report
             outcomes[i] = f"error: {type(exc).__name__}: {exc}"
         finally:
             connections.close_all()
@@ -93,8 +93,8 @@ def test_a_vote_racing_the_decision_is_counted_in_it_or_refused():
         app = _reviewed(f"race-decide-{round_}", quorum=1)
         first, *late = _members(4)
         services.cast_vote(first, app, "approve")
-        calls = [lambda: services.record_decision(office, Application.objects.get(pk=app.pk), "表决")]
-        calls += [lambda m=m: services.cast_vote(m, app, "reject") for m in late]
+        calls = [lambda a=app: services.record_decision(office, Application.objects.get(pk=a.pk), "表决")]
+        calls += [lambda m=m, a=app: services.cast_vote(m, a, "reject") for m in late]
         outcomes = _at_once(calls)
         assert not [o for o in outcomes if o.startswith("error")], outcomes
         assert outcomes[0] == "ok", "the decision is recorded"
