@@ -1879,6 +1879,9 @@ def submit_progress_report(
         raise PermissionDenied(
             _("Only the laboratory's manager reports progress, while the laboratory is under construction.")
         )
+    # one report at a time per construction: the next due date is computed from the one just answered
+    Construction.objects.select_for_update().filter(pk=construction.pk).values_list("pk", flat=True).first()
+    construction.refresh_from_db()
     errors = {}
     if not period.strip():
         errors["period"] = _("Name the period reported on (e.g. 2027 or 2027-H1).")
