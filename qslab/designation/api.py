@@ -53,6 +53,7 @@ class CallOut(Schema):
     recommendation_quota: int
     reviewers_per_application: int
     notice_working_days: int
+    progress_report_months: int
     criteria: list[CriterionOut]
 
 
@@ -69,6 +70,7 @@ def _call(c: Call) -> CallOut:
         recommendation_quota=c.recommendation_quota,
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
+        progress_report_months=c.progress_report_months,
         criteria=[
             CriterionOut(
                 code=k.code,
@@ -285,6 +287,8 @@ class ConstructionOut(Schema):
     starts_on: dt.date
     ends_on: dt.date
     extended: bool
+    next_report_due: dt.date | None = Field(None, description="the next periodic progress report")
+    report_overdue: bool = False
     milestones_total: int
     milestones_reached: int
     actions: list[str]
@@ -300,6 +304,8 @@ def _construction(c: Construction, user) -> ConstructionOut:  # type: ignore[no-
         starts_on=c.starts_on,
         ends_on=c.ends_on,
         extended=c.extended,
+        next_report_due=c.next_report_due,
+        report_overdue=c.report_overdue,
         milestones_total=c.milestones.count(),
         milestones_reached=c.milestones.filter(done_on__isnull=False).count(),
         actions=[t.name for t in Construction.workflow.available(c, user)],
@@ -850,3 +856,203 @@ def vet_expert(request: HttpRequest, profile_id: int, payload: ExpertVettingIn):
     profile = get_visible_or_404(ExpertProfile, request.user, pk=profile_id)
     profile = services.vet_expert(request.user, profile, payload.approve, payload.reason)
     return _expert(profile)
+
+
+# -- the office's desk: committee decisions, panels; experts' own profiles ------------------------------
+
+
+class DesignationDecisionIn(Schema):
+    minutes: str = Field(
+        ..., min_length=1, description="the minutes of the item (the reason of the decision)"
+    )
+    defer: StrictBool = Field(False, description="defer instead of deciding from the votes")
+
+
+class DesignationDecisionOut(Schema):
+    id: int
+    application_id: int
+    meeting_id: int | None
+    outcome: str = Field(..., description="approve | reject | defer")
+    approve: int
+    reject: int
+    abstain: int
+    recused: int
+    status: str = Field(..., description="the application's state after the decision")
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    response={201: DesignationDecisionOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
+    summary="Record the committee's decision on a meeting item from the votes (office; quorum, majority)",
+)
+def record_decision(request: HttpRequest, application_id: int, payload: DesignationDecisionIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    decision = services.record_decision(request.user, app, payload.minutes, payload.defer)
+    app.refresh_from_db()
+    return Status(
+        201,
+        DesignationDecisionOut(
+            id=decision.pk,
+            application_id=app.pk,
+            meeting_id=decision.meeting_id,
+            outcome=decision.outcome,
+            approve=decision.approve,
+            reject=decision.reject,
+            abstain=decision.abstain,
+            recused=decision.recused,
+            status=app.status,
+        ),
+    )
+
+
+class PanelMemberOut(Schema):
+    id: int
+    application_id: int
+    stage: str
+    expert_id: int
+    expert: str
+    affinity: float
+    released: bool
+    moderator: bool
+    due: dt.date | None
+
+
+def _panel_member(a: Assignment) -> PanelMemberOut:
+    profile = ExpertProfile.objects.filter(user_id=a.expert_id).first()
+    return PanelMemberOut(
+        id=a.pk,
+        application_id=a.application_id,
+        stage=a.stage,
+        expert_id=a.expert_id,
+        expert=profile.name if profile else str(a.expert),
+        affinity=a.affinity,
+        released=a.released,
+        moderator=a.moderator,
+        due=a.due,
+    )
+
+
+class PanelMemberIn(Schema):
+    expert_id: int = Field(..., description="the expert's user id (a vetted expert with no conflict)")
+    stage: str = Field("designation", description="designation | acceptance")
+
+
+class ReleaseOut(Schema):
+    call_id: int
+    stage: str
+    applications: int = Field(..., description="applications whose panels were released")
+
+
+@router.post(
+    "/calls/{call_id}/assignment/release",
+    response={200: ReleaseOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
+    summary="Release the proposed panels of a stage to the experts, each with a review deadline (office)",
+)
+def release_assignment(request: HttpRequest, call_id: int, stage: str = "designation"):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    n = services.release_assignments(request.user, call, stage)
+    return ReleaseOut(call_id=call.pk, stage=stage, applications=n)
+
+
+@router.get(
+    "/applications/{application_id}/panel",
+    response={200: list[PanelMemberOut], **ERRORS},
+    summary="The experts on an application's panels, proposed and released (office and committee)",
+)
+def list_panel(request: HttpRequest, application_id: int, stage: str | None = None):
+    _staff_only(request, _("Panels are for the office and the committee."))
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    qs = app.assignments.select_related("expert")
+    if stage:
+        qs = qs.filter(stage=stage)
+    return [_panel_member(a) for a in qs]
+
+
+@router.post(
+    "/applications/{application_id}/panel",
+    response={201: PanelMemberOut, 422: ErrorOut, **ERRORS},
+    summary="Add one expert to an application's panel (office; conflicted or unknown pairs are refused)",
+)
+def add_panel_member(request: HttpRequest, application_id: int, payload: PanelMemberIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    _office_only(request, _("Only the committee office assigns experts."))
+    expert = _users([payload.expert_id])[0]
+    a = services.add_assignment(request.user, app, expert, payload.stage)
+    return Status(201, _panel_member(a))
+
+
+@router.delete(
+    "/assignments/{assignment_id}",
+    response={204: None, 422: ErrorOut, **ERRORS},
+    summary="Remove one expert from a panel (office; not once their review is submitted)",
+)
+def remove_panel_member(request: HttpRequest, assignment_id: int):
+    a = get_visible_or_404(Assignment, request.user, pk=assignment_id)
+    services.remove_assignment(request.user, a)
+    return Status(204, None)
+
+
+@router.post(
+    "/assignments/{assignment_id}/moderator",
+    response={200: PanelMemberOut, 422: ErrorOut, **ERRORS},
+    summary="Name this panel member the moderator who writes the consensus report (office)",
+)
+def name_moderator(request: HttpRequest, assignment_id: int):
+    a = get_visible_or_404(Assignment, request.user, pk=assignment_id)
+    a = services.set_moderator(request.user, a)
+    return _panel_member(a)
+
+
+class Affiliation(Schema):
+    organisation: int = Field(..., description="organisation id")
+    until: int = Field(..., ge=1949, le=2100, description="year the affiliation or collaboration ended")
+
+
+class ExpertProfileIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    title: str = Field("", max_length=100)
+    organisation_id: int | None = None
+    region_code: str = ""
+    fields: list[str] = Field(..., description="key-field codes")
+    former_affiliations: list[Affiliation] = []
+    collaborations: list[Affiliation] = []
+
+
+@router.put(
+    "/experts/{profile_id}",
+    response={200: ExpertProfileOut, 422: ErrorOut, **ERRORS},
+    summary="Edit an expert profile (the expert their own, which then needs vetting again; the office any)",
+)
+def edit_expert(request: HttpRequest, profile_id: int, payload: ExpertProfileIn):
+    from django.core.exceptions import ValidationError
+
+    from qslab.accounts.models import Organisation
+
+    profile = get_visible_or_404(ExpertProfile, request.user, pk=profile_id)
+    data = payload.dict()
+    organisation_id = data.pop("organisation_id")
+    data["organisation"] = None
+    if organisation_id is not None:
+        data["organisation"] = Organisation.objects.filter(pk=organisation_id).first()
+        if data["organisation"] is None:
+            raise ValidationError({"organisation_id": _("Unknown organisation.")})
+    known = set(
+        Organisation.objects.filter(
+            pk__in=[r["organisation"] for f in ("former_affiliations", "collaborations") for r in data[f]]
+        ).values_list("pk", flat=True)
+    )
+    for f in ("former_affiliations", "collaborations"):
+        unknown = sorted({r["organisation"] for r in data[f]} - known)
+        if unknown:
+            raise ValidationError({f: _("Unknown organisations: %(ids)s.") % {"ids": unknown}})
+    profile = services.save_expert_profile(request.user, data, profile)
+    return _expert(profile)
+
+
+def _staff_only(request: HttpRequest, message: str) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from qslab.accounts.roles import Role, has_role
+
+    if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
+        raise PermissionDenied(message)

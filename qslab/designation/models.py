@@ -110,6 +110,12 @@ class Call(ChangeLoggedModel):
     )
     notice_working_days = models.PositiveIntegerField(_("public notice (working days)"), default=5)
     construction_years = models.PositiveIntegerField(_("construction period (years)"), default=3)
+    progress_report_months = models.PositiveIntegerField(
+        _("progress report every (months)"),
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(36)],
+        help_text=_("during construction, a progress report falls due this many months apart from the start"),
+    )
     extension_years = models.PositiveIntegerField(
         _("extension after a failed acceptance (years)"), default=1, validators=[MinValueValidator(1)]
     )
@@ -1334,6 +1340,12 @@ class Construction(ChangeLoggedModel):
     starts_on = models.DateField(_("construction starts"))
     ends_on = models.DateField(_("construction ends"))
     extended = models.BooleanField(_("extended once"), default=False)
+    next_report_due = models.DateField(
+        _("next progress report due"),
+        null=True,
+        blank=True,
+        help_text=_("empty when no further periodic report falls due before the end of the period"),
+    )
     status = models.CharField(
         _("status"), max_length=12, default="building", choices=CONSTRUCTION_WORKFLOW.choices()
     )
@@ -1351,6 +1363,12 @@ class Construction(ChangeLoggedModel):
     @property
     def status_label(self) -> str:
         return CONSTRUCTION_WORKFLOW.state(self.status).label
+
+    @property
+    def report_overdue(self) -> bool:
+        return bool(
+            self.status == "building" and self.next_report_due and self.next_report_due < timezone.localdate()
+        )
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:

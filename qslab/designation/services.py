@@ -87,6 +87,7 @@ CALL_FIELDS = (
     "majority",
     "notice_working_days",
     "construction_years",
+    "progress_report_months",
     "extension_years",
 )
 APPLICATION_FIELDS = (
@@ -208,30 +209,71 @@ def set_criteria(
         ]
 
 
-TEMPLATE_EXTENSIONS = (".pdf", ".docx", ".doc", ".xlsx", ".xls", ".odt", ".ods")
+#: what a call's template may be (checked by content, not by name): PDF, Word, Excel, older Office files
+TEMPLATE_KINDS = ("pdf", "docx", "xlsx", "ole")
+
+
+def _checked_template(upload: UploadedFile) -> str:
+    from qslab.core.uploads import check_upload
+
+    try:
+        check_upload(upload, TEMPLATE_KINDS, MAX_ATTACHMENT_BYTES)
+    except ValidationError as exc:
+        raise ValidationError({"file": [f"“{upload.name}”: {m}" for m in exc.messages]}) from exc
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 @transaction.atomic
 def add_call_template(user: Any, call: Call, upload: UploadedFile, name: str = "") -> CallTemplate:
     """The office publishes a template with the call (PDF or office document, at most 20 MB)."""
     _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
-    filename = upload.name or "template"
-    if not filename.lower().endswith(TEMPLATE_EXTENSIONS):
-        raise ValidationError(
-            {"file": _("“%(name)s”: templates are PDF or office documents.") % {"name": filename}}
-        )
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(
-            {"file": _("The limit is %(max)d MB.") % {"max": MAX_ATTACHMENT_BYTES // 2**20}}
-        )
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
+    sha256 = _checked_template(upload)
     with acting_as(user):
         return CallTemplate.objects.create(
-            call=call, name=(name or filename).strip()[:200], file=upload, sha256=digest.hexdigest()
+            call=call, name=(name or upload.name or "template").strip()[:200], file=upload, sha256=sha256
         )
+
+
+def _delete_stored_later(name: str) -> None:
+    """Remove a stored file once the transaction that stopped using it has committed."""
+    from django.core.files.storage import default_storage
+
+    transaction.on_commit(lambda: default_storage.delete(name))
+
+
+@transaction.atomic
+def replace_call_template(
+    user: Any, template: CallTemplate, upload: UploadedFile, name: str = ""
+) -> CallTemplate:
+    """The office replaces a template's file (and optionally its name); the change log keeps both
+    checksums, the old file is removed from storage after commit."""
+    _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
+    sha256 = _checked_template(upload)
+    old = template.file.name
+    template.file = upload
+    template.sha256 = sha256
+    if name.strip():
+        template.name = name.strip()[:200]
+    with acting_as(user, "template replaced"):
+        template.save(update_fields=["file", "sha256", "name", "last_updated"])
+    if old and old != template.file.name:
+        _delete_stored_later(old)
+    return template
+
+
+@transaction.atomic
+def remove_call_template(user: Any, template: CallTemplate) -> None:
+    """The office withdraws a template from the call (audited in the change log)."""
+    _require(user, Role.OFFICE, _("Only the committee office publishes the call's templates."))
+    name = template.file.name
+    with acting_as(user, "template removed"):
+        template.delete()
+    if name:
+        _delete_stored_later(name)
 
 
 def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:
@@ -855,6 +897,10 @@ def add_assignment(user: Any, app: Application, expert: Any, stage: str = Stage.
     """The office adds an expert by hand; conflicted or unknown pairs are refused."""
     _require(user, Role.OFFICE, _("Only the committee office assigns experts."))
     _check_stage(stage)
+    if not stage_applications(app.call, stage).filter(pk=app.pk).exists():
+        raise ValidationError(
+            _("“%(app)s” is not waiting for or in the %(stage)s.") % {"app": app, "stage": Stage(stage).label}
+        )
     profile = ExpertProfile.objects.filter(user=expert, vetted=True).first()
     if profile is None:
         raise ValidationError(_("%(who)s is not a vetted expert.") % {"who": expert})
@@ -1478,12 +1524,20 @@ def member_conflict(member: Any, app: Application) -> str | None:
     return None
 
 
+def _lock_application(app: Application) -> None:
+    """Lock the application's row until the transaction ends and reload it. Votes and the decision on one
+    application take this lock, so they are serialised: a decision counts every vote committed before it,
+    and a vote arriving after it finds the application decided and is refused (never left uncounted)."""
+    Application.objects.select_for_update().filter(pk=app.pk).values_list("pk", flat=True).first()
+    app.refresh_from_db()
+
+
 @transaction.atomic
 def cast_vote(user: Any, app: Application, choice: str, reason: str = "") -> Vote:
     """A committee member in term votes on an application on the agenda of a scheduled meeting; a member
     whose organisation applies or co-applies may only recuse, and a recusal gives its reason."""
     _require(user, Role.COMMITTEE, _("Only committee members vote."))
-    app.refresh_from_db()
+    _lock_application(app)
     if app.status != "reviewed":
         raise ValidationError(_("Votes are taken only on reviewed applications."))
     if choice not in Vote.Choice.values:
@@ -1514,7 +1568,7 @@ def cast_vote(user: Any, app: Application, choice: str, reason: str = "") -> Vot
 def record_decision(user: Any, app: Application, minutes: str, defer: bool = False) -> Decision:
     """The office records the committee's decision from the votes cast (quorum and majority from the call)."""
     _require(user, Role.OFFICE, _("Only the committee office records the committee's decision."))
-    app.refresh_from_db()
+    _lock_application(app)
     if app.status != "reviewed":
         raise ValidationError(_("Only a reviewed application goes before the committee."))
     item = current_agenda_item(app)
@@ -1703,8 +1757,9 @@ def _lab_manager_users(lab: Any) -> list[Any]:
 
 
 def start_construction(app: Application, lab: Any, user: Any) -> Construction:
-    """The construction period opens: milestones from the plan, and the acceptance request falls due at the
-    end of the period (reminded and marked overdue by the daily job)."""
+    """The construction period opens: milestones from the plan, a progress report falls due every
+    ``call.progress_report_months`` and the acceptance request at the end of the period (each reminded and
+    marked overdue by the daily job)."""
     from django.contrib.contenttypes.models import ContentType
 
     from qslab.core.models import Deadline
@@ -1720,12 +1775,90 @@ def start_construction(app: Application, lab: Any, user: Any) -> Construction:
     Deadline.objects.create(
         content_type=ContentType.objects.get_for_model(Construction),
         object_id=str(c.pk),
-        label_en=f"Request the acceptance of the {lab.name_en}",
+        label_en=f"{ACCEPTANCE_LABEL_EN} {lab.name_en}",
         label_zh=f"申请{lab.name_zh}验收",
         due=c.ends_on,
-        assignee=app.created_by or next(iter(sorted(_lab_manager_users(lab), key=lambda u: u.pk)), None),
+        assignee=_construction_assignee(c),
     )
+    _schedule_progress_report(c, user)
     return c
+
+
+# -- construction, progress, acceptance ------------------------------------------------------------
+
+#: how the two kinds of core ``Deadline`` on a construction are told apart
+ACCEPTANCE_LABEL_EN = "Request the acceptance of the"
+PROGRESS_LABEL_EN = "Progress report of the"
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day (31 January + 1 month = 28/29 February).
+
+    >>> _add_months(dt.date(2026, 1, 31), 1), _add_months(dt.date(2026, 8, 15), 6)
+    (datetime.date(2026, 2, 28), datetime.date(2027, 2, 15))
+    """
+    import calendar
+
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_progress_due(construction: Construction, after: dt.date) -> dt.date | None:
+    """The first date of the schedule (start + n × the call's ``progress_report_months``, n ≥ 1) later than
+    ``after`` and before the end of the period; ``None`` once the acceptance request is the next step."""
+    months = construction.application.call.progress_report_months
+    n = 1
+    while True:
+        due = _add_months(construction.starts_on, n * months)
+        if due >= construction.ends_on:
+            return None
+        if due > after:
+            return due
+        n += 1
+
+
+def _construction_assignee(c: Construction) -> Any:
+    return c.application.created_by or next(
+        iter(sorted(_lab_manager_users(c.laboratory), key=lambda u: u.pk)), None
+    )
+
+
+def _construction_deadlines(c: Construction, label_en: str) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    return Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Construction),
+        object_id=str(c.pk),
+        label_en__startswith=label_en,
+        done_at__isnull=True,
+    )
+
+
+def _schedule_progress_report(c: Construction, user: Any, after: dt.date | None = None) -> None:
+    """Close the open progress-report deadline and open the next one of the schedule (if any)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    _construction_deadlines(c, PROGRESS_LABEL_EN).update(done_at=timezone.now())
+    due = next_progress_due(c, after or c.starts_on) if c.status == "building" else None
+    if due != c.next_report_due:
+        c.next_report_due = due
+        with acting_as(user):
+            c.save(update_fields=["next_report_due", "last_updated"])
+    if due is not None:
+        lab = c.laboratory
+        Deadline.objects.create(
+            content_type=ContentType.objects.get_for_model(Construction),
+            object_id=str(c.pk),
+            label_en=f"{PROGRESS_LABEL_EN} {lab.name_en}",
+            label_zh=f"{lab.name_zh}建设进展报告",
+            due=due,
+            assignee=_construction_assignee(c),
+        )
 
 
 # -- construction, progress, acceptance ------------------------------------------------------------
@@ -1746,6 +1879,9 @@ def submit_progress_report(
         raise PermissionDenied(
             _("Only the laboratory's manager reports progress, while the laboratory is under construction.")
         )
+    # one report at a time per construction: the next due date is computed from the one just answered
+    Construction.objects.select_for_update().filter(pk=construction.pk).values_list("pk", flat=True).first()
+    construction.refresh_from_db()
     errors = {}
     if not period.strip():
         errors["period"] = _("Name the period reported on (e.g. 2027 or 2027-H1).")
@@ -1771,6 +1907,8 @@ def submit_progress_report(
             if m.done_on is None:
                 m.done_on = today
                 m.save(update_fields=["done_on", "last_updated"])
+    # the report answers the one due (or overdue); the next falls due on the schedule after today
+    _schedule_progress_report(construction, user, after=max(today, construction.next_report_due or today))
     from qslab.core.notifications import notify
 
     notify(
@@ -1809,6 +1947,7 @@ def request_acceptance(
     return move_construction(user, construction, "request_acceptance")
 
 
+@transaction.atomic
 def move_construction(
     user: Any, construction: Construction, transition: str, reason: str = ""
 ) -> Construction:
@@ -1825,7 +1964,32 @@ def move_construction(
     construction.refresh_from_db()
     if transition == "extend":
         _reopen_acceptance(construction, user)
+    _follow_construction_deadlines(construction, user)
     return construction
+
+
+def _follow_construction_deadlines(c: Construction, user: Any) -> None:
+    """Out of ``building`` nothing more is owed; back in it (an extension), the acceptance request falls due
+    at the new end of the period and progress reports resume on the schedule."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    if c.status != "building":
+        _construction_deadlines(c, ACCEPTANCE_LABEL_EN).update(done_at=timezone.now())
+        _schedule_progress_report(c, user)
+        return
+    if not _construction_deadlines(c, ACCEPTANCE_LABEL_EN).filter(due=c.ends_on).exists():
+        _construction_deadlines(c, ACCEPTANCE_LABEL_EN).update(done_at=timezone.now())
+        Deadline.objects.create(
+            content_type=ContentType.objects.get_for_model(Construction),
+            object_id=str(c.pk),
+            label_en=f"{ACCEPTANCE_LABEL_EN} {c.laboratory.name_en}",
+            label_zh=f"申请{c.laboratory.name_zh}验收",
+            due=c.ends_on,
+            assignee=_construction_assignee(c),
+        )
+    _schedule_progress_report(c, user, after=timezone.localdate())
 
 
 def _reopen_acceptance(construction: Construction, user: Any) -> None:

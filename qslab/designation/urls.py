@@ -54,4 +54,6 @@ urlpatterns = [
     path("progress/<int:report_id>/comment/", views.progress_comment, name="progress_comment"),
     path("calls/<int:call_id>/templates/", views.call_template, name="call_template"),
     path("templates/<int:template_id>/", views.template_download, name="template"),
+    path("templates/<int:template_id>/replace/", views.template_replace, name="template_replace"),
+    path("templates/<int:template_id>/remove/", views.template_remove, name="template_remove"),
 ]

@@ -93,7 +93,7 @@ def call(request: HttpRequest, call_id: int) -> HttpResponse:
         "actions": Call.workflow.available(item, user) if user.is_authenticated else [],
         "office": has_role(user, Role.OFFICE),
         "meetings": item.review_meetings.all() if has_role(user, Role.OFFICE) else [],
-        "templates": item.templates.all(),
+        "templates": [(t, TemplateForm(auto_id=f"t{t.pk}-%s")) for t in item.templates.all()],
         "template_form": TemplateForm(),
         "can_apply": item.is_open and has_role(user, Role.LAB_MANAGER),
         "applications": Application.objects.visible_to(user).filter(call=item)
@@ -970,12 +970,56 @@ def call_template(request: HttpRequest, call_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Template published with the call."))
     else:
-        messages.error(request, _("Choose the template file."))
+        _template_form_errors(request, form)
     return redirect(item)
 
 
+def _template_form_errors(request: HttpRequest, form: Any) -> None:
+    errors = [str(e) for field in form.errors.values() for e in field]
+    messages.error(request, " ".join(errors) or _("Choose the template file."))
+
+
+def _office_template(request: HttpRequest, template_id: int) -> Any:
+    from qslab.designation.models import CallTemplate
+
+    template = get_visible_or_404(CallTemplate.objects.select_related("call"), request.user, pk=template_id)
+    if not Call.objects.editable_by(request.user).filter(pk=template.call_id).exists():
+        raise PermissionDenied(_("Only the committee office publishes the call's templates."))
+    return template
+
+
+@login_required
+@require_POST
+def template_replace(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _office_template(request, template_id)
+    form = TemplateForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.replace_call_template(
+                request.user, template, form.cleaned_data["file"], form.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Template replaced."))
+    else:
+        _template_form_errors(request, form)
+    return redirect(template.call)
+
+
+@login_required
+@require_POST
+def template_remove(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _office_template(request, template_id)
+    call = template.call
+    services.remove_call_template(request.user, template)
+    messages.success(request, _("Template removed from the call."))
+    return redirect(call)
+
+
 def template_download(request: HttpRequest, template_id: int) -> FileResponse:
+    from qslab.core.uploads import download_response
     from qslab.designation.models import CallTemplate
 
     item = get_visible_or_404(CallTemplate, request.user, pk=template_id)
-    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.file.name.rsplit("/", 1)[-1])
+    return download_response(item.file, item.file.name.rsplit("/", 1)[-1])

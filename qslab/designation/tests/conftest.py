@@ -95,4 +95,14 @@ def world(world: Any) -> Any:
     w.progress = ProgressReport.objects.create(
         construction=w.construction, period="2026", text="进展", submitted_by=manager
     )
+    # the office's API desk: a proposed (unreleased) panel, a spare vetted expert, an item with a vote
+    from qslab.designation.models import Vote
+
+    w.proposed = Assignment.objects.create(application=w.accepted, expert=make_expert().user)
+    w.spare_expert = make_expert()
+    w.voted = make_application(w.call, make_organisation(region_code="320000"), status="reviewed")
+    w.vote_meeting = on_agenda(w.voted, title="表决会议")
+    Vote.objects.create(
+        application=w.voted, member=w.users["committee"], choice="approve", meeting=w.vote_meeting
+    )
     return w

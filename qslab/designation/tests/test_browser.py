@@ -5,8 +5,10 @@ objector — with every document numbered and published."""
 import datetime as dt
 import os
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -20,6 +22,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # pytest-django's li
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "correct horse battery staple"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _sign_in(browser, base, user, device=None, password=PASSWORD):
@@ -170,50 +173,55 @@ def test_one_application_goes_from_the_call_to_naming_through_every_role(live_se
     desk.get_by_role("button", name="Decide").click()
     expect(desk.locator("body")).to_contain_text("dismissed")
 
-    # the notice period runs out (five working days pass), then the office designates
-    today = timezone.localdate()
-    PublicNotice.objects.filter(pk=notice.pk).update(
-        starts_on=today - dt.timedelta(days=9), ends_on=today - dt.timedelta(days=1)
-    )
+    # the office cannot designate before the notice period has run; then the clock moves on past its
+    # last working day (10:00 Beijing time the day after), and the office designates
     desk.goto(f"{base}/designation/applications/{app.pk}/")
-    _act(desk, "designate")
-    approval = desk.locator("a.document").inner_text()
-    assert "〔" in approval, "the construction approval is a numbered document"
+    expect(desk.locator("button[data-transition='designate']")).to_have_count(0)
+    notice.refresh_from_db()
+    assert notice.ends_on > timezone.localdate(), "a period of working days, not shortened by the test"
+    after = dt.datetime.combine(notice.ends_on + dt.timedelta(days=1), dt.time(10), tzinfo=SHANGHAI)
+    with time_machine.travel(after, tick=True):
+        today = timezone.localdate()
+        desk.goto(f"{base}/designation/applications/{app.pk}/")
+        _act(desk, "designate")
+        approval = desk.locator("a.document").inner_text()
+        assert "〔" in approval, "the construction approval is a numbered document"
 
-    # the laboratory reports progress and requests acceptance
-    lab_side.goto(f"{base}/designation/applications/{app.pk}/")
-    lab_side.locator("a.construction").click()
-    lab_side.fill("#id_period", str(today.year))
-    lab_side.fill("#id_text", "平台建成，方法体系形成")
-    for box in lab_side.locator("input[name=milestones]").all():
-        box.check()
-    lab_side.get_by_role("button", name="Submit progress report").click()
-    expect(lab_side.locator("body")).to_contain_text("Progress report submitted.")
-    lab_side.fill("#id_director_name", "张主任")
-    lab_side.fill("#id_contact_email", "lab@example.invalid")
-    _act(lab_side, "request_acceptance")
-    construction_url = lab_side.url
+        # the laboratory reports progress and requests acceptance
+        lab_side.goto(f"{base}/designation/applications/{app.pk}/")
+        lab_side.locator("a.construction").click()
+        expect(lab_side.locator("p.next-report")).to_contain_text("Next report due")
+        lab_side.fill("#id_period", str(today.year))
+        lab_side.fill("#id_text", "平台建成，方法体系形成")
+        for box in lab_side.locator("input[name=milestones]").all():
+            box.check()
+        lab_side.get_by_role("button", name="Submit progress report").click()
+        expect(lab_side.locator("body")).to_contain_text("Progress report submitted.")
+        lab_side.fill("#id_director_name", "张主任")
+        lab_side.fill("#id_contact_email", "lab@example.invalid")
+        _act(lab_side, "request_acceptance")
+        construction_url = lab_side.url
 
-    # the acceptance review on the same panel machinery
-    desk.goto(f"{base}/designation/calls/{call.pk}/assignment/?stage=acceptance")
-    desk.get_by_role("button", name="Propose an optimal assignment").click()
-    desk.get_by_role("button", name="Release to the experts").click()
-    expect(desk.locator("body")).to_contain_text("1 applications released")
-    review_and_agree("acceptance", {"milestones": 5, "capacity": 4}, "建设任务全部完成，通过验收")
+        # the acceptance review on the same panel machinery
+        desk.goto(f"{base}/designation/calls/{call.pk}/assignment/?stage=acceptance")
+        desk.get_by_role("button", name="Propose an optimal assignment").click()
+        desk.get_by_role("button", name="Release to the experts").click()
+        expect(desk.locator("body")).to_contain_text("1 applications released")
+        review_and_agree("acceptance", {"milestones": 5, "capacity": 4}, "建设任务全部完成，通过验收")
 
-    # the office names the laboratory: a numbered, published naming document
-    desk.goto(construction_url)
-    _act(desk, "pass_acceptance")
-    expect(desk.locator(".status").first).to_contain_text("named")
-    app.refresh_from_db()
-    naming = app.laboratory.last_document.number  # the page also links the numbered acceptance consensus
-    expect(desk.locator("a.document", has_text=naming)).to_be_visible()
-    assert naming != approval and "〔" in naming
-    public.goto(f"{base}/labs/")
-    expect(public.locator("body")).to_contain_text("国家示例机器人质量标准实验室")
-    app.refresh_from_db()
-    lab = app.laboratory
-    assert lab.status == "named" and lab.last_document.is_public
-    public.goto(f"{base}{lab.last_document.get_absolute_url()}")
-    expect(public.locator("body")).to_contain_text(lab.last_document.number)
-    assert Call.objects.get(pk=call.pk).status == "published"
+        # the office names the laboratory: a numbered, published naming document
+        desk.goto(construction_url)
+        _act(desk, "pass_acceptance")
+        expect(desk.locator(".status").first).to_contain_text("named")
+        app.refresh_from_db()
+        naming = app.laboratory.last_document.number  # the page also links the numbered acceptance consensus
+        expect(desk.locator("a.document", has_text=naming)).to_be_visible()
+        assert naming != approval and "〔" in naming
+        public.goto(f"{base}/labs/")
+        expect(public.locator("body")).to_contain_text("国家示例机器人质量标准实验室")
+        app.refresh_from_db()
+        lab = app.laboratory
+        assert lab.status == "named" and lab.last_document.is_public
+        public.goto(f"{base}{lab.last_document.get_absolute_url()}")
+        expect(public.locator("body")).to_contain_text(lab.last_document.number)
+        assert Call.objects.get(pk=call.pk).status == "published"

@@ -305,16 +305,19 @@ def test_recent_collaborations_and_past_co_applications_are_conflicts(users):
 def test_the_office_publishes_templates_with_the_call_and_the_public_downloads_them(users, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from qslab.designation.tests.test_call_templates import docx
+
     call = make_call("tmpl")
-    with pytest.raises(ValidationError, match="PDF or office documents"):
+    with pytest.raises(ValidationError, match="not an accepted type"):
         services.add_call_template(users["office"], call, SimpleUploadedFile("x.exe", b"MZ"), "x")
     with pytest.raises(PermissionDenied):
         services.add_call_template(users["lab_manager"], call, SimpleUploadedFile("a.pdf", b"%PDF-1.4"), "a")
+    content = docx("申报书")
     template = services.add_call_template(
-        users["office"], call, SimpleUploadedFile("申报书.docx", b"PK\x03\x04"), "申报书模板"
+        users["office"], call, SimpleUploadedFile("申报书.docx", content), "申报书模板"
     )
     response = client.get(f"/designation/templates/{template.pk}/")
-    assert response.status_code == 200 and b"".join(response.streaming_content) == b"PK\x03\x04"
+    assert response.status_code == 200 and b"".join(response.streaming_content) == content
 
 
 def test_on_the_targeted_route_the_institution_s_managers_run_the_construction(users):
@@ -329,7 +332,10 @@ def test_on_the_targeted_route_the_institution_s_managers_run_the_construction(u
     forget_cached_roles(manager)
     construction = app.construction
     assert has_role(manager, "lab_manager", scope=construction.laboratory)
-    assert Deadline.objects.get(object_id=str(construction.pk), done_at__isnull=True).assignee == manager
+    open_deadlines = Deadline.objects.filter(
+        object_id=str(construction.pk), content_type__model="construction", done_at__isnull=True
+    )
+    assert {d.assignee for d in open_deadlines} == {manager}, "acceptance request and progress reports"
     services.submit_progress_report(manager, construction, period="2027", text="启动建设")
 
 
