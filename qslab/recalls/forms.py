@@ -211,11 +211,9 @@ class ScopeForm(forms.Form):
     )
 
     def clean_gtin(self) -> str:
-        from qslab.recalls.models import validate_gtin
+        from qslab.core.validators import clean_gtin
 
-        value = (self.cleaned_data.get("gtin") or "").replace(" ", "")
-        validate_gtin(value)
-        return value
+        return clean_gtin(self.cleaned_data.get("gtin") or "")
 
     def clean(self) -> dict[str, Any]:
         from qslab.recalls.services import parse_serial_ranges

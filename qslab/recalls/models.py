@@ -32,7 +32,9 @@ from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
 from qslab.core.permissions import ALL, NONE
+from qslab.core.validators import validate_gtin
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
+from qslab.risk.models import RiskLevel
 
 # ------------------------------------------------------------------------------------------------
 # who is who
@@ -94,30 +96,6 @@ def _confidential_q(user: Any, company_field: str) -> models.Q:
 
 # ------------------------------------------------------------------------------------------------
 # product identity
-
-
-def validate_gtin(value: str) -> None:
-    """GTIN-8/12/13/14 (EAN/UPC) with a correct check digit (python-stdnum)."""
-    from stdnum import ean
-    from stdnum.exceptions import ValidationError as StdnumError
-
-    compact = ean.compact(value or "")
-    if not compact:
-        return
-    if not compact.isdigit() or len(compact) not in (8, 12, 13, 14):
-        raise ValidationError(
-            _("A GTIN has 8, 12, 13 or 14 digits (EAN/UPC); “%(value)s” has not."),
-            code="gtin",
-            params={"value": value},
-        )
-    try:
-        ean.validate(compact)
-    except StdnumError as exc:
-        raise ValidationError(
-            _("The GTIN %(value)s is not valid: its check digit does not match."),
-            code="gtin",
-            params={"value": compact},
-        ) from exc
 
 
 SERIAL_RE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
@@ -357,11 +335,8 @@ class Recall(ChangeLoggedModel):
         WARNING = "warning", _("warning or added instructions")
         OTHER = "other", _("other")
 
-    class RiskLevel(models.TextChoices):
-        SERIOUS = "serious", _("serious")
-        HIGH = "high", _("high")
-        MEDIUM = "medium", _("medium")
-        LOW = "low", _("low")
+    #: The risk levels of the risk app (one definition: ``qslab.risk.models.RiskLevel``).
+    RiskLevel = RiskLevel
 
     workflow = Workflow(
         state_field="status",

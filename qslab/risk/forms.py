@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.validators import clean_gtin
 from qslab.risk.models import (
     ConsumerAlert,
     DefectPattern,
@@ -24,31 +25,8 @@ PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
 def validate_barcode(value: str) -> str:
-    """A product barcode as printed: EAN-13/EAN-8/UPC-A (GTIN) or ISBN, checked by its check digit."""
-    from stdnum import ean, isbn
-    from stdnum.exceptions import ValidationError as StdnumError
-
-    compact = ean.compact(value)
-    if not compact:
-        return ""
-    if not compact.isdigit() and not (len(compact) == 10 and compact[:9].isdigit()):
-        raise forms.ValidationError(_("A barcode has only digits (ISBN-10 may end in X)."), code="barcode")
-    try:
-        if len(compact) == 10:
-            return isbn.validate(compact)
-        if len(compact) not in (8, 12, 13, 14):
-            raise forms.ValidationError(
-                _("A barcode has 8, 12, 13 or 14 digits (EAN/UPC); this one has %(n)d.")
-                % {"n": len(compact)},
-                code="barcode",
-            )
-        return ean.validate(compact)
-    except StdnumError as exc:
-        raise forms.ValidationError(
-            _("The barcode %(code)s is not valid: its check digit does not match. Please copy it again.")
-            % {"code": compact},
-            code="barcode",
-        ) from exc
+    """A product barcode as printed: GTIN (EAN/UPC) or ISBN-10, checked by ``qslab.core.validators``."""
+    return clean_gtin(value, isbn=True)
 
 
 def _terms(kind: str) -> Any:
