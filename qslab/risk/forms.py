@@ -17,11 +17,10 @@ from qslab.risk.models import (
     RiskAssessment,
     RiskMatrix,
     Term,
+    photo_validator,
 )
 from qslab.risk.services import CONSENT_TEXT_EN
 
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
 def validate_barcode(value: str) -> str:
@@ -85,19 +84,6 @@ class ReportForm(forms.ModelForm):
         if day and day > timezone.localdate():
             raise forms.ValidationError(_("The date of the incident cannot be in the future."))
         return day
-
-    def clean_photo(self) -> Any:
-        photo = self.cleaned_data.get("photo")
-        if not photo:
-            return photo
-        if photo.size > MAX_PHOTO_BYTES:
-            raise forms.ValidationError(
-                _("The photo is %(mb).1f MB; the limit is 5 MB.") % {"mb": photo.size / 1024 / 1024}
-            )
-        image = getattr(photo, "image", None)
-        if image is not None and (image.format or "").upper() not in PHOTO_FORMATS:
-            raise forms.ValidationError(_("The photo must be JPEG, PNG or WebP."))
-        return photo
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -361,18 +347,9 @@ class AlertForm(_BarcodeMixin, forms.ModelForm):
 
 
 class AlertPhotoForm(forms.Form):
-    image = forms.ImageField(label=_("photo"))
+    image = forms.ImageField(label=_("photo"), validators=[photo_validator])
     caption_zh = forms.CharField(label=_("caption (Chinese)"), required=False, max_length=200)
     caption_en = forms.CharField(label=_("caption (English)"), required=False, max_length=200)
-
-    def clean_image(self) -> Any:
-        image = self.cleaned_data["image"]
-        if image.size > 5 * 1024 * 1024:
-            raise forms.ValidationError(_("The photo is larger than 5 MB."))
-        name = (image.name or "").lower()
-        if not name.endswith((".jpg", ".jpeg", ".png", ".webp")):
-            raise forms.ValidationError(_("The photo must be JPEG, PNG or WebP."))
-        return image
 
 
 class AlertUpdateForm(forms.Form):
