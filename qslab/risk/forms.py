@@ -22,7 +22,6 @@ from qslab.risk.models import (
 from qslab.risk.services import CONSENT_TEXT_EN
 
 
-
 def validate_barcode(value: str) -> str:
     """A product barcode as printed: GTIN (EAN/UPC) or ISBN-10, checked by ``qslab.core.validators``."""
     return clean_gtin(value, isbn=True)

@@ -1289,6 +1289,7 @@ class SearchDocument(models.Model):
     class Kind(models.TextChoices):
         PATTERN = "pattern", _("defect pattern")
         REPORT = "report", _("incident report")
+        ALERT = "alert", _("consumer alert")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     object_id = models.PositiveBigIntegerField()
