@@ -230,6 +230,27 @@ class ScopeForm(forms.Form):
         return data
 
 
+class SerialLookupForm(forms.Form):
+    """Is this unit in a recall? A serial number as printed, and optionally the product's GTIN."""
+
+    serial = forms.CharField(
+        label=_("Serial number"), max_length=40, help_text=_("as printed, e.g. SN-A000150")
+    )
+    gtin = forms.CharField(label=_("GTIN (optional)"), max_length=20, required=False)
+
+    def clean_serial(self) -> str:
+        from qslab.recalls.models import split_serial
+
+        value = self.cleaned_data["serial"].strip()
+        split_serial(value)
+        return value
+
+    def clean_gtin(self) -> str:
+        from qslab.core.validators import clean_gtin
+
+        return clean_gtin(self.cleaned_data.get("gtin") or "")
+
+
 class PublicSearchForm(forms.Form):
     q = forms.CharField(label=_("Search (Chinese or English)"), required=False, max_length=200)
     hazard = forms.ChoiceField(label=_("Hazard"), required=False)

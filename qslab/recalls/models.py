@@ -99,27 +99,64 @@ def _confidential_q(user: Any, company_field: str) -> models.Q:
 
 
 SERIAL_RE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+SERIAL_CHARS = re.compile(r"^[A-Za-z0-9\-_./]+$")
+SERIAL_MAX_LENGTH = 40
 
 
 def split_serial(value: str) -> tuple[str, int, int]:
-    """A serial number as (prefix, number, width): ``"KX-000120"`` is ``("KX-", 120, 6)``."""
-    match = SERIAL_RE.match((value or "").strip())
+    """A serial number as (prefix, number, width): letters, digits, ``- _ . /``, ending in digits.
+
+    ``"KX-000120"`` is ``("KX-", 120, 6)`` and ``"SN-A000100"`` is ``("SN-A", 100, 6)``; the prefix is
+    compared without regard to case (``"sn-a000100"`` is the same serial).
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(_("Give a serial number."), code="serial")
+    if len(text) > SERIAL_MAX_LENGTH:
+        raise ValidationError(
+            _("“%(value)s” is longer than %(n)d characters."),
+            code="serial",
+            params={"value": text, "n": SERIAL_MAX_LENGTH},
+        )
+    if not SERIAL_CHARS.match(text):
+        raise ValidationError(
+            _("“%(value)s” has a character a serial number cannot have (letters, digits and - _ . / only)."),
+            code="serial",
+            params={"value": text},
+        )
+    match = SERIAL_RE.match(text)
     if not match:
         raise ValidationError(
-            _("A serial number must end in digits: “%(value)s”."), code="serial", params={"value": value}
+            _("A serial number must end in digits: “%(value)s”."), code="serial", params={"value": text}
         )
-    return match["prefix"], int(match["number"]), len(match["number"])
+    return match["prefix"].upper(), int(match["number"]), len(match["number"])
 
 
 def validate_serial_range(first: str, last: str) -> int:
-    """Check that ``first``..``last`` is a range of one series; return the number of serials in it."""
+    """Check that ``first``..``last`` is a range of one series; return the number of serials in it.
+
+    Both ends have the same prefix (letters and all, e.g. ``SN-A``) and a numeric tail of the same
+    width (``SN-A000100`` to ``SN-A000250``: 151 serials).
+    """
     p1, n1, w1 = split_serial(first)
     p2, n2, w2 = split_serial(last)
-    if p1 != p2 or w1 != w2:
+    if p1 != p2:
         raise ValidationError(
-            _("“%(first)s” and “%(last)s” are not of the same series (same prefix and digit count)."),
+            _(
+                "“%(first)s” and “%(last)s” have different prefixes (“%(p1)s” and “%(p2)s”): "
+                "a range covers one series."
+            ),
             code="serial_range",
-            params={"first": first, "last": last},
+            params={"first": first, "last": last, "p1": p1, "p2": p2},
+        )
+    if w1 != w2:
+        raise ValidationError(
+            _(
+                "The numbers of “%(first)s” and “%(last)s” have %(w1)d and %(w2)d digits: "
+                "write both with the same number of digits (leading zeros)."
+            ),
+            code="serial_range",
+            params={"first": first, "last": last, "w1": w1, "w2": w2},
         )
     if n2 < n1:
         raise ValidationError(
@@ -128,6 +165,17 @@ def validate_serial_range(first: str, last: str) -> int:
             params={"first": first, "last": last},
         )
     return n2 - n1 + 1
+
+
+def serial_in_range(serial: str, first: str, last: str) -> bool:
+    """Whether ``serial`` lies in ``first``..``last`` (same prefix and width, number between)."""
+    try:
+        prefix, number, width = split_serial(serial)
+        p1, n1, w1 = split_serial(first)
+        p2, n2, w2 = split_serial(last)
+    except ValidationError:
+        return False
+    return prefix == p1 == p2 and width == w1 == w2 and n1 <= number <= n2
 
 
 class Product(ChangeLoggedModel):

@@ -34,6 +34,8 @@ from qslab.recalls.models import (
     TraceUpload,
     company_ids,
     is_recall_staff,
+    serial_in_range,
+    split_serial,
     validate_serial_range,
 )
 
@@ -147,6 +149,48 @@ def parse_serial_ranges(text: str) -> list[list[str]]:
     if errors:
         raise ValidationError({"serial_ranges": errors})
     return ranges
+
+
+def lookup_serial(user: Any, serial: str, gtin: str = "") -> dict[str, Any]:
+    """Where a serial number belongs: the batches whose range holds it (only those the user may see)
+    and the recalls whose scope holds it (a serial range of the recall, or one of its batches), among
+    the recalls the user may see (the public: published notices). Optionally for one GTIN.
+
+    ``{"serial": ..., "batches": [(batch, "first - last")], "recalls": [(recall, "first - last")]}``;
+    ValidationError with a clear message if ``serial`` is not a serial number.
+    """
+    from qslab.recalls.models import Batch
+
+    prefix, _number, _width = split_serial(serial)
+    serial = serial.strip()
+    all_batches = Batch.objects.exclude(serial_first="").filter(serial_first__istartswith=prefix)
+    if gtin:
+        all_batches = all_batches.filter(product__gtin=gtin)
+    holding = [
+        b
+        for b in all_batches.select_related("product")
+        if serial_in_range(serial, b.serial_first, b.serial_last)
+    ]
+    visible_ids = set(
+        Batch.objects.visible_to(user).filter(pk__in=[b.pk for b in holding]).values_list("pk", flat=True)
+    )
+    batches = [(b, f"{b.serial_first} - {b.serial_last}") for b in holding if b.pk in visible_ids]
+
+    recalls: list[tuple[Recall, str]] = []
+    candidates = Recall.objects.visible_to(user).select_related("product", "company", "hazard")
+    if gtin:
+        candidates = candidates.filter(product__gtin=gtin)
+    by_batch = {r.pk: r for r in candidates.filter(batches__in=[b.pk for b in holding]).distinct()}
+    for recall in candidates.exclude(serial_ranges=[]).order_by("-created", "-id"):
+        for first, last in recall.serial_ranges or []:
+            if serial_in_range(serial, first, last):
+                recalls.append((recall, f"{first} - {last}"))
+                by_batch.pop(recall.pk, None)
+                break
+    for recall in by_batch.values():
+        batch = next(b for b in holding if recall.batches.filter(pk=b.pk).exists())
+        recalls.append((recall, f"{batch.lot}: {batch.serial_first} - {batch.serial_last}"))
+    return {"serial": serial, "batches": batches, "recalls": recalls}
 
 
 def format_serial_ranges(ranges: Iterable[Iterable[str]]) -> str:

@@ -29,6 +29,7 @@ from qslab.recalls.forms import (
     PublicSearchForm,
     RecallForm,
     ScopeForm,
+    SerialLookupForm,
     TraceUploadForm,
     TransitionForm,
 )
@@ -96,6 +97,16 @@ def public_recalls(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     template = "recalls/_public_results.html" if request.htmx else "recalls/public_recalls.html"
     return render(request, template, {"form": form, "page": page})
+
+
+def serial_lookup(request: HttpRequest) -> HttpResponse:
+    """Is my unit recalled? The recalls (and, for the company and staff, the batches) whose serial
+    range holds a serial number. Public: anyone sees the published recalls only."""
+    form = SerialLookupForm(request.GET or None)
+    result = None
+    if form.is_valid():
+        result = services.lookup_serial(request.user, form.cleaned_data["serial"], form.cleaned_data["gtin"])
+    return render(request, "recalls/serial_lookup.html", {"form": form, "result": result})
 
 
 def public_recall(request: HttpRequest, recall_id: int) -> HttpResponse:
