@@ -50,6 +50,7 @@ class RecallPublicOut(Schema):
     planned_end: dt.date | None
     notice_published_at: dt.datetime | None
     notice_number: str | None
+    closing_number: str | None = Field(None, description="number of the closing summary document")
     units_affected: int
     units_remedied: int
     effectiveness: float | None
@@ -189,6 +190,7 @@ def _public(r: Recall) -> dict:
         "planned_end": r.planned_end,
         "notice_published_at": r.notice_published_at,
         "notice_number": r.notice_document.number if r.notice_document_id else None,
+        "closing_number": r.closing_document.number if r.closing_document_id else None,
         "units_affected": r.units_affected,
         "units_remedied": r.units_remedied,
         "effectiveness": r.effectiveness,

@@ -352,10 +352,14 @@ def _has_final_report(recall: Recall) -> str | None:
 
 
 def _mark_closed(recall: Recall, user: Any, reason: str) -> None:
+    """Close: date it and issue the closing summary as a numbered public document (zh-Hans and English)."""
     from django.utils import timezone
 
+    from qslab.recalls.services import issue_closing_document
+
     recall.closed_on = timezone.localdate()
-    recall.save(update_fields=["closed_on"])
+    recall.closing_document = issue_closing_document(recall, user)
+    recall.save(update_fields=["closed_on", "closing_document"])
 
 
 class Recall(ChangeLoggedModel):
@@ -521,6 +525,14 @@ class Recall(ChangeLoggedModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    closing_document = models.ForeignKey(
+        "core.OfficialDocument",
+        verbose_name=_("closing summary"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     units_affected = models.PositiveIntegerField(
         _("units affected"), default=0, help_text=_("from the latest recall scope query")
     )
@@ -578,6 +590,7 @@ class Recall(ChangeLoggedModel):
         "notice_en",
         "notice_published_at",
         "notice_document",
+        "closing_document",
         "units_affected",
         "units_remedied",
         "closed_on",

@@ -317,6 +317,80 @@ def issue_notice_document(recall: Recall, user: Any) -> Any:
     )
 
 
+def issue_closing_document(recall: Recall, user: Any) -> Any:
+    """The recall's closing summary as a numbered public document (zh-Hans and English PDFs).
+
+    Public fields only: the product and scope, the timetable, units affected and remedied, the
+    effectiveness, every progress report's cumulative count and the final report's summary (never a
+    report's notes to the office or any confidential field of the recall).
+    """
+    from qslab.core.documents import issue_document
+
+    product = recall.product
+    closed = recall.closed_on or timezone.localdate()
+    reports = list(recall.progress_reports.order_by("period_end", "id"))
+    final = next((r for r in reversed(reports) if r.is_final), None)
+    remedied = reports[-1].units_remedied if reports else recall.units_remedied
+    affected = recall.units_affected or recall.units_planned
+    share = f"{min(1.0, remedied / affected) * 100:.1f} %" if affected else "—"
+    batches = ", ".join(recall.batches.values_list("lot", flat=True))
+    serials = "; ".join(f"{a} - {b}" for a, b in (recall.serial_ranges or []))
+    notice = recall.notice_document.number if recall.notice_document_id else "—"
+    lines_zh = [
+        f"{i}. 截至 {r.period_end}：已通知 {r.units_notified}，已处理 {r.units_remedied}"
+        for i, r in enumerate(reports, 1)
+    ]
+    lines_en = [
+        f"{i}. Up to {r.period_end}: {r.units_notified} notified, {r.units_remedied} remedied"
+        for i, r in enumerate(reports, 1)
+    ]
+    body_zh = "\n\n".join(
+        p
+        for p in (
+            f"召回编号：{recall.reference}；召回公告：{notice}。",
+            f"产品：{product.name_zh} {product.brand} {product.model}；商品条码：{product.gtin or '—'}；"
+            f"批次：{batches or '—'}；序列号：{serials or '—'}。",
+            f"缺陷：{recall.defect_zh or recall.defect_en}",
+            f"召回期间：{recall.start_date or '—'} 至 {closed}（计划 {recall.planned_end or '—'}）。",
+            f"召回范围内产品 {affected} 件，已处理 {remedied} 件，召回完成率 {share}。",
+            "进度报告：\n" + "\n".join(lines_zh) if lines_zh else "",
+            f"总结：{final.summary_zh or final.summary_en}"
+            if final and (final.summary_zh or final.summary_en)
+            else "",
+        )
+        if p
+    )
+    body_en = "\n\n".join(
+        p
+        for p in (
+            f"Recall {recall.reference}; recall notice {notice}.",
+            f"Product: {product.name_en or product.name_zh} {product.brand} {product.model}; "
+            f"GTIN {product.gtin or '—'}; batches {batches or '—'}; serial numbers {serials or '—'}.",
+            f"Defect: {recall.defect_en or recall.defect_zh}",
+            f"Recall period: {recall.start_date or '—'} to {closed} "
+            f"(planned end {recall.planned_end or '—'}).",
+            f"Units affected: {affected}; units remedied: {remedied}; effectiveness: {share}.",
+            "Progress reports:\n" + "\n".join(lines_en) if lines_en else "",
+            f"Summary: {final.summary_en or final.summary_zh}"
+            if final and (final.summary_zh or final.summary_en)
+            else "",
+        )
+        if p
+    )
+    return issue_document(
+        kind_code="recall_closure",
+        title_zh=f"{recall.company.name_zh}召回总结报告：{recall.title_zh}"[:300],
+        title_en=f"Recall closing summary of {recall.company.name_en}: {recall.title_en or recall.title_zh}"[
+            :300
+        ],
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_by=user,
+        public=True,
+        subject=recall,
+    )
+
+
 def move_recall(user: Any, recall: Recall, transition: str, reason: str = "") -> Recall:
     """Take a workflow step (submit, return, approve, publish, start, close)."""
     with transaction.atomic():
