@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -362,6 +363,12 @@ def _mark_closed(recall: Recall, user: Any, reason: str) -> None:
     recall.save(update_fields=["closed_on", "closing_document"])
 
 
+def default_report_period() -> int:
+    """Days between periodic progress reports of a new plan (setting ``QSLAB_RECALL_REPORT_EVERY_DAYS``,
+    default 90: every three months)."""
+    return int(getattr(settings, "QSLAB_RECALL_REPORT_EVERY_DAYS", 90))
+
+
 class Recall(ChangeLoggedModel):
     """A recall of a defective consumer product: the plan, its public notice, progress and closure.
 
@@ -512,7 +519,10 @@ class Recall(ChangeLoggedModel):
     start_date = models.DateField(_("recall starts"), null=True, blank=True)
     planned_end = models.DateField(_("planned end"), null=True, blank=True)
     report_every_days = models.PositiveSmallIntegerField(
-        _("progress report every (days)"), default=90, help_text=_("periodic progress reports")
+        _("progress report every (days)"),
+        default=default_report_period,
+        validators=[MinValueValidator(7), MaxValueValidator(366)],
+        help_text=_("periodic progress reports: each one is due this many days after the last"),
     )
     notice_zh = models.TextField(_("public notice (Chinese)"), blank=True)
     notice_en = models.TextField(_("public notice (English)"), blank=True)

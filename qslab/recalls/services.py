@@ -397,8 +397,63 @@ def move_recall(user: Any, recall: Recall, transition: str, reason: str = "") ->
         if transition in ("submit", "approve", "publish"):
             refresh_units_affected(recall, quiet=True)
         apply_transition(recall, transition, user, reason)
-    recall.refresh_from_db()
+        recall.refresh_from_db()
+        if transition == "start":
+            open_progress_deadline(recall, recall.start_date or timezone.localdate())
     return recall
+
+
+#: The label of a periodic progress report's deadline (how the queue and the page find it).
+PROGRESS_DEADLINE_EN = "Send the recall progress report"
+PROGRESS_DEADLINE_ZH = "提交召回进度报告"
+
+
+def _progress_deadlines(recall: Recall) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    return Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id=str(recall.pk),
+        label_en__startswith=PROGRESS_DEADLINE_EN,
+    )
+
+
+def _report_assignee(recall: Recall) -> Any:
+    """Who answers for the reports: the company user who drafted the plan, else the first company user."""
+    if recall.created_by_id and recall.company_id in company_ids(recall.created_by):
+        return recall.created_by
+    from qslab.recalls.models import _company_users
+
+    users = sorted(_company_users(recall), key=lambda u: u.pk)
+    return users[0] if users else None
+
+
+def open_progress_deadline(recall: Recall, since: dt.date) -> Any:
+    """Close the open progress-report deadline of ``recall`` and open the next one, ``report_every_days``
+    after ``since``. The daily reminder job reminds the company before it and marks it overdue after;
+    the office sees it too. With no company user to assign, it goes to the office."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    _progress_deadlines(recall).filter(done_at__isnull=True).update(done_at=timezone.now())
+    assignee = _report_assignee(recall)
+    return Deadline.objects.create(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id=str(recall.pk),
+        label_en=f"{PROGRESS_DEADLINE_EN}: {recall.reference}",
+        label_zh=f"{PROGRESS_DEADLINE_ZH}：{recall.reference}",
+        due=since + dt.timedelta(days=recall.report_every_days),
+        assignee=assignee,
+        assignee_role="" if assignee else Role.OFFICE,
+    )
+
+
+def progress_deadline(recall: Recall) -> Any:
+    """The open deadline of the next progress report, or None."""
+    return _progress_deadlines(recall).filter(done_at__isnull=True).order_by("due").first()
 
 
 @transaction.atomic
@@ -459,6 +514,10 @@ def record_progress(user: Any, recall: Recall, data: dict[str, Any]) -> Progress
         report.save()
         recall.units_remedied = report.units_remedied
         recall.save(update_fields=["units_remedied", "last_updated"])
+    if report.is_final:
+        _progress_deadlines(recall).filter(done_at__isnull=True).update(done_at=timezone.now())
+    else:
+        open_progress_deadline(recall, report.period_end)
     return report
 
 
@@ -476,18 +535,23 @@ def progress_series(recall: Recall) -> dict[str, list[Any]]:
 
 
 def reports_due(user: Any) -> list[tuple[Recall, dt.date]]:
-    """Recalls in progress whose next periodic report is due, for the company's (and office's) queue."""
+    """Recalls in progress with an open progress-report deadline, soonest first, for the company's (and
+    office's) queue: the due date of that deadline (overdue ones are marked on the dashboard)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
     qs = Recall.objects.visible_to(user).filter(status=Recall.Status.IN_PROGRESS)
     if not has_role(user, Role.OFFICE):
         qs = qs.filter(company__in=company_ids(user))
-    out = []
-    for recall in qs.prefetch_related("progress_reports"):
-        reports = sorted(recall.progress_reports.all(), key=lambda r: r.period_end)
-        if reports and reports[-1].is_final:
-            continue
-        since = reports[-1].period_end if reports else (recall.start_date or recall.created.date())
-        out.append((recall, since + dt.timedelta(days=recall.report_every_days)))
-    return out
+    recalls = {str(r.pk): r for r in qs}
+    deadlines = Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id__in=list(recalls),
+        label_en__startswith=PROGRESS_DEADLINE_EN,
+        done_at__isnull=True,
+    ).order_by("due", "id")
+    return [(recalls[d.object_id], d.due) for d in deadlines]
 
 
 # ------------------------------------------------------------------------------------------------

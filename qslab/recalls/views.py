@@ -218,6 +218,7 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
             "can_edit": Recall.objects.editable_by(request.user).filter(pk=item.pk).exists(),
             "can_report": item.status == Recall.Status.IN_PROGRESS
             and services.may_act_for(request.user, item.company_id),
+            "report_deadline": services.progress_deadline(item),
         },
     )
 
