@@ -733,6 +733,8 @@ class TraceUpload(ChangeLoggedModel):
         EVENTS = "events", _("supply-chain events")
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("being checked and loaded")
         DONE = "done", _("loaded")
         REJECTED = "rejected", _("rejected: nothing written")
         FAILED = "failed", _("failed")
@@ -743,7 +745,8 @@ class TraceUpload(ChangeLoggedModel):
     kind = models.CharField(_("contents"), max_length=8, choices=Kind.choices)
     file = models.FileField(_("file"), upload_to=trace_upload_path)
     file_name = models.CharField(_("file name"), max_length=200)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.FAILED)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    task_id = models.CharField(_("background task"), max_length=64, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
     )
@@ -762,6 +765,10 @@ class TraceUpload(ChangeLoggedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("recalls:upload", args=[self.pk])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:

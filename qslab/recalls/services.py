@@ -835,66 +835,139 @@ def _dry_run_store(kind: str, path: str, own: set[str]) -> Any:
     return scratch
 
 
-def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
-    """Take a file of units or events into the analytical store, all or nothing.
+#: File names the supply-chain upload accepts: CSV (plain or gzip) and XLSX (the first worksheet).
+TRACE_SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 
-    Every bad value (row, column, value, message) is kept on the upload so the company sees all of
-    them at once; if any row is rejected nothing is written to the store. A company may load records
-    of its own products only (their GTINs).
-    """
+
+def _new_upload(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
     from pathlib import Path
-
-    from qslab.surveillance.ingest import IngestError, IngestValidationError
-    from qslab.surveillance.trace import TraceError
 
     _require_company(user, company)
     if kind not in TraceUpload.Kind.values:
         raise ValidationError({"kind": [_("Choose units or events.")]})
     name = Path(upload.name or "trace.csv").name
+    if not name.lower().endswith(TRACE_SUFFIXES):
+        raise ValidationError({"file": [_("The file must be CSV (.csv or .csv.gz) or XLSX.")]})
     with transaction.atomic(), acting_as(user):
         record = TraceUpload(company=company, kind=kind, file_name=name, owner=user)
         record.file.save(name, upload, save=False)
         record.save()
-    path = record.file.path
-    own = None if has_role(user, Role.OFFICE) else _own_gtins([company.pk])
-    foreign = _foreign_gtin_problems(path, name, own) if own is not None else []
+    return record
+
+
+def start_trace_upload(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
+    """Store the file and queue its check and load as a background task (after the transaction commits);
+    the upload page shows the task's progress, then every problem or the rows loaded."""
+    record = _new_upload(user, company, kind, upload)
+    from qslab.recalls.tasks import trace_upload_task
+
+    def enqueue() -> None:
+        result = trace_upload_task.enqueue(upload_id=record.pk)
+        TraceUpload.objects.filter(pk=record.pk, task_id="").update(task_id=str(result.id))
+
+    transaction.on_commit(enqueue)
+    return record
+
+
+def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
+    """Store and load a file at once, in this process (the CLI, the demo data); pages use
+    :func:`start_trace_upload`."""
+    return run_trace_upload(_new_upload(user, company, kind, upload))
+
+
+def _xlsx_as_csv(path: str, directory: str) -> str:
+    """The first worksheet of an XLSX file as a UTF-8 CSV (rows numbered as in the sheet's data rows)."""
+    from pathlib import Path
+
+    from qslab.labs.xlsx import XlsxError, read_xlsx
+
     try:
-        # A file with foreign GTINs is refused already; the engine still checks every value (on a
-        # throw-away copy) so the company sees all problems of the file at once.
-        store = _dry_run_store(kind, path, own or set()) if foreign else trace_store()
+        rows = read_xlsx(Path(path).read_bytes())
+    except XlsxError as error:
+        raise ValidationError(_("The XLSX file cannot be read: %(error)s") % {"error": error}) from error
+    rows = [r for r in rows if any(str(v).strip() for v in r)]
+    if not rows:
+        raise ValidationError(_("The XLSX file's first worksheet is empty."))
+    width = len(rows[0])
+    out = Path(directory) / "sheet.csv"
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for row in rows:
+            writer.writerow([str(v).strip() for v in (list(row) + [""] * width)[:width]])
+    return str(out)
+
+
+def run_trace_upload(record: TraceUpload, progress: Any = None) -> TraceUpload:
+    """Check a stored file of units or events and take it into the analytical store, all or nothing.
+
+    Every bad value (row, column, value, message) is kept on the upload so the company sees all of
+    them at once; if any row is rejected nothing is written to the store. A company may load records
+    of its own products only (their GTINs). ``progress`` (``qslab.core.tasks.Progress``) advances
+    through three steps: read, GTINs checked, values checked and loaded.
+    """
+    import tempfile
+
+    from qslab.surveillance.ingest import IngestError, IngestValidationError
+    from qslab.surveillance.trace import TraceError
+
+    user, kind, name = record.owner, record.kind, record.file_name
+    record.status = TraceUpload.Status.RUNNING
+    with transaction.atomic(), acting_as(user):
+        record.save(update_fields=["status", "last_updated"])
+
+    def step(message: str) -> None:
+        if progress is not None:
+            progress.advance(message=message[:300])
+
+    with tempfile.TemporaryDirectory() as scratch_dir:
         try:
-            method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
-            report = method(path, name=name)
-        finally:
-            store.close()
-    except IngestValidationError as error:
-        problems = foreign + [
-            {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
-            for p in error.problems[:2000]
-        ]
-        record.status = TraceUpload.Status.REJECTED
-        record.n_rows = error.n_rows
-        record.problems = sorted(problems, key=lambda p: (p["row"], p["column"]))
-        record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
-    except (IngestError, TraceError, OSError) as error:
-        record.status = TraceUpload.Status.FAILED
-        record.message = str(error)[:2000]
-    except Exception as error:  # the store is locked or broken: the upload says so, nothing was written
-        record.status = TraceUpload.Status.FAILED
-        record.message = _("The analytical store could not be written: %(error)s") % {
-            "error": str(error)[:1800]
-        }
-    else:
-        if foreign:
+            path = record.file.path
+            if name.lower().endswith(".xlsx"):
+                path = _xlsx_as_csv(path, scratch_dir)
+            step(_("file read"))
+            own = None if has_role(user, Role.OFFICE) else _own_gtins([record.company_id])
+            foreign = _foreign_gtin_problems(path, name, own) if own is not None else []
+            step(_("GTINs checked"))
+            # A file with foreign GTINs is refused already; the engine still checks every value (on a
+            # throw-away copy) so the company sees all problems of the file at once.
+            store = _dry_run_store(kind, path, own or set()) if foreign else trace_store()
+            try:
+                method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
+                report = method(path, name=name)
+            finally:
+                store.close()
+        except IngestValidationError as error:
+            problems = foreign + [
+                {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
+                for p in error.problems[:2000]
+            ]
             record.status = TraceUpload.Status.REJECTED
-            record.n_rows = report.n_rows
-            record.problems = foreign
-            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(foreign)}
+            record.n_rows = error.n_rows
+            record.problems = sorted(problems, key=lambda p: (p["row"], p["column"]))
+            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
+        except ValidationError as error:
+            record.status = TraceUpload.Status.FAILED
+            record.message = " ".join(error.messages)[:2000]
+        except (IngestError, TraceError, OSError) as error:
+            record.status = TraceUpload.Status.FAILED
+            record.message = str(error)[:2000]
+        except Exception as error:  # the store is locked or broken: the upload says so, nothing was written
+            record.status = TraceUpload.Status.FAILED
+            record.message = _("The analytical store could not be written: %(error)s") % {
+                "error": str(error)[:1800]
+            }
         else:
-            record.status = TraceUpload.Status.DONE
-            record.n_rows = report.n_rows
-            record.n_inserted = report.n_inserted
-            record.message = report.summary()
+            if foreign:
+                record.status = TraceUpload.Status.REJECTED
+                record.n_rows = report.n_rows
+                record.problems = foreign
+                record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(foreign)}
+            else:
+                record.status = TraceUpload.Status.DONE
+                record.n_rows = report.n_rows
+                record.n_inserted = report.n_inserted
+                record.message = report.summary()
+    step(record.message)
     with transaction.atomic(), acting_as(user):
         record.save(update_fields=["status", "n_rows", "n_inserted", "problems", "message", "last_updated"])
     return record

@@ -403,14 +403,11 @@ def uploads(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             d = form.cleaned_data
             try:
-                upload = services.upload_trace(request.user, d["company"], d["kind"], d["file"])
+                upload = services.start_trace_upload(request.user, d["company"], d["kind"], d["file"])
             except ValidationError as error:
                 _form_errors(form, error)
             else:
-                if upload.status == TraceUpload.Status.DONE:
-                    messages.success(request, upload.message)
-                else:
-                    messages.error(request, upload.message)
+                messages.info(request, _("The file is being checked and loaded; this page follows it."))
                 return redirect(upload)
     page = Paginator(
         TraceUpload.objects.visible_to(request.user).select_related("company", "owner"), 25
@@ -425,4 +422,11 @@ def upload(request: HttpRequest, upload_id: int) -> HttpResponse:
     item = get_visible_or_404(
         TraceUpload.objects.select_related("company", "owner"), request.user, pk=upload_id
     )
-    return render(request, "recalls/upload.html", {"upload": item})
+    from qslab.core.models import TaskProgress
+
+    task = (
+        TaskProgress.objects.visible_to(request.user).filter(task_id=item.task_id).first()
+        if item.task_id
+        else None
+    )
+    return render(request, "recalls/upload.html", {"upload": item, "task": task})
