@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role
@@ -114,7 +115,23 @@ def photo_upload_path(instance: IncidentReport, filename: str) -> str:
 #: Photos of reports and alerts: JPEG, PNG or WebP by their content, at most 5 MB.
 PHOTO_KINDS = ("jpeg", "png", "webp")
 PHOTO_MAX_BYTES = 5 * MB
-photo_validator = UploadValidator(PHOTO_KINDS, max_bytes=PHOTO_MAX_BYTES)
+
+
+@deconstructible
+class PhotoValidator(UploadValidator):
+    """``UploadValidator`` for photos that closes a stored file it had to open to read its first bytes
+    (a model's ``full_clean`` after the file was saved to storage)."""
+
+    def __call__(self, upload: Any) -> None:
+        opened_here = getattr(upload, "_file", True) is None
+        try:
+            super().__call__(upload)
+        finally:
+            if opened_here and getattr(upload, "_file", None) is not None:
+                upload.close()
+
+
+photo_validator = PhotoValidator(PHOTO_KINDS, max_bytes=PHOTO_MAX_BYTES)
 
 
 class IncidentReport(ChangeLoggedModel):

@@ -91,3 +91,15 @@ def test_alert_photos_go_through_the_same_check(users, terms):
     assert response["Content-Type"] == "image/png" and response["X-Content-Type-Options"] == "nosniff"
     close_quietly(response)
     assert verified_client(users["client"]).get(url).status_code == 404  # a draft's photo
+
+
+def test_the_admin_links_the_photo_through_the_checked_view_not_media(terms, users, django_user_model):
+    report = make_report(terms, users["client"])
+    report.photo.save("p.png", ContentFile(png_bytes()), save=True)
+    admin = django_user_model.objects.create_superuser(
+        "root-photos", "root@example.org", "x-Very-long-pass-1"
+    )
+    page = verified_client(admin).get(reverse("admin:risk_incidentreport_change", args=[report.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/media/" not in html and reverse("risk:report_photo", args=[report.pk]) in html
