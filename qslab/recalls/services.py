@@ -256,11 +256,18 @@ def save_recall(
         else:
             if not Recall.objects.editable_by(user).filter(pk=recall.pk).exists():
                 raise PermissionDenied(_("This recall plan cannot be changed now."))
+            period = recall.report_every_days
             for f in fields:
                 setattr(recall, f, data[f])
             _check_scope(recall, batches)
             recall.full_clean()
             recall.save(update_fields=[*fields, "last_updated"])
+            if recall.report_every_days != period and progress_deadline(recall) is not None:
+                # the office changed the reporting period of a running recall: the next report moves
+                last = recall.progress_reports.order_by("-period_end").first()
+                open_progress_deadline(
+                    recall, last.period_end if last else (recall.start_date or timezone.localdate())
+                )
         if batches is not None:
             recall.batches.set(batches)
     return recall

@@ -93,6 +93,15 @@ def test_the_daily_job_reminds_before_and_marks_overdue_after(scene):
         assert 'class="overdue"' in page
 
 
+def test_changing_the_period_of_a_running_recall_moves_the_next_deadline(scene):
+    recall = scene["recall"]
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0), tick=False):
+        services.move_recall(scene["owner"], recall, "start")
+        services.save_recall(scene["office"], {"report_every_days": 14}, recall=recall)
+    (deadline,) = _open(recall)
+    assert deadline.due == dt.date(2026, 3, 16)
+
+
 def test_the_period_defaults_to_the_setting_and_is_bounded(settings):
     from django.core.exceptions import ValidationError
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qslab.core.testing import EVERYONE, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, NOBODY, Case, check_access, matrix
 
 STAFF = {"office", "analyst"}
 REPORTER = {"office", "analyst", "client"}  # the world's reports are filed by the client user
@@ -161,6 +161,15 @@ CASES = [
         note="awaiting approval: the office only",
         kwargs=lambda w: {"alert_id": w.submitted_alert.pk},
         data={"title_en": "Kettle lid opens when boiling"},
+    ),
+    Case(
+        "qslab_risk_api_edit_alert",
+        NOBODY,
+        method="patch",
+        api=True,
+        note="published: no one edits it",
+        kwargs=lambda w: {"alert_id": w.published_alert.pk},
+        data={"title_en": "Changed after publication"},
     ),
     Case(
         "qslab_risk_api_move_alert",
