@@ -15,7 +15,7 @@ from pydantic import StrictBool
 
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.recalls import services
-from qslab.recalls.models import Recall
+from qslab.recalls.models import Recall, split_serial
 
 router = Router(tags=["recalls"])
 
@@ -50,6 +50,7 @@ class RecallPublicOut(Schema):
     planned_end: dt.date | None
     notice_published_at: dt.datetime | None
     notice_number: str | None
+    closing_number: str | None = Field(None, description="number of the closing summary document")
     units_affected: int
     units_remedied: int
     effectiveness: float | None
@@ -189,6 +190,7 @@ def _public(r: Recall) -> dict:
         "planned_end": r.planned_end,
         "notice_published_at": r.notice_published_at,
         "notice_number": r.notice_document.number if r.notice_document_id else None,
+        "closing_number": r.closing_document.number if r.closing_document_id else None,
         "units_affected": r.units_affected,
         "units_remedied": r.units_remedied,
         "effectiveness": r.effectiveness,
@@ -265,6 +267,59 @@ def public_progress(request: HttpRequest, recall_id: int):
     if recall is None:
         raise Http404
     return list(recall.progress_reports.order_by("period_end"))
+
+
+class SerialRecallOut(Schema):
+    range: str = Field(..., description="the range (or batch) of the recall that holds the serial")
+    recall: RecallPublicOut
+
+
+class SerialBatchOut(Schema):
+    product_id: int
+    product: str
+    gtin: str
+    lot: str
+    range: str
+
+
+class SerialLookupOut(Schema):
+    serial: str
+    recalls: list[SerialRecallOut] = Field(..., description="published recalls whose scope holds it")
+    batches: list[SerialBatchOut] = Field(..., description="batches holding it that the user may see")
+
+
+@router.get(
+    "/serial-lookup",
+    response={200: SerialLookupOut, 401: ErrorOut, 422: ErrorOut},
+    auth=PUBLIC,
+    summary="Is this unit recalled? Published recalls (and the user's batches) whose serial range holds it",
+)
+def serial_lookup(request: HttpRequest, serial: str, gtin: str = ""):
+    from qslab.core.validators import clean_gtin
+
+    errors: dict[str, list[str]] = {}
+    try:
+        gtin = clean_gtin(gtin)
+    except ValidationError as exc:
+        errors["gtin"] = exc.messages
+    try:
+        split_serial(serial[:40])
+    except ValidationError as exc:
+        errors["serial"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    public = services.lookup_serial(None, serial[:40], gtin)
+    own = services.lookup_serial(request.user, serial[:40], gtin)
+    return SerialLookupOut(
+        serial=public["serial"],
+        recalls=[SerialRecallOut(range=where, recall=_public_out(r)) for r, where in public["recalls"]],
+        batches=[
+            SerialBatchOut(
+                product_id=b.product_id, product=str(b.product), gtin=b.product.gtin, lot=b.lot, range=where
+            )
+            for b, where in own["batches"]
+        ],
+    )
 
 
 @router.get(

@@ -178,7 +178,8 @@ class TraceUploadForm(forms.Form):
     company = forms.ModelChoiceField(label=_("Company"), queryset=None)
     kind = forms.ChoiceField(label=_("Contents"), choices=TraceUpload.Kind.choices)
     file = forms.FileField(
-        label=_("File (CSV)"), help_text=_("UTF-8 CSV with a header row; see the documentation")
+        label=_("File (CSV or XLSX)"),
+        help_text=_("UTF-8 CSV (or .csv.gz) or XLSX (first sheet) with a header row; see the documentation"),
     )
 
     def __init__(self, *args: Any, companies: Any = None, **kwargs: Any) -> None:
@@ -188,11 +189,16 @@ class TraceUploadForm(forms.Form):
             self.fields["company"].initial = companies.first()
 
     def clean_file(self) -> Any:
+        from qslab.core.uploads import check_upload
+
         upload = self.cleaned_data["file"]
-        if not (upload.name or "").lower().endswith((".csv", ".csv.gz")):
-            raise forms.ValidationError(_("The file must be CSV (.csv or .csv.gz)."))
+        name = (upload.name or "").lower()
+        if not name.endswith((".csv", ".csv.gz", ".xlsx")):
+            raise forms.ValidationError(_("The file must be CSV (.csv or .csv.gz) or XLSX."))
         if upload.size and upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(_("The file is larger than 100 MB; load it with the qslab command."))
+        if not name.endswith(".gz"):  # by content too: a CSV is text, an .xlsx a spreadsheet
+            check_upload(upload, ("xlsx",) if name.endswith(".xlsx") else ("text",), MAX_UPLOAD_BYTES)
         return upload
 
 
@@ -211,11 +217,9 @@ class ScopeForm(forms.Form):
     )
 
     def clean_gtin(self) -> str:
-        from qslab.recalls.models import validate_gtin
+        from qslab.core.validators import clean_gtin
 
-        value = (self.cleaned_data.get("gtin") or "").replace(" ", "")
-        validate_gtin(value)
-        return value
+        return clean_gtin(self.cleaned_data.get("gtin") or "")
 
     def clean(self) -> dict[str, Any]:
         from qslab.recalls.services import parse_serial_ranges
@@ -230,6 +234,27 @@ class ScopeForm(forms.Form):
         if not data["lot_list"] and not data.get("serial_ranges") and not self.errors:
             raise forms.ValidationError(_("Give at least one batch or one serial range."))
         return data
+
+
+class SerialLookupForm(forms.Form):
+    """Is this unit in a recall? A serial number as printed, and optionally the product's GTIN."""
+
+    serial = forms.CharField(
+        label=_("Serial number"), max_length=40, help_text=_("as printed, e.g. SN-A000150")
+    )
+    gtin = forms.CharField(label=_("GTIN (optional)"), max_length=20, required=False)
+
+    def clean_serial(self) -> str:
+        from qslab.recalls.models import split_serial
+
+        value = self.cleaned_data["serial"].strip()
+        split_serial(value)
+        return value
+
+    def clean_gtin(self) -> str:
+        from qslab.core.validators import clean_gtin
+
+        return clean_gtin(self.cleaned_data.get("gtin") or "")
 
 
 class PublicSearchForm(forms.Form):

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -32,7 +33,9 @@ from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
 from qslab.core.permissions import ALL, NONE
+from qslab.core.validators import validate_gtin
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
+from qslab.risk.models import RiskLevel
 
 # ------------------------------------------------------------------------------------------------
 # who is who
@@ -96,52 +99,65 @@ def _confidential_q(user: Any, company_field: str) -> models.Q:
 # product identity
 
 
-def validate_gtin(value: str) -> None:
-    """GTIN-8/12/13/14 (EAN/UPC) with a correct check digit (python-stdnum)."""
-    from stdnum import ean
-    from stdnum.exceptions import ValidationError as StdnumError
-
-    compact = ean.compact(value or "")
-    if not compact:
-        return
-    if not compact.isdigit() or len(compact) not in (8, 12, 13, 14):
-        raise ValidationError(
-            _("A GTIN has 8, 12, 13 or 14 digits (EAN/UPC); “%(value)s” has not."),
-            code="gtin",
-            params={"value": value},
-        )
-    try:
-        ean.validate(compact)
-    except StdnumError as exc:
-        raise ValidationError(
-            _("The GTIN %(value)s is not valid: its check digit does not match."),
-            code="gtin",
-            params={"value": compact},
-        ) from exc
-
-
 SERIAL_RE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+SERIAL_CHARS = re.compile(r"^[A-Za-z0-9\-_./]+$")
+SERIAL_MAX_LENGTH = 40
 
 
 def split_serial(value: str) -> tuple[str, int, int]:
-    """A serial number as (prefix, number, width): ``"KX-000120"`` is ``("KX-", 120, 6)``."""
-    match = SERIAL_RE.match((value or "").strip())
+    """A serial number as (prefix, number, width): letters, digits, ``- _ . /``, ending in digits.
+
+    ``"KX-000120"`` is ``("KX-", 120, 6)`` and ``"SN-A000100"`` is ``("SN-A", 100, 6)``; the prefix is
+    compared without regard to case (``"sn-a000100"`` is the same serial).
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(_("Give a serial number."), code="serial")
+    if len(text) > SERIAL_MAX_LENGTH:
+        raise ValidationError(
+            _("“%(value)s” is longer than %(n)d characters."),
+            code="serial",
+            params={"value": text, "n": SERIAL_MAX_LENGTH},
+        )
+    if not SERIAL_CHARS.match(text):
+        raise ValidationError(
+            _("“%(value)s” has a character a serial number cannot have (letters, digits and - _ . / only)."),
+            code="serial",
+            params={"value": text},
+        )
+    match = SERIAL_RE.match(text)
     if not match:
         raise ValidationError(
-            _("A serial number must end in digits: “%(value)s”."), code="serial", params={"value": value}
+            _("A serial number must end in digits: “%(value)s”."), code="serial", params={"value": text}
         )
-    return match["prefix"], int(match["number"]), len(match["number"])
+    return match["prefix"].upper(), int(match["number"]), len(match["number"])
 
 
 def validate_serial_range(first: str, last: str) -> int:
-    """Check that ``first``..``last`` is a range of one series; return the number of serials in it."""
+    """Check that ``first``..``last`` is a range of one series; return the number of serials in it.
+
+    Both ends have the same prefix (letters and all, e.g. ``SN-A``) and a numeric tail of the same
+    width (``SN-A000100`` to ``SN-A000250``: 151 serials).
+    """
     p1, n1, w1 = split_serial(first)
     p2, n2, w2 = split_serial(last)
-    if p1 != p2 or w1 != w2:
+    if p1 != p2:
         raise ValidationError(
-            _("“%(first)s” and “%(last)s” are not of the same series (same prefix and digit count)."),
+            _(
+                "“%(first)s” and “%(last)s” have different prefixes (“%(p1)s” and “%(p2)s”): "
+                "a range covers one series."
+            ),
             code="serial_range",
-            params={"first": first, "last": last},
+            params={"first": first, "last": last, "p1": p1, "p2": p2},
+        )
+    if w1 != w2:
+        raise ValidationError(
+            _(
+                "The numbers of “%(first)s” and “%(last)s” have %(w1)d and %(w2)d digits: "
+                "write both with the same number of digits (leading zeros)."
+            ),
+            code="serial_range",
+            params={"first": first, "last": last, "w1": w1, "w2": w2},
         )
     if n2 < n1:
         raise ValidationError(
@@ -150,6 +166,17 @@ def validate_serial_range(first: str, last: str) -> int:
             params={"first": first, "last": last},
         )
     return n2 - n1 + 1
+
+
+def serial_in_range(serial: str, first: str, last: str) -> bool:
+    """Whether ``serial`` lies in ``first``..``last`` (same prefix and width, number between)."""
+    try:
+        prefix, number, width = split_serial(serial)
+        p1, n1, w1 = split_serial(first)
+        p2, n2, w2 = split_serial(last)
+    except ValidationError:
+        return False
+    return prefix == p1 == p2 and width == w1 == w2 and n1 <= number <= n2
 
 
 class Product(ChangeLoggedModel):
@@ -326,10 +353,20 @@ def _has_final_report(recall: Recall) -> str | None:
 
 
 def _mark_closed(recall: Recall, user: Any, reason: str) -> None:
+    """Close: date it and issue the closing summary as a numbered public document (zh-Hans and English)."""
     from django.utils import timezone
 
+    from qslab.recalls.services import issue_closing_document
+
     recall.closed_on = timezone.localdate()
-    recall.save(update_fields=["closed_on"])
+    recall.closing_document = issue_closing_document(recall, user)
+    recall.save(update_fields=["closed_on", "closing_document"])
+
+
+def default_report_period() -> int:
+    """Days between periodic progress reports of a new plan (setting ``QSLAB_RECALL_REPORT_EVERY_DAYS``,
+    default 90: every three months)."""
+    return int(getattr(settings, "QSLAB_RECALL_REPORT_EVERY_DAYS", 90))
 
 
 class Recall(ChangeLoggedModel):
@@ -357,11 +394,8 @@ class Recall(ChangeLoggedModel):
         WARNING = "warning", _("warning or added instructions")
         OTHER = "other", _("other")
 
-    class RiskLevel(models.TextChoices):
-        SERIOUS = "serious", _("serious")
-        HIGH = "high", _("high")
-        MEDIUM = "medium", _("medium")
-        LOW = "low", _("low")
+    #: The risk levels of the risk app (one definition: ``qslab.risk.models.RiskLevel``).
+    RiskLevel = RiskLevel
 
     workflow = Workflow(
         state_field="status",
@@ -485,7 +519,10 @@ class Recall(ChangeLoggedModel):
     start_date = models.DateField(_("recall starts"), null=True, blank=True)
     planned_end = models.DateField(_("planned end"), null=True, blank=True)
     report_every_days = models.PositiveSmallIntegerField(
-        _("progress report every (days)"), default=90, help_text=_("periodic progress reports")
+        _("progress report every (days)"),
+        default=default_report_period,
+        validators=[MinValueValidator(7), MaxValueValidator(366)],
+        help_text=_("periodic progress reports: each one is due this many days after the last"),
     )
     notice_zh = models.TextField(_("public notice (Chinese)"), blank=True)
     notice_en = models.TextField(_("public notice (English)"), blank=True)
@@ -493,6 +530,14 @@ class Recall(ChangeLoggedModel):
     notice_document = models.ForeignKey(
         "core.OfficialDocument",
         verbose_name=_("notice document"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    closing_document = models.ForeignKey(
+        "core.OfficialDocument",
+        verbose_name=_("closing summary"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -555,6 +600,7 @@ class Recall(ChangeLoggedModel):
         "notice_en",
         "notice_published_at",
         "notice_document",
+        "closing_document",
         "units_affected",
         "units_remedied",
         "closed_on",
@@ -687,6 +733,8 @@ class TraceUpload(ChangeLoggedModel):
         EVENTS = "events", _("supply-chain events")
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("being checked and loaded")
         DONE = "done", _("loaded")
         REJECTED = "rejected", _("rejected: nothing written")
         FAILED = "failed", _("failed")
@@ -697,7 +745,8 @@ class TraceUpload(ChangeLoggedModel):
     kind = models.CharField(_("contents"), max_length=8, choices=Kind.choices)
     file = models.FileField(_("file"), upload_to=trace_upload_path)
     file_name = models.CharField(_("file name"), max_length=200)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.FAILED)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    task_id = models.CharField(_("background task"), max_length=64, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
     )
@@ -716,6 +765,10 @@ class TraceUpload(ChangeLoggedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("recalls:upload", args=[self.pk])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:

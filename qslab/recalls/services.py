@@ -34,6 +34,8 @@ from qslab.recalls.models import (
     TraceUpload,
     company_ids,
     is_recall_staff,
+    serial_in_range,
+    split_serial,
     validate_serial_range,
 )
 
@@ -149,6 +151,48 @@ def parse_serial_ranges(text: str) -> list[list[str]]:
     return ranges
 
 
+def lookup_serial(user: Any, serial: str, gtin: str = "") -> dict[str, Any]:
+    """Where a serial number belongs: the batches whose range holds it (only those the user may see)
+    and the recalls whose scope holds it (a serial range of the recall, or one of its batches), among
+    the recalls the user may see (the public: published notices). Optionally for one GTIN.
+
+    ``{"serial": ..., "batches": [(batch, "first - last")], "recalls": [(recall, "first - last")]}``;
+    ValidationError with a clear message if ``serial`` is not a serial number.
+    """
+    from qslab.recalls.models import Batch
+
+    prefix, _number, _width = split_serial(serial)
+    serial = serial.strip()
+    all_batches = Batch.objects.exclude(serial_first="").filter(serial_first__istartswith=prefix)
+    if gtin:
+        all_batches = all_batches.filter(product__gtin=gtin)
+    holding = [
+        b
+        for b in all_batches.select_related("product")
+        if serial_in_range(serial, b.serial_first, b.serial_last)
+    ]
+    visible_ids = set(
+        Batch.objects.visible_to(user).filter(pk__in=[b.pk for b in holding]).values_list("pk", flat=True)
+    )
+    batches = [(b, f"{b.serial_first} - {b.serial_last}") for b in holding if b.pk in visible_ids]
+
+    recalls: list[tuple[Recall, str]] = []
+    candidates = Recall.objects.visible_to(user).select_related("product", "company", "hazard")
+    if gtin:
+        candidates = candidates.filter(product__gtin=gtin)
+    by_batch = {r.pk: r for r in candidates.filter(batches__in=[b.pk for b in holding]).distinct()}
+    for recall in candidates.exclude(serial_ranges=[]).order_by("-created", "-id"):
+        for first, last in recall.serial_ranges or []:
+            if serial_in_range(serial, first, last):
+                recalls.append((recall, f"{first} - {last}"))
+                by_batch.pop(recall.pk, None)
+                break
+    for recall in by_batch.values():
+        batch = next(b for b in holding if recall.batches.filter(pk=b.pk).exists())
+        recalls.append((recall, f"{batch.lot}: {batch.serial_first} - {batch.serial_last}"))
+    return {"serial": serial, "batches": batches, "recalls": recalls}
+
+
 def format_serial_ranges(ranges: Iterable[Iterable[str]]) -> str:
     return "\n".join(f"{first} - {last}" for first, last in ranges)
 
@@ -212,11 +256,18 @@ def save_recall(
         else:
             if not Recall.objects.editable_by(user).filter(pk=recall.pk).exists():
                 raise PermissionDenied(_("This recall plan cannot be changed now."))
+            period = recall.report_every_days
             for f in fields:
                 setattr(recall, f, data[f])
             _check_scope(recall, batches)
             recall.full_clean()
             recall.save(update_fields=[*fields, "last_updated"])
+            if recall.report_every_days != period and progress_deadline(recall) is not None:
+                # the office changed the reporting period of a running recall: the next report moves
+                last = recall.progress_reports.order_by("-period_end").first()
+                open_progress_deadline(
+                    recall, last.period_end if last else (recall.start_date or timezone.localdate())
+                )
         if batches is not None:
             recall.batches.set(batches)
     return recall
@@ -273,14 +324,143 @@ def issue_notice_document(recall: Recall, user: Any) -> Any:
     )
 
 
+def issue_closing_document(recall: Recall, user: Any) -> Any:
+    """The recall's closing summary as a numbered public document (zh-Hans and English PDFs).
+
+    Public fields only: the product and scope, the timetable, units affected and remedied, the
+    effectiveness, every progress report's cumulative count and the final report's summary (never a
+    report's notes to the office or any confidential field of the recall).
+    """
+    from qslab.core.documents import issue_document
+
+    product = recall.product
+    closed = recall.closed_on or timezone.localdate()
+    reports = list(recall.progress_reports.order_by("period_end", "id"))
+    final = next((r for r in reversed(reports) if r.is_final), None)
+    remedied = reports[-1].units_remedied if reports else recall.units_remedied
+    affected = recall.units_affected or recall.units_planned
+    share = f"{min(1.0, remedied / affected) * 100:.1f} %" if affected else "—"
+    batches = ", ".join(recall.batches.values_list("lot", flat=True))
+    serials = "; ".join(f"{a} - {b}" for a, b in (recall.serial_ranges or []))
+    notice = recall.notice_document.number if recall.notice_document_id else "—"
+    lines_zh = [
+        f"{i}. 截至 {r.period_end}：已通知 {r.units_notified}，已处理 {r.units_remedied}"
+        for i, r in enumerate(reports, 1)
+    ]
+    lines_en = [
+        f"{i}. Up to {r.period_end}: {r.units_notified} notified, {r.units_remedied} remedied"
+        for i, r in enumerate(reports, 1)
+    ]
+    body_zh = "\n\n".join(
+        p
+        for p in (
+            f"召回编号：{recall.reference}；召回公告：{notice}。",
+            f"产品：{product.name_zh} {product.brand} {product.model}；商品条码：{product.gtin or '—'}；"
+            f"批次：{batches or '—'}；序列号：{serials or '—'}。",
+            f"缺陷：{recall.defect_zh or recall.defect_en}",
+            f"召回期间：{recall.start_date or '—'} 至 {closed}（计划 {recall.planned_end or '—'}）。",
+            f"召回范围内产品 {affected} 件，已处理 {remedied} 件，召回完成率 {share}。",
+            "进度报告：\n" + "\n".join(lines_zh) if lines_zh else "",
+            f"总结：{final.summary_zh or final.summary_en}"
+            if final and (final.summary_zh or final.summary_en)
+            else "",
+        )
+        if p
+    )
+    body_en = "\n\n".join(
+        p
+        for p in (
+            f"Recall {recall.reference}; recall notice {notice}.",
+            f"Product: {product.name_en or product.name_zh} {product.brand} {product.model}; "
+            f"GTIN {product.gtin or '—'}; batches {batches or '—'}; serial numbers {serials or '—'}.",
+            f"Defect: {recall.defect_en or recall.defect_zh}",
+            f"Recall period: {recall.start_date or '—'} to {closed} "
+            f"(planned end {recall.planned_end or '—'}).",
+            f"Units affected: {affected}; units remedied: {remedied}; effectiveness: {share}.",
+            "Progress reports:\n" + "\n".join(lines_en) if lines_en else "",
+            f"Summary: {final.summary_en or final.summary_zh}"
+            if final and (final.summary_zh or final.summary_en)
+            else "",
+        )
+        if p
+    )
+    return issue_document(
+        kind_code="recall_closure",
+        title_zh=f"{recall.company.name_zh}召回总结报告：{recall.title_zh}"[:300],
+        title_en=f"Recall closing summary of {recall.company.name_en}: {recall.title_en or recall.title_zh}"[
+            :300
+        ],
+        body_zh=body_zh,
+        body_en=body_en,
+        issued_by=user,
+        public=True,
+        subject=recall,
+    )
+
+
 def move_recall(user: Any, recall: Recall, transition: str, reason: str = "") -> Recall:
     """Take a workflow step (submit, return, approve, publish, start, close)."""
     with transaction.atomic():
         if transition in ("submit", "approve", "publish"):
             refresh_units_affected(recall, quiet=True)
         apply_transition(recall, transition, user, reason)
-    recall.refresh_from_db()
+        recall.refresh_from_db()
+        if transition == "start":
+            open_progress_deadline(recall, recall.start_date or timezone.localdate())
     return recall
+
+
+#: The label of a periodic progress report's deadline (how the queue and the page find it).
+PROGRESS_DEADLINE_EN = "Send the recall progress report"
+PROGRESS_DEADLINE_ZH = "提交召回进度报告"
+
+
+def _progress_deadlines(recall: Recall) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    return Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id=str(recall.pk),
+        label_en__startswith=PROGRESS_DEADLINE_EN,
+    )
+
+
+def _report_assignee(recall: Recall) -> Any:
+    """Who answers for the reports: the company user who drafted the plan, else the first company user."""
+    if recall.created_by_id and recall.company_id in company_ids(recall.created_by):
+        return recall.created_by
+    from qslab.recalls.models import _company_users
+
+    users = sorted(_company_users(recall), key=lambda u: u.pk)
+    return users[0] if users else None
+
+
+def open_progress_deadline(recall: Recall, since: dt.date) -> Any:
+    """Close the open progress-report deadline of ``recall`` and open the next one, ``report_every_days``
+    after ``since``. The daily reminder job reminds the company before it and marks it overdue after;
+    the office sees it too. With no company user to assign, it goes to the office."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    _progress_deadlines(recall).filter(done_at__isnull=True).update(done_at=timezone.now())
+    assignee = _report_assignee(recall)
+    return Deadline.objects.create(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id=str(recall.pk),
+        label_en=f"{PROGRESS_DEADLINE_EN}: {recall.reference}",
+        label_zh=f"{PROGRESS_DEADLINE_ZH}：{recall.reference}",
+        due=since + dt.timedelta(days=recall.report_every_days),
+        assignee=assignee,
+        assignee_role="" if assignee else Role.OFFICE,
+    )
+
+
+def progress_deadline(recall: Recall) -> Any:
+    """The open deadline of the next progress report, or None."""
+    return _progress_deadlines(recall).filter(done_at__isnull=True).order_by("due").first()
 
 
 @transaction.atomic
@@ -341,6 +521,10 @@ def record_progress(user: Any, recall: Recall, data: dict[str, Any]) -> Progress
         report.save()
         recall.units_remedied = report.units_remedied
         recall.save(update_fields=["units_remedied", "last_updated"])
+    if report.is_final:
+        _progress_deadlines(recall).filter(done_at__isnull=True).update(done_at=timezone.now())
+    else:
+        open_progress_deadline(recall, report.period_end)
     return report
 
 
@@ -358,18 +542,23 @@ def progress_series(recall: Recall) -> dict[str, list[Any]]:
 
 
 def reports_due(user: Any) -> list[tuple[Recall, dt.date]]:
-    """Recalls in progress whose next periodic report is due, for the company's (and office's) queue."""
+    """Recalls in progress with an open progress-report deadline, soonest first, for the company's (and
+    office's) queue: the due date of that deadline (overdue ones are marked on the dashboard)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
     qs = Recall.objects.visible_to(user).filter(status=Recall.Status.IN_PROGRESS)
     if not has_role(user, Role.OFFICE):
         qs = qs.filter(company__in=company_ids(user))
-    out = []
-    for recall in qs.prefetch_related("progress_reports"):
-        reports = sorted(recall.progress_reports.all(), key=lambda r: r.period_end)
-        if reports and reports[-1].is_final:
-            continue
-        since = reports[-1].period_end if reports else (recall.start_date or recall.created.date())
-        out.append((recall, since + dt.timedelta(days=recall.report_every_days)))
-    return out
+    recalls = {str(r.pk): r for r in qs}
+    deadlines = Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Recall),
+        object_id__in=list(recalls),
+        label_en__startswith=PROGRESS_DEADLINE_EN,
+        done_at__isnull=True,
+    ).order_by("due", "id")
+    return [(recalls[d.object_id], d.due) for d in deadlines]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -653,66 +842,139 @@ def _dry_run_store(kind: str, path: str, own: set[str]) -> Any:
     return scratch
 
 
-def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
-    """Take a file of units or events into the analytical store, all or nothing.
+#: File names the supply-chain upload accepts: CSV (plain or gzip) and XLSX (the first worksheet).
+TRACE_SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 
-    Every bad value (row, column, value, message) is kept on the upload so the company sees all of
-    them at once; if any row is rejected nothing is written to the store. A company may load records
-    of its own products only (their GTINs).
-    """
+
+def _new_upload(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
     from pathlib import Path
-
-    from qslab.surveillance.ingest import IngestError, IngestValidationError
-    from qslab.surveillance.trace import TraceError
 
     _require_company(user, company)
     if kind not in TraceUpload.Kind.values:
         raise ValidationError({"kind": [_("Choose units or events.")]})
     name = Path(upload.name or "trace.csv").name
+    if not name.lower().endswith(TRACE_SUFFIXES):
+        raise ValidationError({"file": [_("The file must be CSV (.csv or .csv.gz) or XLSX.")]})
     with transaction.atomic(), acting_as(user):
         record = TraceUpload(company=company, kind=kind, file_name=name, owner=user)
         record.file.save(name, upload, save=False)
         record.save()
-    path = record.file.path
-    own = None if has_role(user, Role.OFFICE) else _own_gtins([company.pk])
-    foreign = _foreign_gtin_problems(path, name, own) if own is not None else []
+    return record
+
+
+def start_trace_upload(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
+    """Store the file and queue its check and load as a background task (after the transaction commits);
+    the upload page shows the task's progress, then every problem or the rows loaded."""
+    record = _new_upload(user, company, kind, upload)
+    from qslab.recalls.tasks import trace_upload_task
+
+    def enqueue() -> None:
+        result = trace_upload_task.enqueue(upload_id=record.pk)
+        TraceUpload.objects.filter(pk=record.pk, task_id="").update(task_id=str(result.id))
+
+    transaction.on_commit(enqueue)
+    return record
+
+
+def upload_trace(user: Any, company: Organisation, kind: str, upload: Any) -> TraceUpload:
+    """Store and load a file at once, in this process (the CLI, the demo data); pages use
+    :func:`start_trace_upload`."""
+    return run_trace_upload(_new_upload(user, company, kind, upload))
+
+
+def _xlsx_as_csv(path: str, directory: str) -> str:
+    """The first worksheet of an XLSX file as a UTF-8 CSV (rows numbered as in the sheet's data rows)."""
+    from pathlib import Path
+
+    from qslab.labs.xlsx import XlsxError, read_xlsx
+
     try:
-        # A file with foreign GTINs is refused already; the engine still checks every value (on a
-        # throw-away copy) so the company sees all problems of the file at once.
-        store = _dry_run_store(kind, path, own or set()) if foreign else trace_store()
+        rows = read_xlsx(Path(path).read_bytes())
+    except XlsxError as error:
+        raise ValidationError(_("The XLSX file cannot be read: %(error)s") % {"error": error}) from error
+    rows = [r for r in rows if any(str(v).strip() for v in r)]
+    if not rows:
+        raise ValidationError(_("The XLSX file's first worksheet is empty."))
+    width = len(rows[0])
+    out = Path(directory) / "sheet.csv"
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for row in rows:
+            writer.writerow([str(v).strip() for v in (list(row) + [""] * width)[:width]])
+    return str(out)
+
+
+def run_trace_upload(record: TraceUpload, progress: Any = None) -> TraceUpload:
+    """Check a stored file of units or events and take it into the analytical store, all or nothing.
+
+    Every bad value (row, column, value, message) is kept on the upload so the company sees all of
+    them at once; if any row is rejected nothing is written to the store. A company may load records
+    of its own products only (their GTINs). ``progress`` (``qslab.core.tasks.Progress``) advances
+    through three steps: read, GTINs checked, values checked and loaded.
+    """
+    import tempfile
+
+    from qslab.surveillance.ingest import IngestError, IngestValidationError
+    from qslab.surveillance.trace import TraceError
+
+    user, kind, name = record.owner, record.kind, record.file_name
+    record.status = TraceUpload.Status.RUNNING
+    with transaction.atomic(), acting_as(user):
+        record.save(update_fields=["status", "last_updated"])
+
+    def step(message: str) -> None:
+        if progress is not None:
+            progress.advance(message=message[:300])
+
+    with tempfile.TemporaryDirectory() as scratch_dir:
         try:
-            method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
-            report = method(path, name=name)
-        finally:
-            store.close()
-    except IngestValidationError as error:
-        problems = foreign + [
-            {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
-            for p in error.problems[:2000]
-        ]
-        record.status = TraceUpload.Status.REJECTED
-        record.n_rows = error.n_rows
-        record.problems = sorted(problems, key=lambda p: (p["row"], p["column"]))
-        record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
-    except (IngestError, TraceError, OSError) as error:
-        record.status = TraceUpload.Status.FAILED
-        record.message = str(error)[:2000]
-    except Exception as error:  # the store is locked or broken: the upload says so, nothing was written
-        record.status = TraceUpload.Status.FAILED
-        record.message = _("The analytical store could not be written: %(error)s") % {
-            "error": str(error)[:1800]
-        }
-    else:
-        if foreign:
+            path = record.file.path
+            if name.lower().endswith(".xlsx"):
+                path = _xlsx_as_csv(path, scratch_dir)
+            step(_("file read"))
+            own = None if has_role(user, Role.OFFICE) else _own_gtins([record.company_id])
+            foreign = _foreign_gtin_problems(path, name, own) if own is not None else []
+            step(_("GTINs checked"))
+            # A file with foreign GTINs is refused already; the engine still checks every value (on a
+            # throw-away copy) so the company sees all problems of the file at once.
+            store = _dry_run_store(kind, path, own or set()) if foreign else trace_store()
+            try:
+                method = store.ingest_units if kind == TraceUpload.Kind.UNITS else store.ingest_events
+                report = method(path, name=name)
+            finally:
+                store.close()
+        except IngestValidationError as error:
+            problems = foreign + [
+                {"row": p.row, "column": p.column, "value": p.value, "message": p.message}
+                for p in error.problems[:2000]
+            ]
             record.status = TraceUpload.Status.REJECTED
-            record.n_rows = report.n_rows
-            record.problems = foreign
-            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(foreign)}
+            record.n_rows = error.n_rows
+            record.problems = sorted(problems, key=lambda p: (p["row"], p["column"]))
+            record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(problems)}
+        except ValidationError as error:
+            record.status = TraceUpload.Status.FAILED
+            record.message = " ".join(error.messages)[:2000]
+        except (IngestError, TraceError, OSError) as error:
+            record.status = TraceUpload.Status.FAILED
+            record.message = str(error)[:2000]
+        except Exception as error:  # the store is locked or broken: the upload says so, nothing was written
+            record.status = TraceUpload.Status.FAILED
+            record.message = _("The analytical store could not be written: %(error)s") % {
+                "error": str(error)[:1800]
+            }
         else:
-            record.status = TraceUpload.Status.DONE
-            record.n_rows = report.n_rows
-            record.n_inserted = report.n_inserted
-            record.message = report.summary()
+            if foreign:
+                record.status = TraceUpload.Status.REJECTED
+                record.n_rows = report.n_rows
+                record.problems = foreign
+                record.message = _("%(n)d bad value(s); nothing was written.") % {"n": len(foreign)}
+            else:
+                record.status = TraceUpload.Status.DONE
+                record.n_rows = report.n_rows
+                record.n_inserted = report.n_inserted
+                record.message = report.summary()
+    step(record.message)
     with transaction.atomic(), acting_as(user):
         record.save(update_fields=["status", "n_rows", "n_inserted", "problems", "message", "last_updated"])
     return record

@@ -9,6 +9,7 @@ urlpatterns = [
     path("safety/", views.safety, name="safety"),
     path("public/", views.public_recalls, name="public_recalls"),
     path("public/<int:recall_id>/", views.public_recall, name="public_recall"),
+    path("serial/", views.serial_lookup, name="serial_lookup"),
     path("public/<int:recall_id>/chart.svg", views.recall_chart, name="recall_chart"),
     path("statistics/", views.statistics, name="statistics"),
     path("feed/atom/", feeds.RecallFeed(), name="feed"),

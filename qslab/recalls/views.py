@@ -29,6 +29,7 @@ from qslab.recalls.forms import (
     PublicSearchForm,
     RecallForm,
     ScopeForm,
+    SerialLookupForm,
     TraceUploadForm,
     TransitionForm,
 )
@@ -96,6 +97,16 @@ def public_recalls(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     template = "recalls/_public_results.html" if request.htmx else "recalls/public_recalls.html"
     return render(request, template, {"form": form, "page": page})
+
+
+def serial_lookup(request: HttpRequest) -> HttpResponse:
+    """Is my unit recalled? The recalls (and, for the company and staff, the batches) whose serial
+    range holds a serial number. Public: anyone sees the published recalls only."""
+    form = SerialLookupForm(request.GET or None)
+    result = None
+    if form.is_valid():
+        result = services.lookup_serial(request.user, form.cleaned_data["serial"], form.cleaned_data["gtin"])
+    return render(request, "recalls/serial_lookup.html", {"form": form, "result": result})
 
 
 def public_recall(request: HttpRequest, recall_id: int) -> HttpResponse:
@@ -207,6 +218,7 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
             "can_edit": Recall.objects.editable_by(request.user).filter(pk=item.pk).exists(),
             "can_report": item.status == Recall.Status.IN_PROGRESS
             and services.may_act_for(request.user, item.company_id),
+            "report_deadline": services.progress_deadline(item),
         },
     )
 
@@ -391,14 +403,11 @@ def uploads(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             d = form.cleaned_data
             try:
-                upload = services.upload_trace(request.user, d["company"], d["kind"], d["file"])
+                upload = services.start_trace_upload(request.user, d["company"], d["kind"], d["file"])
             except ValidationError as error:
                 _form_errors(form, error)
             else:
-                if upload.status == TraceUpload.Status.DONE:
-                    messages.success(request, upload.message)
-                else:
-                    messages.error(request, upload.message)
+                messages.info(request, _("The file is being checked and loaded; this page follows it."))
                 return redirect(upload)
     page = Paginator(
         TraceUpload.objects.visible_to(request.user).select_related("company", "owner"), 25
@@ -413,4 +422,11 @@ def upload(request: HttpRequest, upload_id: int) -> HttpResponse:
     item = get_visible_or_404(
         TraceUpload.objects.select_related("company", "owner"), request.user, pk=upload_id
     )
-    return render(request, "recalls/upload.html", {"upload": item})
+    from qslab.core.models import TaskProgress
+
+    task = (
+        TaskProgress.objects.visible_to(request.user).filter(task_id=item.task_id).first()
+        if item.task_id
+        else None
+    )
+    return render(request, "recalls/upload.html", {"upload": item, "task": task})

@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from qslab.risk.models import (
     AlertDigest,
@@ -26,7 +29,17 @@ class TermAdmin(admin.ModelAdmin):
 class IncidentReportAdmin(admin.ModelAdmin):
     list_display = ("reference", "brand", "status", "created")
     list_filter = ("status",)
-    readonly_fields = ("status", "consent_text", "consent_at", "reference")
+    # the photo is never linked by its /media/ address: only through the permission-checked view
+    exclude = ("photo",)
+    readonly_fields = ("status", "consent_text", "consent_at", "reference", "photo_link")
+
+    @admin.display(description=_("photo"))
+    def photo_link(self, obj: IncidentReport) -> str:
+        if not obj.pk or not obj.photo:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("risk:report_photo", args=[obj.pk]), _("open the photo")
+        )
 
 
 @admin.register(DefectPattern)

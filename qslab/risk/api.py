@@ -10,8 +10,8 @@ from pydantic import StrictBool
 
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
+from qslab.core.validators import clean_gtin
 from qslab.risk import services
-from qslab.risk.forms import validate_barcode
 from qslab.risk.models import (
     AlertUpdate,
     ConsumerAlert,
@@ -198,7 +198,7 @@ def create_report(request: HttpRequest, payload: ReportIn):
     data = payload.dict()
     errors: dict[str, list[str]] = {}
     try:
-        data["barcode"] = validate_barcode(data["barcode"])
+        data["barcode"] = clean_gtin(data["barcode"], isbn=True)
     except Exception as exc:
         errors["barcode"] = list(getattr(exc, "messages", [str(exc)]))
     for field, kind in (
@@ -531,3 +531,219 @@ def alerts(
 @router.get("/alerts/{alert_id}", response={200: RiskAlertOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
 def alert(request: HttpRequest, alert_id: int):
     return _alert_out(get_visible_or_404(ConsumerAlert, None, pk=alert_id))
+
+
+# -- writing consumer alerts (analysts draft, the office approves) ---------------------------------
+
+
+class RiskAlertIn(Schema):
+    """An alert's fields; on an edit, only the fields sent change. Codes for category and hazard."""
+
+    notification_type: ConsumerAlert.NotificationType | None = None
+    assessment: int | None = Field(None, description="id of the risk assessment it follows")
+    title_zh: str | None = Field(None, max_length=200)
+    title_en: str | None = Field(None, max_length=200)
+    product_category: str | None = Field(None, description="product category code")
+    product_name_zh: str | None = Field(None, max_length=200)
+    product_name_en: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, max_length=120)
+    model: str | None = Field(None, max_length=120)
+    batch: str | None = Field(None, max_length=200)
+    barcode: str | None = Field(None, description="GTIN (EAN/UPC), checked by its check digit")
+    product_description_zh: str | None = None
+    product_description_en: str | None = None
+    country_of_origin: str | None = Field(None, max_length=80)
+    hazard: str | None = Field(None, description="hazard code")
+    risk_level: str | None = Field(None, description="serious, high, medium, low or empty")
+    hazard_description_zh: str | None = None
+    hazard_description_en: str | None = None
+    measures_zh: str | None = None
+    measures_en: str | None = None
+    advice_zh: str | None = None
+    advice_en: str | None = None
+    operator_name: str | None = Field(None, max_length=200, description="confidential")
+    operator_contact: str | None = Field(None, description="confidential")
+    supply_chain: str | None = Field(None, description="confidential")
+    information_source: str | None = Field(None, description="confidential")
+    internal_notes: str | None = Field(None, description="confidential")
+
+
+class RiskAlertStaffUpdateOut(Schema):
+    id: int
+    date: dt.date
+    text_zh: str
+    text_en: str
+    is_public: bool
+
+
+class RiskAlertStaffOut(RiskAlertOut):
+    """An alert for risk staff: the public fields, the workflow and the confidential fields."""
+
+    status: str
+    assessment: int | None
+    author: str | None
+    approved_by: str | None
+    operator_name: str
+    operator_contact: str
+    supply_chain: str
+    information_source: str
+    internal_notes: str
+    all_updates: list[RiskAlertStaffUpdateOut]
+
+
+class RiskAlertUpdateIn(Schema):
+    date: dt.date | None = None
+    text_zh: str = ""
+    text_en: str = ""
+    is_public: StrictBool = True
+
+
+def _alert_staff_out(a: ConsumerAlert) -> RiskAlertStaffOut:
+    """The full record; only ever returned to risk staff (``_staff_only`` runs first)."""
+    from django.urls import reverse
+
+    from qslab.risk.alerts import public_view
+
+    return RiskAlertStaffOut(
+        id=a.pk,
+        **public_view(a),
+        photos=[reverse("risk:alert_photo", args=[a.pk, p.pk]) for p in a.photos.all()],
+        updates=[
+            RiskAlertUpdateOut(date=u.date, text_zh=u.text_zh, text_en=u.text_en)
+            for u in a.updates.all()
+            if u.is_public
+        ],
+        url=a.get_absolute_url(),
+        status=a.status,
+        assessment=a.assessment_id,
+        author=str(a.author) if a.author_id else None,
+        approved_by=str(a.approved_by) if a.approved_by_id else None,
+        **{f: getattr(a, f) for f in ConsumerAlert.CONFIDENTIAL_FIELDS},
+        all_updates=[
+            RiskAlertStaffUpdateOut(
+                id=u.pk, date=u.date, text_zh=u.text_zh, text_en=u.text_en, is_public=u.is_public
+            )
+            for u in a.updates.all()
+        ],
+    )
+
+
+def _alert_data(request: HttpRequest, payload: RiskAlertIn) -> dict:
+    """The sent fields as model values (terms, assessment, checked barcode); every problem at once."""
+    from qslab.risk.models import RiskLevel
+
+    data = payload.dict(exclude_unset=True)
+    data = {
+        k: ("" if v is None and k not in ("assessment", "product_category", "hazard") else v)
+        for k, v in data.items()
+    }
+    errors: dict[str, list[str]] = {}
+    for field, kind in (("product_category", Term.Kind.PRODUCT), ("hazard", Term.Kind.HAZARD)):
+        if field in data:
+            try:
+                data[field] = _term(kind, data[field] or "", field)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    if "barcode" in data:
+        try:
+            data["barcode"] = clean_gtin(data["barcode"])
+        except ValidationError as exc:
+            errors["barcode"] = exc.messages
+    if data.get("risk_level") and data["risk_level"] not in RiskLevel.values:
+        errors["risk_level"] = [f"risk_level must be one of {', '.join(RiskLevel.values)}."]
+    if data.get("assessment") is not None:
+        found = RiskAssessment.objects.visible_to(request.user).filter(pk=data["assessment"]).first()
+        if found is None:
+            errors["assessment"] = [f"No risk assessment {data['assessment']}."]
+        data["assessment"] = found
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def _alert_for_staff(request: HttpRequest, alert_id: int) -> ConsumerAlert:
+    _staff_only(request)
+    return get_visible_or_404(
+        ConsumerAlert.objects.select_related("hazard", "product_category", "author", "approved_by"),
+        request.user,
+        pk=alert_id,
+    )
+
+
+@router.get(
+    "/staff/alerts",
+    response=list[RiskAlertStaffOut],
+    summary="Every consumer alert with its confidential fields (analysts, office)",
+)
+@paginate(LimitOffsetPagination)
+def staff_alerts(request: HttpRequest, status: ConsumerAlert.Status | None = None, q: str = ""):
+    _staff_only(request)
+    qs = services.search_alerts(request.user, q, status=status or "").select_related("author", "approved_by")
+    return [_alert_staff_out(a) for a in qs.prefetch_related("photos", "updates")]
+
+
+@router.get(
+    "/alerts/{alert_id}/full",
+    response={200: RiskAlertStaffOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="One consumer alert with its confidential fields (analysts, office)",
+)
+def staff_alert(request: HttpRequest, alert_id: int):
+    return _alert_staff_out(_alert_for_staff(request, alert_id))
+
+
+@router.post(
+    "/alerts",
+    response={201: RiskAlertStaffOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Draft a consumer alert (analysts, office)",
+)
+def create_alert(request: HttpRequest, payload: RiskAlertIn):
+    _staff_only(request)
+    alert = services.save_alert(request.user, _alert_data(request, payload))
+    return Status(201, _alert_staff_out(alert))
+
+
+@router.patch(
+    "/alerts/{alert_id}",
+    response={200: RiskAlertStaffOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Edit an alert: analysts their drafts, the office until approval",
+)
+def edit_alert(request: HttpRequest, alert_id: int, payload: RiskAlertIn):
+    item = _alert_for_staff(request, alert_id)
+    return _alert_staff_out(services.save_alert(request.user, _alert_data(request, payload), item))
+
+
+#: Names the API also accepts for the alert workflow's transitions.
+ALERT_TRANSITION_ALIASES = {"publish": "approve", "reject": "return"}
+
+
+@router.post(
+    "/alerts/{alert_id}/transitions/{transition}",
+    response={200: RiskAlertStaffOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Move an alert: submit; approve (publish), return (reject) or withdraw (office)",
+)
+def move_alert(request: HttpRequest, alert_id: int, transition: str, payload: RiskTransitionIn):
+    item = _alert_for_staff(request, alert_id)
+    name = ALERT_TRANSITION_ALIASES.get(transition, transition)
+    return _alert_staff_out(services.move_alert(request.user, item, name, payload.reason))
+
+
+@router.post(
+    "/alerts/{alert_id}/updates",
+    response={201: RiskAlertStaffUpdateOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Add a follow-up update to a published alert (analysts, office)",
+)
+def add_alert_update(request: HttpRequest, alert_id: int, payload: RiskAlertUpdateIn):
+    item = _alert_for_staff(request, alert_id)
+    if not (payload.text_zh.strip() or payload.text_en.strip()):
+        raise ValidationError({"text_en": ["Write the update (Chinese or English)."]})
+    update = services.add_alert_update(request.user, item, payload.dict())
+    return Status(
+        201,
+        RiskAlertStaffUpdateOut(
+            id=update.pk,
+            date=update.date,
+            text_zh=update.text_zh,
+            text_en=update.text_en,
+            is_public=update.is_public,
+        ),
+    )

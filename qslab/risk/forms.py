@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.validators import clean_gtin
 from qslab.risk.models import (
     ConsumerAlert,
     DefectPattern,
@@ -16,39 +17,14 @@ from qslab.risk.models import (
     RiskAssessment,
     RiskMatrix,
     Term,
+    photo_validator,
 )
 from qslab.risk.services import CONSENT_TEXT_EN
 
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
-
 
 def validate_barcode(value: str) -> str:
-    """A product barcode as printed: EAN-13/EAN-8/UPC-A (GTIN) or ISBN, checked by its check digit."""
-    from stdnum import ean, isbn
-    from stdnum.exceptions import ValidationError as StdnumError
-
-    compact = ean.compact(value)
-    if not compact:
-        return ""
-    if not compact.isdigit() and not (len(compact) == 10 and compact[:9].isdigit()):
-        raise forms.ValidationError(_("A barcode has only digits (ISBN-10 may end in X)."), code="barcode")
-    try:
-        if len(compact) == 10:
-            return isbn.validate(compact)
-        if len(compact) not in (8, 12, 13, 14):
-            raise forms.ValidationError(
-                _("A barcode has 8, 12, 13 or 14 digits (EAN/UPC); this one has %(n)d.")
-                % {"n": len(compact)},
-                code="barcode",
-            )
-        return ean.validate(compact)
-    except StdnumError as exc:
-        raise forms.ValidationError(
-            _("The barcode %(code)s is not valid: its check digit does not match. Please copy it again.")
-            % {"code": compact},
-            code="barcode",
-        ) from exc
+    """A product barcode as printed: GTIN (EAN/UPC) or ISBN-10, checked by ``qslab.core.validators``."""
+    return clean_gtin(value, isbn=True)
 
 
 def _terms(kind: str) -> Any:
@@ -107,19 +83,6 @@ class ReportForm(forms.ModelForm):
         if day and day > timezone.localdate():
             raise forms.ValidationError(_("The date of the incident cannot be in the future."))
         return day
-
-    def clean_photo(self) -> Any:
-        photo = self.cleaned_data.get("photo")
-        if not photo:
-            return photo
-        if photo.size > MAX_PHOTO_BYTES:
-            raise forms.ValidationError(
-                _("The photo is %(mb).1f MB; the limit is 5 MB.") % {"mb": photo.size / 1024 / 1024}
-            )
-        image = getattr(photo, "image", None)
-        if image is not None and (image.format or "").upper() not in PHOTO_FORMATS:
-            raise forms.ValidationError(_("The photo must be JPEG, PNG or WebP."))
-        return photo
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -383,18 +346,9 @@ class AlertForm(_BarcodeMixin, forms.ModelForm):
 
 
 class AlertPhotoForm(forms.Form):
-    image = forms.ImageField(label=_("photo"))
+    image = forms.ImageField(label=_("photo"), validators=[photo_validator])
     caption_zh = forms.CharField(label=_("caption (Chinese)"), required=False, max_length=200)
     caption_en = forms.CharField(label=_("caption (English)"), required=False, max_length=200)
-
-    def clean_image(self) -> Any:
-        image = self.cleaned_data["image"]
-        if image.size > 5 * 1024 * 1024:
-            raise forms.ValidationError(_("The photo is larger than 5 MB."))
-        name = (image.name or "").lower()
-        if not name.endswith((".jpg", ".jpeg", ".png", ".webp")):
-            raise forms.ValidationError(_("The photo must be JPEG, PNG or WebP."))
-        return image
 
 
 class AlertUpdateForm(forms.Form):

@@ -13,11 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
 from qslab.core.permissions import ALL, NONE
+from qslab.core.uploads import MB, UploadValidator
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 
 
@@ -104,7 +106,32 @@ def _reporter(report: IncidentReport) -> list[Any]:
 
 
 def photo_upload_path(instance: IncidentReport, filename: str) -> str:
-    return f"risk/reports/{instance.reference}/{filename}"
+    """A folder no one can guess: the file is served only through the permission-checked view."""
+    import uuid
+
+    return f"risk/reports/{uuid.uuid4().hex}/{filename}"
+
+
+#: Photos of reports and alerts: JPEG, PNG or WebP by their content, at most 5 MB.
+PHOTO_KINDS = ("jpeg", "png", "webp")
+PHOTO_MAX_BYTES = 5 * MB
+
+
+@deconstructible
+class PhotoValidator(UploadValidator):
+    """``UploadValidator`` for photos that closes a stored file it had to open to read its first bytes
+    (a model's ``full_clean`` after the file was saved to storage)."""
+
+    def __call__(self, upload: Any) -> None:
+        opened_here = getattr(upload, "_file", True) is None
+        try:
+            super().__call__(upload)
+        finally:
+            if opened_here and getattr(upload, "_file", None) is not None:
+                upload.close()
+
+
+photo_validator = PhotoValidator(PHOTO_KINDS, max_bytes=PHOTO_MAX_BYTES)
 
 
 class IncidentReport(ChangeLoggedModel):
@@ -226,7 +253,9 @@ class IncidentReport(ChangeLoggedModel):
         limit_choices_to={"kind": Term.Kind.DISPOSITION},
     )
     victim_age = models.PositiveSmallIntegerField(_("age of the injured person"), null=True, blank=True)
-    photo = models.ImageField(_("photo"), upload_to=photo_upload_path, blank=True)
+    photo = models.ImageField(
+        _("photo"), upload_to=photo_upload_path, blank=True, validators=[photo_validator]
+    )
     # consent
     consent_publish = models.BooleanField(_("consent to publish an anonymised summary"), default=False)
     consent_contact = models.BooleanField(_("consent to be contacted"), default=False)
@@ -1183,7 +1212,7 @@ class AlertPhoto(models.Model):
     """A public photo of the alerted product."""
 
     alert = models.ForeignKey(ConsumerAlert, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(_("photo"), upload_to=alert_photo_path)
+    image = models.ImageField(_("photo"), upload_to=alert_photo_path, validators=[photo_validator])
     caption_zh = models.CharField(_("caption (Chinese)"), max_length=200, blank=True)
     caption_en = models.CharField(_("caption (English)"), max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=1)
@@ -1277,6 +1306,7 @@ class SearchDocument(models.Model):
     class Kind(models.TextChoices):
         PATTERN = "pattern", _("defect pattern")
         REPORT = "report", _("incident report")
+        ALERT = "alert", _("consumer alert")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     object_id = models.PositiveBigIntegerField()

@@ -1,4 +1,4 @@
-"""Full-text search over defect patterns and incident reports, in Chinese and English.
+"""Full-text search over defect patterns, incident reports and consumer alerts, in Chinese and English.
 
 Each pattern and report has one :class:`~qslab.risk.models.SearchDocument` (kept in sync by the signals
 connected in :func:`connect_signals`) with two texts: ``public_text`` (coded names, titles, public
@@ -91,6 +91,45 @@ def report_texts(report: Any) -> tuple[str, str]:
     return public, private
 
 
+#: The alert fields that are searched: public fields only, for everyone (a search must not reveal a
+#: confidential value; the confidential fields are never indexed).
+ALERT_TEXT_FIELDS = (
+    "reference",
+    "title_zh",
+    "title_en",
+    "product_name_zh",
+    "product_name_en",
+    "brand",
+    "model",
+    "batch",
+    "barcode",
+    "product_description_zh",
+    "product_description_en",
+    "country_of_origin",
+    "hazard_description_zh",
+    "hazard_description_en",
+    "measures_zh",
+    "measures_en",
+    "advice_zh",
+    "advice_en",
+)
+
+
+def alert_texts(alert: Any) -> tuple[str, str]:
+    """(public, private) searchable text of a consumer alert: its public fields, coded names and public
+    follow-ups; the private text stays empty (confidential fields are never indexed)."""
+    updates = [t for u in alert.updates.all() if u.is_public for t in (u.text_zh, u.text_en)]
+    public = _join(
+        [
+            *[getattr(alert, f) for f in ALERT_TEXT_FIELDS],
+            *_names(alert.hazard),
+            *_names(alert.product_category),
+            *updates,
+        ]
+    )
+    return public, ""
+
+
 def _store(document_model: Any, kind: str, object_id: int, texts: tuple[str, str]) -> None:
     document_model.objects.update_or_create(
         kind=kind, object_id=object_id, defaults={"public_text": texts[0], "private_text": texts[1]}
@@ -111,6 +150,12 @@ def index_report(report: Any) -> None:
         index_pattern(pattern)
 
 
+def index_alert(alert: Any) -> None:
+    from qslab.risk.models import SearchDocument
+
+    _store(SearchDocument, SearchDocument.Kind.ALERT, alert.pk, alert_texts(alert))
+
+
 def unindex(kind: str, object_id: int) -> None:
     from qslab.risk.models import SearchDocument
 
@@ -118,7 +163,7 @@ def unindex(kind: str, object_id: int) -> None:
 
 
 def rebuild(apps: Any = None) -> int:
-    """Index every pattern and report again (after a taxonomy rename, or from a migration)."""
+    """Index every pattern, report and alert again (after a taxonomy rename, or from a migration)."""
     from django.apps import apps as registry
 
     get = (apps or registry).get_model
@@ -138,6 +183,10 @@ def rebuild(apps: Any = None) -> int:
     for pattern in patterns:
         _store(document, "pattern", pattern.pk, pattern_texts(pattern))
         n += 1
+    alert_model = get("risk", "ConsumerAlert")
+    for alert in alert_model.objects.select_related("hazard", "product_category").prefetch_related("updates"):
+        _store(document, "alert", alert.pk, alert_texts(alert))
+        n += 1
     return n
 
 
@@ -148,7 +197,18 @@ def rebuild(apps: Any = None) -> int:
 def connect_signals() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
-    from qslab.risk.models import DefectPattern, IncidentReport, SearchDocument
+    from qslab.risk.models import AlertUpdate, ConsumerAlert, DefectPattern, IncidentReport, SearchDocument
+
+    def alert_saved(sender: Any, instance: Any, raw: bool = False, **kw: Any) -> None:
+        index_alert(instance)
+
+    def alert_deleted(sender: Any, instance: Any, **kw: Any) -> None:
+        unindex(SearchDocument.Kind.ALERT, instance.pk)
+
+    def update_changed(sender: Any, instance: Any, raw: bool = False, **kw: Any) -> None:
+        alert = ConsumerAlert.objects.filter(pk=instance.alert_id).first()
+        if alert is not None:
+            index_alert(alert)
 
     def pattern_saved(sender: Any, instance: Any, raw: bool = False, **kw: Any) -> None:
         index_pattern(instance)
@@ -188,6 +248,10 @@ def connect_signals() -> None:
         (pre_delete, report_deleting, IncidentReport, "report_deleting"),
         (post_delete, report_deleted, IncidentReport, "report_deleted"),
         (m2m_changed, evidence_changed, DefectPattern.evidence.through, "evidence_changed"),
+        (post_save, alert_saved, ConsumerAlert, "alert_saved"),
+        (post_delete, alert_deleted, ConsumerAlert, "alert_deleted"),
+        (post_save, update_changed, AlertUpdate, "alert_update_saved"),
+        (post_delete, update_changed, AlertUpdate, "alert_update_deleted"),
     ]
     for signal, receiver, sender, name in connections:
         signal.connect(receiver, sender=sender, dispatch_uid=f"risk_search_{name}", weak=False)
@@ -310,6 +374,15 @@ def search_incidents(user: Any, query: str) -> QuerySet[Any]:
     return _ordered(visible, ranks)
 
 
+def search_alerts(user: Any, query: str) -> QuerySet[Any]:
+    """Consumer alerts the user may see matching every term of ``query`` in their public text, best
+    match first (for everyone, staff included: the confidential fields are not indexed)."""
+    from qslab.risk.models import ConsumerAlert, SearchDocument
+
+    ranks = ranked_ids(SearchDocument.Kind.ALERT, query, private=False)
+    return _ordered(ConsumerAlert.objects.visible_to(user), ranks)
+
+
 def similar_incidents(user: Any, report: Any, limit: int = 10) -> list[Any]:
     """Reports like ``report``, closest first: same product category and the same hazard (or diagnosis
     when no hazard is coded) or brand; ranked by the shared coded fields and brand, then by the text
@@ -358,10 +431,13 @@ def _narrative_ranks(report: Any, pks: set[int]) -> dict[int, float]:
 
 
 __all__ = [
+    "alert_texts",
     "connect_signals",
+    "index_alert",
     "index_pattern",
     "index_report",
     "rebuild",
+    "search_alerts",
     "search_incidents",
     "search_patterns",
     "similar_incidents",

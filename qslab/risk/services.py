@@ -1504,37 +1504,19 @@ def search_alerts(
     year: int | None = None,
     status: str = "",
 ) -> QuerySet[Any]:
-    """Alerts the user may see whose public text contains every word, filtered by code and year.
+    """Alerts the user may see whose public text matches every word (full text, ``qslab.risk.search``,
+    best match first), filtered by code and year.
 
-    Only public fields are searched, for everyone: a search must not reveal a confidential value.
+    Only public fields are indexed and searched, for everyone: a search must not reveal a confidential
+    value.
     """
     from qslab.risk.models import ConsumerAlert
+    from qslab.risk.search import search_alerts as full_text
+    from qslab.risk.search import terms
 
-    qs = ConsumerAlert.objects.visible_to(user).select_related("hazard", "product_category")
-    text_fields = (
-        "reference",
-        "title_zh",
-        "title_en",
-        "product_name_zh",
-        "product_name_en",
-        "brand",
-        "model",
-        "batch",
-        "barcode",
-        "product_description_zh",
-        "product_description_en",
-        "hazard_description_zh",
-        "hazard_description_en",
-        "hazard__name_zh",
-        "hazard__name_en",
-        "product_category__name_zh",
-        "product_category__name_en",
-    )
-    for word in query.split()[:8]:
-        text = Q()
-        for f in text_fields:
-            text |= Q(**{f"{f}__icontains": word})
-        qs = qs.filter(text)
+    # with words: best match first; without: the model's order (latest published first)
+    qs = full_text(user, query) if terms(query) else ConsumerAlert.objects.visible_to(user)
+    qs = qs.select_related("hazard", "product_category")
     if hazard:
         qs = qs.filter(hazard__code=hazard)
     if risk_level:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.risk import services
 from qslab.risk.charts import series_chart_svg
@@ -145,12 +146,33 @@ def report(request: HttpRequest, report_id: int) -> HttpResponse:
     )
 
 
+def image_response(stored, public: bool = False) -> HttpResponse:  # type: ignore[no-untyped-def]
+    """Serve a stored photo safely: inline only when its content is an accepted image (then with its
+    real type, nosniff and a sandboxing CSP), otherwise as an attachment (``download_response``)."""
+    from qslab.core.uploads import KINDS, harden_download, safe_filename, sniff
+    from qslab.risk.models import PHOTO_KINDS
+
+    name = safe_filename(stored.name.rsplit("/", 1)[-1])
+    with stored.open("rb") as handle:
+        kind = sniff(handle.read(8192))
+    if kind not in PHOTO_KINDS:
+        response: HttpResponse = download_response(stored, name, "application/octet-stream")
+    else:
+        response = FileResponse(
+            stored.open("rb"), filename=name, as_attachment=False, content_type=KINDS[kind].content_type
+        )
+        harden_download(response)
+    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
+    return response
+
+
 def report_photo(request: HttpRequest, report_id: int) -> HttpResponse:
+    """The photo of a report: only for risk staff and its reporter (never public, never a /media/ URL)."""
     item = get_visible_or_404(IncidentReport, request.user, pk=report_id)
     reporter = request.user.is_authenticated and item.reporter_id == request.user.pk
     if not item.photo or not (is_risk_staff(request.user) or reporter):
         raise Http404(_("Not found."))
-    return FileResponse(item.photo.open("rb"), filename=item.photo.name.rsplit("/", 1)[-1])
+    return image_response(item.photo)
 
 
 @login_required
@@ -753,7 +775,7 @@ def alert_photo(request: HttpRequest, alert_id: int, photo_id: int) -> HttpRespo
     photo = item.photos.filter(pk=photo_id).first()
     if photo is None:
         raise Http404(_("Not found."))
-    return FileResponse(photo.image.open("rb"), filename=photo.image.name.rsplit("/", 1)[-1])
+    return image_response(photo.image, public=item.is_public)
 
 
 @login_required

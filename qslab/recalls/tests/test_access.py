@@ -38,6 +38,8 @@ CASES = [
         kwargs=lambda w: {"recall_id": w.draft.pk},
     ),
     Case("recalls:statistics", EVERYONE),
+    Case("recalls:serial_lookup", EVERYONE, query="serial=SN000050"),
+    Case("qslab_recalls_api_serial_lookup", EVERYONE, api=True, query="serial=SN000050"),
     Case("recalls:feed", EVERYONE),
     # work pages
     Case("recalls:home", SIGNED_IN),

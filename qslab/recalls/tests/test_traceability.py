@@ -99,18 +99,21 @@ def test_a_batch_cannot_carry_fewer_serials_than_units(company_user):
     assert "quantity" in error.value.message_dict
 
 
-def test_uploaded_units_and_events_reach_the_analytical_store(store, company_user):
+def test_uploaded_units_and_events_reach_the_analytical_store(
+    store, company_user, django_capture_on_commit_callbacks
+):
     company, user = company_user
     product = make_product(company)
     client = verified_client(user)
-    response = client.post(
-        reverse("recalls:uploads"),
-        {
-            "company": company.pk,
-            "kind": "units",
-            "file": SimpleUploadedFile("units.csv", _csv(_units(product.gtin))),
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the background task runs on commit
+        response = client.post(
+            reverse("recalls:uploads"),
+            {
+                "company": company.pk,
+                "kind": "units",
+                "file": SimpleUploadedFile("units.csv", _csv(_units(product.gtin))),
+            },
+        )
     upload = TraceUpload.objects.get()
     assert response.status_code == 302 and upload.status == "done", upload.message
     assert upload.n_inserted == 3

@@ -210,6 +210,11 @@ def world(world: Any, settings: Any, tmp_path: Any) -> Any:
         status="triaged",
     )
     make_assessment_and_alerts(w)
+    from qslab.risk.models import ConsumerAlert
+
+    w.submitted_alert = ConsumerAlert.objects.create(
+        reference="CA2026-0903", status="submitted", author=w.users["analyst"], **alert_data(w.terms)
+    )
     w.ingest_run = IngestRun.objects.create(
         source="neiss",
         file_name="x.csv",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qslab.core.testing import EVERYONE, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, NOBODY, Case, check_access, matrix
 
 STAFF = {"office", "analyst"}
 REPORTER = {"office", "analyst", "client"}  # the world's reports are filed by the client user
@@ -135,6 +135,77 @@ CASES = [
     ),
     Case("qslab_risk_api_alerts", EVERYONE, api=True),
     Case("qslab_risk_api_alert", EVERYONE, api=True, kwargs=lambda w: {"alert_id": w.published_alert.pk}),
+    Case("qslab_risk_api_staff_alerts", STAFF, api=True, query="status=draft"),
+    Case("qslab_risk_api_staff_alert", STAFF, api=True, kwargs=lambda w: {"alert_id": w.draft_alert.pk}),
+    Case(
+        "qslab_risk_api_create_alert",
+        STAFF,
+        method="post",
+        api=True,
+        data={"title_en": "Kettle lid opens", "barcode": "4006381333931", "internal_notes": "SECRET"},
+    ),
+    Case(
+        "qslab_risk_api_edit_alert",
+        STAFF,
+        method="patch",
+        api=True,
+        note="draft",
+        kwargs=lambda w: {"alert_id": w.draft_alert.pk},
+        data={"title_en": "Kettle lid opens when boiling"},
+    ),
+    Case(
+        "qslab_risk_api_edit_alert",
+        {"office"},
+        method="patch",
+        api=True,
+        note="awaiting approval: the office only",
+        kwargs=lambda w: {"alert_id": w.submitted_alert.pk},
+        data={"title_en": "Kettle lid opens when boiling"},
+    ),
+    Case(
+        "qslab_risk_api_edit_alert",
+        NOBODY,
+        method="patch",
+        api=True,
+        note="published: no one edits it",
+        kwargs=lambda w: {"alert_id": w.published_alert.pk},
+        data={"title_en": "Changed after publication"},
+    ),
+    Case(
+        "qslab_risk_api_move_alert",
+        STAFF,
+        method="post",
+        api=True,
+        note="submit",
+        kwargs=lambda w: {"alert_id": w.draft_alert.pk, "transition": "submit"},
+        data={},
+    ),
+    Case(
+        "qslab_risk_api_move_alert",
+        {"office"},
+        method="post",
+        api=True,
+        note="publish",
+        kwargs=lambda w: {"alert_id": w.submitted_alert.pk, "transition": "publish"},
+        data={},
+    ),
+    Case(
+        "qslab_risk_api_move_alert",
+        {"office"},
+        method="post",
+        api=True,
+        note="reject with reason",
+        kwargs=lambda w: {"alert_id": w.submitted_alert.pk, "transition": "reject"},
+        data={"reason": "Check the batch numbers."},
+    ),
+    Case(
+        "qslab_risk_api_add_alert_update",
+        STAFF,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"alert_id": w.published_alert.pk},
+        data={"text_en": "More batches affected.", "is_public": True},
+    ),
     Case("qslab_risk_api_terms", EVERYONE, api=True),
     Case(
         "qslab_risk_api_create_report",

@@ -68,7 +68,7 @@ def test_a_photo_that_is_not_an_image_or_is_a_gif_is_refused(client, terms):
     assert "photo" in response.context["form"].errors
     gif = SimpleUploadedFile("photo.gif", png_bytes(fmt="GIF"), content_type="image/gif")
     response = client.post(reverse("risk:report_new"), _form(terms, photo=gif))
-    assert "JPEG, PNG or WebP" in response.context["form"].errors["photo"][0]
+    assert "not an accepted type (.jpg, .jpeg, .png, .webp)" in response.context["form"].errors["photo"][0]
     assert not IncidentReport.objects.exists()
 
 
