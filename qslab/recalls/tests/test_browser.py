@@ -34,6 +34,22 @@ def _sign_in(page, base: str, user, next_url: str, two_factor: bool = False) -> 
     page.wait_for_url(f"**{next_url}")
 
 
+def _reference_data():
+    """The reference data the flow needs (risk matrix with severities, document kinds), made as the
+    migrations make it (idempotent): an earlier transactional test may have flushed those tables."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in (
+        ("qslab.risk.migrations.0003_reference_data", "create"),
+        ("qslab.risk.migrations.0007_matrix_severities", "fill"),
+        ("qslab.recalls.migrations.0002_notice_document", "create_kind"),
+        ("qslab.recalls.migrations.0004_closing_document", "create_kind"),
+    ):
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
 def _signal():
     """An open early-warning signal on electric kettles, with the taxonomy terms its assessment uses."""
     from qslab.risk.models import SeriesFamily, Signal, Term
@@ -127,6 +143,7 @@ def test_a_serious_risk_leads_to_an_alert_and_a_recall_carried_out_to_closure(
     live_server, page, browser, settings, tmp_path
 ):
     settings.DUCKDB_PATH = tmp_path / "analytics.duckdb"
+    _reference_data()
     analyst = make_user("analyst", username="analyst_browser")
     office = make_user("office", username="office_browser")
     totp_device(office)  # the office has set up two-factor before signing in

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from qslab.core.testing import verified_client
 from qslab.core.workflow import TransitionRefused
@@ -115,6 +116,7 @@ def test_what_each_severity_means_is_reference_data_of_the_matrix(chair, users):
     page = analyst.get(url, headers={"accept-language": "en"}).content.decode()
     assert "3: OFFICE-TEXT-3" in page and "is or could be fatal" not in page
     assert "2: 级别2" in analyst.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+    translation.activate("en")  # the request left Chinese active in this thread
     matrix.severities = [{"en": "only one"}]
     with pytest.raises(ValidationError) as error:
         matrix.full_clean()
