@@ -128,6 +128,7 @@ class RulesForm(forms.ModelForm):
             "grade_good",
             "grade_fair",
             "monitoring_month",
+            "monitoring_day",
             "monitoring_data_month",
             "expected_curve",
             "lag_tolerance",

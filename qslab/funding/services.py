@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,6 +45,7 @@ from qslab.funding.models import (
     Level2,
     Line,
     MonitoringFlag,
+    MonitoringRun,
     SelfEvaluation,
     Source,
 )
@@ -420,44 +421,145 @@ def lags(budget: Budget, month: int, rules: FundingRules | None = None) -> list[
 # ---------------------------------------------------------------------------------------- monitoring
 
 
+def _monitor(
+    year: int, month: int, rules: FundingRules, progress: Any = None
+) -> tuple[int, list[MonitoringFlag]]:
+    """Flag execution lags and targets off track for every approved budget of ``year`` on data up to
+    ``month``; flags already raised for that month are not raised again. (budgets checked, new flags)."""
+    pace = Decimal(month) / 12
+    made = []
+    budgets = list(
+        Budget.objects.filter(year=year, approved_version__isnull=False).select_related("laboratory")
+    )
+    if progress is not None:
+        progress.row.total = len(budgets)
+        progress.row.save(update_fields=["total", "updated"])
+    for budget in budgets:
+        existing = set(budget.flags.filter(month=month).values_list("kind", "subject"))
+        found = [
+            (MonitoringFlag.Kind.EXECUTION, lag.subject, lag.expected, lag.actual)
+            for lag in lags(budget, month, rules)
+        ]
+        for ind in budget.indicators.filter(actual__isnull=False, comparator=Comparator.GE):
+            if ind.target and ind.actual < ind.target * pace * (1 - Decimal(rules.lag_tolerance) / 100):
+                found.append((MonitoringFlag.Kind.TARGET, ind.name[:200], ind.target * pace, ind.actual))
+        for kind, subject, expected, actual in found:
+            if (kind, subject) in existing:
+                continue
+            made.append(
+                MonitoringFlag.objects.create(
+                    budget=budget,
+                    month=month,
+                    kind=kind,
+                    subject=subject,
+                    expected=Decimal(expected).quantize(CENT),
+                    actual=Decimal(actual).quantize(CENT),
+                )
+            )
+        if progress is not None:
+            progress.advance(message=str(budget.laboratory))
+    return len(budgets), made
+
+
+def _notify_monitoring(run: MonitoringRun, made: list[MonitoringFlag]) -> None:
+    """Each flagged laboratory's managers learn what to answer; the office learns the outcome."""
+    from django.urls import reverse
+
+    from qslab.core.notifications import notify
+    from qslab.funding.models import _managers, _office
+
+    by_budget: dict[int, list[MonitoringFlag]] = defaultdict(list)
+    for flag in made:
+        by_budget[flag.budget_id].append(flag)
+    for flags in by_budget.values():
+        budget = flags[0].budget
+        notify(
+            _managers(budget),
+            verb="monitoring_flags",
+            text_en=(
+                f"In-year monitoring {run.year} (data to month {run.month}): {len(flags)} deviation(s) "
+                f"flagged for {budget}. Give a cause and a corrective action for each."
+            ),
+            text_zh=(
+                f"{run.year}年绩效运行监控（数据截至{run.month}月）：{budget}有{len(flags)}项偏差，"
+                "请逐项说明原因并提出纠偏措施。"
+            ),
+            obj=budget,
+        )
+    notify(
+        _office(run),
+        verb="monitoring_run",
+        text_en=(
+            f"In-year monitoring {run.year} (data to month {run.month}) ran: {run.budgets} budget(s) "
+            f"checked, {run.new_flags} new flag(s) in {len(by_budget)} laboratory(ies)."
+        ),
+        text_zh=(
+            f"{run.year}年绩效运行监控（数据截至{run.month}月）已完成：检查预算{run.budgets}个，"
+            f"新增偏差{run.new_flags}项，涉及实验室{len(by_budget)}个。"
+        ),
+        link=reverse("funding:monitoring"),
+    )
+
+
 @transaction.atomic
 def run_monitoring(user: Any, year: int, month: int | None = None) -> list[MonitoringFlag]:
-    """The in-year "double monitoring": flag execution lags and targets off track for every approved
-    budget of ``year`` on data up to ``month`` (default: the rules' data month). Idempotent per month."""
+    """The in-year "double monitoring" run by the office: flag execution lags and targets off track for
+    every approved budget of ``year`` on data up to ``month`` (default: the rules' data month).
+    Idempotent per month; the flagged laboratories' managers are notified."""
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office runs the monitoring."))
     rules = FundingRules.for_year(year)
     month = month or rules.monitoring_data_month
     if not 1 <= month <= 12:
         raise ValidationError({"month": _("The month must be 1 to 12.")})
-    pace = Decimal(month) / 12
-    made = []
     with acting_as(user, f"monitoring {year}-{month:02d}"):
-        for budget in Budget.objects.filter(year=year, approved_version__isnull=False).select_related(
-            "laboratory"
-        ):
-            existing = set(budget.flags.filter(month=month).values_list("kind", "subject"))
-            found = [
-                (MonitoringFlag.Kind.EXECUTION, lag.subject, lag.expected, lag.actual)
-                for lag in lags(budget, month, rules)
-            ]
-            for ind in budget.indicators.filter(actual__isnull=False, comparator=Comparator.GE):
-                if ind.target and ind.actual < ind.target * pace * (1 - Decimal(rules.lag_tolerance) / 100):
-                    found.append((MonitoringFlag.Kind.TARGET, ind.name[:200], ind.target * pace, ind.actual))
-            for kind, subject, expected, actual in found:
-                if (kind, subject) in existing:
-                    continue
-                made.append(
-                    MonitoringFlag.objects.create(
-                        budget=budget,
-                        month=month,
-                        kind=kind,
-                        subject=subject,
-                        expected=Decimal(expected).quantize(CENT),
-                        actual=Decimal(actual).quantize(CENT),
-                    )
-                )
+        checked, made = _monitor(year, month, rules)
+    run = MonitoringRun.objects.create(
+        year=year,
+        month=month,
+        trigger=MonitoringRun.Trigger.OFFICE,
+        ran_by=user,
+        budgets=checked,
+        new_flags=len(made),
+    )
+    _notify_monitoring(run, made)
     return made
+
+
+def scheduled_monitoring_due(today: dt.date | None = None) -> FundingRules | None:
+    """The rules of this year if the scheduled monitoring is due (its date reached, not yet run)."""
+    today = today or timezone.localdate()
+    rules = FundingRules.for_year(today.year)
+    if today < rules.monitoring_date():
+        return None
+    if MonitoringRun.objects.filter(year=today.year, trigger=MonitoringRun.Trigger.SCHEDULED).exists():
+        return None
+    return rules
+
+
+def run_scheduled_monitoring(progress: Any = None, task_id: str = "") -> MonitoringRun | None:
+    """The daily job's part: once the rules' monitoring date of this year is reached, run the monitoring
+    on the rules' data month, once (a second run that day or later does nothing), flag, and notify the
+    laboratories' managers and the office. ``None`` when not due or already done."""
+    rules = scheduled_monitoring_due()
+    if rules is None:
+        return None
+    try:
+        with transaction.atomic():
+            run = MonitoringRun.objects.create(
+                year=rules.year,
+                month=rules.monitoring_data_month,
+                trigger=MonitoringRun.Trigger.SCHEDULED,
+                task_id=task_id[:64],
+            )
+            with acting_as(None, f"scheduled monitoring {rules.year}-{rules.monitoring_data_month:02d}"):
+                run.budgets, made = _monitor(rules.year, rules.monitoring_data_month, rules, progress)
+            run.new_flags = len(made)
+            run.save(update_fields=["budgets", "new_flags"])
+            _notify_monitoring(run, made)
+    except IntegrityError:
+        return None  # another worker ran it at the same moment
+    return run
 
 
 @transaction.atomic
@@ -885,7 +987,10 @@ def queue_items(user: Any) -> list[Any]:
     year = timezone.localdate().year
     if has_role(user, Role.OFFICE):
         rules = FundingRules.for_year(year)
-        if timezone.localdate().month == rules.monitoring_month:
+        if (
+            timezone.localdate().month == rules.monitoring_month
+            and not MonitoringRun.objects.filter(year=year, month=rules.monitoring_data_month).exists()
+        ):
             items.append(
                 QueueItem(
                     _("Run the in-year monitoring of %(y)s (data to month %(m)s)")
