@@ -48,6 +48,7 @@ from qslab.funding.models import (
     MonitoringRun,
     SelfEvaluation,
     Source,
+    SubsidyEntry,
 )
 from qslab.labs.models import Laboratory
 
@@ -83,11 +84,15 @@ def parse_money(value: str) -> Decimal:
 def create_budget(user: Any, laboratory: Laboratory, year: int) -> Budget:
     if not (has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER, scope=laboratory)):
         raise PermissionDenied(_("Only the laboratory's manager or the office may open its budget."))
+    # The laboratory's row is locked so an allocation issued at the same moment either sees this
+    # budget or is seen by it (see feed_subsidy).
+    Laboratory.objects.select_for_update().filter(pk=laboratory.pk).first()
     if Budget.objects.filter(laboratory=laboratory, year=year).exists():
         raise ValidationError({"year": _("This laboratory already has a budget for %(y)s.") % {"y": year}})
     with acting_as(user):
         budget = Budget.objects.create(laboratory=laboratory, year=year)
     watch(budget, user)
+    feed_subsidy(user, laboratory, year)
     return budget
 
 
@@ -98,6 +103,13 @@ def save_budget_version(
     """Write the lines as a new version. Versions are never changed; after an approval, a reason is due."""
     _editable(Budget, user, budget, _("You may not change this budget."))
     budget = Budget.objects.select_for_update().get(pk=budget.pk)
+    return _write_version(user, budget, amounts, reason)
+
+
+def _write_version(
+    user: Any, budget: Budget, amounts: dict[tuple[str, str], Decimal], reason: str
+) -> BudgetVersion:
+    """The version itself, on a budget row the caller has locked (permission checked by the caller)."""
     if budget.status != "draft":
         raise ValidationError(_("Only a budget in draft can be changed; start an adjustment first."))
     reason = (reason or "").strip()
@@ -956,7 +968,89 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     run.status = AllocationRun.Status.ISSUED
     with acting_as(user, "issue allocation"):
         run.save(update_fields=["document", "status", "last_updated"])
+    # The issued amounts go into next year's budgets (those not opened yet get them when opened).
+    for a in sorted(allocations, key=lambda a: a.laboratory.code):
+        if a.eligible and a.amount > 0:
+            feed_subsidy(user, a.laboratory, run.year + 1)
     return run
+
+
+def _spread(total: Decimal, central: dict[str, Decimal]) -> dict[tuple[str, str], Decimal]:
+    """The central-subsidy cells carrying ``total``: in proportion to the central cells the budget has
+    (exactly, by largest remainder), or all on the line item "other" when it has none."""
+    weights = [(line, amount) for line, amount in sorted(central.items()) if amount > 0]
+    if not weights:
+        return {(Line.OTHER, Source.CENTRAL): total}
+    return {(line, Source.CENTRAL): amount for line, amount in largest_remainder(total, weights).items()}
+
+
+@transaction.atomic
+def feed_subsidy(user: Any, laboratory: Laboratory, year: int) -> list[SubsidyEntry]:
+    """Write the subsidy issued to ``laboratory`` (allocations of evaluation year ``year - 1``) into
+    its ``year`` budget as the central-subsidy source, once per allocation (idempotent).
+
+    A draft budget gets a new version; an approved one is put into adjustment with the reason and gets
+    the new version there (the approved version stays in force until the next approval); a submitted
+    one is returned to draft with the reason first. Every version is kept and every step audited. When
+    the budget already carries the amount, the allocation is only marked as entered.
+    """
+    Laboratory.objects.select_for_update().filter(pk=laboratory.pk).first()
+    budget = Budget.objects.select_for_update().filter(laboratory=laboratory, year=year).first()
+    if budget is None:
+        return []  # written when the budget is opened (create_budget)
+    pending = list(
+        Allocation.objects.filter(
+            laboratory=laboratory,
+            run__year=year - 1,
+            run__status=AllocationRun.Status.ISSUED,
+            eligible=True,
+            amount__gt=0,
+            budget_entry__isnull=True,
+        )
+        .select_related("run__document")
+        .order_by("run_id")
+    )
+    if not pending:
+        return []
+    target = allocated_subsidy(laboratory, year) or Decimal("0.00")
+    current = budget.current_version
+    amounts = current.amounts() if current else {}
+    central = {line: a for (line, source), a in amounts.items() if source == Source.CENTRAL}
+    version, adjustment = None, False
+    if sum(central.values(), Decimal(0)) != target:
+        numbers = "、".join(a.run.document.number for a in pending if a.run.document_id)
+        reason = (
+            f"中央补助资金{target}元（{numbers}）列入{year}年预算 / "
+            f"central subsidy of {target} yuan issued ({numbers}) entered in the {year} budget"
+        )
+        if budget.status == "approved":
+            apply_transition(budget, "adjust", user, reason=reason)
+            adjustment = True
+        elif budget.status == "submitted":
+            apply_transition(budget, "return", user, reason=reason)
+        budget.refresh_from_db()
+        new_amounts = {k: v for k, v in amounts.items() if k[1] != Source.CENTRAL}
+        new_amounts.update(_spread(target, central))
+        version = _write_version(user, budget, new_amounts, reason)
+        from qslab.core.notifications import notify
+        from qslab.funding.models import _managers
+
+        notify(
+            _managers(budget),
+            verb="subsidy_entered",
+            text_en=(
+                f"The central subsidy of {target} yuan is entered in {budget} (version {version.number}); "
+                "check its line items and submit the budget."
+            ),
+            text_zh=f"中央补助资金{target}元已列入{budget}（第{version.number}版），请核对支出明细后提交预算。",
+            obj=budget,
+        )
+    return [
+        SubsidyEntry.objects.create(
+            allocation=a, budget=budget, version=version, amount=a.amount, as_adjustment=adjustment
+        )
+        for a in pending
+    ]
 
 
 def allocated_subsidy(laboratory: Laboratory, year: int) -> Decimal | None:
