@@ -17,6 +17,8 @@ class FundingConfig(AppConfig):
             _("Budgets"), "funding:budgets", roles={"office", "committee", "authority", "lab_manager"}
         )
 
+        register_nav(_("Self-evaluation reviews"), "funding:reviews", roles={"expert"}, order=52)
+
         from qslab.core.scheduling import register_job
 
         register_job(

@@ -658,8 +658,11 @@ class EvidenceFile(ChangeLoggedModel):
     def visible_q(cls, user: Any) -> models.Q:
         if not getattr(user, "is_authenticated", False):
             return models.Q(pk__in=[])
+        own = _own_lab_q(user, "evaluation__budget__laboratory")
+        if not own:
+            return own  # everything (Q() | x would narrow it to x)
         assigned = SelfEvaluation.experts.through.objects.filter(user=user).values("selfevaluation_id")
-        return _own_lab_q(user, "evaluation__budget__laboratory") | models.Q(evaluation__in=assigned)
+        return own | models.Q(evaluation__in=assigned)
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

@@ -21,12 +21,14 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
 from qslab.core.services import apply_transition, watch
+from qslab.core.uploads import IMAGES, MB, check_upload, safe_filename
 from qslab.funding.models import (
     LEVEL1_OF,
     Allocation,
@@ -36,6 +38,7 @@ from qslab.funding.models import (
     BudgetLine,
     BudgetVersion,
     Comparator,
+    EvidenceFile,
     Expenditure,
     FundingRules,
     Grade,
@@ -239,12 +242,15 @@ def set_indicators(user: Any, budget: Budget, rows: list[dict[str, Any]]) -> lis
 # ----------------------------------------------------------------------------------------- execution
 
 EXPENDITURE_COLUMNS = ("date", "line", "source", "amount", "description", "reference")
+#: an expenditure file (CSV or XLSX) is checked by content and size before it is parsed
+IMPORT_MAX_BYTES = 10 * MB
 EXPENDITURE_REQUIRED = ("date", "line", "source", "amount")
 
 
 def read_table(filename: str, content: bytes) -> list[list[str]]:
-    """Rows of a CSV (UTF-8) or XLSX file (the first sheet, read with ``qslab.labs.xlsx``)."""
-    if filename.lower().endswith(".xlsx"):
+    """Rows of a CSV (UTF-8) or XLSX file (the first sheet, read with ``qslab.labs.xlsx``); an XLSX is
+    known by its content as well as its name."""
+    if filename.lower().endswith(".xlsx") or content.startswith(b"PK\x03\x04"):
         from qslab.labs.xlsx import XlsxError, read_xlsx
 
         try:
@@ -475,8 +481,6 @@ def _monitor(
 
 def _notify_monitoring(run: MonitoringRun, made: list[MonitoringFlag]) -> None:
     """Each flagged laboratory's managers learn what to answer; the office learns the outcome."""
-    from django.urls import reverse
-
     from qslab.core.notifications import notify
     from qslab.funding.models import _managers, _office
 
@@ -741,6 +745,77 @@ def record_actuals(
 def move_evaluation(user: Any, ev: SelfEvaluation, transition: str, reason: str = "") -> SelfEvaluation:
     apply_transition(ev, transition, user, reason=reason)
     ev.refresh_from_db()
+    return ev
+
+
+#: what a self-evaluation's evidence may be: PDF, spreadsheets (XLSX) and images, checked by content
+EVIDENCE_KINDS = ("pdf", "xlsx", *IMAGES)
+EVIDENCE_MAX_BYTES = 20 * MB
+
+
+@transaction.atomic
+def attach_evidence(user: Any, ev: SelfEvaluation, upload: Any, description: str = "") -> EvidenceFile:
+    """Attach a file (PDF, XLSX or image, by its content; at most 20 MB) to a self-evaluation in draft."""
+    _editable(SelfEvaluation, user, ev, _("You may not change this self-evaluation."))
+    if ev.status != "draft":
+        raise ValidationError(_("A submitted self-evaluation cannot be changed."))
+    try:
+        check_upload(upload, EVIDENCE_KINDS, EVIDENCE_MAX_BYTES)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    name = safe_filename(upload.name or "evidence")[:200]
+    with acting_as(user):
+        return EvidenceFile.objects.create(
+            evaluation=ev,
+            file=upload,
+            name=name,
+            description=(description or "").strip()[:300],
+            size=upload.size,
+            sha256=digest.hexdigest(),
+            uploaded_by=user,
+        )
+
+
+def expert_candidates() -> Any:
+    """Users who may be assigned to review self-evaluations: active holders of the expert role."""
+    from qslab.accounts.models import User
+
+    return (
+        User.objects.filter(
+            is_active=True, role_memberships__role=Role.EXPERT, role_memberships__active=True
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+@transaction.atomic
+def assign_evaluation_experts(user: Any, ev: SelfEvaluation, experts: list[Any]) -> SelfEvaluation:
+    """The office names the experts who review a self-evaluation (they may then read its evidence)."""
+    from qslab.core.notifications import notify
+
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office assigns experts."))
+    allowed = set(expert_candidates().values_list("pk", flat=True))
+    strangers = [str(e) for e in experts if e.pk not in allowed]
+    if strangers:
+        raise ValidationError({"experts": _("Not experts: %(names)s.") % {"names": ", ".join(strangers)}})
+    before = set(ev.experts.values_list("pk", flat=True))
+    ev.experts.set(experts)
+    names = ", ".join(sorted(e.get_username() for e in experts)) or "-"
+    with acting_as(user, f"experts: {names}"):
+        ev.save(update_fields=["last_updated"])  # a change record names the experts
+    notify(
+        [e for e in experts if e.pk not in before],
+        verb="evaluation_review_assigned",
+        text_en=f"You are asked to review the self-evaluation {ev.budget} and its evidence.",
+        text_zh=f"请审阅{ev.budget}的绩效自评及佐证材料。",
+        link=reverse("funding:reviews"),
+    )
     return ev
 
 
@@ -1071,8 +1146,6 @@ def allocated_subsidy(laboratory: Laboratory, year: int) -> Decimal | None:
 
 def queue_items(user: Any) -> list[Any]:
     """Budget and self-evaluation due for a lab's managers; approvals and reviews for the office."""
-    from django.urls import reverse
-
     from qslab.core.dashboard import QueueItem
 
     if user is None or not user.is_authenticated:
