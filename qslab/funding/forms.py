@@ -9,8 +9,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from qslab.funding.models import AllocationRun, FundingRules, Grade, Line, Source
 from qslab.core.uploads import TABLES, UploadValidator
+from qslab.funding.models import AllocationRun, FundingRules, Grade, Line, Source
 from qslab.funding.services import (
     EVIDENCE_KINDS,
     EVIDENCE_MAX_BYTES,

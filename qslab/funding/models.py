@@ -488,12 +488,12 @@ class MonitoringRun(models.Model):
     """
 
     class Trigger(models.TextChoices):
-        SCHEDULED = "scheduled", _("scheduled")
+        SCHEDULED = "scheduled", _("by the daily job")
         OFFICE = "office", _("by the office")
 
     year = models.PositiveIntegerField(_("year"))
     month = models.PositiveSmallIntegerField(_("data up to month"))
-    trigger = models.CharField(_("started"), max_length=16, choices=Trigger.choices)
+    trigger = models.CharField(_("started by"), max_length=16, choices=Trigger.choices)
     ran_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

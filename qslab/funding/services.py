@@ -785,9 +785,7 @@ def expert_candidates() -> Any:
     from qslab.accounts.models import User
 
     return (
-        User.objects.filter(
-            is_active=True, role_memberships__role=Role.EXPERT, role_memberships__active=True
-        )
+        User.objects.filter(is_active=True, role_memberships__role=Role.EXPERT, role_memberships__active=True)
         .distinct()
         .order_by("username")
     )

@@ -22,6 +22,7 @@ def scheduled_monitoring_task(context: Any) -> dict[str, Any]:
             progress.advance(0, message="not due, or already run this year")
             return {"ran": False}
         progress.advance(
-            0, message=f"{run.year} data to month {run.month}: {run.budgets} budgets, {run.new_flags} new flags"
+            0,
+            message=f"{run.year} data to month {run.month}: {run.budgets} budgets, {run.new_flags} new flags",
         )
     return {"ran": True, "year": run.year, "month": run.month, "budgets": run.budgets, "flags": run.new_flags}

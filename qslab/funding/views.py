@@ -34,6 +34,7 @@ from qslab.funding.models import (
     LabGrade,
     Line,
     MonitoringFlag,
+    MonitoringRun,
     SelfEvaluation,
     Source,
 )
@@ -330,10 +331,14 @@ def monitoring(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(n)d new flags.") % {"n": len(made)})
             return redirect("funding:monitoring")
     flags = MonitoringFlag.objects.visible_to(request.user).select_related("budget__laboratory")[:300]
+    rules = FundingRules.for_year(year)
     return render(
         request,
         "funding/monitoring.html",
         {
+            "rules": rules,
+            "monitoring_date": rules.monitoring_date(),
+            "runs": MonitoringRun.objects.select_related("ran_by")[:10],
             "form": form,
             "flags": flags,
             "is_office": has_role(request.user, Role.OFFICE),

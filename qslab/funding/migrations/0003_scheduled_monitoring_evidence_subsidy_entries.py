@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('year', models.PositiveIntegerField(verbose_name='year')),
                 ('month', models.PositiveSmallIntegerField(verbose_name='data up to month')),
-                ('trigger', models.CharField(choices=[('scheduled', 'scheduled'), ('office', 'by the office')], max_length=16, verbose_name='started')),
+                ('trigger', models.CharField(choices=[('scheduled', 'by the daily job'), ('office', 'by the office')], max_length=16, verbose_name='started by')),
                 ('ran_at', models.DateTimeField(auto_now_add=True, verbose_name='run at')),
                 ('budgets', models.PositiveIntegerField(default=0, verbose_name='budgets checked')),
                 ('new_flags', models.PositiveIntegerField(default=0, verbose_name='new flags')),

@@ -87,7 +87,9 @@ CASES = [
         note="another lab, no expert assigned",
         kwargs=lambda w: {"evidence_id": w.other_evidence.pk},
     ),
-    Case("funding:evidence_upload", OWN, method="post", kwargs=APPROVED, data=lambda w: {"file": pdf_upload()}),
+    Case(
+        "funding:evidence_upload", OWN, method="post", kwargs=APPROVED, data=lambda w: {"file": pdf_upload()}
+    ),
     Case(
         "funding:evidence_upload",
         OFFICE,

@@ -123,7 +123,9 @@ def test_two_runs_issued_at_once_both_reach_the_next_year_budget_without_a_lost_
     budget = services.create_budget(first, lab, YEAR + 1)
     a = services.compute_allocation(first, new_run(first, "100.00"))
     b = services.compute_allocation(second, new_run(second, "50.00"))
-    outcomes = in_parallel(lambda: services.issue_allocation(first, a), lambda: services.issue_allocation(second, b))
+    outcomes = in_parallel(
+        lambda: services.issue_allocation(first, a), lambda: services.issue_allocation(second, b)
+    )
     assert outcomes == ["ok", "ok"]
     assert SubsidyEntry.objects.filter(budget=budget).count() == 2
     numbers = list(budget.versions.values_list("number", flat=True))

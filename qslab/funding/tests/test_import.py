@@ -142,7 +142,9 @@ def test_the_import_form_refuses_a_file_over_the_size_limit(budget, monkeypatch)
     monkeypatch.setattr(ImportForm.base_fields["file"].validators[0], "max_bytes", 40)
     csv = "date,line,source,amount\n2025-02-01,equipment,central,100.00\n"
     client = verified_client(manager_of(budget.laboratory))
-    response = client.post(f"/funding/{budget.pk}/import/", {"file": SimpleUploadedFile("x.csv", csv.encode())})
+    response = client.post(
+        f"/funding/{budget.pk}/import/", {"file": SimpleUploadedFile("x.csv", csv.encode())}
+    )
     assert "too large" in response.content.decode()
     assert not budget.expenditures.exists()
 

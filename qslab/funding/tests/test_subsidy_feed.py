@@ -43,7 +43,12 @@ def test_issuing_writes_the_subsidy_into_a_draft_next_year_budget_in_proportion(
     assert central(before) == {"equipment": D("600000.00"), "travel": D("300000.00")}, "versions are kept"
     assert "central subsidy of 1000.01 yuan" in after.reason and "国质标实资〔" in after.reason
     entry = SubsidyEntry.objects.get()
-    assert (entry.budget, entry.version, entry.amount, entry.as_adjustment) == (budget, after, D("1000.01"), False)
+    assert (entry.budget, entry.version, entry.amount, entry.as_adjustment) == (
+        budget,
+        after,
+        D("1000.01"),
+        False,
+    )
 
 
 def test_feeding_again_adds_nothing(users):
