@@ -446,8 +446,13 @@ def _monitor(
     ``month``; flags already raised for that month are not raised again. (budgets checked, new flags)."""
     pace = Decimal(month) / 12
     made = []
+    # The budgets' rows are locked (in one order), so two runs at the same moment (the daily job and
+    # the office) do not both raise the same flag.
     budgets = list(
-        Budget.objects.filter(year=year, approved_version__isnull=False).select_related("laboratory")
+        Budget.objects.select_for_update(of=("self",))
+        .filter(year=year, approved_version__isnull=False)
+        .select_related("laboratory")
+        .order_by("pk")
     )
     if progress is not None:
         progress.row.total = len(budgets)

@@ -202,3 +202,18 @@ def test_the_database_refuses_a_second_row_for_a_laboratory_in_one_run():
     run = services.compute_allocation(office, new_run(office, "10.00"))
     with pytest.raises(IntegrityError), transaction.atomic():
         Allocation.objects.create(run=run, laboratory=lab, eligible=True, amount=D("10.00"))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_office_and_the_daily_job_monitoring_at_once_raise_each_flag_once():
+    office = make_user("office")
+    year = timezone.localdate().year
+    FundingRules.objects.create(year=year, monitoring_month=1, monitoring_day=1, monitoring_data_month=12)
+    for code in ("v1", "v2", "v3"):
+        budget_with_lines(make_lab(code), office, year=year, status="approved")  # nothing spent
+    outcomes = in_parallel(
+        services.run_scheduled_monitoring, lambda: services.run_monitoring(make_user("office"), year, 12)
+    )
+    assert outcomes == ["ok", "ok"]
+    keys = list(MonitoringFlag.objects.values_list("budget_id", "month", "kind", "subject"))
+    assert len(keys) == len(set(keys)) > 0
