@@ -33,6 +33,17 @@ pytestmark = [
 D = Decimal
 
 
+@pytest.fixture(autouse=True)
+def allocation_document_kind(transactional_db):
+    """The reference row the migration writes, in case a transactional test run earlier in the same
+    process left the tables flushed (``make test`` runs these in their own process)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("qslab.funding.migrations.0002_document_kinds").create_kinds(apps, None)
+
+
 def in_parallel(*calls):
     """Run the calls in threads released at the same instant; each outcome is "ok" or the error."""
     barrier = threading.Barrier(len(calls))
