@@ -276,6 +276,14 @@ class Inspector(ChangeLoggedModel):
 
 DEFAULT_PROPORTIONS = {"high": 0.5, "normal": 0.2, "low": 0.05}
 
+#: the conflict rules a plan may use, with the label the office reads (English and Chinese via i18n)
+CONFLICT_RULE_LABELS = {
+    "same_organisation": _("inspector from the laboratory's supporting institution"),
+    "same_province": _("inspector from the laboratory's province"),
+    "same_region": _("inspector from the laboratory's region (same region code)"),
+}
+RISK_CLASS_LABELS = {"high": _("high"), "normal": _("normal"), "low": _("low")}
+
 
 PLAN_WORKFLOW = Workflow(
     state_field="status",
@@ -356,6 +364,14 @@ class SpotCheckPlan(ChangeLoggedModel):
         if missing:
             return str(_("Results not yet entered for: %(labs)s.") % {"labs": ", ".join(missing)})
         return None
+
+    @property
+    def conflict_rule_labels(self) -> list[str]:
+        return [str(CONFLICT_RULE_LABELS.get(r, r)) for r in self.conflict_rules]
+
+    @property
+    def proportion_labels(self) -> list[str]:
+        return [f"{RISK_CLASS_LABELS.get(k, k)} {float(v):g}" for k, v in sorted(self.proportions.items())]
 
     @property
     def current_draw(self) -> SpotCheckDraw | None:

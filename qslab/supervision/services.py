@@ -30,6 +30,7 @@ from qslab.core.services import add_attachment, apply_transition
 from qslab.labs import services as lab_services
 from qslab.labs.models import OPERATING, Laboratory, _managers_of
 from qslab.supervision.models import (
+    CONFLICT_RULE_LABELS,
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
@@ -385,7 +386,7 @@ def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
 
 
 RISK_CLASSES = ("high", "normal", "low")
-CONFLICT_RULES = ("same_organisation", "same_province", "same_region")
+CONFLICT_RULES = tuple(CONFLICT_RULE_LABELS)
 
 
 @transaction.atomic
@@ -999,6 +1000,7 @@ def order_rectification(
         evaluation=evaluation,
         inspection=inspection,
     )
+    lab_services.move_rectification_deadline(user, lab, order.due_on)
     managers = _managers_of(lab)
     _open_deadline(
         order,
@@ -1018,6 +1020,7 @@ def respond_to_order(user: Any, order: RectificationOrder, response: str) -> Rec
     order.response = response.strip()
     order.save(update_fields=["response", "last_updated"])
     apply_transition(order, "respond", user)
+    lab_services.close_rectification_deadline(user, order.laboratory)  # the lab's report is in
     order.refresh_from_db()
     return order
 
@@ -1041,6 +1044,7 @@ def extend_order(user: Any, order: RectificationOrder, working_days: int, reason
     Deadline.objects.filter(
         content_type=ContentType.objects.get_for_model(order), object_id=str(order.pk), done_at__isnull=True
     ).update(due=order.due_on, overdue_at=None)
+    lab_services.move_rectification_deadline(user, order.laboratory, order.due_on)
     return order
 
 
@@ -1052,6 +1056,9 @@ def move_order(user: Any, order: RectificationOrder, transition: str, reason: st
     apply_transition(order, transition, user, reason=reason)
     order.refresh_from_db()
     lab = order.laboratory
+    if order.status not in ("issued", "responded"):
+        # the order lapsed, failed or was closed: the registry's rectification deadline is over too
+        lab_services.close_rectification_deadline(user, lab)
     if transition == "verify" and lab.status == "under_rectification":
         lab_services.move_laboratory(user, lab, "close_rectification", reason or _("Rectification verified."))
     if transition == "revoke":
@@ -1201,7 +1208,7 @@ def move_major_change(user: Any, change: MajorChange, transition: str, reason: s
             data = {"supporting_institution": change.new_institution}
         else:
             data = {"direction": change.new_value}
-        lab_services.edit_laboratory(user, lab, data)
+        lab_services.apply_major_change(user, lab, data, change=change)
     return change
 
 

@@ -26,6 +26,7 @@ from qslab.labs.xlsx import write_xlsx
 from qslab.supervision import charts as charts_mod
 from qslab.supervision import services, textforms
 from qslab.supervision.models import (
+    CONFLICT_RULE_LABELS,
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
@@ -822,7 +823,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
             "items": items,
             "year": timezone.localdate().year,
             "defaults": DEFAULT_PROPORTIONS,
-            "rules": services.CONFLICT_RULES,
+            "rules": list(CONFLICT_RULE_LABELS.items()),
         },
     )
 

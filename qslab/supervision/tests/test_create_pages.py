@@ -143,3 +143,15 @@ def test_the_create_pages_are_the_offices(users):
     for url in ("/supervision/templates/new/", "/supervision/plans/new/", "/supervision/campaigns/new/"):
         assert verified_client(users["committee"]).get(url).status_code == 403
         assert verified_client(users["office"]).get(url).status_code == 200
+
+
+def test_the_plan_form_and_page_name_the_conflict_rules_in_the_users_language(users, settings):
+    client = verified_client(users["office"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get("/supervision/plans/new/").content.decode()
+    assert "与实验室依托单位相同的检查人员" in page
+    assert 'value="same_province"' in page
+    assert "> same_province<" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/supervision/plans/new/").content.decode()
+    assert "inspector from the laboratory&#x27;s supporting institution" in page
