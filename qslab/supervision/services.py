@@ -27,6 +27,7 @@ from qslab.core.documents import issue_document
 from qslab.core.models import Deadline
 from qslab.core.notifications import notify
 from qslab.core.services import add_attachment, apply_transition
+from qslab.core.uploads import DOCUMENTS, MB, UploadValidator
 from qslab.labs import services as lab_services
 from qslab.labs.models import OPERATING, Laboratory, _managers_of
 from qslab.supervision.models import (
@@ -83,6 +84,22 @@ def _close_deadlines(obj: Any, assignee: Any = None) -> None:
     if assignee is not None:
         qs = qs.filter(assignee=assignee)
     qs.update(done_at=timezone.now())
+
+
+#: evidence files of findings and corrective actions: documents, photos, and plain-text records
+EVIDENCE_FILE = UploadValidator((*DOCUMENTS, "text"), max_bytes=20 * MB)
+
+
+def check_evidence(files: Sequence[Any]) -> None:
+    """Every problem of every evidence file at once, by file name (content and size are checked)."""
+    errors = []
+    for upload in files:
+        try:
+            EVIDENCE_FILE(upload)
+        except ValidationError as exc:
+            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    if errors:
+        raise ValidationError({"files": errors})
 
 
 # ==================================================================================================
@@ -1324,6 +1341,7 @@ def record_finding(
         raise PermissionDenied(
             _("Only the inspection's inspectors or the office record findings before the report.")
         )
+    check_evidence(files)
     errors: dict[str, str] = {}
     if severity not in Finding.Severity.values:
         errors["severity"] = _("Choose major or minor.")
@@ -1401,6 +1419,7 @@ def respond_to_correction(
     """The laboratory describes the action taken, with evidence files, and submits it."""
     if not CorrectiveAction.objects.editable_by(user).filter(pk=action.pk).exists():
         raise PermissionDenied(_("Only the laboratory's manager answers an open corrective-action request."))
+    check_evidence(files)
     action.response = response.strip()
     with acting_as(user):
         action.save(update_fields=["response", "last_updated"])

@@ -48,6 +48,7 @@ urlpatterns = [
         views.inspection_transition,
         name="inspection_transition",
     ),
+    path("files/<int:attachment_id>/", views.attachment, name="attachment"),
     path("findings/<int:finding_id>/request/", views.finding_request, name="finding_request"),
     path("corrective-actions/<int:action_id>/respond/", views.action_respond, name="action_respond"),
     path(

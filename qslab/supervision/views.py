@@ -20,6 +20,7 @@ from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.regions import PROVINCES, region_name
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import OPERATING, Laboratory
 from qslab.labs.xlsx import write_xlsx
@@ -616,12 +617,20 @@ def inspection(request: HttpRequest, inspection_id: int) -> HttpResponse:
     files: dict[int, list] = {}
     for a in attachments:
         files.setdefault(int(a.object_id), []).append(a)
+    ct_action = ContentType.objects.get_for_model(CorrectiveAction)
+    action_files: dict[int, list] = {}
+    for a in Attachment.objects.filter(
+        content_type=ct_action,
+        object_id__in=[str(a.pk) for f in findings for a in f.actions.all()],
+    ):
+        action_files.setdefault(int(a.object_id), []).append(a)
     return render(
         request,
         "supervision/inspection.html",
         {
             "inspection": item,
             "findings": [(f, files.get(f.pk, [])) for f in findings],
+            "action_files": action_files,
             "can_add": editable and item.status == "planned",
             "can_record": item.status == "planned"
             and bool(Inspection.workflow.available(item, user))
@@ -652,6 +661,25 @@ def inspection_finding(request: HttpRequest, inspection_id: int) -> HttpResponse
         files=request.FILES.getlist("files"),
     )
     return redirect(item)
+
+
+EVIDENCE_MODELS = (Finding, CorrectiveAction)
+
+
+@login_required
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """An evidence file of a finding or corrective action, to those who may see that record."""
+    from django.http import Http404
+
+    from qslab.core.models import Attachment
+
+    types = [ContentType.objects.get_for_model(m) for m in EVIDENCE_MODELS]
+    item = Attachment.objects.filter(pk=attachment_id, content_type__in=types).first()
+    if item is None:
+        raise Http404(_("No such file."))
+    model = item.content_type.model_class()
+    get_visible_or_404(model.objects.all().distinct(), request.user, pk=item.object_id)
+    return download_response(item.file, item.name)
 
 
 @login_required

@@ -157,6 +157,12 @@ CASES = [
         kwargs=lambda w: {"entry_id": w.entry.pk},
         data={"fig_standards": "5"},
     ),
+    Case(
+        "supervision:attachment",
+        {*OVERSIGHT, "expert", "lab_manager"},
+        note="evidence of a recorded finding",
+        kwargs=lambda w: {"attachment_id": w.evidence.pk},
+    ),
     # API
     Case("qslab_supervision_api_changes", SIGNED_IN, api=True),
     Case(
