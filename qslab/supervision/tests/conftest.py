@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from qslab.core.models import Attachment
-
 from qslab.core.testing import make_user
 from qslab.labs.tests.conftest import make_lab, scope_to
 
