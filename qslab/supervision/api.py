@@ -174,6 +174,44 @@ def move_order(request: HttpRequest, order_id: int, transition: str, payload: Su
     return _order(services.move_order(request.user, item, transition, payload.reason))
 
 
+class LabStatusOut(Schema):
+    laboratory_id: int
+    status: str
+    document_number: str | None
+
+
+def _lab_status(lab) -> LabStatusOut:  # type: ignore[no-untyped-def]
+    return LabStatusOut(
+        laboratory_id=lab.pk,
+        status=lab.status,
+        document_number=lab.last_document.number if lab.last_document_id else None,
+    )
+
+
+@router.post(
+    "/laboratories/{lab_id}/suspend",
+    response={200: LabStatusOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Suspend a laboratory with a reason (office; issues the numbered public decision)",
+)
+def suspend_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitionIn):
+    from qslab.labs.models import Laboratory
+
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    return _lab_status(services.suspend_laboratory(request.user, lab, payload.reason))
+
+
+@router.post(
+    "/laboratories/{lab_id}/restore",
+    response={200: LabStatusOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Restore a suspended laboratory with a reason (office; issues the numbered public decision)",
+)
+def restore_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitionIn):
+    from qslab.labs.models import Laboratory
+
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    return _lab_status(services.restore_laboratory(request.user, lab, payload.reason))
+
+
 @router.get("/sanctions", response=list[SanctionOut], auth=PUBLIC, summary="The public sanctions list")
 def sanctions(request: HttpRequest):
     return [

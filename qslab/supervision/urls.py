@@ -32,6 +32,7 @@ urlpatterns = [
     path("orders/<int:order_id>/", views.order, name="order"),
     path("orders/<int:order_id>/actions/<slug:transition>/", views.order_transition, name="order_transition"),
     path("sanctions/", views.sanctions, name="sanctions"),
+    path("labs/<int:lab_id>/suspension/", views.suspension, name="suspension"),
     path("labs/<int:lab_id>/changes/new/", views.change_create, name="change_create"),
     path("changes/<int:change_id>/", views.change, name="change"),
     path(

@@ -455,6 +455,32 @@ def order_transition(request: HttpRequest, order_id: int, transition: str) -> Ht
     return redirect(o)
 
 
+@login_required
+def suspension(request: HttpRequest, lab_id: int) -> HttpResponse:
+    """The office suspends a laboratory or restores a suspended one, with a reason."""
+    _require_office_page(request)
+    lab = get_visible_or_404(Laboratory.objects.select_related("last_document"), request.user, pk=lab_id)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        fn = {"suspend": services.suspend_laboratory, "restore": services.restore_laboratory}.get(action)
+        if fn is None:
+            messages.error(request, _("Choose suspend or restore."))
+        elif _run(request, fn, request.user, lab, request.POST.get("reason", "")):
+            return redirect("supervision:suspension", lab_id=lab.pk)
+        lab.refresh_from_db()
+    return render(
+        request,
+        "supervision/suspension.html",
+        {
+            "lab": lab,
+            "can_suspend": lab.status in services.SUSPENDABLE,
+            "can_restore": lab.status == "suspended",
+            "orders": lab.rectification_orders.filter(status__in=services.ORDER_OPEN_STATES),
+            "events": services.suspension_history(lab),
+        },
+    )
+
+
 def sanctions(request: HttpRequest) -> HttpResponse:
     return render(request, "supervision/sanctions.html", {"labs": services.sanctions()})
 

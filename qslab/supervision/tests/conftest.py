@@ -120,6 +120,7 @@ def world(world: Any) -> Any:
     w.entry = services.add_to_campaign(office, w.campaign, w.lab, [w.users["expert"]])
     services.move_campaign(office, w.campaign, "open_scoring")
 
+    w.suspended_lab = make_lab("susp", status="suspended", region="110000")
     w.order = RectificationOrder.objects.create(
         laboratory=w.other_lab, grounds="问题", due_on=today - dt.timedelta(days=1)
     )
