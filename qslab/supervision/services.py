@@ -649,9 +649,14 @@ def create_campaign(
     indicators: list,
     grades: list | None = None,
     scoring_due: Any = None,
+    period_from: int | None = None,
 ) -> EvaluationCampaign:
     """A campaign with its own indicator tree (version = count of earlier campaigns with the same tree root
-    codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, children}."""
+    codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, source, rule,
+    children}; a quantitative indicator names the computed ``source`` of its figure (``figures.SOURCES``).
+    The figures cover the years ``period_from`` to ``year`` (default: the year alone)."""
+    from qslab.supervision.figures import SOURCES
+
     _require_office(user)
     grades = grades if grades is not None else DEFAULT_GRADES
     check_grades(grades)
@@ -665,8 +670,21 @@ def create_campaign(
                 errors.append(_("Indicator code “%(c)s” is missing or used twice.") % {"c": code_})
             seen.add(code_)
             kind = n.get("kind", "group" if n.get("children") else "qualitative")
-            if kind == "quantitative" and not n.get("target"):
+            if kind == "quantitative" and n.get("target") in (None, ""):
                 errors.append(_("Quantitative indicator “%(c)s” needs a target value.") % {"c": code_})
+            if kind == "quantitative" and n.get("source") not in SOURCES:
+                errors.append(
+                    _("Quantitative indicator “%(c)s” needs a computed source, one of: %(keys)s.")
+                    % {"c": code_, "keys": ", ".join(SOURCES)}
+                )
+            if n.get("rule", "at_least") not in Indicator.Rule.values:
+                errors.append(_("Indicator “%(c)s”: the rule is at_least or at_most.") % {"c": code_})
+            if (
+                kind == "quantitative"
+                and n.get("rule", "at_least") == "at_least"
+                and n.get("target") in (0, "0")
+            ):
+                errors.append(_("Indicator “%(c)s”: an at-least target must be above 0.") % {"c": code_})
             if kind == "group" and not n.get("children"):
                 errors.append(_("Group “%(c)s” has no indicators under it.") % {"c": code_})
             walk(n.get("children", []), depth + 1)
@@ -674,6 +692,8 @@ def create_campaign(
     walk(indicators, 0)
     if not indicators:
         errors.append(_("The indicator tree is empty."))
+    if period_from is not None and not 2000 <= period_from <= year:
+        errors.append(_("The period starts in a year from 2000 to the campaign year."))
     if errors:
         raise ValidationError(errors)
     version = EvaluationCampaign.objects.count() + 1
@@ -685,6 +705,7 @@ def create_campaign(
         grades=grades,
         version=version,
         scoring_due=scoring_due,
+        period_from=period_from,
     )
 
     def create(nodes: list, parent: Indicator | None) -> None:
@@ -697,7 +718,9 @@ def create_campaign(
                 name_en=n.get("name_en", n["code"]),
                 kind=n.get("kind", "group" if n.get("children") else "qualitative"),
                 weight=Decimal(str(n.get("weight", 1))),
-                target=Decimal(str(n["target"])) if n.get("target") else None,
+                target=Decimal(str(n["target"])) if n.get("target") not in (None, "") else None,
+                source=n.get("source", "") if n.get("kind") == "quantitative" else "",
+                rule=n.get("rule", Indicator.Rule.AT_LEAST),
                 order=i,
             )
             create(n.get("children", []), node)
@@ -726,6 +749,8 @@ def add_to_campaign(
 def move_campaign(
     user: Any, campaign: EvaluationCampaign, transition: str, reason: str = ""
 ) -> EvaluationCampaign:
+    if transition in ("open_scoring", "confirm"):
+        _compute_figures(campaign)
     if transition == "confirm":
         compute_scores(campaign)
     apply_transition(campaign, transition, user, reason=reason)
@@ -821,25 +846,82 @@ def submit_score_sheet(
     return sheet
 
 
+def _compute_figures(campaign: EvaluationCampaign, entries: Iterable[EvaluationEntry] | None = None) -> None:
+    from qslab.supervision import figures
+
+    indicators = [i for i in campaign.indicators.all() if i.kind == Indicator.Kind.QUANTITATIVE and i.source]
+    years = campaign.period_years
+    now = timezone.now().isoformat(timespec="seconds")
+    cache: dict[str, Any] = {}
+    rows = entries if entries is not None else campaign.entries.select_related("laboratory")
+    for entry in rows:
+        values: dict[str, Any] = {}
+        sources: dict[str, Any] = {}
+        for ind in indicators:
+            value = figures.compute(ind.source, entry.laboratory, years, cache)
+            values[ind.code] = value
+            sources[ind.code] = {
+                "source": ind.source,
+                "from": years[0],
+                "to": years[-1],
+                "computed_at": now,
+                "no_data": value is None,
+            }
+        entry.figures, entry.figure_sources = values, sources
+        entry.save(update_fields=["figures", "figure_sources", "last_updated"])
+
+
 @transaction.atomic
-def set_figures(user: Any, entry: EvaluationEntry, figures: dict[str, Any]) -> EvaluationEntry:
+def compute_figures(
+    user: Any, campaign: EvaluationCampaign, entry: EvaluationEntry | None = None
+) -> EvaluationCampaign:
+    """(Re)compute the quantitative figures of a campaign (or one entry) from the other apps, for the
+    campaign's period. Done when scoring opens and again at confirmation; the office may refresh them
+    before the grades are confirmed. Quantitative figures are never typed in."""
     _require_office(user)
-    codes = {i.code for i in entry.campaign.indicators.all() if i.kind == Indicator.Kind.QUANTITATIVE}
-    errors = {}
-    clean = {}
-    for k, v in figures.items():
-        if k not in codes:
-            errors[k] = _("“%(k)s” is not a quantitative indicator of this campaign.") % {"k": k}
+    campaign = EvaluationCampaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The figures are fixed once the grades are confirmed."))
+    _compute_figures(campaign, [entry] if entry is not None else None)
+    return campaign
+
+
+def figure_rows(entry: EvaluationEntry) -> list[dict[str, Any]]:
+    """The entry's quantitative indicators with their figure, source (label and key) and period."""
+    from qslab.supervision.figures import source_label
+
+    rows = []
+    for ind in entry.campaign.indicators.all():
+        if ind.kind != Indicator.Kind.QUANTITATIVE:
             continue
-        try:
-            clean[k] = float(v)
-        except (TypeError, ValueError):
-            errors[k] = _("“%(v)s” is not a number.") % {"v": v}
-    if errors:
-        raise ValidationError(errors)
-    entry.figures = {**entry.figures, **clean}
-    entry.save(update_fields=["figures", "last_updated"])
-    return entry
+        meta = entry.figure_sources.get(ind.code, {})
+        rows.append(
+            {
+                "indicator": ind,
+                "value": entry.figures.get(ind.code),
+                "source": source_label(ind.source) if ind.source else "",
+                "period": f"{meta['from']}–{meta['to']}" if meta.get("from") else "",
+                "computed_at": meta.get("computed_at", ""),
+                "computed": bool(meta),
+            }
+        )
+    return rows
+
+
+def quantitative_score(ind: Indicator, figure: Any) -> float | None:
+    """0–100 for a computed figure: *at least* value / target × 100 (capped); *at most* 100 up to the
+    target, then 100 × (1 − (value − target) / (target + 1)), floored at 0. A computed indicator without
+    data scores 0 (nothing to show); one never computed has no score yet."""
+    if figure is None:
+        return None
+    value, target = float(figure), float(ind.target or 0)
+    if ind.rule == Indicator.Rule.AT_MOST:
+        if value <= target:
+            return 100.0
+        return max(0.0, 100.0 * (1 - (value - target) / (target + 1)))
+    if target <= 0:
+        return 100.0 if value > 0 else 0.0
+    return max(0.0, min(100.0, 100.0 * value / target))
 
 
 def entry_scores(
@@ -859,7 +941,8 @@ def entry_scores(
             value = sum(values) / len(values) if values else None
         elif ind.kind == Indicator.Kind.QUANTITATIVE:
             figure = entry.figures.get(ind.code)
-            value = None if figure is None else min(100.0, 100.0 * float(figure) / float(ind.target))
+            computed = ind.code in entry.figure_sources
+            value = 0.0 if figure is None and computed else quantitative_score(ind, figure)
         else:
             value = aggregate(children.get(ind.pk, []))
         out[ind.code] = value

@@ -63,5 +63,6 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_create, name="campaign_create"),
     path("campaigns/<int:campaign_id>/entries/", views.campaign_add, name="campaign_add"),
     path("entries/<int:entry_id>/figures/", views.entry_figures, name="entry_figures"),
+    path("campaigns/<int:campaign_id>/figures/", views.campaign_figures, name="campaign_figures"),
     path("plans/<int:plan_id>/inspections/", views.plan_inspections, name="plan_inspections"),
 ]

@@ -25,6 +25,7 @@ from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import OPERATING, Laboratory
 from qslab.labs.xlsx import write_xlsx
 from qslab.supervision import charts as charts_mod
+from qslab.supervision import figures as figures_mod
 from qslab.supervision import services, textforms
 from qslab.supervision.models import (
     CONFLICT_RULE_LABELS,
@@ -313,6 +314,7 @@ def campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "campaign": c,
             "chart": charts,
             "can_add": can_add,
+            "can_refresh": is_office and c.status in ("preparing", "scoring"),
             "labs": Laboratory.objects.filter(status__in=OPERATING).order_by("code") if can_add else [],
             "experts": User.objects.filter(
                 role_memberships__role=Role.EXPERT, role_memberships__active=True
@@ -358,11 +360,7 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "scores": services.entry_scores(e) if oversees or e.campaign.status == "published" else {},
             "indicators": e.campaign.indicators.all(),
             "leaves": [i for i in e.campaign.indicators.all() if i.kind == Indicator.Kind.QUALITATIVE],
-            "quantitative": [
-                (i, e.figures.get(i.code))
-                for i in e.campaign.indicators.all()
-                if i.kind == Indicator.Kind.QUANTITATIVE
-            ],
+            "quantitative": services.figure_rows(e) if oversees or e.campaign.status == "published" else [],
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
@@ -912,6 +910,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 indicators=indicators,
                 grades=grades,
                 scoring_due=_date(request.POST.get("scoring_due", "")),
+                period_from=_int(request.POST.get("period_from", ""), 0) or None,
             )
             if c:
                 return redirect(c)
@@ -921,6 +920,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         {
             "year": timezone.localdate().year,
             "indicators_example": textforms.INDICATORS_EXAMPLE,
+            "sources": [(k, src.label) for k, src in figures_mod.SOURCES.items()],
             "grades_example": textforms.grades_text(DEFAULT_GRADES),
         },
     )
@@ -943,8 +943,18 @@ def campaign_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def entry_figures(request: HttpRequest, entry_id: int) -> HttpResponse:
-    e = get_visible_or_404(EvaluationEntry, request.user, pk=entry_id)
+    """Recompute one laboratory's quantitative figures (office; they are never typed in)."""
+    e = get_visible_or_404(EvaluationEntry.objects.select_related("campaign"), request.user, pk=entry_id)
     _require_office_page(request)
-    figures = {k.removeprefix("fig_"): v for k, v in request.POST.items() if k.startswith("fig_") and v != ""}
-    _run(request, services.set_figures, request.user, e, figures)
+    _run(request, services.compute_figures, request.user, e.campaign, e)
     return redirect(e)
+
+
+@login_required
+@require_POST
+def campaign_figures(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Recompute the quantitative figures of every laboratory of the campaign (office)."""
+    c = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    _require_office_page(request)
+    _run(request, services.compute_figures, request.user, c)
+    return redirect(c)

@@ -155,7 +155,12 @@ CASES = [
         OFFICE,
         method="post",
         kwargs=lambda w: {"entry_id": w.entry.pk},
-        data={"fig_standards": "5"},
+    ),
+    Case(
+        "supervision:campaign_figures",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"campaign_id": w.campaign.pk},
     ),
     Case(
         "supervision:attachment",

@@ -15,9 +15,12 @@ from qslab.supervision.models import EvaluationCampaign, ReportTemplate, SpotChe
 
 def test_the_indicator_text_becomes_a_nested_tree():
     tree = textforms.parse_indicators(textforms.INDICATORS_EXAMPLE)
-    assert [n["code"] for n in tree] == ["research", "openness"]
+    assert [n["code"] for n in tree] == ["research", "openness", "management"]
     assert [c["code"] for c in tree[0]["children"]] == ["quality", "standards"]
-    assert tree[0]["children"][1]["target"] == 10 and tree[1]["weight"] == 40
+    assert tree[0]["children"][1]["target"] == 10 and tree[1]["weight"] == 30
+    assert tree[0]["children"][1]["source"] == "outputs.standards_published"
+    rectifications = tree[2]["children"][1]
+    assert (rectifications["target"], rectifications["rule"]) == (0, "at_most")
 
 
 def test_every_faulty_line_is_reported_at_once():
@@ -130,6 +133,7 @@ def test_the_office_creates_a_campaign_with_its_tree_and_grades(users):
             "name_zh": "中期评估",
             "name_en": "Mid-construction evaluation",
             "year": "2026",
+            "period_from": "2024",
             "indicators": textforms.INDICATORS_EXAMPLE,
             "grades": "a | 通过 | pass | 60\nb | 不通过 | fail | 0",
         },
@@ -137,6 +141,8 @@ def test_the_office_creates_a_campaign_with_its_tree_and_grades(users):
     campaign = EvaluationCampaign.objects.get(code="mid-2026")
     assert [g["code"] for g in campaign.grades] == ["a", "b"]
     assert campaign.indicators.get(code="quality").parent.code == "research"
+    assert campaign.period_years == [2024, 2025, 2026]
+    assert campaign.indicators.get(code="budget").source == "funding.execution_rate"
 
 
 def test_the_create_pages_are_the_offices(users):
