@@ -3,9 +3,9 @@
 A quantitative indicator names a *source key*; this module turns a key, a laboratory and the campaign's
 period (a range of calendar years) into one number, read from the app that owns the records:
 
-- ``sharing.*``: shared-instrument hours, external share and clients (``qslab.sharing.services.usage_summary``);
+- ``sharing.*``: shared-instrument hours, external share, clients (``sharing.services.usage_summary``);
 - ``funding.execution_rate``: budget execution, % (``qslab.funding.services.execution_of``);
-- ``outputs.*``: standards, patents, papers and other verified outputs (``qslab.outputs.services.lab_figures``);
+- ``outputs.*``: standards, patents, papers, other verified outputs (``outputs.services.lab_figures``);
 - ``supervision.*``: overdue annual reports, rectification orders and major findings (this app).
 
 Read-only: nothing here changes state. Counts and hours are summed over the period's years; shares and

@@ -27,10 +27,10 @@ INDICATORS_EXAMPLE = """research | 研究水平 | Research | group | 60
   standards | 发布标准 | Standards published | quantitative | 1 | 10 | outputs.standards_published
 openness | 开放共享 | Openness | group | 30
   sharing | 开放共享评价 | Sharing practice | qualitative | 1
-  external | 对外共享机时占比（%） | External share of instrument hours (%) | quantitative | 1 | 30 | sharing.external_share
+  external | 对外机时占比 | External share (%) | quantitative | 1 | 30 | sharing.external_share
 management | 运行管理 | Management | group | 10
   budget | 预算执行率（%） | Budget execution (%) | quantitative | 1 | 90 | funding.execution_rate
-  rectifications | 未完成整改 | Open rectification orders | quantitative | 1 | 0 | supervision.open_rectifications | at_most
+  rectifications | 未完成整改 | Open orders | quantitative | 1 | 0 | supervision.open_rectifications | at_most
 """
 
 
