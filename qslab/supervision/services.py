@@ -481,13 +481,24 @@ def set_seed_source(user: Any, plan: SpotCheckPlan, value: str) -> SpotCheckPlan
 
 
 @transaction.atomic
-def draw_spot_check(user: Any, plan: SpotCheckPlan, reason: str = "") -> SpotCheckDraw:
-    """Draw labs and inspectors (first draw, or a redraw with a reason); record seed, inputs and result."""
+def draw_spot_check(
+    user: Any, plan: SpotCheckPlan, reason: str = "", after: int | None = None
+) -> SpotCheckDraw:
+    """Draw labs and inspectors (first draw, or a redraw with a reason); record seed, inputs and result.
+
+    The plan row is locked, so simultaneous requests draw one after the other; ``after`` (the number of
+    the draw the office saw, 0 for none) refuses a request made on a stale page, so two offices pressing
+    *redraw* at the same instant record one redraw, not two."""
     _require_office(user)
     plan = SpotCheckPlan.objects.select_for_update().get(pk=plan.pk)
     if not plan.seed_source.strip():
         raise ValidationError({"seed_source": _("Publish a seed value before the draw and enter it here.")})
     previous = plan.current_draw
+    if after is not None and (previous.number if previous else 0) != after:
+        raise ValidationError(
+            _("The plan has been drawn meanwhile (draw #%(n)d); reload the page before drawing again.")
+            % {"n": previous.number if previous else 0}
+        )
     if plan.status == "published":
         raise ValidationError(_("The results are published; the draw can no longer change."))
     if previous is not None:

@@ -226,7 +226,15 @@ def plan_draw(request: HttpRequest, plan_id: int) -> HttpResponse:
     p = get_visible_or_404(SpotCheckPlan, request.user, pk=plan_id)
     if not has_role(request.user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office draws."))
-    _run(request, services.draw_spot_check, request.user, p, request.POST.get("reason", ""))
+    after = request.POST.get("after", "")
+    _run(
+        request,
+        services.draw_spot_check,
+        request.user,
+        p,
+        request.POST.get("reason", ""),
+        int(after) if after.isdigit() else None,
+    )
     return redirect(p)
 
 
