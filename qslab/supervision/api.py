@@ -455,3 +455,45 @@ def overview(request: HttpRequest, status: str = "", region: str = "", risk: str
         )
         for r in services.overview(status=status, region=region, risk=risk)
     ]
+
+
+class FigureOut(Schema):
+    indicator: str
+    name_zh: str
+    name_en: str
+    value: float | None
+    target: float | None
+    rule: str
+    source: str
+    period_from: int | None
+    period_to: int | None
+    computed_at: str
+
+
+@router.get(
+    "/entries/{entry_id}/figures",
+    response={200: list[FigureOut], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    auth=PUBLIC,
+    summary="Computed quantitative figures of an evaluated laboratory, with their source and period",
+)
+def entry_figures(request: HttpRequest, entry_id: int):
+    entry = get_visible_or_404(
+        EvaluationEntry.objects.select_related("campaign", "laboratory"), request.user, pk=entry_id
+    )
+    if not (services.oversees(request.user) or entry.campaign.status == "published"):
+        raise PermissionDenied(_("The figures are shown once the results are published."))
+    return [
+        FigureOut(
+            indicator=row["indicator"].code,
+            name_zh=row["indicator"].name_zh,
+            name_en=row["indicator"].name_en,
+            value=row["value"],
+            target=float(row["indicator"].target) if row["indicator"].target is not None else None,
+            rule=row["indicator"].rule,
+            source=row["indicator"].source,
+            period_from=entry.figure_sources.get(row["indicator"].code, {}).get("from"),
+            period_to=entry.figure_sources.get(row["indicator"].code, {}).get("to"),
+            computed_at=row["computed_at"],
+        )
+        for row in services.figure_rows(entry)
+    ]

@@ -226,6 +226,13 @@ CASES = [
         api=True,
         kwargs=lambda w: {"campaign_id": w.campaign.pk},
     ),
+    Case(
+        "qslab_supervision_api_entry_figures",
+        OVERSIGHT,
+        api=True,
+        note="campaign still scoring",
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+    ),
     Case("qslab_supervision_api_overview", OVERSIGHT, api=True),
     Case("qslab_supervision_api_reports", SIGNED_IN, api=True),
     Case(

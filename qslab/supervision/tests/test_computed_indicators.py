@@ -158,6 +158,18 @@ def test_figures_are_computed_from_the_other_apps_when_scoring_opens_with_their_
 
     page = verified_client(env.office).get(own.get_absolute_url()).content.decode()
     assert "funding.execution_rate" in page and f"{env.year}–{env.year}" in page
+    from qslab.accounts.models import ApiToken
+
+    _t, token = ApiToken.issue(env.office, "t")
+    rows = verified_client(None).get(
+        f"/api/supervision/entries/{own.pk}/figures", headers={"Authorization": f"Bearer {token}"}
+    )
+    budget = next(r for r in rows.json() if r["indicator"] == "budget")
+    assert (budget["value"], budget["source"], budget["period_from"]) == (
+        72.0,
+        "funding.execution_rate",
+        env.year,
+    )
 
 
 def test_a_campaign_period_sums_counts_over_its_years(env):
