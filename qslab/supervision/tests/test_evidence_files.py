@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from qslab.core.models import Attachment
-from qslab.core.testing import make_user, verified_client
+from qslab.core.testing import close_quietly, make_user, verified_client
 from qslab.labs.tests.conftest import make_lab, scope_to
 from qslab.supervision import services
 from qslab.supervision.models import Finding, Inspector
@@ -21,7 +21,7 @@ PDF = b"%PDF-1.7\n%evidence\n"
 
 def status_of(client: Any, url: str) -> int:
     response = client.get(url)
-    response.close()
+    close_quietly(response)  # not response.close(): that would close the PostgreSQL test connection
     return response.status_code
 
 
@@ -83,7 +83,7 @@ def test_evidence_is_served_as_a_download_only_to_those_who_see_the_finding(env)
     response = verified_client(env.expert).get(url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == PDF
-    response.close()
+    close_quietly(response)
     assert response["Content-Disposition"].startswith("attachment")
     assert response["X-Content-Type-Options"] == "nosniff"
     services.record_inspection(env.office, env.inspection, conducted_on=timezone.localdate(), summary="s")
