@@ -4,7 +4,8 @@ and expenditures, execution, and subsidy allocations. A laboratory sees only its
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
@@ -13,6 +14,7 @@ from pydantic import StrictBool
 from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
+from qslab.core.uploads import check_upload
 from qslab.funding import reports, services
 from qslab.funding.models import AllocationRun, Budget
 from qslab.labs.models import Laboratory
@@ -230,8 +232,6 @@ def set_indicators(request: HttpRequest, budget_id: int, payload: list[Indicator
     try:
         rows = services.parse_indicators(buffer.getvalue())
     except services.ImportFailed as exc:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({f"item {e.row}: {e.column}": e.message for e in exc.errors}) from exc
     services.set_indicators(request.user, b, rows)
     return _budget(b, full=True)
@@ -283,8 +283,14 @@ def add_expenditure(request: HttpRequest, budget_id: int, payload: ExpenditureIn
 )
 def import_expenditures(request: HttpRequest, budget_id: int, payload: ExpenditureImportIn):
     b = get_editable_or_403(Budget, request.user, pk=budget_id)
+    content = payload.csv.encode()
     try:
-        table = services.read_table("upload.csv", payload.csv.encode())
+        # the same content and size check as an uploaded file, before anything parses it
+        check_upload(ContentFile(content, name="upload.csv"), ("text",), services.IMPORT_MAX_BYTES)
+    except ValidationError as exc:
+        return Status(422, ErrorOut(detail=" ".join(exc.messages), code="invalid_file"))
+    try:
+        table = services.read_table("upload.csv", content)
         n = services.import_expenditures(request.user, b, table, dry_run=payload.dry_run)
     except services.ImportFailed as exc:
         return Status(

@@ -16,3 +16,12 @@ class FundingConfig(AppConfig):
         register_nav(
             _("Budgets"), "funding:budgets", roles={"office", "committee", "authority", "lab_manager"}
         )
+
+        register_nav(_("Self-evaluation reviews"), "funding:reviews", roles={"expert"}, order=52)
+
+        from qslab.core.scheduling import register_job
+
+        register_job(
+            "qslab.funding.tasks.scheduled_monitoring_task",
+            "in-year budget monitoring, once a year from the rules' monitoring date (idempotent)",
+        )

@@ -9,8 +9,15 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.uploads import TABLES, UploadValidator
 from qslab.funding.models import AllocationRun, FundingRules, Grade, Line, Source
-from qslab.funding.services import INDICATOR_COLUMNS
+from qslab.funding.services import (
+    EVIDENCE_KINDS,
+    EVIDENCE_MAX_BYTES,
+    IMPORT_MAX_BYTES,
+    INDICATOR_COLUMNS,
+    expert_candidates,
+)
 from qslab.labs.models import Laboratory
 
 
@@ -81,8 +88,28 @@ class TargetsForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_("CSV or XLSX file"))
+    # Checked by content and size before anything parses it.
+    file = forms.FileField(
+        label=_("CSV or XLSX file"), validators=[UploadValidator(TABLES, max_bytes=IMPORT_MAX_BYTES)]
+    )
     dry_run = forms.BooleanField(label=_("Dry run: check only, save nothing"), required=False)
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(
+        label=_("Evidence file (PDF, XLSX or image)"),
+        validators=[UploadValidator(EVIDENCE_KINDS, max_bytes=EVIDENCE_MAX_BYTES)],
+    )
+    description = forms.CharField(label=_("Description"), required=False, max_length=300)
+
+
+class ExpertsForm(forms.Form):
+    experts = forms.ModelMultipleChoiceField(
+        label=_("Experts reviewing this self-evaluation"),
+        queryset=expert_candidates(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
 
 
 class FlagAnswerForm(forms.Form):
@@ -128,6 +155,7 @@ class RulesForm(forms.ModelForm):
             "grade_good",
             "grade_fair",
             "monitoring_month",
+            "monitoring_day",
             "monitoring_data_month",
             "expected_curve",
             "lag_tolerance",

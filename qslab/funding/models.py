@@ -9,10 +9,12 @@ rows of :class:`FundingRules`, one per year, edited by the office; nothing here 
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -135,6 +137,12 @@ class FundingRules(ChangeLoggedModel):
     monitoring_data_month = models.PositiveSmallIntegerField(
         _("monitoring data up to month"), default=7, help_text=_("expenditures up to the end of this month")
     )
+    monitoring_day = models.PositiveSmallIntegerField(
+        _("monitoring day"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text=_("the daily job runs the monitoring once from this day of the monitoring month on"),
+    )
     expected_curve = models.JSONField(
         _("expected cumulative execution (%) by month"),
         default=list,
@@ -152,6 +160,10 @@ class FundingRules(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return str(self.year)
+
+    def monitoring_date(self) -> dt.date:
+        """The day from which the scheduled job runs the year's in-year monitoring."""
+        return dt.date(self.year, self.monitoring_month, self.monitoring_day)
 
     def expected(self, month: int) -> Decimal:
         """Expected cumulative execution (%) at the end of ``month``."""
@@ -468,6 +480,44 @@ class MonitoringFlag(ChangeLoggedModel):
         return _own_lab_q(user, "budget__laboratory")
 
 
+class MonitoringRun(models.Model):
+    """One run of the in-year monitoring: by the office (any number) or by the daily job (once a year).
+
+    The unique constraint on the scheduled run of a year makes the daily job idempotent even when two
+    workers start it at once.
+    """
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", _("by the daily job")
+        OFFICE = "office", _("by the office")
+
+    year = models.PositiveIntegerField(_("year"))
+    month = models.PositiveSmallIntegerField(_("data up to month"))
+    trigger = models.CharField(_("started by"), max_length=16, choices=Trigger.choices)
+    ran_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ran_at = models.DateTimeField(_("run at"), auto_now_add=True)
+    budgets = models.PositiveIntegerField(_("budgets checked"), default=0)
+    new_flags = models.PositiveIntegerField(_("new flags"), default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("-ran_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("year",), condition=models.Q(trigger="scheduled"), name="funding_one_scheduled_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}-{self.month:02d} ({self.trigger})"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q() if _office_or_committee(user) else models.Q(pk__in=[])
+
+
 def _evaluation_ready(ev: SelfEvaluation) -> str | None:
     missing = [i.name for i in ev.budget.indicators.all() if i.actual is None]
     if missing:
@@ -541,6 +591,12 @@ class SelfEvaluation(ChangeLoggedModel):
     )
     adjustment_reason = models.TextField(_("reason for the adjustment"), blank=True)
     grade = models.CharField(_("grade"), max_length=16, blank=True)
+    experts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("experts assigned to review"),
+        blank=True,
+        related_name="funding_evaluations",
+    )
 
     class Meta:
         ordering = ("-budget__year",)
@@ -566,6 +622,51 @@ class SelfEvaluation(ChangeLoggedModel):
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         return _own_lab_q(user, "budget__laboratory")
+
+
+def evidence_upload_path(instance: EvidenceFile, filename: str) -> str:
+    return f"funding/evidence/{instance.evaluation_id}/{filename}"
+
+
+class EvidenceFile(ChangeLoggedModel):
+    """A file supporting a self-evaluation (PDF, XLSX or an image), checked by content and size on upload.
+
+    Read by the laboratory's managers, the office and the experts assigned to the self-evaluation only.
+    """
+
+    evaluation = models.ForeignKey(SelfEvaluation, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(_("file"), upload_to=evidence_upload_path)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("evaluation", "uploaded_at", "pk")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("funding:evidence", args=[self.pk])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if not getattr(user, "is_authenticated", False):
+            return models.Q(pk__in=[])
+        own = _own_lab_q(user, "evaluation__budget__laboratory")
+        if not own:
+            return own  # everything (Q() | x would narrow it to x)
+        assigned = SelfEvaluation.experts.through.objects.filter(user=user).values("selfevaluation_id")
+        return own | models.Q(evaluation__in=assigned)
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return _own_lab_q(user, "evaluation__budget__laboratory")
 
 
 class Grade(models.TextChoices):
@@ -668,6 +769,36 @@ class Allocation(models.Model):
 
     class Meta:
         ordering = ("run", "-amount", "laboratory__code")
+        constraints = [
+            models.UniqueConstraint(fields=("run", "laboratory"), name="funding_allocation_once_per_run")
+        ]
 
     def __str__(self) -> str:
         return f"{self.run}: {self.laboratory_id} {self.amount}"
+
+
+class SubsidyEntry(models.Model):
+    """An issued allocation written into the laboratory's budget of the following year (once).
+
+    The unique allocation makes the feed idempotent; ``version`` is the budget version that carries the
+    subsidy on the central-subsidy source (``None`` when the budget already carried that amount).
+    """
+
+    allocation = models.OneToOneField(Allocation, on_delete=models.PROTECT, related_name="budget_entry")
+    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="subsidy_entries")
+    version = models.ForeignKey(
+        BudgetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amount = models.DecimalField(_("amount (yuan)"), **MONEY)
+    as_adjustment = models.BooleanField(_("written as an adjustment"), default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("budget", "created", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.budget}: {self.amount}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return _lab_q(user, "budget__laboratory")

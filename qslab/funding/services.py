@@ -19,14 +19,16 @@ from fractions import Fraction
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
 from qslab.core.services import apply_transition, watch
+from qslab.core.uploads import IMAGES, MB, check_upload, safe_filename
 from qslab.funding.models import (
     LEVEL1_OF,
     Allocation,
@@ -36,6 +38,7 @@ from qslab.funding.models import (
     BudgetLine,
     BudgetVersion,
     Comparator,
+    EvidenceFile,
     Expenditure,
     FundingRules,
     Grade,
@@ -45,8 +48,10 @@ from qslab.funding.models import (
     Level2,
     Line,
     MonitoringFlag,
+    MonitoringRun,
     SelfEvaluation,
     Source,
+    SubsidyEntry,
 )
 from qslab.labs.models import Laboratory
 
@@ -82,11 +87,15 @@ def parse_money(value: str) -> Decimal:
 def create_budget(user: Any, laboratory: Laboratory, year: int) -> Budget:
     if not (has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER, scope=laboratory)):
         raise PermissionDenied(_("Only the laboratory's manager or the office may open its budget."))
+    # The laboratory's row is locked so an allocation issued at the same moment either sees this
+    # budget or is seen by it (see feed_subsidy).
+    Laboratory.objects.select_for_update().filter(pk=laboratory.pk).first()
     if Budget.objects.filter(laboratory=laboratory, year=year).exists():
         raise ValidationError({"year": _("This laboratory already has a budget for %(y)s.") % {"y": year}})
     with acting_as(user):
         budget = Budget.objects.create(laboratory=laboratory, year=year)
     watch(budget, user)
+    feed_subsidy(user, laboratory, year)
     return budget
 
 
@@ -97,6 +106,13 @@ def save_budget_version(
     """Write the lines as a new version. Versions are never changed; after an approval, a reason is due."""
     _editable(Budget, user, budget, _("You may not change this budget."))
     budget = Budget.objects.select_for_update().get(pk=budget.pk)
+    return _write_version(user, budget, amounts, reason)
+
+
+def _write_version(
+    user: Any, budget: Budget, amounts: dict[tuple[str, str], Decimal], reason: str
+) -> BudgetVersion:
+    """The version itself, on a budget row the caller has locked (permission checked by the caller)."""
     if budget.status != "draft":
         raise ValidationError(_("Only a budget in draft can be changed; start an adjustment first."))
     reason = (reason or "").strip()
@@ -226,12 +242,15 @@ def set_indicators(user: Any, budget: Budget, rows: list[dict[str, Any]]) -> lis
 # ----------------------------------------------------------------------------------------- execution
 
 EXPENDITURE_COLUMNS = ("date", "line", "source", "amount", "description", "reference")
+#: an expenditure file (CSV or XLSX) is checked by content and size before it is parsed
+IMPORT_MAX_BYTES = 10 * MB
 EXPENDITURE_REQUIRED = ("date", "line", "source", "amount")
 
 
 def read_table(filename: str, content: bytes) -> list[list[str]]:
-    """Rows of a CSV (UTF-8) or XLSX file (the first sheet, read with ``qslab.labs.xlsx``)."""
-    if filename.lower().endswith(".xlsx"):
+    """Rows of a CSV (UTF-8) or XLSX file (the first sheet, read with ``qslab.labs.xlsx``); an XLSX is
+    known by its content as well as its name."""
+    if filename.lower().endswith(".xlsx") or content.startswith(b"PK\x03\x04"):
         from qslab.labs.xlsx import XlsxError, read_xlsx
 
         try:
@@ -420,44 +439,148 @@ def lags(budget: Budget, month: int, rules: FundingRules | None = None) -> list[
 # ---------------------------------------------------------------------------------------- monitoring
 
 
+def _monitor(
+    year: int, month: int, rules: FundingRules, progress: Any = None
+) -> tuple[int, list[MonitoringFlag]]:
+    """Flag execution lags and targets off track for every approved budget of ``year`` on data up to
+    ``month``; flags already raised for that month are not raised again. (budgets checked, new flags)."""
+    pace = Decimal(month) / 12
+    made = []
+    # The budgets' rows are locked (in one order), so two runs at the same moment (the daily job and
+    # the office) do not both raise the same flag.
+    budgets = list(
+        Budget.objects.select_for_update(of=("self",))
+        .filter(year=year, approved_version__isnull=False)
+        .select_related("laboratory")
+        .order_by("pk")
+    )
+    if progress is not None:
+        progress.row.total = len(budgets)
+        progress.row.save(update_fields=["total", "updated"])
+    for budget in budgets:
+        existing = set(budget.flags.filter(month=month).values_list("kind", "subject"))
+        found = [
+            (MonitoringFlag.Kind.EXECUTION, lag.subject, lag.expected, lag.actual)
+            for lag in lags(budget, month, rules)
+        ]
+        for ind in budget.indicators.filter(actual__isnull=False, comparator=Comparator.GE):
+            if ind.target and ind.actual < ind.target * pace * (1 - Decimal(rules.lag_tolerance) / 100):
+                found.append((MonitoringFlag.Kind.TARGET, ind.name[:200], ind.target * pace, ind.actual))
+        for kind, subject, expected, actual in found:
+            if (kind, subject) in existing:
+                continue
+            made.append(
+                MonitoringFlag.objects.create(
+                    budget=budget,
+                    month=month,
+                    kind=kind,
+                    subject=subject,
+                    expected=Decimal(expected).quantize(CENT),
+                    actual=Decimal(actual).quantize(CENT),
+                )
+            )
+        if progress is not None:
+            progress.advance(message=str(budget.laboratory))
+    return len(budgets), made
+
+
+def _notify_monitoring(run: MonitoringRun, made: list[MonitoringFlag]) -> None:
+    """Each flagged laboratory's managers learn what to answer; the office learns the outcome."""
+    from qslab.core.notifications import notify
+    from qslab.funding.models import _managers, _office
+
+    by_budget: dict[int, list[MonitoringFlag]] = defaultdict(list)
+    for flag in made:
+        by_budget[flag.budget_id].append(flag)
+    for flags in by_budget.values():
+        budget = flags[0].budget
+        notify(
+            _managers(budget),
+            verb="monitoring_flags",
+            text_en=(
+                f"In-year monitoring {run.year} (data to month {run.month}): {len(flags)} deviation(s) "
+                f"flagged for {budget}. Give a cause and a corrective action for each."
+            ),
+            text_zh=(
+                f"{run.year}年绩效运行监控（数据截至{run.month}月）：{budget}有{len(flags)}项偏差，"
+                "请逐项说明原因并提出纠偏措施。"
+            ),
+            obj=budget,
+        )
+    notify(
+        _office(run),
+        verb="monitoring_run",
+        text_en=(
+            f"In-year monitoring {run.year} (data to month {run.month}) ran: {run.budgets} budget(s) "
+            f"checked, {run.new_flags} new flag(s) in {len(by_budget)} laboratory(ies)."
+        ),
+        text_zh=(
+            f"{run.year}年绩效运行监控（数据截至{run.month}月）已完成：检查预算{run.budgets}个，"
+            f"新增偏差{run.new_flags}项，涉及实验室{len(by_budget)}个。"
+        ),
+        link=reverse("funding:monitoring"),
+    )
+
+
 @transaction.atomic
 def run_monitoring(user: Any, year: int, month: int | None = None) -> list[MonitoringFlag]:
-    """The in-year "double monitoring": flag execution lags and targets off track for every approved
-    budget of ``year`` on data up to ``month`` (default: the rules' data month). Idempotent per month."""
+    """The in-year "double monitoring" run by the office: flag execution lags and targets off track for
+    every approved budget of ``year`` on data up to ``month`` (default: the rules' data month).
+    Idempotent per month; the flagged laboratories' managers are notified."""
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office runs the monitoring."))
     rules = FundingRules.for_year(year)
     month = month or rules.monitoring_data_month
     if not 1 <= month <= 12:
         raise ValidationError({"month": _("The month must be 1 to 12.")})
-    pace = Decimal(month) / 12
-    made = []
     with acting_as(user, f"monitoring {year}-{month:02d}"):
-        for budget in Budget.objects.filter(year=year, approved_version__isnull=False).select_related(
-            "laboratory"
-        ):
-            existing = set(budget.flags.filter(month=month).values_list("kind", "subject"))
-            found = [
-                (MonitoringFlag.Kind.EXECUTION, lag.subject, lag.expected, lag.actual)
-                for lag in lags(budget, month, rules)
-            ]
-            for ind in budget.indicators.filter(actual__isnull=False, comparator=Comparator.GE):
-                if ind.target and ind.actual < ind.target * pace * (1 - Decimal(rules.lag_tolerance) / 100):
-                    found.append((MonitoringFlag.Kind.TARGET, ind.name[:200], ind.target * pace, ind.actual))
-            for kind, subject, expected, actual in found:
-                if (kind, subject) in existing:
-                    continue
-                made.append(
-                    MonitoringFlag.objects.create(
-                        budget=budget,
-                        month=month,
-                        kind=kind,
-                        subject=subject,
-                        expected=Decimal(expected).quantize(CENT),
-                        actual=Decimal(actual).quantize(CENT),
-                    )
-                )
+        checked, made = _monitor(year, month, rules)
+    run = MonitoringRun.objects.create(
+        year=year,
+        month=month,
+        trigger=MonitoringRun.Trigger.OFFICE,
+        ran_by=user,
+        budgets=checked,
+        new_flags=len(made),
+    )
+    _notify_monitoring(run, made)
     return made
+
+
+def scheduled_monitoring_due(today: dt.date | None = None) -> FundingRules | None:
+    """The rules of this year if the scheduled monitoring is due (its date reached, not yet run)."""
+    today = today or timezone.localdate()
+    rules = FundingRules.for_year(today.year)
+    if today < rules.monitoring_date():
+        return None
+    if MonitoringRun.objects.filter(year=today.year, trigger=MonitoringRun.Trigger.SCHEDULED).exists():
+        return None
+    return rules
+
+
+def run_scheduled_monitoring(progress: Any = None, task_id: str = "") -> MonitoringRun | None:
+    """The daily job's part: once the rules' monitoring date of this year is reached, run the monitoring
+    on the rules' data month, once (a second run that day or later does nothing), flag, and notify the
+    laboratories' managers and the office. ``None`` when not due or already done."""
+    rules = scheduled_monitoring_due()
+    if rules is None:
+        return None
+    try:
+        with transaction.atomic():
+            run = MonitoringRun.objects.create(
+                year=rules.year,
+                month=rules.monitoring_data_month,
+                trigger=MonitoringRun.Trigger.SCHEDULED,
+                task_id=task_id[:64],
+            )
+            with acting_as(None, f"scheduled monitoring {rules.year}-{rules.monitoring_data_month:02d}"):
+                run.budgets, made = _monitor(rules.year, rules.monitoring_data_month, rules, progress)
+            run.new_flags = len(made)
+            run.save(update_fields=["budgets", "new_flags"])
+            _notify_monitoring(run, made)
+    except IntegrityError:
+        return None  # another worker ran it at the same moment
+    return run
 
 
 @transaction.atomic
@@ -627,6 +750,75 @@ def record_actuals(
 def move_evaluation(user: Any, ev: SelfEvaluation, transition: str, reason: str = "") -> SelfEvaluation:
     apply_transition(ev, transition, user, reason=reason)
     ev.refresh_from_db()
+    return ev
+
+
+#: what a self-evaluation's evidence may be: PDF, spreadsheets (XLSX) and images, checked by content
+EVIDENCE_KINDS = ("pdf", "xlsx", *IMAGES)
+EVIDENCE_MAX_BYTES = 20 * MB
+
+
+@transaction.atomic
+def attach_evidence(user: Any, ev: SelfEvaluation, upload: Any, description: str = "") -> EvidenceFile:
+    """Attach a file (PDF, XLSX or image, by its content; at most 20 MB) to a self-evaluation in draft."""
+    _editable(SelfEvaluation, user, ev, _("You may not change this self-evaluation."))
+    if ev.status != "draft":
+        raise ValidationError(_("A submitted self-evaluation cannot be changed."))
+    try:
+        check_upload(upload, EVIDENCE_KINDS, EVIDENCE_MAX_BYTES)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    name = safe_filename(upload.name or "evidence")[:200]
+    with acting_as(user):
+        return EvidenceFile.objects.create(
+            evaluation=ev,
+            file=upload,
+            name=name,
+            description=(description or "").strip()[:300],
+            size=upload.size,
+            sha256=digest.hexdigest(),
+            uploaded_by=user,
+        )
+
+
+def expert_candidates() -> Any:
+    """Users who may be assigned to review self-evaluations: active holders of the expert role."""
+    from qslab.accounts.models import User
+
+    return (
+        User.objects.filter(is_active=True, role_memberships__role=Role.EXPERT, role_memberships__active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
+@transaction.atomic
+def assign_evaluation_experts(user: Any, ev: SelfEvaluation, experts: list[Any]) -> SelfEvaluation:
+    """The office names the experts who review a self-evaluation (they may then read its evidence)."""
+    from qslab.core.notifications import notify
+
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office assigns experts."))
+    allowed = set(expert_candidates().values_list("pk", flat=True))
+    strangers = [str(e) for e in experts if e.pk not in allowed]
+    if strangers:
+        raise ValidationError({"experts": _("Not experts: %(names)s.") % {"names": ", ".join(strangers)}})
+    before = set(ev.experts.values_list("pk", flat=True))
+    ev.experts.set(experts)
+    names = ", ".join(sorted(e.get_username() for e in experts)) or "-"
+    with acting_as(user, f"experts: {names}"):
+        ev.save(update_fields=["last_updated"])  # a change record names the experts
+    notify(
+        [e for e in experts if e.pk not in before],
+        verb="evaluation_review_assigned",
+        text_en=f"You are asked to review the self-evaluation {ev.budget} and its evidence.",
+        text_zh=f"请审阅{ev.budget}的绩效自评及佐证材料。",
+        link=reverse("funding:reviews"),
+    )
     return ev
 
 
@@ -854,7 +1046,89 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     run.status = AllocationRun.Status.ISSUED
     with acting_as(user, "issue allocation"):
         run.save(update_fields=["document", "status", "last_updated"])
+    # The issued amounts go into next year's budgets (those not opened yet get them when opened).
+    for a in sorted(allocations, key=lambda a: a.laboratory.code):
+        if a.eligible and a.amount > 0:
+            feed_subsidy(user, a.laboratory, run.year + 1)
     return run
+
+
+def _spread(total: Decimal, central: dict[str, Decimal]) -> dict[tuple[str, str], Decimal]:
+    """The central-subsidy cells carrying ``total``: in proportion to the central cells the budget has
+    (exactly, by largest remainder), or all on the line item "other" when it has none."""
+    weights = [(line, amount) for line, amount in sorted(central.items()) if amount > 0]
+    if not weights:
+        return {(Line.OTHER, Source.CENTRAL): total}
+    return {(line, Source.CENTRAL): amount for line, amount in largest_remainder(total, weights).items()}
+
+
+@transaction.atomic
+def feed_subsidy(user: Any, laboratory: Laboratory, year: int) -> list[SubsidyEntry]:
+    """Write the subsidy issued to ``laboratory`` (allocations of evaluation year ``year - 1``) into
+    its ``year`` budget as the central-subsidy source, once per allocation (idempotent).
+
+    A draft budget gets a new version; an approved one is put into adjustment with the reason and gets
+    the new version there (the approved version stays in force until the next approval); a submitted
+    one is returned to draft with the reason first. Every version is kept and every step audited. When
+    the budget already carries the amount, the allocation is only marked as entered.
+    """
+    Laboratory.objects.select_for_update().filter(pk=laboratory.pk).first()
+    budget = Budget.objects.select_for_update().filter(laboratory=laboratory, year=year).first()
+    if budget is None:
+        return []  # written when the budget is opened (create_budget)
+    pending = list(
+        Allocation.objects.filter(
+            laboratory=laboratory,
+            run__year=year - 1,
+            run__status=AllocationRun.Status.ISSUED,
+            eligible=True,
+            amount__gt=0,
+            budget_entry__isnull=True,
+        )
+        .select_related("run__document")
+        .order_by("run_id")
+    )
+    if not pending:
+        return []
+    target = allocated_subsidy(laboratory, year) or Decimal("0.00")
+    current = budget.current_version
+    amounts = current.amounts() if current else {}
+    central = {line: a for (line, source), a in amounts.items() if source == Source.CENTRAL}
+    version, adjustment = None, False
+    if sum(central.values(), Decimal(0)) != target:
+        numbers = "、".join(a.run.document.number for a in pending if a.run.document_id)
+        reason = (
+            f"中央补助资金{target}元（{numbers}）列入{year}年预算 / "
+            f"central subsidy of {target} yuan issued ({numbers}) entered in the {year} budget"
+        )
+        if budget.status == "approved":
+            apply_transition(budget, "adjust", user, reason=reason)
+            adjustment = True
+        elif budget.status == "submitted":
+            apply_transition(budget, "return", user, reason=reason)
+        budget.refresh_from_db()
+        new_amounts = {k: v for k, v in amounts.items() if k[1] != Source.CENTRAL}
+        new_amounts.update(_spread(target, central))
+        version = _write_version(user, budget, new_amounts, reason)
+        from qslab.core.notifications import notify
+        from qslab.funding.models import _managers
+
+        notify(
+            _managers(budget),
+            verb="subsidy_entered",
+            text_en=(
+                f"The central subsidy of {target} yuan is entered in {budget} (version {version.number}); "
+                "check its line items and submit the budget."
+            ),
+            text_zh=f"中央补助资金{target}元已列入{budget}（第{version.number}版），请核对支出明细后提交预算。",
+            obj=budget,
+        )
+    return [
+        SubsidyEntry.objects.create(
+            allocation=a, budget=budget, version=version, amount=a.amount, as_adjustment=adjustment
+        )
+        for a in pending
+    ]
 
 
 def allocated_subsidy(laboratory: Laboratory, year: int) -> Decimal | None:
@@ -875,8 +1149,6 @@ def allocated_subsidy(laboratory: Laboratory, year: int) -> Decimal | None:
 
 def queue_items(user: Any) -> list[Any]:
     """Budget and self-evaluation due for a lab's managers; approvals and reviews for the office."""
-    from django.urls import reverse
-
     from qslab.core.dashboard import QueueItem
 
     if user is None or not user.is_authenticated:
@@ -885,7 +1157,10 @@ def queue_items(user: Any) -> list[Any]:
     year = timezone.localdate().year
     if has_role(user, Role.OFFICE):
         rules = FundingRules.for_year(year)
-        if timezone.localdate().month == rules.monitoring_month:
+        if (
+            timezone.localdate().month == rules.monitoring_month
+            and not MonitoringRun.objects.filter(year=year, month=rules.monitoring_data_month).exists()
+        ):
             items.append(
                 QueueItem(
                     _("Run the in-year monitoring of %(y)s (data to month %(m)s)")

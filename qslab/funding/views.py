@@ -21,17 +21,20 @@ from django.views.decorators.http import require_POST
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.funding import forms, reports, services
 from qslab.funding.charts import execution_chart_svg, group_bars_svg, stacked_counts_svg
 from qslab.funding.models import (
     AllocationRun,
     Budget,
+    EvidenceFile,
     FundingRules,
     Grade,
     LabGrade,
     Line,
     MonitoringFlag,
+    MonitoringRun,
     SelfEvaluation,
     Source,
 )
@@ -328,10 +331,14 @@ def monitoring(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(n)d new flags.") % {"n": len(made)})
             return redirect("funding:monitoring")
     flags = MonitoringFlag.objects.visible_to(request.user).select_related("budget__laboratory")[:300]
+    rules = FundingRules.for_year(year)
     return render(
         request,
         "funding/monitoring.html",
         {
+            "rules": rules,
+            "monitoring_date": rules.monitoring_date(),
+            "runs": MonitoringRun.objects.select_related("ran_by")[:10],
             "form": form,
             "flags": flags,
             "is_office": has_role(request.user, Role.OFFICE),
@@ -392,6 +399,12 @@ def evaluation(request: HttpRequest, budget_id: int) -> HttpResponse:
             "preview": preview,
             "rules": FundingRules.for_year(item.year),
             "history": history_of(ev),
+            "evidence": ev.evidence.visible_to(request.user),
+            "evidence_form": forms.EvidenceForm() if ev.status == "draft" else None,
+            "experts": ev.experts.order_by("username"),
+            "experts_form": forms.ExpertsForm(initial={"experts": ev.experts.all()})
+            if has_role(request.user, Role.OFFICE)
+            else None,
         },
     )
 
@@ -412,6 +425,62 @@ def evaluation_transition(request: HttpRequest, budget_id: int, transition: str)
     else:
         messages.success(request, _("Done."))
     return redirect("funding:evaluation", item.pk)
+
+
+@login_required
+@require_POST
+def evidence_upload(request: HttpRequest, budget_id: int) -> HttpResponse:
+    ev = get_editable_or_403(SelfEvaluation, request.user, budget_id=budget_id)
+    form = forms.EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attach_evidence(
+                request.user, ev, form.cleaned_data["file"], form.cleaned_data["description"]
+            )
+        except ValidationError as exc:
+            for m in _errors(exc):
+                messages.error(request, m)
+        else:
+            messages.success(request, _("Evidence attached."))
+    else:
+        for errors in form.errors.values():
+            for m in errors:
+                messages.error(request, m)
+    return redirect("funding:evaluation", budget_id)
+
+
+@login_required
+def evidence(request: HttpRequest, evidence_id: int) -> HttpResponse:
+    """One evidence file: for the laboratory's managers, the office and the assigned experts only."""
+    item = get_visible_or_404(EvidenceFile, request.user, pk=evidence_id)
+    return download_response(item.file, item.name)
+
+
+@login_required
+@require_POST
+def evaluation_experts(request: HttpRequest, budget_id: int) -> HttpResponse:
+    _office(request)
+    ev = get_visible_or_404(SelfEvaluation, request.user, budget_id=budget_id)
+    form = forms.ExpertsForm(request.POST)
+    if form.is_valid():
+        services.assign_evaluation_experts(request.user, ev, list(form.cleaned_data["experts"]))
+        messages.success(request, _("Experts assigned."))
+    else:
+        messages.error(request, _("Choose experts from the list."))
+    return redirect("funding:evaluation", budget_id)
+
+
+@login_required
+def reviews(request: HttpRequest) -> HttpResponse:
+    """The self-evaluations an expert is assigned to review, with their evidence."""
+    if not (has_role(request.user, Role.EXPERT) or has_role(request.user, Role.OFFICE)):
+        raise PermissionDenied(_("This page is for the experts reviewing self-evaluations."))
+    assigned = (
+        SelfEvaluation.objects.filter(experts=request.user)
+        .select_related("budget__laboratory")
+        .prefetch_related("evidence")
+    )
+    return render(request, "funding/reviews.html", {"evaluations": assigned})
 
 
 @login_required

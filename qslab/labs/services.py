@@ -49,6 +49,12 @@ PROFILE_FIELDS = (
 #: what only the office changes (never ``status``: that moves through the workflow)
 OFFICE_FIELDS = ("code", "name_zh", "name_en", "supporting_institution", "region_code", "direction")
 M2M_FIELDS = ("fields", "priorities", "industry_chains")
+#: fields of a named laboratory that change only through an approved major-change report (supervision)
+GOVERNED_FIELDS = ("director_name", "director_title")
+#: fields an approved major-change report may write (see :func:`apply_major_change`)
+MAJOR_CHANGE_FIELDS = (*GOVERNED_FIELDS, "supporting_institution", "direction")
+#: states in which the governed fields are locked; before naming, the record is still being built
+GOVERNED_STATES = ("named", "under_rectification", "suspended")
 FIGURE_FIELDS = ("staff", "instrument_value", "standards_drafted", "patents", "services_delivered")
 
 
@@ -94,16 +100,39 @@ def register_laboratory(user: Any, data: dict[str, Any]) -> Laboratory:
     return lab
 
 
+def editable_fields(user: Any, lab: Laboratory) -> tuple[str, ...]:
+    """The fields ``user`` may change directly on ``lab``: the office all but the status, its manager
+    the profile; once the lab is named, nobody changes the director here (major-change report)."""
+    office = has_role(user, Role.OFFICE)
+    fields = (*OFFICE_FIELDS, *PROFILE_FIELDS, *M2M_FIELDS) if office else PROFILE_FIELDS
+    if lab.status in GOVERNED_STATES:
+        fields = tuple(f for f in fields if f not in GOVERNED_FIELDS)
+    return fields
+
+
+def _governed_change_refused(lab: Laboratory, data: dict[str, Any]) -> None:
+    changed = [f for f in GOVERNED_FIELDS if f in data and (data[f] or "") != (getattr(lab, f) or "")]
+    if lab.status in GOVERNED_STATES and changed:
+        raise PermissionDenied(
+            _(
+                "The director of a named laboratory changes only through an approved major-change "
+                "report (Supervision → report a major change)."
+            )
+        )
+
+
 @transaction.atomic
 def edit_laboratory(user: Any, lab: Laboratory, data: dict[str, Any]) -> Laboratory:
-    """Change a laboratory's record: the office all of it but the status, its manager the profile."""
+    """Change a laboratory's record: the office all of it but the status, its manager the profile.
+    The director of a named laboratory is written only by :func:`apply_major_change`."""
     if not Laboratory.objects.editable_by(user).filter(pk=lab.pk).exists():
         raise PermissionDenied(_("You may view this laboratory but not change it."))
-    office = has_role(user, Role.OFFICE)
-    allowed = (*OFFICE_FIELDS, *PROFILE_FIELDS, *M2M_FIELDS) if office else PROFILE_FIELDS
-    refused = sorted(set(data) - set(allowed))
     if "status" in data:
         raise PermissionDenied(_("The status changes only through the lifecycle actions."))
+    _governed_change_refused(lab, data)
+    data = {k: v for k, v in data.items() if not (k in GOVERNED_FIELDS and lab.status in GOVERNED_STATES)}
+    allowed = editable_fields(user, lab)
+    refused = sorted(set(data) - set(allowed))
     if refused:
         raise PermissionDenied(
             _("You may not change these fields of the laboratory: %(fields)s.")
@@ -122,6 +151,70 @@ def edit_laboratory(user: Any, lab: Laboratory, data: dict[str, Any]) -> Laborat
             if f in data:
                 getattr(lab, f).set(data[f])
     return lab
+
+
+@transaction.atomic
+def apply_major_change(user: Any, lab: Laboratory, data: dict[str, Any], *, change: Any) -> Laboratory:
+    """Write an approved major-change report (director, supporting institution, direction) to the
+    registry. ``change`` is the supervision app's report; it must be approved and about ``lab``."""
+    from qslab.supervision.models import MajorChange
+
+    _require_office(user, _("Only the committee office writes an approved major change."))
+    if not MajorChange.objects.filter(
+        pk=getattr(change, "pk", None), laboratory=lab, status="approved"
+    ).exists():
+        raise PermissionDenied(_("Only an approved major-change report of this laboratory changes it."))
+    refused = sorted(set(data) - set(MAJOR_CHANGE_FIELDS))
+    if refused:
+        raise PermissionDenied(
+            _("A major change may not set these fields: %(fields)s.") % {"fields": ", ".join(refused)}
+        )
+    lab = Laboratory.objects.select_for_update().get(pk=lab.pk)
+    for f, value in data.items():
+        setattr(lab, f, value)
+    lab.full_clean(exclude=["status"], validate_unique=True)
+    with acting_as(user, str(change)):
+        lab.save(update_fields=[*data, "last_updated"])
+    return lab
+
+
+def _rectification_deadlines(lab: Laboratory) -> Any:
+    """The open deadlines the ``order_rectification`` step opened for the lab's managers."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    rule = LIFECYCLE.transition("order_rectification").deadline
+    assert rule is not None
+    return Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(Laboratory),
+        object_id=str(lab.pk),
+        label_en=rule.label_en,
+        done_at__isnull=True,
+    )
+
+
+@transaction.atomic
+def close_rectification_deadline(user: Any, lab: Laboratory) -> int:
+    """Close the lab's open rectification deadline (the order it belongs to was answered, lapsed or
+    closed); returns how many were closed."""
+    from django.utils import timezone
+
+    if not (
+        has_role(user, Role.OFFICE)
+        or has_role(user, Role.COMMITTEE)
+        or has_role(user, Role.LAB_MANAGER, scope=lab)
+    ):
+        raise PermissionDenied(_("Only the office, the committee or the lab's manager closes this deadline."))
+    return _rectification_deadlines(lab).update(done_at=timezone.now())
+
+
+@transaction.atomic
+def move_rectification_deadline(user: Any, lab: Laboratory, due: Any) -> int:
+    """Set the lab's open rectification deadline to ``due`` (the order's deadline, e.g. after an
+    extension); returns how many were moved."""
+    _require_office(user, _("Only the committee office moves a rectification deadline."))
+    return _rectification_deadlines(lab).update(due=due, overdue_at=None, reminded_at=None)
 
 
 def move_laboratory(user: Any, lab: Laboratory, transition: str, reason: str = "") -> Laboratory:

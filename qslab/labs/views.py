@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.syndication.views import Feed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.forms import modelform_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -185,10 +186,13 @@ def _add_errors(form: Any, exc: ValidationError) -> None:
 @login_required
 def lab_edit(request: HttpRequest, lab_id: int) -> HttpResponse:
     lab = get_editable_or_403(Laboratory, request.user, pk=lab_id)
-    form_class = LaboratoryForm if has_role(request.user, Role.OFFICE) else ProfileForm
+    base = LaboratoryForm if has_role(request.user, Role.OFFICE) else ProfileForm
+    allowed = services.editable_fields(request.user, lab)
+    fields = [f for f in base.Meta.fields if f in allowed]
+    form_class = modelform_factory(Laboratory, form=base, fields=fields)
     form = form_class(request.POST or None, instance=lab)
     if request.method == "POST" and form.is_valid():
-        data = {f: form.cleaned_data[f] for f in form_class.Meta.fields}
+        data = {f: form.cleaned_data[f] for f in fields}
         try:
             services.edit_laboratory(request.user, Laboratory.objects.get(pk=lab.pk), data)
         except ValidationError as exc:
@@ -196,7 +200,11 @@ def lab_edit(request: HttpRequest, lab_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return redirect(lab)
-    return render(request, "labs/lab_form.html", {"form": form, "lab": lab})
+    return render(
+        request,
+        "labs/lab_form.html",
+        {"form": form, "lab": lab, "director_governed": lab.status in services.GOVERNED_STATES},
+    )
 
 
 @login_required

@@ -174,6 +174,44 @@ def move_order(request: HttpRequest, order_id: int, transition: str, payload: Su
     return _order(services.move_order(request.user, item, transition, payload.reason))
 
 
+class LabStatusOut(Schema):
+    laboratory_id: int
+    status: str
+    document_number: str | None
+
+
+def _lab_status(lab) -> LabStatusOut:  # type: ignore[no-untyped-def]
+    return LabStatusOut(
+        laboratory_id=lab.pk,
+        status=lab.status,
+        document_number=lab.last_document.number if lab.last_document_id else None,
+    )
+
+
+@router.post(
+    "/laboratories/{lab_id}/suspend",
+    response={200: LabStatusOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Suspend a laboratory with a reason (office; issues the numbered public decision)",
+)
+def suspend_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitionIn):
+    from qslab.labs.models import Laboratory
+
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    return _lab_status(services.suspend_laboratory(request.user, lab, payload.reason))
+
+
+@router.post(
+    "/laboratories/{lab_id}/restore",
+    response={200: LabStatusOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Restore a suspended laboratory with a reason (office; issues the numbered public decision)",
+)
+def restore_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitionIn):
+    from qslab.labs.models import Laboratory
+
+    lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
+    return _lab_status(services.restore_laboratory(request.user, lab, payload.reason))
+
+
 @router.get("/sanctions", response=list[SanctionOut], auth=PUBLIC, summary="The public sanctions list")
 def sanctions(request: HttpRequest):
     return [
@@ -416,4 +454,46 @@ def overview(request: HttpRequest, status: str = "", region: str = "", risk: str
             open_orders=r.open_orders,
         )
         for r in services.overview(status=status, region=region, risk=risk)
+    ]
+
+
+class FigureOut(Schema):
+    indicator: str
+    name_zh: str
+    name_en: str
+    value: float | None
+    target: float | None
+    rule: str
+    source: str
+    period_from: int | None
+    period_to: int | None
+    computed_at: str
+
+
+@router.get(
+    "/entries/{entry_id}/figures",
+    response={200: list[FigureOut], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    auth=PUBLIC,
+    summary="Computed quantitative figures of an evaluated laboratory, with their source and period",
+)
+def entry_figures(request: HttpRequest, entry_id: int):
+    entry = get_visible_or_404(
+        EvaluationEntry.objects.select_related("campaign", "laboratory"), request.user, pk=entry_id
+    )
+    if not (services.oversees(request.user) or entry.campaign.status == "published"):
+        raise PermissionDenied(_("The figures are shown once the results are published."))
+    return [
+        FigureOut(
+            indicator=row["indicator"].code,
+            name_zh=row["indicator"].name_zh,
+            name_en=row["indicator"].name_en,
+            value=row["value"],
+            target=float(row["indicator"].target) if row["indicator"].target is not None else None,
+            rule=row["indicator"].rule,
+            source=row["indicator"].source,
+            period_from=entry.figure_sources.get(row["indicator"].code, {}).get("from"),
+            period_to=entry.figure_sources.get(row["indicator"].code, {}).get("to"),
+            computed_at=row["computed_at"],
+        )
+        for row in services.figure_rows(entry)
     ]

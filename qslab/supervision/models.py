@@ -276,6 +276,14 @@ class Inspector(ChangeLoggedModel):
 
 DEFAULT_PROPORTIONS = {"high": 0.5, "normal": 0.2, "low": 0.05}
 
+#: the conflict rules a plan may use, with the label the office reads (English and Chinese via i18n)
+CONFLICT_RULE_LABELS = {
+    "same_organisation": _("inspector from the laboratory's supporting institution"),
+    "same_province": _("inspector from the laboratory's province"),
+    "same_region": _("inspector from the laboratory's region (same region code)"),
+}
+RISK_CLASS_LABELS = {"high": _("high"), "normal": _("normal"), "low": _("low")}
+
 
 PLAN_WORKFLOW = Workflow(
     state_field="status",
@@ -356,6 +364,14 @@ class SpotCheckPlan(ChangeLoggedModel):
         if missing:
             return str(_("Results not yet entered for: %(labs)s.") % {"labs": ", ".join(missing)})
         return None
+
+    @property
+    def conflict_rule_labels(self) -> list[str]:
+        return [str(CONFLICT_RULE_LABELS.get(r, r)) for r in self.conflict_rules]
+
+    @property
+    def proportion_labels(self) -> list[str]:
+        return [f"{RISK_CLASS_LABELS.get(k, k)} {float(v):g}" for k, v in sorted(self.proportions.items())]
 
     @property
     def current_draw(self) -> SpotCheckDraw | None:
@@ -494,6 +510,12 @@ class EvaluationCampaign(ChangeLoggedModel):
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     year = models.PositiveIntegerField(_("year"))
+    period_from = models.PositiveIntegerField(
+        _("period starts in"),
+        null=True,
+        blank=True,
+        help_text=_("first year the computed figures cover (default: the campaign year)"),
+    )
     version = models.PositiveIntegerField(_("indicator version"), default=1)
     scoring_due = models.DateField(_("scoring due"), null=True, blank=True)
     grades = models.JSONField(
@@ -519,6 +541,16 @@ class EvaluationCampaign(ChangeLoggedModel):
     def get_absolute_url(self) -> str:
         return reverse("supervision:campaign", args=[self.pk])
 
+    @property
+    def period(self) -> tuple[int, int]:
+        """The calendar years (first, last) the computed figures cover."""
+        return (min(self.period_from or self.year, self.year), self.year)
+
+    @property
+    def period_years(self) -> list[int]:
+        first, last = self.period
+        return list(range(first, last + 1))
+
     def unscored_problem(self) -> str | None:
         missing = [str(e.laboratory) for e in self.entries.all() if e.total is None]
         if missing:
@@ -538,12 +570,18 @@ class EvaluationCampaign(ChangeLoggedModel):
 
 class Indicator(models.Model):
     """A node of a campaign's indicator tree. Leaves are scored: qualitative by experts (0–100) or
-    quantitative from a figure scaled against ``target`` (value / target × 100, capped at 100)."""
+    quantitative from a figure computed from ``source`` (see ``qslab.supervision.figures``) and scaled
+    against ``target`` by ``rule``: *at least* scores value / target × 100 (capped at 100); *at most*
+    scores 100 up to the target and loses (value − target) / (target + 1) × 100 beyond it."""
 
     class Kind(models.TextChoices):
         GROUP = "group", _("group")
         QUALITATIVE = "qualitative", _("qualitative (expert-scored)")
         QUANTITATIVE = "quantitative", _("quantitative (computed)")
+
+    class Rule(models.TextChoices):
+        AT_LEAST = "at_least", _("at least the target (more is better)")
+        AT_MOST = "at_most", _("at most the target (less is better)")
 
     campaign = models.ForeignKey(EvaluationCampaign, on_delete=models.CASCADE, related_name="indicators")
     parent = models.ForeignKey(
@@ -564,6 +602,15 @@ class Indicator(models.Model):
         blank=True,
         help_text=_("quantitative only"),
     )
+    source = models.CharField(
+        _("computed from"),
+        max_length=60,
+        blank=True,
+        help_text=_(
+            "quantitative only: the source key of the computed figure, e.g. outputs.standards_published"
+        ),
+    )
+    rule = models.CharField(_("scoring rule"), max_length=10, choices=Rule.choices, default=Rule.AT_LEAST)
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -588,6 +635,12 @@ class EvaluationEntry(ChangeLoggedModel):
     experts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="evaluation_entries", blank=True)
     self_report = models.TextField(_("self-evaluation report"), blank=True)
     figures = models.JSONField(_("quantitative figures"), default=dict, blank=True)
+    figure_sources = models.JSONField(
+        _("where the figures come from"),
+        default=dict,
+        blank=True,
+        help_text=_("per indicator: the source key, the period and when the figure was computed"),
+    )
     total = models.DecimalField(_("total score"), max_digits=6, decimal_places=2, null=True, blank=True)
     grade = models.CharField(_("grade"), max_length=20, blank=True)
     rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)

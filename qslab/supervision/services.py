@@ -27,9 +27,11 @@ from qslab.core.documents import issue_document
 from qslab.core.models import Deadline
 from qslab.core.notifications import notify
 from qslab.core.services import add_attachment, apply_transition
+from qslab.core.uploads import DOCUMENTS, MB, UploadValidator
 from qslab.labs import services as lab_services
 from qslab.labs.models import OPERATING, Laboratory, _managers_of
 from qslab.supervision.models import (
+    CONFLICT_RULE_LABELS,
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
@@ -82,6 +84,22 @@ def _close_deadlines(obj: Any, assignee: Any = None) -> None:
     if assignee is not None:
         qs = qs.filter(assignee=assignee)
     qs.update(done_at=timezone.now())
+
+
+#: evidence files of findings and corrective actions: documents, photos, and plain-text records
+EVIDENCE_FILE = UploadValidator((*DOCUMENTS, "text"), max_bytes=20 * MB)
+
+
+def check_evidence(files: Sequence[Any]) -> None:
+    """Every problem of every evidence file at once, by file name (content and size are checked)."""
+    errors = []
+    for upload in files:
+        try:
+            EVIDENCE_FILE(upload)
+        except ValidationError as exc:
+            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    if errors:
+        raise ValidationError({"files": errors})
 
 
 # ==================================================================================================
@@ -385,7 +403,7 @@ def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
 
 
 RISK_CLASSES = ("high", "normal", "low")
-CONFLICT_RULES = ("same_organisation", "same_province", "same_region")
+CONFLICT_RULES = tuple(CONFLICT_RULE_LABELS)
 
 
 @transaction.atomic
@@ -463,13 +481,24 @@ def set_seed_source(user: Any, plan: SpotCheckPlan, value: str) -> SpotCheckPlan
 
 
 @transaction.atomic
-def draw_spot_check(user: Any, plan: SpotCheckPlan, reason: str = "") -> SpotCheckDraw:
-    """Draw labs and inspectors (first draw, or a redraw with a reason); record seed, inputs and result."""
+def draw_spot_check(
+    user: Any, plan: SpotCheckPlan, reason: str = "", after: int | None = None
+) -> SpotCheckDraw:
+    """Draw labs and inspectors (first draw, or a redraw with a reason); record seed, inputs and result.
+
+    The plan row is locked, so simultaneous requests draw one after the other; ``after`` (the number of
+    the draw the office saw, 0 for none) refuses a request made on a stale page, so two offices pressing
+    *redraw* at the same instant record one redraw, not two."""
     _require_office(user)
     plan = SpotCheckPlan.objects.select_for_update().get(pk=plan.pk)
     if not plan.seed_source.strip():
         raise ValidationError({"seed_source": _("Publish a seed value before the draw and enter it here.")})
     previous = plan.current_draw
+    if after is not None and (previous.number if previous else 0) != after:
+        raise ValidationError(
+            _("The plan has been drawn meanwhile (draw #%(n)d); reload the page before drawing again.")
+            % {"n": previous.number if previous else 0}
+        )
     if plan.status == "published":
         raise ValidationError(_("The results are published; the draw can no longer change."))
     if previous is not None:
@@ -631,9 +660,14 @@ def create_campaign(
     indicators: list,
     grades: list | None = None,
     scoring_due: Any = None,
+    period_from: int | None = None,
 ) -> EvaluationCampaign:
     """A campaign with its own indicator tree (version = count of earlier campaigns with the same tree root
-    codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, children}."""
+    codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, source, rule,
+    children}; a quantitative indicator names the computed ``source`` of its figure (``figures.SOURCES``).
+    The figures cover the years ``period_from`` to ``year`` (default: the year alone)."""
+    from qslab.supervision.figures import SOURCES
+
     _require_office(user)
     grades = grades if grades is not None else DEFAULT_GRADES
     check_grades(grades)
@@ -647,8 +681,21 @@ def create_campaign(
                 errors.append(_("Indicator code “%(c)s” is missing or used twice.") % {"c": code_})
             seen.add(code_)
             kind = n.get("kind", "group" if n.get("children") else "qualitative")
-            if kind == "quantitative" and not n.get("target"):
+            if kind == "quantitative" and n.get("target") in (None, ""):
                 errors.append(_("Quantitative indicator “%(c)s” needs a target value.") % {"c": code_})
+            if kind == "quantitative" and n.get("source") not in SOURCES:
+                errors.append(
+                    _("Quantitative indicator “%(c)s” needs a computed source, one of: %(keys)s.")
+                    % {"c": code_, "keys": ", ".join(SOURCES)}
+                )
+            if n.get("rule", "at_least") not in Indicator.Rule.values:
+                errors.append(_("Indicator “%(c)s”: the rule is at_least or at_most.") % {"c": code_})
+            if (
+                kind == "quantitative"
+                and n.get("rule", "at_least") == "at_least"
+                and n.get("target") in (0, "0")
+            ):
+                errors.append(_("Indicator “%(c)s”: an at-least target must be above 0.") % {"c": code_})
             if kind == "group" and not n.get("children"):
                 errors.append(_("Group “%(c)s” has no indicators under it.") % {"c": code_})
             walk(n.get("children", []), depth + 1)
@@ -656,6 +703,8 @@ def create_campaign(
     walk(indicators, 0)
     if not indicators:
         errors.append(_("The indicator tree is empty."))
+    if period_from is not None and not 2000 <= period_from <= year:
+        errors.append(_("The period starts in a year from 2000 to the campaign year."))
     if errors:
         raise ValidationError(errors)
     version = EvaluationCampaign.objects.count() + 1
@@ -667,6 +716,7 @@ def create_campaign(
         grades=grades,
         version=version,
         scoring_due=scoring_due,
+        period_from=period_from,
     )
 
     def create(nodes: list, parent: Indicator | None) -> None:
@@ -679,7 +729,9 @@ def create_campaign(
                 name_en=n.get("name_en", n["code"]),
                 kind=n.get("kind", "group" if n.get("children") else "qualitative"),
                 weight=Decimal(str(n.get("weight", 1))),
-                target=Decimal(str(n["target"])) if n.get("target") else None,
+                target=Decimal(str(n["target"])) if n.get("target") not in (None, "") else None,
+                source=n.get("source", "") if n.get("kind") == "quantitative" else "",
+                rule=n.get("rule", Indicator.Rule.AT_LEAST),
                 order=i,
             )
             create(n.get("children", []), node)
@@ -708,6 +760,8 @@ def add_to_campaign(
 def move_campaign(
     user: Any, campaign: EvaluationCampaign, transition: str, reason: str = ""
 ) -> EvaluationCampaign:
+    if transition in ("open_scoring", "confirm"):
+        _compute_figures(campaign)
     if transition == "confirm":
         compute_scores(campaign)
     apply_transition(campaign, transition, user, reason=reason)
@@ -803,25 +857,82 @@ def submit_score_sheet(
     return sheet
 
 
+def _compute_figures(campaign: EvaluationCampaign, entries: Iterable[EvaluationEntry] | None = None) -> None:
+    from qslab.supervision import figures
+
+    indicators = [i for i in campaign.indicators.all() if i.kind == Indicator.Kind.QUANTITATIVE and i.source]
+    years = campaign.period_years
+    now = timezone.now().isoformat(timespec="seconds")
+    cache: dict[str, Any] = {}
+    rows = entries if entries is not None else campaign.entries.select_related("laboratory")
+    for entry in rows:
+        values: dict[str, Any] = {}
+        sources: dict[str, Any] = {}
+        for ind in indicators:
+            value = figures.compute(ind.source, entry.laboratory, years, cache)
+            values[ind.code] = value
+            sources[ind.code] = {
+                "source": ind.source,
+                "from": years[0],
+                "to": years[-1],
+                "computed_at": now,
+                "no_data": value is None,
+            }
+        entry.figures, entry.figure_sources = values, sources
+        entry.save(update_fields=["figures", "figure_sources", "last_updated"])
+
+
 @transaction.atomic
-def set_figures(user: Any, entry: EvaluationEntry, figures: dict[str, Any]) -> EvaluationEntry:
+def compute_figures(
+    user: Any, campaign: EvaluationCampaign, entry: EvaluationEntry | None = None
+) -> EvaluationCampaign:
+    """(Re)compute the quantitative figures of a campaign (or one entry) from the other apps, for the
+    campaign's period. Done when scoring opens and again at confirmation; the office may refresh them
+    before the grades are confirmed. Quantitative figures are never typed in."""
     _require_office(user)
-    codes = {i.code for i in entry.campaign.indicators.all() if i.kind == Indicator.Kind.QUANTITATIVE}
-    errors = {}
-    clean = {}
-    for k, v in figures.items():
-        if k not in codes:
-            errors[k] = _("“%(k)s” is not a quantitative indicator of this campaign.") % {"k": k}
+    campaign = EvaluationCampaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The figures are fixed once the grades are confirmed."))
+    _compute_figures(campaign, [entry] if entry is not None else None)
+    return campaign
+
+
+def figure_rows(entry: EvaluationEntry) -> list[dict[str, Any]]:
+    """The entry's quantitative indicators with their figure, source (label and key) and period."""
+    from qslab.supervision.figures import source_label
+
+    rows = []
+    for ind in entry.campaign.indicators.all():
+        if ind.kind != Indicator.Kind.QUANTITATIVE:
             continue
-        try:
-            clean[k] = float(v)
-        except (TypeError, ValueError):
-            errors[k] = _("“%(v)s” is not a number.") % {"v": v}
-    if errors:
-        raise ValidationError(errors)
-    entry.figures = {**entry.figures, **clean}
-    entry.save(update_fields=["figures", "last_updated"])
-    return entry
+        meta = entry.figure_sources.get(ind.code, {})
+        rows.append(
+            {
+                "indicator": ind,
+                "value": entry.figures.get(ind.code),
+                "source": source_label(ind.source) if ind.source else "",
+                "period": f"{meta['from']}–{meta['to']}" if meta.get("from") else "",
+                "computed_at": meta.get("computed_at", ""),
+                "computed": bool(meta),
+            }
+        )
+    return rows
+
+
+def quantitative_score(ind: Indicator, figure: Any) -> float | None:
+    """0–100 for a computed figure: *at least* value / target × 100 (capped); *at most* 100 up to the
+    target, then 100 × (1 − (value − target) / (target + 1)), floored at 0. A computed indicator without
+    data scores 0 (nothing to show); one never computed has no score yet."""
+    if figure is None:
+        return None
+    value, target = float(figure), float(ind.target or 0)
+    if ind.rule == Indicator.Rule.AT_MOST:
+        if value <= target:
+            return 100.0
+        return max(0.0, 100.0 * (1 - (value - target) / (target + 1)))
+    if target <= 0:
+        return 100.0 if value > 0 else 0.0
+    return max(0.0, min(100.0, 100.0 * value / target))
 
 
 def entry_scores(
@@ -841,7 +952,8 @@ def entry_scores(
             value = sum(values) / len(values) if values else None
         elif ind.kind == Indicator.Kind.QUANTITATIVE:
             figure = entry.figures.get(ind.code)
-            value = None if figure is None else min(100.0, 100.0 * float(figure) / float(ind.target))
+            computed = ind.code in entry.figure_sources
+            value = 0.0 if figure is None and computed else quantitative_score(ind, figure)
         else:
             value = aggregate(children.get(ind.pk, []))
         out[ind.code] = value
@@ -999,6 +1111,7 @@ def order_rectification(
         evaluation=evaluation,
         inspection=inspection,
     )
+    lab_services.move_rectification_deadline(user, lab, order.due_on)
     managers = _managers_of(lab)
     _open_deadline(
         order,
@@ -1018,6 +1131,7 @@ def respond_to_order(user: Any, order: RectificationOrder, response: str) -> Rec
     order.response = response.strip()
     order.save(update_fields=["response", "last_updated"])
     apply_transition(order, "respond", user)
+    lab_services.close_rectification_deadline(user, order.laboratory)  # the lab's report is in
     order.refresh_from_db()
     return order
 
@@ -1041,6 +1155,7 @@ def extend_order(user: Any, order: RectificationOrder, working_days: int, reason
     Deadline.objects.filter(
         content_type=ContentType.objects.get_for_model(order), object_id=str(order.pk), done_at__isnull=True
     ).update(due=order.due_on, overdue_at=None)
+    lab_services.move_rectification_deadline(user, order.laboratory, order.due_on)
     return order
 
 
@@ -1052,6 +1167,9 @@ def move_order(user: Any, order: RectificationOrder, transition: str, reason: st
     apply_transition(order, transition, user, reason=reason)
     order.refresh_from_db()
     lab = order.laboratory
+    if order.status not in ("issued", "responded"):
+        # the order lapsed, failed or was closed: the registry's rectification deadline is over too
+        lab_services.close_rectification_deadline(user, lab)
     if transition == "verify" and lab.status == "under_rectification":
         lab_services.move_laboratory(user, lab, "close_rectification", reason or _("Rectification verified."))
     if transition == "revoke":
@@ -1059,6 +1177,72 @@ def move_order(user: Any, order: RectificationOrder, transition: str, reason: st
         order.document = lab.last_document
         order.save(update_fields=["document", "last_updated"])
     return order
+
+
+# ==================================================================================================
+# Suspension and restoration (暂停运行 / 恢复运行)
+# ==================================================================================================
+
+SUSPENDABLE = ("named", "under_rectification")
+#: order states that keep a suspended lab from being restored (rectification or revocation still open)
+ORDER_OPEN_STATES = ("issued", "responded", "failed", "revocation_proposed", "revocation_decided")
+
+
+def _order_blocking_restore(lab: Laboratory) -> RectificationOrder | None:
+    return lab.rectification_orders.filter(status__in=ORDER_OPEN_STATES).order_by("-created").first()
+
+
+@transaction.atomic
+def suspend_laboratory(user: Any, lab: Laboratory, reason: str) -> Laboratory:
+    """Suspend a named laboratory (or one under rectification), with a reason: the labs lifecycle takes
+    the audited ``suspend`` step and issues the public numbered decision (暂停运行决定); the public
+    directory and the sanctions list show the lab as suspended."""
+    _require_office(user)
+    lab = Laboratory.objects.select_for_update().get(pk=lab.pk)
+    if not reason.strip():
+        raise ValidationError({"reason": _("A suspension needs a reason.")})
+    if lab.status not in SUSPENDABLE:
+        raise ValidationError(
+            _("Only a named laboratory or one under rectification can be suspended; this one is “%(s)s”.")
+            % {"s": lab.status_label}
+        )
+    lab = lab_services.move_laboratory(user, lab, "suspend", reason.strip())
+    notify(
+        [u for u in _office_users() if u != user],
+        verb="lab_suspended",
+        text_en=f"{lab.name_en} is suspended.",
+        text_zh=f"{lab.name_zh}已暂停运行。",
+        obj=lab,
+    )
+    return lab
+
+
+@transaction.atomic
+def restore_laboratory(user: Any, lab: Laboratory, reason: str) -> Laboratory:
+    """Restore a suspended laboratory, with a reason (恢复运行决定, numbered and public); refused while one
+    of its rectification orders is still open or heading for revocation."""
+    _require_office(user)
+    lab = Laboratory.objects.select_for_update().get(pk=lab.pk)
+    if not reason.strip():
+        raise ValidationError({"reason": _("A restoration needs a reason.")})
+    if lab.status != "suspended":
+        raise ValidationError(_("Only a suspended laboratory can be restored."))
+    blocking = _order_blocking_restore(lab)
+    if blocking is not None:
+        raise ValidationError(
+            _("The rectification order of %(date)s is still open (%(status)s): close it before restoring.")
+            % {"date": f"{blocking.created:%Y-%m-%d}", "status": blocking.status_label}
+        )
+    return lab_services.move_laboratory(user, lab, "reinstate", reason.strip())
+
+
+def suspension_history(lab: Laboratory) -> list[Any]:
+    """The lab's suspensions and restorations (with reasons: for the office's page)."""
+    return [
+        e
+        for e in lab_services.status_history(lab, with_reasons=True)
+        if e.to_state == "suspended" or e.from_state == "suspended"
+    ]
 
 
 def sanctions() -> list[Laboratory]:
@@ -1201,7 +1385,7 @@ def move_major_change(user: Any, change: MajorChange, transition: str, reason: s
             data = {"supporting_institution": change.new_institution}
         else:
             data = {"direction": change.new_value}
-        lab_services.edit_laboratory(user, lab, data)
+        lab_services.apply_major_change(user, lab, data, change=change)
     return change
 
 
@@ -1317,6 +1501,7 @@ def record_finding(
         raise PermissionDenied(
             _("Only the inspection's inspectors or the office record findings before the report.")
         )
+    check_evidence(files)
     errors: dict[str, str] = {}
     if severity not in Finding.Severity.values:
         errors["severity"] = _("Choose major or minor.")
@@ -1394,6 +1579,7 @@ def respond_to_correction(
     """The laboratory describes the action taken, with evidence files, and submits it."""
     if not CorrectiveAction.objects.editable_by(user).filter(pk=action.pk).exists():
         raise PermissionDenied(_("Only the laboratory's manager answers an open corrective-action request."))
+    check_evidence(files)
     action.response = response.strip()
     with acting_as(user):
         action.save(update_fields=["response", "last_updated"])

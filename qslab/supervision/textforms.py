@@ -24,8 +24,13 @@ execution_rate | 年度预算执行率（%） | Budget execution (%) | number | 
 
 INDICATORS_EXAMPLE = """research | 研究水平 | Research | group | 60
   quality | 研究质量 | Quality of research | qualitative | 1
-  standards | 制修订标准 | Standards drafted | quantitative | 1 | 10
-openness | 开放共享 | Openness | qualitative | 40
+  standards | 发布标准 | Standards published | quantitative | 1 | 10 | outputs.standards_published
+openness | 开放共享 | Openness | group | 30
+  sharing | 开放共享评价 | Sharing practice | qualitative | 1
+  external | 对外机时占比 | External share (%) | quantitative | 1 | 30 | sharing.external_share
+management | 运行管理 | Management | group | 10
+  budget | 预算执行率（%） | Budget execution (%) | quantitative | 1 | 90 | funding.execution_rate
+  rectifications | 未完成整改 | Open orders | quantitative | 1 | 0 | supervision.open_rectifications | at_most
 """
 
 
@@ -73,8 +78,10 @@ def parse_sections(text: str) -> list[dict[str, Any]]:
 
 
 def parse_indicators(text: str) -> list[dict[str, Any]]:
-    """``code | 名称 | Name | group|qualitative|quantitative | weight [| target]``; two spaces of
-    indentation per level put an indicator under the group above it."""
+    """``code | 名称 | Name | group|qualitative|quantitative | weight [| target | source [| rule]]``; a
+    quantitative indicator names the computed source of its figure and, optionally, the rule
+    ``at_least`` (default) or ``at_most``. Two spaces of indentation per level put an indicator under
+    the group above it."""
     roots: list[dict[str, Any]] = []
     stack: list[tuple[int, dict[str, Any]]] = []
     errors: list[str] = []
@@ -105,6 +112,10 @@ def parse_indicators(text: str) -> list[dict[str, Any]]:
         }
         if target is not None:
             node["target"] = target
+        if len(cols) > 6 and cols[6]:
+            node["source"] = cols[6]
+        if len(cols) > 7 and cols[7]:
+            node["rule"] = cols[7]
         while stack and stack[-1][0] >= depth:
             stack.pop()
         if depth and not stack:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("orders/<int:order_id>/", views.order, name="order"),
     path("orders/<int:order_id>/actions/<slug:transition>/", views.order_transition, name="order_transition"),
     path("sanctions/", views.sanctions, name="sanctions"),
+    path("labs/<int:lab_id>/suspension/", views.suspension, name="suspension"),
     path("labs/<int:lab_id>/changes/new/", views.change_create, name="change_create"),
     path("changes/<int:change_id>/", views.change, name="change"),
     path(
@@ -48,6 +49,7 @@ urlpatterns = [
         views.inspection_transition,
         name="inspection_transition",
     ),
+    path("files/<int:attachment_id>/", views.attachment, name="attachment"),
     path("findings/<int:finding_id>/request/", views.finding_request, name="finding_request"),
     path("corrective-actions/<int:action_id>/respond/", views.action_respond, name="action_respond"),
     path(
@@ -61,5 +63,6 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_create, name="campaign_create"),
     path("campaigns/<int:campaign_id>/entries/", views.campaign_add, name="campaign_add"),
     path("entries/<int:entry_id>/figures/", views.entry_figures, name="entry_figures"),
+    path("campaigns/<int:campaign_id>/figures/", views.campaign_figures, name="campaign_figures"),
     path("plans/<int:plan_id>/inspections/", views.plan_inspections, name="plan_inspections"),
 ]

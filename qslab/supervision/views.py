@@ -20,12 +20,15 @@ from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.regions import PROVINCES, region_name
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import OPERATING, Laboratory
 from qslab.labs.xlsx import write_xlsx
 from qslab.supervision import charts as charts_mod
+from qslab.supervision import figures as figures_mod
 from qslab.supervision import services, textforms
 from qslab.supervision.models import (
+    CONFLICT_RULE_LABELS,
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
@@ -223,7 +226,15 @@ def plan_draw(request: HttpRequest, plan_id: int) -> HttpResponse:
     p = get_visible_or_404(SpotCheckPlan, request.user, pk=plan_id)
     if not has_role(request.user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office draws."))
-    _run(request, services.draw_spot_check, request.user, p, request.POST.get("reason", ""))
+    after = request.POST.get("after", "")
+    _run(
+        request,
+        services.draw_spot_check,
+        request.user,
+        p,
+        request.POST.get("reason", ""),
+        int(after) if after.isdigit() else None,
+    )
     return redirect(p)
 
 
@@ -311,6 +322,7 @@ def campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "campaign": c,
             "chart": charts,
             "can_add": can_add,
+            "can_refresh": is_office and c.status in ("preparing", "scoring"),
             "labs": Laboratory.objects.filter(status__in=OPERATING).order_by("code") if can_add else [],
             "experts": User.objects.filter(
                 role_memberships__role=Role.EXPERT, role_memberships__active=True
@@ -356,11 +368,7 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "scores": services.entry_scores(e) if oversees or e.campaign.status == "published" else {},
             "indicators": e.campaign.indicators.all(),
             "leaves": [i for i in e.campaign.indicators.all() if i.kind == Indicator.Kind.QUALITATIVE],
-            "quantitative": [
-                (i, e.figures.get(i.code))
-                for i in e.campaign.indicators.all()
-                if i.kind == Indicator.Kind.QUANTITATIVE
-            ],
+            "quantitative": services.figure_rows(e) if oversees or e.campaign.status == "published" else [],
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
@@ -451,6 +459,32 @@ def order_transition(request: HttpRequest, order_id: int, transition: str) -> Ht
     else:
         _run(request, services.move_order, request.user, o, transition, request.POST.get("reason", ""))
     return redirect(o)
+
+
+@login_required
+def suspension(request: HttpRequest, lab_id: int) -> HttpResponse:
+    """The office suspends a laboratory or restores a suspended one, with a reason."""
+    _require_office_page(request)
+    lab = get_visible_or_404(Laboratory.objects.select_related("last_document"), request.user, pk=lab_id)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        fn = {"suspend": services.suspend_laboratory, "restore": services.restore_laboratory}.get(action)
+        if fn is None:
+            messages.error(request, _("Choose suspend or restore."))
+        elif _run(request, fn, request.user, lab, request.POST.get("reason", "")):
+            return redirect("supervision:suspension", lab_id=lab.pk)
+        lab.refresh_from_db()
+    return render(
+        request,
+        "supervision/suspension.html",
+        {
+            "lab": lab,
+            "can_suspend": lab.status in services.SUSPENDABLE,
+            "can_restore": lab.status == "suspended",
+            "orders": lab.rectification_orders.filter(status__in=services.ORDER_OPEN_STATES),
+            "events": services.suspension_history(lab),
+        },
+    )
 
 
 def sanctions(request: HttpRequest) -> HttpResponse:
@@ -615,12 +649,20 @@ def inspection(request: HttpRequest, inspection_id: int) -> HttpResponse:
     files: dict[int, list] = {}
     for a in attachments:
         files.setdefault(int(a.object_id), []).append(a)
+    ct_action = ContentType.objects.get_for_model(CorrectiveAction)
+    action_files: dict[int, list] = {}
+    for a in Attachment.objects.filter(
+        content_type=ct_action,
+        object_id__in=[str(a.pk) for f in findings for a in f.actions.all()],
+    ):
+        action_files.setdefault(int(a.object_id), []).append(a)
     return render(
         request,
         "supervision/inspection.html",
         {
             "inspection": item,
             "findings": [(f, files.get(f.pk, [])) for f in findings],
+            "action_files": action_files,
             "can_add": editable and item.status == "planned",
             "can_record": item.status == "planned"
             and bool(Inspection.workflow.available(item, user))
@@ -651,6 +693,25 @@ def inspection_finding(request: HttpRequest, inspection_id: int) -> HttpResponse
         files=request.FILES.getlist("files"),
     )
     return redirect(item)
+
+
+EVIDENCE_MODELS = (Finding, CorrectiveAction)
+
+
+@login_required
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """An evidence file of a finding or corrective action, to those who may see that record."""
+    from django.http import Http404
+
+    from qslab.core.models import Attachment
+
+    types = [ContentType.objects.get_for_model(m) for m in EVIDENCE_MODELS]
+    item = Attachment.objects.filter(pk=attachment_id, content_type__in=types).first()
+    if item is None:
+        raise Http404(_("No such file."))
+    model = item.content_type.model_class()
+    get_visible_or_404(model.objects.all().distinct(), request.user, pk=item.object_id)
+    return download_response(item.file, item.name)
 
 
 @login_required
@@ -822,7 +883,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
             "items": items,
             "year": timezone.localdate().year,
             "defaults": DEFAULT_PROPORTIONS,
-            "rules": services.CONFLICT_RULES,
+            "rules": list(CONFLICT_RULE_LABELS.items()),
         },
     )
 
@@ -857,6 +918,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 indicators=indicators,
                 grades=grades,
                 scoring_due=_date(request.POST.get("scoring_due", "")),
+                period_from=_int(request.POST.get("period_from", ""), 0) or None,
             )
             if c:
                 return redirect(c)
@@ -866,6 +928,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         {
             "year": timezone.localdate().year,
             "indicators_example": textforms.INDICATORS_EXAMPLE,
+            "sources": [(k, src.label) for k, src in figures_mod.SOURCES.items()],
             "grades_example": textforms.grades_text(DEFAULT_GRADES),
         },
     )
@@ -888,8 +951,18 @@ def campaign_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def entry_figures(request: HttpRequest, entry_id: int) -> HttpResponse:
-    e = get_visible_or_404(EvaluationEntry, request.user, pk=entry_id)
+    """Recompute one laboratory's quantitative figures (office; they are never typed in)."""
+    e = get_visible_or_404(EvaluationEntry.objects.select_related("campaign"), request.user, pk=entry_id)
     _require_office_page(request)
-    figures = {k.removeprefix("fig_"): v for k, v in request.POST.items() if k.startswith("fig_") and v != ""}
-    _run(request, services.set_figures, request.user, e, figures)
+    _run(request, services.compute_figures, request.user, e.campaign, e)
     return redirect(e)
+
+
+@login_required
+@require_POST
+def campaign_figures(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Recompute the quantitative figures of every laboratory of the campaign (office)."""
+    c = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    _require_office_page(request)
+    _run(request, services.compute_figures, request.user, c)
+    return redirect(c)

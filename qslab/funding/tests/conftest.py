@@ -101,6 +101,20 @@ def quick_budget(lab: Any, year: int, status: str, actuals: bool = False) -> Any
     return budget
 
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def evidence_file(evaluation: Any, name: str, content: bytes = PDF) -> Any:
+    from django.core.files.base import ContentFile
+
+    from qslab.funding.models import EvidenceFile
+
+    item = EvidenceFile(evaluation=evaluation, name=name, size=len(content), sha256="0" * 64)
+    item.file.save(name, ContentFile(content), save=False)
+    item.save()
+    return item
+
+
 @pytest.fixture
 def world(world: Any) -> Any:
     from qslab.funding.models import AllocationRun, Expenditure, MonitoringFlag, SelfEvaluation
@@ -126,6 +140,9 @@ def world(world: Any) -> Any:
     w.other_evaluation = SelfEvaluation.objects.create(
         budget=w.other_approved, status="submitted", total=Decimal(90), grade="excellent"
     )
+    w.evaluation.experts.add(w.users["expert"])  # assigned to review the own lab's self-evaluation
+    w.evidence = evidence_file(w.evaluation, "report.pdf")
+    w.other_evidence = evidence_file(w.other_evaluation, "other.pdf")
     w.run = AllocationRun.objects.create(
         year=YEAR, title_zh="分配", title_en="Allocation", total=Decimal("1000.00")
     )

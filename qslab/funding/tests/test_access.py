@@ -16,6 +16,15 @@ APPROVED = lambda w: {"budget_id": w.approved.pk}  # noqa: E731
 OTHER = lambda w: {"budget_id": w.other_approved.pk}  # noqa: E731
 RUN = lambda w: {"run_id": w.run.pk}  # noqa: E731
 
+
+def pdf_upload():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from qslab.funding.tests.conftest import PDF
+
+    return SimpleUploadedFile("minutes.pdf", PDF, content_type="application/pdf")
+
+
 CASES = [
     Case("funding:budgets", SEE_OWN),
     Case("funding:budget_create", OWN),
@@ -66,6 +75,37 @@ CASES = [
         kwargs=OTHER,
         data={"score": "85", "reason": "evidence for target 2 is missing"},
     ),
+    Case(
+        "funding:evidence",
+        {"office", "lab_manager", "expert"},
+        note="the lab's managers, the office and the assigned expert",
+        kwargs=lambda w: {"evidence_id": w.evidence.pk},
+    ),
+    Case(
+        "funding:evidence",
+        OFFICE,
+        note="another lab, no expert assigned",
+        kwargs=lambda w: {"evidence_id": w.other_evidence.pk},
+    ),
+    Case(
+        "funding:evidence_upload", OWN, method="post", kwargs=APPROVED, data=lambda w: {"file": pdf_upload()}
+    ),
+    Case(
+        "funding:evidence_upload",
+        OFFICE,
+        method="post",
+        note="another lab",
+        kwargs=OTHER,
+        data=lambda w: {"file": pdf_upload()},
+    ),
+    Case(
+        "funding:evaluation_experts",
+        OFFICE,
+        method="post",
+        kwargs=APPROVED,
+        data=lambda w: {"experts": [w.users["expert"].pk]},
+    ),
+    Case("funding:reviews", {"office", "expert"}),
     Case("funding:flag_answer", OWN, kwargs=lambda w: {"flag_id": w.flag.pk}),
     Case("funding:flag_answer", OFFICE, note="another lab", kwargs=lambda w: {"flag_id": w.other_flag.pk}),
     Case(

@@ -143,4 +143,4 @@ def test_an_issued_allocation_shows_on_the_next_years_budget_against_its_central
     assert "Subsidy allocated on the 2025 evaluation: 1234.56 yuan" in page
     assert "central subsidy in this budget: 600000.00 yuan" in page and "They differ." in page
     lines = verified_client(users["office"]).get(f"/funding/{next_year.pk}/lines/").content.decode()
-    assert "Enter it under the central subsidy source" in lines
+    assert "It is written into this budget on the central subsidy source" in lines

@@ -137,6 +137,11 @@ def test_budget_to_allocation_adds_up_to_the_total(live_server, browser, tmp_pat
         desk.locator(f"#actual_{ind.pk}").fill(value)
     desk.locator("#summary").fill("四项标准发布；满意度调查见附件。")
     click_and_wait(desk, desk.get_by_role("button", name="Save", exact=True))
+    survey = tmp_path / "survey.pdf"
+    survey.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    desk.get_by_label("Evidence file (PDF, XLSX or image)").set_input_files(str(survey))
+    click_and_wait(desk, desk.get_by_role("button", name="Attach"))
+    expect(desk.locator("#evidence")).to_contain_text("survey.pdf")
     click_and_wait(desk, desk.get_by_role("button", name="submit the self-evaluation"))
     expect(desk.locator("#evaluation-status")).to_have_text("submitted")
     # firms served 40 of 50: effect earns 30 x 0.8; execution 100 %: 10 + 50 + 24 + 10
@@ -144,6 +149,7 @@ def test_budget_to_allocation_adds_up_to_the_total(live_server, browser, tmp_pat
 
     # the office reviews it and runs an allocation of 1,000,000.01 yuan
     office_page.goto(f"{live_server.url}/funding/{budget.pk}/evaluation/")
+    expect(office_page.locator("#evidence")).to_contain_text("survey.pdf")
     click_and_wait(office_page, office_page.get_by_role("button", name="accept the review"))
     expect(office_page.locator("#evaluation-status")).to_have_text("reviewed")
     office_page.goto(f"{live_server.url}/funding/allocations/new/")

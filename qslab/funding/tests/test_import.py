@@ -111,3 +111,54 @@ def test_execution_rate_is_computed_by_month_line_and_source(budget, users):
     assert ex.rates()[2] == Decimal("50.00")
     assert ex.line_rates()["equipment"][2] == Decimal("75.00")
     assert ex.source_rates()["supporting"][2] == Decimal("25.00")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("x.csv", b"<html><script>alert(1)</script></html>"),
+        ("x.xlsx", b"MZ\x90\x00\x03\x00\x00\x00"),
+        ("x.csv", b"%PDF-1.4\n"),
+    ],
+)
+def test_the_import_form_refuses_a_file_that_is_not_csv_or_xlsx_by_content_before_parsing(
+    budget, name, content, monkeypatch
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    monkeypatch.setattr(services, "read_table", lambda *a: pytest.fail("parsed an unchecked file"))
+    client = verified_client(manager_of(budget.laboratory))
+    response = client.post(f"/funding/{budget.pk}/import/", {"file": SimpleUploadedFile(name, content)})
+    assert response.status_code == 200
+    assert "is not an accepted type" in response.content.decode()
+    assert not budget.expenditures.exists()
+
+
+def test_the_import_form_refuses_a_file_over_the_size_limit(budget, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from qslab.funding.forms import ImportForm
+
+    monkeypatch.setattr(ImportForm.base_fields["file"].validators[0], "max_bytes", 40)
+    csv = "date,line,source,amount\n2025-02-01,equipment,central,100.00\n"
+    client = verified_client(manager_of(budget.laboratory))
+    response = client.post(
+        f"/funding/{budget.pk}/import/", {"file": SimpleUploadedFile("x.csv", csv.encode())}
+    )
+    assert "too large" in response.content.decode()
+    assert not budget.expenditures.exists()
+
+
+def test_the_api_import_refuses_oversized_text(budget, users, monkeypatch):
+    from qslab.accounts.models import ApiToken
+
+    monkeypatch.setattr(services, "IMPORT_MAX_BYTES", 40)
+    token = ApiToken.issue(users["office"], "t")[1]
+    response = verified_client(None).post(
+        f"/api/funding/budgets/{budget.pk}/expenditures/import",
+        data={"csv": "date,line,source,amount\n2025-02-01,equipment,central,100.00\n"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_file"
+    assert not budget.expenditures.exists()

@@ -15,7 +15,7 @@ from qslab.labs.xlsx import read_xlsx
 
 
 def test_a_lab_manager_edits_the_profile_of_their_own_lab(manager_of):
-    lab = make_lab("own")
+    lab = make_lab("own", status="under_construction")
     services.edit_laboratory(
         manager_of(lab), lab, {"director_name": "新主任", "website": "https://lab.example"}
     )

@@ -7,10 +7,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from qslab.core.models import Attachment
 from qslab.core.testing import make_user
 from qslab.labs.tests.conftest import make_lab, scope_to
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 SECTIONS = [
     {
@@ -43,7 +47,9 @@ INDICATORS = [
                 "name_zh": "标准",
                 "name_en": "Standards",
                 "kind": "quantitative",
-                "target": 10,
+                "target": 0,
+                "source": "supervision.open_rectifications",
+                "rule": "at_most",
                 "weight": 1,
             },
         ],
@@ -116,6 +122,7 @@ def world(world: Any) -> Any:
     w.entry = services.add_to_campaign(office, w.campaign, w.lab, [w.users["expert"]])
     services.move_campaign(office, w.campaign, "open_scoring")
 
+    w.suspended_lab = make_lab("susp", status="suspended", region="110000")
     w.order = RectificationOrder.objects.create(
         laboratory=w.other_lab, grounds="问题", due_on=today - dt.timedelta(days=1)
     )
@@ -143,7 +150,9 @@ def world(world: Any) -> Any:
         severity="major",
         description="记录缺失",
         evidence="现场照片",
+        files=[SimpleUploadedFile("photo.png", PNG)],
     )
+    w.evidence = Attachment.objects.get(object_id=str(w.finding.pk), content_type__model="finding")
     services.record_inspection(office, w.reported_inspection, conducted_on=today, summary="发现问题")
     w.action = services.request_correction(office, w.finding, text="补全记录", working_days=10)
     w.responded_action = services.request_correction(office, w.finding, text="培训", working_days=10)

@@ -197,8 +197,6 @@ def test_published_grades_are_recorded_for_funding(env):
         services.add_to_campaign(env.office, campaign, lab, [expert])
     services.move_campaign(env.office, campaign, "open_scoring")
     good, bad = campaign.entries.get(laboratory=env.lab), campaign.entries.get(laboratory=other)
-    services.set_figures(env.office, good, {"standards": 10})
-    services.set_figures(env.office, bad, {"standards": 1})
     services.submit_score_sheet(expert, good, {"quality": 95, "openness": 95})
     services.submit_score_sheet(expert, bad, {"quality": 40, "openness": 40})
     services.move_campaign(env.office, campaign, "confirm")

@@ -15,9 +15,12 @@ from qslab.supervision.models import EvaluationCampaign, ReportTemplate, SpotChe
 
 def test_the_indicator_text_becomes_a_nested_tree():
     tree = textforms.parse_indicators(textforms.INDICATORS_EXAMPLE)
-    assert [n["code"] for n in tree] == ["research", "openness"]
+    assert [n["code"] for n in tree] == ["research", "openness", "management"]
     assert [c["code"] for c in tree[0]["children"]] == ["quality", "standards"]
-    assert tree[0]["children"][1]["target"] == 10 and tree[1]["weight"] == 40
+    assert tree[0]["children"][1]["target"] == 10 and tree[1]["weight"] == 30
+    assert tree[0]["children"][1]["source"] == "outputs.standards_published"
+    rectifications = tree[2]["children"][1]
+    assert (rectifications["target"], rectifications["rule"]) == (0, "at_most")
 
 
 def test_every_faulty_line_is_reported_at_once():
@@ -130,6 +133,7 @@ def test_the_office_creates_a_campaign_with_its_tree_and_grades(users):
             "name_zh": "中期评估",
             "name_en": "Mid-construction evaluation",
             "year": "2026",
+            "period_from": "2024",
             "indicators": textforms.INDICATORS_EXAMPLE,
             "grades": "a | 通过 | pass | 60\nb | 不通过 | fail | 0",
         },
@@ -137,9 +141,23 @@ def test_the_office_creates_a_campaign_with_its_tree_and_grades(users):
     campaign = EvaluationCampaign.objects.get(code="mid-2026")
     assert [g["code"] for g in campaign.grades] == ["a", "b"]
     assert campaign.indicators.get(code="quality").parent.code == "research"
+    assert campaign.period_years == [2024, 2025, 2026]
+    assert campaign.indicators.get(code="budget").source == "funding.execution_rate"
 
 
 def test_the_create_pages_are_the_offices(users):
     for url in ("/supervision/templates/new/", "/supervision/plans/new/", "/supervision/campaigns/new/"):
         assert verified_client(users["committee"]).get(url).status_code == 403
         assert verified_client(users["office"]).get(url).status_code == 200
+
+
+def test_the_plan_form_and_page_name_the_conflict_rules_in_the_users_language(users, settings):
+    client = verified_client(users["office"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get("/supervision/plans/new/").content.decode()
+    assert "与实验室依托单位相同的检查人员" in page
+    assert 'value="same_province"' in page
+    assert "> same_province<" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/supervision/plans/new/").content.decode()
+    assert "inspector from the laboratory&#x27;s supporting institution" in page

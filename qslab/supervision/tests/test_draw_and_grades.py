@@ -1,6 +1,9 @@
 """The double-random draw is reproducible from its recorded seed and excludes conflicted inspectors;
 grades follow the thresholds given as data."""
 
+import pytest
+from django.core.exceptions import ValidationError
+
 from qslab.supervision.models import DEFAULT_GRADES
 from qslab.supervision.services import grade_for, run_draw, seed_for
 
@@ -70,3 +73,14 @@ def test_grades_follow_the_thresholds():
         {"code": "b", "label_zh": "乙", "label_en": "B", "min": 0},
     ]
     assert grade_for(55, custom) == "a"
+
+
+def test_a_draw_requested_from_a_stale_page_is_refused(world):
+    from qslab.supervision import services
+    from qslab.supervision.models import SpotCheckDraw
+
+    plan = world.plan  # drawn once (draw #1)
+    with pytest.raises(ValidationError, match="drawn meanwhile"):
+        services.draw_spot_check(world.users["office"], plan, "回避", after=0)
+    services.draw_spot_check(world.users["office"], plan, "回避", after=1)
+    assert SpotCheckDraw.objects.filter(plan=plan).count() == 2

@@ -57,9 +57,8 @@ def _published_campaign(env: Any) -> Any:
     for lab in (env.js, env.zj):
         services.add_to_campaign(env.office, campaign, lab, [expert])
     services.move_campaign(env.office, campaign, "open_scoring")
-    for lab, score, figure in ((env.js, 95, 10), (env.zj, 50, 4)):
+    for lab, score in ((env.js, 95), (env.zj, 40)):
         entry = campaign.entries.get(laboratory=lab)
-        services.set_figures(env.office, entry, {"standards": figure})
         services.submit_score_sheet(expert, entry, {"quality": score, "openness": score})
     services.move_campaign(env.office, campaign, "confirm")
     return campaign

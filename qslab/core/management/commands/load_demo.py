@@ -52,6 +52,24 @@ USERS = [
 ]
 
 
+#: demos that read the records of other demos run after them: supervision computes its evaluation's
+#: figures from the outputs, sharing and funding demos (budget execution), and its published grades
+#: then replace the funding demo's provisional ones and its draft subsidy allocation is recomputed.
+DEMO_AFTER = {"supervision": ("outputs", "sharing", "funding")}
+
+
+def demo_order(labels: list[str]) -> list[str]:
+    """``labels`` in their order, each moved after the labels it reads (``DEMO_AFTER``)."""
+    ordered = list(labels)
+    for label, after in DEMO_AFTER.items():
+        if label not in ordered:
+            continue
+        ordered.remove(label)
+        last = max((ordered.index(a) for a in after if a in ordered), default=-1)
+        ordered.insert(last + 1, label)
+    return ordered
+
+
 def fake_uscc(seed: str) -> str:
     """A Unified Social Credit Code with valid check characters, derived from ``seed`` (fictional)."""
     import hashlib
@@ -109,15 +127,19 @@ class Command(BaseCommand):
         self.stdout.write("  office and committee set up TOTP two-factor at first sign-in.")
 
     def _app_demos(self) -> None:
-        """Each app may ship ``load_demo_<label>``; run those that exist, in app order."""
+        """Each app may ship ``load_demo_<label>``; run those that exist, in app order, except that a demo
+        runs after the demos whose records it reads (``DEMO_AFTER``)."""
         from django.apps import apps
         from django.core.management import call_command, get_commands
 
         commands = get_commands()
-        for config in apps.get_app_configs():
-            name = f"load_demo_{config.label}"
-            if config.name.startswith("qslab.") and name in commands:
-                call_command(name, stdout=self.stdout)
+        labels = [
+            c.label
+            for c in apps.get_app_configs()
+            if c.name.startswith("qslab.") and f"load_demo_{c.label}" in commands
+        ]
+        for label in demo_order(labels):
+            call_command(f"load_demo_{label}", stdout=self.stdout)
 
     def _demo_notice(self) -> None:
         from qslab.accounts.models import User

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         from qslab.accounts.models import RoleMembership, User
         from qslab.core.context import acting_as
         from qslab.funding import services
-        from qslab.funding.models import AllocationRun, Budget
+        from qslab.funding.models import AllocationRun, Budget, LabGrade
         from qslab.labs.models import Laboratory
 
         office = User.objects.filter(username="office").first()
@@ -66,7 +66,8 @@ class Command(BaseCommand):
         made = 0
         with transaction.atomic(), acting_as(office, "demo data"):
             for n, lab in enumerate(labs):
-                services.record_lab_grade(office, lab, last, GRADES[n % len(GRADES)], source="demo")
+                if not LabGrade.objects.filter(laboratory=lab, year=last).exists():  # e.g. from supervision
+                    services.record_lab_grade(office, lab, last, GRADES[n % len(GRADES)], source="demo")
                 if not Budget.objects.filter(laboratory=lab, year=last).exists():
                     made += 1
                     budget = self._approved(services, office, lab, last, scale=Decimal(1) - Decimal(n) / 20)

@@ -51,13 +51,15 @@ INDICATORS = [
                 "name_zh": "研究质量",
                 "name_en": "Quality of research",
                 "kind": "qualitative",
+                "weight": 3,
             },
             {
                 "code": "standards",
-                "name_zh": "主导制修订标准",
-                "name_en": "Standards drafted",
+                "name_zh": "发布标准",
+                "name_en": "Standards published",
                 "kind": "quantitative",
-                "target": 8,
+                "target": 3,
+                "source": "outputs.standards_published",
             },
         ],
     },
@@ -66,8 +68,34 @@ INDICATORS = [
         "code": "management",
         "name_zh": "运行管理",
         "name_en": "Management",
-        "kind": "qualitative",
+        "kind": "group",
         "weight": 20,
+        "children": [
+            {
+                "code": "conduct",
+                "name_zh": "管理规范性",
+                "name_en": "Conduct of management",
+                "kind": "qualitative",
+                "weight": 3,
+            },
+            {
+                "code": "budget",
+                "name_zh": "预算执行率（%）",
+                "name_en": "Budget execution (%)",
+                "kind": "quantitative",
+                "target": 90,
+                "source": "funding.execution_rate",
+            },
+            {
+                "code": "rectifications",
+                "name_zh": "未完成整改",
+                "name_en": "Open rectification orders",
+                "kind": "quantitative",
+                "target": 0,
+                "rule": "at_most",
+                "source": "supervision.open_rectifications",
+            },
+        ],
     },
 ]
 
@@ -280,13 +308,15 @@ class Command(BaseCommand):
             entry.self_report = "演示：自评报告。"
             entry.save(update_fields=["self_report"])
         services.move_campaign(office, campaign, "open_scoring")
+        # quantitative figures (standards published, budget execution, open orders) are computed from
+        # the outputs, funding and supervision records when scoring opens; the experts score the rest
         for entry, score in zip(campaign.entries.order_by("laboratory__code"), scores, strict=True):
-            services.set_figures(office, entry, {"standards": round(8 * score / 100)})
             services.submit_score_sheet(
-                expert, entry, {"quality": score, "openness": score - 2, "management": score + 1}
+                expert, entry, {"quality": score, "openness": score - 2, "conduct": score + 1}
             )
         services.move_campaign(office, campaign, "confirm")
         services.move_campaign(office, campaign, "publish")
+        self._refresh_allocation(office, campaign.year)
 
         # the failing lab is named publicly and ordered to rectify
         failing = campaign.entries.filter(grade="fail").select_related("laboratory").first()
@@ -307,3 +337,13 @@ class Command(BaseCommand):
                 evaluation=failing,
             )
         self.stdout.write(self.style.SUCCESS("supervision demo loaded"))
+
+    @staticmethod
+    def _refresh_allocation(office: Any, year: int) -> None:
+        """The published grades feed funding: recompute a draft subsidy allocation of that year (the
+        funding demo, which runs first, drew one up from its own provisional grades)."""
+        from qslab.funding import services as funding
+        from qslab.funding.models import AllocationRun
+
+        for run in AllocationRun.objects.filter(year=year, status=AllocationRun.Status.DRAFT):
+            funding.compute_allocation(office, run)

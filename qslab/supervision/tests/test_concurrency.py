@@ -1,0 +1,114 @@
+"""Two draws of the same spot-check plan at the same instant give one recorded draw: on PostgreSQL, the plan
+row is locked for the draw and ``(plan, number)`` is unique, so the second request waits, then finds the
+draw made and is refused (a redraw needs a reason)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, connections, transaction
+
+from qslab.core.testing import make_user
+from qslab.labs.tests.conftest import make_lab
+from qslab.supervision import services
+from qslab.supervision.models import Inspector, SpotCheck, SpotCheckDraw, SpotCheckItem, SpotCheckPlan
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: threads and row locks"),
+]
+
+
+def _plan() -> SpotCheckPlan:
+    for i, region in enumerate(("320000", "330000", "440000")):
+        make_lab(f"race{i}", status="named", region=region)
+    for region in ("110000", "510000", "610000"):
+        Inspector.objects.create(user=make_user("expert"), region_code=region)
+    item = SpotCheckItem.objects.create(
+        code="race", name_zh="运行", name_en="Operation", legal_basis="办法", content="运行", method="现场"
+    )
+    plan = SpotCheckPlan.objects.create(
+        year=2026, name_zh="抽查", name_en="Spot check", proportions={"normal": 1}, seed_source="lottery 417"
+    )
+    plan.items.set([item])
+    return plan
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_draws_of_one_plan_at_the_same_instant_record_one_draw():
+    plan = _plan()
+    offices = [make_user("office") for _ in range(2)]
+    barrier = threading.Barrier(len(offices))
+    outcomes: list[str] = []
+
+    def attempt(user):
+        try:
+            barrier.wait()
+            services.draw_spot_check(user, SpotCheckPlan.objects.get(pk=plan.pk))
+            outcomes.append("drawn")
+        except ValidationError as exc:
+            outcomes.append(" ".join(exc.messages))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in offices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 2 and outcomes.count("drawn") == 1, outcomes
+    assert any("needs a reason" in o for o in outcomes if o != "drawn"), outcomes
+    assert SpotCheckDraw.objects.filter(plan=plan).count() == 1
+    draw = SpotCheckDraw.objects.get(plan=plan)
+    assert SpotCheck.objects.filter(plan=plan).count() == len(draw.result["checks"]) == 3
+    assert SpotCheckPlan.objects.get(pk=plan.pk).status == "drawn"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_redraws_from_the_same_page_at_the_same_instant_record_one_redraw():
+    plan = _plan()
+    services.draw_spot_check(make_user("office"), plan)
+    offices = [make_user("office") for _ in range(2)]
+    barrier = threading.Barrier(len(offices))
+    outcomes: list[str] = []
+
+    def attempt(user):
+        try:
+            barrier.wait()
+            services.draw_spot_check(user, SpotCheckPlan.objects.get(pk=plan.pk), "检查员回避", after=1)
+            outcomes.append("drawn")
+        except ValidationError as exc:
+            outcomes.append(" ".join(exc.messages))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in offices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 2 and outcomes.count("drawn") == 1, outcomes
+    assert any("drawn meanwhile" in o for o in outcomes if o != "drawn"), outcomes
+    assert list(SpotCheckDraw.objects.filter(plan=plan).values_list("number", "superseded")) == [
+        (2, False),
+        (1, True),
+    ]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_database_itself_refuses_a_second_draw_with_the_same_number():
+    plan = _plan()
+    first = services.draw_spot_check(make_user("office"), plan)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SpotCheckDraw.objects.create(
+            plan=plan,
+            number=first.number,
+            seed_source=first.seed_source,
+            seed=first.seed,
+            algorithm=first.algorithm,
+            inputs=first.inputs,
+            result=first.result,
+        )
+    assert SpotCheckDraw.objects.filter(plan=plan).count() == 1
