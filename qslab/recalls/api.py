@@ -128,6 +128,28 @@ class RecallScopeOut(Schema):
     regions: list[RecallRegionOut]
 
 
+class RecallScopeUnitOut(Schema):
+    gtin: str
+    serial: str
+    model: str | None
+    batch: str | None
+    production_date: dt.date | None
+    status: str
+    last_kind: str | None
+    last_at: dt.datetime | None
+    last_party_id: str | None
+    last_party_name: str | None
+    last_party_role: str | None
+    last_region: str | None
+    recalled: bool
+    remedied: bool
+
+
+class RecallScopeUnitsOut(Schema):
+    count: int
+    items: list[RecallScopeUnitOut]
+
+
 class RecallCountOut(Schema):
     label: str
     n: int
@@ -425,3 +447,18 @@ def recall_scope(request: HttpRequest, recall_id: int):
         parties=[p.to_dict() for p in result.parties],
         regions=[r.to_dict() for r in result.regions],
     )
+
+
+@router.get(
+    "/{recall_id}/scope/units",
+    response={200: RecallScopeUnitsOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="The units in the recall's scope, by batch and serial, a page at a time (limit, offset)",
+)
+def recall_scope_units(request: HttpRequest, recall_id: int, limit: int = 1000, offset: int = 0):
+    item = _confidential(request, recall_id)
+    if not (1 <= limit <= 10_000) or offset < 0:
+        raise ValidationError({"limit": ["limit is 1 to 10,000 and offset at least 0."]})
+    total, rows, error = services.scope_unit_page(item, limit, offset)
+    if error:
+        raise ValidationError(error)
+    return RecallScopeUnitsOut(count=total, items=rows)

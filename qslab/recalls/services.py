@@ -1023,6 +1023,49 @@ def run_scope_query(
     return _scope({"gtin": gtin, "batches": lots, "serial_ranges": [tuple(r) for r in serial_ranges]})
 
 
+#: Columns of the unit list the API returns (the engine's ``scope_units`` minus internal ones).
+SCOPE_UNIT_COLUMNS = (
+    "gtin",
+    "serial",
+    "model",
+    "batch",
+    "production_date",
+    "status",
+    "last_kind",
+    "last_at",
+    "last_party_id",
+    "last_party_name",
+    "last_party_role",
+    "last_region",
+    "recalled",
+    "remedied",
+)
+
+
+def scope_unit_page(recall: Recall, limit: int, offset: int) -> tuple[int, list[dict[str, Any]], str]:
+    """One page of the recall's affected units (by batch and serial): (total, rows, error message)."""
+    from qslab.surveillance.store import quiet_backend
+    from qslab.surveillance.trace import ScopeCriteria, TraceError, scope_units
+
+    criteria = recall_criteria(recall)
+    if not criteria.get("gtin"):
+        return 0, [], _("The product has no GTIN: its supply-chain records cannot be found.")
+    try:
+        store = trace_store()
+    except Exception as error:  # locked or missing store file
+        return 0, [], str(error)
+    try:
+        with quiet_backend():
+            units = scope_units(store, ScopeCriteria(**criteria))
+            total = int(units.count().to_pyarrow().as_py())
+            page = units.select(*SCOPE_UNIT_COLUMNS).limit(limit, offset=offset).to_pyarrow().to_pylist()
+    except TraceError as error:
+        return 0, [], str(error)
+    finally:
+        store.close()
+    return total, page, ""
+
+
 def refresh_units_affected(recall: Recall, quiet: bool = False) -> int | None:
     """Store the number of units in the recall's scope, from the supply-chain records (if there are any)."""
     result, error = scope_of_recall(recall)

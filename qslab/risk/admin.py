@@ -65,7 +65,8 @@ admin.site.register(EarlyWarningRun)
 
 @admin.register(RiskMatrix)
 class RiskMatrixAdmin(admin.ModelAdmin):
-    """The risk matrix is reference data: bands (JSON), how scenarios combine, whether it is verified."""
+    """The risk matrix is reference data: bands and severity levels (JSON), how scenarios combine, whether
+    it is verified."""
 
     list_display = ("code", "name_en", "verified", "combination", "is_default", "active")
 

@@ -4,7 +4,8 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
@@ -495,6 +496,14 @@ class RiskAlertOut(Schema):
     url: str
 
 
+class RiskAlertPhotoOut(Schema):
+    id: int
+    url: str
+    caption_zh: str
+    caption_en: str
+    position: int
+
+
 def _alert_out(a: ConsumerAlert) -> RiskAlertOut:
     from django.urls import reverse
 
@@ -589,6 +598,9 @@ class RiskAlertStaffOut(RiskAlertOut):
     information_source: str
     internal_notes: str
     all_updates: list[RiskAlertStaffUpdateOut]
+    photo_items: list[RiskAlertPhotoOut] = Field(
+        default_factory=list, description="the photos with their ids and captions (to remove one)"
+    )
 
 
 class RiskAlertUpdateIn(Schema):
@@ -625,6 +637,7 @@ def _alert_staff_out(a: ConsumerAlert) -> RiskAlertStaffOut:
             )
             for u in a.updates.all()
         ],
+        photo_items=[_photo_out(p) for p in a.photos.all()],
     )
 
 
@@ -747,3 +760,61 @@ def add_alert_update(request: HttpRequest, alert_id: int, payload: RiskAlertUpda
             is_public=update.is_public,
         ),
     )
+
+
+def _photo_out(photo) -> RiskAlertPhotoOut:
+    from django.urls import reverse
+
+    return RiskAlertPhotoOut(
+        id=photo.pk,
+        url=reverse("risk:alert_photo", args=[photo.alert_id, photo.pk]),
+        caption_zh=photo.caption_zh,
+        caption_en=photo.caption_en,
+        position=photo.position,
+    )
+
+
+@router.post(
+    "/alerts/{alert_id}/photos",
+    response={201: RiskAlertPhotoOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Add a photo to an alert (multipart: image, caption_zh, caption_en): analysts their drafts, "
+    "the office until approval",
+)
+def add_alert_photo(
+    request: HttpRequest,
+    alert_id: int,
+    image: File[UploadedFile],
+    caption_zh: Form[str] = "",
+    caption_en: Form[str] = "",
+):
+    """The same checks as the alert page: JPEG, PNG or WebP by content, at most 5 MB, a real image."""
+    from qslab.risk.forms import AlertPhotoForm
+
+    item = _alert_for_staff(request, alert_id)
+    form = AlertPhotoForm({"caption_zh": caption_zh, "caption_en": caption_en}, {"image": image})
+    if not form.is_valid():
+        raise ValidationError({k: list(v) for k, v in form.errors.items()})
+    photo = services.add_alert_photo(
+        request.user,
+        item,
+        form.cleaned_data["image"],
+        form.cleaned_data["caption_zh"],
+        form.cleaned_data["caption_en"],
+    )
+    return Status(201, _photo_out(photo))
+
+
+@router.delete(
+    "/alerts/{alert_id}/photos/{photo_id}",
+    response={204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Remove a photo from an alert: analysts their drafts, the office until approval",
+)
+def delete_alert_photo(request: HttpRequest, alert_id: int, photo_id: int):
+    from django.http import Http404
+
+    item = _alert_for_staff(request, alert_id)
+    photo = item.photos.filter(pk=photo_id).first()
+    if photo is None:
+        raise Http404("No such photo.")
+    services.delete_alert_photo(request.user, photo)
+    return Status(204, None)

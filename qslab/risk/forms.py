@@ -267,6 +267,12 @@ class ScenarioForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args: Any, matrix: RiskMatrix | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = matrix.severity_choices() if matrix is not None else None
+        if choices:  # the matrix's reference data says what each severity means
+            self.fields["severity"].choices = choices
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not (data.get("description_zh", "").strip() or data.get("description_en", "").strip()):

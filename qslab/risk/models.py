@@ -695,6 +695,15 @@ class RiskMatrix(ChangeLoggedModel):
         help_text=_("unverified matrices are flagged on every assessment that uses them"),
     )
     bands = models.JSONField(_("probability bands"), default=list)
+    severities = models.JSONField(
+        _("severity levels"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'what severity 1 to 4 means, four entries {"zh": ..., "en": ...} shown when a scenario\'s '
+            "severity is chosen; empty: the built-in short descriptions"
+        ),
+    )
     combination = models.CharField(
         _("how scenarios combine"), max_length=16, choices=Combination.choices, default=Combination.HIGHEST
     )
@@ -741,6 +750,36 @@ class RiskMatrix(ChangeLoggedModel):
                 )
         if problems:
             raise ValidationError({"bands": problems})
+        if self.severities:
+            ok = isinstance(self.severities, list) and len(self.severities) == 4
+            ok = ok and all(
+                isinstance(item, dict)
+                and set(item) <= {"zh", "en"}
+                and all(isinstance(v, str) for v in item.values())
+                and any(str(v).strip() for v in item.values())
+                for item in self.severities
+            )
+            if not ok:
+                raise ValidationError(
+                    {
+                        "severities": [
+                            _('Give four severity levels (1 to 4), each {"zh": ..., "en": ...}, or none.')
+                        ]
+                    }
+                )
+
+    def severity_choices(self) -> list[tuple[int, str]] | None:
+        """``[(1, "1: ..."), ...]`` in the current language from ``severities``; None when not set."""
+        from django.utils.translation import get_language
+
+        if not self.severities:
+            return None
+        first, second = ("zh", "en") if (get_language() or "").startswith("zh") else ("en", "zh")
+        out = []
+        for n, item in enumerate(self.severities, start=1):
+            text = (item.get(first) or item.get(second) or "").strip()
+            out.append((n, f"{n}: {text}"))
+        return out
 
     def level_for(self, probability: float, severity: int) -> str:
         """The risk level of one scenario; the band is the first whose ``above`` is exceeded."""

@@ -668,7 +668,7 @@ def _scenario_form(request: HttpRequest, item: RiskAssessment, scenario) -> Http
             "severity": scenario.severity,
             "steps": services.steps_as_text(scenario),
         }
-    form = ScenarioForm(request.POST or None, initial=initial)
+    form = ScenarioForm(request.POST or None, initial=initial, matrix=item.matrix)
     if request.method == "POST" and form.is_valid():
         try:
             services.save_scenario(request.user, item, form.cleaned_data, scenario=scenario)

@@ -63,9 +63,15 @@ Scope::
 ``store`` may be a :class:`TraceStore` or a :class:`~qslab.surveillance.store.AnalyticalStore`.
 Criteria combine with AND (each narrows the scope); within one criterion the values are
 alternatives: ``batches`` any of these batch/lot codes, ``serial_ranges`` any of these inclusive
-``(first, last)`` ranges of the numeric part of the serial (ints, or serial strings whose numeric
-part is taken), ``produced_from``/``produced_to`` an inclusive production-date window. Units with no
-production date are outside any date window. With only ``gtin`` every unit of the GTIN is in scope.
+``(first, last)`` ranges, ``produced_from``/``produced_to`` an inclusive production-date window.
+A serial range given as two serials (``("SN-A000100", "SN-A000250")``) is one series, as
+:func:`qslab.recalls.models.validate_serial_range` checks it: both ends are a prefix and a numeric
+tail, with the same prefix (case-insensitive) and a tail of the same width; a unit is in it when its
+serial is that prefix (any case) followed by exactly that many digits, between the two ends, so
+``SN-B000120``, ``SN-A00120`` and ``SN-A000120X`` are not. A range given as two whole numbers
+(``(100, 250)``) matches the numeric part of any serial (its last run of digits), whatever the
+prefix. Units with no production date are outside any date window. With only ``gtin`` every unit
+of the GTIN is in scope.
 
 Where a unit is now: its **last event** (latest ``occurred_at``; at the same instant the later kind
 in the order of :data:`EVENT_KINDS` wins, then the later-stored event). After ``manufactured``,
@@ -310,15 +316,16 @@ class TraceIngestReport(ResultMixin):
 class ScopeCriteria(ResultMixin):
     """The defect's identity: one GTIN, optionally narrowed by batches, serial ranges and a date window.
 
-    Validated and normalised when built (GTIN to 14 digits, ranges to int pairs, dates to ``date``).
+    Validated and normalised when built (GTIN to 14 digits, serial ranges to pairs of serials with
+    the prefix upper-cased or pairs of ints, dates to ``date``).
 
-    >>> ScopeCriteria("6901234567892", batches=["L1"], serial_ranges=[("SN100", "SN199")]).serial_ranges
-    ((100, 199),)
+    >>> ScopeCriteria("6901234567892", serial_ranges=[("sn100", "SN199"), (5, 9)]).serial_ranges
+    (('SN100', 'SN199'), (5, 9))
     """
 
     gtin: str
     batches: tuple[str, ...] = ()
-    serial_ranges: tuple[tuple[int, int], ...] = ()
+    serial_ranges: tuple[tuple[int, int] | tuple[str, str], ...] = ()
     produced_from: dt.date | None = None
     produced_to: dt.date | None = None
 
@@ -336,10 +343,7 @@ class ScopeCriteria(ResultMixin):
                 first, last = item
             except (TypeError, ValueError):
                 raise TraceError(f"a serial range is a pair (first, last), got {item!r}") from None
-            a, b = _range_end(first), _range_end(last)
-            if a > b:
-                raise TraceError(f"serial range {item!r}: first {a} is after last {b}")
-            ranges.append((a, b))
+            ranges.append(_serial_range(first, last, item))
         object.__setattr__(self, "serial_ranges", tuple(ranges))
         for name in ("produced_from", "produced_to"):
             value = getattr(self, name)
@@ -359,17 +363,52 @@ class ScopeCriteria(ResultMixin):
         return "; ".join(parts)
 
 
-def _range_end(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TraceError(f"a serial range end must be a number or a serial, got {value!r}")
-    if isinstance(value, (int, np.integer)):
-        if value < 0:
-            raise TraceError(f"a serial range end must not be negative, got {value}")
-        return int(value)
-    number = serial_number(str(value))
-    if number is None:
-        raise TraceError(f"serial range end {value!r} has no digits")
-    return number
+_RANGE_END_RE = re.compile(r"^(?P<prefix>[^\s]*?)(?P<digits>[0-9]+)$")
+
+
+def _serial_range(first: Any, last: Any, item: Any) -> tuple[int, int] | tuple[str, str]:
+    """One range, normalised: two whole numbers, or two serials of one series (prefix upper-cased)."""
+    if any(isinstance(v, bool) for v in (first, last)):
+        raise TraceError(f"a serial range end must be a number or a serial, got {item!r}")
+    numbers = [isinstance(v, (int, np.integer)) for v in (first, last)]
+    if all(numbers):
+        a, b = int(first), int(last)
+        if a < 0 or b < 0:
+            raise TraceError(f"a serial range end must not be negative, got {item!r}")
+        if a > b:
+            raise TraceError(f"serial range {item!r}: first {a} is after last {b}")
+        return (a, b)
+    if any(numbers):
+        raise TraceError(f"serial range {item!r}: give two serials or two numbers, not one of each")
+    (p1, d1), (p2, d2) = _split_range_end(first), _split_range_end(last)
+    if p1 != p2:
+        raise TraceError(f"serial range {item!r}: different prefixes {p1!r} and {p2!r} (one series a range)")
+    if len(d1) != len(d2):
+        raise TraceError(f"serial range {item!r}: numeric tails of {len(d1)} and {len(d2)} digits")
+    if d1 > d2:  # same width: the text order is the numeric order
+        raise TraceError(f"serial range {item!r}: first {first} is after last {last}")
+    return (p1 + d1, p2 + d2)
+
+
+def _split_range_end(value: Any) -> tuple[str, str]:
+    match = _RANGE_END_RE.match(str(value).strip())
+    if not match:
+        raise TraceError(f"serial range end {value!r} must be a serial ending in digits")
+    return match["prefix"].upper(), match["digits"]
+
+
+def _serial_range_predicate(u: ir.Table, rng: tuple[int, int] | tuple[str, str]) -> ir.BooleanValue:
+    """Units of one range: numbers match the numeric part; serials match prefix (any case) and width."""
+    first, last = rng
+    if isinstance(first, int):
+        return u.serial_number.between(first, last)
+    prefix, d1 = _split_range_end(first)
+    d2 = _split_range_end(last)[1]
+    shape = u.serial.re_search(f"(?i)^{re.escape(prefix)}[0-9]{{{len(d1)}}}$")
+    if len(d1) <= 18:  # the stored numeric part is then the tail: cheap, and in the units' sort order
+        return u.serial_number.between(int(d1), int(d2)) & shape
+    tail = u.serial.substr(len(prefix))
+    return (tail >= d1) & (tail <= d2) & shape
 
 
 def _as_date(value: Any, name: str) -> dt.date:
@@ -1052,7 +1091,7 @@ def affected_units(
     if crit.batches:
         predicates.append(u.batch.isin(list(crit.batches)))
     if crit.serial_ranges:
-        predicates.append(ibis.or_(*[u.serial_number.between(a, b) for a, b in crit.serial_ranges]))
+        predicates.append(ibis.or_(*[_serial_range_predicate(u, r) for r in crit.serial_ranges]))
     if crit.produced_from is not None:
         predicates.append(u.production_date >= crit.produced_from)
     if crit.produced_to is not None:
@@ -1317,7 +1356,7 @@ def recall_scope(
     store: TraceStore | AnalyticalStore,
     gtin: str,
     batches: Iterable[str] = (),
-    serial_ranges: Iterable[tuple[int | str, int | str]] = (),
+    serial_ranges: Iterable[tuple[int, int] | tuple[str, str]] = (),
     produced_from: dt.date | str | None = None,
     produced_to: dt.date | str | None = None,
 ) -> RecallScope:

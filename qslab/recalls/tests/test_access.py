@@ -150,6 +150,13 @@ CASES = [
         api=True,
         kwargs=lambda w: {"recall_id": w.draft.pk},
     ),
+    Case(
+        "qslab_recalls_api_recall_scope_units",
+        CONFIDENTIAL,
+        api=True,
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+        query="limit=5",
+    ),
 ]
 
 

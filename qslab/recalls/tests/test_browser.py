@@ -2,8 +2,9 @@
 bilingual alert is published (in the feed, without its confidential fields), a recall is opened whose
 scope query lists the affected distributors, and its progress is recorded to closure.
 
-The first two steps use the risk app's services (its own browser tests drive its pages); the recall is
-driven through the pages by the company and the office.
+Every step is driven through the pages: the analyst escalates the signal, builds the assessment and
+drafts the alert; the office publishes the alert, approves and publishes the recall; the company
+opens the recall, queries its scope and reports progress; the public reads the feed and the notice.
 """
 
 import datetime as dt
@@ -33,14 +34,29 @@ def _sign_in(page, base: str, user, next_url: str, two_factor: bool = False) -> 
     page.wait_for_url(f"**{next_url}")
 
 
-def _serious_alert(analyst, office):
-    """A signal escalated to a risk assessment rated serious, and the bilingual alert it leads to."""
-    from qslab.risk import services as risk
+def _reference_data():
+    """The reference data the flow needs (risk matrix with severities, document kinds), made as the
+    migrations make it (idempotent): an earlier transactional test may have flushed those tables."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in (
+        ("qslab.risk.migrations.0003_reference_data", "create"),
+        ("qslab.risk.migrations.0007_matrix_severities", "fill"),
+        ("qslab.recalls.migrations.0002_notice_document", "create_kind"),
+        ("qslab.recalls.migrations.0004_closing_document", "create_kind"),
+    ):
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+def _signal():
+    """An open early-warning signal on electric kettles, with the taxonomy terms its assessment uses."""
     from qslab.risk.models import SeriesFamily, Signal, Term
 
-    kettle = Term.objects.get_or_create(
+    Term.objects.get_or_create(
         kind="product", code="269", defaults={"name_en": "Electric kettles", "name_zh": "电热水壶"}
-    )[0]
+    )
     thermal = Term.objects.get_or_create(
         kind="hazard", code="thermal", defaults={"name_en": "Burns and scalds", "name_zh": "烫伤"}
     )[0]
@@ -58,59 +74,68 @@ def _serious_alert(analyst, office):
         method="earsC",
         config={},
     )
-    reason = "lid opens while pouring: scalds"
-    risk.move_signal(analyst, signal, "escalate", reason)  # escalation opens the draft assessment
-    assessment = signal.assessments.get()
-    risk.save_assessment(
-        analyst,
-        {
-            "product_name": "电热水壶 CX-1",
-            "brand": "晨星（测试）",
-            "hazard": thermal,
-            "product_category": kettle,
-            "conclusion_zh": "严重风险。",
-            "conclusion_en": "Serious risk.",
-        },
-        assessment=assessment,
-    )
-    risk.save_scenario(
-        analyst,
-        assessment,
-        {
-            "description_zh": "倒水时壶盖弹开",
-            "description_en": "Lid opens while pouring",
-            "severity": 3,
-            "steps": "1 | 倒水 | pours water\n1/10 | 壶盖弹开 | lid opens\n1/2 | 烫伤 | scald",
-        },
-    )
-    assessment = risk.move_assessment(analyst, assessment, "complete")
-    assert assessment.risk_level == "serious"
-    alert = risk.save_alert(
-        analyst,
-        {
-            "assessment": assessment,
-            "notification_type": "serious",
-            "title_zh": "晨星电热水壶烫伤风险",
-            "title_en": "Scald risk from the CX-1 kettle",
-            "product_category": kettle,
-            "product_name_zh": "电热水壶",
-            "product_name_en": "Electric kettle",
-            "brand": "晨星（测试）",
-            "model": "CX-1",
-            "hazard": thermal,
-            "risk_level": assessment.risk_level,
-            "hazard_description_zh": "壶盖可能弹开，开水溅出。",
-            "hazard_description_en": "The lid may open and boiling water spill.",
-            "measures_zh": "生产者召回产品。",
-            "measures_en": "The producer recalls the product.",
-            "advice_zh": "停止使用。",
-            "advice_en": "Stop using the kettle.",
-            "operator_contact": "SECRET-OPERATOR-PHONE",
-            "internal_notes": "SECRET-INTERNAL-NOTE",
-        },
-    )
-    risk.move_alert(analyst, alert, "submit")
-    risk.move_alert(office, alert, "approve")
+    return signal, thermal
+
+
+def _serious_alert(analyst_page, office_page, base, analyst, office):
+    """In the browser: the analyst escalates the signal, builds the assessment (rated serious), drafts
+    the bilingual alert from it and submits it; the office approves and publishes it."""
+    from qslab.risk.models import ConsumerAlert, RiskAssessment
+
+    signal, thermal = _signal()
+    page = analyst_page
+    _sign_in(page, base, analyst, signal.get_absolute_url())
+    page.locator("#reason-escalate").fill("lid opens while pouring: scalds")
+    page.get_by_role("button", name="escalate to risk assessment").click()
+    expect(page.locator("body")).to_contain_text("Status: escalated to assessment")
+    page.locator("a[href*='/risk/assessments/']").first.click()
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.locator("#id_title_zh").fill("晨星 CX-1 电热水壶烫伤风险评估")
+    page.locator("#id_title_en").fill("CX-1 kettle scald risk")
+    page.locator("#id_hazard").select_option(str(thermal.pk))
+    page.locator("#id_product_name").fill("电热水壶 CX-1")
+    page.locator("#id_brand").fill("晨星（测试）")
+    page.locator("#id_conclusion_zh").fill("严重风险。")
+    page.locator("#id_conclusion_en").fill("Serious risk.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name="Add a scenario").click()
+    page.locator("#id_description_zh").fill("倒水时壶盖弹开")
+    page.locator("#id_description_en").fill("Lid opens while pouring")
+    page.locator("#id_severity").select_option("3")
+    page.locator("#id_steps").fill("1 | 倒水 | pours water\n1/10 | 壶盖弹开 | lid opens\n1/2 | 烫伤 | scald")
+    page.get_by_role("button", name="Save scenario").click()
+    expect(page.locator("#risk-level")).to_have_text("serious risk")
+    page.get_by_role("button", name="complete and issue the report").click()
+    expect(page.locator("body")).to_contain_text("Report")
+    assessment = RiskAssessment.objects.get(signal=signal)
+    assert (assessment.status, assessment.risk_level) == ("completed", "serious")
+    assert assessment.document is not None, "the numbered report was issued"
+
+    page.get_by_role("link", name="Draft a consumer alert").click()
+    expect(page.locator("#id_risk_level")).to_have_value("serious")  # from the assessment
+    page.locator("#id_title_zh").fill("晨星电热水壶烫伤风险")
+    page.locator("#id_title_en").fill("Scald risk from the CX-1 kettle")
+    page.locator("#id_product_name_zh").fill("电热水壶")
+    page.locator("#id_product_name_en").fill("Electric kettle")
+    page.locator("#id_model").fill("CX-1")
+    page.locator("#id_hazard_description_zh").fill("壶盖可能弹开，开水溅出。")
+    page.locator("#id_hazard_description_en").fill("The lid may open and boiling water spill.")
+    page.locator("#id_measures_zh").fill("生产者召回产品。")
+    page.locator("#id_measures_en").fill("The producer recalls the product.")
+    page.locator("#id_advice_zh").fill("停止使用。")
+    page.locator("#id_advice_en").fill("Stop using the kettle.")
+    page.locator("#id_operator_contact").fill("SECRET-OPERATOR-PHONE")
+    page.locator("#id_internal_notes").fill("SECRET-INTERNAL-NOTE")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="submit for approval").click()
+    alert = ConsumerAlert.objects.get(assessment=assessment)
+    assert alert.status == "submitted"
+
+    _sign_in(office_page, base, office, alert.get_absolute_url(), two_factor=True)
+    office_page.get_by_role("button", name="approve and publish").click()
+    expect(office_page.locator("body")).to_contain_text("published")
+    alert.refresh_from_db()
+    assert alert.status == "published"
     return assessment, alert
 
 
@@ -118,6 +143,7 @@ def test_a_serious_risk_leads_to_an_alert_and_a_recall_carried_out_to_closure(
     live_server, page, browser, settings, tmp_path
 ):
     settings.DUCKDB_PATH = tmp_path / "analytics.duckdb"
+    _reference_data()
     analyst = make_user("analyst", username="analyst_browser")
     office = make_user("office", username="office_browser")
     totp_device(office)  # the office has set up two-factor before signing in
@@ -129,7 +155,9 @@ def test_a_serious_risk_leads_to_an_alert_and_a_recall_carried_out_to_closure(
     base = live_server.url
 
     # 1-2. signal -> assessment rated serious -> bilingual alert, published; the feed shows it, no secret
-    assessment, alert = _serious_alert(analyst, office)
+    analyst_page = browser.new_context(locale="en-GB").new_page()
+    office_page = browser.new_context(locale="en-GB").new_page()
+    assessment, alert = _serious_alert(analyst_page, office_page, base, analyst, office)
     public = browser.new_context(locale="en-GB").new_page()
     feed = public.request.get(f"{base}/risk/alerts/feed.atom").text()
     assert "Scald risk from the CX-1 kettle" in feed and "Stop using the kettle." in feed
@@ -167,8 +195,7 @@ def test_a_serious_risk_leads_to_an_alert_and_a_recall_carried_out_to_closure(
     expect(page.locator(".scope-summary")).to_contain_text("10")
 
     # the office links the alert and the assessment, approves and publishes the notice
-    office_page = browser.new_context(locale="en-GB").new_page()
-    _sign_in(office_page, base, office, recall_url.removeprefix(base) + "edit/", two_factor=True)
+    office_page.goto(recall_url + "edit/")
     office_page.get_by_label("Risk assessment").select_option(str(assessment.pk))
     office_page.get_by_label("Consumer alert").select_option(str(alert.pk))
     office_page.get_by_role("button", name="Save").click()

@@ -153,6 +153,31 @@ def test_the_scope_lists_export_as_csv_and_xlsx(setting):
     assert "Beijing" in regions.content.decode("utf-8-sig")
 
 
+def test_the_scope_unit_list_pages_through_the_api_like_the_export(setting):
+    from django.test import Client
+
+    from qslab.accounts.models import ApiToken
+
+    s = setting
+    load_supply_chain(s["product"])
+    recall = _draft(s)
+    exported = verified_client(s["client"]).get(
+        reverse("recalls:recall_scope_export", args=[recall.pk, "units", "csv"])
+    )
+    expected = [r["serial"] for r in csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))]
+    api = Client(headers={"Authorization": f"Bearer {ApiToken.issue(s['client'], 'test')[1]}"})
+    first = api.get(f"/api/recalls/{recall.pk}/scope/units?limit=4").json()
+    rest = api.get(f"/api/recalls/{recall.pk}/scope/units?limit=100&offset=4").json()
+    assert first["count"] == rest["count"] == len(expected) == 10
+    assert [u["serial"] for u in first["items"] + rest["items"]] == expected
+    assert {u["batch"] for u in first["items"]} == {"L1"} and "status" in first["items"][0]
+    assert api.get(f"/api/recalls/{recall.pk}/scope/units?limit=0").status_code == 422
+    other = make_user("client", username="other_company_user")
+    grant_client(other, make_company())
+    stranger = Client(headers={"Authorization": f"Bearer {ApiToken.issue(other, 'test')[1]}"})
+    assert stranger.get(f"/api/recalls/{recall.pk}/scope/units").status_code == 404
+
+
 def test_a_company_may_query_only_its_own_gtins(setting):
     s = setting
     load_supply_chain(s["product"])

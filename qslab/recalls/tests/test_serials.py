@@ -132,3 +132,18 @@ def test_the_lookup_page_and_api_answer_the_public(scene):
     assert Client().get("/api/recalls/serial-lookup", {"serial": "A-B"}).status_code == 422
     owner = verified_client(scene["owner"]).get(reverse("recalls:serial_lookup"), {"serial": "SN-A000220"})
     assert "LA" in owner.content.decode()
+
+
+def test_the_engines_scope_selects_exactly_the_serials_the_plan_validation_puts_in_a_range():
+    """The analytical store's scope query (``qslab.surveillance.trace``) and ``serial_in_range`` agree
+    on random serials of mixed prefixes, case and widths."""
+    from qslab.surveillance.tests.test_trace_serial_prefix import GTIN, RANGES, random_units
+    from qslab.surveillance.trace import ScopeCriteria, TraceStore, scope_units
+
+    units = random_units(7)
+    with TraceStore.duckdb() as store:
+        store.ingest_units(units)
+        for ranges in RANGES:
+            listed = scope_units(store, ScopeCriteria(GTIN, serial_ranges=ranges)).to_pyarrow()
+            by_plan = {s for s in units["serial"] if any(serial_in_range(s, a, b) for a, b in ranges)}
+            assert set(listed.column("serial").to_pylist()) == by_plan and by_plan, ranges

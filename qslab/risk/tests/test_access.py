@@ -1,8 +1,10 @@
 """Who may open each risk page and API operation, for reports, patterns and signals in each state."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from qslab.core.testing import EVERYONE, NOBODY, Case, check_access, matrix
+from qslab.risk.tests.conftest import png_bytes
 
 STAFF = {"office", "analyst"}
 REPORTER = {"office", "analyst", "client"}  # the world's reports are filed by the client user
@@ -205,6 +207,34 @@ CASES = [
         api=True,
         kwargs=lambda w: {"alert_id": w.published_alert.pk},
         data={"text_en": "More batches affected.", "is_public": True},
+    ),
+    Case(
+        "qslab_risk_api_add_alert_photo",
+        STAFF,
+        method="post",
+        api=True,
+        note="draft, multipart",
+        kwargs=lambda w: {"alert_id": w.draft_alert.pk},
+        data=lambda w: {
+            "image": SimpleUploadedFile("kettle.png", png_bytes(), content_type="image/png"),
+            "caption_en": "The lid",
+        },
+    ),
+    Case(
+        "qslab_risk_api_add_alert_photo",
+        NOBODY,
+        method="post",
+        api=True,
+        note="published: no one changes its photos",
+        kwargs=lambda w: {"alert_id": w.published_alert.pk},
+        data=lambda w: {"image": SimpleUploadedFile("kettle.png", png_bytes(), content_type="image/png")},
+    ),
+    Case(
+        "qslab_risk_api_delete_alert_photo",
+        STAFF,
+        method="delete",
+        api=True,
+        kwargs=lambda w: {"alert_id": w.draft_alert.pk, "photo_id": w.draft_photo.pk},
     ),
     Case("qslab_risk_api_terms", EVERYONE, api=True),
     Case(

@@ -172,3 +172,33 @@ def test_a_digest_week_runs_from_monday_to_sunday_in_local_time(users, alert_ter
     monday_morning = published_at(timezone.make_aware(dt.datetime(2026, 3, 9, 0, 10)))  # week 11
     assert list(services.build_weekly_digest(2026, 10).alerts.all()) == [sunday_night]
     assert list(services.build_weekly_digest(2026, 11).alerts.all()) == [monday_morning]
+
+
+def test_the_portal_statistics_count_published_alerts_by_hazard_and_category_in_both_languages(
+    users, alert_terms
+):
+    from qslab.recalls.services import alert_statistics
+
+    terms = alert_terms
+    for extra in (
+        {},
+        {"title_en": "Second kettle"},
+        {"hazard": terms["fall"], "product_category": terms["scooter"], "title_en": "Scooter"},
+    ):
+        alert = services.save_alert(users["analyst"], alert_data(alert_terms, **extra))
+        services.move_alert(users["analyst"], alert, "submit")
+        services.move_alert(users["office"], alert, "approve")
+    services.save_alert(users["analyst"], alert_data(alert_terms, title_en="A draft is not counted"))
+
+    stats = alert_statistics()
+    by_hazard = [(r["label"], r["n"]) for r in stats["by_hazard"]]
+    assert [n for _label, n in by_hazard] == [2, 1]  # most first, the draft not counted
+    assert "Burns and scalds" in by_hazard[0][0] and "Falls" in by_hazard[1][0]
+    by_category = [(r["label"], r["n"]) for r in stats["by_category"]]
+    assert [n for _label, n in by_category] == [2, 1] and "Scooters" in by_category[1][0]
+    api = Client().get("/api/recalls/statistics").json()
+    assert sorted(r["n"] for r in api["alerts_by_hazard"]) == [1, 2]
+    en = Client().get(reverse("recalls:statistics"), headers={"accept-language": "en"}).content.decode()
+    zh = Client().get(reverse("recalls:statistics"), headers={"accept-language": "zh-hans"}).content.decode()
+    assert "Consumer alerts by hazard" in en and "Falls" in en
+    assert "Consumer alerts by hazard" not in zh and "跌落" in zh

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from qslab.accounts.models import ApiToken
+from qslab.core.testing import close_quietly
 from qslab.risk.models import ConsumerAlert
 from qslab.risk.tests.conftest import SECRETS
 
@@ -130,3 +131,59 @@ def test_staff_list_filters_drafts_and_shows_confidential_fields(api):
     _send(api["analyst"], "post", "/alerts", _payload())
     status, body = _send(api["analyst"], "get", "/staff/alerts?status=draft")
     assert status == 200 and body["items"][0]["supply_chain"] == SECRETS["supply_chain"]
+
+
+def _upload(client, alert_id, content, name="kettle.png", **captions):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        f"/api/risk/alerts/{alert_id}/photos",
+        data={"image": SimpleUploadedFile(name, content), **captions},
+    )
+    return response.status_code, response.json() if response.content else None
+
+
+def test_photos_are_added_and_removed_through_the_api_and_published_with_the_alert(api):
+    from qslab.risk.tests.conftest import png_bytes
+
+    _status, draft = _send(api["analyst"], "post", "/alerts", _payload())
+    alert_id = draft["id"]
+    status, photo = _upload(api["analyst"], alert_id, png_bytes(), caption_zh="壶盖", caption_en="The lid")
+    assert status == 201, photo
+    assert (photo["caption_zh"], photo["caption_en"], photo["position"]) == ("壶盖", "The lid", 1)
+    status, second = _upload(api["analyst"], alert_id, png_bytes(fmt="JPEG"), name="side.jpg")
+    assert status == 201
+    full = _send(api["analyst"], "get", f"/alerts/{alert_id}/full")[1]
+    assert [p["id"] for p in full["photo_items"]] == [photo["id"], second["id"]]
+    assert full["photos"] == [photo["url"], second["url"]]
+
+    assert _send(api["analyst"], "delete", f"/alerts/{alert_id}/photos/{second['id']}")[0] == 204
+    assert _send(api["analyst"], "delete", f"/alerts/{alert_id}/photos/{second['id']}")[0] == 404
+    # not public while a draft
+    assert Client().get(photo["url"]).status_code == 404
+
+    _send(api["analyst"], "post", f"/alerts/{alert_id}/transitions/submit")
+    _send(api["office"], "post", f"/alerts/{alert_id}/transitions/publish")
+    public = Client().get(f"/api/risk/alerts/{alert_id}").json()
+    assert public["photos"] == [photo["url"]] and "photo_items" not in public
+    served = Client().get(photo["url"])
+    close_quietly(served)
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    # a published alert's photos no longer change
+    assert _upload(api["office"], alert_id, png_bytes())[0] == 403
+    assert _send(api["office"], "delete", f"/alerts/{alert_id}/photos/{photo['id']}")[0] == 403
+
+
+def test_a_file_that_is_not_an_image_is_refused_as_on_the_page(api):
+    from qslab.risk.models import AlertPhoto
+
+    _status, draft = _send(api["analyst"], "post", "/alerts", _payload())
+    status, body = _upload(api["analyst"], draft["id"], b"%PDF-1.4 not a photo", name="kettle.png")
+    assert status == 422 and "image" in json.dumps(body)
+    status, body = _upload(api["analyst"], draft["id"], b"\x89PNG\r\n\x1a\n broken", name="kettle.png")
+    assert status == 422
+    missing = api["analyst"].post(f"/api/risk/alerts/{draft['id']}/photos", data={"caption_en": "x"})
+    assert missing.status_code == 422
+    assert not AlertPhoto.objects.filter(alert_id=draft["id"]).exists()
+    # the company user may not add photos at all
+    assert _upload(api["client"], draft["id"], b"\x89PNG")[0] in (403, 404)

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from qslab.core.testing import verified_client
 from qslab.core.workflow import TransitionRefused
@@ -100,6 +101,29 @@ def test_the_matrix_is_reference_data_checked_when_edited():
         matrix.full_clean()
     text = " ".join(error.value.message_dict["bands"])
     assert "most to the least probable" in text and "four levels" in text
+
+
+def test_what_each_severity_means_is_reference_data_of_the_matrix(chair, users):
+    matrix = chair.matrix
+    assert matrix.code == "eu-safety-gate" and len(matrix.severities) == 4  # Table 3, shipped as data
+    analyst = verified_client(users["analyst"])
+    url = reverse("risk:scenario_create", args=[chair.pk])
+    page = analyst.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "4: is or could be fatal" in page
+    matrix.severities = [{"zh": f"级别{n}", "en": f"OFFICE-TEXT-{n}"} for n in range(1, 5)]
+    matrix.full_clean()
+    matrix.save()
+    page = analyst.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "3: OFFICE-TEXT-3" in page and "is or could be fatal" not in page
+    assert "2: 级别2" in analyst.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+    translation.activate("en")  # the request left Chinese active in this thread
+    matrix.severities = [{"en": "only one"}]
+    with pytest.raises(ValidationError) as error:
+        matrix.full_clean()
+    assert "four severity levels" in " ".join(error.value.message_dict["severities"])
+    matrix.severities = []  # none: the built-in short descriptions
+    matrix.save()
+    assert "4: fatal, or disability over 10 per cent" in analyst.get(url).content.decode()
 
 
 def test_bad_probabilities_are_all_reported_at_once(chair, users):
