@@ -22,6 +22,8 @@ class SharingConfig(AppConfig):
 
         from qslab.core.scheduling import register_job
 
-        register_job("qslab.sharing.tasks.send_booking_reminders_task", "booking reminders (starting tomorrow)")
+        register_job(
+            "qslab.sharing.tasks.send_booking_reminders_task", "booking reminders (starting tomorrow)"
+        )
         # Every check, so bookings not checked in are released promptly.
         register_job("qslab.sharing.tasks.release_no_shows_task", "no-show release", cadence="frequent")

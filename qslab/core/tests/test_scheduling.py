@@ -23,7 +23,9 @@ def test_the_apps_jobs_are_registered_without_the_scheduler_naming_them():
     daily = {job.task_path for job in scheduling.jobs("daily")}
     assert "qslab.core.tasks.send_reminders_task" in daily
     assert "qslab.risk.tasks.early_warning_task" in daily
-    assert {job.task_path for job in scheduling.jobs("frequent")} >= {"qslab.sharing.tasks.release_no_shows_task"}
+    assert {job.task_path for job in scheduling.jobs("frequent")} >= {
+        "qslab.sharing.tasks.release_no_shows_task"
+    }
 
 
 def test_registering_a_job_twice_keeps_one(monkeypatch):

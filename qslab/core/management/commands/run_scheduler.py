@@ -13,7 +13,7 @@ from qslab.core import scheduling
 
 
 class Command(BaseCommand):
-    help = "Enqueue the registered daily jobs once a day and the frequent ones at every check; runs until stopped."
+    help = "Enqueue the registered daily jobs once a day, the frequent ones at each check; runs until stopped."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="enqueue today's jobs and exit")
@@ -26,7 +26,9 @@ class Command(BaseCommand):
             if today != last_day:
                 for job in scheduling.jobs("daily"):
                     task_id = scheduling.enqueue(job)
-                    self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M} enqueued {job.description} ({task_id})")
+                    self.stdout.write(
+                        f"{timezone.now():%Y-%m-%d %H:%M} enqueued {job.description} ({task_id})"
+                    )
                 last_day = today
             for job in scheduling.jobs("frequent"):
                 scheduling.enqueue(job)
