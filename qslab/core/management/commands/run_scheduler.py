@@ -13,7 +13,7 @@ from qslab.core import scheduling
 
 
 class Command(BaseCommand):
-    help = "Enqueue the registered daily jobs once a day, the frequent ones at each check; runs until stopped."
+    help = "Enqueue the registered daily jobs daily, the frequent ones at each check; runs until stopped."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="enqueue today's jobs and exit")
