@@ -1,7 +1,7 @@
 """Money at the same instant: on PostgreSQL, office users issuing or computing allocations in parallel
 get one issued list, one document, one row per laboratory and per allocation one entry in the next
-year's budget; two runs of one year issued at once issue one (the subsidy is paid once); two workers starting the
-scheduled monitoring at once run it once."""
+year's budget; two runs of one year issued at once issue one (the subsidy is paid once); two workers
+starting the scheduled monitoring at once run it once."""
 
 import threading
 import time
