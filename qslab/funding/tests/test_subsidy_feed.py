@@ -117,6 +117,11 @@ def test_a_second_allocation_of_the_year_cannot_be_issued_so_the_subsidy_is_not_
     with pytest.raises(ValidationError) as refused:
         services.issue_allocation(users["office"], second)
     assert first.document.number in " ".join(refused.value.messages)
+    from qslab.core.testing import verified_client
+
+    page = verified_client(users["office"]).get(second.get_absolute_url()).content.decode()
+    assert "this draft cannot be issued" in page and first.document.number in page
+    assert "Issue the allocation document" not in page
     second.refresh_from_db()
     assert second.status == "draft" and second.document is None
     assert services.allocated_subsidy(lab, YEAR + 1) == D("100.00")
