@@ -16,7 +16,7 @@ from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.uploads import check_upload
 from qslab.funding import reports, services
-from qslab.funding.models import AllocationRun, Budget
+from qslab.funding.models import AllocationRun, Budget, MonitoringFlag, SelfEvaluation
 from qslab.labs.models import Laboratory
 
 router = Router(tags=["funding"])
@@ -302,6 +302,132 @@ def import_expenditures(request: HttpRequest, budget_id: int, payload: Expenditu
             ),
         )
     return ExpenditureImportOut(rows=n, dry_run=payload.dry_run)
+
+
+class FlagOut(Schema):
+    id: int
+    budget_id: int
+    month: int
+    kind: str
+    subject: str
+    expected: Decimal
+    actual: Decimal
+    cause: str
+    corrective_action: str
+    answered_at: dt.datetime | None
+    hold_funding: bool
+    hold_reason: str
+
+
+class FlagAnswerIn(Schema):
+    cause: str
+    corrective_action: str
+
+
+@router.get(
+    "/budgets/{budget_id}/flags",
+    response={200: list[FlagOut], **ERRORS},
+    summary="The in-year monitoring flags of a budget",
+)
+def list_flags(request: HttpRequest, budget_id: int):
+    b = get_visible_or_404(Budget, request.user, pk=budget_id)
+    return list(MonitoringFlag.objects.visible_to(request.user).filter(budget=b).order_by("month", "pk"))
+
+
+@router.post(
+    "/flags/{flag_id}/answer",
+    response={200: FlagOut, **ERRORS},
+    summary="Answer a monitoring flag with a cause and a corrective action (the laboratory)",
+)
+def answer_flag(request: HttpRequest, flag_id: int, payload: FlagAnswerIn):
+    flag = get_editable_or_403(MonitoringFlag, request.user, pk=flag_id)
+    return services.answer_flag(request.user, flag, payload.cause, payload.corrective_action)
+
+
+class EvaluationOut(Schema):
+    budget_id: int
+    status: str
+    summary: str
+    score_execution: Decimal | None
+    score_output: Decimal | None
+    score_effect: Decimal | None
+    score_satisfaction: Decimal | None
+    total: Decimal | None
+    adjusted_total: Decimal | None
+    adjustment_reason: str
+    grade: str
+    indicators: list[IndicatorOut]
+
+
+class ActualIn(Schema):
+    indicator_id: int
+    actual: Decimal | None
+
+
+class EvaluationIn(Schema):
+    actuals: list[ActualIn]
+    summary: str = ""
+
+
+def _evaluation(ev: SelfEvaluation) -> EvaluationOut:
+    return EvaluationOut(
+        budget_id=ev.budget_id,
+        status=ev.status,
+        summary=ev.summary,
+        score_execution=ev.score_execution,
+        score_output=ev.score_output,
+        score_effect=ev.score_effect,
+        score_satisfaction=ev.score_satisfaction,
+        total=ev.total,
+        adjusted_total=ev.adjusted_total,
+        adjustment_reason=ev.adjustment_reason,
+        grade=ev.grade,
+        indicators=[IndicatorOut.from_orm(i) for i in ev.budget.indicators.all()],
+    )
+
+
+@router.get(
+    "/budgets/{budget_id}/evaluation",
+    response={200: EvaluationOut, **ERRORS},
+    summary="The year-end self-evaluation of a budget (404 until it is opened)",
+)
+def get_evaluation(request: HttpRequest, budget_id: int):
+    return _evaluation(
+        get_visible_or_404(SelfEvaluation.objects.select_related("budget"), request.user, budget_id=budget_id)
+    )
+
+
+@router.put(
+    "/budgets/{budget_id}/evaluation",
+    response={200: EvaluationOut, **ERRORS},
+    summary="Open the self-evaluation (if needed) and record the achieved values and the summary",
+)
+def put_evaluation(request: HttpRequest, budget_id: int, payload: EvaluationIn):
+    b = get_editable_or_403(Budget, request.user, pk=budget_id)
+    ev = services.open_evaluation(request.user, b)
+    own = set(b.indicators.values_list("pk", flat=True))
+    unknown = [a.indicator_id for a in payload.actuals if a.indicator_id not in own]
+    if unknown:
+        raise ValidationError(
+            {"actuals": f"not an indicator of this budget: {', '.join(str(u) for u in unknown)}"}
+        )
+    services.record_actuals(
+        request.user, ev, {a.indicator_id: a.actual for a in payload.actuals}, payload.summary
+    )
+    ev.refresh_from_db()
+    return _evaluation(ev)
+
+
+@router.post(
+    "/budgets/{budget_id}/evaluation/transitions/{transition}",
+    response={200: EvaluationOut, **ERRORS},
+    summary="Take a self-evaluation action: submit, return, accept",
+)
+def move_evaluation(request: HttpRequest, budget_id: int, transition: str, payload: FundingTransitionIn):
+    ev = get_visible_or_404(
+        SelfEvaluation.objects.select_related("budget"), request.user, budget_id=budget_id
+    )
+    return _evaluation(services.move_evaluation(request.user, ev, transition, payload.reason))
 
 
 def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:

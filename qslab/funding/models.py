@@ -740,6 +740,14 @@ class AllocationRun(ChangeLoggedModel):
 
     class Meta:
         ordering = ("-year", "-pk")
+        constraints = [
+            # One issued allocation per evaluation year: a second one would pay the subsidy twice.
+            models.UniqueConstraint(
+                fields=("year",),
+                condition=models.Q(status="issued"),
+                name="funding_one_issued_allocation_per_year",
+            )
+        ]
 
     def __str__(self) -> str:
         return bilingual(self.title_zh, self.title_en)

@@ -927,8 +927,28 @@ def create_allocation_run(user: Any, data: dict[str, Any]) -> AllocationRun:
         )
         run.total = parse_money(str(run.total))
         run.full_clean(exclude=["created_by"])
+        _refuse_second_issue(run)
         run.save()
     return run
+
+
+def _refuse_second_issue(run: AllocationRun) -> None:
+    """One issued allocation per evaluation year: the subsidy of a year is paid once."""
+    issued = (
+        AllocationRun.objects.filter(year=run.year, status=AllocationRun.Status.ISSUED)
+        .exclude(pk=run.pk)
+        .select_related("document")
+        .first()
+    )
+    if issued is not None:
+        number = issued.document.number if issued.document_id else str(issued.pk)
+        raise ValidationError(
+            _(
+                "The %(year)s allocation is already issued (%(number)s): a second allocation of the "
+                "same year would pay the subsidy twice."
+            )
+            % {"year": run.year, "number": number}
+        )
 
 
 def _eligibility(run: AllocationRun) -> list[dict[str, Any]]:
@@ -937,6 +957,12 @@ def _eligibility(run: AllocationRun) -> list[dict[str, Any]]:
     grades = {}
     for g in LabGrade.objects.filter(year__lte=run.year).order_by("laboratory_id", "year"):
         grades[g.laboratory_id] = g  # the latest grade up to the run's year
+    # Funding the office held back on an in-year monitoring flag (and has not released) bars the subsidy.
+    held = set(
+        MonitoringFlag.objects.filter(budget__year=run.year, hold_funding=True).values_list(
+            "budget__laboratory_id", flat=True
+        )
+    )
     rows = []
     evaluations = (
         SelfEvaluation.objects.filter(budget__year=run.year, status="reviewed")
@@ -957,6 +983,8 @@ def _eligibility(run: AllocationRun) -> list[dict[str, Any]]:
             lab.status == "under_rectification" or (lab_grade is not None and lab_grade.open_rectification)
         ):
             reasons.append(_("open rectification"))
+        if lab.pk in held:
+            reasons.append(_("funding held back on a monitoring flag"))
         if rank[ev.grade] < rank[run.min_self_grade]:
             reasons.append(_("self-evaluation grade %(g)s") % {"g": ev.grade})
         weight = Decimal(str(run.grade_weights.get(ev.grade, "0")))
@@ -1023,6 +1051,14 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     """Freeze the list and issue the numbered allocation document (PDF in both languages)."""
     from qslab.core.documents import issue_document
 
+    if not AllocationRun.objects.editable_by(user).filter(pk=run.pk).exists():
+        raise PermissionDenied(_("Only the committee office allocates subsidies."))
+    # Lock every run of the year (in one order): two runs of one year issued at the same moment are
+    # issued one after the other, and the second finds the first (the database constraint backs this).
+    list(AllocationRun.objects.select_for_update().filter(year=run.year).order_by("pk").values_list("pk"))
+    current = AllocationRun.objects.get(pk=run.pk)
+    if current.status == AllocationRun.Status.DRAFT:
+        _refuse_second_issue(current)
     run = compute_allocation(user, run)
     allocations = list(run.allocations.select_related("laboratory"))
     if not any(a.amount for a in allocations):

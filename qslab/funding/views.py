@@ -568,6 +568,10 @@ def allocation(request: HttpRequest, run_id: int) -> HttpResponse:
             "rows": rows,
             "sum": total,
             "editable": AllocationRun.objects.editable_by(request.user).filter(pk=run.pk).exists(),
+            "issued_of_year": AllocationRun.objects.filter(year=run.year, status=AllocationRun.Status.ISSUED)
+            .exclude(pk=run.pk)
+            .select_related("document")
+            .first(),
             "history": history_of(run),
         },
     )

@@ -144,3 +144,79 @@ def test_an_issued_allocation_shows_on_the_next_years_budget_against_its_central
     assert "central subsidy in this budget: 600000.00 yuan" in page and "They differ." in page
     lines = verified_client(users["office"]).get(f"/funding/{next_year.pk}/lines/").content.decode()
     assert "It is written into this budget on the central subsidy source" in lines
+
+
+@pytest.mark.django_db
+def test_no_new_allocation_run_for_a_year_whose_allocation_is_issued_but_the_next_year_is_open(users):
+    from django.core.exceptions import ValidationError
+
+    from qslab.core.testing import verified_client
+
+    _reviewed(users, "a")
+    issued = services.issue_allocation(users["office"], _run(users, "500.00"))
+    with pytest.raises(ValidationError) as refused:
+        _run(users, "100.00")
+    assert "would pay the subsidy twice" in " ".join(refused.value.messages)
+    assert AllocationRun.objects.filter(year=YEAR).count() == 1
+    page = verified_client(users["office"]).post(
+        "/funding/allocations/new/",
+        {
+            "year": YEAR,
+            "title_zh": "补助二",
+            "title_en": "Second subsidy",
+            "total": "100.00",
+            "weight_excellent": "3",
+            "weight_good": "2",
+            "weight_fair": "1",
+            "weight_poor": "0",
+            "require_named": "on",
+            "min_lab_grade": "fair",
+            "exclude_open_rectification": "on",
+            "min_self_grade": "fair",
+        },
+    )
+    assert page.status_code == 200 and issued.document.number in page.content.decode()
+    assert AllocationRun.objects.filter(year=YEAR).count() == 1
+    other_year = services.create_allocation_run(
+        users["office"],
+        {"year": YEAR + 1, "title_zh": "补助", "title_en": "Subsidy", "total": D("1.00")},
+    )
+    assert other_year.status == "draft"
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_issued_allocation_of_a_year(users):
+    from django.db import IntegrityError, transaction
+
+    _reviewed(users, "a")
+    services.issue_allocation(users["office"], _run(users, "500.00"))
+    AllocationRun.objects.filter(year=YEAR).update(status="draft")
+    second = _run(users, "100.00")
+    AllocationRun.objects.filter(pk__lt=second.pk, year=YEAR).update(status="issued")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AllocationRun.objects.filter(pk=second.pk).update(status="issued")
+
+
+@pytest.mark.django_db
+def test_funding_held_back_on_a_monitoring_flag_bars_the_subsidy_until_the_office_releases_it(users):
+    from qslab.funding.models import Budget, MonitoringFlag
+
+    held, other = _reviewed(users, "a"), _reviewed(users, "b")
+    flag = MonitoringFlag.objects.create(
+        budget=Budget.objects.get(laboratory=held, year=YEAR),
+        month=7,
+        kind="execution",
+        subject="whole budget",
+        expected=D("58.33"),
+        actual=D("10.00"),
+    )
+    services.hold_funding(users["office"], flag, True, "no corrective action")
+    run = services.compute_allocation(users["office"], _run(users, "1000.00"))
+    rows = {a.laboratory: a for a in run.allocations.all()}
+    assert not rows[held].eligible and rows[held].amount == 0
+    assert "held back" in rows[held].reason
+    assert rows[other].amount == D("1000.00")
+    services.hold_funding(users["office"], flag, False, "corrective action taken")
+    run = services.compute_allocation(users["office"], run)
+    rows = {a.laboratory: a for a in run.allocations.all()}
+    assert rows[held].eligible and rows[held].amount == rows[other].amount == D("500.00")

@@ -107,10 +107,23 @@ def test_a_budget_that_already_carries_the_amount_gets_no_new_version(users):
     assert entry.version is None and entry.budget == budget
 
 
-def test_a_second_issued_allocation_of_the_year_brings_the_central_source_to_their_sum(users):
+def test_a_second_allocation_of_the_year_cannot_be_issued_so_the_subsidy_is_not_paid_twice(users):
+    from django.core.exceptions import ValidationError
+
     lab = _reviewed(users, "a")
     budget = services.create_budget(users["office"], lab, YEAR + 1)
-    services.issue_allocation(users["office"], _run(users, "100.00"))
-    services.issue_allocation(users["office"], _run(users, "50.00"))
-    assert central(budget.current_version) == {"other": D("150.00")}
-    assert budget.versions.count() == 2 and SubsidyEntry.objects.count() == 2
+    second = services.compute_allocation(users["office"], _run(users, "50.00"))  # a draft made earlier
+    first = services.issue_allocation(users["office"], _run(users, "100.00"))
+    with pytest.raises(ValidationError) as refused:
+        services.issue_allocation(users["office"], second)
+    assert first.document.number in " ".join(refused.value.messages)
+    from qslab.core.testing import verified_client
+
+    page = verified_client(users["office"]).get(second.get_absolute_url()).content.decode()
+    assert "this draft cannot be issued" in page and first.document.number in page
+    assert "Issue the allocation document" not in page
+    second.refresh_from_db()
+    assert second.status == "draft" and second.document is None
+    assert services.allocated_subsidy(lab, YEAR + 1) == D("100.00")
+    assert central(budget.current_version) == {"other": D("100.00")}
+    assert budget.versions.count() == 1 and SubsidyEntry.objects.count() == 1

@@ -5,6 +5,7 @@ brands only."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--data-dir",
             type=Path,
-            default=settings.BASE_DIR.parent / "shared" / "data",
+            default=Path(os.environ.get("QSLAB_SHARED_DIR", settings.BASE_DIR.parent / "shared")) / "data",
             help="folder of the shared public data (neiss/, fda_drug_enforcement/)",
         )
         parser.add_argument("--skip-store", action="store_true", help="do not load the analytical store")
