@@ -2008,11 +2008,33 @@ def available_actions(app: Application, user: Any) -> list[Any]:
     ]
 
 
+def _open_deadline_targets(user: Any) -> set[tuple[int, str]]:
+    """(content type, object id) of the open core deadlines of assignments and constructions that the
+    user's dashboard already lists (``qslab.core.dashboard``): the designation queue does not repeat them."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    types = ContentType.objects.get_for_models(Assignment, Construction).values()
+    return set(
+        Deadline.objects.visible_to(user)
+        .filter(done_at__isnull=True, content_type__in=types)
+        .values_list("content_type_id", "object_id")
+    )
+
+
 def queue_items(user: Any) -> list[Any]:
-    """Dashboard: each step's queue for the role that owes it."""
+    """Dashboard: each step's queue for the role that owes it — only what no open core ``Deadline`` of
+    the user already shows (an expert's review and a manager's construction appear once, as the
+    deadline with its due date and overdue mark)."""
+    from django.contrib.contenttypes.models import ContentType
+
     from qslab.core.dashboard import QueueItem
 
     items: list[QueueItem] = []
+    shown = _open_deadline_targets(user)
+    assignment_type = ContentType.objects.get_for_model(Assignment).pk
+    construction_type = ContentType.objects.get_for_model(Construction).pk
     if has_role(user, Role.AUTHORITY):
         for app in (
             Application.objects.visible_to(user).filter(status="submitted").select_related("call")[:100]
@@ -2031,6 +2053,8 @@ def queue_items(user: Any) -> list[Any]:
             .exclude(review__submitted_at__isnull=False)
             .select_related("application")[:100]
         ):
+            if (assignment_type, str(a.pk)) in shown:
+                continue
             items.append(
                 QueueItem(
                     label=(
@@ -2097,6 +2121,8 @@ def queue_items(user: Any) -> list[Any]:
             )
     if has_role(user, Role.LAB_MANAGER):
         for c in Construction.objects.editable_by(user).select_related("laboratory")[:100]:
+            if (construction_type, str(c.pk)) in shown:
+                continue
             items.append(
                 QueueItem(
                     label=_("Construction: report progress or request acceptance: %(lab)s")
