@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
@@ -1056,3 +1056,77 @@ def _staff_only(request: HttpRequest, message: str) -> None:
 
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
         raise PermissionDenied(message)
+
+
+# -- the call's templates ------------------------------------------------------------------------------
+
+
+class CallTemplateOut(Schema):
+    id: int
+    call_id: int
+    name: str
+    sha256: str
+    url: str = Field(..., description="the public download")
+
+
+def _template(t) -> CallTemplateOut:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    return CallTemplateOut(
+        id=t.pk,
+        call_id=t.call_id,
+        name=t.name,
+        sha256=t.sha256,
+        url=reverse("designation:template", args=[t.pk]),
+    )
+
+
+@router.get(
+    "/calls/{call_id}/templates",
+    response={200: list[CallTemplateOut], **ERRORS},
+    auth=PUBLIC,
+    summary="The templates published with a call (public once the call is published)",
+)
+def list_call_templates(request: HttpRequest, call_id: int):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    return [_template(t) for t in call.templates.all()]
+
+
+@router.post(
+    "/calls/{call_id}/templates",
+    response={201: CallTemplateOut, 422: ErrorOut, **ERRORS},
+    summary="Publish a template with the call (office; multipart: file — PDF, Word or Excel, "
+    "checked by content, at most 20 MB — and an optional name)",
+)
+def add_call_template(request: HttpRequest, call_id: int, file: File[UploadedFile], name: Form[str] = ""):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    return Status(201, _template(services.add_call_template(request.user, call, file, name)))
+
+
+def _call_template(request: HttpRequest, template_id: int):  # type: ignore[no-untyped-def]
+    from qslab.designation.models import CallTemplate
+
+    return get_visible_or_404(CallTemplate.objects.select_related("call"), request.user, pk=template_id)
+
+
+@router.post(
+    "/templates/{template_id}/replace",
+    response={200: CallTemplateOut, 422: ErrorOut, **ERRORS},
+    summary="Replace a template's file and optionally its name (office; multipart as for adding); "
+    "the old file leaves storage, both checksums stay in the change log",
+)
+def replace_call_template(
+    request: HttpRequest, template_id: int, file: File[UploadedFile], name: Form[str] = ""
+):
+    template = _call_template(request, template_id)
+    return _template(services.replace_call_template(request.user, template, file, name))
+
+
+@router.delete(
+    "/templates/{template_id}",
+    response={204: None, **ERRORS},
+    summary="Withdraw a template from the call (office)",
+)
+def remove_call_template(request: HttpRequest, template_id: int):
+    services.remove_call_template(request.user, _call_template(request, template_id))
+    return Status(204, None)

@@ -213,11 +213,16 @@ def set_criteria(
 TEMPLATE_KINDS = ("pdf", "docx", "xlsx", "ole")
 
 
-def _checked_template(upload: UploadedFile) -> str:
-    from qslab.core.uploads import check_upload
+def template_validator() -> Any:
+    """The one check of a template file, for the form, the API and the services alike."""
+    from qslab.core.uploads import UploadValidator
 
+    return UploadValidator(TEMPLATE_KINDS, max_bytes=MAX_ATTACHMENT_BYTES)
+
+
+def _checked_template(upload: UploadedFile) -> str:
     try:
-        check_upload(upload, TEMPLATE_KINDS, MAX_ATTACHMENT_BYTES)
+        template_validator()(upload)
     except ValidationError as exc:
         raise ValidationError({"file": [f"“{upload.name}”: {m}" for m in exc.messages]}) from exc
     digest = hashlib.sha256()

@@ -3,6 +3,7 @@ applies for ``w.org`` (its application is ``w.app``); the ``authority`` covers J
 ``expert`` is assigned to ``w.in_review``; the ``client`` filed ``w.objection``."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
 
@@ -17,6 +18,19 @@ APP = lambda w: {"application_id": w.app.pk}  # noqa: E731
 def _act(app: str, transition: str):
     return lambda w: {"application_id": getattr(w, app).pk, "transition": transition}
 
+
+#: API operations that take a multipart upload: declared here like every other, walked by
+#: ``test_designation_upload_access`` (the generic caller sends JSON bodies only)
+UPLOAD_CASES = [
+    Case("qslab_designation_api_add_call_template", OFFICE, method="post", api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_replace_call_template",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"template_id": w.template.pk},
+    ),
+]
 
 CASES = [
     Case("designation:calls", EVERYONE),
@@ -392,6 +406,22 @@ CASES = [
         kwargs=lambda w: {"profile_id": w.profile.pk},
         data={"name": "王专家", "title": "研究员", "fields": ["robots"]},
     ),
+    Case("qslab_designation_api_list_call_templates", EVERYONE, api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_list_call_templates",
+        STAFF,
+        api=True,
+        note="draft",
+        kwargs=lambda w: {"call_id": w.draft_call.pk},
+    ),
+    Case(
+        "qslab_designation_api_remove_call_template",
+        OFFICE,
+        method="delete",
+        api=True,
+        kwargs=lambda w: {"template_id": w.template.pk},
+    ),
+    *UPLOAD_CASES,
     Case(
         "qslab_designation_api_file_objection",
         SIGNED_IN,
@@ -403,6 +433,35 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+@pytest.mark.parametrize(("case", "role"), matrix(c for c in CASES if c not in UPLOAD_CASES))
 def test_designation_access(case, role, clients, world):
     check_access(case, role, clients, world)
+
+
+@pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda c: c.target)
+def test_designation_upload_access(case, world):
+    """Each role (and a visitor) posts a valid Word template as multipart; only the office gets in."""
+    from django.db import transaction
+    from django.test import Client
+
+    from qslab.core.testing import ANONYMOUS, ROLES, _api_path, assert_access, close_quietly
+    from qslab.designation.tests.test_call_templates import docx
+
+    url = _api_path(case.target, case.kwargs(world))
+    failures = []
+    for role in (ANONYMOUS, *ROLES):
+        token = world.tokens.get(role)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        upload = SimpleUploadedFile("form.docx", docx("模板"))
+        with transaction.atomic():
+            try:
+                response = Client().post(url, data={"file": upload, "name": "申报书模板"}, headers=headers)
+                try:
+                    assert_access(case, role, response)
+                finally:
+                    close_quietly(response)
+            except AssertionError as exc:
+                failures.append(str(exc))
+            finally:
+                transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)
