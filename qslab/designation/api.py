@@ -1130,3 +1130,182 @@ def replace_call_template(
 def remove_call_template(request: HttpRequest, template_id: int):
     services.remove_call_template(request.user, _call_template(request, template_id))
     return Status(204, None)
+
+
+# -- targeted designation, declarations, ranking, evaluation summary, objections ---------------------
+
+
+class TargetedIn(ApplicationIn):
+    institution_id: int = Field(..., description="the named institution (organisation id)")
+
+
+@router.post(
+    "/calls/{call_id}/targeted",
+    response={201: ApplicationOut, 422: ErrorOut, **ERRORS},
+    summary="Open a targeted designation for a named institution, which then completes it (office)",
+)
+def open_targeted(request: HttpRequest, call_id: int, payload: TargetedIn):
+    from django.core.exceptions import ValidationError
+
+    from qslab.accounts.models import Organisation
+
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    data = payload.dict()
+    institution = Organisation.objects.filter(pk=data.pop("institution_id")).first()
+    services.require_office(request.user, _("Only the committee office opens a targeted designation."))
+    if institution is None:
+        raise ValidationError({"institution_id": _("Unknown organisation.")})
+    return Status(201, _app(services.open_targeted(request.user, call, institution, data), request.user))
+
+
+class DeclarationIn(Schema):
+    conflicted: StrictBool
+    note: str = Field("", max_length=2000)
+
+
+class DeclarationOut(Schema):
+    application_id: int
+    conflicted: bool
+    note: str
+
+
+@router.post(
+    "/applications/{application_id}/declaration",
+    response={200: DeclarationOut, 422: ErrorOut, **ERRORS},
+    summary="Declare a conflict of interest (or none) with an application (expert); a declared conflict "
+    "takes the expert off its panel",
+)
+def declare_conflict(request: HttpRequest, application_id: int, payload: DeclarationIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    d = services.declare_conflict(request.user, app, payload.conflicted, payload.note)
+    return DeclarationOut(application_id=app.pk, conflicted=d.conflicted, note=d.note)
+
+
+class RankOut(Schema):
+    rank: int
+    application_id: int
+    name_zh: str
+    name_en: str
+    institution: str
+    score: float | None = Field(None, description="consensus score 0-100, else the mean individual score")
+    consensus: float | None
+    mean: float | None
+    lowest: float | None
+    reviews: int
+
+
+class RankingOut(Schema):
+    call_id: int
+    tie_breaks: list[str] = Field(..., description="the declared rules, in order")
+    rows: list[RankOut]
+
+
+@router.get(
+    "/calls/{call_id}/ranking",
+    response={200: RankingOut, **ERRORS},
+    summary="The call's reviewed applications ranked with the declared tie-break rules (office, committee)",
+)
+def call_ranking(request: HttpRequest, call_id: int):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    _staff_only(request, _("The ranking is for the office and the committee."))
+    rows = [
+        RankOut(
+            rank=r.rank,
+            application_id=r.application.pk,
+            name_zh=r.application.name_zh,
+            name_en=r.application.name_en,
+            institution=str(r.application.institution),
+            score=r.score,
+            consensus=r.consensus,
+            mean=r.mean,
+            lowest=r.lowest,
+            reviews=r.reviews,
+        )
+        for r in services.ranking(call)
+    ]
+    return RankingOut(call_id=call.pk, tie_breaks=[_(t) for t in services.TIE_BREAKS], rows=rows)
+
+
+class AnonymousReviewOut(Schema):
+    reviewer: str = Field(..., description="“Reviewer n”: never a name")
+    total: float | None
+    scores: dict[str, int]
+    comments: str
+
+
+class EvaluationConsensusOut(Schema):
+    total: float | None
+    summary: str
+    strengths: str
+    weaknesses: str
+    recommendation: str
+
+
+class EvaluationOut(Schema):
+    application_id: int
+    stage: str
+    consensus: EvaluationConsensusOut | None
+    reviews: list[AnonymousReviewOut]
+
+
+@router.get(
+    "/applications/{application_id}/evaluation",
+    response={200: EvaluationOut, **ERRORS},
+    summary="The anonymous evaluation summary (the applicant's institution, the office and the committee)",
+)
+def evaluation(request: HttpRequest, application_id: int, stage: str = "designation"):
+    from django.http import Http404
+
+    from qslab.designation.models import Stage
+
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    if stage not in Stage.values:
+        raise Http404
+    services.require_evaluation_reader(request.user, app, stage)
+    summary = services.evaluation_summary(app, stage)
+    return EvaluationOut(application_id=app.pk, stage=stage, **summary)
+
+
+class ObjectionDetailOut(Schema):
+    id: int
+    notice_id: int
+    contact: str
+    text: str
+    status: str
+    response: str
+
+
+class ObjectionHandlingIn(Schema):
+    upheld: StrictBool
+    response: str = Field(..., min_length=1, description="the office's reasoned response")
+
+
+def _objection(o) -> ObjectionDetailOut:  # type: ignore[no-untyped-def]
+    return ObjectionDetailOut(
+        id=o.pk, notice_id=o.notice_id, contact=o.contact, text=o.text, status=o.status, response=o.response
+    )
+
+
+@router.get(
+    "/notices/{notice_id}/objections",
+    response={200: list[ObjectionDetailOut], **ERRORS},
+    summary="Objections to a notice (the office all, an objector their own)",
+)
+def list_objections(request: HttpRequest, notice_id: int):
+    from qslab.designation.models import Objection
+
+    notice = get_visible_or_404(PublicNotice, request.user, pk=notice_id)
+    return [_objection(o) for o in Objection.objects.visible_to(request.user).filter(notice=notice)]
+
+
+@router.post(
+    "/objections/{objection_id}/handling",
+    response={200: ObjectionDetailOut, 422: ErrorOut, **ERRORS},
+    summary="Uphold or dismiss an objection with a reasoned response (office); an upheld objection blocks "
+    "the designation",
+)
+def handle_objection(request: HttpRequest, objection_id: int, payload: ObjectionHandlingIn):
+    from qslab.designation.models import Objection
+
+    o = get_visible_or_404(Objection, request.user, pk=objection_id)
+    return _objection(services.handle_objection(request.user, o, payload.upheld, payload.response))

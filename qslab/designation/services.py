@@ -107,6 +107,32 @@ def _require(user: Any, role: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
+def require_office(user: Any, message: str) -> None:
+    """For an endpoint that must refuse a wrong role before it looks at the input."""
+    _require(user, Role.OFFICE, message)
+
+
+def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
+    """The evaluation summary is for the office, the committee and the applicant (its creator or an
+    account of the institution); the acceptance summary also for the laboratory's managers."""
+    if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
+        return
+    own = app.created_by_id == user.pk or (
+        user.organisation_id is not None and user.organisation_id == app.institution_id
+    )
+    if stage == Stage.ACCEPTANCE and app.laboratory_id is not None and has_role(user, Role.LAB_MANAGER):
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        own = own or str(app.laboratory_id) in {
+            str(i) for i in scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+        }
+    if not own:
+        raise PermissionDenied(
+            _("The evaluation summary is for the applicant, the office and the committee.")
+        )
+
+
 # -- calls -----------------------------------------------------------------------------------------
 
 
@@ -667,7 +693,10 @@ def declare_conflict(user: Any, app: Application, conflicted: bool, note: str = 
             expert=user, application=app, defaults={"conflicted": conflicted, "note": note.strip()}
         )
     if conflicted:
-        Assignment.objects.filter(application=app, expert=user, review__submitted_at__isnull=True).delete()
+        for a in Assignment.objects.filter(application=app, expert=user, review__submitted_at__isnull=True):
+            _close_review_deadline(a)  # nothing more is owed: no reminder, no overdue mark
+            with acting_as(user, "conflict declared"):
+                a.delete()
     return decl
 
 

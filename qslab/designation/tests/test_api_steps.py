@@ -1,0 +1,137 @@
+"""The remaining steps of the issue through the API: the office opens a targeted designation, an expert
+declares a conflict, the office and committee read the ranking, the applicant reads the anonymous
+evaluation summary, and the office answers objections before the designation becomes final."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from qslab.core.models import Deadline
+from qslab.core.testing import make_organisation
+from qslab.designation import services
+from qslab.designation.models import Application, Assignment, ConflictDeclaration
+from qslab.designation.tests.factories import make_application, make_call
+from qslab.designation.tests.test_api_panels import _api
+from qslab.designation.tests.test_panels_and_construction import _in_review
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_office_opens_a_targeted_designation_that_the_named_institution_completes(users):
+    manager = users["lab_manager"]
+    manager.organisation = make_organisation(region_code="320000", name_en="Targeted University")
+    manager.save(update_fields=["organisation"])
+    call = make_call("api-targeted")
+    data = {
+        "name_zh": "国家示例定向质量标准实验室",
+        "name_en": "National Example Targeted Quality Standards Laboratory",
+        "fields": ["robots"],
+        "directions": "机器人可靠性",
+        "team": "20 人",
+        "construction_plan": "三年建设",
+    }
+    office = _api(users["office"])
+    unknown = office("post", f"/calls/{call.pk}/targeted", {**data, "institution_id": 999999})
+    assert unknown.status_code == 422 and "institution_id" in unknown.content.decode()
+    refused = _api(manager)("post", f"/calls/{call.pk}/targeted", {**data, "institution_id": 999999})
+    assert refused.status_code == 403, "the wrong role learns nothing about the organisation"
+    response = office(
+        "post", f"/calls/{call.pk}/targeted", {**data, "institution_id": manager.organisation_id}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["route"], body["status"]) == ("targeted", "draft")
+    submitted = _api(manager)("post", f"/applications/{body['id']}/transitions/submit_targeted", {})
+    assert submitted.status_code == 200, submitted.content
+    assert submitted.json()["status"] == "recommended", "no authority on the targeted route"
+
+
+def test_an_expert_declaring_a_conflict_leaves_the_panel_and_owes_nothing_more(users):
+    _call, app, _experts = _in_review(users, "api-declare", k=2)
+    a = app.assignments.select_related("expert").first()
+    expert = _api(a.expert)
+    assert Deadline.objects.filter(object_id=str(a.pk), done_at__isnull=True).count() == 1
+    response = expert("post", f"/applications/{app.pk}/declaration", {"conflicted": True, "note": "曾合作"})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"application_id": app.pk, "conflicted": True, "note": "曾合作"}
+    assert not Assignment.objects.filter(pk=a.pk).exists()
+    assert not Deadline.objects.filter(
+        object_id=str(a.pk), content_type__model="assignment", done_at__isnull=True
+    )
+    assert ConflictDeclaration.objects.get(expert=a.expert, application=app).conflicted
+    office = _api(users["office"])
+    assert office("post", f"/applications/{app.pk}/declaration", {"conflicted": False}).status_code == 403
+
+
+def _reviewed(users, code):
+    _call, app, _experts = _in_review(users, code, k=1)
+    a = app.assignments.get()
+    services.submit_review(a.expert, a, {"direction": 4, "team": 3}, "方向清晰")
+    return app, a
+
+
+def test_the_ranking_names_its_tie_breaks_and_is_for_the_office_and_committee_only(users):
+    app, _a = _reviewed(users, "api-rank")
+    response = _api(users["committee"])("get", f"/calls/{app.call_id}/ranking")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert len(body["tie_breaks"]) == len(services.TIE_BREAKS)
+    assert [(r["rank"], r["application_id"], r["reviews"]) for r in body["rows"]] == [(1, app.pk, 1)]
+    assert body["rows"][0]["score"] == pytest.approx(68.0)
+    assert _api(users["lab_manager"])("get", f"/calls/{app.call_id}/ranking").status_code == 403
+
+
+def test_the_applicant_reads_the_evaluation_without_any_reviewer_s_name(users):
+    app, a = _reviewed(users, "api-eval")
+    manager = users["lab_manager"]
+    Application.objects.filter(pk=app.pk).update(created_by=manager)
+    response = _api(manager)("get", f"/applications/{app.pk}/evaluation")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["reviews"] == [
+        {
+            "reviewer": "Reviewer 1",
+            "total": pytest.approx(68.0),
+            "scores": {"direction": 4, "team": 3},
+            "comments": "方向清晰",
+        }
+    ]
+    text = response.content.decode()
+    assert a.expert.username not in text and str(a.expert.pk) not in body["reviews"][0]["reviewer"]
+    assert _api(manager)("get", f"/applications/{app.pk}/evaluation?stage=other").status_code == 404
+
+
+def test_the_office_answers_each_objection_and_an_upheld_one_blocks_the_designation(users):
+    call = make_call("api-objection")
+    app = make_application(call, make_organisation(region_code="320000"), status="approved")
+    services.move_application(users["office"], app, "publish_notice")
+    notice = Application.objects.get(pk=app.pk).public_notice
+    first = services.file_objection(users["client"], notice, "王五 138", "材料不实")
+    second = services.file_objection(users["expert"], notice, "赵六 139", "数据存疑")
+    office = _api(users["office"])
+    assert [o["id"] for o in office("get", f"/notices/{notice.pk}/objections").json()] == [
+        first.pk,
+        second.pk,
+    ]
+    mine = _api(users["client"])("get", f"/notices/{notice.pk}/objections").json()
+    assert [o["id"] for o in mine] == [first.pk], "an objector sees only their own"
+    no_reason = office("post", f"/objections/{first.pk}/handling", {"upheld": False, "response": " "})
+    assert no_reason.status_code == 422
+    assert (
+        _api(users["client"])(
+            "post", f"/objections/{first.pk}/handling", {"upheld": False, "response": "x"}
+        ).status_code
+        == 403
+    )
+    dismissed = office(
+        "post", f"/objections/{first.pk}/handling", {"upheld": False, "response": "经核查不成立"}
+    )
+    assert dismissed.json()["status"] == "dismissed"
+    upheld = office("post", f"/objections/{second.pk}/handling", {"upheld": True, "response": "经核实成立"})
+    assert (upheld.json()["status"], upheld.json()["response"]) == ("upheld", "经核实成立")
+    with time_machine.travel(notice.ends_on + dt.timedelta(days=1)):
+        refused = office("post", f"/applications/{app.pk}/transitions/designate", {})
+    assert refused.status_code == 409 and "objection was upheld" in refused.content.decode()
