@@ -161,6 +161,8 @@ class DesignationNoticeOut(Schema):
     institution: str
     starts_on: dt.date
     ends_on: dt.date
+    document_number: str = Field("", description="the notice as a numbered public document")
+    document_url: str = ""
 
 
 class ObjectionIn(Schema):
@@ -262,8 +264,12 @@ def list_notices(request: HttpRequest):
             institution=str(n.application.institution),
             starts_on=n.starts_on,
             ends_on=n.ends_on,
+            document_number=n.document.number if n.document else "",
+            document_url=n.document.get_absolute_url() if n.document else "",
         )
-        for n in PublicNotice.objects.visible_to(request.user).select_related("application__institution")
+        for n in PublicNotice.objects.visible_to(request.user).select_related(
+            "application__institution", "document"
+        )
     ]
 
 
