@@ -33,6 +33,7 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
 class CriterionOut(Schema):
+    stage: str = "designation"
     code: str
     name_zh: str
     name_en: str
@@ -54,6 +55,10 @@ class CallOut(Schema):
     reviewers_per_application: int
     notice_working_days: int
     progress_report_months: int
+    description_zh: str = ""
+    description_en: str = ""
+    eligibility_zh: str = ""
+    eligibility_en: str = ""
     criteria: list[CriterionOut]
 
 
@@ -71,8 +76,13 @@ def _call(c: Call) -> CallOut:
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
         progress_report_months=c.progress_report_months,
+        description_zh=c.description_zh,
+        description_en=c.description_en,
+        eligibility_zh=c.eligibility_zh,
+        eligibility_en=c.eligibility_en,
         criteria=[
             CriterionOut(
+                stage=k.stage,
                 code=k.code,
                 name_zh=k.name_zh,
                 name_en=k.name_en,
@@ -1315,3 +1325,96 @@ def handle_objection(request: HttpRequest, objection_id: int, payload: Objection
 
     o = get_visible_or_404(Objection, request.user, pk=objection_id)
     return _objection(services.handle_objection(request.user, o, payload.upheld, payload.response))
+
+
+# -- the office drafts, equips and publishes a call -----------------------------------------------
+
+
+class CallIn(Schema):
+    code: str = Field(..., min_length=1, max_length=40)
+    title_zh: str = Field(..., min_length=1, max_length=200)
+    title_en: str = Field(..., min_length=1, max_length=200)
+    description_zh: str = ""
+    description_en: str = ""
+    eligibility_zh: str = ""
+    eligibility_en: str = ""
+    fields: list[str] = Field([], description="priority key-field codes")
+    opens_on: dt.date | None = None
+    soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
+    hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
+    recommendation_deadline: dt.date | None = None
+    recommendation_quota: int | None = Field(None, ge=1)
+    reviewers_per_application: int | None = Field(None, ge=1)
+    min_load: int | None = Field(None, ge=0)
+    max_load: int | None = Field(None, ge=1)
+    conflict_same_region: bool | None = None
+    conflict_years: int | None = Field(None, ge=0, le=50)
+    quorum: int | None = Field(None, ge=1)
+    majority: float | None = Field(None, ge=0, le=1)
+    notice_working_days: int | None = Field(None, ge=1)
+    construction_years: int | None = Field(None, ge=1)
+    progress_report_months: int | None = Field(None, ge=1, le=36)
+    extension_years: int | None = Field(None, ge=1)
+
+
+class CriterionIn(Schema):
+    code: str = Field(..., min_length=1, max_length=40)
+    name_zh: str = Field(..., min_length=1, max_length=120)
+    name_en: str = Field(..., min_length=1, max_length=120)
+    weight: float = Field(..., ge=0)
+    max_score: int = Field(5, ge=1)
+    anchors: dict[str, str] = Field({}, description="score level -> anchor text")
+
+
+class CallTransitionIn(Schema):
+    reason: str = ""
+
+
+@router.post(
+    "/calls",
+    response={201: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Draft a call: titles, description and eligibility in zh and en, priority fields, soft and hard "
+    "deadlines and the rules (office); unset rules keep their defaults",
+)
+def create_call(request: HttpRequest, payload: CallIn):
+    from decimal import Decimal
+
+    data = {k: v for k, v in payload.dict().items() if v is not None}
+    if "majority" in data:
+        data["majority"] = Decimal(str(data["majority"]))
+    return Status(201, _call(services.save_call(request.user, data)))
+
+
+@router.put(
+    "/calls/{call_id}/criteria",
+    response={200: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Set the criteria of one review stage (designation or acceptance) with weights and an anchor "
+    "text per score level (office; not once reviews of that stage are in)",
+)
+def set_call_criteria(
+    request: HttpRequest, call_id: int, payload: list[CriterionIn], stage: str = "designation"
+):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    codes = [c.code for c in payload]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    services.require_office(request.user, _("Only the committee office sets the criteria."))
+    if twice:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(
+            {"criteria": _("Criterion code “%(code)s” appears twice.") % {"code": twice[0]}}
+        )
+    rows = [services.CriterionRow(**c.dict()) for c in payload]
+    services.set_criteria(request.user, call, rows, stage)
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
+
+
+@router.post(
+    "/calls/{call_id}/transitions/{transition}",
+    response={200: CallOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
+    summary="publish (needs designation criteria) or close a call (office)",
+)
+def move_call(request: HttpRequest, call_id: int, transition: str, payload: CallTransitionIn):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    services.move_call(request.user, call, transition, payload.reason)
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))

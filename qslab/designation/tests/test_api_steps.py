@@ -135,3 +135,49 @@ def test_the_office_answers_each_objection_and_an_upheld_one_blocks_the_designat
     with time_machine.travel(notice.ends_on + dt.timedelta(days=1)):
         refused = office("post", f"/applications/{app.pk}/transitions/designate", {})
     assert refused.status_code == 409 and "objection was upheld" in refused.content.decode()
+
+
+def test_the_office_drafts_equips_and_publishes_a_call_through_the_api(users, client):
+    office = _api(users["office"])
+    draft = {
+        "code": "api-call",
+        "title_zh": "2027年度国家质量标准实验室申报指南",
+        "title_en": "2027 call for National Quality Standards Laboratories",
+        "eligibility_zh": "法人单位",
+        "eligibility_en": "Legal entities",
+        "fields": ["robots"],
+        "soft_deadline": "2027-03-01T17:00:00+08:00",
+        "hard_deadline": "2027-03-08T17:00:00+08:00",
+        "reviewers_per_application": 4,
+    }
+    wrong = office("post", "/calls", {**draft, "soft_deadline": "2027-03-09T17:00:00+08:00"})
+    assert wrong.status_code == 422 and "soft deadline must not be after" in wrong.content.decode()
+    created = office("post", "/calls", draft)
+    assert created.status_code == 201, created.content
+    call = created.json()
+    assert (call["status"], call["reviewers_per_application"], call["notice_working_days"]) == (
+        "draft",
+        4,
+        5,
+    ), "unset rules keep their defaults"
+    assert client.get(f"/api/designation/calls/{call['id']}").status_code == 404, "a draft is not public"
+    early = office("post", f"/calls/{call['id']}/transitions/publish", {})
+    assert early.status_code == 409 and "needs review criteria" in early.content.decode()
+    criteria = [
+        {"code": "team", "name_zh": "团队", "name_en": "Team", "weight": 60, "anchors": {"5": "国际一流"}},
+        {"code": "plan", "name_zh": "方案", "name_en": "Plan", "weight": 40},
+    ]
+    twice = office("put", f"/calls/{call['id']}/criteria", criteria + criteria[:1])
+    assert twice.status_code == 422 and "appears twice" in twice.content.decode()
+    equipped = office("put", f"/calls/{call['id']}/criteria", criteria)
+    assert [(k["code"], k["weight"], k["anchors"]) for k in equipped.json()["criteria"]] == [
+        ("team", 60.0, {"5": "国际一流"}),
+        ("plan", 40.0, {}),
+    ]
+    published = office("post", f"/calls/{call['id']}/transitions/publish", {})
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    public = client.get(f"/api/designation/calls/{call['id']}").json()
+    assert (public["eligibility_en"], public["fields"]) == ("Legal entities", ["robots"])
+    manager = _api(users["lab_manager"])
+    assert manager("post", "/calls", {**draft, "code": "x"}).status_code == 403
+    assert manager("post", f"/calls/{call['id']}/transitions/close", {}).status_code == 403
