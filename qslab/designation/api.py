@@ -111,6 +111,14 @@ class ApplicationOut(Schema):
     actions: list[str]
 
 
+def _application_data(data: dict) -> dict:
+    from decimal import Decimal
+
+    if data.get("budget") is not None:
+        data["budget"] = Decimal(str(data["budget"]))
+    return data
+
+
 def _app(a: Application, user) -> ApplicationOut:  # type: ignore[no-untyped-def]
     return ApplicationOut(
         id=a.pk,
@@ -137,7 +145,8 @@ class ApplicationIn(Schema):
     directions: str = ""
     team: str = ""
     resources: str = ""
-    construction_plan: str = ""
+    construction_plan: str = Field("", description="lines “YYYY-MM[-DD] | milestone” become milestones")
+    budget: float | None = Field(None, ge=0, description="10k CNY")
 
 
 class DesignationTransitionIn(Schema):
@@ -219,7 +228,7 @@ def get_application(request: HttpRequest, application_id: int):
 )
 def create_application(request: HttpRequest, call_id: int, payload: ApplicationIn):
     call = get_visible_or_404(Call, request.user, pk=call_id)
-    app = services.start_application(request.user, call, payload.dict())
+    app = services.start_application(request.user, call, _application_data(payload.dict()))
     return Status(201, _app(app, request.user))
 
 
@@ -1418,3 +1427,97 @@ def move_call(request: HttpRequest, call_id: int, transition: str, payload: Call
     call = get_visible_or_404(Call, request.user, pk=call_id)
     services.move_call(request.user, call, transition, payload.reason)
     return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
+
+
+# -- the applicant completes the application: text, co-applicants, PDF attachments -------------------
+
+
+class ApplicationEditIn(Schema):
+    name_zh: str | None = Field(None, min_length=1, max_length=200)
+    name_en: str | None = Field(None, min_length=1, max_length=200)
+    region_code: str | None = None
+    fields: list[str] | None = None
+    directions: str | None = None
+    team: str | None = None
+    resources: str | None = None
+    construction_plan: str | None = None
+    budget: float | None = Field(None, ge=0)
+
+
+@router.patch(
+    "/applications/{application_id}",
+    response={200: ApplicationOut, 422: ErrorOut, **ERRORS},
+    summary="Complete or correct a draft or returned application (its institution, or the office); only "
+    "the fields sent change",
+)
+def edit_application(request: HttpRequest, application_id: int, payload: ApplicationEditIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    data = _application_data({k: v for k, v in payload.dict().items() if v is not None})
+    return _app(services.edit_application(request.user, app, data), request.user)
+
+
+class CoApplicantIn(Schema):
+    organisation_id: int
+    role: str = Field(..., description="industry | university | research | user")
+
+
+class CoApplicantOut(Schema):
+    id: int
+    organisation_id: int
+    organisation: str
+    role: str
+
+
+@router.post(
+    "/applications/{application_id}/co-applicants",
+    response={201: CoApplicantOut, 422: ErrorOut, **ERRORS},
+    summary="Add a co-applicant with its role (the applicant, or the office)",
+)
+def add_co_applicant(request: HttpRequest, application_id: int, payload: CoApplicantIn):
+    from django.core.exceptions import ValidationError
+
+    from qslab.accounts.models import Organisation
+
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    organisation = Organisation.objects.filter(pk=payload.organisation_id).first()
+    if organisation is None:
+        services.require_editable(request.user, app)  # the wrong role is refused before the input
+        raise ValidationError({"organisation_id": _("Unknown organisation.")})
+    c = services.add_co_applicant(request.user, app, organisation, payload.role)
+    return Status(
+        201,
+        CoApplicantOut(id=c.pk, organisation_id=organisation.pk, organisation=str(organisation), role=c.role),
+    )
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+@router.post(
+    "/applications/{application_id}/files",
+    response={201: AttachmentOut, 422: ErrorOut, **ERRORS},
+    summary="Attach a PDF (multipart: file, at most 20 MB, and kind — plan, budget, letter, other) to a "
+    "draft or returned application (the applicant, or the office)",
+)
+def attach_file(request: HttpRequest, application_id: int, file: File[UploadedFile], kind: Form[str]):
+    from django.urls import reverse
+
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    f = services.attach_file(request.user, app, file, kind)
+    return Status(
+        201,
+        AttachmentOut(
+            id=f.pk,
+            kind=f.kind,
+            name=f.name,
+            size=f.size,
+            sha256=f.sha256,
+            url=reverse("designation:attachment", args=[f.pk]),
+        ),
+    )

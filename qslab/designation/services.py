@@ -388,6 +388,12 @@ def _create(
     return app
 
 
+def require_editable(user: Any, app: Application) -> None:
+    """The application's institution (draft or returned) or the office; for an endpoint that must refuse
+    a wrong role before it looks at the input."""
+    _require_editable(user, app)
+
+
 def _require_editable(user: Any, app: Application) -> None:
     if not Application.objects.editable_by(user).filter(pk=app.pk).exists():
         raise PermissionDenied(

@@ -30,6 +30,14 @@ UPLOAD_CASES = [
         api=True,
         kwargs=lambda w: {"template_id": w.template.pk},
     ),
+    Case(
+        "qslab_designation_api_attach_file",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=APP,
+        data={"kind": "plan"},
+    ),
 ]
 
 CASES = [
@@ -423,6 +431,22 @@ CASES = [
     ),
     *UPLOAD_CASES,
     Case(
+        "qslab_designation_api_edit_application",
+        {"office", "lab_manager"},
+        method="patch",
+        api=True,
+        kwargs=APP,
+        data={"team": "25 人", "budget": 1200},
+    ),
+    Case(
+        "qslab_designation_api_add_co_applicant",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=APP,
+        data=lambda w: {"organisation_id": w.other_org.pk, "role": "industry"},
+    ),
+    Case(
         "qslab_designation_api_create_call",
         OFFICE,
         method="post",
@@ -513,7 +537,7 @@ def test_designation_access(case, role, clients, world):
 
 @pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda c: c.target)
 def test_designation_upload_access(case, world):
-    """Each role (and a visitor) posts a valid Word template as multipart; only the office gets in."""
+    """Each role (and a visitor) posts a valid file as multipart; only the allowed roles get in."""
     from django.db import transaction
     from django.test import Client
 
@@ -525,10 +549,13 @@ def test_designation_upload_access(case, world):
     for role in (ANONYMOUS, *ROLES):
         token = world.tokens.get(role)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        upload = SimpleUploadedFile("form.docx", docx("模板"))
+        if case.data:  # an application's attachment: a PDF
+            data = {**case.data, "file": SimpleUploadedFile("plan.pdf", b"%PDF-1.4\n%plan\n")}
+        else:  # a call's template: a Word document
+            data = {"file": SimpleUploadedFile("form.docx", docx("模板")), "name": "申报书模板"}
         with transaction.atomic():
             try:
-                response = Client().post(url, data={"file": upload, "name": "申报书模板"}, headers=headers)
+                response = Client().post(url, data=data, headers=headers)
                 try:
                     assert_access(case, role, response)
                 finally:

@@ -181,3 +181,46 @@ def test_the_office_drafts_equips_and_publishes_a_call_through_the_api(users, cl
     manager = _api(users["lab_manager"])
     assert manager("post", "/calls", {**draft, "code": "x"}).status_code == 403
     assert manager("post", f"/calls/{call['id']}/transitions/close", {}).status_code == 403
+
+
+def test_the_applicant_completes_the_application_through_the_api_with_co_applicants_and_pdfs(users):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from qslab.accounts.models import ApiToken
+
+    manager = users["lab_manager"]
+    manager.organisation = make_organisation(region_code="320000", name_en="Applicant University")
+    manager.save(update_fields=["organisation"])
+    call = make_call("api-complete")
+    app = make_application(call, manager.organisation, owner=manager, team="", construction_plan="")
+    api = _api(manager)
+    edited = api("patch", f"/applications/{app.pk}", {"team": "30 人", "budget": 1500.5})
+    assert edited.status_code == 200, edited.content
+    app.refresh_from_db()
+    assert (app.team, str(app.budget), app.directions) == ("30 人", "1500.50", "机器人可靠性"), "others kept"
+    partner = make_organisation(region_code="320000", name_en="Partner Co")
+    added = api(
+        "post", f"/applications/{app.pk}/co-applicants", {"organisation_id": partner.pk, "role": "industry"}
+    )
+    assert added.status_code == 201 and added.json()["role"] == "industry"
+    again = api(
+        "post", f"/applications/{app.pk}/co-applicants", {"organisation_id": partner.pk, "role": "user"}
+    )
+    assert again.status_code == 422 and "already a co-applicant" in again.content.decode()
+    upload = Client(headers={"Authorization": f"Bearer {ApiToken.issue(manager, 'f')[1]}"})
+    url = f"/api/designation/applications/{app.pk}/files"
+    exe = upload.post(url, {"kind": "plan", "file": SimpleUploadedFile("plan.pdf", b"MZ\x90 not a pdf")})
+    assert exe.status_code == 422 and "not a PDF file" in exe.content.decode()
+    pdf = b"%PDF-1.4\n%plan\n"
+    ok = upload.post(url, {"kind": "plan", "file": SimpleUploadedFile("plan.pdf", pdf)})
+    assert ok.status_code == 201, ok.content
+    stored = app.files.get(pk=ok.json()["id"])
+    assert stored.file.read() == pdf and ok.json()["url"] == f"/designation/files/{stored.pk}/"
+    incomplete = api("post", f"/applications/{app.pk}/transitions/submit", {})
+    assert incomplete.status_code == 409 and "construction plan" in incomplete.content.decode()
+    api("patch", f"/applications/{app.pk}", {"construction_plan": "2027-06 | 平台建成"})
+    submitted = api("post", f"/applications/{app.pk}/transitions/submit", {})
+    assert submitted.json()["status"] == "submitted"
+    late_edit = api("patch", f"/applications/{app.pk}", {"team": "改"})
+    assert late_edit.status_code == 403, "a submitted application is no longer the applicant's to change"
