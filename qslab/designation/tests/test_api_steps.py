@@ -224,3 +224,14 @@ def test_the_applicant_completes_the_application_through_the_api_with_co_applica
     assert submitted.json()["status"] == "submitted"
     late_edit = api("patch", f"/applications/{app.pk}", {"team": "改"})
     assert late_edit.status_code == 403, "a submitted application is no longer the applicant's to change"
+
+
+def test_the_notice_period_counts_working_days_so_a_friday_notice_ends_the_next_friday(users):
+    from zoneinfo import ZoneInfo
+
+    call = make_call("notice-days")  # notice_working_days defaults to 5
+    app = make_application(call, make_organisation(region_code="320000"), status="approved")
+    with time_machine.travel(dt.datetime(2026, 11, 27, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        services.move_application(users["office"], app, "publish_notice")
+    notice = Application.objects.get(pk=app.pk).public_notice
+    assert (notice.starts_on, notice.ends_on) == (dt.date(2026, 11, 27), dt.date(2026, 12, 4))
