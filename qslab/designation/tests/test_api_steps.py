@@ -235,3 +235,43 @@ def test_the_notice_period_counts_working_days_so_a_friday_notice_ends_the_next_
         services.move_application(users["office"], app, "publish_notice")
     notice = Application.objects.get(pk=app.pk).public_notice
     assert (notice.starts_on, notice.ends_on) == (dt.date(2026, 11, 27), dt.date(2026, 12, 4))
+
+
+def test_each_declared_tie_break_decides_the_ranking_in_its_turn(users):
+    from django.utils import timezone
+
+    from qslab.designation.models import ConsensusReport, Review
+    from qslab.designation.tests.factories import make_expert
+
+    call = make_call("ties")
+    now = timezone.now()
+    experts = [make_expert().user for _i in range(2)]
+
+    def reviewed(totals, submitted_days_ago, consensus=None):
+        app = make_application(call, make_organisation(region_code="320000"), status="reviewed")
+        Application.objects.filter(pk=app.pk).update(submitted_at=now - dt.timedelta(days=submitted_days_ago))
+        for expert, total in zip(experts, totals, strict=False):
+            a = Assignment.objects.create(application=app, expert=expert, released=True)
+            Review.objects.create(assignment=a, scores={}, total=total, submitted_at=now)
+        if consensus is not None:
+            ConsensusReport.objects.create(
+                application=app,
+                moderator=experts[0],
+                total=consensus,
+                summary="-",
+                recommendation="positive",
+                submitted_at=now,
+            )
+        return app.pk
+
+    by_consensus = reviewed([60, 60], 1, consensus=75)  # consensus beats every mean below it
+    by_mean = reviewed([80, 70], 9, consensus=70)  # same consensus as the next: higher mean first
+    even = reviewed([70, 66], 9, consensus=70)
+    steady = reviewed([68, 68], 9)  # mean 68, lowest 68
+    swinging = reviewed([76, 60], 9)  # mean 68, lowest 60
+    later = reviewed([60, 60], 1)  # the same as ``earlier`` but submitted later
+    earlier = reviewed([60, 60], 5)
+    order = [
+        r["application_id"] for r in _api(users["office"])("get", f"/calls/{call.pk}/ranking").json()["rows"]
+    ]
+    assert order == [by_consensus, by_mean, even, steady, swinging, earlier, later]
