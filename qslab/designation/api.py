@@ -1521,3 +1521,37 @@ def attach_file(request: HttpRequest, application_id: int, file: File[UploadedFi
             url=reverse("designation:attachment", args=[f.pk]),
         ),
     )
+
+
+# -- the office's comment on a progress report ---------------------------------------------------------
+
+
+class ProgressCommentIn(Schema):
+    office_comment: str = Field(..., min_length=1)
+
+
+class ProgressReportDetailOut(Schema):
+    id: int
+    construction_id: int
+    period: str
+    text: str
+    office_comment: str
+
+
+@router.post(
+    "/progress-reports/{report_id}/comment",
+    response={200: ProgressReportDetailOut, 422: ErrorOut, **ERRORS},
+    summary="Comment on a progress report (office); the laboratory's managers read it on the construction",
+)
+def comment_progress_report(request: HttpRequest, report_id: int, payload: ProgressCommentIn):
+    from qslab.designation.models import ProgressReport
+
+    report = get_visible_or_404(ProgressReport, request.user, pk=report_id)
+    report = services.comment_progress_report(request.user, report, payload.office_comment)
+    return ProgressReportDetailOut(
+        id=report.pk,
+        construction_id=report.construction_id,
+        period=report.period,
+        text=report.text,
+        office_comment=report.office_comment,
+    )

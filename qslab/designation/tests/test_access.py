@@ -431,6 +431,14 @@ CASES = [
     ),
     *UPLOAD_CASES,
     Case(
+        "qslab_designation_api_comment_progress_report",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"report_id": w.progress.pk},
+        data={"office_comment": "按期推进"},
+    ),
+    Case(
         "qslab_designation_api_edit_application",
         {"office", "lab_manager"},
         method="patch",

@@ -275,3 +275,18 @@ def test_each_declared_tie_break_decides_the_ranking_in_its_turn(users):
         r["application_id"] for r in _api(users["office"])("get", f"/calls/{call.pk}/ranking").json()["rows"]
     ]
     assert order == [by_consensus, by_mean, even, steady, swinging, earlier, later]
+
+
+def test_the_office_comments_on_a_progress_report_through_the_api(users, clients):
+    from qslab.designation.tests.test_dashboard_queue import _designated
+
+    c = _designated(users)
+    report = services.submit_progress_report(users["lab_manager"], c, period="2026-H1", text="平台建设过半")
+    office = _api(users["office"])
+    url = f"/progress-reports/{report.pk}/comment"
+    assert office("post", url, {"office_comment": "  "}).status_code == 422
+    assert _api(users["lab_manager"])("post", url, {"office_comment": "自评"}).status_code == 403
+    response = office("post", url, {"office_comment": "按期推进，注意预算执行"})
+    assert response.status_code == 200 and response.json()["office_comment"] == "按期推进，注意预算执行"
+    page = clients["lab_manager"].get(c.get_absolute_url()).content.decode()
+    assert "按期推进，注意预算执行" in page, "the manager reads it on the construction page"
