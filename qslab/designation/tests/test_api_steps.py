@@ -216,7 +216,9 @@ def test_the_applicant_completes_the_application_through_the_api_with_co_applica
     ok = upload.post(url, {"kind": "plan", "file": SimpleUploadedFile("plan.pdf", pdf)})
     assert ok.status_code == 201, ok.content
     stored = app.files.get(pk=ok.json()["id"])
-    assert stored.file.read() == pdf and ok.json()["url"] == f"/designation/files/{stored.pk}/"
+    with stored.file.open("rb") as f:
+        assert f.read() == pdf
+    assert ok.json()["url"] == f"/designation/files/{stored.pk}/"
     incomplete = api("post", f"/applications/{app.pk}/transitions/submit", {})
     assert incomplete.status_code == 409 and "construction plan" in incomplete.content.decode()
     api("patch", f"/applications/{app.pk}", {"construction_plan": "2027-06 | 平台建成"})
