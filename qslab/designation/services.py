@@ -124,9 +124,8 @@ def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
         from qslab.accounts.roles import scoped_ids
         from qslab.labs.models import Laboratory
 
-        own = own or str(app.laboratory_id) in {
-            str(i) for i in scoped_ids(user, Role.LAB_MANAGER, Laboratory)
-        }
+        labs = scoped_ids(user, Role.LAB_MANAGER, Laboratory)  # None: every laboratory
+        own = own or labs is None or str(app.laboratory_id) in {str(i) for i in labs}
     if not own:
         raise PermissionDenied(
             _("The evaluation summary is for the applicant, the office and the committee.")

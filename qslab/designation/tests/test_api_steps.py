@@ -292,3 +292,26 @@ def test_the_office_comments_on_a_progress_report_through_the_api(users, clients
     assert response.status_code == 200 and response.json()["office_comment"] == "按期推进，注意预算执行"
     page = clients["lab_manager"].get(c.get_absolute_url()).content.decode()
     assert "按期推进，注意预算执行" in page, "the manager reads it on the construction page"
+
+
+def test_a_manager_of_the_lab_reads_the_acceptance_evaluation_but_not_the_designation_one(users):
+    from qslab.accounts.roles import Role, forget_cached_roles
+    from qslab.accounts.services import grant_role
+    from qslab.core.testing import make_user
+    from qslab.designation.tests.test_panels_and_construction import _under_construction
+
+    _applicant, app, construction, expert = _under_construction(users, "api-acc-eval")
+    a = app.assignments.get(stage="acceptance", expert=expert.user)
+    services.submit_review(expert.user, a, {"milestones": 4, "capacity": 3}, "建设任务基本完成")
+    second = make_user("second-manager")
+    grant_role(users["office"], second, Role.LAB_MANAGER, scope=construction.laboratory)
+    forget_cached_roles(second)
+    api = _api(second)
+    response = api("get", f"/applications/{app.pk}/evaluation?stage=acceptance")
+    assert response.status_code == 200, response.content
+    assert [(r["reviewer"], r["comments"]) for r in response.json()["reviews"]] == [
+        ("Reviewer 1", "建设任务基本完成")
+    ]
+    assert expert.user.username not in response.content.decode()
+    refused = api("get", f"/applications/{app.pk}/evaluation")
+    assert refused.status_code in (403, 404), "the designation-stage evaluation is the applicant's"
