@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
@@ -33,6 +33,7 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
 class CriterionOut(Schema):
+    stage: str = "designation"
     code: str
     name_zh: str
     name_en: str
@@ -54,6 +55,10 @@ class CallOut(Schema):
     reviewers_per_application: int
     notice_working_days: int
     progress_report_months: int
+    description_zh: str = ""
+    description_en: str = ""
+    eligibility_zh: str = ""
+    eligibility_en: str = ""
     criteria: list[CriterionOut]
 
 
@@ -71,8 +76,13 @@ def _call(c: Call) -> CallOut:
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
         progress_report_months=c.progress_report_months,
+        description_zh=c.description_zh,
+        description_en=c.description_en,
+        eligibility_zh=c.eligibility_zh,
+        eligibility_en=c.eligibility_en,
         criteria=[
             CriterionOut(
+                stage=k.stage,
                 code=k.code,
                 name_zh=k.name_zh,
                 name_en=k.name_en,
@@ -101,6 +111,14 @@ class ApplicationOut(Schema):
     actions: list[str]
 
 
+def _application_data(data: dict) -> dict:
+    from decimal import Decimal
+
+    if data.get("budget") is not None:
+        data["budget"] = Decimal(str(data["budget"]))
+    return data
+
+
 def _app(a: Application, user) -> ApplicationOut:  # type: ignore[no-untyped-def]
     return ApplicationOut(
         id=a.pk,
@@ -127,7 +145,8 @@ class ApplicationIn(Schema):
     directions: str = ""
     team: str = ""
     resources: str = ""
-    construction_plan: str = ""
+    construction_plan: str = Field("", description="lines “YYYY-MM[-DD] | milestone” become milestones")
+    budget: float | None = Field(None, ge=0, description="10k CNY")
 
 
 class DesignationTransitionIn(Schema):
@@ -161,6 +180,8 @@ class DesignationNoticeOut(Schema):
     institution: str
     starts_on: dt.date
     ends_on: dt.date
+    document_number: str = Field("", description="the notice as a numbered public document")
+    document_url: str = ""
 
 
 class ObjectionIn(Schema):
@@ -207,7 +228,7 @@ def get_application(request: HttpRequest, application_id: int):
 )
 def create_application(request: HttpRequest, call_id: int, payload: ApplicationIn):
     call = get_visible_or_404(Call, request.user, pk=call_id)
-    app = services.start_application(request.user, call, payload.dict())
+    app = services.start_application(request.user, call, _application_data(payload.dict()))
     return Status(201, _app(app, request.user))
 
 
@@ -262,8 +283,12 @@ def list_notices(request: HttpRequest):
             institution=str(n.application.institution),
             starts_on=n.starts_on,
             ends_on=n.ends_on,
+            document_number=n.document.number if n.document else "",
+            document_url=n.document.get_absolute_url() if n.document else "",
         )
-        for n in PublicNotice.objects.visible_to(request.user).select_related("application__institution")
+        for n in PublicNotice.objects.visible_to(request.user).select_related(
+            "application__institution", "document"
+        )
     ]
 
 
@@ -1056,3 +1081,483 @@ def _staff_only(request: HttpRequest, message: str) -> None:
 
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
         raise PermissionDenied(message)
+
+
+# -- the call's templates ------------------------------------------------------------------------------
+
+
+class CallTemplateOut(Schema):
+    id: int
+    call_id: int
+    name: str
+    sha256: str
+    url: str = Field(..., description="the public download")
+
+
+def _template(t) -> CallTemplateOut:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    return CallTemplateOut(
+        id=t.pk,
+        call_id=t.call_id,
+        name=t.name,
+        sha256=t.sha256,
+        url=reverse("designation:template", args=[t.pk]),
+    )
+
+
+@router.get(
+    "/calls/{call_id}/templates",
+    response={200: list[CallTemplateOut], **ERRORS},
+    auth=PUBLIC,
+    summary="The templates published with a call (public once the call is published)",
+)
+def list_call_templates(request: HttpRequest, call_id: int):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    return [_template(t) for t in call.templates.all()]
+
+
+@router.post(
+    "/calls/{call_id}/templates",
+    response={201: CallTemplateOut, 422: ErrorOut, **ERRORS},
+    summary="Publish a template with the call (office; multipart: file — PDF, Word or Excel, "
+    "checked by content, at most 20 MB — and an optional name)",
+)
+def add_call_template(request: HttpRequest, call_id: int, file: File[UploadedFile], name: Form[str] = ""):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    return Status(201, _template(services.add_call_template(request.user, call, file, name)))
+
+
+def _call_template(request: HttpRequest, template_id: int):  # type: ignore[no-untyped-def]
+    from qslab.designation.models import CallTemplate
+
+    return get_visible_or_404(CallTemplate.objects.select_related("call"), request.user, pk=template_id)
+
+
+@router.post(
+    "/templates/{template_id}/replace",
+    response={200: CallTemplateOut, 422: ErrorOut, **ERRORS},
+    summary="Replace a template's file and optionally its name (office; multipart as for adding); "
+    "the old file leaves storage, both checksums stay in the change log",
+)
+def replace_call_template(
+    request: HttpRequest, template_id: int, file: File[UploadedFile], name: Form[str] = ""
+):
+    template = _call_template(request, template_id)
+    return _template(services.replace_call_template(request.user, template, file, name))
+
+
+@router.delete(
+    "/templates/{template_id}",
+    response={204: None, **ERRORS},
+    summary="Withdraw a template from the call (office)",
+)
+def remove_call_template(request: HttpRequest, template_id: int):
+    services.remove_call_template(request.user, _call_template(request, template_id))
+    return Status(204, None)
+
+
+# -- targeted designation, declarations, ranking, evaluation summary, objections ---------------------
+
+
+class TargetedIn(ApplicationIn):
+    institution_id: int = Field(..., description="the named institution (organisation id)")
+
+
+@router.post(
+    "/calls/{call_id}/targeted",
+    response={201: ApplicationOut, 422: ErrorOut, **ERRORS},
+    summary="Open a targeted designation for a named institution, which then completes it (office)",
+)
+def open_targeted(request: HttpRequest, call_id: int, payload: TargetedIn):
+    from django.core.exceptions import ValidationError
+
+    from qslab.accounts.models import Organisation
+
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    data = payload.dict()
+    institution = Organisation.objects.filter(pk=data.pop("institution_id")).first()
+    services.require_office(request.user, _("Only the committee office opens a targeted designation."))
+    if institution is None:
+        raise ValidationError({"institution_id": _("Unknown organisation.")})
+    return Status(201, _app(services.open_targeted(request.user, call, institution, data), request.user))
+
+
+class DeclarationIn(Schema):
+    conflicted: StrictBool
+    note: str = Field("", max_length=2000)
+
+
+class DeclarationOut(Schema):
+    application_id: int
+    conflicted: bool
+    note: str
+
+
+@router.post(
+    "/applications/{application_id}/declaration",
+    response={200: DeclarationOut, 422: ErrorOut, **ERRORS},
+    summary="Declare a conflict of interest (or none) with an application (expert); a declared conflict "
+    "takes the expert off its panel",
+)
+def declare_conflict(request: HttpRequest, application_id: int, payload: DeclarationIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    d = services.declare_conflict(request.user, app, payload.conflicted, payload.note)
+    return DeclarationOut(application_id=app.pk, conflicted=d.conflicted, note=d.note)
+
+
+class RankOut(Schema):
+    rank: int
+    application_id: int
+    name_zh: str
+    name_en: str
+    institution: str
+    score: float | None = Field(None, description="consensus score 0-100, else the mean individual score")
+    consensus: float | None
+    mean: float | None
+    lowest: float | None
+    reviews: int
+
+
+class RankingOut(Schema):
+    call_id: int
+    tie_breaks: list[str] = Field(..., description="the declared rules, in order")
+    rows: list[RankOut]
+
+
+@router.get(
+    "/calls/{call_id}/ranking",
+    response={200: RankingOut, **ERRORS},
+    summary="The call's reviewed applications ranked with the declared tie-break rules (office, committee)",
+)
+def call_ranking(request: HttpRequest, call_id: int):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    _staff_only(request, _("The ranking is for the office and the committee."))
+    rows = [
+        RankOut(
+            rank=r.rank,
+            application_id=r.application.pk,
+            name_zh=r.application.name_zh,
+            name_en=r.application.name_en,
+            institution=str(r.application.institution),
+            score=r.score,
+            consensus=r.consensus,
+            mean=r.mean,
+            lowest=r.lowest,
+            reviews=r.reviews,
+        )
+        for r in services.ranking(call)
+    ]
+    return RankingOut(call_id=call.pk, tie_breaks=[_(t) for t in services.TIE_BREAKS], rows=rows)
+
+
+class AnonymousReviewOut(Schema):
+    reviewer: str = Field(..., description="“Reviewer n”: never a name")
+    total: float | None
+    scores: dict[str, int]
+    comments: str
+
+
+class EvaluationConsensusOut(Schema):
+    total: float | None
+    summary: str
+    strengths: str
+    weaknesses: str
+    recommendation: str
+
+
+class EvaluationOut(Schema):
+    application_id: int
+    stage: str
+    consensus: EvaluationConsensusOut | None
+    reviews: list[AnonymousReviewOut]
+
+
+@router.get(
+    "/applications/{application_id}/evaluation",
+    response={200: EvaluationOut, **ERRORS},
+    summary="The anonymous evaluation summary (the applicant's institution, the office and the committee)",
+)
+def evaluation(request: HttpRequest, application_id: int, stage: str = "designation"):
+    from django.http import Http404
+
+    from qslab.designation.models import Stage
+
+    if stage not in Stage.values:
+        raise Http404
+    app = Application.objects.visible_to(request.user).filter(pk=application_id).first()
+    if app is None and stage == Stage.ACCEPTANCE:  # the laboratory's managers reach it by its construction
+        app = Application.objects.filter(
+            pk=application_id, construction__in=Construction.objects.visible_to(request.user)
+        ).first()
+    if app is None:
+        raise Http404
+    services.require_evaluation_reader(request.user, app, stage)
+    summary = services.evaluation_summary(app, stage)
+    return EvaluationOut(application_id=app.pk, stage=stage, **summary)
+
+
+class ObjectionDetailOut(Schema):
+    id: int
+    notice_id: int
+    contact: str
+    text: str
+    status: str
+    response: str
+
+
+class ObjectionHandlingIn(Schema):
+    upheld: StrictBool
+    response: str = Field(..., min_length=1, description="the office's reasoned response")
+
+
+def _objection(o) -> ObjectionDetailOut:  # type: ignore[no-untyped-def]
+    return ObjectionDetailOut(
+        id=o.pk, notice_id=o.notice_id, contact=o.contact, text=o.text, status=o.status, response=o.response
+    )
+
+
+@router.get(
+    "/notices/{notice_id}/objections",
+    response={200: list[ObjectionDetailOut], **ERRORS},
+    summary="Objections to a notice (the office all, an objector their own)",
+)
+def list_objections(request: HttpRequest, notice_id: int):
+    from qslab.designation.models import Objection
+
+    notice = get_visible_or_404(PublicNotice, request.user, pk=notice_id)
+    return [_objection(o) for o in Objection.objects.visible_to(request.user).filter(notice=notice)]
+
+
+@router.post(
+    "/objections/{objection_id}/handling",
+    response={200: ObjectionDetailOut, 422: ErrorOut, **ERRORS},
+    summary="Uphold or dismiss an objection with a reasoned response (office); an upheld objection blocks "
+    "the designation",
+)
+def handle_objection(request: HttpRequest, objection_id: int, payload: ObjectionHandlingIn):
+    from qslab.designation.models import Objection
+
+    o = get_visible_or_404(Objection, request.user, pk=objection_id)
+    return _objection(services.handle_objection(request.user, o, payload.upheld, payload.response))
+
+
+# -- the office drafts, equips and publishes a call -----------------------------------------------
+
+
+class CallIn(Schema):
+    code: str = Field(..., min_length=1, max_length=40)
+    title_zh: str = Field(..., min_length=1, max_length=200)
+    title_en: str = Field(..., min_length=1, max_length=200)
+    description_zh: str = ""
+    description_en: str = ""
+    eligibility_zh: str = ""
+    eligibility_en: str = ""
+    fields: list[str] = Field([], description="priority key-field codes")
+    opens_on: dt.date | None = None
+    soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
+    hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
+    recommendation_deadline: dt.date | None = None
+    recommendation_quota: int | None = Field(None, ge=1)
+    reviewers_per_application: int | None = Field(None, ge=1)
+    min_load: int | None = Field(None, ge=0)
+    max_load: int | None = Field(None, ge=1)
+    conflict_same_region: bool | None = None
+    conflict_years: int | None = Field(None, ge=0, le=50)
+    quorum: int | None = Field(None, ge=1)
+    majority: float | None = Field(None, ge=0, le=1)
+    notice_working_days: int | None = Field(None, ge=1)
+    construction_years: int | None = Field(None, ge=1)
+    progress_report_months: int | None = Field(None, ge=1, le=36)
+    extension_years: int | None = Field(None, ge=1)
+
+
+class CriterionIn(Schema):
+    code: str = Field(..., min_length=1, max_length=40)
+    name_zh: str = Field(..., min_length=1, max_length=120)
+    name_en: str = Field(..., min_length=1, max_length=120)
+    weight: float = Field(..., ge=0)
+    max_score: int = Field(5, ge=1)
+    anchors: dict[str, str] = Field({}, description="score level -> anchor text")
+
+
+class CallTransitionIn(Schema):
+    reason: str = ""
+
+
+@router.post(
+    "/calls",
+    response={201: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Draft a call: titles, description and eligibility in zh and en, priority fields, soft and hard "
+    "deadlines and the rules (office); unset rules keep their defaults",
+)
+def create_call(request: HttpRequest, payload: CallIn):
+    from decimal import Decimal
+
+    data = {k: v for k, v in payload.dict().items() if v is not None}
+    if "majority" in data:
+        data["majority"] = Decimal(str(data["majority"]))
+    return Status(201, _call(services.save_call(request.user, data)))
+
+
+@router.put(
+    "/calls/{call_id}/criteria",
+    response={200: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Set the criteria of one review stage (designation or acceptance) with weights and an anchor "
+    "text per score level (office; not once reviews of that stage are in)",
+)
+def set_call_criteria(
+    request: HttpRequest, call_id: int, payload: list[CriterionIn], stage: str = "designation"
+):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    codes = [c.code for c in payload]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    services.require_office(request.user, _("Only the committee office sets the criteria."))
+    if twice:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(
+            {"criteria": _("Criterion code “%(code)s” appears twice.") % {"code": twice[0]}}
+        )
+    rows = [services.CriterionRow(**c.dict()) for c in payload]
+    services.set_criteria(request.user, call, rows, stage)
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
+
+
+@router.post(
+    "/calls/{call_id}/transitions/{transition}",
+    response={200: CallOut, 409: ErrorOut, 422: ErrorOut, **ERRORS},
+    summary="publish (needs designation criteria) or close a call (office)",
+)
+def move_call(request: HttpRequest, call_id: int, transition: str, payload: CallTransitionIn):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    services.move_call(request.user, call, transition, payload.reason)
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
+
+
+# -- the applicant completes the application: text, co-applicants, PDF attachments -------------------
+
+
+class ApplicationEditIn(Schema):
+    name_zh: str | None = Field(None, min_length=1, max_length=200)
+    name_en: str | None = Field(None, min_length=1, max_length=200)
+    region_code: str | None = None
+    fields: list[str] | None = None
+    directions: str | None = None
+    team: str | None = None
+    resources: str | None = None
+    construction_plan: str | None = None
+    budget: float | None = Field(None, ge=0)
+
+
+@router.patch(
+    "/applications/{application_id}",
+    response={200: ApplicationOut, 422: ErrorOut, **ERRORS},
+    summary="Complete or correct a draft or returned application (its institution, or the office); only "
+    "the fields sent change",
+)
+def edit_application(request: HttpRequest, application_id: int, payload: ApplicationEditIn):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    data = _application_data({k: v for k, v in payload.dict().items() if v is not None})
+    return _app(services.edit_application(request.user, app, data), request.user)
+
+
+class CoApplicantIn(Schema):
+    organisation_id: int
+    role: str = Field(..., description="industry | university | research | user")
+
+
+class CoApplicantOut(Schema):
+    id: int
+    organisation_id: int
+    organisation: str
+    role: str
+
+
+@router.post(
+    "/applications/{application_id}/co-applicants",
+    response={201: CoApplicantOut, 422: ErrorOut, **ERRORS},
+    summary="Add a co-applicant with its role (the applicant, or the office)",
+)
+def add_co_applicant(request: HttpRequest, application_id: int, payload: CoApplicantIn):
+    from django.core.exceptions import ValidationError
+
+    from qslab.accounts.models import Organisation
+
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    organisation = Organisation.objects.filter(pk=payload.organisation_id).first()
+    if organisation is None:
+        services.require_editable(request.user, app)  # the wrong role is refused before the input
+        raise ValidationError({"organisation_id": _("Unknown organisation.")})
+    c = services.add_co_applicant(request.user, app, organisation, payload.role)
+    return Status(
+        201,
+        CoApplicantOut(id=c.pk, organisation_id=organisation.pk, organisation=str(organisation), role=c.role),
+    )
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+@router.post(
+    "/applications/{application_id}/files",
+    response={201: AttachmentOut, 422: ErrorOut, **ERRORS},
+    summary="Attach a PDF (multipart: file, at most 20 MB, and kind — plan, budget, letter, other) to a "
+    "draft or returned application (the applicant, or the office)",
+)
+def attach_file(request: HttpRequest, application_id: int, file: File[UploadedFile], kind: Form[str]):
+    from django.urls import reverse
+
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    f = services.attach_file(request.user, app, file, kind)
+    return Status(
+        201,
+        AttachmentOut(
+            id=f.pk,
+            kind=f.kind,
+            name=f.name,
+            size=f.size,
+            sha256=f.sha256,
+            url=reverse("designation:attachment", args=[f.pk]),
+        ),
+    )
+
+
+# -- the office's comment on a progress report ---------------------------------------------------------
+
+
+class ProgressCommentIn(Schema):
+    office_comment: str = Field(..., min_length=1)
+
+
+class ProgressReportDetailOut(Schema):
+    id: int
+    construction_id: int
+    period: str
+    text: str
+    office_comment: str
+
+
+@router.post(
+    "/progress-reports/{report_id}/comment",
+    response={200: ProgressReportDetailOut, 422: ErrorOut, **ERRORS},
+    summary="Comment on a progress report (office); the laboratory's managers read it on the construction",
+)
+def comment_progress_report(request: HttpRequest, report_id: int, payload: ProgressCommentIn):
+    from qslab.designation.models import ProgressReport
+
+    report = get_visible_or_404(ProgressReport, request.user, pk=report_id)
+    report = services.comment_progress_report(request.user, report, payload.office_comment)
+    return ProgressReportDetailOut(
+        id=report.pk,
+        construction_id=report.construction_id,
+        period=report.period,
+        text=report.text,
+        office_comment=report.office_comment,
+    )

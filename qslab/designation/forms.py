@@ -2,7 +2,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.models import Organisation
-from qslab.core.uploads import UploadValidator
 from qslab.designation import services
 from qslab.designation.models import Application, ApplicationFile, Call, CoApplicant, ExpertProfile, Vote
 from qslab.labs.models import KeyField
@@ -311,6 +310,6 @@ class TemplateForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=200, required=False)
     file = forms.FileField(
         label=_("template file"),
-        validators=[UploadValidator(services.TEMPLATE_KINDS, max_bytes=services.MAX_ATTACHMENT_BYTES)],
+        validators=[services.template_validator()],
         help_text=_("PDF, Word or Excel, at most 20 MB"),
     )

@@ -362,11 +362,43 @@ def _open_notice(app: Application, user: Any, reason: str) -> None:
     from qslab.core.calendar import add_days
 
     start = timezone.localdate()
-    PublicNotice.objects.create(
+    notice = PublicNotice.objects.create(
         application=app,
         starts_on=start,
         ends_on=add_days(start, app.call.notice_working_days),
         opened_by=user,
+    )
+    notice.document = _issue_notice(notice, user)
+    notice.save(update_fields=["document"])
+
+
+def _issue_notice(notice: PublicNotice, user: Any) -> OfficialDocument:
+    """The notice (公示) as a numbered public document (zh + en): who, what, the period, how to object."""
+    from qslab.core.documents import issue_document
+
+    app = notice.application
+    fields_zh = "、".join(f.name_zh for f in app.fields.all())
+    fields_en = ", ".join(f.name_en for f in app.fields.all())
+    start, end = f"{notice.starts_on:%Y-%m-%d}", f"{notice.ends_on:%Y-%m-%d}"
+    return issue_document(
+        kind_code="designation_notice",
+        title_zh=f"关于{app.name_zh}的公示",
+        title_en=f"Public notice: {app.name_en}",
+        body_zh=(
+            f"经国家质量标准实验室评审委员会审议，拟批准{app.institution.name_zh}建设{app.name_zh}"
+            f"（领域：{fields_zh}）。\n公示期：{start}至{end}（{app.call.notice_working_days}个工作日）。"
+            f"\n对公示内容有异议的，请在公示期内实名提出：{notice.get_absolute_url()}"
+        ),
+        body_en=(
+            "After review by the National Quality Standards Laboratory Review Committee, the construction "
+            f"of the {app.name_en} supported by {app.institution.name_en} (fields: {fields_en}) is to be "
+            f"approved.\nNotice period: {start} to {end} ({app.call.notice_working_days} working days)."
+            f"\nObjections may be filed during the period, under the objector's real name: "
+            f"{notice.get_absolute_url()}"
+        ),
+        issued_by=user,
+        public=True,
+        subject=notice,
     )
 
 
@@ -933,6 +965,9 @@ class PublicNotice(ChangeLoggedModel):
     ends_on = models.DateField()
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    document = models.ForeignKey(
+        OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
 
     class Meta:

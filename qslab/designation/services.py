@@ -107,6 +107,31 @@ def _require(user: Any, role: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
+def require_office(user: Any, message: str) -> None:
+    """For an endpoint that must refuse a wrong role before it looks at the input."""
+    _require(user, Role.OFFICE, message)
+
+
+def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
+    """The evaluation summary is for the office, the committee and the applicant (its creator or an
+    account of the institution); the acceptance summary also for the laboratory's managers."""
+    if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
+        return
+    own = app.created_by_id == user.pk or (
+        user.organisation_id is not None and user.organisation_id == app.institution_id
+    )
+    if stage == Stage.ACCEPTANCE and app.laboratory_id is not None and has_role(user, Role.LAB_MANAGER):
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        labs = scoped_ids(user, Role.LAB_MANAGER, Laboratory)  # None: every laboratory
+        own = own or labs is None or str(app.laboratory_id) in {str(i) for i in labs}
+    if not own:
+        raise PermissionDenied(
+            _("The evaluation summary is for the applicant, the office and the committee.")
+        )
+
+
 # -- calls -----------------------------------------------------------------------------------------
 
 
@@ -213,11 +238,16 @@ def set_criteria(
 TEMPLATE_KINDS = ("pdf", "docx", "xlsx", "ole")
 
 
-def _checked_template(upload: UploadedFile) -> str:
-    from qslab.core.uploads import check_upload
+def template_validator() -> Any:
+    """The one check of a template file, for the form, the API and the services alike."""
+    from qslab.core.uploads import UploadValidator
 
+    return UploadValidator(TEMPLATE_KINDS, max_bytes=MAX_ATTACHMENT_BYTES)
+
+
+def _checked_template(upload: UploadedFile) -> str:
     try:
-        check_upload(upload, TEMPLATE_KINDS, MAX_ATTACHMENT_BYTES)
+        template_validator()(upload)
     except ValidationError as exc:
         raise ValidationError({"file": [f"“{upload.name}”: {m}" for m in exc.messages]}) from exc
     digest = hashlib.sha256()
@@ -355,6 +385,12 @@ def _create(
         if "fields" in data:
             app.fields.set(_key_fields(data["fields"]))
     return app
+
+
+def require_editable(user: Any, app: Application) -> None:
+    """The application's institution (draft or returned) or the office; for an endpoint that must refuse
+    a wrong role before it looks at the input."""
+    _require_editable(user, app)
 
 
 def _require_editable(user: Any, app: Application) -> None:
@@ -662,7 +698,10 @@ def declare_conflict(user: Any, app: Application, conflicted: bool, note: str = 
             expert=user, application=app, defaults={"conflicted": conflicted, "note": note.strip()}
         )
     if conflicted:
-        Assignment.objects.filter(application=app, expert=user, review__submitted_at__isnull=True).delete()
+        for a in Assignment.objects.filter(application=app, expert=user, review__submitted_at__isnull=True):
+            _close_review_deadline(a)  # nothing more is owed: no reminder, no overdue mark
+            with acting_as(user, "conflict declared"):
+                a.delete()
     return decl
 
 
@@ -2008,11 +2047,33 @@ def available_actions(app: Application, user: Any) -> list[Any]:
     ]
 
 
+def _open_deadline_targets(user: Any) -> set[tuple[int, str]]:
+    """(content type, object id) of the open core deadlines of assignments and constructions that the
+    user's dashboard already lists (``qslab.core.dashboard``): the designation queue does not repeat them."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    types = ContentType.objects.get_for_models(Assignment, Construction).values()
+    return set(
+        Deadline.objects.visible_to(user)
+        .filter(done_at__isnull=True, content_type__in=types)
+        .values_list("content_type_id", "object_id")
+    )
+
+
 def queue_items(user: Any) -> list[Any]:
-    """Dashboard: each step's queue for the role that owes it."""
+    """Dashboard: each step's queue for the role that owes it — only what no open core ``Deadline`` of
+    the user already shows (an expert's review and a manager's construction appear once, as the
+    deadline with its due date and overdue mark)."""
+    from django.contrib.contenttypes.models import ContentType
+
     from qslab.core.dashboard import QueueItem
 
     items: list[QueueItem] = []
+    shown = _open_deadline_targets(user)
+    assignment_type = ContentType.objects.get_for_model(Assignment).pk
+    construction_type = ContentType.objects.get_for_model(Construction).pk
     if has_role(user, Role.AUTHORITY):
         for app in (
             Application.objects.visible_to(user).filter(status="submitted").select_related("call")[:100]
@@ -2031,6 +2092,8 @@ def queue_items(user: Any) -> list[Any]:
             .exclude(review__submitted_at__isnull=False)
             .select_related("application")[:100]
         ):
+            if (assignment_type, str(a.pk)) in shown:
+                continue
             items.append(
                 QueueItem(
                     label=(
@@ -2097,6 +2160,8 @@ def queue_items(user: Any) -> list[Any]:
             )
     if has_role(user, Role.LAB_MANAGER):
         for c in Construction.objects.editable_by(user).select_related("laboratory")[:100]:
+            if (construction_type, str(c.pk)) in shown:
+                continue
             items.append(
                 QueueItem(
                     label=_("Construction: report progress or request acceptance: %(lab)s")

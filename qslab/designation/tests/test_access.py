@@ -3,6 +3,7 @@ applies for ``w.org`` (its application is ``w.app``); the ``authority`` covers J
 ``expert`` is assigned to ``w.in_review``; the ``client`` filed ``w.objection``."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
 
@@ -17,6 +18,27 @@ APP = lambda w: {"application_id": w.app.pk}  # noqa: E731
 def _act(app: str, transition: str):
     return lambda w: {"application_id": getattr(w, app).pk, "transition": transition}
 
+
+#: API operations that take a multipart upload: declared here like every other, walked by
+#: ``test_designation_upload_access`` (the generic caller sends JSON bodies only)
+UPLOAD_CASES = [
+    Case("qslab_designation_api_add_call_template", OFFICE, method="post", api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_replace_call_template",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"template_id": w.template.pk},
+    ),
+    Case(
+        "qslab_designation_api_attach_file",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=APP,
+        data={"kind": "plan"},
+    ),
+]
 
 CASES = [
     Case("designation:calls", EVERYONE),
@@ -392,6 +414,119 @@ CASES = [
         kwargs=lambda w: {"profile_id": w.profile.pk},
         data={"name": "王专家", "title": "研究员", "fields": ["robots"]},
     ),
+    Case("qslab_designation_api_list_call_templates", EVERYONE, api=True, kwargs=CALL),
+    Case(
+        "qslab_designation_api_list_call_templates",
+        STAFF,
+        api=True,
+        note="draft",
+        kwargs=lambda w: {"call_id": w.draft_call.pk},
+    ),
+    Case(
+        "qslab_designation_api_remove_call_template",
+        OFFICE,
+        method="delete",
+        api=True,
+        kwargs=lambda w: {"template_id": w.template.pk},
+    ),
+    *UPLOAD_CASES,
+    Case(
+        "qslab_designation_api_comment_progress_report",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"report_id": w.progress.pk},
+        data={"office_comment": "按期推进"},
+    ),
+    Case(
+        "qslab_designation_api_edit_application",
+        {"office", "lab_manager"},
+        method="patch",
+        api=True,
+        kwargs=APP,
+        data={"team": "25 人", "budget": 1200},
+    ),
+    Case(
+        "qslab_designation_api_add_co_applicant",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=APP,
+        data=lambda w: {"organisation_id": w.other_org.pk, "role": "industry"},
+    ),
+    Case(
+        "qslab_designation_api_create_call",
+        OFFICE,
+        method="post",
+        api=True,
+        data={
+            "code": "api-2027",
+            "title_zh": "2027年度申报指南",
+            "title_en": "2027 call",
+            "fields": ["robots"],
+            "soft_deadline": "2027-03-01T17:00:00+08:00",
+            "hard_deadline": "2027-03-08T17:00:00+08:00",
+        },
+    ),
+    Case(
+        "qslab_designation_api_set_call_criteria",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=lambda w: {"call_id": w.draft_call.pk},
+        data=lambda w: [{"code": "team", "name_zh": "团队", "name_en": "Team", "weight": 1}],
+    ),
+    Case(
+        "qslab_designation_api_move_call",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"call_id": w.draft_call.pk, "transition": "publish"},
+    ),
+    Case(
+        "qslab_designation_api_open_targeted",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=CALL,
+        data=lambda w: {
+            "name_zh": "国家示例定向质量标准实验室",
+            "name_en": "National Example Targeted Quality Standards Laboratory",
+            "fields": ["robots"],
+            "institution_id": w.other_org.pk,
+        },
+    ),
+    Case(
+        "qslab_designation_api_declare_conflict",
+        {"expert"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+        data={"conflicted": False, "note": "无利益冲突"},
+    ),
+    Case("qslab_designation_api_call_ranking", STAFF, api=True, kwargs=CALL),
+    Case("qslab_designation_api_evaluation", OWN, api=True, kwargs=APP),
+    Case(
+        "qslab_designation_api_evaluation",
+        STAFF,
+        api=True,
+        note="assigned expert and authority see the application, not the evaluation",
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+    ),
+    Case(
+        "qslab_designation_api_list_objections",
+        SIGNED_IN,
+        api=True,
+        kwargs=lambda w: {"notice_id": w.notice.pk},
+    ),
+    Case(
+        "qslab_designation_api_handle_objection",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"objection_id": w.objection.pk},
+        data={"upheld": False, "response": "经核查，异议不成立"},
+    ),
     Case(
         "qslab_designation_api_file_objection",
         SIGNED_IN,
@@ -403,6 +538,38 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "role"), matrix(CASES))
+@pytest.mark.parametrize(("case", "role"), matrix(c for c in CASES if c not in UPLOAD_CASES))
 def test_designation_access(case, role, clients, world):
     check_access(case, role, clients, world)
+
+
+@pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda c: c.target)
+def test_designation_upload_access(case, world):
+    """Each role (and a visitor) posts a valid file as multipart; only the allowed roles get in."""
+    from django.db import transaction
+    from django.test import Client
+
+    from qslab.core.testing import ANONYMOUS, ROLES, _api_path, assert_access, close_quietly
+    from qslab.designation.tests.test_call_templates import docx
+
+    url = _api_path(case.target, case.kwargs(world))
+    failures = []
+    for role in (ANONYMOUS, *ROLES):
+        token = world.tokens.get(role)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if case.data:  # an application's attachment: a PDF
+            data = {**case.data, "file": SimpleUploadedFile("plan.pdf", b"%PDF-1.4\n%plan\n")}
+        else:  # a call's template: a Word document
+            data = {"file": SimpleUploadedFile("form.docx", docx("模板")), "name": "申报书模板"}
+        with transaction.atomic():
+            try:
+                response = Client().post(url, data=data, headers=headers)
+                try:
+                    assert_access(case, role, response)
+                finally:
+                    close_quietly(response)
+            except AssertionError as exc:
+                failures.append(str(exc))
+            finally:
+                transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)

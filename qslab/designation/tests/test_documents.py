@@ -78,3 +78,23 @@ def test_the_acceptance_consensus_is_a_numbered_pdf_for_the_lab_without_reviewer
     assert clients["lab_manager"].get(doc.get_absolute_url()).status_code == 200
     designation_report = app.consensus_reports.filter(stage="designation").first()
     assert designation_report is None or designation_report.document is None
+
+
+def test_the_public_notice_is_a_numbered_public_pdf_in_both_languages_linked_from_the_notice(users, client):
+    call = make_call("notice-doc", notice_working_days=5)
+    app = make_application(
+        call, make_organisation(region_code="320000", name_en="Notice University"), status="approved"
+    )
+    services.move_application(users["office"], app, "publish_notice")
+    notice = app.__class__.objects.get(pk=app.pk).public_notice
+    doc = notice.document
+    assert doc is not None and doc.kind.code == "designation_notice" and doc.is_public
+    assert doc.number.startswith("国质标实公〔") and doc.number.endswith("号")
+    zh, en = _text(doc.pdf_zh.path), _text(doc.pdf_en.path)
+    assert app.name_zh in zh and f"{notice.ends_on:%Y-%m-%d}" in zh and "5个工作日" in zh
+    assert "Public notice" in en and "Notice University" in en and doc.number in en
+    page = client.get(notice.get_absolute_url()).content.decode()
+    assert doc.number in page and doc.get_absolute_url() in page, "the visitor sees the number and link"
+    assert client.get(doc.get_absolute_url()).status_code == 200, "published: anyone opens it"
+    listed = client.get("/api/designation/notices").json()["items"]
+    assert [(n["id"], n["document_number"]) for n in listed] == [(notice.pk, doc.number)]
