@@ -1,5 +1,6 @@
 """Once a laboratory is named, its director, supporting institution and research direction change only
-through an approved major-change report: not by the profile service, the edit page or the API, neither for its manager nor for the office."""
+through an approved major-change report: not by the profile service, the edit page or the API, neither
+for its manager nor for the office."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
