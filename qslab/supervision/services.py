@@ -1172,6 +1172,14 @@ def move_order(user: Any, order: RectificationOrder, transition: str, reason: st
         lab_services.close_rectification_deadline(user, lab)
     if transition == "verify" and lab.status == "under_rectification":
         lab_services.move_laboratory(user, lab, "close_rectification", reason or _("Rectification verified."))
+    if transition == "decide_keep" and lab.status == "under_rectification":
+        # the committee declined revocation: the lab returns to named, audited with the decision as reason
+        lab_services.move_laboratory(
+            user,
+            lab,
+            "decline_revocation",
+            str(_("The committee decided not to revoke: %(reason)s") % {"reason": reason.strip()}),
+        )
     if transition == "revoke":
         lab = lab_services.move_laboratory(user, lab, "revoke", reason)
         order.document = lab.last_document
