@@ -1052,6 +1052,23 @@ def notify_publicly(
     _require_office(user)
     if not labs:
         raise ValidationError(_("Name at least one laboratory."))
+    missing = [
+        str(label)
+        for label, value in (
+            (_("title (Chinese)"), title_zh),
+            (_("title (English)"), title_en),
+            (_("text (Chinese)"), body_zh),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        raise ValidationError(_("Fill in: %(fields)s.") % {"fields": ", ".join(missing)})
+    title_zh, title_en, body_zh, body_en = (
+        title_zh.strip(),
+        title_en.strip(),
+        body_zh.strip(),
+        body_en.strip(),
+    )
     names_zh = "、".join(lab.name_zh for lab in labs)
     names_en = "; ".join(lab.name_en for lab in labs)
     doc = issue_document(
@@ -1067,6 +1084,15 @@ def notify_publicly(
     item = PublicNotification.objects.create(title_zh=title_zh, title_en=title_en, document=doc)
     item.laboratories.set(labs)
     return item
+
+
+def public_notifications() -> Any:
+    """Every public notification, newest first, with its numbered document and laboratories."""
+    return (
+        PublicNotification.objects.select_related("document")
+        .prefetch_related("laboratories")
+        .order_by("-created")
+    )
 
 
 @transaction.atomic

@@ -488,7 +488,48 @@ def suspension(request: HttpRequest, lab_id: int) -> HttpResponse:
 
 
 def sanctions(request: HttpRequest) -> HttpResponse:
-    return render(request, "supervision/sanctions.html", {"labs": services.sanctions()})
+    return render(
+        request,
+        "supervision/sanctions.html",
+        {"labs": services.sanctions(), "notifications": services.public_notifications()[:10]},
+    )
+
+
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The public notifications (通报) of failing laboratories, each a numbered public document."""
+    return render(
+        request,
+        "supervision/notifications.html",
+        {"notifications": services.public_notifications(), "is_office": has_role(request.user, Role.OFFICE)},
+    )
+
+
+@login_required
+def notification_create(request: HttpRequest) -> HttpResponse:
+    """The office issues a public notification naming one or more laboratories (``?lab=<id>`` preselects)."""
+    _require_office_page(request)
+    choices = Laboratory.objects.filter(status__in=(*OPERATING, "suspended")).order_by("code")
+    picked = [int(v) for v in request.POST.getlist("labs") if v.isdigit()] if request.method == "POST" else []
+    if request.method == "GET" and (request.GET.get("lab") or "").isdigit():
+        picked = [int(request.GET["lab"])]
+    if request.method == "POST":
+        item = _run(
+            request,
+            services.notify_publicly,
+            request.user,
+            list(choices.filter(pk__in=picked)),
+            title_zh=request.POST.get("title_zh", ""),
+            title_en=request.POST.get("title_en", ""),
+            body_zh=request.POST.get("body_zh", ""),
+            body_en=request.POST.get("body_en", ""),
+        )
+        if item:
+            return redirect("supervision:notifications")
+    return render(
+        request,
+        "supervision/notification_form.html",
+        {"choices": choices, "picked": picked, "post": request.POST},
+    )
 
 
 # ---- major-change reports ------------------------------------------------------------------------

@@ -168,6 +168,19 @@ CASES = [
         note="evidence of a recorded finding",
         kwargs=lambda w: {"attachment_id": w.evidence.pk},
     ),
+    Case("supervision:notifications", EVERYONE),
+    Case("supervision:notification_create", OFFICE),
+    Case(
+        "supervision:notification_create",
+        OFFICE,
+        method="post",
+        data=lambda w: {
+            "labs": [w.lab.pk],
+            "title_zh": "关于实验室评估不合格的通报",
+            "title_en": "Notification of a failed evaluation",
+            "body_zh": "评估不合格。",
+        },
+    ),
     Case("supervision:suspension", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
     Case(
         "supervision:suspension",
@@ -264,6 +277,19 @@ CASES = [
         data={"reason": ""},
     ),
     Case("qslab_supervision_api_sanctions", EVERYONE, api=True),
+    Case("qslab_supervision_api_notifications", EVERYONE, api=True),
+    Case(
+        "qslab_supervision_api_create_notification",
+        OFFICE,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "laboratory_ids": [w.lab.pk],
+            "title_zh": "关于实验室评估不合格的通报",
+            "title_en": "Notification of a failed evaluation",
+            "body_zh": "评估不合格。",
+        },
+    ),
 ]
 
 
