@@ -159,6 +159,26 @@ def score(request: HttpRequest, entry_id: int, payload: ScoresIn):
     return sheet.scores
 
 
+class SelfReportIn(Schema):
+    self_report: str
+
+
+class SelfReportOut(Schema):
+    entry_id: int
+    self_report: str
+
+
+@router.post(
+    "/entries/{entry_id}/self-report",
+    response={200: SelfReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Write the laboratory's self-evaluation report (its manager or the office, before confirmation)",
+)
+def self_report(request: HttpRequest, entry_id: int, payload: SelfReportIn):
+    entry = get_visible_or_404(EvaluationEntry, request.user, pk=entry_id)
+    entry = services.submit_self_report(request.user, entry, payload.self_report)
+    return SelfReportOut(entry_id=entry.pk, self_report=entry.self_report)
+
+
 @router.get("/orders", response=list[OrderOut], summary="Rectification orders I may see")
 @paginate(LimitOffsetPagination)
 def orders(request: HttpRequest):

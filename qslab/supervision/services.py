@@ -816,6 +816,23 @@ def qualitative_leaves(campaign: EvaluationCampaign) -> list[Indicator]:
 
 
 @transaction.atomic
+def submit_self_report(user: Any, entry: EvaluationEntry, text: str) -> EvaluationEntry:
+    """The laboratory's self-evaluation report (自评估报告): its manager (or the office on its behalf)
+    writes it while the campaign is preparing or scoring; the change log keeps every version."""
+    lab = entry.laboratory
+    if not (has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER, scope=lab)):
+        raise PermissionDenied(_("Only the laboratory's manager or the office writes the self-evaluation."))
+    if entry.campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The self-evaluation is closed: the grades are confirmed."))
+    if not text.strip():
+        raise ValidationError({"self_report": _("Write the self-evaluation report.")})
+    entry.self_report = text.strip()
+    with acting_as(user):
+        entry.save(update_fields=["self_report", "last_updated"])
+    return entry
+
+
+@transaction.atomic
 def submit_score_sheet(
     user: Any, entry: EvaluationEntry, scores: dict[str, Any], comment: str = ""
 ) -> ScoreSheet:

@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("entries/<int:entry_id>/", views.entry, name="entry"),
     path("entries/<int:entry_id>/report/", views.entry_report, name="entry_report"),
+    path("entries/<int:entry_id>/self-report/", views.entry_self_report, name="entry_self_report"),
     path("labs/<int:lab_id>/rectification/", views.order_create, name="order_create"),
     path("orders/<int:order_id>/", views.order, name="order"),
     path("orders/<int:order_id>/actions/<slug:transition>/", views.order_transition, name="order_transition"),

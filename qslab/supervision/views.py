@@ -372,8 +372,27 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
+            "can_self_report": e.campaign.status in ("preparing", "scoring")
+            and (
+                has_role(request.user, Role.OFFICE)
+                or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory)
+            ),
         },
     )
+
+
+@login_required
+@require_POST
+def entry_self_report(request: HttpRequest, entry_id: int) -> HttpResponse:
+    e = get_visible_or_404(
+        EvaluationEntry.objects.select_related("campaign", "laboratory"), request.user, pk=entry_id
+    )
+    if not (
+        has_role(request.user, Role.OFFICE) or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory)
+    ):
+        raise PermissionDenied(_("Only the laboratory's manager or the office writes the self-evaluation."))
+    _run(request, services.submit_self_report, request.user, e, request.POST.get("self_report", ""))
+    return redirect(e)
 
 
 @login_required

@@ -54,6 +54,13 @@ CASES = [
         "supervision:entry", {*OVERSIGHT, "expert", "lab_manager"}, kwargs=lambda w: {"entry_id": w.entry.pk}
     ),
     Case("supervision:entry_report", OFFICE, method="post", kwargs=lambda w: {"entry_id": w.entry.pk}),
+    Case(
+        "supervision:entry_self_report",
+        {"office", "lab_manager"},
+        method="post",
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+        data={"self_report": "自评估：运行良好。"},
+    ),
     Case("supervision:order_create", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
     Case("supervision:order", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"order_id": w.own_order.pk}),
     Case("supervision:order", OVERSIGHT, note="another lab", kwargs=lambda w: {"order_id": w.order.pk}),
@@ -278,6 +285,14 @@ CASES = [
     ),
     Case("qslab_supervision_api_sanctions", EVERYONE, api=True),
     Case("qslab_supervision_api_notifications", EVERYONE, api=True),
+    Case(
+        "qslab_supervision_api_self_report",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+        data={"self_report": "自评估：运行良好。"},
+    ),
     Case(
         "qslab_supervision_api_create_notification",
         OFFICE,
