@@ -372,6 +372,9 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
+            "show_self_report": oversees
+            or e.experts.filter(pk=request.user.pk).exists()
+            or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory),
             "can_self_report": e.campaign.status in ("preparing", "scoring")
             and (
                 has_role(request.user, Role.OFFICE)

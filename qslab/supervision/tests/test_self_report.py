@@ -38,3 +38,11 @@ def test_only_the_labs_manager_or_the_office_writes_it_and_not_after_confirmatio
     world.entry.refresh_from_db()
     with pytest.raises(ValidationError):
         services.submit_self_report(world.users["lab_manager"], world.entry, "迟交")
+
+
+def test_outsiders_do_not_see_the_self_evaluation_of_a_published_campaign(world):
+    services.submit_self_report(world.users["lab_manager"], world.entry, "内部自评材料")
+    type(world.campaign).objects.filter(pk=world.campaign.pk).update(status="published")
+    page = verified_client(world.users["client"]).get(world.entry.get_absolute_url())
+    assert page.status_code == 200
+    assert "内部自评材料" not in page.content.decode()
