@@ -237,7 +237,8 @@ class LabTransitionIn(Schema):
     "/laboratories/{lab_id}/transitions/{transition}",
     response={200: LabOut, **ERRORS},
     summary="Take a lifecycle action: approve_construction, request_acceptance, return_to_construction, "
-    "designate, order_rectification, close_rectification, suspend, reinstate, revoke, withdraw, merge",
+    "designate, order_rectification, close_rectification, decline_revocation, suspend, reinstate, revoke, "
+    "withdraw, merge",
 )
 def move_lab(request: HttpRequest, lab_id: int, transition: str, payload: LabTransitionIn):
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)

@@ -261,6 +261,21 @@ def _merge_target_set(lab: Laboratory) -> str | None:
     return None
 
 
+#: supervision rectification-order states that are still open (rectification or revocation pending)
+_OPEN_ORDER_STATES = ("issued", "responded", "failed", "revocation_proposed", "revocation_decided")
+
+
+def _revocation_declined(lab: Laboratory) -> str | None:
+    """The committee decided not to revoke (a supervision rectification order is ``kept``) and no other
+    order is still open: the lab may return to named."""
+    orders = lab.rectification_orders.all()  # type: ignore[attr-defined]
+    if not orders.filter(status="kept").exists():
+        return str(_("Only a committee decision not to revoke returns the laboratory to named this way."))
+    if orders.filter(status__in=_OPEN_ORDER_STATES).exists():
+        return str(_("Another rectification order of this laboratory is still open."))
+    return None
+
+
 def _ready_for_acceptance(lab: Laboratory) -> str | None:
     missing = [
         str(label)
@@ -352,6 +367,17 @@ LIFECYCLE = Workflow(
             "accept the rectification",
             "整改通过",
             requires_reason=True,
+            notify=_managers_of,
+        ),
+        Transition(
+            "decline_revocation",
+            ("under_rectification",),
+            "named",
+            (Role.COMMITTEE,),
+            "return to named: revocation declined",
+            "不予撤销，恢复命名",
+            requires_reason=True,
+            guard=_revocation_declined,
             notify=_managers_of,
         ),
         Transition(

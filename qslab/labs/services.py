@@ -49,10 +49,11 @@ PROFILE_FIELDS = (
 #: what only the office changes (never ``status``: that moves through the workflow)
 OFFICE_FIELDS = ("code", "name_zh", "name_en", "supporting_institution", "region_code", "direction")
 M2M_FIELDS = ("fields", "priorities", "industry_chains")
-#: fields of a named laboratory that change only through an approved major-change report (supervision)
-GOVERNED_FIELDS = ("director_name", "director_title")
+#: fields of a named laboratory that change only through an approved major-change report (supervision):
+#: the director, the supporting institution and the research direction (Issue 7, item 1)
+GOVERNED_FIELDS = ("director_name", "director_title", "supporting_institution", "direction")
 #: fields an approved major-change report may write (see :func:`apply_major_change`)
-MAJOR_CHANGE_FIELDS = (*GOVERNED_FIELDS, "supporting_institution", "direction")
+MAJOR_CHANGE_FIELDS = GOVERNED_FIELDS
 #: states in which the governed fields are locked; before naming, the record is still being built
 GOVERNED_STATES = ("named", "under_rectification", "suspended")
 FIGURE_FIELDS = ("staff", "instrument_value", "standards_drafted", "patents", "services_delivered")
@@ -102,7 +103,8 @@ def register_laboratory(user: Any, data: dict[str, Any]) -> Laboratory:
 
 def editable_fields(user: Any, lab: Laboratory) -> tuple[str, ...]:
     """The fields ``user`` may change directly on ``lab``: the office all but the status, its manager
-    the profile; once the lab is named, nobody changes the director here (major-change report)."""
+    the profile; once the lab is named, nobody changes the director, the supporting institution or the
+    research direction here (major-change report)."""
     office = has_role(user, Role.OFFICE)
     fields = (*OFFICE_FIELDS, *PROFILE_FIELDS, *M2M_FIELDS) if office else PROFILE_FIELDS
     if lab.status in GOVERNED_STATES:
@@ -115,8 +117,9 @@ def _governed_change_refused(lab: Laboratory, data: dict[str, Any]) -> None:
     if lab.status in GOVERNED_STATES and changed:
         raise PermissionDenied(
             _(
-                "The director of a named laboratory changes only through an approved major-change "
-                "report (Supervision → report a major change)."
+                "The director, supporting institution and research direction of a named laboratory "
+                "change only through an approved major-change report (Supervision → report a major "
+                "change)."
             )
         )
 
@@ -124,7 +127,8 @@ def _governed_change_refused(lab: Laboratory, data: dict[str, Any]) -> None:
 @transaction.atomic
 def edit_laboratory(user: Any, lab: Laboratory, data: dict[str, Any]) -> Laboratory:
     """Change a laboratory's record: the office all of it but the status, its manager the profile.
-    The director of a named laboratory is written only by :func:`apply_major_change`."""
+    The director, supporting institution and direction of a named laboratory are written only by
+    :func:`apply_major_change`."""
     if not Laboratory.objects.editable_by(user).filter(pk=lab.pk).exists():
         raise PermissionDenied(_("You may view this laboratory but not change it."))
     if "status" in data:

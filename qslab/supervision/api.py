@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
@@ -18,6 +18,7 @@ from qslab.supervision.models import (
     EvaluationEntry,
     Inspection,
     MajorChange,
+    PublicNotification,
     RectificationOrder,
     SpotCheckPlan,
 )
@@ -158,6 +159,26 @@ def score(request: HttpRequest, entry_id: int, payload: ScoresIn):
     return sheet.scores
 
 
+class SelfReportIn(Schema):
+    self_report: str
+
+
+class SelfReportOut(Schema):
+    entry_id: int
+    self_report: str
+
+
+@router.post(
+    "/entries/{entry_id}/self-report",
+    response={200: SelfReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Write the laboratory's self-evaluation report (its manager or the office, before confirmation)",
+)
+def self_report(request: HttpRequest, entry_id: int, payload: SelfReportIn):
+    entry = get_visible_or_404(EvaluationEntry, request.user, pk=entry_id)
+    entry = services.submit_self_report(request.user, entry, payload.self_report)
+    return SelfReportOut(entry_id=entry.pk, self_report=entry.self_report)
+
+
 @router.get("/orders", response=list[OrderOut], summary="Rectification orders I may see")
 @paginate(LimitOffsetPagination)
 def orders(request: HttpRequest):
@@ -210,6 +231,64 @@ def restore_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitio
 
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
     return _lab_status(services.restore_laboratory(request.user, lab, payload.reason))
+
+
+class NotificationOut(Schema):
+    id: int
+    created: dt.datetime
+    title_zh: str
+    title_en: str
+    document_number: str | None
+    laboratory_ids: list[int]
+
+
+class NotificationIn(Schema):
+    laboratory_ids: list[int]
+    title_zh: str
+    title_en: str
+    body_zh: str
+    body_en: str = ""
+
+
+def _notification(n: PublicNotification) -> NotificationOut:
+    return NotificationOut(
+        id=n.pk,
+        created=n.created,
+        title_zh=n.title_zh,
+        title_en=n.title_en,
+        document_number=n.document.number if n.document.is_public else None,
+        laboratory_ids=sorted(lab.pk for lab in n.laboratories.all()),
+    )
+
+
+@router.get(
+    "/notifications",
+    response=list[NotificationOut],
+    auth=PUBLIC,
+    summary="The public notifications (通报) of failing laboratories",
+)
+def notifications(request: HttpRequest):
+    return [_notification(n) for n in services.public_notifications()]
+
+
+@router.post(
+    "/notifications",
+    response={201: NotificationOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Issue a public notification naming laboratories (office; a numbered public document)",
+)
+def create_notification(request: HttpRequest, payload: NotificationIn):
+    from qslab.labs.models import Laboratory
+
+    labs = [get_visible_or_404(Laboratory, request.user, pk=pk) for pk in payload.laboratory_ids]
+    item = services.notify_publicly(
+        request.user,
+        labs,
+        title_zh=payload.title_zh,
+        title_en=payload.title_en,
+        body_zh=payload.body_zh,
+        body_en=payload.body_en,
+    )
+    return Status(201, _notification(services.public_notifications().get(pk=item.pk)))
 
 
 @router.get("/sanctions", response=list[SanctionOut], auth=PUBLIC, summary="The public sanctions list")

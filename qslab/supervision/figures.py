@@ -136,6 +136,7 @@ SOURCES: dict[str, FigureSource] = {
             "",
             _sum_sharing("clients"),
         ),
+        FigureSource("sharing.bookings", _("bookings of shared instruments"), "", _sum_sharing("bookings")),
         FigureSource(
             "sharing.service_requests", _("service requests received"), "", _sum_sharing("service_requests")
         ),

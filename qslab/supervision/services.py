@@ -109,6 +109,21 @@ def check_evidence(files: Sequence[Any]) -> None:
 FIELD_TYPES = ("text", "number")
 
 
+def _known_report_source(source: str) -> bool:
+    """``key_figures.<field>`` of the registry's key figures, or a computed source (``figures.SOURCES``)."""
+    from qslab.labs.services import FIGURE_FIELDS
+
+    if source.startswith("key_figures."):
+        return source.split(".", 1)[1] in FIGURE_FIELDS
+    return source in figure_sources()
+
+
+def figure_sources() -> list[str]:
+    from qslab.supervision.figures import SOURCES
+
+    return list(SOURCES)
+
+
 def check_sections(sections: Any) -> None:
     """Raise one ValidationError listing every problem of a template's sections."""
     errors: list[str] = []
@@ -128,6 +143,12 @@ def check_sections(sections: Any) -> None:
             keys.add(key)
             if field.get("type", "text") not in FIELD_TYPES:
                 errors.append(_("Field “%(k)s”: type must be text or number.") % {"k": key})
+            source = field.get("source", "")
+            if source and not _known_report_source(source):
+                errors.append(
+                    _("Field “%(k)s”: unknown source “%(s)s”; use key_figures.<field> or one of: %(keys)s.")
+                    % {"k": key, "s": source, "keys": ", ".join(figure_sources())}
+                )
     if errors:
         raise ValidationError(errors)
 
@@ -143,54 +164,23 @@ def create_template(user: Any, *, year: int, sections: list, opens_on: Any, due_
     return ReportTemplate.objects.create(year=year, sections=sections, opens_on=opens_on, due_on=due_on)
 
 
-SHARING_FIGURES = (
-    "machine_hours",
-    "external_hours",
-    "external_share",
-    "clients",
-    "bookings",
-    "service_requests",
-)
-
-
-def _sharing_figure(lab: Laboratory, year: int, key: str, cache: dict[str, Any]) -> Any:
-    if key not in SHARING_FIGURES:
-        return None
-    if "sharing" not in cache:
-        from qslab.sharing.services import usage_summary
-
-        cache["sharing"] = usage_summary(lab, year)
-    return cache["sharing"].get(key)
-
-
-def _budget_execution(lab: Laboratory, year: int) -> float | None:
-    """Share (%) of the year's approved budget spent by the end of the year, if the lab has a budget."""
-    from qslab.funding.models import Budget
-    from qslab.funding.services import execution_of
-
-    budget = Budget.objects.filter(laboratory=lab, year=year).first()
-    if budget is None:
-        return None
-    rates = execution_of(budget).rates()
-    return float(rates[-1]) if rates and rates[-1] is not None else None
-
-
 def _prefill(template: ReportTemplate, lab: Laboratory) -> dict[str, Any]:
-    """Values taken from other apps for the report year: ``key_figures.<field>`` (registry),
-    ``sharing.<figure>`` (shared-instrument hours and clients, see ``SHARING_FIGURES``) and
-    ``funding.execution_rate`` (budget execution, %)."""
-    figures = lab.figures.filter(year=template.year).first()
+    """Values taken from other apps for the report year: ``key_figures.<field>`` (registry) and every
+    computed source of ``figures.SOURCES`` for the year alone, the same functions that compute the
+    evaluation indicators (e.g. ``sharing.machine_hours`` shared-instrument hours,
+    ``funding.execution_rate`` budget execution, %). A source with no figure (no budget) stays empty."""
+    from qslab.supervision import figures as computed
+
+    key_figures = lab.figures.filter(year=template.year).first()
     cache: dict[str, Any] = {}
     values: dict[str, Any] = {}
     for field in template.fields():
         source = field.get("source", "")
         value: Any = None
-        if source.startswith("key_figures.") and figures is not None:
-            value = getattr(figures, source.split(".", 1)[1], None)
-        elif source.startswith("sharing."):
-            value = _sharing_figure(lab, template.year, source.split(".", 1)[1], cache)
-        elif source == "funding.execution_rate":
-            value = _budget_execution(lab, template.year)
+        if source.startswith("key_figures.") and key_figures is not None:
+            value = getattr(key_figures, source.split(".", 1)[1], None)
+        elif source in computed.SOURCES:
+            value = computed.compute(source, lab, [template.year], cache)
         if value is not None:
             values[field["key"]] = float(value) if isinstance(value, Decimal) else value
     return values
@@ -826,6 +816,23 @@ def qualitative_leaves(campaign: EvaluationCampaign) -> list[Indicator]:
 
 
 @transaction.atomic
+def submit_self_report(user: Any, entry: EvaluationEntry, text: str) -> EvaluationEntry:
+    """The laboratory's self-evaluation report (自评估报告): its manager (or the office on its behalf)
+    writes it while the campaign is preparing or scoring; the change log keeps every version."""
+    lab = entry.laboratory
+    if not (has_role(user, Role.OFFICE) or has_role(user, Role.LAB_MANAGER, scope=lab)):
+        raise PermissionDenied(_("Only the laboratory's manager or the office writes the self-evaluation."))
+    if entry.campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The self-evaluation is closed: the grades are confirmed."))
+    if not text.strip():
+        raise ValidationError({"self_report": _("Write the self-evaluation report.")})
+    entry.self_report = text.strip()
+    with acting_as(user):
+        entry.save(update_fields=["self_report", "last_updated"])
+    return entry
+
+
+@transaction.atomic
 def submit_score_sheet(
     user: Any, entry: EvaluationEntry, scores: dict[str, Any], comment: str = ""
 ) -> ScoreSheet:
@@ -1062,6 +1069,23 @@ def notify_publicly(
     _require_office(user)
     if not labs:
         raise ValidationError(_("Name at least one laboratory."))
+    missing = [
+        str(label)
+        for label, value in (
+            (_("title (Chinese)"), title_zh),
+            (_("title (English)"), title_en),
+            (_("text (Chinese)"), body_zh),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        raise ValidationError(_("Fill in: %(fields)s.") % {"fields": ", ".join(missing)})
+    title_zh, title_en, body_zh, body_en = (
+        title_zh.strip(),
+        title_en.strip(),
+        body_zh.strip(),
+        body_en.strip(),
+    )
     names_zh = "、".join(lab.name_zh for lab in labs)
     names_en = "; ".join(lab.name_en for lab in labs)
     doc = issue_document(
@@ -1077,6 +1101,15 @@ def notify_publicly(
     item = PublicNotification.objects.create(title_zh=title_zh, title_en=title_en, document=doc)
     item.laboratories.set(labs)
     return item
+
+
+def public_notifications() -> Any:
+    """Every public notification, newest first, with its numbered document and laboratories."""
+    return (
+        PublicNotification.objects.select_related("document")
+        .prefetch_related("laboratories")
+        .order_by("-created")
+    )
 
 
 @transaction.atomic
@@ -1172,6 +1205,14 @@ def move_order(user: Any, order: RectificationOrder, transition: str, reason: st
         lab_services.close_rectification_deadline(user, lab)
     if transition == "verify" and lab.status == "under_rectification":
         lab_services.move_laboratory(user, lab, "close_rectification", reason or _("Rectification verified."))
+    if transition == "decide_keep" and lab.status == "under_rectification":
+        # the committee declined revocation: the lab returns to named, audited with the decision as reason
+        lab_services.move_laboratory(
+            user,
+            lab,
+            "decline_revocation",
+            str(_("The committee decided not to revoke: %(reason)s") % {"reason": reason.strip()}),
+        )
     if transition == "revoke":
         lab = lab_services.move_laboratory(user, lab, "revoke", reason)
         order.document = lab.last_document

@@ -372,8 +372,30 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "is_expert": is_expert and e.campaign.status == "scoring",
             "sheet": sheet.scores if sheet else {},
             "is_office": has_role(request.user, Role.OFFICE),
+            "show_self_report": oversees
+            or e.experts.filter(pk=request.user.pk).exists()
+            or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory),
+            "can_self_report": e.campaign.status in ("preparing", "scoring")
+            and (
+                has_role(request.user, Role.OFFICE)
+                or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory)
+            ),
         },
     )
+
+
+@login_required
+@require_POST
+def entry_self_report(request: HttpRequest, entry_id: int) -> HttpResponse:
+    e = get_visible_or_404(
+        EvaluationEntry.objects.select_related("campaign", "laboratory"), request.user, pk=entry_id
+    )
+    if not (
+        has_role(request.user, Role.OFFICE) or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory)
+    ):
+        raise PermissionDenied(_("Only the laboratory's manager or the office writes the self-evaluation."))
+    _run(request, services.submit_self_report, request.user, e, request.POST.get("self_report", ""))
+    return redirect(e)
 
 
 @login_required
@@ -488,7 +510,48 @@ def suspension(request: HttpRequest, lab_id: int) -> HttpResponse:
 
 
 def sanctions(request: HttpRequest) -> HttpResponse:
-    return render(request, "supervision/sanctions.html", {"labs": services.sanctions()})
+    return render(
+        request,
+        "supervision/sanctions.html",
+        {"labs": services.sanctions(), "notifications": services.public_notifications()[:10]},
+    )
+
+
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The public notifications (通报) of failing laboratories, each a numbered public document."""
+    return render(
+        request,
+        "supervision/notifications.html",
+        {"notifications": services.public_notifications(), "is_office": has_role(request.user, Role.OFFICE)},
+    )
+
+
+@login_required
+def notification_create(request: HttpRequest) -> HttpResponse:
+    """The office issues a public notification naming one or more laboratories (``?lab=<id>`` preselects)."""
+    _require_office_page(request)
+    choices = Laboratory.objects.filter(status__in=(*OPERATING, "suspended")).order_by("code")
+    picked = [int(v) for v in request.POST.getlist("labs") if v.isdigit()] if request.method == "POST" else []
+    if request.method == "GET" and (request.GET.get("lab") or "").isdigit():
+        picked = [int(request.GET["lab"])]
+    if request.method == "POST":
+        item = _run(
+            request,
+            services.notify_publicly,
+            request.user,
+            list(choices.filter(pk__in=picked)),
+            title_zh=request.POST.get("title_zh", ""),
+            title_en=request.POST.get("title_en", ""),
+            body_zh=request.POST.get("body_zh", ""),
+            body_en=request.POST.get("body_en", ""),
+        )
+        if item:
+            return redirect("supervision:notifications")
+    return render(
+        request,
+        "supervision/notification_form.html",
+        {"choices": choices, "picked": picked, "post": request.POST},
+    )
 
 
 # ---- major-change reports ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Once a laboratory is named, its director changes only through an approved major-change report: not by
-the profile service, the edit page or the API, neither for its manager nor for the office."""
+"""Once a laboratory is named, its director, supporting institution and research direction change only
+through an approved major-change report: not by the profile service, the edit page or the API, neither
+for its manager nor for the office."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -82,3 +83,71 @@ def test_a_major_change_is_written_only_once_approved(db):
         services.apply_major_change(
             make_user("lab_manager", scope=lab), lab, {"director_name": "x"}, change=change
         )
+
+
+@pytest.mark.parametrize("status", ["named", "under_rectification", "suspended"])
+def test_the_office_cannot_move_a_named_lab_to_another_institution_or_direction_directly(db, status):
+    from qslab.core.testing import make_organisation
+
+    lab = make_lab("own", status=status, direction="机器人")
+    office = make_user("office")
+    before = lab.supporting_institution
+    with pytest.raises(PermissionDenied, match="major-change report"):
+        services.edit_laboratory(
+            office, lab, {"supporting_institution": make_organisation(region_code="320000")}
+        )
+    with pytest.raises(PermissionDenied, match="major-change report"):
+        services.edit_laboratory(office, lab, {"direction": "别的方向"})
+    # the unchanged values (e.g. a whole form posted back) pass; other office fields still change
+    services.edit_laboratory(
+        office, lab, {"supporting_institution": before, "direction": "机器人", "name_en": "Renamed Lab"}
+    )
+    lab.refresh_from_db()
+    assert (lab.supporting_institution, lab.direction, lab.name_en) == (before, "机器人", "Renamed Lab")
+
+
+def test_the_offices_edit_page_has_no_institution_or_direction_fields_once_named(db):
+    from qslab.core.testing import make_organisation
+
+    lab = make_lab("own", direction="机器人")
+    office = make_user("office")
+    client = verified_client(office)
+    page = client.get(f"/labs/{lab.pk}/edit/").content.decode()
+    assert 'name="supporting_institution"' not in page and 'name="direction"' not in page
+    assert 'data-governed="direction"' in page and "机器人" in page
+    assert 'name="name_en"' in page  # the office still edits the rest
+    before = lab.supporting_institution
+    other = make_organisation(region_code="320000")
+    form = client.get(f"/labs/{lab.pk}/edit/").context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update(
+        {
+            "supporting_institution": other.pk,
+            "direction": "偷改方向",
+            "fields": [f.pk for f in lab.fields.all()],
+        }
+    )
+    client.post(f"/labs/{lab.pk}/edit/", data)
+    lab.refresh_from_db()
+    assert (lab.supporting_institution, lab.direction) == (before, "机器人")
+    # before naming, the office still sets them on the edit page
+    draft = make_lab("draft", status="under_construction")
+    page = client.get(f"/labs/{draft.pk}/edit/").content.decode()
+    assert 'name="supporting_institution"' in page and 'name="direction"' in page
+
+
+def test_the_api_refuses_a_direct_change_of_a_named_labs_institution(db):
+    from qslab.core.testing import make_organisation
+
+    lab = make_lab("own")
+    before = lab.supporting_institution
+    _t, token = ApiToken.issue(make_user("office"), "t")
+    r = verified_client(None).patch(
+        f"/api/labs/laboratories/{lab.pk}",
+        {"supporting_institution_id": make_organisation(region_code="320000").pk, "direction": "x"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 403
+    lab.refresh_from_db()
+    assert lab.supporting_institution == before and lab.direction == ""

@@ -54,6 +54,13 @@ CASES = [
         "supervision:entry", {*OVERSIGHT, "expert", "lab_manager"}, kwargs=lambda w: {"entry_id": w.entry.pk}
     ),
     Case("supervision:entry_report", OFFICE, method="post", kwargs=lambda w: {"entry_id": w.entry.pk}),
+    Case(
+        "supervision:entry_self_report",
+        {"office", "lab_manager"},
+        method="post",
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+        data={"self_report": "自评估：运行良好。"},
+    ),
     Case("supervision:order_create", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
     Case("supervision:order", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"order_id": w.own_order.pk}),
     Case("supervision:order", OVERSIGHT, note="another lab", kwargs=lambda w: {"order_id": w.order.pk}),
@@ -168,6 +175,19 @@ CASES = [
         note="evidence of a recorded finding",
         kwargs=lambda w: {"attachment_id": w.evidence.pk},
     ),
+    Case("supervision:notifications", EVERYONE),
+    Case("supervision:notification_create", OFFICE),
+    Case(
+        "supervision:notification_create",
+        OFFICE,
+        method="post",
+        data=lambda w: {
+            "labs": [w.lab.pk],
+            "title_zh": "关于实验室评估不合格的通报",
+            "title_en": "Notification of a failed evaluation",
+            "body_zh": "评估不合格。",
+        },
+    ),
     Case("supervision:suspension", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
     Case(
         "supervision:suspension",
@@ -264,6 +284,27 @@ CASES = [
         data={"reason": ""},
     ),
     Case("qslab_supervision_api_sanctions", EVERYONE, api=True),
+    Case("qslab_supervision_api_notifications", EVERYONE, api=True),
+    Case(
+        "qslab_supervision_api_self_report",
+        {"office", "lab_manager"},
+        method="post",
+        api=True,
+        kwargs=lambda w: {"entry_id": w.entry.pk},
+        data={"self_report": "自评估：运行良好。"},
+    ),
+    Case(
+        "qslab_supervision_api_create_notification",
+        OFFICE,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "laboratory_ids": [w.lab.pk],
+            "title_zh": "关于实验室评估不合格的通报",
+            "title_en": "Notification of a failed evaluation",
+            "body_zh": "评估不合格。",
+        },
+    ),
 ]
 
 

@@ -161,3 +161,94 @@ def test_the_plan_form_and_page_name_the_conflict_rules_in_the_users_language(us
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get("/supervision/plans/new/").content.decode()
     assert "inspector from the laboratory&#x27;s supporting institution" in page
+
+
+def test_reporting_fills_shared_hours_budget_execution_and_outputs_from_the_computed_sources(users):
+    """The annual report's indicator fields come from ``figures.py``, the same functions as the
+    evaluation indicators: shared-instrument hours and external share from sharing, budget execution
+    from funding, standards from outputs, for the report year only."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from qslab.labs.tests.conftest import make_lab
+    from qslab.sharing.models import Booking
+    from qslab.sharing.tests.conftest import make_resource
+    from qslab.supervision import figures, services
+    from qslab.supervision.tests.test_computed_indicators import _budget_spent, _standard
+
+    office = users["office"]
+    year = timezone.localdate().year - 1
+    lab = make_lab("auto", status="named")
+    resource = make_resource(lab)
+    tz = timezone.get_current_timezone()
+    for day, hours, user_class in ((3, 6, "internal"), (4, 2, "industry"), (5, 4, "industry")):
+        starts = dt.datetime(year, 3, day, 9, tzinfo=tz)
+        Booking.objects.create(
+            resource=resource,
+            user=users["client"],
+            starts=starts,
+            ends=starts + dt.timedelta(hours=hours),
+            status="completed",
+            user_class=user_class,
+        )
+    starts = dt.datetime(year - 1, 3, 3, 9, tzinfo=tz)  # the year before: not counted
+    Booking.objects.create(
+        resource=resource,
+        user=users["client"],
+        starts=starts,
+        ends=starts + dt.timedelta(hours=50),
+        status="completed",
+    )
+
+    class Env:
+        pass
+
+    env = Env()
+    env.office = office
+    _budget_spent(env, lab, year, Decimal("0.5"))
+    _standard(lab, dt.date(year, 5, 1), 1)
+    sections = textforms.parse_sections(
+        textforms.SECTIONS_EXAMPLE
+        + "\nexternal_share | 对外机时占比 | External share (%) | number | sharing.external_share"
+        + "\nstandards | 发布标准数 | Standards published | number | outputs.standards_published"
+    )
+    template = services.create_template(
+        office,
+        year=year,
+        sections=sections,
+        opens_on=dt.date(year + 1, 1, 1),
+        due_on=dt.date(year + 1, 3, 31),
+    )
+    (report,) = services.open_reporting(office, template)
+    assert report.values["machine_hours"] == 12.0
+    assert report.values["external_share"] == 50.0  # %, like the indicator, not a fraction
+    assert report.values["execution_rate"] == pytest.approx(50.0, abs=0.1)
+    assert report.values["standards"] == 1.0
+    for key, source in (
+        ("machine_hours", "sharing.machine_hours"),
+        ("external_share", "sharing.external_share"),
+        ("execution_rate", "funding.execution_rate"),
+        ("standards", "outputs.standards_published"),
+    ):
+        assert report.values[key] == figures.compute(source, lab, [year])
+
+
+def test_a_template_field_with_an_unknown_source_is_refused(users):
+    from qslab.supervision import services
+
+    sections = textforms.parse_sections(
+        textforms.SECTIONS_EXAMPLE
+        + "\nhours | 机时 | Hours | number | sharing.machine_hour"
+        + "\nstaff2 | 人员 | Staff | number | key_figures.nobody"
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.create_template(
+            users["office"],
+            year=2024,
+            sections=sections,
+            opens_on=dt.date(2025, 1, 1),
+            due_on=dt.date(2025, 3, 1),
+        )
+    text = " ".join(refused.value.messages)
+    assert "sharing.machine_hour" in text and "key_figures.nobody" in text

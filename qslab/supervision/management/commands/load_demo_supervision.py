@@ -136,6 +136,35 @@ SECTIONS = [
             },
         ],
     },
+    {
+        "key": "sharing",
+        "title_zh": "开放共享与经费",
+        "title_en": "Sharing and funds",
+        "fields": [
+            {
+                "key": "machine_hours",
+                "label_zh": "大型仪器共享机时",
+                "label_en": "Shared-instrument hours",
+                "type": "number",
+                "source": "sharing.machine_hours",
+            },
+            {
+                "key": "external_share",
+                "label_zh": "对外机时占比（%）",
+                "label_en": "External share of hours (%)",
+                "type": "number",
+                "source": "sharing.external_share",
+            },
+            {
+                "key": "execution_rate",
+                "label_zh": "年度预算执行率（%）",
+                "label_en": "Budget execution (%)",
+                "type": "number",
+                "source": "funding.execution_rate",
+                "required": False,
+            },
+        ],
+    },
 ]
 
 
