@@ -1,6 +1,9 @@
 """Schemathesis over the whole OpenAPI schema, in process: no server errors, responses match the schema.
 
-Bounded and seeded here (``make test``); ``make fuzz`` raises the number of examples.
+Each operation on its own, then stateful: the schema's OpenAPI links (``qslab.core.apitools.openapi_links``:
+each create operation feeds the id it returns to the operations on the created object) drive sequences
+such as create a standard -> read it -> patch it -> move it through its lifecycle. Bounded and seeded here
+(``make test``); ``make fuzz`` raises the number of examples and of steps per sequence.
 """
 
 import os
@@ -19,6 +22,10 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 EXCLUDED = [positive_data_acceptance]
 
 MAX_EXAMPLES = int(os.environ.get("QSLAB_FUZZ_EXAMPLES", "15"))
+# Sequences along the links: 20 of up to 8 steps in ``make test`` (a few seconds); ``make fuzz`` (2,000
+# examples per operation) runs 200 of up to 20 steps. Each can be set on its own.
+STATEFUL_EXAMPLES = int(os.environ.get("QSLAB_FUZZ_STATEFUL_EXAMPLES", max(20, MAX_EXAMPLES // 10)))
+STATEFUL_STEPS = int(os.environ.get("QSLAB_FUZZ_STATEFUL_STEPS", 8 if MAX_EXAMPLES <= 100 else 20))
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +66,66 @@ def test_api_as_office_gives_no_server_error_and_matches_schema(case, office_tok
 @settings(max_examples=5, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_anonymously_gives_no_server_error_and_matches_schema(case, db):
     case.call_and_validate(excluded_checks=EXCLUDED)
+
+
+def test_the_schema_links_every_create_to_the_operations_on_what_it_created():
+    """The links the stateful run follows are in the served schema (and a new create gets them too)."""
+    raw = schema.raw_schema
+    links = {
+        (path, target["operationId"])
+        for path, methods in raw["paths"].items()
+        for target in methods.get("post", {}).get("responses", {}).get("201", {}).get("links", {}).values()
+    }
+    assert ("/api/outputs/standards", "qslab_outputs_api_update_standard") in links
+    assert ("/api/outputs/items", "qslab_outputs_api_get_output") in links
+    assert ("/api/labs/laboratories", "qslab_labs_api_update_lab") in links
+    assert ("/api/sharing/resources/{resource_id}/bookings", "qslab_sharing_api_move_booking") in links
+    assert len(links) >= 50
+
+
+# The stateful run has its own schema object: its auth provider (the office's token, explicit, so the
+# auth checks probe without it) must not reach the anonymous run above.
+linked = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+OFFICE_TOKEN: dict[str, str] = {}
+
+
+@linked.auth(refresh_interval=None)
+class OfficeToken:
+    def get(self, case, ctx):  # type: ignore[no-untyped-def]
+        return OFFICE_TOKEN["token"]
+
+    def set(self, case, data, ctx):  # type: ignore[no-untyped-def]
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+def test_linked_operations_as_office_give_no_server_error_and_match_schema(office_token):
+    """Sequences along the links (create, then read, change and move what was created), seeded."""
+    OFFICE_TOKEN["token"] = office_token
+    calls: list[str] = []
+
+    class OfficeSequences(linked.as_state_machine()):  # type: ignore[misc]
+        rule_order_seed = 15
+
+        def before_call(self, case):  # type: ignore[no-untyped-def]
+            calls.append(case.operation.label)
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):  # type: ignore[no-untyped-def]
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=EXCLUDED,
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    OfficeSequences.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=STATEFUL_STEPS,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    if os.environ.get("QSLAB_FUZZ_SHOW_CALLS"):
+        print(len(calls), *calls, sep="\n")
