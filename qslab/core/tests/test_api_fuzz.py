@@ -10,6 +10,7 @@ import os
 
 import pytest
 import schemathesis
+from django.db import transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -83,9 +84,25 @@ def test_the_schema_links_every_create_to_the_operations_on_what_it_created():
     assert len(links) >= 50
 
 
+# Server errors the stateful run found in operations of apps this file's owner may not change (reported to
+# their owners). Their paths are left out of the stateful run until fixed; each has a reproduction below,
+# an xfail that turns into a failure (strict) once the operation answers without a server error: then drop
+# the entry and its reproduction.
+KNOWN_SERVER_ERRORS = {
+    "/api/risk/alerts": ("get", "?year=-735", None),  # ValueError: year -735 is out of range
+    "/api/recalls/public": ("get", "?year=-3415", None),  # the same: the year filter has no bounds
+    "/api/designation/committee/meetings": (  # OverflowError: an id beyond 64 bits reaches SQLite
+        "post",
+        "",
+        {"title": "x", "held_on": "2026-12-01", "location": "", "application_ids": [2**70]},
+    ),
+}
+
 # The stateful run has its own schema object: its auth provider (the office's token, explicit, so the
 # auth checks probe without it) must not reach the anonymous run above.
-linked = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+linked = schemathesis.openapi.from_wsgi("/api/openapi.json", application).exclude(
+    path_regex="^(" + "|".join(KNOWN_SERVER_ERRORS) + ")$"
+)
 OFFICE_TOKEN: dict[str, str] = {}
 
 
@@ -105,6 +122,17 @@ def test_linked_operations_as_office_give_no_server_error_and_match_schema(offic
 
     class OfficeSequences(linked.as_state_machine()):  # type: ignore[misc]
         rule_order_seed = 15
+
+        def setup(self) -> None:
+            # Every sequence starts from the same database (the world fixture): what one sequence
+            # created is rolled back before the next, so a failing sequence replays identically.
+            self._scenario = transaction.atomic()
+            self._scenario.__enter__()
+
+        def teardown(self) -> None:
+            transaction.set_rollback(True)
+            self._scenario.__exit__(None, None, None)
+            super().teardown()
 
         def before_call(self, case):  # type: ignore[no-untyped-def]
             calls.append(case.operation.label)
@@ -129,3 +157,17 @@ def test_linked_operations_as_office_give_no_server_error_and_match_schema(offic
     )
     if os.environ.get("QSLAB_FUZZ_SHOW_CALLS"):
         print(len(calls), *calls, sep="\n")
+
+
+@pytest.mark.xfail(strict=True, reason="known server error, see KNOWN_SERVER_ERRORS")
+@pytest.mark.parametrize("path", sorted(KNOWN_SERVER_ERRORS))
+def test_known_server_error_is_still_there(path, office_token):
+    from django.test import Client
+
+    method, query, body = KNOWN_SERVER_ERRORS[path]
+    client = Client(raise_request_exception=False, headers={"Authorization": f"Bearer {office_token}"})
+    if method == "get":
+        response = client.get(path + query)
+    else:
+        response = client.post(path + query, body, content_type="application/json")
+    assert response.status_code < 500
