@@ -1,6 +1,8 @@
 """What every app's API router needs: authentication classes and the one error schema."""
 
-from typing import Any
+import datetime as dt
+import re
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
@@ -8,6 +10,7 @@ from ninja import pagination as ninja_pagination
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
+from pydantic import BeforeValidator
 
 from qslab.core import context
 
@@ -170,3 +173,19 @@ class LinkedNinjaAPI(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         openapi_links(schema)
         return schema
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise take for a date (``0`` is 1970-01-01 to it): the schema says
+    ``format: date``, so only ``YYYY-MM-DD`` (or a date object) is a date."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: A query parameter or field that is a calendar date written ``YYYY-MM-DD`` and nothing else.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]

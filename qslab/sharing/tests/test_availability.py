@@ -164,3 +164,12 @@ def test_the_search_agrees_minute_by_minute_with_a_plain_grid_over_random_resour
         expected[r.code] = runs
     found = {f.code: list(f.minutes) for f in services.search_availability(None, monday, 45, now=start)}
     assert found == {code: runs for code, runs in expected.items() if runs}
+
+
+@pytest.mark.parametrize("week", ["0", "20261130", "1732924800", "2026-11", "next monday"])
+def test_the_api_takes_a_week_only_as_an_iso_date(lab, monday, client, week):
+    """The schema says ``format: date``; pydantic alone would read ``0`` or a timestamp as a date."""
+    resource = make_resource(lab, "sem", **MONDAY_ONLY)
+    for path in ("/api/sharing/availability", f"/api/sharing/resources/{resource.pk}/availability"):
+        assert client.get(path, {"week": week}).status_code == 422
+        assert client.get(path, {"week": monday.isoformat()}).status_code == 200
