@@ -28,7 +28,9 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
-pytestmark = [pytest.mark.serial]
+# Transactional (the worker sees only committed rows), with the migrated reference data restored afterwards
+# for the tests that run after this one in the same process.
+pytestmark = [pytest.mark.serial, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 REPO = Path(__file__).resolve().parents[3]
 FDA = "fda_drug_enforcement/drug_enforcement_2012_2023.csv.gz"
@@ -49,7 +51,7 @@ def enforcement_csv(data_dir: Path) -> tuple[bytes, int]:
 
 
 @pytest.fixture
-def worker_database(transactional_db: Any, tmp_path: Path, settings: Any) -> Iterator[dict[str, str]]:
+def worker_database(tmp_path: Path, settings: Any) -> Iterator[dict[str, str]]:
     """The environment a worker process needs to share this test's database, media and DuckDB file."""
     var = tmp_path / "var"
     (var / "media").mkdir(parents=True)
