@@ -390,6 +390,8 @@ def search_availability(
     lab: str = "",
     region: str = "",
 ):
+    # PostgreSQL refuses text with a NUL character (a server error); no search term needs one.
+    q, kind, lab, region = (value.replace("\x00", "") for value in (q, kind, lab, region))
     found = services.search_availability(
         request.user, week or timezone.localdate(), minutes, q=q, kind=kind, lab=lab, region=region
     )

@@ -35,6 +35,8 @@ KNOWN_SERVER_ERRORS = {
         frozenset({"sqlite"}),
     ),
     "/api/designation/applications": ("get", f"?call_id={2**70}", None, frozenset({"sqlite"})),
+    # ValueError: PostgreSQL refuses a NUL character in the search text
+    "/api/risk/patterns": ("get", "?q=a%00b", None, frozenset({"postgresql"})),
 }
 
 KNOWN_PATHS = "^(" + "|".join(KNOWN_SERVER_ERRORS) + ")$"
