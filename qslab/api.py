@@ -10,14 +10,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from qslab.core.apitools import AUTH
+from qslab.core.apitools import AUTH, LinkedNinjaAPI
 from qslab.core.workflow import TransitionRefused
 
-api = NinjaAPI(
+api = LinkedNinjaAPI(
     title="qslab API",
     version="1",
     description=(

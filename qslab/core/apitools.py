@@ -1,13 +1,16 @@
 """What every app's API router needs: authentication classes and the one error schema."""
 
-from typing import Any
+import datetime as dt
+import re
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja import pagination as ninja_pagination
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
+from pydantic import BeforeValidator
 
 from qslab.core import context
 
@@ -85,3 +88,104 @@ class LimitOffsetPagination(ninja_pagination.LimitOffsetPagination):
     class Input(Schema):
         limit: int = Field(100, ge=1, le=1000)
         offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenAPI links: what a create operation returns feeds the operations on the created object
+# --------------------------------------------------------------------------------------------------
+
+_HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _resolve(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    ref = body.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        return schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return body
+
+
+def _id_pointer(schema: dict[str, Any], response: dict[str, Any]) -> str | None:
+    """Where the created object's id is in the response: ``/id``, or ``/0/id`` for a list of them."""
+    body = _resolve(schema, response.get("content", {}).get("application/json", {}).get("schema", {}))
+    if "id" in body.get("properties", {}):
+        return "$response.body#/id"
+    if body.get("type") == "array" and "id" in _resolve(schema, body.get("items", {})).get("properties", {}):
+        return "$response.body#/0/id"
+    return None
+
+
+def openapi_links(schema: dict[str, Any]) -> int:
+    """Add OpenAPI ``links`` from each create operation to the operations on what it created; return
+    how many were added.
+
+    A create is a ``POST`` to a collection path whose 201 response has an ``id``; the operations on the
+    created object are those under ``<collection>/{param}`` in the same app, where the collection is the
+    same last path segment: ``POST /outputs/standards`` feeds ``GET|PATCH /outputs/standards/{standard_id}``
+    and its transitions; ``POST /sharing/resources/{resource_id}/bookings`` (a list: the first booking's
+    id) feeds ``/sharing/bookings/{booking_id}/...``. Clients (and schemathesis's stateful tests) follow
+    them.
+
+    >>> s = {"paths": {
+    ...     "/api/x/items": {"post": {"operationId": "create", "responses": {"201": {"content": {
+    ...         "application/json": {"schema": {"properties": {"id": {"type": "integer"}}}}}}}}},
+    ...     "/api/x/items/{item_id}": {"get": {"operationId": "get_item", "responses": {}}},
+    ...     "/api/y/items/{item_id}": {"get": {"operationId": "other_app", "responses": {}}}}}
+    >>> openapi_links(s), s["paths"]["/api/x/items"]["post"]["responses"]["201"]["links"]
+    (1, {'get_item': {'operationId': 'get_item', 'parameters': {'item_id': '$response.body#/id'}}})
+    """
+    paths: dict[str, dict[str, Any]] = schema.get("paths", {})
+    added = 0
+    for path, methods in paths.items():
+        create = methods.get("post")
+        if create is None or path.endswith("}"):
+            continue
+        created = create.get("responses", {}).get("201") or create.get("responses", {}).get(201)
+        pointer = _id_pointer(schema, created) if created else None
+        if created is None or pointer is None:
+            continue
+        parts = path.strip("/").split("/")
+        app, collection = "/" + "/".join(parts[:2]), parts[-1]
+        for other, other_methods in paths.items():
+            rest = other[len(app) :].strip("/").split("/") if other.startswith(app + "/") else []
+            for i in range(len(rest) - 1):
+                if rest[i] == collection and rest[i + 1].startswith("{"):
+                    param = rest[i + 1].strip("{}")
+                    if any(seg.startswith("{") for seg in rest[:i]):
+                        break  # nested under another object's id: not reachable from this response alone
+                    for method in _HTTP_METHODS:
+                        op = other_methods.get(method)
+                        if op is None or "operationId" not in op:
+                            continue
+                        links = created.setdefault("links", {})
+                        links[op["operationId"]] = {
+                            "operationId": op["operationId"],
+                            "parameters": {param: pointer},
+                        }
+                        added += 1
+                    break
+    return added
+
+
+class LinkedNinjaAPI(NinjaAPI):
+    """django-ninja's API whose OpenAPI schema carries the links of :func:`openapi_links`."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        openapi_links(schema)
+        return schema
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise take for a date (``0`` is 1970-01-01 to it): the schema says
+    ``format: date``, so only ``YYYY-MM-DD`` (or a date object) is a date."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: A query parameter or field that is a calendar date written ``YYYY-MM-DD`` and nothing else.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]

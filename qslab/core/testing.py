@@ -181,6 +181,22 @@ def url_names() -> set[str]:
     return names - {"set_language"}
 
 
+def assert_no_media_link(case: Case, role: str, response: Any) -> None:
+    """A page never links a stored file by its ``MEDIA_URL`` address: such a link skips every permission
+    check (whoever guesses or is forwarded the address gets the file). Files go out through views that
+    check who asks and answer with ``qslab.core.uploads.download_response``."""
+    from django.conf import settings
+
+    if response.status_code != 200 or getattr(response, "streaming", False):
+        return
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return
+    body = response.content.decode(errors="replace")
+    assert f'="{settings.MEDIA_URL}' not in body, (
+        f"{case.target} as {role}: the page links a stored file by its {settings.MEDIA_URL} address"
+    )
+
+
 def assert_access(case: Case, role: str, response: Any) -> None:
     """Allowed roles succeed; everyone else is refused without learning anything."""
     status = response.status_code
@@ -232,6 +248,7 @@ def check_access(case: Case, role: str, clients: dict[str, Client], world: Any) 
                 response = call(case, client, world, token=world.tokens.get(current) if case.api else None)
                 try:
                     assert_access(case, current, response)
+                    assert_no_media_link(case, current, response)
                 finally:
                     close_quietly(response)
             except AssertionError as exc:

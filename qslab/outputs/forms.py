@@ -1,8 +1,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.uploads import TABLES, UploadValidator
 from qslab.labs.models import Laboratory
 from qslab.outputs.models import Output, StaffMember, Standard
+from qslab.outputs.services import EVIDENCE_KINDS, EVIDENCE_MAX_BYTES, IMPORT_MAX_BYTES
 
 
 class _LabChoice(forms.ModelForm):
@@ -96,11 +98,19 @@ class TransitionForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
-    file = forms.FileField(label=_("Evidence file"))
+    file = forms.FileField(
+        label=_("Evidence file"),
+        help_text=_("PDF, image, Word or Excel file, at most 20 MB."),
+        validators=[UploadValidator(EVIDENCE_KINDS, max_bytes=EVIDENCE_MAX_BYTES)],
+    )
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_("CSV or XLSX file"))
+    file = forms.FileField(
+        label=_("CSV or XLSX file"),
+        help_text=_("CSV (UTF-8) or XLSX, at most 10 MB."),
+        validators=[UploadValidator(TABLES, max_bytes=IMPORT_MAX_BYTES)],
+    )
     dry_run = forms.BooleanField(label=_("Dry run: check only, save nothing"), required=False)
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
 from qslab.core.services import add_attachment, apply_transition, watch
+from qslab.core.uploads import DOCUMENTS, MB, check_upload
 from qslab.labs.models import Laboratory
 from qslab.outputs.identifiers import (
     IdentifierError,
@@ -463,10 +464,22 @@ def move_output(user: Any, item: Output, transition: str, reason: str = "") -> O
     return item
 
 
+#: Evidence files: documents and images checked by content (``qslab.core.uploads``), at most 20 MB.
+EVIDENCE_KINDS = DOCUMENTS
+EVIDENCE_MAX_BYTES = 20 * MB
+#: Import files (CSV or XLSX) are read whole into memory: at most 10 MB.
+IMPORT_MAX_BYTES = 10 * MB
+
+
 def add_evidence(user: Any, obj: Standard | Output, upload: Any) -> Any:
-    """Attach an evidence file (the standard's text, a grant certificate, a paper's PDF...)."""
+    """Attach an evidence file (the standard's text, a grant certificate, a paper's PDF...).
+
+    The file is checked by its content and size here as well as in the form, so no caller can store an
+    HTML page or an executable as evidence; it is served only by the permission-checked download view.
+    """
     if not type(obj).objects.editable_by(user).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("You may attach evidence only to your own laboratory's records."))
+    check_upload(upload, EVIDENCE_KINDS, EVIDENCE_MAX_BYTES)
     return add_attachment(obj, upload, user)
 
 

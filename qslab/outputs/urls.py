@@ -12,6 +12,11 @@ urlpatterns = [
     path("standards/<int:standard_id>/edit/", views.standard_edit, name="standard_edit"),
     path("standards/<int:standard_id>/evidence/", views.standard_evidence, name="standard_evidence"),
     path(
+        "standards/<int:standard_id>/evidence/<int:attachment_id>/",
+        views.standard_evidence_file,
+        name="standard_evidence_file",
+    ),
+    path(
         "standards/<int:standard_id>/verification/<slug:transition>/",
         views.standard_verification,
         name="standard_verification",
@@ -25,6 +30,11 @@ urlpatterns = [
     path("items/<int:output_id>/", views.output, name="output"),
     path("items/<int:output_id>/edit/", views.output_edit, name="output_edit"),
     path("items/<int:output_id>/evidence/", views.output_evidence, name="output_evidence"),
+    path(
+        "items/<int:output_id>/evidence/<int:attachment_id>/",
+        views.output_evidence_file,
+        name="output_evidence_file",
+    ),
     path("items/<int:output_id>/<slug:transition>/", views.output_transition, name="output_transition"),
     path("import/", views.import_view, name="import"),
     path("import/standards/", views.import_standards_view, name="import_standards"),

@@ -20,6 +20,7 @@ from qslab.accounts.roles import Role, has_role
 from qslab.core.models import Attachment
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.labs.models import Laboratory
 from qslab.outputs import charts, imports, services
@@ -226,8 +227,28 @@ def _evidence(request: HttpRequest, item: Any) -> HttpResponse:
         services.add_evidence(request.user, item, form.cleaned_data["file"])
         messages.success(request, _("Evidence attached."))
     else:
-        messages.error(request, _("Choose a file to attach."))
+        # The file's own problem (wrong type, too large, empty) or, with no file at all, what to do.
+        messages.error(request, " ".join(form.errors.get("file", [])) or _("Choose a file to attach."))
     return redirect(item)
+
+
+def standard_evidence_file(request: HttpRequest, standard_id: int, attachment_id: int) -> HttpResponse:
+    """An evidence file of a standard, to whoever may see the standard (never a bare /media/ link)."""
+    item = get_visible_or_404(Standard, request.user, pk=standard_id)
+    return _evidence_file(item, attachment_id)
+
+
+def output_evidence_file(request: HttpRequest, output_id: int, attachment_id: int) -> HttpResponse:
+    """An evidence file of an output, to whoever may see the output."""
+    item = get_visible_or_404(Output, request.user, pk=output_id)
+    return _evidence_file(item, attachment_id)
+
+
+def _evidence_file(item: Any, attachment_id: int) -> HttpResponse:
+    attachment = _attachments(item).filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404(_("Not found."))
+    return download_response(attachment.file, attachment.name)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.sharing import services
@@ -360,7 +360,7 @@ def resource(request: HttpRequest, resource_id: int):
     auth=PUBLIC,
     summary="Taken times of a resource for the week starting on a date (default: this week)",
 )
-def availability(request: HttpRequest, resource_id: int, week: dt.date | None = None):
+def availability(request: HttpRequest, resource_id: int, week: IsoDate | None = None):
     item = get_visible_or_404(Resource, request.user, pk=resource_id)
     day = week or timezone.localdate()
     monday = day - dt.timedelta(days=day.weekday())
@@ -383,13 +383,15 @@ def availability(request: HttpRequest, resource_id: int, week: dt.date | None = 
 @paginate(LimitOffsetPagination)
 def search_availability(
     request: HttpRequest,
-    week: dt.date | None = None,
+    week: IsoDate | None = None,
     minutes: int = Query(60, ge=15, le=1440),
     q: str = "",
     kind: str = "",
     lab: str = "",
     region: str = "",
 ):
+    # PostgreSQL refuses text with a NUL character (a server error); no search term needs one.
+    q, kind, lab, region = (value.replace("\x00", "") for value in (q, kind, lab, region))
     found = services.search_availability(
         request.user, week or timezone.localdate(), minutes, q=q, kind=kind, lab=lab, region=region
     )

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.uploads import MB, UploadValidator
 from qslab.labs.models import Laboratory
 from qslab.studies.models import (
     Monitor,
@@ -171,8 +172,28 @@ class ResultsForm(forms.Form):
         ]
 
 
+#: Uploaded result files are CSV text (checked by content, not name) read whole: at most 10 MB.
+CSV_KINDS = ("text",)
+CSV_MAX_BYTES = 10 * MB
+
+
+def csv_file_field(label: str, required: bool = True) -> forms.FileField:
+    return forms.FileField(
+        label=label,
+        required=required,
+        help_text=_("CSV (UTF-8), at most 10 MB."),
+        validators=[UploadValidator(CSV_KINDS, max_bytes=CSV_MAX_BYTES)],
+    )
+
+
 class UploadForm(forms.Form):
-    file = forms.FileField(label=_("CSV file"))
+    file = csv_file_field(_("CSV file"))
+
+
+class CsvFileForm(forms.Form):
+    """A CSV file posted beside other fields (the SPC monitor's points)."""
+
+    file = csv_file_field(_("CSV file"))
 
 
 class ReasonForm(forms.Form):
@@ -215,7 +236,7 @@ class PrecisionDataForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 10}),
     )
-    file = forms.FileField(label=_("or a CSV file"), required=False)
+    file = csv_file_field(_("or a CSV file"), required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

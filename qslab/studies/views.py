@@ -22,6 +22,7 @@ from qslab.studies.forms import (
     AlarmForm,
     BudgetForm,
     CopyBudgetForm,
+    CsvFileForm,
     DecisionForm,
     ExperimentForm,
     MeasurandForm,
@@ -306,7 +307,7 @@ def pt_upload(request: HttpRequest, round_id: int, participant_id: int) -> HttpR
         raise PermissionDenied(_("You do not speak for this participant."))
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Choose a CSV file."))
+        messages.error(request, " ".join(form.errors.get("file", [])) or _("Choose a CSV file."))
         return redirect(p)
     try:
         rows = services.parse_results_csv(p.round, form.cleaned_data["file"])
@@ -404,7 +405,8 @@ def precision_data(request: HttpRequest, study_id: int) -> HttpResponse:
     study = get_editable_or_403(PrecisionExperiment, request.user, pk=study_id)
     form = PrecisionDataForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, " ".join(form.non_field_errors()) or _("Paste the results or choose a file."))
+        problems = [*form.errors.get("file", []), *form.non_field_errors()]
+        messages.error(request, " ".join(problems) or _("Paste the results or choose a file."))
         return redirect(study)
     try:
         _header, rows = services.read_csv(form.cleaned_data.get("file") or form.cleaned_data["data"])
@@ -653,8 +655,12 @@ def monitor_point(request: HttpRequest, monitor_id: int) -> HttpResponse:
     monitor = get_editable_or_403(Monitor, request.user, pk=monitor_id)
     points: list[Any]
     if request.FILES.get("file"):
+        upload_form = CsvFileForm(request.POST, request.FILES)
+        if not upload_form.is_valid():
+            messages.error(request, " ".join(upload_form.errors.get("file", [])))
+            return redirect(monitor)
         try:
-            _header, rows = services.read_csv(request.FILES["file"])
+            _header, rows = services.read_csv(upload_form.cleaned_data["file"])
             points = [[v for k, v in sorted(r.items()) if k.startswith("x") or k == "value"] for r in rows]
         except Refused as exc:
             _refusal(request, exc)

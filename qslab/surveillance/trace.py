@@ -1393,6 +1393,7 @@ def _recall_scope_portable(trace: TraceStore, crit: ScopeCriteria) -> RecallScop
 
 
 _SLIM_UNIT_COLUMNS = ("unit_key", "batch", "model", "production_date")
+# Constant names of the scope query's temporary tables (the DROP statements spell them out in full).
 _SCOPE_UNITS = "_trace_scope_units"
 _SCOPE_STATUS = "_trace_scope_status"
 #: Ibis-compiled SQL of the fixed part of the scope query, per DuckDB catalog (compiled once: building
@@ -1421,16 +1422,18 @@ def _recall_scope_duckdb(trace: TraceStore, crit: ScopeCriteria) -> RecallScope:
     backend = trace.backend
     con = backend.con
     units_sql = str(backend.compile(affected_units(trace, crit).select(*_SLIM_UNIT_COLUMNS)))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCOPE_UNITS} AS {units_sql}")
+    # DDL takes no bound parameters. The table name is a module constant and the query text is what Ibis
+    # compiled from the criteria (its literals quoted by Ibis/sqlglot); no raw user text is pasted.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCOPE_UNITS} AS {units_sql}")  # sql-format: ok (Ibis SQL)
     try:
 
         def status() -> ir.Table:
             units = backend.table(_SCOPE_UNITS)
             return _unit_list(units, _scope_events(trace, units))
 
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_SCOPE_STATUS} AS {_compiled(trace, 'status', status)[0]}"
-        )
+        status_sql = _compiled(trace, "status", status)[0]
+        # As above: constant table name, SQL compiled by Ibis from fixed expressions over the temp table.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCOPE_STATUS} AS {status_sql}")  # sql-format: ok (Ibis)
 
         def parts() -> tuple[ir.Table, ir.Table]:
             units = backend.table(_SCOPE_UNITS)
@@ -1440,8 +1443,8 @@ def _recall_scope_duckdb(trace: TraceStore, crit: ScopeCriteria) -> RecallScope:
         parties = _fetch(con, _compiled(trace, "parties", lambda: _party_list(*parts())))
         regions = _fetch(con, _compiled(trace, "regions", lambda: _region_list(*parts())))
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_SCOPE_STATUS}")
-        con.execute(f"DROP TABLE IF EXISTS {_SCOPE_UNITS}")
+        con.execute("DROP TABLE IF EXISTS _trace_scope_status")
+        con.execute("DROP TABLE IF EXISTS _trace_scope_units")
     return _result(crit, grouped, parties, regions)
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from qslab.core.documents import issue_document, verify_document
 from qslab.core.models import DocumentKind, OfficialDocument
@@ -92,3 +93,53 @@ def test_parallel_issuing_gives_distinct_gap_free_numbers():
         OfficialDocument.objects.filter(kind__code="evaluation").values_list("sequence", flat=True)
     )
     assert sequences == list(range(1, 9))
+
+
+class _Abandoned(RuntimeError):
+    """The caller's transaction fails after drawing a number (a later step of its service failed)."""
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_simultaneous_issuing_with_failing_callers_gives_distinct_gap_free_numbers():
+    """Twelve callers released at the same instant for the first numbers of a year (so the year's counter
+    row is also created in the race); four of them fail after drawing their number. The eight documents
+    that exist carry 1..8: no duplicate, and the numbers of the failed callers were not lost."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are only meaningful on PostgreSQL; this runs in the PostgreSQL CI pass")
+    from django.db import close_old_connections, transaction
+
+    from qslab.core.documents import draw_number
+    from qslab.core.models import DocumentSequence
+
+    kind = DocumentKind.objects.get(code="evaluation")
+    DocumentSequence.objects.filter(kind=kind).delete()
+    barrier = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def issue(fail: bool) -> None:
+        try:
+            barrier.wait()
+            if fail:
+                with transaction.atomic():
+                    draw_number(kind, timezone.localdate().year)
+                    raise _Abandoned
+            issue_document(kind_code="evaluation", title_zh="评估", title_en="Evaluation")
+            outcomes.append("issued")
+        except _Abandoned:
+            outcomes.append("abandoned")
+        except Exception as exc:  # pragma: no cover - reported below
+            outcomes.append(repr(exc))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=issue, args=(i % 3 == 0,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["abandoned"] * 4 + ["issued"] * 8, outcomes
+    docs = OfficialDocument.objects.filter(kind__code="evaluation")
+    assert sorted(docs.values_list("sequence", flat=True)) == list(range(1, 9))
+    assert docs.values("number").distinct().count() == 8
+    assert DocumentSequence.objects.get(kind=kind).last_number == 8

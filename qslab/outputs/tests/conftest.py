@@ -107,5 +107,17 @@ def world(world: Any) -> Any:
     w.member = StaffMember.objects.create(
         laboratory=w.lab, name_zh="张三", role="researcher", title="研究员", starts_on=dt.date(2020, 1, 6)
     )
+    # One evidence file on each of a public and a private record (the download matrix needs them).
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from qslab.core.services import add_attachment
+
+    def pdf(name: str) -> Any:
+        return SimpleUploadedFile(name, b"%PDF-1.4\n%" + name.encode() + b"\n", "application/pdf")
+
+    w.published_evidence = add_attachment(w.published, pdf("published.pdf"), None)
+    w.proposal_evidence = add_attachment(w.proposal, pdf("proposal.pdf"), None)
+    w.verified_evidence = add_attachment(w.verified, pdf("paper.pdf"), None)
+    w.claimed_evidence = add_attachment(w.claimed, pdf("certificate.pdf"), None)
     w.today = dt.date.today()
     return w

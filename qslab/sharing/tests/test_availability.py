@@ -164,3 +164,20 @@ def test_the_search_agrees_minute_by_minute_with_a_plain_grid_over_random_resour
         expected[r.code] = runs
     found = {f.code: list(f.minutes) for f in services.search_availability(None, monday, 45, now=start)}
     assert found == {code: runs for code, runs in expected.items() if runs}
+
+
+@pytest.mark.parametrize("week", ["0", "20261130", "1732924800", "2026-11", "next monday"])
+def test_the_api_takes_a_week_only_as_an_iso_date(lab, monday, client, week):
+    """The schema says ``format: date``; pydantic alone would read ``0`` or a timestamp as a date."""
+    resource = make_resource(lab, "sem", **MONDAY_ONLY)
+    for path in ("/api/sharing/availability", f"/api/sharing/resources/{resource.pk}/availability"):
+        assert client.get(path, {"week": week}).status_code == 422
+        assert client.get(path, {"week": monday.isoformat()}).status_code == 200
+
+
+def test_a_nul_character_in_the_search_terms_is_ignored(lab, monday, client):
+    """PostgreSQL refuses text containing NUL; the API drops it instead of failing with a server error."""
+    make_resource(lab, "sem", **MONDAY_ONLY)
+    query = {"week": monday.isoformat(), "q": "s\x00em", "kind": "\x00", "lab": "\x00", "region": "\x00"}
+    response = client.get("/api/sharing/availability", query)
+    assert response.status_code == 200
