@@ -54,6 +54,12 @@ def _django_validation(request: HttpRequest, exc: DjangoValidationError) -> Http
     )
 
 
+@api.exception_handler(OverflowError)
+def _too_large(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    """An integer beyond the database's range (SQLite raises before any query): the client's mistake."""
+    return _error(request, 422, "A number in the request is too large.", "invalid")
+
+
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return _error(request, 401, "Authentication required: send a valid API token.", "unauthenticated")

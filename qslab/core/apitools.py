@@ -189,3 +189,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 #: A query parameter or field that is a calendar date written ``YYYY-MM-DD`` and nothing else.
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
+
+# A calendar year as a query filter: bounded, so year -735 is a 422 and not a server error in date().
+Year = Annotated[int, Field(ge=1, le=9999)]

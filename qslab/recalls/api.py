@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, Year
 from qslab.recalls import services
 from qslab.recalls.models import Recall, split_serial
 
@@ -259,7 +259,7 @@ def _confidential(request: HttpRequest, recall_id: int) -> Recall:
 )
 @paginate(LimitOffsetPagination)
 def public_recalls(
-    request: HttpRequest, q: str = "", hazard: str = "", remedy: str = "", year: int | None = None
+    request: HttpRequest, q: str = "", hazard: str = "", remedy: str = "", year: Year | None = None
 ):
     qs = services.search_public_recalls(q[:200], hazard=hazard[:40], remedy=remedy, year=year)
     return [_public_out(r) for r in qs.prefetch_related("batches")]

@@ -9,7 +9,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.validators import clean_gtin
 from qslab.risk import services
@@ -252,6 +252,7 @@ def move_report(request: HttpRequest, report_id: int, transition: str, payload: 
 @router.get("/patterns", response=list[PatternOut], auth=PUBLIC, summary="Search defect patterns")
 @paginate(LimitOffsetPagination)
 def patterns(request: HttpRequest, q: str = "", hazard: str = "", product: str = ""):
+    q = q.replace("\x00", "")  # PostgreSQL refuses NUL in text; no real search contains one
     return [_pattern_out(p, request.user) for p in services.search_patterns(request.user, q, hazard, product)]
 
 
@@ -531,7 +532,7 @@ def alerts(
     hazard: str = "",
     risk_level: str = "",
     category: str = "",
-    year: int | None = None,
+    year: Year | None = None,
 ):
     # the API gives public alerts to everyone, staff included: drafts are read on the pages
     return [_alert_out(a) for a in services.search_alerts(None, q, hazard, risk_level, category, year)]
