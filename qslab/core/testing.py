@@ -134,7 +134,8 @@ def call(case: Case, client: Client, world: Any, token: str | None = None) -> An
             headers["Authorization"] = f"Bearer {token}"
         if case.method == "get":
             return client.get(url + (f"?{case.query}" if case.query else ""), headers=headers)
-        if case.method == "post" and any(hasattr(v, "read") for v in data.values()):
+        uploads = isinstance(data, dict) and any(hasattr(v, "read") for v in data.values())
+        if case.method == "post" and uploads:
             return client.post(url, data=data, headers=headers)  # an upload: multipart
         return getattr(client, case.method)(url, data=data, content_type="application/json", headers=headers)
     url = reverse(case.target, kwargs=kwargs) + (f"?{case.query}" if case.query else "")

@@ -344,7 +344,7 @@ def answer_flag(request: HttpRequest, flag_id: int, payload: FlagAnswerIn):
     return services.answer_flag(request.user, flag, payload.cause, payload.corrective_action)
 
 
-class EvaluationOut(Schema):
+class SelfEvaluationOut(Schema):
     budget_id: int
     status: str
     summary: str
@@ -369,8 +369,8 @@ class EvaluationIn(Schema):
     summary: str = ""
 
 
-def _evaluation(ev: SelfEvaluation) -> EvaluationOut:
-    return EvaluationOut(
+def _evaluation(ev: SelfEvaluation) -> SelfEvaluationOut:
+    return SelfEvaluationOut(
         budget_id=ev.budget_id,
         status=ev.status,
         summary=ev.summary,
@@ -388,7 +388,7 @@ def _evaluation(ev: SelfEvaluation) -> EvaluationOut:
 
 @router.get(
     "/budgets/{budget_id}/evaluation",
-    response={200: EvaluationOut, **ERRORS},
+    response={200: SelfEvaluationOut, **ERRORS},
     summary="The year-end self-evaluation of a budget (404 until it is opened)",
 )
 def get_evaluation(request: HttpRequest, budget_id: int):
@@ -399,7 +399,7 @@ def get_evaluation(request: HttpRequest, budget_id: int):
 
 @router.put(
     "/budgets/{budget_id}/evaluation",
-    response={200: EvaluationOut, **ERRORS},
+    response={200: SelfEvaluationOut, **ERRORS},
     summary="Open the self-evaluation (if needed) and record the achieved values and the summary",
 )
 def put_evaluation(request: HttpRequest, budget_id: int, payload: EvaluationIn):
@@ -420,7 +420,7 @@ def put_evaluation(request: HttpRequest, budget_id: int, payload: EvaluationIn):
 
 @router.post(
     "/budgets/{budget_id}/evaluation/transitions/{transition}",
-    response={200: EvaluationOut, **ERRORS},
+    response={200: SelfEvaluationOut, **ERRORS},
     summary="Take a self-evaluation action: submit, return, accept",
 )
 def move_evaluation(request: HttpRequest, budget_id: int, transition: str, payload: FundingTransitionIn):

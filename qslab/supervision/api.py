@@ -233,7 +233,7 @@ def restore_lab(request: HttpRequest, lab_id: int, payload: SupervisionTransitio
     return _lab_status(services.restore_laboratory(request.user, lab, payload.reason))
 
 
-class NotificationOut(Schema):
+class PublicNotificationOut(Schema):
     id: int
     created: dt.datetime
     title_zh: str
@@ -250,8 +250,8 @@ class NotificationIn(Schema):
     body_en: str = ""
 
 
-def _notification(n: PublicNotification) -> NotificationOut:
-    return NotificationOut(
+def _notification(n: PublicNotification) -> PublicNotificationOut:
+    return PublicNotificationOut(
         id=n.pk,
         created=n.created,
         title_zh=n.title_zh,
@@ -263,7 +263,7 @@ def _notification(n: PublicNotification) -> NotificationOut:
 
 @router.get(
     "/notifications",
-    response=list[NotificationOut],
+    response=list[PublicNotificationOut],
     auth=PUBLIC,
     summary="The public notifications (通报) of failing laboratories",
 )
@@ -273,7 +273,7 @@ def notifications(request: HttpRequest):
 
 @router.post(
     "/notifications",
-    response={201: NotificationOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={201: PublicNotificationOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Issue a public notification naming laboratories (office; a numbered public document)",
 )
 def create_notification(request: HttpRequest, payload: NotificationIn):
