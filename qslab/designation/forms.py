@@ -70,7 +70,11 @@ class CoApplicantForm(forms.Form):
 
 class FileForm(forms.Form):
     kind = forms.ChoiceField(choices=ApplicationFile.Kind.choices, label=_("type"))
-    file = forms.FileField(label=_("PDF file"))
+    file = forms.FileField(
+        label=_("PDF file"),
+        validators=[services.attachment_validator()],
+        help_text=_("PDF only, at most 20 MB"),
+    )
 
 
 class TransitionForm(forms.Form):

@@ -429,30 +429,44 @@ def add_co_applicant(user: Any, app: Application, organisation: Organisation, ro
         return CoApplicant.objects.create(application=app, organisation=organisation, role=role)
 
 
-@transaction.atomic
-def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) -> ApplicationFile:
-    """Attach a PDF (checked by extension, content and size) to a draft application."""
-    _require_editable(user, app)
-    if kind not in ApplicationFile.Kind.values:
-        raise ValidationError({"kind": _("Unknown attachment type “%(kind)s”.") % {"kind": kind}})
+def attachment_validator() -> Any:
+    """The one check of an application's attachment (PDF by content, at most 20 MB), for the form, the
+    API and the services alike."""
+    from qslab.core.uploads import UploadValidator
+
+    return UploadValidator(("pdf",), max_bytes=MAX_ATTACHMENT_BYTES)
+
+
+def _checked_attachment(upload: UploadedFile) -> str:
+    """The SHA-256 of a valid PDF attachment; a ValidationError on ``file`` naming the file otherwise."""
     name = upload.name or "attachment.pdf"
-    head = upload.read(5)
-    upload.seek(0)
-    if not name.lower().endswith(".pdf") or head != b"%PDF-":
+    try:
+        attachment_validator()(upload)
+    except ValidationError as exc:
+        if getattr(exc, "code", None) == "wrong_type":
+            message = _("“%(name)s” is not a PDF file; attach PDF files only.") % {"name": name}
+        else:
+            message = " ".join(f"“{name}”: {m}" for m in exc.messages)
+        raise ValidationError({"file": message}) from exc
+    if not name.lower().endswith(".pdf"):
         raise ValidationError(
             {"file": _("“%(name)s” is not a PDF file; attach PDF files only.") % {"name": name}}
-        )
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(
-            {
-                "file": _("“%(name)s” is %(size).1f MB; the limit is %(max)d MB.")
-                % {"name": name, "size": upload.size / 2**20, "max": MAX_ATTACHMENT_BYTES // 2**20}
-            }
         )
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) -> ApplicationFile:
+    """Attach a PDF (checked by content and size through ``UploadValidator``) to a draft application."""
+    _require_editable(user, app)
+    if kind not in ApplicationFile.Kind.values:
+        raise ValidationError({"kind": _("Unknown attachment type “%(kind)s”.") % {"kind": kind}})
+    sha256 = _checked_attachment(upload)
+    name = upload.name or "attachment.pdf"
     with acting_as(user):
         return ApplicationFile.objects.create(
             application=app,
@@ -460,7 +474,7 @@ def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) ->
             file=upload,
             name=name[:200],
             size=upload.size,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             uploaded_by=user,
         )
 

@@ -19,6 +19,7 @@ from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.designation import services
 from qslab.designation.forms import (
@@ -315,6 +316,8 @@ def attach(request: HttpRequest, application_id: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, _("File attached."))
+    elif form.errors.get("file") and request.FILES.get("file"):
+        messages.error(request, " ".join(form.errors["file"]))
     else:
         messages.error(request, _("Choose a PDF file and its type."))
     return redirect(app)
@@ -323,9 +326,7 @@ def attach(request: HttpRequest, application_id: int) -> HttpResponse:
 @login_required
 def attachment(request: HttpRequest, file_id: int) -> FileResponse:
     item = get_visible_or_404(ApplicationFile, request.user, pk=file_id)
-    return FileResponse(
-        item.file.open("rb"), as_attachment=True, filename=item.name, content_type="application/pdf"
-    )
+    return download_response(item.file, item.name, content_type="application/pdf")
 
 
 @login_required
