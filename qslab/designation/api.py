@@ -11,7 +11,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
 from qslab.designation.models import (
@@ -51,6 +51,13 @@ class CallOut(Schema):
     fields: list[str]
     soft_deadline: dt.datetime
     hard_deadline: dt.datetime
+    opens_on: dt.date | None = None
+    recommendation_deadline: dt.date | None = None
+    review_due_on: dt.date | None = Field(
+        None, description="review deadline of the designation review's experts (else 15 working days)"
+    )
+    committee_meeting_on: dt.date | None = None
+    notice_starts_on: dt.date | None = None
     recommendation_quota: int
     reviewers_per_application: int
     notice_working_days: int
@@ -72,6 +79,11 @@ def _call(c: Call) -> CallOut:
         fields=[f.code for f in c.fields.all()],
         soft_deadline=c.soft_deadline,
         hard_deadline=c.hard_deadline,
+        opens_on=c.opens_on,
+        recommendation_deadline=c.recommendation_deadline,
+        review_due_on=c.review_due_on,
+        committee_meeting_on=c.committee_meeting_on,
+        notice_starts_on=c.notice_starts_on,
         recommendation_quota=c.recommendation_quota,
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
@@ -1357,7 +1369,10 @@ class CallIn(Schema):
     opens_on: dt.date | None = None
     soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
     hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
-    recommendation_deadline: dt.date | None = None
+    recommendation_deadline: IsoDate | None = None
+    review_due_on: IsoDate | None = Field(None, description="expert reviews due (designation review)")
+    committee_meeting_on: IsoDate | None = None
+    notice_starts_on: IsoDate | None = None
     recommendation_quota: int | None = Field(None, ge=1)
     reviewers_per_application: int | None = Field(None, ge=1)
     min_load: int | None = Field(None, ge=0)
@@ -1370,6 +1385,18 @@ class CallIn(Schema):
     construction_years: int | None = Field(None, ge=1)
     progress_report_months: int | None = Field(None, ge=1, le=36)
     extension_years: int | None = Field(None, ge=1)
+
+
+class CallTimetableIn(Schema):
+    opens_on: IsoDate
+    soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
+    hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
+    recommendation_deadline: IsoDate | None = None
+    review_due_on: IsoDate | None = Field(
+        None, description="the experts' review deadline; none: 15 working days from the release"
+    )
+    committee_meeting_on: IsoDate | None = None
+    notice_starts_on: IsoDate | None = None
 
 
 class CriterionIn(Schema):
@@ -1398,6 +1425,20 @@ def create_call(request: HttpRequest, payload: CallIn):
     if "majority" in data:
         data["majority"] = Decimal(str(data["majority"]))
     return Status(201, _call(services.save_call(request.user, data)))
+
+
+@router.put(
+    "/calls/{call_id}/timetable",
+    response={200: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Set the call's timetable (office): opening, soft and hard deadline, recommendations due, "
+    "expert reviews due, committee meeting, start of the public notice, in this order; unset later "
+    "milestones are cleared",
+)
+def set_call_timetable(request: HttpRequest, call_id: int, payload: CallTimetableIn):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    services.require_office(request.user, _("Only the committee office sets the call's timetable."))
+    services.save_call(request.user, payload.dict(), Call.objects.get(pk=call.pk))
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
 
 
 @router.put(

@@ -82,6 +82,18 @@ class Call(ChangeLoggedModel):
         _("hard deadline"), help_text=_("submissions after this are refused")
     )
     recommendation_deadline = models.DateField(_("recommendations due"), null=True, blank=True)
+    # the later milestones of the timetable, set by the office (shown on the public call page)
+    review_due_on = models.DateField(
+        _("expert reviews due"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "the review deadline given to the experts of the designation review; without a date, "
+            "15 working days from the release of the panels"
+        ),
+    )
+    committee_meeting_on = models.DateField(_("Review Committee meeting"), null=True, blank=True)
+    notice_starts_on = models.DateField(_("public notice starts"), null=True, blank=True)
     # configurable rules (⚠ not verified against the 2023 Measures; see docs/designation.md)
     recommendation_quota = models.PositiveIntegerField(
         _("recommendations per authority"), default=2, validators=[MinValueValidator(1)]

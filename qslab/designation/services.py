@@ -77,6 +77,9 @@ CALL_FIELDS = (
     "soft_deadline",
     "hard_deadline",
     "recommendation_deadline",
+    "review_due_on",
+    "committee_meeting_on",
+    "notice_starts_on",
     "recommendation_quota",
     "reviewers_per_application",
     "min_load",
@@ -135,10 +138,59 @@ def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
 # -- calls -----------------------------------------------------------------------------------------
 
 
-def _check_call(call: Call) -> None:
-    errors = {}
+def _local_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def timetable_errors(call: Call) -> dict[str, str]:
+    """The call's dates must follow each other: opening, soft and hard deadline, recommendations, expert
+    reviews, committee meeting, public notice. Each unset later milestone is skipped; the error names
+    the field that comes too early and the date it must follow."""
+    errors: dict[str, str] = {}
     if call.soft_deadline and call.hard_deadline and call.soft_deadline > call.hard_deadline:
         errors["soft_deadline"] = _("The soft deadline must not be after the hard deadline.")
+    soft = _local_date(call.soft_deadline)
+    if call.opens_on and soft and soft < call.opens_on:
+        errors["opens_on"] = _("The call must open (%(opens)s) on or before its soft deadline (%(soft)s).") % {
+            "opens": call.opens_on.isoformat(),
+            "soft": soft.isoformat(),
+        }
+    # (field, label, strictly after the previous milestone?)
+    chain = (
+        ("hard_deadline", _("the hard deadline"), False),
+        ("recommendation_deadline", _("the recommendations due date"), False),
+        ("review_due_on", _("the expert reviews due date"), True),
+        ("committee_meeting_on", _("the Review Committee meeting"), True),
+        ("notice_starts_on", _("the start of the public notice"), True),
+    )
+    previous: tuple[str, dt.date] | None = None
+    for name, label, strict in chain:
+        day = _local_date(getattr(call, name))
+        if day is None:
+            continue
+        if previous is not None and name not in errors:
+            before_label, before = previous
+            if day < before or (strict and day == before):
+                errors[name] = (
+                    _("%(what)s (%(day)s) must be after %(before)s (%(before_day)s).")
+                    if strict
+                    else _("%(what)s (%(day)s) must not be before %(before)s (%(before_day)s).")
+                ) % {
+                    "what": str(label)[:1].upper() + str(label)[1:],
+                    "day": day.isoformat(),
+                    "before": before_label,
+                    "before_day": before.isoformat(),
+                }
+        previous = (str(label), day)
+    return errors
+
+
+def _check_call(call: Call) -> None:
+    errors: dict[str, Any] = dict(timetable_errors(call))
     if call.min_load > call.max_load:
         errors["min_load"] = _("The minimum load must not exceed the maximum load.")
     if errors:
@@ -1022,6 +1074,16 @@ def _close_review_deadline(assignment: Assignment) -> None:
     ).update(done_at=timezone.now())
 
 
+def review_due_date(call: Call, stage: str = Stage.DESIGNATION, today: dt.date | None = None) -> dt.date:
+    """The review deadline of experts released today: the call's ``review_due_on`` for the designation
+    review, unless it is unset or already past; else ``REVIEW_WORKING_DAYS`` working days from today
+    (always so for the acceptance review, which comes years after the call's timetable)."""
+    today = today or timezone.localdate()
+    if stage == Stage.DESIGNATION and call.review_due_on is not None and call.review_due_on >= today:
+        return call.review_due_on
+    return add_days(today, REVIEW_WORKING_DAYS)
+
+
 @transaction.atomic
 def release_assignments(user: Any, call: Call, stage: str = Stage.DESIGNATION) -> int:
     """Release the proposed panels to the experts, each with a review deadline that the daily job
@@ -1030,7 +1092,7 @@ def release_assignments(user: Any, call: Call, stage: str = Stage.DESIGNATION) -
 
     _require(user, Role.OFFICE, _("Only the committee office releases assignments."))
     _check_stage(stage)
-    due = add_days(timezone.localdate(), REVIEW_WORKING_DAYS)
+    due = review_due_date(call, stage)
     apps = stage_applications(call, stage, waiting=True).filter(
         assignments__stage=stage, assignments__released=False
     )

@@ -2,6 +2,8 @@
 applies for ``w.org`` (its application is ``w.app``); the ``authority`` covers Jiangsu (320000); the
 ``expert`` is assigned to ``w.in_review``; the ``client`` filed ``w.objection``."""
 
+import datetime as dt
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -475,6 +477,19 @@ CASES = [
         api=True,
         kwargs=lambda w: {"call_id": w.draft_call.pk},
         data=lambda w: [{"code": "team", "name_zh": "团队", "name_en": "Team", "weight": 1}],
+    ),
+    Case(
+        "qslab_designation_api_set_call_timetable",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=CALL,
+        data=lambda w: {
+            "opens_on": w.call.opens_on.isoformat(),
+            "soft_deadline": w.call.soft_deadline.isoformat(),
+            "hard_deadline": w.call.hard_deadline.isoformat(),
+            "review_due_on": (w.call.hard_deadline.date() + dt.timedelta(days=30)).isoformat(),
+        },
     ),
     Case(
         "qslab_designation_api_move_call",
