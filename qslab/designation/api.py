@@ -1281,6 +1281,9 @@ class EvaluationConsensusOut(Schema):
 class EvaluationOut(Schema):
     application_id: int
     stage: str
+    closed: bool = Field(
+        ..., description="the review is closed; before that the applicant receives no review or score"
+    )
     consensus: EvaluationConsensusOut | None
     reviews: list[AnonymousReviewOut]
 
@@ -1288,7 +1291,8 @@ class EvaluationOut(Schema):
 @router.get(
     "/applications/{application_id}/evaluation",
     response={200: EvaluationOut, **ERRORS},
-    summary="The anonymous evaluation summary (the applicant's institution, the office and the committee)",
+    summary="The anonymous evaluation summary (the office and the committee; the applicant's institution "
+    "once the review is closed)",
 )
 def evaluation(request: HttpRequest, application_id: int, stage: str = "designation"):
     from django.http import Http404
@@ -1305,7 +1309,7 @@ def evaluation(request: HttpRequest, application_id: int, stage: str = "designat
     if app is None:
         raise Http404
     services.require_evaluation_reader(request.user, app, stage)
-    summary = services.evaluation_summary(app, stage)
+    summary = services.evaluation_for(request.user, app, stage)
     return EvaluationOut(application_id=app.pk, stage=stage, **summary)
 
 

@@ -1506,6 +1506,34 @@ def ranking(call: Call) -> list[RankRow]:
     return [dataclasses.replace(r, rank=i) for i, r in enumerate(rows, start=1)]
 
 
+#: application states in which the designation review is closed (``close_review`` was taken)
+REVIEW_CLOSED_STATES = frozenset(
+    {"reviewed", "deferred", "not_approved", "approved", "public_notice", "designated"}
+)
+
+
+def review_closed(app: Application, stage: str = Stage.DESIGNATION) -> bool:
+    """Is the review of ``stage`` closed, so that the applicant may read its evaluation? The designation
+    review closes with ``close_review`` (every review and the consensus in); the acceptance review once
+    the acceptance panel's moderator has submitted the consensus (or the construction has ended)."""
+    if stage == Stage.ACCEPTANCE:
+        construction = getattr(app, "construction", None)
+        if construction is not None and construction.status in ("named", "terminated"):
+            return True
+        return app.consensus_reports.filter(stage=stage, submitted_at__isnull=False).exists()
+    return app.status in REVIEW_CLOSED_STATES
+
+
+def evaluation_for(user: Any, app: Application, stage: str = Stage.DESIGNATION) -> dict[str, Any]:
+    """The evaluation summary as ``user`` may read it: the office and the committee always; the applicant
+    (and, for the acceptance, the laboratory's managers) only once the review is closed — before that, no
+    individual review or score, and ``closed`` is false."""
+    closed = review_closed(app, stage)
+    if closed or has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
+        return {**evaluation_summary(app, stage), "closed": closed}
+    return {"reviews": [], "consensus": None, "closed": False}
+
+
 def evaluation_summary(app: Application, stage: str = Stage.DESIGNATION) -> dict[str, Any]:
     """What the applicant receives: the panel's consensus summary and each anonymous reviewer's scores and
     comments (no identities, not even the moderator's)."""
