@@ -202,3 +202,12 @@ class ConstructionAdmin(ReadMostlyAdmin):
 @admin.register(models.ProgressReport)
 class ProgressReportAdmin(ReadMostlyAdmin):
     list_display = ("construction", "period", "spent", "created")
+
+
+@admin.register(models.IndustryScope)
+class IndustryScopeAdmin(ReadMostlyAdmin):
+    """Kept by the office on /designation/industries/; here the names can be corrected."""
+
+    list_display = ("industry", "name_zh", "name_en")
+    search_fields = ("industry", "name_zh", "name_en")
+    editable_fields = ("name_zh", "name_en")

@@ -1606,3 +1606,70 @@ def comment_progress_report(request: HttpRequest, report_id: int, payload: Progr
         text=report.text,
         office_comment=report.office_comment,
     )
+
+
+# -- industries: which key fields an industry-scoped competent authority covers ---------------------
+
+
+class IndustryScopeOut(Schema):
+    id: int
+    industry: str
+    name_zh: str
+    name_en: str
+    fields: list[str] = Field(..., description="key-field codes; each covers its sub-fields")
+
+
+class IndustryScopeIn(Schema):
+    industry: str = Field(..., min_length=1, max_length=100, description="as in the authorities' roles")
+    name_zh: str = Field("", max_length=120)
+    name_en: str = Field("", max_length=120)
+    fields: list[str] = Field([], description="key-field codes")
+
+
+def _industry(s) -> IndustryScopeOut:
+    return IndustryScopeOut(
+        id=s.pk,
+        industry=s.industry,
+        name_zh=s.name_zh,
+        name_en=s.name_en,
+        fields=[f.code for f in s.fields.all()],
+    )
+
+
+@router.get(
+    "/industries",
+    response={200: list[IndustryScopeOut], **ERRORS},
+    summary="Industries and their key fields (office, committee, competent authorities)",
+)
+def list_industries(request: HttpRequest):
+    from django.core.exceptions import PermissionDenied
+
+    from qslab.accounts.roles import Role, has_role
+    from qslab.designation.models import IndustryScope
+
+    if not any(has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY)):
+        raise PermissionDenied(_("The industries are kept by the office for the competent authorities."))
+    return [_industry(s) for s in IndustryScope.objects.visible_to(request.user).prefetch_related("fields")]
+
+
+@router.post(
+    "/industries",
+    response={201: IndustryScopeOut, 422: ErrorOut, **ERRORS},
+    summary="Map an industry (as written in authorities' industry scopes) to key fields (office)",
+)
+def create_industry(request: HttpRequest, payload: IndustryScopeIn):
+    scope = services.save_industry_scope(request.user, payload.dict())
+    return Status(201, _industry(scope))
+
+
+@router.put(
+    "/industries/{scope_id}",
+    response={200: IndustryScopeOut, 422: ErrorOut, **ERRORS},
+    summary="Change an industry's name or key fields (office)",
+)
+def update_industry(request: HttpRequest, scope_id: int, payload: IndustryScopeIn):
+    from qslab.designation.models import IndustryScope
+
+    scope = get_visible_or_404(IndustryScope, request.user, pk=scope_id)
+    services.require_office(request.user, _("Only the committee office maps industries to key fields."))
+    return _industry(services.save_industry_scope(request.user, payload.dict(), scope))

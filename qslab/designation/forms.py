@@ -3,7 +3,15 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.models import Organisation
 from qslab.designation import services
-from qslab.designation.models import Application, ApplicationFile, Call, CoApplicant, ExpertProfile, Vote
+from qslab.designation.models import (
+    Application,
+    ApplicationFile,
+    Call,
+    CoApplicant,
+    ExpertProfile,
+    IndustryScope,
+    Vote,
+)
 from qslab.labs.models import KeyField
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -28,6 +36,20 @@ class CallForm(forms.ModelForm):
             "hard_deadline": DATETIME,
             "fields": forms.CheckboxSelectMultiple,
         }
+
+
+class IndustryScopeForm(forms.ModelForm):
+    fields = forms.ModelMultipleChoiceField(
+        queryset=KeyField.objects.filter(active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label=_("key fields"),
+        required=False,
+        help_text=_("a field covers its sub-fields"),
+    )
+
+    class Meta:
+        model = IndustryScope
+        fields = ("industry", "name_zh", "name_en", "fields")
 
 
 class CriteriaForm(forms.Form):

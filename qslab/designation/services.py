@@ -42,6 +42,7 @@ from qslab.designation.models import (
     Criterion,
     Decision,
     ExpertProfile,
+    IndustryScope,
     Milestone,
     Objection,
     ProgressReport,
@@ -155,7 +156,9 @@ def timetable_errors(call: Call) -> dict[str, str]:
         errors["soft_deadline"] = _("The soft deadline must not be after the hard deadline.")
     soft = _local_date(call.soft_deadline)
     if call.opens_on and soft and soft < call.opens_on:
-        errors["opens_on"] = _("The call must open (%(opens)s) on or before its soft deadline (%(soft)s).") % {
+        errors["opens_on"] = _(
+            "The call must open (%(opens)s) on or before its soft deadline (%(soft)s)."
+        ) % {
             "opens": call.opens_on.isoformat(),
             "soft": soft.isoformat(),
         }
@@ -365,6 +368,50 @@ def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:
         )
     apply_transition(call, transition, user, reason)
     return call
+
+
+# -- industries ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_industry_scope(user: Any, data: dict[str, Any], scope: IndustryScope | None = None) -> IndustryScope:
+    """The office maps an industry (as written in authorities' industry scopes) to its key fields;
+    ``fields`` are key-field objects or codes."""
+    _require(user, Role.OFFICE, _("Only the committee office maps industries to key fields."))
+    scope = scope or IndustryScope()
+    for f in ("industry", "name_zh", "name_en"):
+        if f in data:
+            setattr(scope, f, (data[f] or "").strip())
+    if not scope.industry:
+        raise ValidationError({"industry": _("Name the industry as the authorities' roles write it.")})
+    clash = IndustryScope.objects.filter(industry__iexact=scope.industry).exclude(pk=scope.pk).first()
+    if clash is not None:
+        raise ValidationError(
+            {"industry": _("The industry “%(industry)s” is already mapped.") % {"industry": clash.industry}}
+        )
+    scope.full_clean(exclude=["fields"])
+    with acting_as(user):
+        scope.save()
+        if "fields" in data:
+            scope.fields.set(_key_fields(data["fields"]))
+    return scope
+
+
+def unmapped_industries() -> list[str]:
+    """Industry scopes of active competent authorities that no ``IndustryScope`` maps: such an authority
+    sees no application until the office maps its industry."""
+    from qslab.accounts.models import RoleMembership
+
+    named = set(
+        RoleMembership.objects.filter(role=Role.AUTHORITY, active=True)
+        .exclude(industry="")
+        .values_list("industry", flat=True)
+    )
+    mapped = {
+        i.lower()
+        for i in IndustryScope.objects.filter(fields__isnull=False).values_list("industry", flat=True)
+    }
+    return sorted(i for i in named if i.strip().lower() not in mapped)
 
 
 # -- applications ----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from qslab.designation.forms import (
     ExpertProfileForm,
     ExpertRegistrationForm,
     FileForm,
+    IndustryScopeForm,
     MembershipForm,
     MinutesForm,
     ObjectionForm,
@@ -475,6 +476,52 @@ def ranking(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 # ---- experts and reviews ---------------------------------------------------------------------------
+
+
+@login_required
+def industries(request: HttpRequest) -> HttpResponse:
+    """The office's map of industries to key fields, which decides what industry authorities see."""
+    from qslab.designation.models import IndustryScope
+
+    user = request.user
+    if not any(has_role(user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY)):
+        raise PermissionDenied(_("The industries are kept by the office for the competent authorities."))
+    office = has_role(user, Role.OFFICE)
+    return render(
+        request,
+        "designation/industries.html",
+        {
+            "scopes": IndustryScope.objects.visible_to(user).prefetch_related("fields"),
+            "office": office,
+            "unmapped": services.unmapped_industries() if office else [],
+        },
+    )
+
+
+@login_required
+def industry_create(request: HttpRequest) -> HttpResponse:
+    _require(request.user, Role.OFFICE, _("Only the committee office maps industries to key fields."))
+    return _industry_form(request, None)
+
+
+@login_required
+def industry_edit(request: HttpRequest, scope_id: int) -> HttpResponse:
+    from qslab.designation.models import IndustryScope
+
+    return _industry_form(request, get_editable_or_403(IndustryScope, request.user, pk=scope_id))
+
+
+def _industry_form(request: HttpRequest, item: Any) -> HttpResponse:
+    form = IndustryScopeForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_industry_scope(request.user, form.cleaned_data, item)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("designation:industries")
+    return render(request, "designation/form.html", {"form": form, "title": _("Industry and its key fields")})
 
 
 @login_required

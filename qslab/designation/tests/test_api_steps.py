@@ -89,7 +89,12 @@ def test_the_applicant_reads_the_evaluation_without_any_reviewer_s_name(users):
     manager = users["lab_manager"]
     Application.objects.filter(pk=app.pk).update(created_by=manager)
     services.submit_consensus(
-        a.expert, app, "designation", scores={"direction": 4, "team": 3}, summary="良", recommendation="positive"
+        a.expert,
+        app,
+        "designation",
+        scores={"direction": 4, "team": 3},
+        summary="良",
+        recommendation="positive",
     )
     services.move_application(users["office"], app, "close_review")
     response = _api(manager)("get", f"/applications/{app.pk}/evaluation")
@@ -122,7 +127,12 @@ def test_the_applicant_sees_no_review_or_score_before_the_review_is_closed(users
         "the office follows the review while it runs"
     )
     services.submit_consensus(
-        a.expert, app, "designation", scores={"direction": 4, "team": 3}, summary="良", recommendation="positive"
+        a.expert,
+        app,
+        "designation",
+        scores={"direction": 4, "team": 3},
+        summary="良",
+        recommendation="positive",
     )
     still = _api(manager)("get", f"/applications/{app.pk}/evaluation").json()
     assert still["consensus"] is None, "the consensus alone does not close the review"
@@ -339,7 +349,11 @@ def test_a_manager_of_the_lab_reads_the_acceptance_evaluation_but_not_the_design
     pending = api("get", f"/applications/{app.pk}/evaluation?stage=acceptance").json()
     assert (pending["closed"], pending["reviews"]) == (False, []), "no score before the consensus"
     services.submit_consensus(
-        expert.user, app, "acceptance", scores={"milestones": 4, "capacity": 3}, summary="基本完成",
+        expert.user,
+        app,
+        "acceptance",
+        scores={"milestones": 4, "capacity": 3},
+        summary="基本完成",
         recommendation="positive",
     )
     response = api("get", f"/applications/{app.pk}/evaluation?stage=acceptance")

@@ -134,7 +134,7 @@ def test_a_renamed_non_pdf_attachment_is_refused_by_its_content(users, applicant
     app = make_application(make_call("pdf-renamed"), applicant.organisation, owner=applicant)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     renamed = SimpleUploadedFile("budget.pdf", png, content_type="application/pdf")
-    with pytest.raises(ValidationError, match="“budget.pdf” is not a PDF file"):
+    with pytest.raises(ValidationError, match=r"“budget\.pdf” is not a PDF file"):
         services.attach_file(applicant, app, renamed, "budget")
     empty = SimpleUploadedFile("empty.pdf", b"", content_type="application/pdf")
     with pytest.raises(ValidationError, match="empty"):
