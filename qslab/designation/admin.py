@@ -88,13 +88,18 @@ class FileInline(ReadOnlyInline):
     fields = ("kind", "name", "size", "sha256")
 
 
+class BudgetLineInline(ReadOnlyInline):
+    model = models.BudgetLine
+    fields = ("year", "category", "source", "amount", "note")
+
+
 @admin.register(models.Application)
 class ApplicationAdmin(ReadMostlyAdmin):
     list_display = ("name_zh", "institution", "call", "route", "status", "late", "submitted_at")
     list_filter = ("status", "route", "late", "call")
     search_fields = ("name_zh", "name_en", "institution__name_zh", "institution__name_en")
     list_select_related = ("institution", "call")
-    inlines = (CoApplicantInline, FileInline)
+    inlines = (CoApplicantInline, FileInline, BudgetLineInline)
 
 
 @admin.register(models.ExpertProfile)

@@ -4,6 +4,7 @@ Review Committee's terms and meetings, the expert directory (registration, vetti
 notices and objections."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
 from qslab.designation.models import (
@@ -1673,3 +1674,82 @@ def update_industry(request: HttpRequest, scope_id: int, payload: IndustryScopeI
     scope = get_visible_or_404(IndustryScope, request.user, pk=scope_id)
     services.require_office(request.user, _("Only the committee office maps industries to key fields."))
     return _industry(services.save_industry_scope(request.user, payload.dict(), scope))
+
+
+# -- the construction plan's budget: lines per year, budget line and source -------------------------
+
+
+class ApplicationBudgetLineIn(Schema):
+    year: Year
+    category: str = Field(..., description="equipment, facilities, research, personnel, operations, other")
+    source: str = Field(..., description="central, local, own, enterprise, other")
+    amount: Decimal = Field(..., description="10k CNY, at most 2 decimals; not negative")
+    note: str = Field("", max_length=200)
+
+
+class ApplicationBudgetLineOut(Schema):
+    year: int
+    category: str
+    source: str
+    amount: Decimal
+    note: str
+
+
+class ApplicationBudgetTotalOut(Schema):
+    key: str
+    label: str
+    amount: Decimal
+
+
+class ApplicationBudgetOut(Schema):
+    application_id: int
+    first_year: int = Field(..., description="the construction period's first calendar year")
+    last_year: int
+    lines: list[ApplicationBudgetLineOut]
+    by_year: list[ApplicationBudgetTotalOut]
+    by_source: list[ApplicationBudgetTotalOut]
+    by_category: list[ApplicationBudgetTotalOut]
+    total: Decimal
+
+
+def _budget(app: Application) -> ApplicationBudgetOut:
+    totals = services.budget_totals(app)
+    first, last = services.budget_years(app.call)
+    return ApplicationBudgetOut(
+        application_id=app.pk,
+        first_year=first,
+        last_year=last,
+        lines=[
+            ApplicationBudgetLineOut(
+                year=b.year, category=b.category, source=b.source, amount=b.amount, note=b.note
+            )
+            for b in app.budget_lines.all()
+        ],
+        by_year=[ApplicationBudgetTotalOut(key=str(y), label=str(y), amount=a) for y, a in totals.by_year],
+        by_source=[ApplicationBudgetTotalOut(key=c, label=lb, amount=a) for c, lb, a in totals.by_source],
+        by_category=[ApplicationBudgetTotalOut(key=c, label=lb, amount=a) for c, lb, a in totals.by_category],
+        total=totals.total,
+    )
+
+
+@router.get(
+    "/applications/{application_id}/budget",
+    response={200: ApplicationBudgetOut, **ERRORS},
+    summary="The construction plan's budget: lines per year, budget line and source, with the totals",
+)
+def application_budget(request: HttpRequest, application_id: int):
+    return _budget(get_visible_or_404(Application, request.user, pk=application_id))
+
+
+@router.put(
+    "/applications/{application_id}/budget",
+    response={200: ApplicationBudgetOut, 422: ErrorOut, **ERRORS},
+    summary="Replace the budget lines (the applicant while a draft or returned, or the office); years within "
+    "the construction period, no negative amount; the application's budget becomes their total",
+)
+def set_application_budget(request: HttpRequest, application_id: int, payload: list[ApplicationBudgetLineIn]):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    services.require_editable(request.user, app)
+    rows = [services.BudgetRow(**line.dict()) for line in payload]
+    services.set_budget_lines(request.user, app, rows)
+    return _budget(Application.objects.get(pk=app.pk))

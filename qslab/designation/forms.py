@@ -52,6 +52,19 @@ class IndustryScopeForm(forms.ModelForm):
         fields = ("industry", "name_zh", "name_en", "fields")
 
 
+class BudgetForm(forms.Form):
+    lines = forms.CharField(
+        label=_("budget lines"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_(
+            "One per line: year | budget line | source of funds | amount in 10k CNY | note. Budget lines: "
+            "equipment, facilities, research, personnel, operations, other. Sources: central, local, own, "
+            "enterprise, other."
+        ),
+    )
+
+
 class CriteriaForm(forms.Form):
     lines = forms.CharField(
         label=_("criteria"),

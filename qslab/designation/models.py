@@ -853,6 +853,55 @@ class ApplicationFile(ChangeLoggedModel):
         return models.Q(application__in=apps)
 
 
+class BudgetLine(ChangeLoggedModel):
+    """One line of the construction plan's budget: a year, what the money is for, where it comes from and
+    how much (10k CNY). The application's ``budget`` is the sum of its lines."""
+
+    class Category(models.TextChoices):
+        EQUIPMENT = "equipment", _("instruments and equipment")
+        FACILITIES = "facilities", _("facilities and renovation")
+        RESEARCH = "research", _("research and standards work")
+        PERSONNEL = "personnel", _("personnel and training")
+        OPERATIONS = "operations", _("operation and maintenance")
+        OTHER = "other", _("other costs")
+
+    class Source(models.TextChoices):
+        CENTRAL = "central", _("central government funds")
+        LOCAL = "local", _("local government funds")
+        OWN = "own", _("the institution's own funds")
+        ENTERPRISE = "enterprise", _("enterprise funds")
+        OTHER = "other", _("other sources")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="budget_lines")
+    year = models.PositiveSmallIntegerField(_("year"))
+    category = models.CharField(_("budget line"), max_length=12, choices=Category.choices)
+    source = models.CharField(_("source of funds"), max_length=12, choices=Source.choices)
+    amount = models.DecimalField(
+        _("amount (10k CNY)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ("application", "year", "category", "source")
+        verbose_name = _("budget line")
+        verbose_name_plural = _("budget lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("application", "year", "category", "source"), name="designation_budget_line_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="designation_budget_line_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.get_category_display()} / {self.get_source_display()}: {self.amount}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(application__in=Application.objects.visible_to(user))
+
+
 # --------------------------------------------------------------------------------------------------
 # Experts, conflicts, assignment, reviews
 # --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from qslab.designation.models import (
     Application,
     ApplicationFile,
     Assignment,
+    BudgetLine,
     Call,
     CallTemplate,
     CoApplicant,
@@ -503,6 +505,13 @@ def _require_editable(user: Any, app: Application) -> None:
 def edit_application(user: Any, app: Application, data: dict[str, Any]) -> Application:
     _require_editable(user, app)
     _check_application(data)
+    if "budget" in data and app.budget_lines.exists() and data["budget"] != app.budget:
+        raise ValidationError(
+            {
+                "budget": _("The budget is the total of its lines (%(total)s); change the lines instead.")
+                % {"total": app.budget}
+            }
+        )
     fields = [f for f in APPLICATION_FIELDS if f in data]
     for f in fields:
         setattr(app, f, data[f])
@@ -576,6 +585,161 @@ def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) ->
             sha256=sha256,
             uploaded_by=user,
         )
+
+
+# -- the construction plan's budget: lines per year, category and source ---------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetRow:
+    year: int
+    category: str
+    source: str
+    amount: Decimal
+    note: str = ""
+
+
+def budget_years(call: Call) -> tuple[int, int]:
+    """Calendar years a budget line of this call may fall in: from the year the construction can start
+    (the public notice's, else the hard deadline's) through that year plus ``construction_years`` — a
+    period of n years that starts during a year touches n + 1 calendar years."""
+    start = call.notice_starts_on or _local_date(call.hard_deadline) or timezone.localdate()
+    return start.year, start.year + call.construction_years
+
+
+def _choice(value: str, choices: Any) -> str | None:
+    """A choice given by its code or its label (either language)."""
+    wanted = (value or "").strip().lower()
+    for code, label in choices.choices:
+        if wanted in (code, str(label).lower()):
+            return code
+    return None
+
+
+def parse_budget_lines(text: str) -> tuple[list[BudgetRow], list[str]]:
+    """Lines ``year | line | source | amount [| note]`` (line and source by code or label); all errors at
+    once."""
+    rows, errors = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace("｜", "|").split("|")]
+        if len(parts) < 4:
+            errors.append(_("Line %(n)d: expected year | budget line | source | amount.") % {"n": n})
+            continue
+        try:
+            year = int(parts[0])
+            amount = Decimal(parts[3].replace(",", ""))
+        except (ValueError, ArithmeticError):
+            errors.append(_("Line %(n)d: the year and the amount must be numbers.") % {"n": n})
+            continue
+        rows.append(BudgetRow(year, parts[1], parts[2], amount, parts[4] if len(parts) > 4 else ""))
+    return rows, errors
+
+
+def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
+    """What is wrong with ``rows`` for an application in ``call``: unknown line or source, a negative or
+    malformed amount, a year outside the construction period, a line given twice."""
+    first, last = budget_years(call)
+    errors: list[str] = []
+    seen: set[tuple[int, str, str]] = set()
+    for n, r in enumerate(rows, start=1):
+        category = _choice(r.category, BudgetLine.Category)
+        source = _choice(r.source, BudgetLine.Source)
+        if category is None:
+            errors.append(
+                _("Line %(n)d: unknown budget line “%(value)s” (one of %(codes)s).")
+                % {"n": n, "value": r.category, "codes": ", ".join(BudgetLine.Category.values)}
+            )
+        if source is None:
+            errors.append(
+                _("Line %(n)d: unknown source of funds “%(value)s” (one of %(codes)s).")
+                % {"n": n, "value": r.source, "codes": ", ".join(BudgetLine.Source.values)}
+            )
+        if not r.amount.is_finite() or r.amount < 0:
+            errors.append(_("Line %(n)d: the amount must not be negative.") % {"n": n})
+        elif r.amount != r.amount.quantize(Decimal("0.01")) or abs(r.amount) >= Decimal("1e10"):
+            errors.append(
+                _("Line %(n)d: the amount has at most 10 digits before and 2 after the decimal point.")
+                % {"n": n}
+            )
+        if not first <= r.year <= last:
+            errors.append(
+                _("Line %(n)d: %(year)d is outside the construction period (%(first)d–%(last)d).")
+                % {"n": n, "year": r.year, "first": first, "last": last}
+            )
+        key = (r.year, category or r.category, source or r.source)
+        if key in seen:
+            errors.append(
+                _("Line %(n)d: %(year)d, this budget line and source are already given; add up the amounts.")
+                % {"n": n, "year": r.year}
+            )
+        seen.add(key)
+    return errors
+
+
+@transaction.atomic
+def set_budget_lines(user: Any, app: Application, rows: Sequence[BudgetRow]) -> list[BudgetLine]:
+    """Replace the application's budget by ``rows`` (all or nothing); the application's ``budget`` becomes
+    their total (none when there is no line)."""
+    _require_editable(user, app)
+    errors = budget_row_errors(app.call, rows)
+    if errors:
+        raise ValidationError({"budget_lines": errors})
+    with acting_as(user, "budget"):
+        app.budget_lines.all().delete()
+        lines = [
+            BudgetLine.objects.create(
+                application=app,
+                year=r.year,
+                category=_choice(r.category, BudgetLine.Category),
+                source=_choice(r.source, BudgetLine.Source),
+                amount=r.amount,
+                note=r.note[:200],
+            )
+            for r in sorted(rows, key=lambda r: r.year)
+        ]
+        app.budget = sum((line.amount for line in lines), Decimal(0)) if lines else None
+        app.save(update_fields=["budget", "last_updated"])
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetTotals:
+    """The budget's totals: per year, per source, per line, and overall (10k CNY)."""
+
+    by_year: list[tuple[int, Decimal]]
+    by_source: list[tuple[str, str, Decimal]]
+    by_category: list[tuple[str, str, Decimal]]
+    total: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def budget_totals(app: Application) -> BudgetTotals:
+    lines = list(app.budget_lines.all())
+    by_year: dict[int, Decimal] = {}
+    by_source: dict[str, Decimal] = {}
+    by_category: dict[str, Decimal] = {}
+    for line in lines:
+        by_year[line.year] = by_year.get(line.year, Decimal(0)) + line.amount
+        by_source[line.source] = by_source.get(line.source, Decimal(0)) + line.amount
+        by_category[line.category] = by_category.get(line.category, Decimal(0)) + line.amount
+    return BudgetTotals(
+        by_year=sorted(by_year.items()),
+        by_source=[
+            (code, str(label), by_source[code])
+            for code, label in BudgetLine.Source.choices
+            if code in by_source
+        ],
+        by_category=[
+            (code, str(label), by_category[code])
+            for code, label in BudgetLine.Category.choices
+            if code in by_category
+        ],
+        total=sum(by_year.values(), Decimal(0)),
+    )
 
 
 def recommendations_used(user: Any, call: Call) -> int:

@@ -25,6 +25,7 @@ from qslab.designation import services
 from qslab.designation.forms import (
     AcceptanceRequestForm,
     ApplicationForm,
+    BudgetForm,
     CallForm,
     CoApplicantForm,
     CommentForm,
@@ -264,11 +265,40 @@ def application(request: HttpRequest, application_id: int) -> HttpResponse:
         "votes": app.votes.select_related("member") if staff else [],
         "decisions": app.decisions.all() if staff else [],
         "summary": services.evaluation_for(user, app) if (staff or own) else None,
+        "budget_lines": app.budget_lines.all(),
+        "budget_totals": services.budget_totals(app),
         "construction": getattr(app, "construction", None),
         "history": history_of(app) if staff else [],
         "notice": getattr(app, "public_notice", None),
     }
     return render(request, "designation/application.html", context)
+
+
+@login_required
+def application_budget(request: HttpRequest, application_id: int) -> HttpResponse:
+    """The construction plan's budget as lines per year, budget line and source; all or nothing."""
+    app = get_editable_or_403(Application, request.user, pk=application_id)
+    initial = "\n".join(
+        f"{b.year} | {b.category} | {b.source} | {b.amount}" + (f" | {b.note}" if b.note else "")
+        for b in app.budget_lines.all()
+    )
+    form = BudgetForm(request.POST or None, initial={"lines": initial})
+    if request.method == "POST" and form.is_valid():
+        rows, errors = services.parse_budget_lines(form.cleaned_data["lines"])
+        for e in errors:
+            form.add_error("lines", e)
+        if not errors:
+            try:
+                services.set_budget_lines(request.user, app, rows)
+            except ValidationError as exc:
+                for messages_ in exc.message_dict.values():
+                    form.add_error("lines", messages_)
+            else:
+                messages.success(request, _("Budget saved."))
+                return redirect(app)
+    first, last = services.budget_years(app.call)
+    title = _("Budget of the construction plan (%(first)d–%(last)d)") % {"first": first, "last": last}
+    return render(request, "designation/form.html", {"form": form, "title": title, "back": app})
 
 
 @login_required

@@ -491,6 +491,28 @@ CASES = [
             "review_due_on": (w.call.hard_deadline.date() + dt.timedelta(days=30)).isoformat(),
         },
     ),
+    Case("designation:application_budget", {"office", "lab_manager"}, kwargs=APP),
+    Case(
+        "qslab_designation_api_application_budget",
+        {"office", "committee", "lab_manager"},
+        api=True,
+        kwargs=APP,
+    ),
+    Case(
+        "qslab_designation_api_set_application_budget",
+        {"office", "lab_manager"},
+        method="put",
+        api=True,
+        kwargs=APP,
+        data=lambda w: [
+            {
+                "year": w.call.hard_deadline.year,
+                "category": "equipment",
+                "source": "central",
+                "amount": "100.50",
+            }
+        ],
+    ),
     Case("designation:industries", {"office", "committee", "authority"}),
     Case("designation:industry_create", OFFICE),
     Case("designation:industry_edit", OFFICE, kwargs=lambda w: {"scope_id": w.industry.pk}),
