@@ -763,7 +763,7 @@ class Application(ChangeLoggedModel):
             fields = industry_field_ids(membership.industry)
             if not fields or not self.fields.filter(pk__in=fields).exists():
                 return False
-        return bool(region or membership.industry)
+        return True  # every scope it names matches (region "000000" alone is nationwide)
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:

@@ -63,13 +63,18 @@ def test_an_industry_authority_cannot_recommend_an_application_outside_its_indus
     assert services.move_application(authority, robots, "recommend").status == "recommended"
 
 
-def test_an_authority_scoped_to_a_province_and_an_industry_needs_both(users, industry_world):
+def test_an_authority_scoped_to_a_province_and_an_industry_needs_both_nationwide_needs_neither(
+    users, industry_world
+):
     call, robots, _drugs, _authority = industry_world
     both = make_user("authority", region_code="320000", industry="Equipment industry")
     jiangsu_robots = _submitted(call, "robots", region="320000")
     assert set(Application.objects.visible_to(both)) == {jiangsu_robots}
     with pytest.raises(TransitionRefused):
         services.move_application(both, robots, "recommend")
+    nationwide = make_user("authority", region_code="000000")
+    assert robots in set(Application.objects.visible_to(nationwide))
+    assert services.move_application(nationwide, robots, "recommend").status == "recommended"
 
 
 def test_an_industry_the_office_has_not_mapped_covers_nothing_and_is_named_to_the_office(
