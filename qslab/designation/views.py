@@ -486,6 +486,7 @@ def assignment(request: HttpRequest, call_id: int) -> HttpResponse:
         "table": table,
         "stage": stage,
         "stages": Stage.choices,
+        "review_due": services.review_due_date(item, stage),
         "assignments": Assignment.objects.filter(application__call=item, stage=stage).select_related(
             "application", "expert", "review"
         ),

@@ -127,8 +127,11 @@ def _release(users, code, **call_extra):
     return app.assignments.get()
 
 
-def test_the_experts_review_deadline_is_the_call_s_review_due_date(users):
+def test_the_experts_review_deadline_is_the_call_s_review_due_date(users, clients):
     due = timezone.localdate() + dt.timedelta(days=50)
+    call = make_call("timetable-page", review_due_on=due)
+    page = clients["office"].get(f"/designation/calls/{call.pk}/assignment/").content.decode()
+    assert f'data-review-due="{due.isoformat()}"' in page, "the office sees the date before releasing"
     a = _release(users, "timetable-due", review_due_on=due)
     assert a.due == due
     assert Deadline.objects.get(object_id=str(a.pk), content_type__model="assignment").due == due
