@@ -88,13 +88,18 @@ class FileInline(ReadOnlyInline):
     fields = ("kind", "name", "size", "sha256")
 
 
+class BudgetLineInline(ReadOnlyInline):
+    model = models.BudgetLine
+    fields = ("year", "category", "source", "amount", "note")
+
+
 @admin.register(models.Application)
 class ApplicationAdmin(ReadMostlyAdmin):
     list_display = ("name_zh", "institution", "call", "route", "status", "late", "submitted_at")
     list_filter = ("status", "route", "late", "call")
     search_fields = ("name_zh", "name_en", "institution__name_zh", "institution__name_en")
     list_select_related = ("institution", "call")
-    inlines = (CoApplicantInline, FileInline)
+    inlines = (CoApplicantInline, FileInline, BudgetLineInline)
 
 
 @admin.register(models.ExpertProfile)
@@ -202,3 +207,12 @@ class ConstructionAdmin(ReadMostlyAdmin):
 @admin.register(models.ProgressReport)
 class ProgressReportAdmin(ReadMostlyAdmin):
     list_display = ("construction", "period", "spent", "created")
+
+
+@admin.register(models.IndustryScope)
+class IndustryScopeAdmin(ReadMostlyAdmin):
+    """Kept by the office on /designation/industries/; here the names can be corrected."""
+
+    list_display = ("industry", "name_zh", "name_en")
+    search_fields = ("industry", "name_zh", "name_en")
+    editable_fields = ("name_zh", "name_en")

@@ -4,6 +4,7 @@ Review Committee's terms and meetings, the expert directory (registration, vetti
 notices and objections."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
 from qslab.designation.models import (
@@ -51,6 +52,13 @@ class CallOut(Schema):
     fields: list[str]
     soft_deadline: dt.datetime
     hard_deadline: dt.datetime
+    opens_on: dt.date | None = None
+    recommendation_deadline: dt.date | None = None
+    review_due_on: dt.date | None = Field(
+        None, description="review deadline of the designation review's experts (else 15 working days)"
+    )
+    committee_meeting_on: dt.date | None = None
+    notice_starts_on: dt.date | None = None
     recommendation_quota: int
     reviewers_per_application: int
     notice_working_days: int
@@ -72,6 +80,11 @@ def _call(c: Call) -> CallOut:
         fields=[f.code for f in c.fields.all()],
         soft_deadline=c.soft_deadline,
         hard_deadline=c.hard_deadline,
+        opens_on=c.opens_on,
+        recommendation_deadline=c.recommendation_deadline,
+        review_due_on=c.review_due_on,
+        committee_meeting_on=c.committee_meeting_on,
+        notice_starts_on=c.notice_starts_on,
         recommendation_quota=c.recommendation_quota,
         reviewers_per_application=c.reviewers_per_application,
         notice_working_days=c.notice_working_days,
@@ -1269,6 +1282,9 @@ class EvaluationConsensusOut(Schema):
 class EvaluationOut(Schema):
     application_id: int
     stage: str
+    closed: bool = Field(
+        ..., description="the review is closed; before that the applicant receives no review or score"
+    )
     consensus: EvaluationConsensusOut | None
     reviews: list[AnonymousReviewOut]
 
@@ -1276,7 +1292,8 @@ class EvaluationOut(Schema):
 @router.get(
     "/applications/{application_id}/evaluation",
     response={200: EvaluationOut, **ERRORS},
-    summary="The anonymous evaluation summary (the applicant's institution, the office and the committee)",
+    summary="The anonymous evaluation summary (the office and the committee; the applicant's institution "
+    "once the review is closed)",
 )
 def evaluation(request: HttpRequest, application_id: int, stage: str = "designation"):
     from django.http import Http404
@@ -1293,7 +1310,7 @@ def evaluation(request: HttpRequest, application_id: int, stage: str = "designat
     if app is None:
         raise Http404
     services.require_evaluation_reader(request.user, app, stage)
-    summary = services.evaluation_summary(app, stage)
+    summary = services.evaluation_for(request.user, app, stage)
     return EvaluationOut(application_id=app.pk, stage=stage, **summary)
 
 
@@ -1357,7 +1374,10 @@ class CallIn(Schema):
     opens_on: dt.date | None = None
     soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
     hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
-    recommendation_deadline: dt.date | None = None
+    recommendation_deadline: IsoDate | None = None
+    review_due_on: IsoDate | None = Field(None, description="expert reviews due (designation review)")
+    committee_meeting_on: IsoDate | None = None
+    notice_starts_on: IsoDate | None = None
     recommendation_quota: int | None = Field(None, ge=1)
     reviewers_per_application: int | None = Field(None, ge=1)
     min_load: int | None = Field(None, ge=0)
@@ -1370,6 +1390,18 @@ class CallIn(Schema):
     construction_years: int | None = Field(None, ge=1)
     progress_report_months: int | None = Field(None, ge=1, le=36)
     extension_years: int | None = Field(None, ge=1)
+
+
+class CallTimetableIn(Schema):
+    opens_on: IsoDate
+    soft_deadline: dt.datetime = Field(..., description="later submissions are accepted and marked late")
+    hard_deadline: dt.datetime = Field(..., description="later submissions are refused")
+    recommendation_deadline: IsoDate | None = None
+    review_due_on: IsoDate | None = Field(
+        None, description="the experts' review deadline; none: 15 working days from the release"
+    )
+    committee_meeting_on: IsoDate | None = None
+    notice_starts_on: IsoDate | None = None
 
 
 class CriterionIn(Schema):
@@ -1398,6 +1430,20 @@ def create_call(request: HttpRequest, payload: CallIn):
     if "majority" in data:
         data["majority"] = Decimal(str(data["majority"]))
     return Status(201, _call(services.save_call(request.user, data)))
+
+
+@router.put(
+    "/calls/{call_id}/timetable",
+    response={200: CallOut, 422: ErrorOut, **ERRORS},
+    summary="Set the call's timetable (office): opening, soft and hard deadline, recommendations due, "
+    "expert reviews due, committee meeting, start of the public notice, in this order; unset later "
+    "milestones are cleared",
+)
+def set_call_timetable(request: HttpRequest, call_id: int, payload: CallTimetableIn):
+    call = get_visible_or_404(Call, request.user, pk=call_id)
+    services.require_office(request.user, _("Only the committee office sets the call's timetable."))
+    services.save_call(request.user, payload.dict(), Call.objects.get(pk=call.pk))
+    return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
 
 
 @router.put(
@@ -1561,3 +1607,149 @@ def comment_progress_report(request: HttpRequest, report_id: int, payload: Progr
         text=report.text,
         office_comment=report.office_comment,
     )
+
+
+# -- industries: which key fields an industry-scoped competent authority covers ---------------------
+
+
+class IndustryScopeOut(Schema):
+    id: int
+    industry: str
+    name_zh: str
+    name_en: str
+    fields: list[str] = Field(..., description="key-field codes; each covers its sub-fields")
+
+
+class IndustryScopeIn(Schema):
+    industry: str = Field(..., min_length=1, max_length=100, description="as in the authorities' roles")
+    name_zh: str = Field("", max_length=120)
+    name_en: str = Field("", max_length=120)
+    fields: list[str] = Field([], description="key-field codes")
+
+
+def _industry(s) -> IndustryScopeOut:
+    return IndustryScopeOut(
+        id=s.pk,
+        industry=s.industry,
+        name_zh=s.name_zh,
+        name_en=s.name_en,
+        fields=[f.code for f in s.fields.all()],
+    )
+
+
+@router.get(
+    "/industries",
+    response={200: list[IndustryScopeOut], **ERRORS},
+    summary="Industries and their key fields (office, committee, competent authorities)",
+)
+def list_industries(request: HttpRequest):
+    from django.core.exceptions import PermissionDenied
+
+    from qslab.accounts.roles import Role, has_role
+    from qslab.designation.models import IndustryScope
+
+    if not any(has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY)):
+        raise PermissionDenied(_("The industries are kept by the office for the competent authorities."))
+    return [_industry(s) for s in IndustryScope.objects.visible_to(request.user).prefetch_related("fields")]
+
+
+@router.post(
+    "/industries",
+    response={201: IndustryScopeOut, 422: ErrorOut, **ERRORS},
+    summary="Map an industry (as written in authorities' industry scopes) to key fields (office)",
+)
+def create_industry(request: HttpRequest, payload: IndustryScopeIn):
+    scope = services.save_industry_scope(request.user, payload.dict())
+    return Status(201, _industry(scope))
+
+
+@router.put(
+    "/industries/{scope_id}",
+    response={200: IndustryScopeOut, 422: ErrorOut, **ERRORS},
+    summary="Change an industry's name or key fields (office)",
+)
+def update_industry(request: HttpRequest, scope_id: int, payload: IndustryScopeIn):
+    from qslab.designation.models import IndustryScope
+
+    scope = get_visible_or_404(IndustryScope, request.user, pk=scope_id)
+    services.require_office(request.user, _("Only the committee office maps industries to key fields."))
+    return _industry(services.save_industry_scope(request.user, payload.dict(), scope))
+
+
+# -- the construction plan's budget: lines per year, budget line and source -------------------------
+
+
+class ApplicationBudgetLineIn(Schema):
+    year: Year
+    category: str = Field(..., description="equipment, facilities, research, personnel, operations, other")
+    source: str = Field(..., description="central, local, own, enterprise, other")
+    amount: Decimal = Field(..., description="10k CNY, at most 2 decimals; not negative")
+    note: str = Field("", max_length=200)
+
+
+class ApplicationBudgetLineOut(Schema):
+    year: int
+    category: str
+    source: str
+    amount: Decimal
+    note: str
+
+
+class ApplicationBudgetTotalOut(Schema):
+    key: str
+    label: str
+    amount: Decimal
+
+
+class ApplicationBudgetOut(Schema):
+    application_id: int
+    first_year: int = Field(..., description="the construction period's first calendar year")
+    last_year: int
+    lines: list[ApplicationBudgetLineOut]
+    by_year: list[ApplicationBudgetTotalOut]
+    by_source: list[ApplicationBudgetTotalOut]
+    by_category: list[ApplicationBudgetTotalOut]
+    total: Decimal
+
+
+def _budget(app: Application) -> ApplicationBudgetOut:
+    totals = services.budget_totals(app)
+    first, last = services.budget_years(app.call)
+    return ApplicationBudgetOut(
+        application_id=app.pk,
+        first_year=first,
+        last_year=last,
+        lines=[
+            ApplicationBudgetLineOut(
+                year=b.year, category=b.category, source=b.source, amount=b.amount, note=b.note
+            )
+            for b in app.budget_lines.all()
+        ],
+        by_year=[ApplicationBudgetTotalOut(key=str(y), label=str(y), amount=a) for y, a in totals.by_year],
+        by_source=[ApplicationBudgetTotalOut(key=c, label=lb, amount=a) for c, lb, a in totals.by_source],
+        by_category=[ApplicationBudgetTotalOut(key=c, label=lb, amount=a) for c, lb, a in totals.by_category],
+        total=totals.total,
+    )
+
+
+@router.get(
+    "/applications/{application_id}/budget",
+    response={200: ApplicationBudgetOut, **ERRORS},
+    summary="The construction plan's budget: lines per year, budget line and source, with the totals",
+)
+def application_budget(request: HttpRequest, application_id: int):
+    return _budget(get_visible_or_404(Application, request.user, pk=application_id))
+
+
+@router.put(
+    "/applications/{application_id}/budget",
+    response={200: ApplicationBudgetOut, 422: ErrorOut, **ERRORS},
+    summary="Replace the budget lines (the applicant while a draft or returned, or the office); years within "
+    "the construction period, no negative amount; the application's budget becomes their total",
+)
+def set_application_budget(request: HttpRequest, application_id: int, payload: list[ApplicationBudgetLineIn]):
+    app = get_visible_or_404(Application, request.user, pk=application_id)
+    services.require_editable(request.user, app)
+    rows = [services.BudgetRow(**line.dict()) for line in payload]
+    services.set_budget_lines(request.user, app, rows)
+    return _budget(Application.objects.get(pk=app.pk))

@@ -3,7 +3,15 @@ from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.models import Organisation
 from qslab.designation import services
-from qslab.designation.models import Application, ApplicationFile, Call, CoApplicant, ExpertProfile, Vote
+from qslab.designation.models import (
+    Application,
+    ApplicationFile,
+    Call,
+    CoApplicant,
+    ExpertProfile,
+    IndustryScope,
+    Vote,
+)
 from qslab.labs.models import KeyField
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -21,10 +29,40 @@ class CallForm(forms.ModelForm):
             "eligibility_en": forms.Textarea(attrs={"rows": 3}),
             "opens_on": DATE,
             "recommendation_deadline": DATE,
+            "review_due_on": DATE,
+            "committee_meeting_on": DATE,
+            "notice_starts_on": DATE,
             "soft_deadline": DATETIME,
             "hard_deadline": DATETIME,
             "fields": forms.CheckboxSelectMultiple,
         }
+
+
+class IndustryScopeForm(forms.ModelForm):
+    fields = forms.ModelMultipleChoiceField(
+        queryset=KeyField.objects.filter(active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label=_("key fields"),
+        required=False,
+        help_text=_("a field covers its sub-fields"),
+    )
+
+    class Meta:
+        model = IndustryScope
+        fields = ("industry", "name_zh", "name_en", "fields")
+
+
+class BudgetForm(forms.Form):
+    lines = forms.CharField(
+        label=_("budget lines"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_(
+            "One per line: year | budget line | source of funds | amount in 10k CNY | note. Budget lines: "
+            "equipment, facilities, research, personnel, operations, other. Sources: central, local, own, "
+            "enterprise, other."
+        ),
+    )
 
 
 class CriteriaForm(forms.Form):
@@ -70,7 +108,11 @@ class CoApplicantForm(forms.Form):
 
 class FileForm(forms.Form):
     kind = forms.ChoiceField(choices=ApplicationFile.Kind.choices, label=_("type"))
-    file = forms.FileField(label=_("PDF file"))
+    file = forms.FileField(
+        label=_("PDF file"),
+        validators=[services.attachment_validator()],
+        help_text=_("PDF only, at most 20 MB"),
+    )
 
 
 class TransitionForm(forms.Form):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qslab.accounts.models import Organisation
-from qslab.accounts.roles import Role, authority_regions, has_role
+from qslab.accounts.roles import Role, has_role
 from qslab.core.models import ChangeLoggedModel, OfficialDocument, bilingual
 from qslab.core.permissions import ALL
 from qslab.core.regions import region_choices, validate_region_code
@@ -82,6 +82,18 @@ class Call(ChangeLoggedModel):
         _("hard deadline"), help_text=_("submissions after this are refused")
     )
     recommendation_deadline = models.DateField(_("recommendations due"), null=True, blank=True)
+    # the later milestones of the timetable, set by the office (shown on the public call page)
+    review_due_on = models.DateField(
+        _("expert reviews due"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "the review deadline given to the experts of the designation review; without a date, "
+            "15 working days from the release of the panels"
+        ),
+    )
+    committee_meeting_on = models.DateField(_("Review Committee meeting"), null=True, blank=True)
+    notice_starts_on = models.DateField(_("public notice starts"), null=True, blank=True)
     # configurable rules (⚠ not verified against the 2023 Measures; see docs/designation.md)
     recommendation_quota = models.PositiveIntegerField(
         _("recommendations per authority"), default=2, validators=[MinValueValidator(1)]
@@ -225,6 +237,88 @@ class Criterion(ChangeLoggedModel):
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         return ALL if has_role(user, Role.OFFICE) else NONE
+
+
+# --------------------------------------------------------------------------------------------------
+# Industries: which key fields an industry-scoped competent authority covers
+# --------------------------------------------------------------------------------------------------
+
+#: a region scope of "000000" (or none) is nationwide
+NATIONWIDE = "000000"
+
+
+class IndustryScope(ChangeLoggedModel):
+    """The key fields of an industry, as the office maps them: a competent authority whose role is scoped
+    to this industry (``RoleMembership.industry``, compared without regard to case) sees and recommends
+    the open-route applications with one of these fields or one of their sub-fields."""
+
+    industry = models.CharField(
+        _("industry"),
+        max_length=100,
+        unique=True,
+        help_text=_("as written in the industry scope of the authority's role"),
+    )
+    name_zh = models.CharField(_("name (Chinese)"), max_length=120, blank=True)
+    name_en = models.CharField(_("name (English)"), max_length=120, blank=True)
+    fields = models.ManyToManyField(
+        KeyField,
+        verbose_name=_("key fields"),
+        blank=True,
+        related_name="+",
+        help_text=_("a field covers its sub-fields"),
+    )
+
+    class Meta:
+        ordering = ("industry",)
+        verbose_name = _("industry and its fields")
+        verbose_name_plural = _("industries and their fields")
+
+    def __str__(self) -> str:
+        return bilingual(self.name_zh, self.name_en) or self.industry
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE) or has_role(user, Role.AUTHORITY):
+            return ALL
+        return NONE
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return ALL if has_role(user, Role.OFFICE) else NONE
+
+
+def industry_field_ids(industry: str) -> set[int]:
+    """Key fields of ``industry`` (by the office's ``IndustryScope``), with the sub-fields of each."""
+    direct = {
+        pk
+        for pk in IndustryScope.objects.filter(industry__iexact=industry.strip()).values_list(
+            "fields", flat=True
+        )
+        if pk is not None
+    }
+    if not direct:
+        return set()
+    return direct | set(KeyField.objects.filter(parent_id__in=direct).values_list("pk", flat=True))
+
+
+def authority_q(user: Any) -> models.Q:
+    """Applications the user's competent-authority roles cover: each membership by its province and its
+    industry (both if it names both; a membership naming neither is nationwide)."""
+    from qslab.accounts.models import RoleMembership
+
+    q = NONE
+    for m in RoleMembership.objects.filter(user=user, role=Role.AUTHORITY, active=True):
+        if m.scope_type_id:
+            continue
+        part = ALL
+        if m.region_code and m.region_code != NATIONWIDE:
+            part &= models.Q(region_code__startswith=m.region_code[:2])
+        if m.industry:
+            fields = industry_field_ids(m.industry)
+            through = Application.fields.through.objects.filter(keyfield_id__in=fields)
+            part &= models.Q(pk__in=through.values("application_id")) if fields else NONE
+        q |= part
+    return q
 
 
 # --------------------------------------------------------------------------------------------------
@@ -658,10 +752,18 @@ class Application(ChangeLoggedModel):
         return APPLICATION_WORKFLOW.state(self.status).label
 
     def scope_matches(self, membership: Any) -> bool:
-        """A region-scoped authority covers the applications of its province."""
-        if membership.region_code:
-            return self.region_code[:2] == membership.region_code[:2]
-        return False
+        """A region-scoped authority covers the applications of its province; an industry-scoped one those
+        with a key field of its industry (``IndustryScope``); a membership scoped to both needs both."""
+        if membership.scope_type_id:
+            return False
+        region = "" if membership.region_code in ("", NATIONWIDE) else membership.region_code
+        if region and self.region_code[:2] != region[:2]:
+            return False
+        if membership.industry:
+            fields = industry_field_ids(membership.industry)
+            if not fields or not self.fields.filter(pk__in=fields).exists():
+                return False
+        return True  # every scope it names matches (region "000000" alone is nationwide)
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
@@ -675,13 +777,7 @@ class Application(ChangeLoggedModel):
             if user.organisation_id:
                 q |= models.Q(institution_id=user.organisation_id)
         if has_role(user, Role.AUTHORITY):
-            regions = authority_regions(user)
-            base = models.Q(route=cls.Route.OPEN) & ~models.Q(status="draft")
-            if regions is None:
-                q |= base
-            else:
-                for code in regions:
-                    q |= base & models.Q(region_code__startswith=code[:2])
+            q |= models.Q(route=cls.Route.OPEN) & ~models.Q(status="draft") & authority_q(user)
         if has_role(user, Role.EXPERT):
             q |= models.Q(assignments__expert=user, assignments__released=True)
         return q
@@ -755,6 +851,55 @@ class ApplicationFile(ChangeLoggedModel):
     def visible_q(cls, user: Any) -> models.Q:
         apps = Application.objects.visible_to(user)
         return models.Q(application__in=apps)
+
+
+class BudgetLine(ChangeLoggedModel):
+    """One line of the construction plan's budget: a year, what the money is for, where it comes from and
+    how much (10k CNY). The application's ``budget`` is the sum of its lines."""
+
+    class Category(models.TextChoices):
+        EQUIPMENT = "equipment", _("instruments and equipment")
+        FACILITIES = "facilities", _("facilities and renovation")
+        RESEARCH = "research", _("research and standards work")
+        PERSONNEL = "personnel", _("personnel and training")
+        OPERATIONS = "operations", _("operation and maintenance")
+        OTHER = "other", _("other costs")
+
+    class Source(models.TextChoices):
+        CENTRAL = "central", _("central government funds")
+        LOCAL = "local", _("local government funds")
+        OWN = "own", _("the institution's own funds")
+        ENTERPRISE = "enterprise", _("enterprise funds")
+        OTHER = "other", _("other sources")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="budget_lines")
+    year = models.PositiveSmallIntegerField(_("year"))
+    category = models.CharField(_("budget line"), max_length=12, choices=Category.choices)
+    source = models.CharField(_("source of funds"), max_length=12, choices=Source.choices)
+    amount = models.DecimalField(
+        _("amount (10k CNY)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ("application", "year", "category", "source")
+        verbose_name = _("budget line")
+        verbose_name_plural = _("budget lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("application", "year", "category", "source"), name="designation_budget_line_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="designation_budget_line_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.get_category_display()} / {self.get_source_display()}: {self.amount}"
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return models.Q(application__in=Application.objects.visible_to(user))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from qslab.designation.models import (
     Application,
     ApplicationFile,
     Assignment,
+    BudgetLine,
     Call,
     CallTemplate,
     CoApplicant,
@@ -42,6 +44,7 @@ from qslab.designation.models import (
     Criterion,
     Decision,
     ExpertProfile,
+    IndustryScope,
     Milestone,
     Objection,
     ProgressReport,
@@ -77,6 +80,9 @@ CALL_FIELDS = (
     "soft_deadline",
     "hard_deadline",
     "recommendation_deadline",
+    "review_due_on",
+    "committee_meeting_on",
+    "notice_starts_on",
     "recommendation_quota",
     "reviewers_per_application",
     "min_load",
@@ -135,10 +141,61 @@ def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
 # -- calls -----------------------------------------------------------------------------------------
 
 
-def _check_call(call: Call) -> None:
-    errors = {}
+def _local_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def timetable_errors(call: Call) -> dict[str, str]:
+    """The call's dates must follow each other: opening, soft and hard deadline, recommendations, expert
+    reviews, committee meeting, public notice. Each unset later milestone is skipped; the error names
+    the field that comes too early and the date it must follow."""
+    errors: dict[str, str] = {}
     if call.soft_deadline and call.hard_deadline and call.soft_deadline > call.hard_deadline:
         errors["soft_deadline"] = _("The soft deadline must not be after the hard deadline.")
+    soft = _local_date(call.soft_deadline)
+    if call.opens_on and soft and soft < call.opens_on:
+        errors["opens_on"] = _(
+            "The call must open (%(opens)s) on or before its soft deadline (%(soft)s)."
+        ) % {
+            "opens": call.opens_on.isoformat(),
+            "soft": soft.isoformat(),
+        }
+    # (field, label, strictly after the previous milestone?)
+    chain = (
+        ("hard_deadline", _("the hard deadline"), False),
+        ("recommendation_deadline", _("the recommendations due date"), False),
+        ("review_due_on", _("the expert reviews due date"), True),
+        ("committee_meeting_on", _("the Review Committee meeting"), True),
+        ("notice_starts_on", _("the start of the public notice"), True),
+    )
+    previous: tuple[str, dt.date] | None = None
+    for name, label, strict in chain:
+        day = _local_date(getattr(call, name))
+        if day is None:
+            continue
+        if previous is not None and name not in errors:
+            before_label, before = previous
+            if day < before or (strict and day == before):
+                errors[name] = (
+                    _("%(what)s (%(day)s) must be after %(before)s (%(before_day)s).")
+                    if strict
+                    else _("%(what)s (%(day)s) must not be before %(before)s (%(before_day)s).")
+                ) % {
+                    "what": str(label)[:1].upper() + str(label)[1:],
+                    "day": day.isoformat(),
+                    "before": before_label,
+                    "before_day": before.isoformat(),
+                }
+        previous = (str(label), day)
+    return errors
+
+
+def _check_call(call: Call) -> None:
+    errors: dict[str, Any] = dict(timetable_errors(call))
     if call.min_load > call.max_load:
         errors["min_load"] = _("The minimum load must not exceed the maximum load.")
     if errors:
@@ -315,6 +372,50 @@ def move_call(user: Any, call: Call, transition: str, reason: str = "") -> Call:
     return call
 
 
+# -- industries ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_industry_scope(user: Any, data: dict[str, Any], scope: IndustryScope | None = None) -> IndustryScope:
+    """The office maps an industry (as written in authorities' industry scopes) to its key fields;
+    ``fields`` are key-field objects or codes."""
+    _require(user, Role.OFFICE, _("Only the committee office maps industries to key fields."))
+    scope = scope or IndustryScope()
+    for f in ("industry", "name_zh", "name_en"):
+        if f in data:
+            setattr(scope, f, (data[f] or "").strip())
+    if not scope.industry:
+        raise ValidationError({"industry": _("Name the industry as the authorities' roles write it.")})
+    clash = IndustryScope.objects.filter(industry__iexact=scope.industry).exclude(pk=scope.pk).first()
+    if clash is not None:
+        raise ValidationError(
+            {"industry": _("The industry “%(industry)s” is already mapped.") % {"industry": clash.industry}}
+        )
+    scope.full_clean(exclude=["fields"])
+    with acting_as(user):
+        scope.save()
+        if "fields" in data:
+            scope.fields.set(_key_fields(data["fields"]))
+    return scope
+
+
+def unmapped_industries() -> list[str]:
+    """Industry scopes of active competent authorities that no ``IndustryScope`` maps: such an authority
+    sees no application until the office maps its industry."""
+    from qslab.accounts.models import RoleMembership
+
+    named = set(
+        RoleMembership.objects.filter(role=Role.AUTHORITY, active=True)
+        .exclude(industry="")
+        .values_list("industry", flat=True)
+    )
+    mapped = {
+        i.lower()
+        for i in IndustryScope.objects.filter(fields__isnull=False).values_list("industry", flat=True)
+    }
+    return sorted(i for i in named if i.strip().lower() not in mapped)
+
+
 # -- applications ----------------------------------------------------------------------------------
 
 
@@ -404,6 +505,13 @@ def _require_editable(user: Any, app: Application) -> None:
 def edit_application(user: Any, app: Application, data: dict[str, Any]) -> Application:
     _require_editable(user, app)
     _check_application(data)
+    if "budget" in data and app.budget_lines.exists() and data["budget"] != app.budget:
+        raise ValidationError(
+            {
+                "budget": _("The budget is the total of its lines (%(total)s); change the lines instead.")
+                % {"total": app.budget}
+            }
+        )
     fields = [f for f in APPLICATION_FIELDS if f in data]
     for f in fields:
         setattr(app, f, data[f])
@@ -429,30 +537,44 @@ def add_co_applicant(user: Any, app: Application, organisation: Organisation, ro
         return CoApplicant.objects.create(application=app, organisation=organisation, role=role)
 
 
-@transaction.atomic
-def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) -> ApplicationFile:
-    """Attach a PDF (checked by extension, content and size) to a draft application."""
-    _require_editable(user, app)
-    if kind not in ApplicationFile.Kind.values:
-        raise ValidationError({"kind": _("Unknown attachment type “%(kind)s”.") % {"kind": kind}})
+def attachment_validator() -> Any:
+    """The one check of an application's attachment (PDF by content, at most 20 MB), for the form, the
+    API and the services alike."""
+    from qslab.core.uploads import UploadValidator
+
+    return UploadValidator(("pdf",), max_bytes=MAX_ATTACHMENT_BYTES)
+
+
+def _checked_attachment(upload: UploadedFile) -> str:
+    """The SHA-256 of a valid PDF attachment; a ValidationError on ``file`` naming the file otherwise."""
     name = upload.name or "attachment.pdf"
-    head = upload.read(5)
-    upload.seek(0)
-    if not name.lower().endswith(".pdf") or head != b"%PDF-":
+    try:
+        attachment_validator()(upload)
+    except ValidationError as exc:
+        if getattr(exc, "code", None) == "wrong_type":
+            message = _("“%(name)s” is not a PDF file; attach PDF files only.") % {"name": name}
+        else:
+            message = " ".join(f"“{name}”: {m}" for m in exc.messages)
+        raise ValidationError({"file": message}) from exc
+    if not name.lower().endswith(".pdf"):
         raise ValidationError(
             {"file": _("“%(name)s” is not a PDF file; attach PDF files only.") % {"name": name}}
-        )
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(
-            {
-                "file": _("“%(name)s” is %(size).1f MB; the limit is %(max)d MB.")
-                % {"name": name, "size": upload.size / 2**20, "max": MAX_ATTACHMENT_BYTES // 2**20}
-            }
         )
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) -> ApplicationFile:
+    """Attach a PDF (checked by content and size through ``UploadValidator``) to a draft application."""
+    _require_editable(user, app)
+    if kind not in ApplicationFile.Kind.values:
+        raise ValidationError({"kind": _("Unknown attachment type “%(kind)s”.") % {"kind": kind}})
+    sha256 = _checked_attachment(upload)
+    name = upload.name or "attachment.pdf"
     with acting_as(user):
         return ApplicationFile.objects.create(
             application=app,
@@ -460,9 +582,164 @@ def attach_file(user: Any, app: Application, upload: UploadedFile, kind: str) ->
             file=upload,
             name=name[:200],
             size=upload.size,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             uploaded_by=user,
         )
+
+
+# -- the construction plan's budget: lines per year, category and source ---------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetRow:
+    year: int
+    category: str
+    source: str
+    amount: Decimal
+    note: str = ""
+
+
+def budget_years(call: Call) -> tuple[int, int]:
+    """Calendar years a budget line of this call may fall in: from the year the construction can start
+    (the public notice's, else the hard deadline's) through that year plus ``construction_years`` — a
+    period of n years that starts during a year touches n + 1 calendar years."""
+    start = call.notice_starts_on or _local_date(call.hard_deadline) or timezone.localdate()
+    return start.year, start.year + call.construction_years
+
+
+def _choice(value: str, choices: Any) -> str | None:
+    """A choice given by its code or its label (either language)."""
+    wanted = (value or "").strip().lower()
+    for code, label in choices.choices:
+        if wanted in (code, str(label).lower()):
+            return code
+    return None
+
+
+def parse_budget_lines(text: str) -> tuple[list[BudgetRow], list[str]]:
+    """Lines ``year | line | source | amount [| note]`` (line and source by code or label); all errors at
+    once."""
+    rows, errors = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace("｜", "|").split("|")]
+        if len(parts) < 4:
+            errors.append(_("Line %(n)d: expected year | budget line | source | amount.") % {"n": n})
+            continue
+        try:
+            year = int(parts[0])
+            amount = Decimal(parts[3].replace(",", ""))
+        except (ValueError, ArithmeticError):
+            errors.append(_("Line %(n)d: the year and the amount must be numbers.") % {"n": n})
+            continue
+        rows.append(BudgetRow(year, parts[1], parts[2], amount, parts[4] if len(parts) > 4 else ""))
+    return rows, errors
+
+
+def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
+    """What is wrong with ``rows`` for an application in ``call``: unknown line or source, a negative or
+    malformed amount, a year outside the construction period, a line given twice."""
+    first, last = budget_years(call)
+    errors: list[str] = []
+    seen: set[tuple[int, str, str]] = set()
+    for n, r in enumerate(rows, start=1):
+        category = _choice(r.category, BudgetLine.Category)
+        source = _choice(r.source, BudgetLine.Source)
+        if category is None:
+            errors.append(
+                _("Line %(n)d: unknown budget line “%(value)s” (one of %(codes)s).")
+                % {"n": n, "value": r.category, "codes": ", ".join(BudgetLine.Category.values)}
+            )
+        if source is None:
+            errors.append(
+                _("Line %(n)d: unknown source of funds “%(value)s” (one of %(codes)s).")
+                % {"n": n, "value": r.source, "codes": ", ".join(BudgetLine.Source.values)}
+            )
+        if not r.amount.is_finite() or r.amount < 0:
+            errors.append(_("Line %(n)d: the amount must not be negative.") % {"n": n})
+        elif r.amount != r.amount.quantize(Decimal("0.01")) or abs(r.amount) >= Decimal("1e10"):
+            errors.append(
+                _("Line %(n)d: the amount has at most 10 digits before and 2 after the decimal point.")
+                % {"n": n}
+            )
+        if not first <= r.year <= last:
+            errors.append(
+                _("Line %(n)d: %(year)d is outside the construction period (%(first)d–%(last)d).")
+                % {"n": n, "year": r.year, "first": first, "last": last}
+            )
+        key = (r.year, category or r.category, source or r.source)
+        if key in seen:
+            errors.append(
+                _("Line %(n)d: %(year)d, this budget line and source are already given; add up the amounts.")
+                % {"n": n, "year": r.year}
+            )
+        seen.add(key)
+    return errors
+
+
+@transaction.atomic
+def set_budget_lines(user: Any, app: Application, rows: Sequence[BudgetRow]) -> list[BudgetLine]:
+    """Replace the application's budget by ``rows`` (all or nothing); the application's ``budget`` becomes
+    their total (none when there is no line)."""
+    _require_editable(user, app)
+    errors = budget_row_errors(app.call, rows)
+    if errors:
+        raise ValidationError({"budget_lines": errors})
+    with acting_as(user, "budget"):
+        app.budget_lines.all().delete()
+        lines = [
+            BudgetLine.objects.create(
+                application=app,
+                year=r.year,
+                category=_choice(r.category, BudgetLine.Category),
+                source=_choice(r.source, BudgetLine.Source),
+                amount=r.amount,
+                note=r.note[:200],
+            )
+            for r in sorted(rows, key=lambda r: r.year)
+        ]
+        app.budget = sum((line.amount for line in lines), Decimal(0)) if lines else None
+        app.save(update_fields=["budget", "last_updated"])
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetTotals:
+    """The budget's totals: per year, per source, per line, and overall (10k CNY)."""
+
+    by_year: list[tuple[int, Decimal]]
+    by_source: list[tuple[str, str, Decimal]]
+    by_category: list[tuple[str, str, Decimal]]
+    total: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def budget_totals(app: Application) -> BudgetTotals:
+    lines = list(app.budget_lines.all())
+    by_year: dict[int, Decimal] = {}
+    by_source: dict[str, Decimal] = {}
+    by_category: dict[str, Decimal] = {}
+    for line in lines:
+        by_year[line.year] = by_year.get(line.year, Decimal(0)) + line.amount
+        by_source[line.source] = by_source.get(line.source, Decimal(0)) + line.amount
+        by_category[line.category] = by_category.get(line.category, Decimal(0)) + line.amount
+    return BudgetTotals(
+        by_year=sorted(by_year.items()),
+        by_source=[
+            (code, str(label), by_source[code])
+            for code, label in BudgetLine.Source.choices
+            if code in by_source
+        ],
+        by_category=[
+            (code, str(label), by_category[code])
+            for code, label in BudgetLine.Category.choices
+            if code in by_category
+        ],
+        total=sum(by_year.values(), Decimal(0)),
+    )
 
 
 def recommendations_used(user: Any, call: Call) -> int:
@@ -1008,6 +1285,16 @@ def _close_review_deadline(assignment: Assignment) -> None:
     ).update(done_at=timezone.now())
 
 
+def review_due_date(call: Call, stage: str = Stage.DESIGNATION, today: dt.date | None = None) -> dt.date:
+    """The review deadline of experts released today: the call's ``review_due_on`` for the designation
+    review, unless it is unset or already past; else ``REVIEW_WORKING_DAYS`` working days from today
+    (always so for the acceptance review, which comes years after the call's timetable)."""
+    today = today or timezone.localdate()
+    if stage == Stage.DESIGNATION and call.review_due_on is not None and call.review_due_on >= today:
+        return call.review_due_on
+    return add_days(today, REVIEW_WORKING_DAYS)
+
+
 @transaction.atomic
 def release_assignments(user: Any, call: Call, stage: str = Stage.DESIGNATION) -> int:
     """Release the proposed panels to the experts, each with a review deadline that the daily job
@@ -1016,7 +1303,7 @@ def release_assignments(user: Any, call: Call, stage: str = Stage.DESIGNATION) -
 
     _require(user, Role.OFFICE, _("Only the committee office releases assignments."))
     _check_stage(stage)
-    due = add_days(timezone.localdate(), REVIEW_WORKING_DAYS)
+    due = review_due_date(call, stage)
     apps = stage_applications(call, stage, waiting=True).filter(
         assignments__stage=stage, assignments__released=False
     )
@@ -1428,6 +1715,34 @@ def ranking(call: Call) -> list[RankRow]:
 
     rows.sort(key=lambda r: (neg(r.score), neg(r.mean), neg(r.lowest), r.application.submitted_at or far))
     return [dataclasses.replace(r, rank=i) for i, r in enumerate(rows, start=1)]
+
+
+#: application states in which the designation review is closed (``close_review`` was taken)
+REVIEW_CLOSED_STATES = frozenset(
+    {"reviewed", "deferred", "not_approved", "approved", "public_notice", "designated"}
+)
+
+
+def review_closed(app: Application, stage: str = Stage.DESIGNATION) -> bool:
+    """Is the review of ``stage`` closed, so that the applicant may read its evaluation? The designation
+    review closes with ``close_review`` (every review and the consensus in); the acceptance review once
+    the acceptance panel's moderator has submitted the consensus (or the construction has ended)."""
+    if stage == Stage.ACCEPTANCE:
+        construction = getattr(app, "construction", None)
+        if construction is not None and construction.status in ("named", "terminated"):
+            return True
+        return app.consensus_reports.filter(stage=stage, submitted_at__isnull=False).exists()
+    return app.status in REVIEW_CLOSED_STATES
+
+
+def evaluation_for(user: Any, app: Application, stage: str = Stage.DESIGNATION) -> dict[str, Any]:
+    """The evaluation summary as ``user`` may read it: the office and the committee always; the applicant
+    (and, for the acceptance, the laboratory's managers) only once the review is closed — before that, no
+    individual review or score, and ``closed`` is false."""
+    closed = review_closed(app, stage)
+    if closed or has_role(user, Role.OFFICE) or has_role(user, Role.COMMITTEE):
+        return {**evaluation_summary(app, stage), "closed": closed}
+    return {"reviews": [], "consensus": None, "closed": False}
 
 
 def evaluation_summary(app: Application, stage: str = Stage.DESIGNATION) -> dict[str, Any]:

@@ -19,11 +19,13 @@ from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
+from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
 from qslab.designation import services
 from qslab.designation.forms import (
     AcceptanceRequestForm,
     ApplicationForm,
+    BudgetForm,
     CallForm,
     CoApplicantForm,
     CommentForm,
@@ -35,6 +37,7 @@ from qslab.designation.forms import (
     ExpertProfileForm,
     ExpertRegistrationForm,
     FileForm,
+    IndustryScopeForm,
     MembershipForm,
     MinutesForm,
     ObjectionForm,
@@ -261,12 +264,41 @@ def application(request: HttpRequest, application_id: int) -> HttpResponse:
         "assignments": app.assignments.select_related("expert") if staff else [],
         "votes": app.votes.select_related("member") if staff else [],
         "decisions": app.decisions.all() if staff else [],
-        "summary": services.evaluation_summary(app) if (staff or own) else None,
+        "summary": services.evaluation_for(user, app) if (staff or own) else None,
+        "budget_lines": app.budget_lines.all(),
+        "budget_totals": services.budget_totals(app),
         "construction": getattr(app, "construction", None),
         "history": history_of(app) if staff else [],
         "notice": getattr(app, "public_notice", None),
     }
     return render(request, "designation/application.html", context)
+
+
+@login_required
+def application_budget(request: HttpRequest, application_id: int) -> HttpResponse:
+    """The construction plan's budget as lines per year, budget line and source; all or nothing."""
+    app = get_editable_or_403(Application, request.user, pk=application_id)
+    initial = "\n".join(
+        f"{b.year} | {b.category} | {b.source} | {b.amount}" + (f" | {b.note}" if b.note else "")
+        for b in app.budget_lines.all()
+    )
+    form = BudgetForm(request.POST or None, initial={"lines": initial})
+    if request.method == "POST" and form.is_valid():
+        rows, errors = services.parse_budget_lines(form.cleaned_data["lines"])
+        for e in errors:
+            form.add_error("lines", e)
+        if not errors:
+            try:
+                services.set_budget_lines(request.user, app, rows)
+            except ValidationError as exc:
+                for messages_ in exc.message_dict.values():
+                    form.add_error("lines", messages_)
+            else:
+                messages.success(request, _("Budget saved."))
+                return redirect(app)
+    first, last = services.budget_years(app.call)
+    title = _("Budget of the construction plan (%(first)d–%(last)d)") % {"first": first, "last": last}
+    return render(request, "designation/form.html", {"form": form, "title": title, "back": app})
 
 
 @login_required
@@ -315,6 +347,8 @@ def attach(request: HttpRequest, application_id: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, _("File attached."))
+    elif form.errors.get("file") and request.FILES.get("file"):
+        messages.error(request, " ".join(form.errors["file"]))
     else:
         messages.error(request, _("Choose a PDF file and its type."))
     return redirect(app)
@@ -323,9 +357,7 @@ def attach(request: HttpRequest, application_id: int) -> HttpResponse:
 @login_required
 def attachment(request: HttpRequest, file_id: int) -> FileResponse:
     item = get_visible_or_404(ApplicationFile, request.user, pk=file_id)
-    return FileResponse(
-        item.file.open("rb"), as_attachment=True, filename=item.name, content_type="application/pdf"
-    )
+    return download_response(item.file, item.name, content_type="application/pdf")
 
 
 @login_required
@@ -454,6 +486,7 @@ def assignment(request: HttpRequest, call_id: int) -> HttpResponse:
         "table": table,
         "stage": stage,
         "stages": Stage.choices,
+        "review_due": services.review_due_date(item, stage),
         "assignments": Assignment.objects.filter(application__call=item, stage=stage).select_related(
             "application", "expert", "review"
         ),
@@ -474,6 +507,52 @@ def ranking(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 # ---- experts and reviews ---------------------------------------------------------------------------
+
+
+@login_required
+def industries(request: HttpRequest) -> HttpResponse:
+    """The office's map of industries to key fields, which decides what industry authorities see."""
+    from qslab.designation.models import IndustryScope
+
+    user = request.user
+    if not any(has_role(user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY)):
+        raise PermissionDenied(_("The industries are kept by the office for the competent authorities."))
+    office = has_role(user, Role.OFFICE)
+    return render(
+        request,
+        "designation/industries.html",
+        {
+            "scopes": IndustryScope.objects.visible_to(user).prefetch_related("fields"),
+            "office": office,
+            "unmapped": services.unmapped_industries() if office else [],
+        },
+    )
+
+
+@login_required
+def industry_create(request: HttpRequest) -> HttpResponse:
+    _require(request.user, Role.OFFICE, _("Only the committee office maps industries to key fields."))
+    return _industry_form(request, None)
+
+
+@login_required
+def industry_edit(request: HttpRequest, scope_id: int) -> HttpResponse:
+    from qslab.designation.models import IndustryScope
+
+    return _industry_form(request, get_editable_or_403(IndustryScope, request.user, pk=scope_id))
+
+
+def _industry_form(request: HttpRequest, item: Any) -> HttpResponse:
+    form = IndustryScopeForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_industry_scope(request.user, form.cleaned_data, item)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("designation:industries")
+    return render(request, "designation/form.html", {"form": form, "title": _("Industry and its key fields")})
 
 
 @login_required
@@ -880,7 +959,7 @@ def construction(request: HttpRequest, construction_id: int) -> HttpResponse:
             "office": has_role(user, Role.OFFICE),
             "staff": staff,
             "panel": panel if staff else [],
-            "summary": services.evaluation_summary(app, Stage.ACCEPTANCE) if (staff or manager) else None,
+            "summary": services.evaluation_for(user, app, Stage.ACCEPTANCE) if (staff or manager) else None,
             "visits": app.site_visits.filter(stage=Stage.ACCEPTANCE) if staff else [],
             "history": history_of(c) if staff else [],
             "acceptance_document": acceptance_document,

@@ -105,4 +105,7 @@ def world(world: Any) -> Any:
     Vote.objects.create(
         application=w.voted, member=w.users["committee"], choice="approve", meeting=w.vote_meeting
     )
+    from qslab.designation.models import IndustryScope
+
+    w.industry = IndustryScope.objects.create(industry="Equipment", name_zh="装备工业", name_en="Equipment")
     return w

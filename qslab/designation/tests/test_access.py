@@ -2,6 +2,8 @@
 applies for ``w.org`` (its application is ``w.app``); the ``authority`` covers Jiangsu (320000); the
 ``expert`` is assigned to ``w.in_review``; the ``client`` filed ``w.objection``."""
 
+import datetime as dt
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -475,6 +477,60 @@ CASES = [
         api=True,
         kwargs=lambda w: {"call_id": w.draft_call.pk},
         data=lambda w: [{"code": "team", "name_zh": "团队", "name_en": "Team", "weight": 1}],
+    ),
+    Case(
+        "qslab_designation_api_set_call_timetable",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=CALL,
+        data=lambda w: {
+            "opens_on": w.call.opens_on.isoformat(),
+            "soft_deadline": w.call.soft_deadline.isoformat(),
+            "hard_deadline": w.call.hard_deadline.isoformat(),
+            "review_due_on": (w.call.hard_deadline.date() + dt.timedelta(days=30)).isoformat(),
+        },
+    ),
+    Case("designation:application_budget", {"office", "lab_manager"}, kwargs=APP),
+    Case(
+        "qslab_designation_api_application_budget",
+        {"office", "committee", "lab_manager"},
+        api=True,
+        kwargs=APP,
+    ),
+    Case(
+        "qslab_designation_api_set_application_budget",
+        {"office", "lab_manager"},
+        method="put",
+        api=True,
+        kwargs=APP,
+        data=lambda w: [
+            {
+                "year": w.call.hard_deadline.year,
+                "category": "equipment",
+                "source": "central",
+                "amount": "100.50",
+            }
+        ],
+    ),
+    Case("designation:industries", {"office", "committee", "authority"}),
+    Case("designation:industry_create", OFFICE),
+    Case("designation:industry_edit", OFFICE, kwargs=lambda w: {"scope_id": w.industry.pk}),
+    Case("qslab_designation_api_list_industries", {"office", "committee", "authority"}, api=True),
+    Case(
+        "qslab_designation_api_create_industry",
+        OFFICE,
+        method="post",
+        api=True,
+        data={"industry": "Textiles", "fields": ["consumer-goods"]},
+    ),
+    Case(
+        "qslab_designation_api_update_industry",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=lambda w: {"scope_id": w.industry.pk},
+        data={"industry": "Equipment", "fields": ["manufacturing"]},
     ),
     Case(
         "qslab_designation_api_move_call",

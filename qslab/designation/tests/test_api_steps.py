@@ -88,9 +88,19 @@ def test_the_applicant_reads_the_evaluation_without_any_reviewer_s_name(users):
     app, a = _reviewed(users, "api-eval")
     manager = users["lab_manager"]
     Application.objects.filter(pk=app.pk).update(created_by=manager)
+    services.submit_consensus(
+        a.expert,
+        app,
+        "designation",
+        scores={"direction": 4, "team": 3},
+        summary="良",
+        recommendation="positive",
+    )
+    services.move_application(users["office"], app, "close_review")
     response = _api(manager)("get", f"/applications/{app.pk}/evaluation")
     assert response.status_code == 200, response.content
     body = response.json()
+    assert body["closed"] is True
     assert body["reviews"] == [
         {
             "reviewer": "Reviewer 1",
@@ -102,6 +112,35 @@ def test_the_applicant_reads_the_evaluation_without_any_reviewer_s_name(users):
     text = response.content.decode()
     assert a.expert.username not in text and str(a.expert.pk) not in body["reviews"][0]["reviewer"]
     assert _api(manager)("get", f"/applications/{app.pk}/evaluation?stage=other").status_code == 404
+
+
+def test_the_applicant_sees_no_review_or_score_before_the_review_is_closed(users, clients):
+    app, a = _reviewed(users, "api-eval-early")
+    manager = users["lab_manager"]
+    Application.objects.filter(pk=app.pk).update(created_by=manager)
+    early = _api(manager)("get", f"/applications/{app.pk}/evaluation").json()
+    assert (early["closed"], early["reviews"], early["consensus"]) == (False, [], None)
+    page = clients["lab_manager"].get(app.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "方向清晰" not in page and "once the review is closed" in page
+    office = _api(users["office"])("get", f"/applications/{app.pk}/evaluation").json()
+    assert office["closed"] is False and office["reviews"][0]["comments"] == "方向清晰", (
+        "the office follows the review while it runs"
+    )
+    services.submit_consensus(
+        a.expert,
+        app,
+        "designation",
+        scores={"direction": 4, "team": 3},
+        summary="良",
+        recommendation="positive",
+    )
+    still = _api(manager)("get", f"/applications/{app.pk}/evaluation").json()
+    assert still["consensus"] is None, "the consensus alone does not close the review"
+    services.move_application(users["office"], app, "close_review")
+    late = _api(manager)("get", f"/applications/{app.pk}/evaluation").json()
+    assert late["closed"] is True and late["consensus"]["summary"] == "良"
+    page = clients["lab_manager"].get(app.get_absolute_url()).content.decode()
+    assert "方向清晰" in page
 
 
 def test_the_office_answers_each_objection_and_an_upheld_one_blocks_the_designation(users):
@@ -307,8 +346,19 @@ def test_a_manager_of_the_lab_reads_the_acceptance_evaluation_but_not_the_design
     grant_role(users["office"], second, Role.LAB_MANAGER, scope=construction.laboratory)
     forget_cached_roles(second)
     api = _api(second)
+    pending = api("get", f"/applications/{app.pk}/evaluation?stage=acceptance").json()
+    assert (pending["closed"], pending["reviews"]) == (False, []), "no score before the consensus"
+    services.submit_consensus(
+        expert.user,
+        app,
+        "acceptance",
+        scores={"milestones": 4, "capacity": 3},
+        summary="基本完成",
+        recommendation="positive",
+    )
     response = api("get", f"/applications/{app.pk}/evaluation?stage=acceptance")
     assert response.status_code == 200, response.content
+    assert response.json()["closed"] is True
     assert [(r["reviewer"], r["comments"]) for r in response.json()["reviews"]] == [
         ("Reviewer 1", "建设任务基本完成")
     ]

@@ -130,6 +130,22 @@ def test_attachments_must_be_pdf_files(users, applicant):
     assert good.size == 12 and len(good.sha256) == 64
 
 
+def test_a_renamed_non_pdf_attachment_is_refused_by_its_content(users, applicant):
+    app = make_application(make_call("pdf-renamed"), applicant.organisation, owner=applicant)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    renamed = SimpleUploadedFile("budget.pdf", png, content_type="application/pdf")
+    with pytest.raises(ValidationError, match=r"“budget\.pdf” is not a PDF file"):
+        services.attach_file(applicant, app, renamed, "budget")
+    empty = SimpleUploadedFile("empty.pdf", b"", content_type="application/pdf")
+    with pytest.raises(ValidationError, match="empty"):
+        services.attach_file(applicant, app, empty, "budget")
+    big = SimpleUploadedFile("big.pdf", b"%PDF-1.4\n", content_type="application/pdf")
+    big.size = services.MAX_ATTACHMENT_BYTES + 1
+    with pytest.raises(ValidationError, match="too large"):
+        services.attach_file(applicant, app, big, "budget")
+    assert not app.files.exists()
+
+
 def test_conflicts_are_detected_and_missing_profile_data_is_unknown(users):
     call = make_call("coi", conflict_same_region=True, conflict_years=3)
     institution = make_organisation(region_code="320000")

@@ -66,7 +66,14 @@ class Command(BaseCommand):
         from qslab.accounts.models import Organisation, RoleMembership, User
         from qslab.core.context import acting_as
         from qslab.core.management.commands.load_demo import fake_uscc
-        from qslab.designation.models import Application, Call, CommitteeMembership, Criterion, ExpertProfile
+        from qslab.designation.models import (
+            Application,
+            Call,
+            CommitteeMembership,
+            Criterion,
+            ExpertProfile,
+            IndustryScope,
+        )
         from qslab.labs.models import KeyField
 
         if Call.objects.filter(code="demo-2026").exists():
@@ -87,6 +94,9 @@ class Command(BaseCommand):
                 soft_deadline=now + dt.timedelta(days=45),
                 hard_deadline=now + dt.timedelta(days=60),
                 recommendation_deadline=(now + dt.timedelta(days=75)).date(),
+                review_due_on=(now + dt.timedelta(days=105)).date(),
+                committee_meeting_on=(now + dt.timedelta(days=120)).date(),
+                notice_starts_on=(now + dt.timedelta(days=130)).date(),
                 reviewers_per_application=3,
                 max_load=3,
                 quorum=3,
@@ -107,6 +117,10 @@ class Command(BaseCommand):
                     anchors={"1": "未完成 not met", "3": "基本完成 mostly met", "5": "全面完成 fully met"},
                     order=i,
                 )
+            equipment = IndustryScope.objects.create(
+                industry="Equipment industry", name_zh="装备工业", name_en="Equipment industry"
+            )
+            equipment.fields.set(KeyField.objects.filter(code="manufacturing"))
             member = User.objects.filter(username="committee").first()
             if member is not None:
                 today = timezone.localdate()
