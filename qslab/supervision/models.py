@@ -555,15 +555,6 @@ class EvaluationCampaign(ChangeLoggedModel):
     def get_absolute_url(self) -> str:
         return reverse("supervision:campaign", args=[self.pk])
 
-    def timetable(self) -> list[tuple[str, Any]]:
-        """The phases with their dates (label, date or (from, to)), in order; unset dates are ``None``."""
-        return [
-            (str(_("self-evaluation reports due")), self.self_report_due),
-            (str(_("on-site visits")), (self.visits_from, self.visits_to)),
-            (str(_("scoring due")), self.scoring_due),
-            (str(_("committee confirmation due")), self.confirmation_due),
-        ]
-
     @property
     def period(self) -> tuple[int, int]:
         """The calendar years (first, last) the computed figures cover."""
