@@ -2054,7 +2054,7 @@ def record_visit(
     published."""
     if not (has_role(user, Role.OFFICE) or (user.is_authenticated and entry.lead_expert_id == user.pk)):
         raise PermissionDenied(_("Only the office or the lead expert records the on-site visit."))
-    campaign = entry.campaign
+    campaign = EvaluationCampaign.objects.get(pk=entry.campaign_id)  # the current state and dates
     if campaign.status not in ("preparing", "scoring"):
         raise ValidationError(_("The on-site visit record is closed: the grades are confirmed."))
     check_evidence(files)

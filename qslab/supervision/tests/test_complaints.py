@@ -71,7 +71,7 @@ def test_a_substantiated_complaint_makes_the_lab_high_risk_and_so_drawn_at_the_h
     complaint = services.file_complaint(env.users["client"], env.lab, **FORM)
     services.move_complaint(env.office, complaint, "accept")
     assert services.risk_class(env.lab) == "normal"  # accepted for handling is not yet a finding
-    _substantiate(env, Complaint.objects.get(pk=complaint.pk))
+    services.move_complaint(env.office, complaint, "substantiate", "现场核查属实")
     assert services.risk_class(env.lab) == "high" and services.risk_class(env.quiet) == "normal"
 
     after = services.draw_spot_check(env.office, _plan(env))
