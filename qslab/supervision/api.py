@@ -994,13 +994,13 @@ class InspectionIn(Schema):
     cause: str = ""
 
 
-def _users(ids: list[int]) -> list:
+def _users(ids: list[int], field: str = "inspector_ids") -> list:
     from qslab.accounts.models import User
 
     found = list(User.objects.filter(pk__in=ids))
     missing = sorted(set(ids) - {u.pk for u in found})
     if missing:
-        raise ValidationError({"inspector_ids": _("Unknown users: %(ids)s.") % {"ids": missing}})
+        raise ValidationError({field: _("Unknown users: %(ids)s.") % {"ids": missing}})
     return found
 
 
@@ -1476,3 +1476,100 @@ def move_complaint(
 ):
     c = get_visible_or_404(Complaint, request.user, pk=complaint_id)
     return _complaint(services.move_complaint(request.user, c, transition, payload.reason), request.user)
+
+
+# ==================================================================================================
+# Evaluation campaigns: create, add laboratories, take the workflow steps
+# ==================================================================================================
+
+
+class CampaignIn(Schema):
+    code: str
+    name_zh: str
+    name_en: str
+    year: Year
+    indicators: list[dict]
+    grades: list[dict] | None = None
+    period_from: int | None = None
+    self_report_due: IsoDate | None = None
+    visits_from: IsoDate | None = None
+    visits_to: IsoDate | None = None
+    scoring_due: IsoDate | None = None
+    confirmation_due: IsoDate | None = None
+
+
+class SupervisionCampaignOut(Schema):
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    year: int
+    version: int
+    status: str
+    grades: list[dict]
+    timetable: TimetableOut
+    laboratory_ids: list[int]
+
+
+def _campaign(c: EvaluationCampaign) -> SupervisionCampaignOut:
+    return SupervisionCampaignOut(
+        id=c.pk,
+        code=c.code,
+        name_zh=c.name_zh,
+        name_en=c.name_en,
+        year=c.year,
+        version=c.version,
+        status=c.status,
+        grades=c.grades,
+        timetable=_timetable(c),
+        laboratory_ids=sorted(c.entries.values_list("laboratory_id", flat=True)),
+    )
+
+
+@router.post(
+    "/campaigns",
+    response={201: SupervisionCampaignOut, **CREATE_ERRORS},
+    summary="Create an evaluation campaign: indicator tree (nested: code, name_zh, name_en, kind, weight, "
+    "target, source, rule, children), grades, period and timetable (office)",
+)
+def create_campaign(request: HttpRequest, payload: CampaignIn):
+    if EvaluationCampaign.objects.filter(code=payload.code).exists():
+        raise ValidationError({"code": _("The code “%(c)s” is already used.") % {"c": payload.code}})
+    c = services.create_campaign(request.user, **payload.dict())
+    return Status(201, _campaign(c))
+
+
+class CampaignEntryIn(Schema):
+    laboratory_id: int
+    expert_ids: list[int]
+    lead_expert_id: int | None = None
+
+
+@router.post(
+    "/campaigns/{campaign_id}/entries",
+    response={200: SupervisionCampaignOut, **CREATE_ERRORS},
+    summary="Add a laboratory to a campaign with its experts and lead expert (office, before confirmation)",
+)
+def add_campaign_entry(request: HttpRequest, campaign_id: int, payload: CampaignEntryIn):
+    from qslab.labs.models import Laboratory
+
+    campaign = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
+    experts = _users(payload.expert_ids, "expert_ids")
+    lead = next((u for u in experts if u.pk == payload.lead_expert_id), None)
+    if payload.lead_expert_id is not None and lead is None:
+        raise ValidationError(
+            {"lead_expert_id": _("The lead expert must be one of the laboratory's experts.")}
+        )
+    services.add_to_campaign(request.user, campaign, lab, experts, lead)
+    return _campaign(campaign)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/transitions/{transition}",
+    response={200: SupervisionCampaignOut, **CREATE_ERRORS},
+    summary="Take a campaign step: open_scoring, publish (office), confirm (office or committee)",
+)
+def move_campaign(request: HttpRequest, campaign_id: int, transition: str, payload: SupervisionTransitionIn):
+    campaign = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    return _campaign(services.move_campaign(request.user, campaign, transition, payload.reason))

@@ -222,6 +222,14 @@ def _files_complaints_and_visits(w: Any, office: Any, today: dt.date) -> None:
         object_id=str(w.published_visit.pk), content_type__model="evaluationvisit"
     )
     EvaluationCampaign.objects.filter(pk=w.published_campaign.pk).update(status="published")
+    w.preparing_campaign = services.create_campaign(
+        office,
+        code="c-prep",
+        name_zh="新评估",
+        name_en="New evaluation",
+        year=today.year,
+        indicators=INDICATORS,
+    )
 
     w.complaint = services.file_complaint(
         w.users["client"],

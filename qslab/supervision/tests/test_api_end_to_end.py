@@ -207,3 +207,57 @@ def test_templates_and_major_changes_through_the_api(world):
         manager(f"/laboratories/{world.lab.pk}/changes", {"kind": "director", "reason": "x"}).status_code
         == 422
     )
+
+
+def test_a_phased_evaluation_with_timetable_visit_scores_and_confirmation_through_the_api_only(world):
+    office, _ = _api(world, "office")
+    expert, _ = _api(world, "expert")
+    committee, _ = _api(world, "committee")
+    _manager_post, manager_get = _api(world, "lab_manager")
+    today = timezone.localdate()
+    r = office(
+        "/campaigns",
+        {
+            "code": "api-eval",
+            "name_zh": "阶段评估",
+            "name_en": "Phased evaluation",
+            "year": today.year,
+            "indicators": [{"code": "q", "name_zh": "质量", "name_en": "Quality", "kind": "qualitative"}],
+            "visits_from": (today - dt.timedelta(days=5)).isoformat(),
+            "visits_to": (today + dt.timedelta(days=5)).isoformat(),
+            "scoring_due": (today + dt.timedelta(days=10)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.content
+    campaign_id = r.json()["id"]
+    assert r.json()["timetable"]["visits_to"] == (today + dt.timedelta(days=5)).isoformat()
+    assert office("/campaigns", {**r.json(), "indicators": [], "code": "x"}).status_code == 422
+    expert_id = world.users["expert"].pk
+    r = office(
+        f"/campaigns/{campaign_id}/entries",
+        {"laboratory_id": world.lab.pk, "expert_ids": [expert_id], "lead_expert_id": expert_id},
+    )
+    assert r.status_code == 200 and r.json()["laboratory_ids"] == [world.lab.pk], r.content
+    entry = world.lab.evaluations.get(campaign_id=campaign_id)
+    assert office(f"/campaigns/{campaign_id}/transitions/open_scoring").status_code == 200
+
+    r = expert(
+        f"/entries/{entry.pk}/visit",
+        {
+            "visited_on": today.isoformat(),
+            "place": "实验室",
+            "expert_ids": [expert_id],
+            "agenda": "设备、记录",
+            "summary": "良好",
+            "files": SimpleUploadedFile("minutes.pdf", PDF),
+        },
+        multipart=True,
+    )
+    assert r.status_code == 200, r.content
+    assert expert(f"/entries/{entry.pk}/scores", {"scores": {"q": 88}}).status_code == 200
+    assert manager_get(f"/entries/{entry.pk}/visit").status_code == 404  # not before publication
+    r = committee(f"/campaigns/{campaign_id}/transitions/confirm")
+    assert r.status_code == 200 and r.json()["status"] == "confirmed", r.content
+    assert office(f"/campaigns/{campaign_id}/transitions/publish").status_code == 200
+    visit = manager_get(f"/entries/{entry.pk}/visit")
+    assert visit.status_code == 200 and visit.json()["summary"] == "良好"
