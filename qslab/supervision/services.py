@@ -1902,6 +1902,8 @@ def overview(
     (spot checks and inspections), inspections and corrective actions open, pending major changes, last
     confirmed grade, open rectifications and the risk class the next draw would use."""
     today = timezone.localdate()
+    latest_plan = SpotCheckPlan.objects.order_by("-year", "-id").first()
+    months = latest_plan.complaint_months if latest_plan is not None else DEFAULT_COMPLAINT_MONTHS
     labs = Laboratory.objects.filter(status__in=(*OPERATING, "suspended", "revoked")).order_by("code")
     if status:
         labs = labs.filter(status=status)
@@ -1944,7 +1946,7 @@ def overview(
             ),
             grade=graded[0].grade_label if graded else "—",
             open_orders=lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).count(),
-            risk=risk_class(lab, today),
+            risk=risk_class(lab, today, months),
             open_inspections=sum(1 for i in inspections if i.status in ("planned", "reported")),
             open_actions=len(open_actions),
             overdue_actions=sum(1 for a in open_actions if a.status == "requested" and a.due_on < today),
