@@ -275,6 +275,8 @@ class Inspector(ChangeLoggedModel):
 
 
 DEFAULT_PROPORTIONS = {"high": 0.5, "normal": 0.2, "low": 0.05}
+#: months in which a substantiated complaint makes a laboratory high risk (a plan may set its own)
+DEFAULT_COMPLAINT_MONTHS = 12
 
 #: the conflict rules a plan may use, with the label the office reads (English and Chinese via i18n)
 CONFLICT_RULE_LABELS = {
@@ -337,6 +339,14 @@ class SpotCheckPlan(ChangeLoggedModel):
         _("conflict rules"),
         default=list,
         help_text=_('inspectors excluded for a lab: "same_organisation", "same_province", "same_region"'),
+    )
+    complaint_months = models.PositiveSmallIntegerField(
+        _("substantiated complaints count for (months)"),
+        default=12,
+        help_text=_(
+            "a laboratory with a substantiated complaint received in this many months before the draw is "
+            "high risk; 0: complaints are not counted"
+        ),
     )
     status = models.CharField(_("status"), max_length=12, default="draft", choices=PLAN_WORKFLOW.choices())
     workflow = PLAN_WORKFLOW
@@ -517,7 +527,11 @@ class EvaluationCampaign(ChangeLoggedModel):
         help_text=_("first year the computed figures cover (default: the campaign year)"),
     )
     version = models.PositiveIntegerField(_("indicator version"), default=1)
+    self_report_due = models.DateField(_("self-evaluation reports due"), null=True, blank=True)
+    visits_from = models.DateField(_("on-site visits from"), null=True, blank=True)
+    visits_to = models.DateField(_("on-site visits until"), null=True, blank=True)
     scoring_due = models.DateField(_("scoring due"), null=True, blank=True)
+    confirmation_due = models.DateField(_("committee confirmation due"), null=True, blank=True)
     grades = models.JSONField(
         _("grades"), default=list, help_text=_("list of {code, label_zh, label_en, min}, highest first")
     )
@@ -633,7 +647,17 @@ class EvaluationEntry(ChangeLoggedModel):
     campaign = models.ForeignKey(EvaluationCampaign, on_delete=models.CASCADE, related_name="entries")
     laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="evaluations")
     experts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="evaluation_entries", blank=True)
+    lead_expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("lead expert"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     self_report = models.TextField(_("self-evaluation report"), blank=True)
+    self_report_submitted_at = models.DateTimeField(_("self-evaluation submitted at"), null=True, blank=True)
+    self_report_late = models.BooleanField(_("self-evaluation submitted late"), default=False)
     figures = models.JSONField(_("quantitative figures"), default=dict, blank=True)
     figure_sources = models.JSONField(
         _("where the figures come from"),
@@ -1291,3 +1315,171 @@ class CorrectiveAction(ChangeLoggedModel):
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
         return _lab_q(user, "finding__inspection__laboratory") & models.Q(status="requested")
+
+
+# --------------------------------------------------------------------------------------------------
+# On-site visit of a phased evaluation (现场评估)
+# --------------------------------------------------------------------------------------------------
+
+
+class EvaluationVisit(ChangeLoggedModel):
+    """The record of the on-site visit of one evaluated laboratory: when and where, which experts were
+    present, what was examined, the summary, and files (checked uploads, served by a checked view).
+
+    Entered by the office or the entry's lead expert until the grades are confirmed. The office, the
+    committee and the entry's experts read it at once; the laboratory once the results are published."""
+
+    entry = models.OneToOneField(EvaluationEntry, on_delete=models.CASCADE, related_name="visit")
+    visited_on = models.DateField(_("visited on"))
+    place = models.CharField(_("place"), max_length=300)
+    experts_present = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("experts present"), related_name="+"
+    )
+    agenda = models.TextField(_("agenda: what was examined"))
+    summary = models.TextField(_("summary"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = _("on-site visit record")
+        verbose_name_plural = _("on-site visit records")
+
+    def __str__(self) -> str:
+        return str(_("On-site visit to %(lab)s") % {"lab": self.entry.laboratory})
+
+    @property
+    def laboratory(self) -> Laboratory:
+        return self.entry.laboratory
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:entry_visit", args=[self.entry_id])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return ALL
+        if user is None or not user.is_authenticated:
+            return models.Q(pk__in=[])
+        return models.Q(entry__experts=user) | (
+            _lab_q(user, "entry__laboratory") & models.Q(entry__campaign__status="published")
+        )
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        open_ = models.Q(entry__campaign__status__in=("preparing", "scoring"))
+        if _is_office(user):
+            return open_
+        if user is not None and user.is_authenticated:
+            return open_ & models.Q(entry__lead_expert=user)
+        return models.Q(pk__in=[])
+
+
+# --------------------------------------------------------------------------------------------------
+# Complaints about laboratories (投诉举报)
+# --------------------------------------------------------------------------------------------------
+
+
+def _complainant(obj: Any) -> list[Any]:
+    return [obj.filed_by] if obj.filed_by_id else []
+
+
+COMPLAINT_WORKFLOW = Workflow(
+    state_field="status",
+    states=(
+        State("received", "received", "已收到"),
+        State("accepted", "accepted for handling", "已受理"),
+        State("substantiated", "substantiated", "查证属实", terminal=True),
+        State("dismissed", "dismissed", "不予受理或查证不实", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "accept", ("received",), "accepted", OFFICE, "accept for handling", "受理", notify=_complainant
+        ),
+        Transition(
+            "dismiss",
+            ("received", "accepted"),
+            "dismissed",
+            OFFICE,
+            "dismiss with reason",
+            "不予受理或查证不实",
+            requires_reason=True,
+            notify=_complainant,
+        ),
+        Transition(
+            "substantiate",
+            ("accepted",),
+            "substantiated",
+            OFFICE,
+            "substantiated",
+            "查证属实",
+            requires_reason=True,
+            notify=_complainant,
+        ),
+    ),
+)
+
+
+class Complaint(ChangeLoggedModel):
+    """A complaint about a named laboratory. The complainant's identity is required (a real name and a
+    way to reach them; ``filed_by`` when filed signed in). The office accepts it for handling or
+    dismisses it with a reason, and after handling records it as substantiated or dismisses it. A
+    substantiated complaint received within a plan's ``complaint_months`` makes the laboratory high
+    risk for the spot-check draw. Only the office, the committee and the complainant see it (the
+    laboratory does not learn who complained)."""
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("online form")
+        PHONE = "phone", _("telephone")
+        LETTER = "letter", _("letter")
+        EMAIL = "email", _("e-mail")
+        VISIT = "visit", _("in person")
+        REFERRAL = "referral", _("referred by another authority")
+
+    workflow = COMPLAINT_WORKFLOW
+
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="complaints")
+    complainant_name = models.CharField(_("complainant's real name"), max_length=100)
+    complainant_contact = models.CharField(
+        _("complainant's contact"), max_length=200, help_text=_("telephone, e-mail or postal address")
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_on = models.DateField(_("received on"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.ONLINE)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"))
+    status = models.CharField(
+        _("status"), max_length=14, default="received", choices=COMPLAINT_WORKFLOW.choices()
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-received_on", "-id")
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+
+    def __str__(self) -> str:
+        return str(
+            _("Complaint about %(lab)s: %(subject)s") % {"lab": self.laboratory, "subject": self.subject}
+        )
+
+    def get_absolute_url(self) -> str:
+        return reverse("supervision:complaint", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return COMPLAINT_WORKFLOW.state(self.status).label
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        if _oversees(user):
+            return ALL
+        if user is not None and user.is_authenticated:
+            return models.Q(filed_by=user)
+        return models.Q(pk__in=[])
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return models.Q(status__in=("received", "accepted")) if _is_office(user) else models.Q(pk__in=[])

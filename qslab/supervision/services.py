@@ -7,6 +7,7 @@ Laboratory status changes (order rectification, close rectification, revoke) go 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 from collections.abc import Iterable, Sequence
@@ -32,12 +33,15 @@ from qslab.labs import services as lab_services
 from qslab.labs.models import OPERATING, Laboratory, _managers_of
 from qslab.supervision.models import (
     CONFLICT_RULE_LABELS,
+    DEFAULT_COMPLAINT_MONTHS,
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
+    Complaint,
     CorrectiveAction,
     EvaluationCampaign,
     EvaluationEntry,
+    EvaluationVisit,
     Finding,
     Indicator,
     Inspection,
@@ -280,9 +284,31 @@ def move_report(user: Any, report: AnnualReport, transition: str, reason: str = 
 ALGORITHM = "sha256-seeded Python random.Random, sample per risk class, v1"
 
 
-def risk_class(lab: Laboratory, today: Any = None) -> str:
-    """high: open rectification, last grade fail, or an overdue annual report; low: last grade excellent."""
+def months_before(day: Any, months: int) -> Any:
+    """The same day ``months`` calendar months earlier (the month's last day where it is shorter)."""
+    import calendar
+    import datetime as dt
+
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def substantiated_complaints(lab: Laboratory, today: Any, months: int) -> int:
+    """Substantiated complaints about the lab received in the ``months`` before ``today`` (0: none count)."""
+    if months <= 0:
+        return 0
+    return lab.complaints.filter(
+        status="substantiated", received_on__gt=months_before(today, months), received_on__lte=today
+    ).count()
+
+
+def risk_class(lab: Laboratory, today: Any = None, complaint_months: int = DEFAULT_COMPLAINT_MONTHS) -> str:
+    """high: open rectification, last grade fail, an overdue annual report, or a substantiated complaint
+    received in the last ``complaint_months`` months; low: last grade excellent."""
     today = today or timezone.localdate()
+    if substantiated_complaints(lab, today, complaint_months):
+        return "high"
     if (
         lab.status == "under_rectification"
         or lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).exists()
@@ -374,7 +400,7 @@ def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
             "code": lab.code,
             "org": lab.supporting_institution_id,
             "region": lab.region_code,
-            "risk": risk_class(lab, today),
+            "risk": risk_class(lab, today, plan.complaint_months),
         }
         for lab in Laboratory.objects.filter(status__in=OPERATING).order_by("code")
     ]
@@ -388,6 +414,7 @@ def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
         "proportions": plan.proportions or DEFAULT_PROPORTIONS,
         "inspectors_per_lab": plan.inspectors_per_lab,
         "conflict_rules": plan.conflict_rules,
+        "complaint_months": plan.complaint_months,
         "items": list(plan.items.order_by("code").values_list("code", flat=True)),
     }
 
@@ -409,6 +436,7 @@ def create_plan(
     publication_days: int = 20,
     conflict_rules: Sequence[str] = ("same_organisation",),
     seed_source: str = "",
+    complaint_months: int = DEFAULT_COMPLAINT_MONTHS,
 ) -> SpotCheckPlan:
     """A year's plan: items, the share of each risk class to draw, and the draw and publication rules."""
     _require_office(user)
@@ -436,6 +464,8 @@ def create_plan(
         errors["inspectors_per_lab"] = _("At least two inspectors go to each laboratory.")
     if publication_days < 1:
         errors["publication_days"] = _("Results are published within at least one working day.")
+    if not 0 <= complaint_months <= 120:
+        errors["complaint_months"] = _("Complaints count for 0 to 120 months.")
     unknown = sorted(set(conflict_rules) - set(CONFLICT_RULES))
     if unknown:
         errors["conflict_rules"] = _("Unknown conflict rules: %(r)s.") % {"r": ", ".join(unknown)}
@@ -451,6 +481,7 @@ def create_plan(
             publication_days=publication_days,
             conflict_rules=list(conflict_rules),
             seed_source=seed_source.strip(),
+            complaint_months=complaint_months,
         )
         plan.items.set(items)
     return plan
@@ -651,6 +682,10 @@ def create_campaign(
     grades: list | None = None,
     scoring_due: Any = None,
     period_from: int | None = None,
+    self_report_due: Any = None,
+    visits_from: Any = None,
+    visits_to: Any = None,
+    confirmation_due: Any = None,
 ) -> EvaluationCampaign:
     """A campaign with its own indicator tree (version = count of earlier campaigns with the same tree root
     codes + 1). ``indicators``: nested dicts {code, name_zh, name_en, kind, weight, target, source, rule,
@@ -695,6 +730,14 @@ def create_campaign(
         errors.append(_("The indicator tree is empty."))
     if period_from is not None and not 2000 <= period_from <= year:
         errors.append(_("The period starts in a year from 2000 to the campaign year."))
+    timetable = {
+        "self_report_due": self_report_due,
+        "visits_from": visits_from,
+        "visits_to": visits_to,
+        "scoring_due": scoring_due,
+        "confirmation_due": confirmation_due,
+    }
+    errors.extend(timetable_problems(timetable))
     if errors:
         raise ValidationError(errors)
     version = EvaluationCampaign.objects.count() + 1
@@ -705,8 +748,8 @@ def create_campaign(
         year=year,
         grades=grades,
         version=version,
-        scoring_due=scoring_due,
         period_from=period_from,
+        **timetable,
     )
 
     def create(nodes: list, parent: Indicator | None) -> None:
@@ -730,10 +773,106 @@ def create_campaign(
     return campaign
 
 
+TIMETABLE_FIELDS = ("self_report_due", "visits_from", "visits_to", "scoring_due", "confirmation_due")
+
+
+def timetable_problems(dates: dict[str, Any]) -> list[str]:
+    """The phases must follow each other: self-evaluation due ≤ visits from ≤ visits until ≤ scoring due
+    ≤ committee confirmation due (dates left empty are skipped); a visit window has both ends."""
+    errors: list[str] = []
+    if bool(dates.get("visits_from")) != bool(dates.get("visits_to")):
+        errors.append(_("Give both ends of the on-site visit window, or neither."))
+    labels = {
+        "self_report_due": _("self-evaluation reports due"),
+        "visits_from": _("on-site visits from"),
+        "visits_to": _("on-site visits until"),
+        "scoring_due": _("scoring due"),
+        "confirmation_due": _("committee confirmation due"),
+    }
+    given = [(k, dates[k]) for k in TIMETABLE_FIELDS if dates.get(k)]
+    for (k1, d1), (k2, d2) in itertools.pairwise(given):
+        if d2 < d1:
+            errors.append(
+                _("“%(later)s” (%(d2)s) cannot be before “%(earlier)s” (%(d1)s).")
+                % {"later": labels[k2], "d2": f"{d2:%Y-%m-%d}", "earlier": labels[k1], "d1": f"{d1:%Y-%m-%d}"}
+            )
+    return errors
+
+
+def _open_entry_deadlines(campaign: EvaluationCampaign, entry: EvaluationEntry) -> None:
+    """The lab manager's self-evaluation deadline (when the campaign has a due date and the report is
+    not yet in), replacing any earlier one."""
+    _close_deadlines_labelled(entry, "Self-evaluation report due")
+    if campaign.self_report_due and not entry.self_report_submitted_at:
+        managers = _managers_of(entry.laboratory)
+        _open_deadline(
+            entry,
+            f"Self-evaluation report due: {campaign.name_en}",
+            f"自评估报告截止：{campaign.name_zh}",
+            campaign.self_report_due,
+            assignee=managers[0] if managers else None,
+            role="" if managers else Role.OFFICE,
+        )
+
+
+def _close_deadlines_labelled(obj: Any, prefix: str) -> None:
+    Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=str(obj.pk),
+        done_at__isnull=True,
+        label_en__startswith=prefix,
+    ).update(done_at=timezone.now())
+
+
+@transaction.atomic
+def set_timetable(user: Any, campaign: EvaluationCampaign, **dates: Any) -> EvaluationCampaign:
+    """Set the campaign's phase dates (self-evaluation due, on-site visit window, scoring due, committee
+    confirmation due) before the grades are confirmed; the lab managers' self-evaluation deadlines
+    follow the new date."""
+    _require_office(user)
+    campaign = EvaluationCampaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The timetable is fixed once the grades are confirmed."))
+    unknown = sorted(set(dates) - set(TIMETABLE_FIELDS))
+    if unknown:
+        raise ValidationError(_("Unknown dates: %(d)s.") % {"d": ", ".join(unknown)})
+    merged = {k: dates.get(k, getattr(campaign, k)) for k in TIMETABLE_FIELDS}
+    errors = timetable_problems(merged)
+    if errors:
+        raise ValidationError(errors)
+    for k, v in merged.items():
+        setattr(campaign, k, v)
+    with acting_as(user):
+        campaign.save(update_fields=[*TIMETABLE_FIELDS, "last_updated"])
+    for entry in campaign.entries.select_related("laboratory"):
+        _open_entry_deadlines(campaign, entry)
+    if campaign.status == "scoring":
+        Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(EvaluationEntry),
+            object_id__in=[str(pk) for pk in campaign.entries.values_list("pk", flat=True)],
+            done_at__isnull=True,
+            label_en__startswith="Score ",
+        ).update(due=campaign.scoring_due or add_days(timezone.localdate(), 20), overdue_at=None)
+        if campaign.visits_to:
+            Deadline.objects.filter(
+                content_type=ContentType.objects.get_for_model(EvaluationEntry),
+                object_id__in=[str(pk) for pk in campaign.entries.values_list("pk", flat=True)],
+                done_at__isnull=True,
+                label_en__startswith="Record the on-site visit",
+            ).update(due=campaign.visits_to, overdue_at=None)
+    return campaign
+
+
 @transaction.atomic
 def add_to_campaign(
-    user: Any, campaign: EvaluationCampaign, lab: Laboratory, experts: Iterable[Any]
+    user: Any,
+    campaign: EvaluationCampaign,
+    lab: Laboratory,
+    experts: Iterable[Any],
+    lead_expert: Any = None,
 ) -> EvaluationEntry:
+    """Add a laboratory with its experts; the lead expert (default: the first) records the on-site
+    visit. The lab's manager gets a deadline for the self-evaluation report if the campaign has one."""
     _require_office(user)
     if campaign.status not in ("preparing", "scoring"):
         raise ValidationError(_("Laboratories can only be added before the grades are confirmed."))
@@ -741,8 +880,13 @@ def add_to_campaign(
     not_experts = [str(e) for e in experts if not has_role(e, Role.EXPERT)]
     if not_experts:
         raise ValidationError(_("Not experts: %(names)s.") % {"names": ", ".join(not_experts)})
+    if lead_expert is not None and lead_expert not in experts:
+        raise ValidationError({"lead_expert": _("The lead expert must be one of the laboratory's experts.")})
     entry, _created = EvaluationEntry.objects.get_or_create(campaign=campaign, laboratory=lab)
     entry.experts.set(experts)
+    entry.lead_expert = lead_expert or (experts[0] if experts else None)
+    entry.save(update_fields=["lead_expert", "last_updated"])
+    _open_entry_deadlines(campaign, entry)
     return entry
 
 
@@ -758,7 +902,26 @@ def move_campaign(
     campaign.refresh_from_db()
     if transition == "publish":
         record_grades_for_funding(user, campaign)
+    if transition == "confirm":
+        _close_deadlines(campaign)
     if transition == "open_scoring":
+        if campaign.confirmation_due:
+            _open_deadline(
+                campaign,
+                f"Confirm the grades of {campaign.name_en}",
+                f"确认{campaign.name_zh}等级",
+                campaign.confirmation_due,
+                role=Role.COMMITTEE,
+            )
+        for entry in campaign.entries.select_related("lead_expert", "laboratory"):
+            if campaign.visits_to and entry.lead_expert_id and not hasattr(entry, "visit"):
+                _open_deadline(
+                    entry,
+                    f"Record the on-site visit to {entry.laboratory.name_en}",
+                    f"提交{entry.laboratory.name_zh}现场评估记录",
+                    campaign.visits_to,
+                    assignee=entry.lead_expert,
+                )
         due = campaign.scoring_due or add_days(timezone.localdate(), 20)
         for entry in campaign.entries.prefetch_related("experts"):
             for expert in entry.experts.all():
@@ -826,9 +989,17 @@ def submit_self_report(user: Any, entry: EvaluationEntry, text: str) -> Evaluati
         raise ValidationError(_("The self-evaluation is closed: the grades are confirmed."))
     if not text.strip():
         raise ValidationError({"self_report": _("Write the self-evaluation report.")})
+    due = entry.campaign.self_report_due
     entry.self_report = text.strip()
+    fields = ["self_report", "last_updated"]
+    if entry.self_report_submitted_at is None:
+        # as with annual reports, a late report is taken and marked late (the first submission counts)
+        entry.self_report_submitted_at = timezone.now()
+        entry.self_report_late = bool(due and timezone.localdate() > due)
+        fields += ["self_report_submitted_at", "self_report_late"]
     with acting_as(user):
-        entry.save(update_fields=["self_report", "last_updated"])
+        entry.save(update_fields=fields)
+    _close_deadlines_labelled(entry, "Self-evaluation report due")
     return entry
 
 
@@ -1158,12 +1329,19 @@ def order_rectification(
 
 
 @transaction.atomic
-def respond_to_order(user: Any, order: RectificationOrder, response: str) -> RectificationOrder:
+def respond_to_order(
+    user: Any, order: RectificationOrder, response: str, files: Sequence[Any] = ()
+) -> RectificationOrder:
+    """The lab submits its rectification plan and evidence: text and files (checked like all evidence,
+    attached to the audited ``respond`` step and served by the checked download view)."""
     if not RectificationOrder.objects.editable_by(user).filter(pk=order.pk).exists():
         raise PermissionDenied(_("Only the laboratory's manager answers an open order."))
+    check_evidence(files)
     order.response = response.strip()
     order.save(update_fields=["response", "last_updated"])
-    apply_transition(order, "respond", user)
+    record = apply_transition(order, "respond", user)
+    for upload in files:
+        add_attachment(order, upload, user, change_record=record)
     lab_services.close_rectification_deadline(user, order.laboratory)  # the lab's report is in
     order.refresh_from_db()
     return order
@@ -1724,6 +1902,8 @@ def overview(
     (spot checks and inspections), inspections and corrective actions open, pending major changes, last
     confirmed grade, open rectifications and the risk class the next draw would use."""
     today = timezone.localdate()
+    latest_plan = SpotCheckPlan.objects.order_by("-year", "-id").first()
+    months = latest_plan.complaint_months if latest_plan is not None else DEFAULT_COMPLAINT_MONTHS
     labs = Laboratory.objects.filter(status__in=(*OPERATING, "suspended", "revoked")).order_by("code")
     if status:
         labs = labs.filter(status=status)
@@ -1766,7 +1946,7 @@ def overview(
             ),
             grade=graded[0].grade_label if graded else "—",
             open_orders=lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).count(),
-            risk=risk_class(lab, today),
+            risk=risk_class(lab, today, months),
             open_inspections=sum(1 for i in inspections if i.status in ("planned", "reported")),
             open_actions=len(open_actions),
             overdue_actions=sum(1 for a in open_actions if a.status == "requested" and a.due_on < today),
@@ -1842,3 +2022,228 @@ def queue_items(user: Any) -> list[Any]:
                 )
             )
     return items
+
+
+# ==================================================================================================
+# On-site visit records of phased evaluations
+# ==================================================================================================
+
+
+def can_record_visit(user: Any, entry: EvaluationEntry) -> bool:
+    """The office or the entry's lead expert, while the campaign is preparing or scoring."""
+    if entry.campaign.status not in ("preparing", "scoring"):
+        return False
+    return has_role(user, Role.OFFICE) or bool(
+        user is not None and user.is_authenticated and entry.lead_expert_id == user.pk
+    )
+
+
+@transaction.atomic
+def record_visit(
+    user: Any,
+    entry: EvaluationEntry,
+    *,
+    visited_on: Any,
+    place: str,
+    experts: Iterable[Any],
+    agenda: str,
+    summary: str,
+    files: Sequence[Any] = (),
+) -> EvaluationVisit:
+    """Record (or correct) the on-site visit of an evaluated laboratory: the date (within the campaign's
+    visit window when it has one, never in the future), the place, the entry's experts present, what was
+    examined, the summary, and files (checked as evidence). The lab reads it once the results are
+    published."""
+    if not (has_role(user, Role.OFFICE) or (user.is_authenticated and entry.lead_expert_id == user.pk)):
+        raise PermissionDenied(_("Only the office or the lead expert records the on-site visit."))
+    campaign = EvaluationCampaign.objects.get(pk=entry.campaign_id)  # the current state and dates
+    if campaign.status not in ("preparing", "scoring"):
+        raise ValidationError(_("The on-site visit record is closed: the grades are confirmed."))
+    check_evidence(files)
+    experts = list(experts)
+    errors: dict[str, str] = {}
+    if visited_on is None:
+        errors["visited_on"] = _("Give the date of the visit (YYYY-MM-DD).")
+    elif visited_on > timezone.localdate():
+        errors["visited_on"] = _("The visit cannot be in the future.")
+    elif campaign.visits_from and not campaign.visits_from <= visited_on <= campaign.visits_to:
+        errors["visited_on"] = _("The campaign's on-site visits run from %(a)s to %(b)s.") % {
+            "a": f"{campaign.visits_from:%Y-%m-%d}",
+            "b": f"{campaign.visits_to:%Y-%m-%d}",
+        }
+    if not place.strip():
+        errors["place"] = _("Give the place of the visit.")
+    assigned = set(entry.experts.values_list("pk", flat=True))
+    if not experts:
+        errors["experts"] = _("Name the experts present.")
+    elif any(e.pk not in assigned for e in experts):
+        errors["experts"] = _("Only the laboratory's assigned experts can be recorded as present: %(n)s.") % {
+            "n": ", ".join(str(e) for e in experts if e.pk not in assigned)
+        }
+    if not agenda.strip():
+        errors["agenda"] = _("Say what was examined.")
+    if not summary.strip():
+        errors["summary"] = _("Write the summary of the visit.")
+    if errors:
+        raise ValidationError(errors)
+    values = {
+        "visited_on": visited_on,
+        "place": place.strip(),
+        "agenda": agenda.strip(),
+        "summary": summary.strip(),
+    }
+    with acting_as(user):
+        visit = EvaluationVisit.objects.filter(entry=entry).first()
+        if visit is None:
+            visit = EvaluationVisit.objects.create(entry=entry, recorded_by=user, **values)
+        else:
+            for k, v in values.items():
+                setattr(visit, k, v)
+            visit.save(update_fields=[*values, "last_updated"])
+        visit.experts_present.set(experts)
+    for upload in files:
+        add_attachment(visit, upload, user)
+    _close_deadlines_labelled(entry, "Record the on-site visit")
+    return visit
+
+
+# ==================================================================================================
+# Complaints (投诉举报) about laboratories
+# ==================================================================================================
+
+COMPLAINABLE = (*OPERATING, "suspended")
+
+
+@transaction.atomic
+def file_complaint(
+    user: Any,
+    lab: Laboratory,
+    *,
+    name: str,
+    contact: str,
+    subject: str,
+    description: str,
+    channel: str = Complaint.Channel.ONLINE,
+    received_on: Any = None,
+) -> Complaint:
+    """Anyone files a complaint about a laboratory under their real name with a way to reach them
+    (signed in, the account is recorded too). The office also records complaints received by telephone,
+    letter, e-mail, in person or by referral, with the date received; the public form is always
+    *online*, dated today."""
+    is_office = has_role(user, Role.OFFICE)
+    today = timezone.localdate()
+    if not is_office:
+        channel, received_on = Complaint.Channel.ONLINE, today
+    received_on = received_on or today
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = _("Give your real name: complaints are not taken anonymously.")
+    if not contact.strip():
+        errors["contact"] = _("Give a telephone number, e-mail or address where the office can reach you.")
+    if not subject.strip():
+        errors["subject"] = _("Give the subject of the complaint.")
+    if not description.strip():
+        errors["description"] = _("Describe what happened.")
+    if channel not in Complaint.Channel.values:
+        errors["channel"] = _("Unknown channel “%(c)s”.") % {"c": channel}
+    if received_on > today:
+        errors["received_on"] = _("A complaint cannot be received in the future.")
+    if lab.status not in COMPLAINABLE:
+        errors["laboratory"] = _("Complaints are taken about named laboratories only.")
+    if errors:
+        raise ValidationError(errors)
+    authenticated = user is not None and user.is_authenticated
+    with acting_as(user if authenticated else None):
+        complaint = Complaint.objects.create(
+            laboratory=lab,
+            complainant_name=name.strip()[:100],
+            complainant_contact=contact.strip()[:200],
+            filed_by=user if authenticated and not is_office else None,
+            received_on=received_on,
+            channel=channel,
+            subject=subject.strip()[:200],
+            description=description.strip(),
+        )
+    _open_deadline(
+        complaint,
+        f"Handle the complaint about {lab.name_en}",
+        f"处理对{lab.name_zh}的投诉",
+        add_days(today, 15),
+        role=Role.OFFICE,
+    )
+    notify(
+        [u for u in _office_users() if u != user],
+        verb="complaint_received",
+        text_en=f"A complaint about {lab.name_en} was received.",
+        text_zh=f"收到对{lab.name_zh}的投诉。",
+        obj=complaint,
+    )
+    return complaint
+
+
+@transaction.atomic
+def move_complaint(user: Any, complaint: Complaint, transition: str, reason: str = "") -> Complaint:
+    """Accept for handling, dismiss (with the reason) or record as substantiated (with the finding). A
+    substantiated complaint counts in the laboratory's risk class for the next spot-check draw."""
+    apply_transition(complaint, transition, user, reason=reason)
+    complaint.refresh_from_db()
+    if complaint.status in ("dismissed", "substantiated"):
+        _close_deadlines(complaint)
+    return complaint
+
+
+def complaint_reason(complaint: Complaint) -> str:
+    """The reason given with the complaint's last handling step (what the complainant is told)."""
+    from qslab.core.services import history_of
+
+    last = history_of(complaint).exclude(transition="").order_by("-time", "-pk").first()
+    return last.reason if last is not None else ""
+
+
+# ==================================================================================================
+# The spot-check item list (抽查事项清单)
+# ==================================================================================================
+
+
+@transaction.atomic
+def create_item(
+    user: Any,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    legal_basis: str,
+    content: str,
+    method: str,
+    inspecting_body: str = "",
+) -> SpotCheckItem:
+    """Add an item to the public spot-check list: its legal basis, content and method."""
+    from django.utils.text import slugify
+
+    _require_office(user)
+    errors: dict[str, str] = {}
+    if not code.strip() or slugify(code) != code.strip():
+        errors["code"] = _("The code is letters, digits, - and _ only.")
+    elif SpotCheckItem.objects.filter(code=code.strip()).exists():
+        errors["code"] = _("The code “%(c)s” is already used.") % {"c": code}
+    for field, value in (
+        ("name_zh", name_zh),
+        ("name_en", name_en),
+        ("legal_basis", legal_basis),
+        ("content", content),
+        ("method", method),
+    ):
+        if not value.strip():
+            errors[field] = _("This field is required.")
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        return SpotCheckItem.objects.create(
+            code=code.strip(),
+            name_zh=name_zh.strip(),
+            name_en=name_en.strip(),
+            legal_basis=legal_basis.strip(),
+            content=content.strip(),
+            method=method.strip(),
+            inspecting_body=inspecting_body.strip(),
+        )

@@ -68,4 +68,14 @@ urlpatterns = [
     path("entries/<int:entry_id>/figures/", views.entry_figures, name="entry_figures"),
     path("campaigns/<int:campaign_id>/figures/", views.campaign_figures, name="campaign_figures"),
     path("plans/<int:plan_id>/inspections/", views.plan_inspections, name="plan_inspections"),
+    path("campaigns/<int:campaign_id>/timetable/", views.campaign_timetable, name="campaign_timetable"),
+    path("entries/<int:entry_id>/visit/", views.entry_visit, name="entry_visit"),
+    path("complaints/", views.complaints, name="complaints"),
+    path("complaints/new/", views.complaint_create, name="complaint_create"),
+    path("complaints/<int:complaint_id>/", views.complaint, name="complaint"),
+    path(
+        "complaints/<int:complaint_id>/actions/<slug:transition>/",
+        views.complaint_transition,
+        name="complaint_transition",
+    ),
 ]

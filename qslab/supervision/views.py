@@ -32,9 +32,11 @@ from qslab.supervision.models import (
     DEFAULT_GRADES,
     DEFAULT_PROPORTIONS,
     AnnualReport,
+    Complaint,
     CorrectiveAction,
     EvaluationCampaign,
     EvaluationEntry,
+    EvaluationVisit,
     Finding,
     Indicator,
     Inspection,
@@ -46,6 +48,15 @@ from qslab.supervision.models import (
     SpotCheckItem,
     SpotCheckPlan,
 )
+
+
+def _attachments(obj):  # type: ignore[no-untyped-def]
+    """The object's files (served by ``supervision:attachment``, never by a /media/ link)."""
+    from qslab.core.models import Attachment
+
+    return Attachment.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+    ).order_by("pk")
 
 
 def _errors(request: HttpRequest, exc: ValidationError) -> None:
@@ -375,6 +386,9 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "show_self_report": oversees
             or e.experts.filter(pk=request.user.pk).exists()
             or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory),
+            "show_visit": services.can_record_visit(request.user, e)
+            or EvaluationVisit.objects.visible_to(request.user).filter(entry=e).exists(),
+            "has_visit": EvaluationVisit.objects.filter(entry=e).exists(),
             "can_self_report": e.campaign.status in ("preparing", "scoring")
             and (
                 has_role(request.user, Role.OFFICE)
@@ -450,7 +464,14 @@ def order(request: HttpRequest, order_id: int) -> HttpResponse:
     if request.method == "POST":
         if not can_respond:
             raise PermissionDenied(_("Only the laboratory's manager answers an open order."))
-        _run(request, services.respond_to_order, request.user, o, request.POST.get("response", ""))
+        _run(
+            request,
+            services.respond_to_order,
+            request.user,
+            o,
+            request.POST.get("response", ""),
+            request.FILES.getlist("files"),
+        )
         return redirect(o)
     actions = [t for t in RectificationOrder.workflow.available(o, request.user) if t.name != "respond"]
     return render(
@@ -458,6 +479,7 @@ def order(request: HttpRequest, order_id: int) -> HttpResponse:
         "supervision/order.html",
         {
             "order": o,
+            "files": _attachments(o),
             "can_respond": can_respond,
             "actions": actions,
             "history": history_of(o),
@@ -758,12 +780,13 @@ def inspection_finding(request: HttpRequest, inspection_id: int) -> HttpResponse
     return redirect(item)
 
 
-EVIDENCE_MODELS = (Finding, CorrectiveAction)
+EVIDENCE_MODELS = (Finding, CorrectiveAction, RectificationOrder, EvaluationVisit)
 
 
 @login_required
 def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    """An evidence file of a finding or corrective action, to those who may see that record."""
+    """A file of a finding, corrective action, rectification answer or on-site visit record, to those who
+    may see that record."""
     from django.http import Http404
 
     from qslab.core.models import Attachment
@@ -936,6 +959,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
             publication_days=_int(request.POST.get("publication_days", "20")),
             conflict_rules=request.POST.getlist("conflict_rules"),
             seed_source=request.POST.get("seed_source", ""),
+            complaint_months=_int(request.POST.get("complaint_months", "12"), -1),
         )
         if plan_:
             return redirect(plan_)
@@ -967,6 +991,9 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         try:
             indicators = textforms.parse_indicators(request.POST.get("indicators", ""))
             grades = textforms.parse_grades(request.POST.get("grades", ""))
+            dates, bad = _timetable_dates(request.POST)
+            if bad:
+                raise ValidationError(_("Not a date (YYYY-MM-DD): %(f)s.") % {"f": ", ".join(bad)})
         except ValidationError as exc:
             _errors(request, exc)
         else:
@@ -980,8 +1007,8 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 year=_int(request.POST.get("year", "")),
                 indicators=indicators,
                 grades=grades,
-                scoring_due=_date(request.POST.get("scoring_due", "")),
                 period_from=_int(request.POST.get("period_from", ""), 0) or None,
+                **dates,
             )
             if c:
                 return redirect(c)
@@ -1007,7 +1034,8 @@ def campaign_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.error(request, _("Choose a laboratory."))
         return redirect(c)
     experts = list(User.objects.filter(pk__in=[_int(x) for x in request.POST.getlist("experts")]))
-    _run(request, services.add_to_campaign, request.user, c, lab, experts)
+    lead = next((u for u in experts if u.pk == _int(request.POST.get("lead_expert", ""))), None)
+    _run(request, services.add_to_campaign, request.user, c, lab, experts, lead)
     return redirect(c)
 
 
@@ -1029,3 +1057,176 @@ def campaign_figures(request: HttpRequest, campaign_id: int) -> HttpResponse:
     _require_office_page(request)
     _run(request, services.compute_figures, request.user, c)
     return redirect(c)
+
+
+# ---- campaign timetable and on-site visit records ------------------------------------------------
+
+
+def _timetable_dates(post) -> tuple[dict[str, dt.date | None], list[str]]:  # type: ignore[no-untyped-def]
+    """The phase dates from a form; a date that is not YYYY-MM-DD is named."""
+    dates: dict[str, dt.date | None] = {}
+    bad: list[str] = []
+    for key in services.TIMETABLE_FIELDS:
+        raw = (post.get(key) or "").strip()
+        dates[key] = _date(raw) if raw else None
+        if raw and dates[key] is None:
+            bad.append(key)
+    return dates, bad
+
+
+@login_required
+@require_POST
+def campaign_timetable(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The office sets the phase dates of a campaign before the grades are confirmed."""
+    c = get_visible_or_404(EvaluationCampaign, request.user, pk=campaign_id)
+    _require_office_page(request)
+    dates, bad = _timetable_dates(request.POST)
+    if bad:
+        messages.error(request, _("Not a date (YYYY-MM-DD): %(f)s.") % {"f": ", ".join(bad)})
+    else:
+        _run(request, services.set_timetable, request.user, c, **dates)
+    return redirect(c)
+
+
+@login_required
+def entry_visit(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """The on-site visit record: the office or the lead expert writes it; the office, the committee and
+    the entry's experts read it; the laboratory once the results are published."""
+    e = get_visible_or_404(
+        EvaluationEntry.objects.select_related("campaign", "laboratory", "lead_expert").distinct(),
+        request.user,
+        pk=entry_id,
+    )
+    can_edit = services.can_record_visit(request.user, e)
+    visit = EvaluationVisit.objects.visible_to(request.user).filter(entry=e).distinct().first()
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("Only the office or the lead expert records the on-site visit."))
+        raw = request.POST.get("visited_on", "")
+        recorded = _run(
+            request,
+            services.record_visit,
+            request.user,
+            e,
+            visited_on=_date(raw),
+            place=request.POST.get("place", ""),
+            experts=list(e.experts.filter(pk__in=[_int(x) for x in request.POST.getlist("experts")])),
+            agenda=request.POST.get("agenda", ""),
+            summary=request.POST.get("summary", ""),
+            files=request.FILES.getlist("files"),
+        )
+        if recorded:
+            return redirect("supervision:entry_visit", entry_id=e.pk)
+    if visit is None and not can_edit:
+        from django.http import Http404
+
+        raise Http404(_("No on-site visit record to show."))
+    present = set(visit.experts_present.values_list("pk", flat=True)) if visit else set()
+    return render(
+        request,
+        "supervision/visit.html",
+        {
+            "entry": e,
+            "visit": visit,
+            "can_edit": can_edit,
+            "experts": [(u, u.pk in present) for u in e.experts.all()],
+            "files": _attachments(visit) if visit else [],
+            "post": request.POST,
+        },
+    )
+
+
+# ---- complaints ----------------------------------------------------------------------------------
+
+
+def complaint_create(request: HttpRequest) -> HttpResponse:
+    """The public complaint form: anyone, signed in or not, under a real name with a way to reach them
+    (``?lab=<id>`` preselects). The office also records complaints received by other channels."""
+    user = request.user
+    is_office = has_role(user, Role.OFFICE)
+    labs = Laboratory.objects.filter(status__in=services.COMPLAINABLE).order_by("code")
+    picked = request.POST.get("laboratory") or request.GET.get("lab") or ""
+    if request.method == "POST":
+        lab = labs.filter(pk=_int(picked)).first()
+        if lab is None:
+            messages.error(request, _("Choose the laboratory the complaint is about."))
+        else:
+            raw = request.POST.get("received_on", "")
+            received_on = _date(raw) if is_office and raw else None
+            complaint = _run(
+                request,
+                services.file_complaint,
+                user,
+                lab,
+                name=request.POST.get("name", ""),
+                contact=request.POST.get("contact", ""),
+                subject=request.POST.get("subject", ""),
+                description=request.POST.get("description", ""),
+                channel=request.POST.get("channel", "online") if is_office else "online",
+                received_on=received_on,
+            )
+            if complaint:
+                if is_office or user.is_authenticated:
+                    return redirect(complaint)
+                return render(request, "supervision/complaint_filed.html", {"complaint": complaint})
+    name = request.POST.get("name", "")
+    if not name and user.is_authenticated and not is_office:
+        name = user.get_full_name()
+    return render(
+        request,
+        "supervision/complaint_form.html",
+        {
+            "labs": labs,
+            "picked": picked,
+            "post": request.POST,
+            "name": name,
+            "is_office": is_office,
+            "channels": Complaint.Channel.choices,
+            "today": timezone.localdate().isoformat(),
+        },
+    )
+
+
+@login_required
+def complaints(request: HttpRequest) -> HttpResponse:
+    """The office's complaint list (the committee reads it; anyone else sees the complaints they filed)."""
+    qs = Complaint.objects.visible_to(request.user).select_related("laboratory")
+    status = request.GET.get("status", "")
+    if status:
+        qs = qs.filter(status=status)
+    return render(
+        request,
+        "supervision/complaints.html",
+        {
+            "complaints": qs,
+            "status": status,
+            "statuses": Complaint.workflow.choices(),
+            "oversees": services.oversees(request.user),
+        },
+    )
+
+
+@login_required
+def complaint(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    item = get_visible_or_404(Complaint.objects.select_related("laboratory"), request.user, pk=complaint_id)
+    is_office = has_role(request.user, Role.OFFICE)
+    return render(
+        request,
+        "supervision/complaint.html",
+        {
+            "complaint": item,
+            "actions": Complaint.workflow.available(item, request.user),
+            "history": history_of(item) if services.oversees(request.user) else [],
+            "reason": services.complaint_reason(item),
+            "shows_identity": is_office or item.filed_by_id == request.user.pk,
+            "is_office": is_office,
+        },
+    )
+
+
+@login_required
+@require_POST
+def complaint_transition(request: HttpRequest, complaint_id: int, transition: str) -> HttpResponse:
+    item = get_visible_or_404(Complaint, request.user, pk=complaint_id)
+    _run(request, services.move_complaint, request.user, item, transition, request.POST.get("reason", ""))
+    return redirect(item)

@@ -165,4 +165,106 @@ def world(world: Any) -> Any:
         items=[w.item],
         proportions={"high": 1},
     )
+    _files_complaints_and_visits(w, office, today)
     return w
+
+
+def _files_complaints_and_visits(w: Any, office: Any, today: dt.date) -> None:
+    """An answered order with a file, visit records (scoring and published campaigns) with files, a
+    complaint filed by the ``client`` user, a template not yet sent, a returned major change, and a
+    drawn plan whose every result is entered."""
+    from qslab.core.testing import make_organisation
+    from qslab.supervision import services
+    from qslab.supervision.models import Complaint, EvaluationCampaign, RectificationOrder
+
+    manager, expert = w.users["lab_manager"], w.users["expert"]
+    w.answered_order = RectificationOrder.objects.create(
+        laboratory=w.lab, grounds="整改", due_on=today + dt.timedelta(days=20)
+    )
+    services.respond_to_order(
+        manager, w.answered_order, "整改方案", [SimpleUploadedFile("plan.pdf", b"%PDF-1.4\n%x\n")]
+    )
+    w.order_file = Attachment.objects.get(
+        object_id=str(w.answered_order.pk), content_type__model="rectificationorder"
+    )
+
+    w.visit = services.record_visit(
+        expert,
+        w.entry,
+        visited_on=today,
+        place="实验室一楼",
+        experts=[expert],
+        agenda="查看设备与记录",
+        summary="运行正常",
+        files=[SimpleUploadedFile("minutes.png", PNG)],
+    )
+    w.visit_file = Attachment.objects.get(object_id=str(w.visit.pk), content_type__model="evaluationvisit")
+    w.published_campaign = services.create_campaign(
+        office,
+        code="c-pub",
+        name_zh="往期评估",
+        name_en="Past evaluation",
+        year=today.year - 1,
+        indicators=INDICATORS,
+    )
+    w.published_entry = services.add_to_campaign(office, w.published_campaign, w.lab, [expert])
+    w.published_visit = services.record_visit(
+        office,
+        w.published_entry,
+        visited_on=today,
+        place="实验室",
+        experts=[expert],
+        agenda="全面检查",
+        summary="良好",
+        files=[SimpleUploadedFile("report.png", PNG)],
+    )
+    w.published_visit_file = Attachment.objects.get(
+        object_id=str(w.published_visit.pk), content_type__model="evaluationvisit"
+    )
+    EvaluationCampaign.objects.filter(pk=w.published_campaign.pk).update(status="published")
+    w.preparing_campaign = services.create_campaign(
+        office,
+        code="c-prep",
+        name_zh="新评估",
+        name_en="New evaluation",
+        year=today.year,
+        indicators=INDICATORS,
+    )
+
+    w.complaint = services.file_complaint(
+        w.users["client"],
+        w.other_lab,
+        name="张三",
+        contact="13800000000",
+        subject="检测报告造假",
+        description="报告数据与样品不符。",
+    )
+    assert (
+        w.complaint.filed_by == w.users["client"] and w.complaint.status == Complaint.workflow.states[0].value
+    )
+
+    w.new_template = services.create_template(
+        office,
+        year=today.year - 2,
+        sections=SECTIONS,
+        opens_on=today,
+        due_on=today + dt.timedelta(days=30),
+    )
+    w.new_org = make_organisation()
+    w.returned_change = services.report_major_change(
+        manager, w.lab, kind="director", new_value="王五", reason="换届"
+    )
+    services.move_major_change(office, w.returned_change, "return", "请补充任免文件")
+
+    from qslab.supervision.models import SpotCheckPlan
+
+    w.results_plan = SpotCheckPlan.objects.create(
+        year=today.year,
+        name_zh="已录入",
+        name_en="Entered",
+        proportions={"high": 1, "normal": 1, "low": 1},
+        seed_source="y",
+    )
+    w.results_plan.items.set([w.item])
+    services.draw_spot_check(office, w.results_plan)
+    w.results_plan.checks.update(outcome="no_issues", inspected_on=today)

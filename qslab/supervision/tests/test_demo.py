@@ -41,6 +41,11 @@ def test_the_demo_loads_once_and_fills_every_part_of_the_app(db):
     assert EvaluationCampaign.objects.get().status == "published"
     assert LabGrade.objects.filter(source__startswith="supervision:").count() == 6
     assert Inspection.objects.filter(kind="for_cause").exists()
+    from qslab.supervision.models import Complaint, EvaluationVisit
+
+    assert Complaint.objects.filter(status="substantiated").count() == 1
+    assert Complaint.objects.filter(status="received", filed_by=None).count() == 1
+    assert EvaluationVisit.objects.count() == 6
     call_command("load_demo_supervision", stdout=io.StringIO())
     assert counts == [
         m.objects.count()

@@ -173,6 +173,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.contrib.auth.models import AnonymousUser
         from django.utils import timezone
 
         from qslab.accounts.models import RoleMembership, User
@@ -295,6 +296,29 @@ class Command(BaseCommand):
         services.request_correction(
             office, finding, text="补齐原始记录并说明缺失原因，建立记录归档制度。", working_days=20
         )
+        # the complaint behind it, substantiated (the lab is high risk for the next draw), and a new one
+        complaint = services.file_complaint(
+            office,
+            target,
+            name="演示投诉人",
+            contact="010-00000000",
+            subject="演示：检测报告数据不实",
+            description="演示：委托检测的三份报告数据与样品实测不符。",
+            channel="phone",
+            received_on=today - dt.timedelta(days=15),
+        )
+        services.move_complaint(office, complaint, "accept")
+        services.move_complaint(
+            office, complaint, "substantiate", "演示：专项检查发现原始记录缺失，投诉属实。"
+        )
+        services.file_complaint(
+            AnonymousUser(),
+            named[4],
+            name="演示公众",
+            contact="public@example.invalid",
+            subject="演示：预约共享仪器被无故取消",
+            description="演示：已确认的预约在前一天被取消，未说明原因。",
+        )
 
         # the demo lab manager's laboratory: a major-change report and a minor finding to answer
         own = Laboratory.objects.filter(code="demo-hx-robotics", status="named").first()
@@ -330,6 +354,10 @@ class Command(BaseCommand):
             name_en=f"Evaluation of national quality standards laboratories {today.year - 1} (demo)",
             year=today.year - 1,
             indicators=INDICATORS,
+            visits_from=dt.date(today.year - 1, 4, 7),
+            visits_to=dt.date(today.year - 1, 5, 29),
+            scoring_due=dt.date(today.year - 1, 6, 15),
+            confirmation_due=dt.date(today.year - 1, 6, 30),
         )
         scores = [92, 85, 78, 70, 64, 48]
         for lab in named[:6]:
@@ -337,6 +365,16 @@ class Command(BaseCommand):
             entry.self_report = "演示：自评报告。"
             entry.save(update_fields=["self_report"])
         services.move_campaign(office, campaign, "open_scoring")
+        for i, entry in enumerate(campaign.entries.select_related("laboratory").order_by("laboratory__code")):
+            services.record_visit(
+                expert,
+                entry,
+                visited_on=dt.date(today.year - 1, 4, 14) + dt.timedelta(days=7 * i),
+                place=f"演示：{entry.laboratory.name_zh}主楼",
+                experts=[expert],
+                agenda="演示：听取汇报，查看设备台账、原始记录和开放共享记录，座谈。",
+                summary="演示：管理基本规范，开放共享记录需完善。",
+            )
         # quantitative figures (standards published, budget execution, open orders) are computed from
         # the outputs, funding and supervision records when scoring opens; the experts score the rest
         for entry, score in zip(campaign.entries.order_by("laboratory__code"), scores, strict=True):
