@@ -154,4 +154,13 @@ def world(world: Any) -> Any:
         status="issued",
         document=w.private_document,
     )
+    # a year with no allocation issued yet, a reviewed self-evaluation and an evaluation grade, so a
+    # draft of that year can be issued
+    from qslab.funding.models import LabGrade
+
+    SelfEvaluation.objects.create(budget=w.draft, status="reviewed", total=Decimal(91), grade="excellent")
+    LabGrade.objects.create(laboratory=w.lab, year=YEAR + 1, grade="good")
+    w.draft_run_next_year = AllocationRun.objects.create(
+        year=YEAR + 1, title_zh="下年分配", title_en="Next year's allocation", total=Decimal("100.00")
+    )
     return w
