@@ -205,6 +205,13 @@ class AllocationRunForm(forms.ModelForm):
             "min_self_grade",
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["formula"].required = False  # left out: tiers by grade, as before formulas existed
+
+    def clean_formula(self) -> str:
+        return self.cleaned_data.get("formula") or AllocationRun.Formula.TIERS
+
     def service_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["grade_weights"] = {g: str(data.pop(f"weight_{g}")) for g in Grade.values}
