@@ -157,7 +157,9 @@ class MonitoringRunOut(Schema):
     title_zh: str
     title_en: str
     total: Decimal
-    formula: str = Field(..., description="tiers (weight of the grade) or score (weight of the grade × score)")
+    formula: str = Field(
+        ..., description="tiers (weight of the grade) or score (weight of the grade × score)"
+    )
     grade_weights: dict[str, str]
     status: str = Field(..., description="draft, issued, or superseded (by an issued amendment)")
     inputs_sha256: str
@@ -553,9 +555,7 @@ def get_report(request: HttpRequest, year: int, by: str = "field"):
         return Status(
             422, ErrorOut(detail=f"by must be one of {', '.join(reports.GROUPINGS)}", code="invalid")
         )
-    if not any(
-        has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER)
-    ):
+    if not any(has_role(request.user, r) for r in services.BUDGET_READERS):
         raise PermissionDenied("Budgets are shown to the laboratories, their authorities and the office.")
     rep = reports.report(request.user, year, by)
     return FundingReportOut(
@@ -894,8 +894,7 @@ def create_allocation(request: HttpRequest, payload: FundingAllocationRunIn):
 @router.post(
     "/allocations/{run_id}/compute",
     response={200: MonitoringRunOut, **ERRORS},
-    summary="Recompute a draft allocation on today's inputs and show it: the preview before issuing "
-    "(office)",
+    summary="Recompute a draft allocation on today's inputs and show it: the preview before issuing (office)",
 )
 def compute_allocation(request: HttpRequest, run_id: int):
     run = get_editable_or_403(AllocationRun, request.user, pk=run_id)

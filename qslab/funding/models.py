@@ -92,7 +92,8 @@ def _office_or_committee(user: Any) -> bool:
 
 def _lab_q(user: Any, prefix: str) -> models.Q:
     """Rows of laboratories the user may see money of: office and committee all, an authority its
-    jurisdiction, a lab manager only their own laboratory; nobody else."""
+    jurisdiction, a lab manager only their own laboratory, a supporting institution the laboratories it
+    supports; nobody else."""
     if _office_or_committee(user):
         return models.Q()
     q = models.Q(pk__in=[])
@@ -102,6 +103,13 @@ def _lab_q(user: Any, prefix: str) -> models.Q:
     if has_role(user, Role.LAB_MANAGER):
         ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
         q |= models.Q() if ids is None else models.Q(**{f"{prefix}__in": ids})
+    if has_role(user, Role.INSTITUTION):
+        # a supporting institution's staff: the laboratories it supports (membership scoped to the
+        # organisation; an unscoped membership covers nothing), read only (not in _own_lab_q)
+        from qslab.accounts.models import Organisation
+
+        orgs = scoped_ids(user, Role.INSTITUTION, Organisation) or []
+        q |= models.Q(**{f"{prefix}__supporting_institution_id__in": orgs})
     return q
 
 
@@ -750,9 +758,7 @@ class AllocationRun(ChangeLoggedModel):
     min_self_grade = models.CharField(
         _("lowest self-evaluation grade"), max_length=16, choices=Grade.choices, default=Grade.FAIR
     )
-    formula = models.CharField(
-        _("formula"), max_length=16, choices=Formula.choices, default=Formula.TIERS
-    )
+    formula = models.CharField(_("formula"), max_length=16, choices=Formula.choices, default=Formula.TIERS)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     amends = models.ForeignKey(
         "self",

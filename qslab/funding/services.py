@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -56,6 +57,8 @@ from qslab.funding.models import (
 from qslab.labs.models import Laboratory
 
 CENT = Decimal("0.01")
+#: the roles that see budgets at all (each only those ``Budget.visible_q`` lets them see)
+BUDGET_READERS = (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER, Role.INSTITUTION)
 GRADE_ORDER = (Grade.POOR, Grade.FAIR, Grade.GOOD, Grade.EXCELLENT)
 
 
@@ -763,8 +766,6 @@ def move_evaluation(user: Any, ev: SelfEvaluation, transition: str, reason: str 
 #: what a self-evaluation's evidence may be: PDF, spreadsheets (XLSX) and images, checked by content
 EVIDENCE_KINDS = ("pdf", "xlsx", *IMAGES)
 EVIDENCE_MAX_BYTES = 20 * MB
-#: the one check of an evidence file, on the page's form, in the API and in attach_evidence
-EVIDENCE_UPLOAD = UploadValidator(EVIDENCE_KINDS, max_bytes=EVIDENCE_MAX_BYTES)
 
 
 @transaction.atomic
@@ -774,7 +775,8 @@ def attach_evidence(user: Any, ev: SelfEvaluation, upload: Any, description: str
     if ev.status != "draft":
         raise ValidationError(_("A submitted self-evaluation cannot be changed."))
     try:
-        EVIDENCE_UPLOAD(upload)
+        # the one check of an evidence file, whether it came from the page's form or the API
+        UploadValidator(EVIDENCE_KINDS, max_bytes=EVIDENCE_MAX_BYTES)(upload)
     except ValidationError as exc:
         raise ValidationError({"file": exc.messages}) from exc
     digest = hashlib.sha256()
@@ -864,7 +866,7 @@ def check_expected_curve(curve: Any) -> list[Any]:
         and (
             len(curve) != 12
             or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in curve)
-            or any(b < a for a, b in zip(curve, curve[1:], strict=False))
+            or any(b < a for a, b in itertools.pairwise(curve))
         )
     ):
         raise ValidationError(
@@ -1182,8 +1184,7 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
         number = original.document.number if original.document_id else str(original.pk)
         body_zh += f"\n本文件更正并取代{number}（原文件保留）。更正理由：{run.amendment_reason}"
         body_en += (
-            f"\nThis document amends and supersedes {number} (which is kept). "
-            f"Reason: {run.amendment_reason}"
+            f"\nThis document amends and supersedes {number} (which is kept). Reason: {run.amendment_reason}"
         )
         # the original first: the database allows one issued allocation per year
         original.status = AllocationRun.Status.SUPERSEDED

@@ -58,9 +58,7 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _may_see_budgets(request: HttpRequest) -> None:
-    if not any(
-        has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER)
-    ):
+    if not any(has_role(request.user, r) for r in services.BUDGET_READERS):
         raise PermissionDenied(_("Budgets are shown to the laboratories, their authorities and the office."))
 
 

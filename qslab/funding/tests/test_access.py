@@ -1,5 +1,6 @@
 """Who may open each page and API operation of the funding app. The role user ``lab_manager`` manages
-``w.lab`` only; the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
+``w.lab`` only; the ``institution`` user is scoped to ``w.lab``'s supporting institution (read only);
+the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
 
 import pytest
 
@@ -8,7 +9,7 @@ from qslab.core.testing import SIGNED_IN, Case, check_access, matrix
 OFFICE = {"office"}
 OWN = {"office", "lab_manager"}
 BOARD = {"office", "committee"}
-SEE_OWN = {"office", "committee", "authority", "lab_manager"}
+SEE_OWN = {"office", "committee", "authority", "lab_manager", "institution"}  # read w.lab's money
 
 DRAFT = lambda w: {"budget_id": w.draft.pk}  # noqa: E731
 SUBMITTED = lambda w: {"budget_id": w.submitted.pk}  # noqa: E731

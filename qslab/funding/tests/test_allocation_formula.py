@@ -1,6 +1,7 @@
 """The score-weighted allocation formula: amounts in proportion to weight(grade) × score, in Decimal,
 adding up to the total to the fen by the declared largest-remainder rounding; ties; random inputs."""
 
+import itertools
 import random
 from decimal import Decimal
 from fractions import Fraction
@@ -68,7 +69,7 @@ def test_random_score_weighted_allocations_add_up_exactly_and_stay_within_a_fen_
             assert abs(Fraction(amounts[key]) - exact) < Fraction(1, 100), (key, amounts[key], exact)
             assert amounts[key] == amounts[key].quantize(D("0.01")) and amounts[key] >= 0
         by_weight = sorted(rows, key=lambda r: r[1])
-        for (k1, w1), (k2, w2) in zip(by_weight, by_weight[1:], strict=False):
+        for (k1, w1), (k2, w2) in itertools.pairwise(by_weight):
             if w1 < w2:
                 assert amounts[k1] <= amounts[k2], "a larger weight × score never gets less"
         shuffled = list(rows)
@@ -85,8 +86,13 @@ def test_a_score_weighted_run_pays_the_better_score_more_within_one_grade_and_re
     for lab, score in zip(labs, ("99.00", "91.00"), strict=True):
         ev = SelfEvaluation.objects.get(budget__laboratory=lab)
         services.adjust_score(office, ev, D(score), "re-marked")
-    data = {"year": YEAR, "title_zh": "补助", "title_en": "Subsidy", "total": D("1900.01"),
-            "grade_weights": WEIGHTS}
+    data = {
+        "year": YEAR,
+        "title_zh": "补助",
+        "title_en": "Subsidy",
+        "total": D("1900.01"),
+        "grade_weights": WEIGHTS,
+    }
     tiers = services.compute_allocation(office, services.create_allocation_run(office, data))
     by_tiers = dict(tiers.allocations.values_list("laboratory__code", "amount"))
     assert by_tiers == {"a": D("950.01"), "b": D("950.00")}

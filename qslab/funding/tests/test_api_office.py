@@ -39,7 +39,9 @@ class Api:
 def _indicators():
     rows = []
     for line in INDICATORS.strip().splitlines():
-        level2, name_zh, name_en, comparator, target, unit, basis, weight = (c.strip() for c in line.split(","))
+        level2, name_zh, name_en, comparator, target, unit, basis, weight = (
+            c.strip() for c in line.split(",")
+        )
         rows.append(
             {
                 "level2": level2,
@@ -94,7 +96,9 @@ def test_the_office_runs_the_subsidy_year_by_api_alone_and_the_amounts_add_up_ex
     assert started["run"]["new_flags"] == len(started["flags"]) > 0
     flagged = {f["budget_id"] for f in started["flags"]}
     assert budgets["c"] in flagged
-    assert [r["id"] for r in office.ok("get", f"/monitoring/runs?year={YEAR}")["items"]] == [started["run"]["id"]]
+    assert [r["id"] for r in office.ok("get", f"/monitoring/runs?year={YEAR}")["items"]] == [
+        started["run"]["id"]
+    ]
     again = office.ok("post", "/monitoring/runs", {"year": YEAR, "month": 7}, status=201)
     assert again["flags"] == [], "a second run of the month raises nothing twice"
 
@@ -102,7 +106,10 @@ def test_the_office_runs_the_subsidy_year_by_api_alone_and_the_amounts_add_up_ex
     assert office("post", f"/flags/{c_flag['id']}/hold", {"hold": True, "reason": ""}).status_code == 422
     held = office.ok("post", f"/flags/{c_flag['id']}/hold", {"hold": True, "reason": "no tender yet"})
     assert held["hold_funding"] is True and held["hold_reason"] == "no tender yet"
-    assert lab_apis["c"]("post", f"/flags/{c_flag['id']}/hold", {"hold": False, "reason": "x"}).status_code == 403
+    assert (
+        lab_apis["c"]("post", f"/flags/{c_flag['id']}/hold", {"hold": False, "reason": "x"}).status_code
+        == 403
+    )
 
     # year end: each laboratory files its self-evaluation with evidence and submits it
     for code, lab_api in lab_apis.items():
@@ -160,19 +167,29 @@ def test_the_office_runs_the_subsidy_year_by_api_alone_and_the_amounts_add_up_ex
     assert sum(D(a["amount"]) for a in draft["allocations"]) == D(total)
     assert D(rows["a"]["amount"]) > D(rows["b"]["amount"]) > 0
     preview = office.ok("post", f"/allocations/{draft['id']}/compute")
-    assert preview["allocations"] == draft["allocations"] and preview["inputs_sha256"] == draft["inputs_sha256"]
+    assert (
+        preview["allocations"] == draft["allocations"] and preview["inputs_sha256"] == draft["inputs_sha256"]
+    )
     assert Api(users["committee"])("post", f"/allocations/{draft['id']}/issue").status_code == 403
     issued = office.ok("post", f"/allocations/{draft['id']}/issue")
     assert issued["status"] == "issued" and issued["document_number"].startswith("国质标实资〔")
     assert sum(D(a["amount"]) for a in issued["allocations"]) == D(total)
-    assert office("post", "/allocations", {**{k: draft[k] for k in ("year", "title_zh", "title_en")},
-                                            "total": "5.00"}).status_code == 422, "no second allocation"
+    assert (
+        office(
+            "post",
+            "/allocations",
+            {**{k: draft[k] for k in ("year", "title_zh", "title_en")}, "total": "5.00"},
+        ).status_code
+        == 422
+    ), "no second allocation"
 
     # releasing c's hold after an upheld appeal, then amending the allocation with a new declared total
     office.ok("post", f"/flags/{c_flag['id']}/hold", {"hold": False, "reason": "appeal upheld"})
     assert office("post", f"/allocations/{draft['id']}/amend", {"reason": ""}).status_code == 422
     amendment = office.ok(
-        "post", f"/allocations/{draft['id']}/amend", {"reason": "appeal of c upheld", "total": "1200000.00"},
+        "post",
+        f"/allocations/{draft['id']}/amend",
+        {"reason": "appeal of c upheld", "total": "1200000.00"},
         status=201,
     )
     assert amendment["amends_id"] == draft["id"] and amendment["status"] == "draft"
