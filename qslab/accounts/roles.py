@@ -20,11 +20,13 @@ class Role(models.TextChoices):
     LAB_MANAGER = "lab_manager", _("Laboratory manager")
     ANALYST = "analyst", _("Risk analyst")
     CLIENT = "client", _("Industry client")
+    INSTITUTION = "institution", _("Supporting institution")
 
 
 # Roles that only mean something for one object: an unscoped membership of these covers nothing
-# (a laboratory manager manages the laboratory named in the membership, never every laboratory).
-OBJECT_SCOPED_ROLES = frozenset({Role.LAB_MANAGER})
+# (a laboratory manager manages the laboratory named in the membership, never every laboratory; a
+# supporting institution's staff see the laboratories of the organisation named in the membership).
+OBJECT_SCOPED_ROLES = frozenset({Role.LAB_MANAGER, Role.INSTITUTION})
 
 
 def _memberships(user: Any) -> list[Any]:

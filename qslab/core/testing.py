@@ -17,7 +17,7 @@ from typing import Any
 from django.test import Client
 
 ANONYMOUS = "anonymous"
-ROLES = ("office", "committee", "expert", "authority", "lab_manager", "analyst", "client")
+ROLES = ("office", "committee", "expert", "authority", "lab_manager", "analyst", "client", "institution")
 EVERYONE = frozenset((ANONYMOUS, *ROLES))
 SIGNED_IN = frozenset(ROLES)
 NOBODY: frozenset[str] = frozenset()

@@ -7,16 +7,28 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.shortcuts import get_object_or_404
+from ninja import Field, File, Form, Path, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import ErrorOut, LimitOffsetPagination
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
-from qslab.core.uploads import check_upload
+from qslab.core.uploads import check_upload, download_response
 from qslab.funding import reports, services
-from qslab.funding.models import AllocationRun, Budget, MonitoringFlag, SelfEvaluation
+from qslab.funding.models import (
+    AllocationRun,
+    Budget,
+    EvidenceFile,
+    FundingRules,
+    Grade,
+    LabGrade,
+    MonitoringFlag,
+    MonitoringRun,
+    SelfEvaluation,
+)
 from qslab.labs.models import Laboratory
 
 router = Router(tags=["funding"])
@@ -137,14 +149,24 @@ class AllocationOut(Schema):
 
 
 class MonitoringRunOut(Schema):
+    """A subsidy allocation run (the historical name of this schema; monitoring runs are
+    ``FundingMonitoringRunOut``)."""
+
     id: int
     year: int
     title_zh: str
     title_en: str
     total: Decimal
-    status: str
+    formula: str = Field(
+        ..., description="tiers (weight of the grade) or score (weight of the grade × score)"
+    )
+    grade_weights: dict[str, str]
+    status: str = Field(..., description="draft, issued, or superseded (by an issued amendment)")
     inputs_sha256: str
     document_number: str | None
+    amends_id: int | None = Field(None, description="the allocation run this one amends")
+    amendment_reason: str = ""
+    superseded_by_id: int | None = Field(None, description="the issued amendment that replaced this run")
     allocations: list[AllocationOut] = []
 
 
@@ -437,10 +459,17 @@ def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:
         title_zh=r.title_zh,
         title_en=r.title_en,
         total=r.total,
+        formula=r.formula,
+        grade_weights={str(k): str(v) for k, v in (r.grade_weights or {}).items()},
         status=r.status,
         inputs_sha256=r.inputs_sha256,
         document_number=r.document.number if r.document_id else None,
+        amends_id=r.amends_id,
+        amendment_reason=r.amendment_reason,
     )
+    if r.status == AllocationRun.Status.SUPERSEDED:
+        newer = r.superseded_by
+        out.superseded_by_id = newer.pk if newer else None
     if full:
         out.allocations = [
             AllocationOut(
@@ -526,11 +555,372 @@ def get_report(request: HttpRequest, year: int, by: str = "field"):
         return Status(
             422, ErrorOut(detail=f"by must be one of {', '.join(reports.GROUPINGS)}", code="invalid")
         )
-    if not any(
-        has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER)
-    ):
+    if not any(has_role(request.user, r) for r in services.BUDGET_READERS):
         raise PermissionDenied("Budgets are shown to the laboratories, their authorities and the office.")
     rep = reports.report(request.user, year, by)
     return FundingReportOut(
         year=rep.year, by=rep.by, rows=[_report_row(g) for g in rep.rows], total=_report_row(rep.total)
     )
+
+
+# -- the office's work: evidence, score adjustment, holds, monitoring runs, rules, grades, allocations --
+
+
+class FundingEvidenceOut(Schema):
+    id: int
+    name: str
+    description: str
+    size: int
+    sha256: str
+    uploaded_at: dt.datetime
+    url: str = Field(..., description="the checked download (API: /api/funding/evidence/{id}/file)")
+
+
+def _evidence(e: EvidenceFile) -> FundingEvidenceOut:
+    return FundingEvidenceOut(
+        id=e.pk,
+        name=e.name,
+        description=e.description,
+        size=e.size,
+        sha256=e.sha256,
+        uploaded_at=e.uploaded_at,
+        url=f"/api/funding/evidence/{e.pk}/file",
+    )
+
+
+@router.get(
+    "/budgets/{budget_id}/evaluation/evidence",
+    response={200: list[FundingEvidenceOut], **ERRORS},
+    summary="The evidence files of a self-evaluation (the laboratory's managers, the office and the "
+    "experts assigned to it; 404 for everyone else)",
+)
+def list_evidence(request: HttpRequest, budget_id: int):
+    ev = get_object_or_404(
+        SelfEvaluation.objects.filter(SelfEvaluation.evidence_readers_q(request.user)), budget_id=budget_id
+    )
+    return [_evidence(e) for e in EvidenceFile.objects.visible_to(request.user).filter(evaluation=ev)]
+
+
+@router.post(
+    "/budgets/{budget_id}/evaluation/evidence",
+    response={201: FundingEvidenceOut, **ERRORS},
+    summary="Attach an evidence file to a self-evaluation in draft (multipart: file — PDF, XLSX or an "
+    "image, checked by content, at most 20 MB — and an optional description; the manager or the office)",
+)
+def upload_evidence(
+    request: HttpRequest, budget_id: int, file: File[UploadedFile], description: Form[str] = ""
+):
+    ev = get_editable_or_403(SelfEvaluation, request.user, budget_id=budget_id)
+    return Status(201, _evidence(services.attach_evidence(request.user, ev, file, description)))
+
+
+@router.get(
+    "/evidence/{evidence_id}/file",
+    response={200: None, **ERRORS},
+    summary="Download one evidence file (the laboratory's managers, the office, the assigned experts)",
+    openapi_extra={"responses": {200: {"description": "the file, as an attachment"}}},
+)
+def download_evidence(request: HttpRequest, evidence_id: int):
+    item = get_visible_or_404(EvidenceFile, request.user, pk=evidence_id)
+    return download_response(item.file, item.name)
+
+
+class FundingScoreAdjustIn(Schema):
+    score: Decimal = Field(..., ge=0, le=100, description="the score after the office's review")
+    reason: str = Field(..., description="why (required)")
+
+
+@router.post(
+    "/budgets/{budget_id}/evaluation/adjust",
+    response={200: SelfEvaluationOut, **ERRORS},
+    summary="Adjust the score of a submitted or reviewed self-evaluation, with a reason (office); "
+    "the grade follows the score",
+)
+def adjust_score(request: HttpRequest, budget_id: int, payload: FundingScoreAdjustIn):
+    ev = get_visible_or_404(
+        SelfEvaluation.objects.select_related("budget"), request.user, budget_id=budget_id
+    )
+    return _evaluation(services.adjust_score(request.user, ev, payload.score, payload.reason))
+
+
+class FundingHoldIn(Schema):
+    hold: StrictBool = Field(..., description="true: hold back funding; false: release it")
+    reason: str
+
+
+@router.post(
+    "/flags/{flag_id}/hold",
+    response={200: FlagOut, **ERRORS},
+    summary="Hold back (or release) funding on a monitoring flag, with a reason (office); a hold bars "
+    "the laboratory from that year's subsidy allocation",
+)
+def hold_flag(request: HttpRequest, flag_id: int, payload: FundingHoldIn):
+    flag = get_visible_or_404(MonitoringFlag, request.user, pk=flag_id)
+    return services.hold_funding(request.user, flag, payload.hold, payload.reason)
+
+
+class FundingMonitoringRunOut(Schema):
+    id: int
+    year: int
+    month: int
+    trigger: str
+    ran_at: dt.datetime
+    ran_by: str | None
+    budgets: int
+    new_flags: int
+
+
+class FundingMonitoringRunIn(Schema):
+    year: int = Field(..., ge=2000, le=2100)
+    month: int | None = Field(None, ge=1, le=12, description="data up to this month; default the rules'")
+
+
+class FundingMonitoringStartedOut(Schema):
+    run: FundingMonitoringRunOut
+    flags: list[FlagOut]
+
+
+def _monitoring_run(r: MonitoringRun) -> FundingMonitoringRunOut:
+    return FundingMonitoringRunOut(
+        id=r.pk,
+        year=r.year,
+        month=r.month,
+        trigger=r.trigger,
+        ran_at=r.ran_at,
+        ran_by=r.ran_by.get_username() if r.ran_by_id else None,
+        budgets=r.budgets,
+        new_flags=r.new_flags,
+    )
+
+
+def _board(request: HttpRequest) -> None:
+    if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
+        raise PermissionDenied("Only the committee office and committee members see this.")
+
+
+def _office(request: HttpRequest) -> None:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied("Only the committee office may do this.")
+
+
+@router.get(
+    "/monitoring/runs",
+    response={200: list[FundingMonitoringRunOut], **ERRORS},
+    summary="The in-year monitoring runs, newest first (office, committee)",
+)
+@paginate(LimitOffsetPagination)
+def list_monitoring_runs(request: HttpRequest, year: int | None = Query(None, ge=2000, le=2100)):
+    _board(request)
+    qs = MonitoringRun.objects.filter(MonitoringRun.visible_q(request.user)).select_related("ran_by")
+    if year:
+        qs = qs.filter(year=year)
+    return [_monitoring_run(r) for r in qs]
+
+
+@router.post(
+    "/monitoring/runs",
+    response={201: FundingMonitoringStartedOut, **ERRORS},
+    summary="Run the in-year monitoring of a year now (office): flags every approved budget, once per "
+    "month, and notifies the flagged laboratories",
+)
+def start_monitoring_run(request: HttpRequest, payload: FundingMonitoringRunIn):
+    _office(request)
+    run, made = services.start_monitoring_run(request.user, payload.year, payload.month)
+    return Status(201, FundingMonitoringStartedOut(run=_monitoring_run(run), flags=made))
+
+
+class FundingRulesOut(Schema):
+    year: int
+    saved: bool = Field(..., description="false: the defaults, not yet saved for this year")
+    weight_execution: Decimal
+    weight_output: Decimal
+    weight_effect: Decimal
+    weight_satisfaction: Decimal
+    proportional_credit: bool
+    grade_excellent: Decimal
+    grade_good: Decimal
+    grade_fair: Decimal
+    monitoring_month: int
+    monitoring_day: int
+    monitoring_data_month: int
+    expected_curve: list[float]
+    lag_tolerance: Decimal
+
+
+class FundingRulesIn(Schema):
+    weight_execution: Decimal | None = Field(None, ge=0, le=100)
+    weight_output: Decimal | None = Field(None, ge=0, le=100)
+    weight_effect: Decimal | None = Field(None, ge=0, le=100)
+    weight_satisfaction: Decimal | None = Field(None, ge=0, le=100)
+    proportional_credit: StrictBool | None = None
+    grade_excellent: Decimal | None = Field(None, ge=0, le=100)
+    grade_good: Decimal | None = Field(None, ge=0, le=100)
+    grade_fair: Decimal | None = Field(None, ge=0, le=100)
+    monitoring_month: int | None = Field(None, ge=1, le=12)
+    monitoring_day: int | None = Field(None, ge=1, le=28)
+    monitoring_data_month: int | None = Field(None, ge=1, le=12)
+    expected_curve: list[float] | None = Field(None, description="twelve rising percentages, or []")
+    lag_tolerance: Decimal | None = Field(None, ge=0, le=100)
+
+
+def _rules(r: FundingRules) -> FundingRulesOut:
+    return FundingRulesOut(
+        year=r.year,
+        saved=r.pk is not None,
+        **{f: getattr(r, f) for f in services.RULE_FIELDS},
+    )
+
+
+YEAR_PATH = Path(..., ge=2000, le=2100)
+
+
+@router.get(
+    "/rules/{year}",
+    response={200: FundingRulesOut, **ERRORS},
+    summary="The funding rules of a year: self-evaluation weights, grade thresholds, monitoring date and "
+    "curve (office; the defaults until saved)",
+)
+def get_rules(request: HttpRequest, year: int = YEAR_PATH):
+    _office(request)
+    return _rules(FundingRules.for_year(year))
+
+
+@router.put(
+    "/rules/{year}",
+    response={200: FundingRulesOut, **ERRORS},
+    summary="Set the funding rules of a year (office; fields left out keep their value); every problem "
+    "is reported at once (422) and nothing saved",
+)
+def put_rules(request: HttpRequest, payload: FundingRulesIn, year: int = YEAR_PATH):
+    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    return _rules(services.save_rules(request.user, year, data))
+
+
+class FundingLabGradeOut(Schema):
+    id: int
+    laboratory_id: int
+    laboratory_code: str
+    year: int
+    grade: str
+    open_rectification: bool
+    source: str
+
+
+class FundingLabGradeIn(Schema):
+    laboratory_id: int
+    year: int = Field(..., ge=2000, le=2100)
+    grade: str = Field(..., description="excellent, good, fair or poor")
+    open_rectification: StrictBool = False
+
+
+def _grade(g: LabGrade) -> FundingLabGradeOut:
+    return FundingLabGradeOut(
+        id=g.pk,
+        laboratory_id=g.laboratory_id,
+        laboratory_code=g.laboratory.code,
+        year=g.year,
+        grade=g.grade,
+        open_rectification=g.open_rectification,
+        source=g.source,
+    )
+
+
+@router.get(
+    "/grades",
+    response={200: list[FundingLabGradeOut], **ERRORS},
+    summary="The laboratories' evaluation grades used for subsidy eligibility (office)",
+)
+@paginate(LimitOffsetPagination)
+def list_lab_grades(request: HttpRequest, year: int | None = Query(None, ge=2000, le=2100)):
+    _office(request)
+    qs = LabGrade.objects.visible_to(request.user).select_related("laboratory")
+    if year:
+        qs = qs.filter(year=year)
+    return [_grade(g) for g in qs]
+
+
+@router.post(
+    "/grades",
+    response={200: FundingLabGradeOut, **ERRORS},
+    summary="Record (or correct) a laboratory's evaluation grade of a year (office)",
+)
+def record_lab_grade(request: HttpRequest, payload: FundingLabGradeIn):
+    _office(request)
+    lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
+    row = services.record_lab_grade(
+        request.user, lab, payload.year, payload.grade, open_rectification=payload.open_rectification
+    )
+    return _grade(LabGrade.objects.select_related("laboratory").get(pk=row.pk))
+
+
+class FundingAllocationRunIn(Schema):
+    year: int = Field(..., ge=2000, le=2100, description="the evaluation year")
+    title_zh: str
+    title_en: str
+    total: Decimal = Field(..., gt=0, description="yuan, at most two decimals")
+    formula: str = Field("tiers", description="tiers or score")
+    grade_weights: dict[str, Decimal] = Field(
+        default_factory=lambda: {"excellent": Decimal(3), "good": Decimal(2), "fair": Decimal(1)},
+        description="weight per self-evaluation grade (excellent, good, fair, poor; missing = 0)",
+    )
+    require_named: StrictBool = True
+    min_lab_grade: str = "fair"
+    exclude_open_rectification: StrictBool = True
+    min_self_grade: str = "fair"
+
+
+class FundingAmendmentIn(Schema):
+    reason: str = Field(..., description="why the issued allocation is amended (required)")
+    total: Decimal | None = Field(None, gt=0, description="a new declared total; default the original's")
+
+
+@router.post(
+    "/allocations",
+    response={201: MonitoringRunOut, **ERRORS},
+    summary="Create a draft allocation run and compute its list (office)",
+)
+def create_allocation(request: HttpRequest, payload: FundingAllocationRunIn):
+    _office(request)
+    unknown = sorted(set(payload.grade_weights) - set(Grade.values))
+    if unknown:
+        raise ValidationError({"grade_weights": f"unknown grade(s): {', '.join(unknown)}"})
+    data = payload.dict()
+    data["grade_weights"] = {g: str(w) for g, w in payload.grade_weights.items()}
+    run = services.create_allocation_run(request.user, data)
+    run = services.compute_allocation(request.user, run)
+    return Status(201, _run(AllocationRun.objects.select_related("document").get(pk=run.pk), True))
+
+
+@router.post(
+    "/allocations/{run_id}/compute",
+    response={200: MonitoringRunOut, **ERRORS},
+    summary="Recompute a draft allocation on today's inputs and show it: the preview before issuing (office)",
+)
+def compute_allocation(request: HttpRequest, run_id: int):
+    run = get_editable_or_403(AllocationRun, request.user, pk=run_id)
+    run = services.compute_allocation(request.user, run)
+    return _run(AllocationRun.objects.select_related("document").get(pk=run.pk), True)
+
+
+@router.post(
+    "/allocations/{run_id}/issue",
+    response={200: MonitoringRunOut, **ERRORS},
+    summary="Issue a draft allocation (or amendment) as a numbered document; the amounts feed next "
+    "year's budgets (office)",
+)
+def issue_allocation(request: HttpRequest, run_id: int):
+    run = get_editable_or_403(AllocationRun, request.user, pk=run_id)
+    run = services.issue_allocation(request.user, run)
+    return _run(AllocationRun.objects.select_related("document").get(pk=run.pk), True)
+
+
+@router.post(
+    "/allocations/{run_id}/amend",
+    response={201: MonitoringRunOut, **ERRORS},
+    summary="Open an amendment of the issued allocation (office; reason required, optionally a new "
+    "total): a draft computed on today's inputs, to be issued as a new document superseding it",
+)
+def amend_allocation(request: HttpRequest, run_id: int, payload: FundingAmendmentIn):
+    run = get_editable_or_403(AllocationRun, request.user, pk=run_id)
+    amendment = services.amend_allocation(request.user, run, payload.reason, payload.total)
+    return Status(201, _run(AllocationRun.objects.select_related("document").get(pk=amendment.pk), True))

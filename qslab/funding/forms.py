@@ -174,6 +174,17 @@ class RulesForm(forms.ModelForm):
         return curve
 
 
+class AmendmentForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for the amendment"), widget=forms.Textarea(attrs={"rows": 2}))
+    total = forms.DecimalField(
+        label=_("New total (yuan)"),
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text=_("leave empty to keep the total of the allocation it amends"),
+    )
+
+
 class AllocationRunForm(forms.ModelForm):
     weight_excellent = forms.DecimalField(label=_("weight: excellent"), min_value=0, initial=3)
     weight_good = forms.DecimalField(label=_("weight: good"), min_value=0, initial=2)
@@ -187,11 +198,19 @@ class AllocationRunForm(forms.ModelForm):
             "title_zh",
             "title_en",
             "total",
+            "formula",
             "require_named",
             "min_lab_grade",
             "exclude_open_rectification",
             "min_self_grade",
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["formula"].required = False  # left out: tiers by grade, as before formulas existed
+
+    def clean_formula(self) -> str:
+        return self.cleaned_data.get("formula") or AllocationRun.Formula.TIERS
 
     def service_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -92,7 +92,8 @@ def _office_or_committee(user: Any) -> bool:
 
 def _lab_q(user: Any, prefix: str) -> models.Q:
     """Rows of laboratories the user may see money of: office and committee all, an authority its
-    jurisdiction, a lab manager only their own laboratory; nobody else."""
+    jurisdiction, a lab manager only their own laboratory, a supporting institution the laboratories it
+    supports; nobody else."""
     if _office_or_committee(user):
         return models.Q()
     q = models.Q(pk__in=[])
@@ -102,6 +103,13 @@ def _lab_q(user: Any, prefix: str) -> models.Q:
     if has_role(user, Role.LAB_MANAGER):
         ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
         q |= models.Q() if ids is None else models.Q(**{f"{prefix}__in": ids})
+    if has_role(user, Role.INSTITUTION):
+        # a supporting institution's staff: the laboratories it supports (membership scoped to the
+        # organisation; an unscoped membership covers nothing), read only (not in _own_lab_q)
+        from qslab.accounts.models import Organisation
+
+        orgs = scoped_ids(user, Role.INSTITUTION, Organisation) or []
+        q |= models.Q(**{f"{prefix}__supporting_institution_id__in": orgs})
     return q
 
 
@@ -623,6 +631,18 @@ class SelfEvaluation(ChangeLoggedModel):
     def editable_q(cls, user: Any) -> models.Q:
         return _own_lab_q(user, "budget__laboratory")
 
+    @classmethod
+    def evidence_readers_q(cls, user: Any) -> models.Q:
+        """Self-evaluations whose evidence ``user`` may read: the laboratory's managers, the office and
+        the experts assigned to it (the same people as :meth:`EvidenceFile.visible_q`)."""
+        if not getattr(user, "is_authenticated", False):
+            return models.Q(pk__in=[])
+        own = _own_lab_q(user, "budget__laboratory")
+        if not own:
+            return own  # everything
+        assigned = cls.experts.through.objects.filter(user=user).values("selfevaluation_id")
+        return own | models.Q(pk__in=assigned)
+
 
 def evidence_upload_path(instance: EvidenceFile, filename: str) -> str:
     return f"funding/evidence/{instance.evaluation_id}/{filename}"
@@ -710,11 +730,20 @@ def _default_weights() -> dict[str, str]:
 
 
 class AllocationRun(ChangeLoggedModel):
-    """Distribute a total subsidy over the eligible laboratories by grade weights (largest remainder)."""
+    """Distribute a total subsidy over the eligible laboratories by a declared formula (largest remainder).
+
+    An issued run may be *amended*: a new run (``amends`` the issued one, with a reason) is computed,
+    previewed and issued as a new numbered document; the original is kept, marked *superseded*.
+    """
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("draft")
         ISSUED = "issued", _("issued")
+        SUPERSEDED = "superseded", _("superseded by an amendment")
+
+    class Formula(models.TextChoices):
+        TIERS = "tiers", _("tiers by grade: amount in proportion to the weight of the grade")
+        SCORE = "score", _("score-weighted: amount in proportion to weight of the grade × score")
 
     year = models.PositiveIntegerField(_("year"))
     title_zh = models.CharField(_("title (Chinese)"), max_length=200)
@@ -729,7 +758,18 @@ class AllocationRun(ChangeLoggedModel):
     min_self_grade = models.CharField(
         _("lowest self-evaluation grade"), max_length=16, choices=Grade.choices, default=Grade.FAIR
     )
+    formula = models.CharField(_("formula"), max_length=16, choices=Formula.choices, default=Formula.TIERS)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    amends = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="amendments",
+        editable=False,
+        verbose_name=_("amends"),
+    )
+    amendment_reason = models.TextField(_("reason for the amendment"), blank=True, editable=False)
     inputs_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     document = models.OneToOneField(
         OfficialDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
@@ -754,6 +794,11 @@ class AllocationRun(ChangeLoggedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("funding:allocation", args=[self.pk])
+
+    @property
+    def superseded_by(self) -> AllocationRun | None:
+        """The issued amendment that replaced this run, if any."""
+        return self.amendments.exclude(status=self.Status.DRAFT).order_by("pk").first()
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -28,7 +29,7 @@ from django.utils.translation import gettext as _
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
 from qslab.core.services import apply_transition, watch
-from qslab.core.uploads import IMAGES, MB, check_upload, safe_filename
+from qslab.core.uploads import IMAGES, MB, UploadValidator, safe_filename
 from qslab.funding.models import (
     LEVEL1_OF,
     Allocation,
@@ -56,6 +57,8 @@ from qslab.funding.models import (
 from qslab.labs.models import Laboratory
 
 CENT = Decimal("0.01")
+#: the roles that see budgets at all (each only those ``Budget.visible_q`` lets them see)
+BUDGET_READERS = (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER, Role.INSTITUTION)
 GRADE_ORDER = (Grade.POOR, Grade.FAIR, Grade.GOOD, Grade.EXCELLENT)
 
 
@@ -522,11 +525,18 @@ def _notify_monitoring(run: MonitoringRun, made: list[MonitoringFlag]) -> None:
     )
 
 
-@transaction.atomic
 def run_monitoring(user: Any, year: int, month: int | None = None) -> list[MonitoringFlag]:
     """The in-year "double monitoring" run by the office: flag execution lags and targets off track for
     every approved budget of ``year`` on data up to ``month`` (default: the rules' data month).
     Idempotent per month; the flagged laboratories' managers are notified."""
+    return start_monitoring_run(user, year, month)[1]
+
+
+@transaction.atomic
+def start_monitoring_run(
+    user: Any, year: int, month: int | None = None
+) -> tuple[MonitoringRun, list[MonitoringFlag]]:
+    """:func:`run_monitoring`, returning the recorded run as well as the new flags."""
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office runs the monitoring."))
     rules = FundingRules.for_year(year)
@@ -544,7 +554,7 @@ def run_monitoring(user: Any, year: int, month: int | None = None) -> list[Monit
         new_flags=len(made),
     )
     _notify_monitoring(run, made)
-    return made
+    return run, made
 
 
 def scheduled_monitoring_due(today: dt.date | None = None) -> FundingRules | None:
@@ -765,7 +775,8 @@ def attach_evidence(user: Any, ev: SelfEvaluation, upload: Any, description: str
     if ev.status != "draft":
         raise ValidationError(_("A submitted self-evaluation cannot be changed."))
     try:
-        check_upload(upload, EVIDENCE_KINDS, EVIDENCE_MAX_BYTES)
+        # the one check of an evidence file, whether it came from the page's form or the API
+        UploadValidator(EVIDENCE_KINDS, max_bytes=EVIDENCE_MAX_BYTES)(upload)
     except ValidationError as exc:
         raise ValidationError({"file": exc.messages}) from exc
     digest = hashlib.sha256()
@@ -827,8 +838,10 @@ def adjust_score(user: Any, ev: SelfEvaluation, score: Decimal, reason: str) -> 
     """The office's review may change the score, with a reason; the grade follows the new score."""
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office adjusts a self-evaluation score."))
-    if ev.status != "submitted":
-        raise ValidationError(_("Only a submitted self-evaluation is reviewed."))
+    if ev.status not in ("submitted", "reviewed"):
+        # reviewed too: an appeal upheld after the review changes the score (an issued allocation is
+        # then corrected by an amendment, amend_allocation)
+        raise ValidationError(_("Only a submitted or reviewed self-evaluation is adjusted."))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("An adjustment needs a reason.")})
@@ -843,6 +856,74 @@ def adjust_score(user: Any, ev: SelfEvaluation, score: Decimal, reason: str) -> 
 
 
 # ----------------------------------------------------------------------------------------- subsidies
+
+
+def check_expected_curve(curve: Any) -> list[Any]:
+    """Twelve rising cumulative percentages between 0 and 100, or empty (an even pace)."""
+    curve = curve or []
+    if not isinstance(curve, list) or (
+        curve
+        and (
+            len(curve) != 12
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in curve)
+            or any(b < a for a, b in itertools.pairwise(curve))
+        )
+    ):
+        raise ValidationError(
+            {"expected_curve": _("Give twelve rising percentages between 0 and 100, or leave it empty.")}
+        )
+    return curve
+
+
+RULE_FIELDS = (
+    "weight_execution",
+    "weight_output",
+    "weight_effect",
+    "weight_satisfaction",
+    "proportional_credit",
+    "grade_excellent",
+    "grade_good",
+    "grade_fair",
+    "monitoring_month",
+    "monitoring_day",
+    "monitoring_data_month",
+    "expected_curve",
+    "lag_tolerance",
+)
+
+
+@transaction.atomic
+def save_rules(user: Any, year: int, data: dict[str, Any]) -> FundingRules:
+    """The office sets the rules of a year (fields not given keep their value or default); every
+    problem is reported at once and nothing is saved unless all are valid."""
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office edits the rules."))
+    rules = FundingRules.objects.select_for_update().filter(year=year).first() or FundingRules(year=year)
+    unknown = sorted(set(data) - set(RULE_FIELDS))
+    if unknown:
+        raise ValidationError({k: _("unknown field") for k in unknown})
+    for field, value in data.items():
+        setattr(rules, field, value)
+    errors: dict[str, list[str]] = {}
+    try:
+        rules.expected_curve = check_expected_curve(rules.expected_curve)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    for name in ("monitoring_month", "monitoring_data_month"):
+        if not 1 <= int(getattr(rules, name)) <= 12:
+            errors[name] = [_("The month must be 1 to 12.")]
+    if not rules.grade_excellent >= rules.grade_good >= rules.grade_fair:
+        errors["grade_fair"] = [_("The grade thresholds must fall: excellent ≥ good ≥ fair.")]
+    try:
+        rules.full_clean(exclude=["year"])
+    except ValidationError as exc:
+        for k, v in exc.message_dict.items():
+            errors.setdefault(k, []).extend(v)
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        rules.save()
+    return rules
 
 
 @transaction.atomic
@@ -916,6 +997,7 @@ def create_allocation_run(user: Any, data: dict[str, Any]) -> AllocationRun:
         "title_zh",
         "title_en",
         "total",
+        "formula",
         "require_named",
         "min_lab_grade",
         "exclude_open_rectification",
@@ -925,7 +1007,10 @@ def create_allocation_run(user: Any, data: dict[str, Any]) -> AllocationRun:
         run = AllocationRun(
             created_by=user, grade_weights=weights, **{f: data[f] for f in fields if f in data}
         )
-        run.total = parse_money(str(run.total))
+        try:
+            run.total = parse_money(str(run.total))
+        except ValueError as exc:
+            raise ValidationError({"total": str(exc)}) from None
         run.full_clean(exclude=["created_by"])
         _refuse_second_issue(run)
         run.save()
@@ -937,6 +1022,7 @@ def _refuse_second_issue(run: AllocationRun) -> None:
     issued = (
         AllocationRun.objects.filter(year=run.year, status=AllocationRun.Status.ISSUED)
         .exclude(pk=run.pk)
+        .exclude(pk=run.amends_id or 0)
         .select_related("document")
         .first()
     )
@@ -949,6 +1035,19 @@ def _refuse_second_issue(run: AllocationRun) -> None:
             )
             % {"year": run.year, "number": number}
         )
+
+
+def allocation_weight(run: AllocationRun, grade: str, score: Decimal | None) -> Decimal:
+    """The weight a laboratory's share is proportional to, by the run's declared formula.
+
+    *tiers*: the weight of its self-evaluation grade; *score*: the weight of its grade × its final
+    score (the office's adjusted score where there is one), so a 95 earns more than an 81 of the same
+    grade and the grade weights still separate the tiers (a weight of 0 still excludes a grade).
+    """
+    weight = Decimal(str(run.grade_weights.get(grade, "0")))
+    if run.formula == AllocationRun.Formula.SCORE:
+        return weight * (score if score is not None else Decimal(0))
+    return weight
 
 
 def _eligibility(run: AllocationRun) -> list[dict[str, Any]]:
@@ -987,7 +1086,7 @@ def _eligibility(run: AllocationRun) -> list[dict[str, Any]]:
             reasons.append(_("funding held back on a monitoring flag"))
         if rank[ev.grade] < rank[run.min_self_grade]:
             reasons.append(_("self-evaluation grade %(g)s") % {"g": ev.grade})
-        weight = Decimal(str(run.grade_weights.get(ev.grade, "0")))
+        weight = allocation_weight(run, ev.grade, ev.final_score)
         rows.append(
             {
                 "laboratory": lab,
@@ -1018,6 +1117,9 @@ def compute_allocation(user: Any, run: AllocationRun) -> AllocationRun:
         "year": run.year,
         "total": str(run.total),
         "grade_weights": run.grade_weights,
+        # the formula enters the checksum only when it is not the original one, so the checksums of
+        # runs issued before formulas were offered stay valid
+        **({"formula": run.formula} if run.formula != AllocationRun.Formula.TIERS else {}),
         "rules": [run.require_named, run.min_lab_grade, run.exclude_open_rectification, run.min_self_grade],
         "labs": [
             [r["code"], r["lab_grade"], r["self_grade"], str(r["self_score"]), r["eligible"]] for r in rows
@@ -1034,7 +1136,7 @@ def compute_allocation(user: Any, run: AllocationRun) -> AllocationRun:
                 lab_grade=r["lab_grade"],
                 self_grade=r["self_grade"],
                 self_score=r["self_score"],
-                weight=r["weight"],
+                weight=r["weight"].quantize(Decimal("0.0001"), ROUND_HALF_UP),
                 amount=amounts[r["code"]],
             )
             for r in rows
@@ -1048,7 +1150,12 @@ def compute_allocation(user: Any, run: AllocationRun) -> AllocationRun:
 
 @transaction.atomic
 def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
-    """Freeze the list and issue the numbered allocation document (PDF in both languages)."""
+    """Freeze the list and issue the numbered allocation document (PDF in both languages).
+
+    An amendment is issued the same way: its own number, a body naming the document it amends and
+    why; the run it amends is marked *superseded* (kept, with its document) in the same transaction,
+    and next year's budgets follow the amended amounts.
+    """
     from qslab.core.documents import issue_document
 
     if not AllocationRun.objects.editable_by(user).filter(pk=run.pk).exists():
@@ -1056,8 +1163,14 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     # Lock every run of the year (in one order): two runs of one year issued at the same moment are
     # issued one after the other, and the second finds the first (the database constraint backs this).
     list(AllocationRun.objects.select_for_update().filter(year=run.year).order_by("pk").values_list("pk"))
-    current = AllocationRun.objects.get(pk=run.pk)
+    current = AllocationRun.objects.select_related("amends__document").get(pk=run.pk)
+    original = current.amends
     if current.status == AllocationRun.Status.DRAFT:
+        if original is not None and original.status != AllocationRun.Status.ISSUED:
+            raise ValidationError(
+                _("The allocation this amendment amends (%(number)s) is no longer in force.")
+                % {"number": original.document.number if original.document_id else original.pk}
+            )
         _refuse_second_issue(current)
     run = compute_allocation(user, run)
     allocations = list(run.allocations.select_related("laboratory"))
@@ -1067,6 +1180,16 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
     body_en = (
         f"Allocation of the {run.year} subsidy, total {run.total} yuan. Input checksum: {run.inputs_sha256}"
     )
+    if original is not None:
+        number = original.document.number if original.document_id else str(original.pk)
+        body_zh += f"\n本文件更正并取代{number}（原文件保留）。更正理由：{run.amendment_reason}"
+        body_en += (
+            f"\nThis document amends and supersedes {number} (which is kept). Reason: {run.amendment_reason}"
+        )
+        # the original first: the database allows one issued allocation per year
+        original.status = AllocationRun.Status.SUPERSEDED
+        with acting_as(user, run.amendment_reason):
+            original.save(update_fields=["status", "last_updated"])
     run.document = issue_document(
         kind_code="subsidy_allocation",
         title_zh=run.title_zh,
@@ -1080,13 +1203,60 @@ def issue_allocation(user: Any, run: AllocationRun) -> AllocationRun:
         extra_context={"allocations": [a for a in allocations if a.eligible], "run": run},
     )
     run.status = AllocationRun.Status.ISSUED
-    with acting_as(user, "issue allocation"):
+    with acting_as(user, "issue amendment" if original is not None else "issue allocation"):
         run.save(update_fields=["document", "status", "last_updated"])
-    # The issued amounts go into next year's budgets (those not opened yet get them when opened).
-    for a in sorted(allocations, key=lambda a: a.laboratory.code):
-        if a.eligible and a.amount > 0:
-            feed_subsidy(user, a.laboratory, run.year + 1)
+    # The issued amounts go into next year's budgets (those not opened yet get them when opened); an
+    # amendment also reaches the laboratories the original paid and the amendment no longer does.
+    labs = {a.laboratory.pk: a.laboratory for a in allocations if a.eligible and a.amount > 0}
+    if original is not None:
+        labs.update(
+            {a.laboratory.pk: a.laboratory for a in original.allocations.select_related("laboratory")}
+        )
+    for lab in sorted(labs.values(), key=lambda lab: lab.code):
+        feed_subsidy(user, lab, run.year + 1)
     return run
+
+
+@transaction.atomic
+def amend_allocation(
+    user: Any, original: AllocationRun, reason: str, total: Decimal | None = None
+) -> AllocationRun:
+    """Open an amendment of an issued allocation (e.g. after an upheld appeal or error): a draft run
+    with the original's rules and total (or a new declared total), computed on today's inputs, to be
+    previewed and issued (``issue_allocation``) as a new numbered document that supersedes the original.
+    """
+    if not AllocationRun.objects.editable_by(user).filter(pk=original.pk).exists():
+        raise PermissionDenied(_("Only the committee office allocates subsidies."))
+    original = AllocationRun.objects.select_for_update().get(pk=original.pk)
+    if original.status != AllocationRun.Status.ISSUED:
+        raise ValidationError(_("Only the allocation in force (issued) can be amended."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("An amendment needs a reason.")})
+    if total is not None:
+        try:
+            total = parse_money(str(total))
+        except ValueError as exc:
+            raise ValidationError({"total": str(exc)}) from None
+        if total <= 0:
+            raise ValidationError({"total": _("The total must be more than zero.")})
+    with acting_as(user, reason):
+        run = AllocationRun.objects.create(
+            year=original.year,
+            title_zh=f"{original.title_zh}（更正）"[:200],
+            title_en=f"{original.title_en} (amendment)"[:200],
+            total=original.total if total is None else total,
+            formula=original.formula,
+            grade_weights=original.grade_weights,
+            require_named=original.require_named,
+            min_lab_grade=original.min_lab_grade,
+            exclude_open_rectification=original.exclude_open_rectification,
+            min_self_grade=original.min_self_grade,
+            amends=original,
+            amendment_reason=reason,
+            created_by=user,
+        )
+    return compute_allocation(user, run)
 
 
 def _spread(total: Decimal, central: dict[str, Decimal]) -> dict[tuple[str, str], Decimal]:
@@ -1112,18 +1282,17 @@ def feed_subsidy(user: Any, laboratory: Laboratory, year: int) -> list[SubsidyEn
     budget = Budget.objects.select_for_update().filter(laboratory=laboratory, year=year).first()
     if budget is None:
         return []  # written when the budget is opened (create_budget)
-    pending = list(
-        Allocation.objects.filter(
-            laboratory=laboratory,
-            run__year=year - 1,
-            run__status=AllocationRun.Status.ISSUED,
-            eligible=True,
-            amount__gt=0,
-            budget_entry__isnull=True,
-        )
-        .select_related("run__document")
-        .order_by("run_id")
+    unentered = Allocation.objects.filter(
+        laboratory=laboratory,
+        run__year=year - 1,
+        run__status=AllocationRun.Status.ISSUED,
+        budget_entry__isnull=True,
     )
+    if not SubsidyEntry.objects.filter(budget=budget).exists():
+        # nothing entered before: only a subsidy actually paid changes the budget; once a subsidy is
+        # entered, an amendment that pays this laboratory less (or nothing) must reach the budget too
+        unentered = unentered.filter(eligible=True, amount__gt=0)
+    pending = list(unentered.select_related("run__document").order_by("run_id"))
     if not pending:
         return []
     target = allocated_subsidy(laboratory, year) or Decimal("0.00")

@@ -36,5 +36,6 @@ urlpatterns = [
     path("allocations/new/", views.allocation_create, name="allocation_create"),
     path("allocations/<int:run_id>/", views.allocation, name="allocation"),
     path("allocations/<int:run_id>/act/<slug:action>/", views.allocation_action, name="allocation_action"),
+    path("allocations/<int:run_id>/amend/", views.allocation_amend, name="allocation_amend"),
     path("allocations/<int:run_id>/allocation.pdf", views.allocation_pdf, name="allocation_pdf"),
 ]

@@ -58,9 +58,7 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _may_see_budgets(request: HttpRequest) -> None:
-    if not any(
-        has_role(request.user, r) for r in (Role.OFFICE, Role.COMMITTEE, Role.AUTHORITY, Role.LAB_MANAGER)
-    ):
+    if not any(has_role(request.user, r) for r in services.BUDGET_READERS):
         raise PermissionDenied(_("Budgets are shown to the laboratories, their authorities and the office."))
 
 
@@ -570,8 +568,14 @@ def allocation(request: HttpRequest, run_id: int) -> HttpResponse:
             "editable": AllocationRun.objects.editable_by(request.user).filter(pk=run.pk).exists(),
             "issued_of_year": AllocationRun.objects.filter(year=run.year, status=AllocationRun.Status.ISSUED)
             .exclude(pk=run.pk)
+            .exclude(pk=run.amends_id or 0)
             .select_related("document")
             .first(),
+            "superseded_by": run.superseded_by if run.status == AllocationRun.Status.SUPERSEDED else None,
+            "amendments": run.amendments.select_related("document"),
+            "amend_form": forms.AmendmentForm()
+            if run.status == AllocationRun.Status.ISSUED and has_role(request.user, Role.OFFICE)
+            else None,
             "history": history_of(run),
         },
     )
@@ -595,6 +599,29 @@ def allocation_action(request: HttpRequest, run_id: int, action: str) -> HttpRes
     else:
         messages.success(request, _("Done."))
     return redirect(run)
+
+
+@login_required
+@require_POST
+def allocation_amend(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Open an amendment of an issued allocation (office): a draft to preview and issue."""
+    run = get_editable_or_403(AllocationRun, request.user, pk=run_id)
+    form = forms.AmendmentForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for m in errors:
+                messages.error(request, m)
+        return redirect(run)
+    try:
+        amendment = services.amend_allocation(
+            request.user, run, form.cleaned_data["reason"], form.cleaned_data["total"]
+        )
+    except ValidationError as exc:
+        for m in _errors(exc):
+            messages.error(request, m)
+        return redirect(run)
+    messages.success(request, _("Amendment opened: check the list, then issue it."))
+    return redirect(amendment)
 
 
 @login_required

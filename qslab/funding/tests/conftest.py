@@ -1,5 +1,6 @@
 """The funding app's world: two laboratories (the role user ``lab_manager`` manages ``w.lab`` only; the
-``authority`` covers Jiangsu, where ``w.lab`` is), a draft, a submitted and an approved budget with
+``institution`` user belongs to ``w.lab``'s supporting institution; the ``authority`` covers Jiangsu,
+where ``w.lab`` is), a draft, a submitted and an approved budget with
 targets and expenditures, a monitoring flag, a submitted self-evaluation and an allocation run."""
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def scope_to(user: Any, lab: Any) -> None:
 
     ct = ContentType.objects.get_for_model(lab)
     RoleMembership.objects.filter(user=user, role="lab_manager").update(scope_type=ct, scope_id=str(lab.pk))
+    forget_cached_roles(user)
+
+
+def scope_institution_to(user: Any, organisation: Any) -> None:
+    """Scope ``user``'s supporting-institution membership to ``organisation``."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.accounts.models import RoleMembership
+    from qslab.accounts.roles import forget_cached_roles
+
+    ct = ContentType.objects.get_for_model(organisation)
+    RoleMembership.objects.filter(user=user, role="institution").update(
+        scope_type=ct, scope_id=str(organisation.pk)
+    )
     forget_cached_roles(user)
 
 
@@ -123,6 +138,7 @@ def world(world: Any) -> Any:
     w.lab = make_lab("own", region="320000")
     w.other_lab = make_lab("other", region="330000")
     scope_to(w.users["lab_manager"], w.lab)
+    scope_institution_to(w.users["institution"], w.lab.supporting_institution)
     w.draft = quick_budget(w.lab, YEAR + 1, "draft")
     w.submitted = quick_budget(w.other_lab, YEAR + 1, "submitted")
     w.approved = quick_budget(w.lab, YEAR, "approved", actuals=True)
@@ -153,5 +169,14 @@ def world(world: Any) -> Any:
         total=Decimal("10.00"),
         status="issued",
         document=w.private_document,
+    )
+    # a year with no allocation issued yet, a reviewed self-evaluation and an evaluation grade, so a
+    # draft of that year can be issued
+    from qslab.funding.models import LabGrade
+
+    SelfEvaluation.objects.create(budget=w.draft, status="reviewed", total=Decimal(91), grade="excellent")
+    LabGrade.objects.create(laboratory=w.lab, year=YEAR + 1, grade="good")
+    w.draft_run_next_year = AllocationRun.objects.create(
+        year=YEAR + 1, title_zh="下年分配", title_en="Next year's allocation", total=Decimal("100.00")
     )
     return w

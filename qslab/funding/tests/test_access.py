@@ -1,5 +1,6 @@
 """Who may open each page and API operation of the funding app. The role user ``lab_manager`` manages
-``w.lab`` only; the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
+``w.lab`` only; the ``institution`` user is scoped to ``w.lab``'s supporting institution (read only);
+the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
 
 import pytest
 
@@ -8,7 +9,7 @@ from qslab.core.testing import SIGNED_IN, Case, check_access, matrix
 OFFICE = {"office"}
 OWN = {"office", "lab_manager"}
 BOARD = {"office", "committee"}
-SEE_OWN = {"office", "committee", "authority", "lab_manager"}
+SEE_OWN = {"office", "committee", "authority", "lab_manager", "institution"}  # read w.lab's money
 
 DRAFT = lambda w: {"budget_id": w.draft.pk}  # noqa: E731
 SUBMITTED = lambda w: {"budget_id": w.submitted.pk}  # noqa: E731
@@ -133,6 +134,13 @@ CASES = [
         kwargs=lambda w: {"run_id": w.run.pk, "action": "compute"},
     ),
     Case("funding:allocation_pdf", BOARD, kwargs=lambda w: {"run_id": w.issued_run.pk}),
+    Case(
+        "funding:allocation_amend",
+        OFFICE,
+        method="post",
+        kwargs=lambda w: {"run_id": w.issued_run.pk},
+        data={"reason": "appeal upheld"},
+    ),
     # API
     Case("qslab_funding_api_list_budgets", SIGNED_IN, api=True, note="filtered to what each may see"),
     Case("qslab_funding_api_get_budget", SEE_OWN, api=True, kwargs=APPROVED),
@@ -236,6 +244,100 @@ CASES = [
     Case("qslab_funding_api_get_report", SEE_OWN, api=True, query="year=2025&by=region"),
     Case("qslab_funding_api_list_allocations", BOARD, api=True),
     Case("qslab_funding_api_get_allocation", BOARD, api=True, kwargs=RUN),
+    Case(
+        "qslab_funding_api_list_evidence",
+        {"office", "lab_manager", "expert"},
+        api=True,
+        note="the lab's managers, the office and the assigned expert",
+        kwargs=APPROVED,
+    ),
+    Case("qslab_funding_api_list_evidence", OFFICE, api=True, note="another lab", kwargs=OTHER),
+    Case(
+        "qslab_funding_api_upload_evidence",
+        OWN,
+        method="post",
+        api=True,
+        kwargs=APPROVED,
+        data=lambda w: {"file": pdf_upload(), "description": "minutes"},
+    ),
+    Case(
+        "qslab_funding_api_download_evidence",
+        {"office", "lab_manager", "expert"},
+        api=True,
+        kwargs=lambda w: {"evidence_id": w.evidence.pk},
+    ),
+    Case(
+        "qslab_funding_api_download_evidence",
+        OFFICE,
+        api=True,
+        note="another lab, no expert assigned",
+        kwargs=lambda w: {"evidence_id": w.other_evidence.pk},
+    ),
+    Case(
+        "qslab_funding_api_adjust_score",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=OTHER,
+        data={"score": "85", "reason": "evidence for target 2 is missing"},
+    ),
+    Case(
+        "qslab_funding_api_hold_flag",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"flag_id": w.flag.pk},
+        data={"hold": True, "reason": "no answer"},
+    ),
+    Case("qslab_funding_api_list_monitoring_runs", BOARD, api=True),
+    Case(
+        "qslab_funding_api_start_monitoring_run",
+        OFFICE,
+        method="post",
+        api=True,
+        data={"year": 2025, "month": 7},
+    ),
+    Case("qslab_funding_api_get_rules", OFFICE, api=True, kwargs=lambda w: {"year": 2025}),
+    Case(
+        "qslab_funding_api_put_rules",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=lambda w: {"year": 2025},
+        data={"lag_tolerance": "15"},
+    ),
+    Case("qslab_funding_api_list_lab_grades", OFFICE, api=True),
+    Case(
+        "qslab_funding_api_record_lab_grade",
+        OFFICE,
+        method="post",
+        api=True,
+        data=lambda w: {"laboratory_id": w.lab.pk, "year": 2024, "grade": "good"},
+    ),
+    Case(
+        "qslab_funding_api_create_allocation",
+        OFFICE,
+        method="post",
+        api=True,
+        data={"year": 2024, "title_zh": "补助", "title_en": "Subsidy", "total": "1000.00"},
+    ),
+    Case("qslab_funding_api_compute_allocation", OFFICE, method="post", api=True, kwargs=RUN),
+    Case(
+        "qslab_funding_api_issue_allocation",
+        OFFICE,
+        method="post",
+        api=True,
+        note="the draft of a year whose allocation is not issued yet",
+        kwargs=lambda w: {"run_id": w.draft_run_next_year.pk},
+    ),
+    Case(
+        "qslab_funding_api_amend_allocation",
+        OFFICE,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"run_id": w.issued_run.pk},
+        data={"reason": "appeal upheld"},
+    ),
 ]
 
 

@@ -49,6 +49,7 @@ USERS = [
     ("labmanager", "Lab Manager Demo 实验室", "lab_manager", "hx-inst", {}),
     ("analyst", "Analyst Demo 分析员", "analyst", "hx-inst", {}),
     ("client", "Industry Client Demo 企业", "client", "dm-tech", {}),
+    ("institution", "Supporting Institution Demo 依托单位", "institution", "hx-inst", {}),
 ]
 
 
@@ -116,6 +117,14 @@ class Command(BaseCommand):
                 )
             if role == "lab_manager":
                 continue  # a lab manager's role is scoped to one laboratory: load_demo_labs grants it
+            if role == "institution":
+                # a supporting institution's staff: scoped to their own organisation
+                from django.contrib.contenttypes.models import ContentType
+
+                scope = {
+                    "scope_type": ContentType.objects.get_for_model(Organisation),
+                    "scope_id": str(orgs[org_key].pk),
+                }
             RoleMembership.objects.get_or_create(user=user, role=role, organisation=orgs[org_key], **scope)
         year = timezone.localdate().year
         seed_china_calendar([year - 1, year, year + 1])
