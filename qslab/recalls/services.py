@@ -151,6 +151,28 @@ def parse_serial_ranges(text: str) -> list[list[str]]:
     return ranges
 
 
+def check_serial_ranges(pairs: Iterable[Any]) -> list[list[str]]:
+    """Serial ranges given as pairs ``[first, last]`` (the API): each checked as the plan's lines are,
+    one message per bad range, all at once."""
+    ranges: list[list[str]] = []
+    errors: list[str] = []
+    for n, pair in enumerate(pairs, start=1):
+        try:
+            first, last = (str(v).strip() for v in pair)
+        except (TypeError, ValueError):
+            errors.append(_("range %(n)d: give two serial numbers, first and last.") % {"n": n})
+            continue
+        try:
+            validate_serial_range(first, last)
+        except ValidationError as error:
+            errors.append(_("range %(n)d: %(problem)s") % {"n": n, "problem": " ".join(error.messages)})
+        else:
+            ranges.append([first, last])
+    if errors:
+        raise ValidationError({"serial_ranges": errors})
+    return ranges
+
+
 def lookup_serial(user: Any, serial: str, gtin: str = "") -> dict[str, Any]:
     """Where a serial number belongs: the batches whose range holds it (only those the user may see)
     and the recalls whose scope holds it (a serial range of the recall, or one of its batches), among
@@ -221,6 +243,11 @@ def _check_scope(recall: Recall, batches: Iterable[Batch] | None) -> None:
         )
 
 
+def _check_timetable(recall: Recall) -> None:
+    if recall.start_date and recall.planned_end and recall.planned_end < recall.start_date:
+        raise ValidationError({"planned_end": [_("The recall cannot end before it starts.")]})
+
+
 @transaction.atomic
 def save_recall(
     user: Any,
@@ -250,6 +277,7 @@ def save_recall(
                 **{f: data[f] for f in fields},
             )
             _check_scope(recall, batches)
+            _check_timetable(recall)
             recall.full_clean()
             recall.save()
             watch(recall, user)
@@ -260,6 +288,7 @@ def save_recall(
             for f in fields:
                 setattr(recall, f, data[f])
             _check_scope(recall, batches)
+            _check_timetable(recall)
             recall.full_clean()
             recall.save(update_fields=[*fields, "last_updated"])
             if recall.report_every_days != period and progress_deadline(recall) is not None:
