@@ -605,6 +605,137 @@ def upload(request: HttpRequest, upload_id: int):
     )
 
 
+# -- the producer's statutory reports (deaths, serious injuries, major losses, recalls abroad) --------
+
+
+class RecallProducerReportIn(Schema):
+    company: int | None = Field(None, description="organisation id; may be left out by a company of one")
+    rule: str = Field(..., description="what happened: a reporting rule's code, e.g. death-or-serious-injury")
+    learned_on: dt.date = Field(..., description="the day the producer learned of it")
+    occurred_on: dt.date | None = None
+    product: int | None = Field(None, description="product id (the producer's)")
+    recall: int | None = Field(None, description="recall id (the producer's)")
+    description: str = Field(..., min_length=1, description="confidential")
+
+
+class RecallProducerReportOut(Schema):
+    id: int
+    reference: str
+    status: str
+    company_id: int
+    company: str
+    rule: str
+    rule_verified: bool = Field(..., description="false: the number of days is unverified, set by the office")
+    learned_on: dt.date
+    occurred_on: dt.date | None
+    working_days: int
+    due: dt.date
+    overdue: bool
+    reported_at: dt.datetime | None
+    reported_late: bool
+    product: int | None
+    recall: int | None
+    description: str
+    report_text: str
+
+
+def _producer_report_out(r) -> RecallProducerReportOut:  # type: ignore[no-untyped-def]
+    return RecallProducerReportOut(
+        id=r.pk,
+        reference=r.reference,
+        status=r.status,
+        company_id=r.company_id,
+        company=r.company.name,
+        rule=r.rule.code,
+        rule_verified=r.rule.verified,
+        learned_on=r.learned_on,
+        occurred_on=r.occurred_on,
+        working_days=r.working_days,
+        due=r.due,
+        overdue=r.is_overdue,
+        reported_at=r.reported_at,
+        reported_late=r.reported_late,
+        product=r.product_id,
+        recall=r.recall_id,
+        description=r.description,
+        report_text=r.report_text,
+    )
+
+
+@router.get(
+    "/incidents",
+    response=list[RecallProducerReportOut],
+    summary="Producers' incident reports I may see, with their due dates (company, staff, authorities)",
+)
+@paginate(LimitOffsetPagination)
+def producer_reports(request: HttpRequest, status: str = "", overdue: StrictBool = False):
+    from django.utils import timezone
+
+    qs = services.producer_reports_for(request.user)
+    if status:
+        qs = qs.filter(status=status[:10])
+    if overdue:
+        qs = qs.filter(status="open", due__lt=timezone.localdate())
+    return [_producer_report_out(r) for r in qs]
+
+
+@router.post(
+    "/incidents",
+    response={201: RecallProducerReportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Record what the producer learned of; its report falls due the rule's working days later",
+)
+def record_producer_report(request: HttpRequest, payload: RecallProducerReportIn):
+    from qslab.recalls.models import Product, ReportingRule
+
+    company = _company_of(request, payload.company)
+    data = payload.dict(exclude={"company"})
+    errors: dict[str, list[str]] = {}
+    rule = ReportingRule.objects.filter(code=data["rule"], active=True).first()
+    if rule is None:
+        errors["rule"] = [f"Unknown reporting rule {data['rule']!r}."]
+    data["rule"] = rule
+    if data["product"] is not None:
+        data["product"] = Product.objects.filter(company=company, pk=data["product"]).first()
+        if data["product"] is None:
+            errors["product"] = [f"No product {payload.product} of this producer."]
+    if data["recall"] is not None:
+        data["recall"] = Recall.objects.filter(company=company, pk=data["recall"]).first()
+        if data["recall"] is None:
+            errors["recall"] = [f"No recall {payload.recall} of this producer."]
+    if errors:
+        raise ValidationError(errors)
+    report = services.record_producer_report(request.user, {**data, "company": company})
+    return Status(201, _producer_report_out(report))
+
+
+@router.get(
+    "/incidents/{report_id}",
+    response={200: RecallProducerReportOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One producer's incident report",
+)
+def producer_report(request: HttpRequest, report_id: int):
+    from qslab.core.permissions import get_visible_or_404
+
+    return _producer_report_out(
+        get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    )
+
+
+@router.post(
+    "/incidents/{report_id}/transitions/{transition}",
+    response={200: RecallProducerReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="report: the producer has reported it to the market regulator (reason: what was reported)",
+)
+def move_producer_report(request: HttpRequest, report_id: int, transition: str, payload: RecallTransitionIn):
+    from qslab.core.permissions import get_visible_or_404
+
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    return _producer_report_out(services.move_producer_report(request.user, item, transition, payload.reason))
+
+
+# Paths with a fixed first segment (products, uploads, incidents...) are declared above: from here on,
+# "/{recall_id}" (a str converter in the URL) would catch them.
+
 # -- the recall plan (the company drafts; the office may act for it) --------------------------------
 
 

@@ -268,3 +268,28 @@ class PublicSearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["hazard"].choices = [("", _("all"))] + [(t.code, t.name) for t in _terms("hazard")]
+
+
+class ProducerReportForm(forms.Form):
+    """What the producer learned of, and when: the statutory report falls due from that day."""
+
+    company = forms.ModelChoiceField(label=_("Producer"), queryset=None)
+    rule = forms.ModelChoiceField(label=_("What happened"), queryset=None)
+    learned_on = forms.DateField(label=_("Learned of it on"), widget=forms.DateInput(attrs={"type": "date"}))
+    occurred_on = forms.DateField(
+        label=_("Happened on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    product = forms.ModelChoiceField(label=_("Product"), queryset=None, required=False)
+    description = forms.CharField(
+        label=_("What happened (confidential)"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args: Any, companies: Any = None, **kwargs: Any) -> None:
+        from qslab.recalls.models import ReportingRule
+
+        super().__init__(*args, **kwargs)
+        self.fields["company"].queryset = companies
+        if companies is not None and companies.count() == 1:
+            self.fields["company"].initial = companies.first()
+        self.fields["rule"].queryset = ReportingRule.objects.filter(active=True)
+        self.fields["product"].queryset = Product.objects.filter(company__in=companies)

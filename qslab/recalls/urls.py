@@ -32,4 +32,12 @@ urlpatterns = [
     path("products/<int:product_id>/", views.product, name="product"),
     path("uploads/", views.uploads, name="uploads"),
     path("uploads/<int:upload_id>/", views.upload, name="upload"),
+    path("incidents/", views.producer_reports, name="producer_reports"),
+    path("incidents/new/", views.producer_report_create, name="producer_report_create"),
+    path("incidents/<int:report_id>/", views.producer_report, name="producer_report"),
+    path(
+        "incidents/<int:report_id>/actions/<slug:transition>/",
+        views.producer_report_transition,
+        name="producer_report_transition",
+    ),
 ]

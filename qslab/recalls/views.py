@@ -24,6 +24,7 @@ from qslab.recalls import services
 from qslab.recalls.charts import effectiveness_chart_svg
 from qslab.recalls.forms import (
     BatchForm,
+    ProducerReportForm,
     ProductForm,
     ProgressForm,
     PublicSearchForm,
@@ -430,3 +431,77 @@ def upload(request: HttpRequest, upload_id: int) -> HttpResponse:
         else None
     )
     return render(request, "recalls/upload.html", {"upload": item, "task": task})
+
+
+# -- the producer's statutory reports ----------------------------------------------------------------
+
+
+@login_required
+def producer_reports(request: HttpRequest) -> HttpResponse:
+    """What producers learned of and must report (deaths, serious injuries...), with the due dates."""
+    from qslab.recalls.models import ReportingRule
+
+    companies = services.companies_for(request.user)
+    qs = services.producer_reports_for(request.user)
+    if not (companies.exists() or is_recall_staff(request.user) or has_role(request.user, Role.AUTHORITY)):
+        raise PermissionDenied(_("Producers' reports are for companies, risk staff and authorities."))
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recalls/producer_reports.html",
+        {"page": page, "may_create": companies.exists(), "rules": ReportingRule.objects.filter(active=True)},
+    )
+
+
+@login_required
+def producer_report_create(request: HttpRequest) -> HttpResponse:
+    companies = services.companies_for(request.user)
+    if not companies.exists():
+        raise PermissionDenied(_("Only a company (industry client) or the committee office records this."))
+    form = ProducerReportForm(request.POST or None, companies=companies)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = services.record_producer_report(request.user, form.cleaned_data)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request, _("Recorded; the report is due on %(due)s.") % {"due": item.due.isoformat()}
+            )
+            return redirect(item)
+    return render(request, "recalls/producer_report_form.html", {"form": form})
+
+
+@login_required
+def producer_report(request: HttpRequest, report_id: int) -> HttpResponse:
+    from qslab.recalls.models import ProducerReport
+
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    return render(
+        request,
+        "recalls/producer_report.html",
+        {
+            "report": item,
+            "actions": ProducerReport.workflow.available(item, request.user),
+            "form": TransitionForm(),
+            "deadline": services.producer_report_deadline(item),
+            "history": history_of(item),
+        },
+    )
+
+
+@login_required
+@require_POST
+def producer_report_transition(request: HttpRequest, report_id: int, transition: str) -> HttpResponse:
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    form = TransitionForm(request.POST)
+    form.is_valid()
+    try:
+        services.move_producer_report(request.user, item, transition, form.cleaned_data.get("reason", ""))
+    except TransitionRefused as exc:
+        if exc.code == TransitionRefused.FORBIDDEN:
+            raise PermissionDenied(str(exc)) from exc
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Done."))
+    return redirect(item)

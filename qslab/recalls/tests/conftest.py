@@ -129,6 +129,18 @@ def world(world: Any, settings: Any, tmp_path: Any) -> Any:
         units_remedied=10,
         notes="SECRET-PROGRESS-NOTE",
     )
+    from qslab.recalls.models import ProducerReport, ReportingRule
+
+    w.producer_report = ProducerReport.objects.create(
+        reference="PRTEST-0001",
+        company=w.company,
+        product=w.product,
+        rule=ReportingRule.objects.get(code="death-or-serious-injury"),
+        learned_on=dt.date(2026, 1, 5),
+        description="SECRET-INCIDENT a child was scalded",
+        working_days=2,
+        due=dt.date(2026, 1, 7),
+    )
     w.upload = TraceUpload.objects.create(
         company=w.company,
         kind="units",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from qslab.accounts.models import ApiToken
 from qslab.core.testing import make_user
 from qslab.recalls.models import Batch, Product, Recall, TraceUpload
-from qslab.recalls.tests.conftest import PLAN, gtin, grant_client, make_company
+from qslab.recalls.tests.conftest import PLAN, grant_client, gtin, make_company
 
 pytestmark = pytest.mark.django_db
 
