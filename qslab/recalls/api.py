@@ -668,7 +668,7 @@ def _producer_report_out(r) -> RecallProducerReportOut:  # type: ignore[no-untyp
     summary="Producers' incident reports I may see, with their due dates (company, staff, authorities)",
 )
 @paginate(LimitOffsetPagination)
-def producer_reports(request: HttpRequest, status: str = "", overdue: StrictBool = False):
+def producer_reports(request: HttpRequest, status: str = "", overdue: bool = False):
     from django.utils import timezone
 
     qs = services.producer_reports_for(request.user)
