@@ -293,3 +293,29 @@ class ProducerReportForm(forms.Form):
             self.fields["company"].initial = companies.first()
         self.fields["rule"].queryset = ReportingRule.objects.filter(active=True)
         self.fields["product"].queryset = Product.objects.filter(company__in=companies)
+
+
+class LabTestRequestForm(forms.Form):
+    """The office asks a laboratory to test, for a risk assessment or a recall's defect analysis."""
+
+    laboratory = forms.ModelChoiceField(label=_("Laboratory"), queryset=None)
+    assessment = forms.ModelChoiceField(label=_("Risk assessment"), queryset=None, required=False)
+    recall = forms.ModelChoiceField(label=_("Recall (defect analysis)"), queryset=None, required=False)
+    question = forms.CharField(label=_("What to test"), widget=forms.Textarea(attrs={"rows": 4}))
+    due = forms.DateField(
+        label=_("Report wanted by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from qslab.labs.models import Laboratory
+        from qslab.risk.models import RiskAssessment
+
+        super().__init__(*args, **kwargs)
+        self.fields["laboratory"].queryset = Laboratory.objects.all()
+        self.fields["assessment"].queryset = RiskAssessment.objects.exclude(status="withdrawn")
+        self.fields["recall"].queryset = Recall.objects.exclude(status="closed")
+
+
+class LabReportForm(forms.Form):
+    report = forms.FileField(label=_("Test report (PDF)"), help_text=_("PDF, at most 20 MB"))
+    summary = forms.CharField(label=_("Findings"), required=False, widget=forms.Textarea(attrs={"rows": 3}))

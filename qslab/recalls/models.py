@@ -33,6 +33,7 @@ from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
 from qslab.core.permissions import ALL, NONE
+from qslab.core.uploads import UploadValidator
 from qslab.core.validators import validate_gtin
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 from qslab.risk.models import RiskLevel
@@ -950,3 +951,131 @@ class ProducerReport(ChangeLoggedModel):
             return models.Q(status=cls.Status.OPEN)
         companies = company_ids(user)
         return models.Q(company__in=companies, status=cls.Status.OPEN) if companies else NONE
+
+
+# ------------------------------------------------------------------------------------------------
+# laboratory testing requested by the office (for a risk assessment or a recall's defect analysis)
+
+
+def lab_report_path(instance: LabTestRequest, filename: str) -> str:
+    import uuid
+
+    return f"recalls/lab-reports/{uuid.uuid4().hex}/{filename}"
+
+
+def _lab_managers(request: LabTestRequest) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return _managers_of(request.laboratory)
+
+
+def _manages_request_lab(user: Any, request: LabTestRequest) -> bool:
+    return has_role(user, Role.LAB_MANAGER, scope=request.laboratory)
+
+
+def _has_report(request: LabTestRequest) -> str | None:
+    return None if request.report else str(_("Upload the test report (PDF) first."))
+
+
+def _requester(request: LabTestRequest) -> list[Any]:
+    return [request.requested_by] if request.requested_by_id else []
+
+
+class LabTestRequest(ChangeLoggedModel):
+    """The office asks a national quality standards laboratory to test a product for a risk assessment
+    or a recall's defect analysis; the laboratory's managers see the request and upload the test report
+    (PDF), which the assessment and the recall then show. Managers of other laboratories see nothing."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        REPORTED = "reported", _("report delivered")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("requested", "requested", "已委托"),
+            State("reported", "report delivered", "已提交报告", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "deliver",
+                ("requested",),
+                "reported",
+                (Role.LAB_MANAGER,),
+                "deliver the test report",
+                "提交检测报告",
+                allowed=_manages_request_lab,
+                guard=_has_report,
+                notify=_requester,
+            ),
+        ),
+    )
+
+    laboratory = models.ForeignKey(
+        "labs.Laboratory", verbose_name=_("laboratory"), on_delete=models.PROTECT, related_name="+"
+    )
+    assessment = models.ForeignKey(
+        "risk.RiskAssessment",
+        verbose_name=_("risk assessment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lab_requests",
+    )
+    recall = models.ForeignKey(
+        Recall,
+        verbose_name=_("recall (defect analysis)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lab_requests",
+    )
+    question = models.TextField(_("what to test"))
+    due = models.DateField(_("report wanted by"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    report = models.FileField(
+        _("test report (PDF)"),
+        upload_to=lab_report_path,
+        blank=True,
+        validators=[UploadValidator(("pdf",), max_bytes=20 * 1024 * 1024)],
+    )
+    report_name = models.CharField(_("file name"), max_length=200, blank=True)
+    report_summary = models.TextField(_("findings"), blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = _("laboratory test request")
+        verbose_name_plural = _("laboratory test requests")
+
+    def __str__(self) -> str:
+        return f"{self.laboratory} · {self.question[:40]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("recalls:lab_request", args=[self.pk])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        """Risk staff see every request; a laboratory's managers only their laboratory's."""
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        if is_recall_staff(user):
+            return ALL
+        if not has_role(user, Role.LAB_MANAGER):
+            return NONE
+        ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+        if ids is None:
+            return ALL
+        return models.Q(laboratory__in=ids) if ids else NONE
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        """The laboratory's managers attach the report while it is requested."""
+        return (
+            cls.visible_q(user) & models.Q(status=cls.Status.REQUESTED)
+            if has_role(user, Role.LAB_MANAGER)
+            else NONE
+        )

@@ -1325,3 +1325,63 @@ def producer_report_deadline(report: Any) -> Any:
         .order_by("-id")
         .first()
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# laboratory testing for a risk assessment or a recall's defect analysis
+
+
+@transaction.atomic
+def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
+    """The office asks a laboratory to test (for an assessment and/or a recall); its managers are told."""
+    from qslab.core.notifications import notify
+    from qslab.recalls.models import LabTestRequest, _lab_managers
+
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office requests laboratory testing."))
+    if not data.get("assessment") and not data.get("recall"):
+        raise ValidationError(
+            {"assessment": [_("Name the risk assessment or the recall the testing is for.")]}
+        )
+    with acting_as(user):
+        item = LabTestRequest(
+            laboratory=data.get("laboratory"),
+            assessment=data.get("assessment"),
+            recall=data.get("recall"),
+            question=data.get("question", ""),
+            due=data.get("due"),
+            requested_by=user,
+        )
+        item.full_clean()
+        item.save()
+        watch(item, user)
+    notify(
+        _lab_managers(item),
+        verb="lab_test_requested",
+        obj=item,
+        text_en=f"Testing requested by the committee office: {item.question[:80]}",
+        text_zh=f"委员会办公室委托检测：{item.question[:80]}",
+    )
+    return item
+
+
+@transaction.atomic
+def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> Any:
+    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it."""
+    from pathlib import Path
+
+    from qslab.recalls.models import LabTestRequest
+
+    if not LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
+        raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+    field = LabTestRequest._meta.get_field("report")
+    for validator in field.validators:
+        validator(upload)
+    with acting_as(user):
+        item.report_name = Path(upload.name or "report.pdf").name[:200]
+        item.report_summary = summary
+        item.report.save(item.report_name, upload, save=False)
+        item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
+    apply_transition(item, "deliver", user)
+    item.refresh_from_db()
+    return item
