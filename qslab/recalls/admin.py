@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from qslab.recalls.models import Batch, Product, ProgressReport, Recall, TraceUpload
+from qslab.recalls.models import (
+    Batch,
+    ProducerReport,
+    Product,
+    ProgressReport,
+    Recall,
+    ReportingRule,
+    TraceUpload,
+)
 
 
 class BatchInline(admin.TabularInline):
@@ -33,3 +41,18 @@ class RecallAdmin(admin.ModelAdmin):
 class TraceUploadAdmin(admin.ModelAdmin):
     list_display = ("file_name", "kind", "company", "status", "n_rows", "n_inserted", "created")
     list_filter = ("kind", "status")
+
+
+@admin.register(ReportingRule)
+class ReportingRuleAdmin(admin.ModelAdmin):
+    """The office sets how many working days producers have to report (shipped unverified: 2)."""
+
+    list_display = ("code", "name_en", "working_days", "verified", "active")
+    list_editable = ("working_days", "verified", "active")
+
+
+@admin.register(ProducerReport)
+class ProducerReportAdmin(admin.ModelAdmin):
+    list_display = ("reference", "company", "rule", "learned_on", "due", "status", "reported_at")
+    list_filter = ("status", "rule")
+    readonly_fields = ("status", "reference", "due", "working_days", "reported_at")

@@ -7,9 +7,10 @@ record (:class:`RecallOut`) is returned only for recalls in :meth:`Recall.confid
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
@@ -79,6 +80,9 @@ class RecallOut(RecallPublicOut):
     contact_phone: str
     office_notes: str
     units_planned: int
+    report_every_days: int = 90
+    risk_assessment: int | None = Field(None, description="id of the risk assessment it follows")
+    alert: int | None = Field(None, description="id of the consumer alert about it")
     progress: list[RecallProgressFullOut]
 
 
@@ -175,11 +179,13 @@ class RecallStatisticsOut(Schema):
 class RecallProductOut(Schema):
     id: int
     company: str
+    company_id: int | None = None
     name_zh: str
     name_en: str
     brand: str
     model: str
     gtin: str
+    category: str | None = None
     batches: list[str]
 
 
@@ -229,6 +235,9 @@ def _full_out(r: Recall) -> RecallOut:
         **_public(r),
         **{f: getattr(r, f) for f in Recall.CONFIDENTIAL_FIELDS},
         units_planned=r.units_planned,
+        report_every_days=r.report_every_days,
+        risk_assessment=r.risk_assessment_id,
+        alert=r.alert_id,
         progress=[
             RecallProgressFullOut(
                 period_end=p.period_end,
@@ -372,19 +381,512 @@ def products(request: HttpRequest):
     from qslab.recalls.models import Product
 
     qs = Product.objects.visible_to(request.user).select_related("company").prefetch_related("batches")
-    return [
-        RecallProductOut(
-            id=p.pk,
-            company=p.company.name,
-            name_zh=p.name_zh,
-            name_en=p.name_en,
-            brand=p.brand,
-            model=p.model,
-            gtin=p.gtin,
-            batches=[b.lot for b in p.batches.all()],
-        )
-        for p in qs
-    ]
+    return [_product_out(p) for p in qs.select_related("category")]
+
+
+def _product_out(p) -> RecallProductOut:  # type: ignore[no-untyped-def]
+    return RecallProductOut(
+        id=p.pk,
+        company=p.company.name,
+        company_id=p.company_id,
+        name_zh=p.name_zh,
+        name_en=p.name_en,
+        brand=p.brand,
+        model=p.model,
+        gtin=p.gtin,
+        category=p.category.code if p.category_id else None,
+        batches=[b.lot for b in p.batches.all()],
+    )
+
+
+# -- products and batches (the company, or the office for it) ---------------------------------------
+
+
+class RecallProductIn(Schema):
+    company: int | None = Field(None, description="organisation id; may be left out by a company of one")
+    name_zh: str = Field(..., min_length=1, max_length=200)
+    name_en: str = Field("", max_length=200)
+    brand: str = Field(..., min_length=1, max_length=120)
+    model: str = Field(..., min_length=1, max_length=120)
+    gtin: str = Field("", description="GTIN-8/12/13/14, checked by its check digit")
+    category: str = Field("", description="product category code")
+
+
+class RecallBatchIn(Schema):
+    lot: str = Field(..., min_length=1, max_length=80)
+    produced_from: dt.date
+    produced_to: dt.date
+    quantity: int | None = Field(None, ge=0, le=2_147_483_647)
+    serial_first: str = Field("", max_length=40, description="e.g. SN-A000100")
+    serial_last: str = Field("", max_length=40, description="same prefix and digit count as the first")
+
+
+class RecallBatchOut(Schema):
+    id: int
+    product_id: int
+    lot: str
+    produced_from: dt.date
+    produced_to: dt.date
+    quantity: int | None
+    serial_first: str
+    serial_last: str
+
+
+def _company_of(request: HttpRequest, company_id: int | None):  # type: ignore[no-untyped-def]
+    """The organisation the user files for: one of ``companies_for(user)`` (403 for anyone else)."""
+    companies = services.companies_for(request.user)
+    if not companies.exists():
+        raise PermissionDenied("Only a company (industry client) or the committee office may do this.")
+    if company_id is None:
+        if companies.count() == 1:
+            return companies.first()
+        raise ValidationError({"company": ["Name the company (you file for more than one)."]})
+    company = companies.filter(pk=company_id).first()
+    if company is None:
+        raise ValidationError({"company": [f"Organisation {company_id} is not a company you file for."]})
+    return company
+
+
+@router.post(
+    "/products/",
+    response={201: RecallProductOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Record a product (GTIN checked): the company, or the office for it",
+)
+def create_product(request: HttpRequest, payload: RecallProductIn):
+    from qslab.core.validators import clean_gtin
+    from qslab.risk.models import Term
+
+    company = _company_of(request, payload.company)
+    data = payload.dict(exclude={"company"})
+    errors: dict[str, list[str]] = {}
+    try:
+        data["gtin"] = clean_gtin(data["gtin"])
+    except ValidationError as exc:
+        errors["gtin"] = exc.messages
+    code = data.pop("category")
+    data["category"] = None
+    if code:
+        data["category"] = Term.objects.filter(kind=Term.Kind.PRODUCT, code=code, active=True).first()
+        if data["category"] is None:
+            errors["category"] = [f"Unknown product category code {code!r}."]
+    if errors:
+        raise ValidationError(errors)
+    product = services.save_product(request.user, {**data, "company": company})
+    return Status(201, _product_out(product))
+
+
+@router.post(
+    "/products/{product_id}/batches",
+    response={201: RecallBatchOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Add a batch (lot, production period, quantity, serial range) to a product",
+)
+def create_batch(request: HttpRequest, product_id: int, payload: RecallBatchIn):
+    from qslab.core.permissions import get_editable_or_403
+    from qslab.recalls.models import Product
+
+    product = get_editable_or_403(Product, request.user, pk=product_id)
+    batch = services.add_batch(request.user, product, payload.dict())
+    return Status(
+        201,
+        RecallBatchOut(
+            product_id=batch.product_id,
+            **{
+                f: getattr(batch, f)
+                for f in (
+                    "id",
+                    "lot",
+                    "produced_from",
+                    "produced_to",
+                    "quantity",
+                    "serial_first",
+                    "serial_last",
+                )
+            },
+        ),
+    )
+
+
+# -- supply-chain uploads (background task, like the page) ------------------------------------------
+
+
+class RecallUploadOut(Schema):
+    id: int
+    company_id: int
+    company: str
+    kind: str
+    file_name: str
+    status: str = Field(..., description="queued, running, done, rejected (nothing written) or failed")
+    n_rows: int
+    n_inserted: int
+    message: str
+    problems: list[dict] = Field(..., description="every bad value: row, column, value, message")
+    task_id: str
+    progress_percent: int | None = Field(None, description="the background task's progress, while known")
+    progress_message: str = ""
+    url: str
+
+
+def _upload_out(request: HttpRequest, u) -> RecallUploadOut:  # type: ignore[no-untyped-def]
+    from qslab.core.models import TaskProgress
+
+    task = (
+        TaskProgress.objects.visible_to(request.user).filter(task_id=u.task_id).first() if u.task_id else None
+    )
+    done = u.status in ("done", "rejected", "failed")
+    return RecallUploadOut(
+        id=u.pk,
+        company_id=u.company_id,
+        company=u.company.name,
+        kind=u.kind,
+        file_name=u.file_name,
+        status=u.status,
+        n_rows=u.n_rows,
+        n_inserted=u.n_inserted,
+        message=u.message,
+        problems=u.problems or [],
+        task_id=u.task_id,
+        progress_percent=100 if done else (task.percent if task else None),
+        progress_message=task.message if task else "",
+        url=u.get_absolute_url(),
+    )
+
+
+@router.post(
+    "/uploads",
+    response={201: RecallUploadOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Upload units or supply-chain events (multipart: file, kind, company); checked and loaded "
+    "by a background task, all or nothing",
+)
+def start_upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    kind: Form[str],
+    company: Form[str] = "",
+):
+    """The page's checks: CSV (.csv, .csv.gz) or XLSX by name and content, at most 100 MB; a company
+    loads records of its own products' GTINs only. Follow ``GET /uploads/{id}`` until it is done."""
+    from qslab.recalls.forms import TraceUploadForm
+
+    companies = services.companies_for(request.user)
+    if not companies.exists():
+        raise PermissionDenied("Only a company or the committee office uploads supply-chain records.")
+    if not company.strip() and companies.count() == 1:
+        company = str(companies.first().pk)
+    form = TraceUploadForm({"company": company.strip(), "kind": kind}, {"file": file}, companies=companies)
+    if not form.is_valid():
+        raise ValidationError({k: list(v) for k, v in form.errors.items()})
+    d = form.cleaned_data
+    record = services.start_trace_upload(request.user, d["company"], d["kind"], d["file"])
+    return Status(201, _upload_out(request, record))
+
+
+@router.get("/uploads", response=list[RecallUploadOut], summary="Supply-chain uploads I may see")
+@paginate(LimitOffsetPagination)
+def uploads(request: HttpRequest, status: str = ""):
+    from qslab.recalls.models import TraceUpload
+
+    qs = TraceUpload.objects.visible_to(request.user).select_related("company")
+    if status:
+        qs = qs.filter(status=status[:10])
+    return [_upload_out(request, u) for u in qs]
+
+
+@router.get(
+    "/uploads/{upload_id}",
+    response={200: RecallUploadOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One upload: its status, the task's progress, rows loaded and every problem",
+)
+def upload(request: HttpRequest, upload_id: int):
+    from qslab.core.permissions import get_visible_or_404
+    from qslab.recalls.models import TraceUpload
+
+    return _upload_out(
+        request, get_visible_or_404(TraceUpload.objects.select_related("company"), request.user, pk=upload_id)
+    )
+
+
+# -- the producer's statutory reports (deaths, serious injuries, major losses, recalls abroad) --------
+
+
+class RecallProducerReportIn(Schema):
+    company: int | None = Field(None, description="organisation id; may be left out by a company of one")
+    rule: str = Field(..., description="what happened: a reporting rule's code, e.g. death-or-serious-injury")
+    learned_on: dt.date = Field(..., description="the day the producer learned of it")
+    occurred_on: dt.date | None = None
+    product: int | None = Field(None, description="product id (the producer's)")
+    recall: int | None = Field(None, description="recall id (the producer's)")
+    description: str = Field(..., min_length=1, description="confidential")
+
+
+class RecallProducerReportOut(Schema):
+    id: int
+    reference: str
+    status: str
+    company_id: int
+    company: str
+    rule: str
+    rule_verified: bool = Field(..., description="false: the number of days is unverified, set by the office")
+    learned_on: dt.date
+    occurred_on: dt.date | None
+    working_days: int
+    due: dt.date
+    overdue: bool
+    reported_at: dt.datetime | None
+    reported_late: bool
+    product: int | None
+    recall: int | None
+    description: str
+    report_text: str
+
+
+def _producer_report_out(r) -> RecallProducerReportOut:  # type: ignore[no-untyped-def]
+    return RecallProducerReportOut(
+        id=r.pk,
+        reference=r.reference,
+        status=r.status,
+        company_id=r.company_id,
+        company=r.company.name,
+        rule=r.rule.code,
+        rule_verified=r.rule.verified,
+        learned_on=r.learned_on,
+        occurred_on=r.occurred_on,
+        working_days=r.working_days,
+        due=r.due,
+        overdue=r.is_overdue,
+        reported_at=r.reported_at,
+        reported_late=r.reported_late,
+        product=r.product_id,
+        recall=r.recall_id,
+        description=r.description,
+        report_text=r.report_text,
+    )
+
+
+@router.get(
+    "/incidents",
+    response=list[RecallProducerReportOut],
+    summary="Producers' incident reports I may see, with their due dates (company, staff, authorities)",
+)
+@paginate(LimitOffsetPagination)
+def producer_reports(request: HttpRequest, status: str = "", overdue: bool = False):
+    from django.utils import timezone
+
+    qs = services.producer_reports_for(request.user)
+    if status:
+        qs = qs.filter(status=status[:10])
+    if overdue:
+        qs = qs.filter(status="open", due__lt=timezone.localdate())
+    return [_producer_report_out(r) for r in qs]
+
+
+@router.post(
+    "/incidents",
+    response={201: RecallProducerReportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Record what the producer learned of; its report falls due the rule's working days later",
+)
+def record_producer_report(request: HttpRequest, payload: RecallProducerReportIn):
+    from qslab.recalls.models import Product, ReportingRule
+
+    company = _company_of(request, payload.company)
+    data = payload.dict(exclude={"company"})
+    errors: dict[str, list[str]] = {}
+    rule = ReportingRule.objects.filter(code=data["rule"], active=True).first()
+    if rule is None:
+        errors["rule"] = [f"Unknown reporting rule {data['rule']!r}."]
+    data["rule"] = rule
+    if data["product"] is not None:
+        data["product"] = Product.objects.filter(company=company, pk=data["product"]).first()
+        if data["product"] is None:
+            errors["product"] = [f"No product {payload.product} of this producer."]
+    if data["recall"] is not None:
+        data["recall"] = Recall.objects.filter(company=company, pk=data["recall"]).first()
+        if data["recall"] is None:
+            errors["recall"] = [f"No recall {payload.recall} of this producer."]
+    if errors:
+        raise ValidationError(errors)
+    report = services.record_producer_report(request.user, {**data, "company": company})
+    return Status(201, _producer_report_out(report))
+
+
+@router.get(
+    "/incidents/{report_id}",
+    response={200: RecallProducerReportOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One producer's incident report",
+)
+def producer_report(request: HttpRequest, report_id: int):
+    from qslab.core.permissions import get_visible_or_404
+
+    return _producer_report_out(
+        get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    )
+
+
+@router.post(
+    "/incidents/{report_id}/transitions/{transition}",
+    response={200: RecallProducerReportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="report: the producer has reported it to the market regulator (reason: what was reported)",
+)
+def move_producer_report(request: HttpRequest, report_id: int, transition: str, payload: RecallTransitionIn):
+    from qslab.core.permissions import get_visible_or_404
+
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    return _producer_report_out(services.move_producer_report(request.user, item, transition, payload.reason))
+
+
+# Paths with a fixed first segment (products, uploads, incidents...) are declared above: from here on,
+# "/{recall_id}" (a str converter in the URL) would catch them.
+
+# -- the recall plan (the company drafts; the office may act for it) --------------------------------
+
+
+class RecallPlanIn(Schema):
+    """A recall plan's fields; on an edit, only the fields sent change. Codes for the hazard; lots for
+    the batches; serial ranges as pairs ``["SN-A000100", "SN-A000250"]``."""
+
+    product: int | None = Field(None, description="product id (on creation; it never changes)")
+    title_zh: str | None = Field(None, max_length=200)
+    title_en: str | None = Field(None, max_length=200)
+    hazard: str | None = Field(None, description="hazard code")
+    risk_level: str | None = Field(None, description="serious, high, medium, low or empty")
+    defect_zh: str | None = None
+    defect_en: str | None = None
+    batches: list[str] | None = Field(None, description="lots of the product in scope")
+    serial_ranges: list[list[str]] | None = Field(None, description="[[first, last], ...]")
+    units_planned: int | None = Field(None, ge=0, le=2_147_483_647)
+    remedy: Recall.Remedy | None = None
+    remedy_text_zh: str | None = None
+    remedy_text_en: str | None = None
+    advice_zh: str | None = None
+    advice_en: str | None = None
+    start_date: dt.date | None = None
+    planned_end: dt.date | None = None
+    report_every_days: int | None = Field(None, ge=7, le=366)
+    notice_zh: str | None = None
+    notice_en: str | None = None
+    investigation: str | None = Field(None, description="confidential")
+    sales_channels: str | None = Field(None, description="confidential")
+    contact_name: str | None = Field(None, max_length=100, description="confidential")
+    contact_phone: str | None = Field(None, max_length=40, description="confidential")
+    office_notes: str | None = Field(None, description="confidential; the office only")
+    risk_assessment: int | None = Field(None, description="completed risk assessment id; the office only")
+    alert: int | None = Field(None, description="consumer alert id; the office only")
+
+
+_PLAN_NULLABLE = (
+    "product",
+    "hazard",
+    "batches",
+    "serial_ranges",
+    "start_date",
+    "planned_end",
+    "risk_assessment",
+    "alert",
+    "units_planned",
+    "report_every_days",
+    "remedy",
+)
+
+
+def _plan_data(request: HttpRequest, payload: RecallPlanIn, recall: Recall | None):  # type: ignore[no-untyped-def]
+    """The sent fields as model values, the batches in scope (or None: unchanged); every problem at once."""
+    from qslab.accounts.roles import Role, has_role
+    from qslab.recalls.models import Batch, Product
+    from qslab.risk.models import ConsumerAlert, RiskAssessment, Term
+
+    user = request.user
+    data = payload.dict(exclude_unset=True)
+    data = {k: ("" if v is None and k not in _PLAN_NULLABLE else v) for k, v in data.items()}
+    for k in ("units_planned", "report_every_days", "remedy"):
+        if k in data and data[k] is None:
+            del data[k]  # not nullable: null leaves the value as it is
+    errors: dict[str, list[str]] = {}
+    office = has_role(user, Role.OFFICE)
+    product = recall.product if recall is not None else None
+    if recall is None:
+        product_id = data.pop("product", None)
+        if product_id is None:
+            errors["product"] = ["Name the product (its id)."]
+        else:
+            product = (
+                Product.objects.editable_by(user)
+                .filter(company__in=services.companies_for(user), pk=product_id)
+                .first()
+            )
+            if product is None:
+                errors["product"] = [f"No product {product_id} that you may recall."]
+            data["product"] = product
+    elif data.pop("product", None) not in (None, recall.product_id):
+        errors["product"] = ["The product of a recall plan never changes."]
+    if "hazard" in data:
+        code = data["hazard"]
+        data["hazard"] = None
+        if code:
+            data["hazard"] = Term.objects.filter(kind=Term.Kind.HAZARD, code=code, active=True).first()
+            if data["hazard"] is None:
+                errors["hazard"] = [f"Unknown hazard code {code!r}."]
+    batches = None
+    if "batches" in data:
+        lots = [str(x).strip() for x in (data.pop("batches") or [])]
+        if product is not None:
+            batches = list(Batch.objects.filter(product=product, lot__in=lots))
+            unknown = sorted(set(lots) - {b.lot for b in batches})
+            if unknown:
+                errors["batches"] = [f"Not batches of this product: {', '.join(unknown)}."]
+    if "serial_ranges" in data:
+        try:
+            data["serial_ranges"] = services.check_serial_ranges(data["serial_ranges"] or [])
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    for field in ("office_notes", "risk_assessment", "alert"):
+        if field in data and not office and data[field] not in ("", None):
+            errors[field] = ["Only the committee office sets this."]
+    if office and data.get("risk_assessment") is not None:
+        found = RiskAssessment.objects.filter(status="completed", pk=data["risk_assessment"]).first()
+        if found is None:
+            errors["risk_assessment"] = [f"No completed risk assessment {data['risk_assessment']}."]
+        data["risk_assessment"] = found
+    if office and data.get("alert") is not None:
+        found = ConsumerAlert.objects.exclude(status="withdrawn").filter(pk=data["alert"]).first()
+        if found is None:
+            errors["alert"] = [f"No consumer alert {data['alert']}."]
+        data["alert"] = found
+    if not office:
+        for field in ("risk_assessment", "alert", "office_notes"):
+            data.pop(field, None)
+    if errors:
+        raise ValidationError(errors)
+    return data, batches
+
+
+def _full(request: HttpRequest, recall_id: int) -> RecallOut:
+    return _full_out(_confidential(request, recall_id))
+
+
+@router.post(
+    "/",
+    response={201: RecallOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Draft a recall plan for one of your products (the company, or the office)",
+)
+def create_recall(request: HttpRequest, payload: RecallPlanIn):
+    if not services.companies_for(request.user).exists():
+        raise PermissionDenied("Only a company (industry client) or the committee office files recall plans.")
+    data, batches = _plan_data(request, payload, None)
+    recall = services.save_recall(request.user, data, batches=batches)
+    return Status(201, _full(request, recall.pk))
+
+
+@router.patch(
+    "/{recall_id}",
+    response={200: RecallOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Change a recall plan: the company its drafts, the office any plan not closed",
+)
+def edit_recall(request: HttpRequest, recall_id: int, payload: RecallPlanIn):
+    item = _confidential(request, recall_id)
+    if not Recall.objects.editable_by(request.user).filter(pk=item.pk).exists():
+        raise PermissionDenied("This recall plan cannot be changed now.")
+    data, batches = _plan_data(request, payload, item)
+    services.save_recall(request.user, data, recall=item, batches=batches)
+    return _full(request, item.pk)
 
 
 @router.get("/", response=list[RecallOut], summary="Recalls I work on (company, risk staff, authorities)")

@@ -268,3 +268,54 @@ class PublicSearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["hazard"].choices = [("", _("all"))] + [(t.code, t.name) for t in _terms("hazard")]
+
+
+class ProducerReportForm(forms.Form):
+    """What the producer learned of, and when: the statutory report falls due from that day."""
+
+    company = forms.ModelChoiceField(label=_("Producer"), queryset=None)
+    rule = forms.ModelChoiceField(label=_("What happened"), queryset=None)
+    learned_on = forms.DateField(label=_("Learned of it on"), widget=forms.DateInput(attrs={"type": "date"}))
+    occurred_on = forms.DateField(
+        label=_("Happened on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    product = forms.ModelChoiceField(label=_("Product"), queryset=None, required=False)
+    description = forms.CharField(
+        label=_("What happened (confidential)"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args: Any, companies: Any = None, **kwargs: Any) -> None:
+        from qslab.recalls.models import ReportingRule
+
+        super().__init__(*args, **kwargs)
+        self.fields["company"].queryset = companies
+        if companies is not None and companies.count() == 1:
+            self.fields["company"].initial = companies.first()
+        self.fields["rule"].queryset = ReportingRule.objects.filter(active=True)
+        self.fields["product"].queryset = Product.objects.filter(company__in=companies)
+
+
+class LabTestRequestForm(forms.Form):
+    """The office asks a laboratory to test, for a risk assessment or a recall's defect analysis."""
+
+    laboratory = forms.ModelChoiceField(label=_("Laboratory"), queryset=None)
+    assessment = forms.ModelChoiceField(label=_("Risk assessment"), queryset=None, required=False)
+    recall = forms.ModelChoiceField(label=_("Recall (defect analysis)"), queryset=None, required=False)
+    question = forms.CharField(label=_("What to test"), widget=forms.Textarea(attrs={"rows": 4}))
+    due = forms.DateField(
+        label=_("Report wanted by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from qslab.labs.models import Laboratory
+        from qslab.risk.models import RiskAssessment
+
+        super().__init__(*args, **kwargs)
+        self.fields["laboratory"].queryset = Laboratory.objects.all()
+        self.fields["assessment"].queryset = RiskAssessment.objects.exclude(status="withdrawn")
+        self.fields["recall"].queryset = Recall.objects.exclude(status="closed")
+
+
+class LabReportForm(forms.Form):
+    report = forms.FileField(label=_("Test report (PDF)"), help_text=_("PDF, at most 20 MB"))
+    summary = forms.CharField(label=_("Findings"), required=False, widget=forms.Textarea(attrs={"rows": 3}))

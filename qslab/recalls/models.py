@@ -33,6 +33,7 @@ from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, authority_regions, has_role
 from qslab.core.models import ChangeLoggedModel, bilingual
 from qslab.core.permissions import ALL, NONE
+from qslab.core.uploads import UploadValidator
 from qslab.core.validators import validate_gtin
 from qslab.core.workflow import DeadlineRule, State, Transition, Workflow
 from qslab.risk.models import RiskLevel
@@ -773,3 +774,308 @@ class TraceUpload(ChangeLoggedModel):
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
         return _confidential_q(user, "company")
+
+
+# ------------------------------------------------------------------------------------------------
+# the producer's statutory reports (deaths, serious injuries, major losses, recalls abroad)
+
+
+class ReportingRule(ChangeLoggedModel):
+    """Reference data: within how many working days a producer must report what it has learned of.
+
+    The shipped rules (migration ``0007``) say 2 working days for a death or serious injury, a major
+    property loss and a recall abroad: that figure is verified only in a provincial rule restating the
+    national one (Guangdong 2023); the article of SAMR Order No. 19 was not read, so the rules ship
+    ``verified=False`` and the office edits them in the admin. A report keeps the days it was given.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    working_days = models.PositiveSmallIntegerField(
+        _("working days to report"),
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("counted from the day after the producer learned of it (weekends and holidays skipped)"),
+    )
+    source = models.TextField(_("source"), blank=True)
+    verified = models.BooleanField(
+        _("verified against the legal text"),
+        default=False,
+        help_text=_("unverified rules are flagged on every report that uses them"),
+    )
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ("code",)
+        verbose_name = _("producer reporting rule")
+        verbose_name_plural = _("producer reporting rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_zh, self.name_en)
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return ALL
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        return ALL if has_role(user, Role.OFFICE) else NONE
+
+
+def _report_company_users(report: ProducerReport) -> list[Any]:
+    from qslab.accounts.models import User
+
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(
+            models.Q(role_memberships__role=Role.CLIENT, role_memberships__organisation=report.company)
+            | models.Q(role_memberships__role=Role.CLIENT, organisation=report.company)
+        )
+        .distinct()
+    )
+
+
+def _may_report_for(user: Any, report: ProducerReport) -> bool:
+    return report.company_id in company_ids(user) or has_role(user, Role.OFFICE)
+
+
+def _mark_reported(report: ProducerReport, user: Any, reason: str) -> None:
+    from django.utils import timezone
+
+    report.reported_at = timezone.now()
+    report.report_text = report.report_text or reason
+    report.save(update_fields=["reported_at", "report_text"])
+
+
+class ProducerReport(ChangeLoggedModel):
+    """What a producer learned of (a death, a serious injury, a major loss, a recall abroad) and its
+    statutory report of it to the market regulator, due ``working_days`` after ``learned_on``.
+
+    Recording it opens a ``core.Deadline`` for the company; the reminder job reminds before and marks it
+    overdue after, and the office's dashboard lists it (overdue in red) until the report is made.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("to be reported")
+        REPORTED = "reported", _("reported")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("open", "to be reported", "待报告"),
+            State("reported", "reported", "已报告", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "report",
+                ("open",),
+                "reported",
+                (Role.CLIENT, Role.OFFICE),
+                "report to the market regulator",
+                "向市场监管部门报告",
+                allowed=_may_report_for,
+                requires_reason=True,
+                on_enter=_mark_reported,
+                notify=_report_company_users,
+            ),
+        ),
+    )
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    company = models.ForeignKey(
+        Organisation, verbose_name=_("producer"), on_delete=models.PROTECT, related_name="+"
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="producer_reports",
+    )
+    recall = models.ForeignKey(
+        Recall,
+        verbose_name=_("recall"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="producer_reports",
+    )
+    rule = models.ForeignKey(ReportingRule, verbose_name=_("what happened"), on_delete=models.PROTECT)
+    learned_on = models.DateField(_("learned of it on"))
+    occurred_on = models.DateField(_("happened on"), null=True, blank=True)
+    description = models.TextField(_("what happened (confidential)"))
+    working_days = models.PositiveSmallIntegerField(_("working days to report"))
+    due = models.DateField(_("report due"))
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+    report_text = models.TextField(_("what was reported"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("-learned_on", "-id")
+        verbose_name = _("producer's incident report")
+        verbose_name_plural = _("producers' incident reports")
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.rule.name if self.rule_id else ''}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("recalls:producer_report", args=[self.pk])
+
+    @property
+    def is_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return self.status == self.Status.OPEN and self.due < timezone.localdate()
+
+    @property
+    def reported_late(self) -> bool:
+        from django.utils import timezone
+
+        return self.reported_at is not None and timezone.localdate(self.reported_at) > self.due
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        return _confidential_q(user, "company")
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        if has_role(user, Role.OFFICE):
+            return models.Q(status=cls.Status.OPEN)
+        companies = company_ids(user)
+        return models.Q(company__in=companies, status=cls.Status.OPEN) if companies else NONE
+
+
+# ------------------------------------------------------------------------------------------------
+# laboratory testing requested by the office (for a risk assessment or a recall's defect analysis)
+
+
+def lab_report_path(instance: LabTestRequest, filename: str) -> str:
+    import uuid
+
+    return f"recalls/lab-reports/{uuid.uuid4().hex}/{filename}"
+
+
+def _lab_managers(request: LabTestRequest) -> list[Any]:
+    from qslab.labs.models import _managers_of
+
+    return _managers_of(request.laboratory)
+
+
+def _manages_request_lab(user: Any, request: LabTestRequest) -> bool:
+    return has_role(user, Role.LAB_MANAGER, scope=request.laboratory)
+
+
+def _has_report(request: LabTestRequest) -> str | None:
+    return None if request.report else str(_("Upload the test report (PDF) first."))
+
+
+def _requester(request: LabTestRequest) -> list[Any]:
+    return [request.requested_by] if request.requested_by_id else []
+
+
+class LabTestRequest(ChangeLoggedModel):
+    """The office asks a national quality standards laboratory to test a product for a risk assessment
+    or a recall's defect analysis; the laboratory's managers see the request and upload the test report
+    (PDF), which the assessment and the recall then show. Managers of other laboratories see nothing."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        REPORTED = "reported", _("report delivered")
+
+    workflow = Workflow(
+        state_field="status",
+        states=(
+            State("requested", "requested", "已委托"),
+            State("reported", "report delivered", "已提交报告", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "deliver",
+                ("requested",),
+                "reported",
+                (Role.LAB_MANAGER,),
+                "deliver the test report",
+                "提交检测报告",
+                allowed=_manages_request_lab,
+                guard=_has_report,
+                notify=_requester,
+            ),
+        ),
+    )
+
+    laboratory = models.ForeignKey(
+        "labs.Laboratory", verbose_name=_("laboratory"), on_delete=models.PROTECT, related_name="+"
+    )
+    assessment = models.ForeignKey(
+        "risk.RiskAssessment",
+        verbose_name=_("risk assessment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lab_requests",
+    )
+    recall = models.ForeignKey(
+        Recall,
+        verbose_name=_("recall (defect analysis)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lab_requests",
+    )
+    question = models.TextField(_("what to test"))
+    due = models.DateField(_("report wanted by"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    report = models.FileField(
+        _("test report (PDF)"),
+        upload_to=lab_report_path,
+        blank=True,
+        validators=[UploadValidator(("pdf",), max_bytes=20 * 1024 * 1024)],
+    )
+    report_name = models.CharField(_("file name"), max_length=200, blank=True)
+    report_summary = models.TextField(_("findings"), blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = _("laboratory test request")
+        verbose_name_plural = _("laboratory test requests")
+
+    def __str__(self) -> str:
+        return f"{self.laboratory} · {self.question[:40]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("recalls:lab_request", args=[self.pk])
+
+    @classmethod
+    def visible_q(cls, user: Any) -> models.Q:
+        """Risk staff see every request; a laboratory's managers only their laboratory's."""
+        from qslab.accounts.roles import scoped_ids
+        from qslab.labs.models import Laboratory
+
+        if is_recall_staff(user):
+            return ALL
+        if not has_role(user, Role.LAB_MANAGER):
+            return NONE
+        ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
+        if ids is None:
+            return ALL
+        return models.Q(laboratory__in=ids) if ids else NONE
+
+    @classmethod
+    def editable_q(cls, user: Any) -> models.Q:
+        """The laboratory's managers attach the report while it is requested."""
+        return (
+            cls.visible_q(user) & models.Q(status=cls.Status.REQUESTED)
+            if has_role(user, Role.LAB_MANAGER)
+            else NONE
+        )

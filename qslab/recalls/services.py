@@ -151,6 +151,28 @@ def parse_serial_ranges(text: str) -> list[list[str]]:
     return ranges
 
 
+def check_serial_ranges(pairs: Iterable[Any]) -> list[list[str]]:
+    """Serial ranges given as pairs ``[first, last]`` (the API): each checked as the plan's lines are,
+    one message per bad range, all at once."""
+    ranges: list[list[str]] = []
+    errors: list[str] = []
+    for n, pair in enumerate(pairs, start=1):
+        try:
+            first, last = (str(v).strip() for v in pair)
+        except (TypeError, ValueError):
+            errors.append(_("range %(n)d: give two serial numbers, first and last.") % {"n": n})
+            continue
+        try:
+            validate_serial_range(first, last)
+        except ValidationError as error:
+            errors.append(_("range %(n)d: %(problem)s") % {"n": n, "problem": " ".join(error.messages)})
+        else:
+            ranges.append([first, last])
+    if errors:
+        raise ValidationError({"serial_ranges": errors})
+    return ranges
+
+
 def lookup_serial(user: Any, serial: str, gtin: str = "") -> dict[str, Any]:
     """Where a serial number belongs: the batches whose range holds it (only those the user may see)
     and the recalls whose scope holds it (a serial range of the recall, or one of its batches), among
@@ -221,6 +243,11 @@ def _check_scope(recall: Recall, batches: Iterable[Batch] | None) -> None:
         )
 
 
+def _check_timetable(recall: Recall) -> None:
+    if recall.start_date and recall.planned_end and recall.planned_end < recall.start_date:
+        raise ValidationError({"planned_end": [_("The recall cannot end before it starts.")]})
+
+
 @transaction.atomic
 def save_recall(
     user: Any,
@@ -250,6 +277,7 @@ def save_recall(
                 **{f: data[f] for f in fields},
             )
             _check_scope(recall, batches)
+            _check_timetable(recall)
             recall.full_clean()
             recall.save()
             watch(recall, user)
@@ -260,6 +288,7 @@ def save_recall(
             for f in fields:
                 setattr(recall, f, data[f])
             _check_scope(recall, batches)
+            _check_timetable(recall)
             recall.full_clean()
             recall.save(update_fields=[*fields, "last_updated"])
             if recall.report_every_days != period and progress_deadline(recall) is not None:
@@ -1158,3 +1187,201 @@ def scope_context(result: Any) -> dict[str, Any]:
     if result is not None:
         regions = [{**r.to_dict(), "code": r.region, "name": region_name(r.region)} for r in result.regions]
     return {"exports": EXPORTS, "regions": regions}
+
+
+# ------------------------------------------------------------------------------------------------
+# the producer's statutory reports of deaths, serious injuries, major losses and recalls abroad
+
+#: The label of a producer report's deadline (how the dashboard and the page find it).
+PRODUCER_DEADLINE_EN = "Report to the market regulator"
+PRODUCER_DEADLINE_ZH = "向市场监管部门报告"
+
+
+def _new_producer_reference() -> str:
+    from qslab.recalls.models import ProducerReport
+
+    year = timezone.localdate().year
+    prefix = f"PR{year}-"
+    last = (
+        ProducerReport.objects.select_for_update()
+        .filter(reference__startswith=prefix)
+        .order_by("-reference")
+        .values_list("reference", flat=True)
+        .first()
+    )
+    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{seq:04d}"
+
+
+def producer_report_due(learned_on: dt.date, working_days: int) -> dt.date:
+    """The last day of the report: ``working_days`` working days after the day the producer learned of
+    it (that day not counted; weekends, public holidays and adjusted days from ``core.CalendarDay``)."""
+    from qslab.core.calendar import add_days
+
+    return add_days(learned_on, working_days)
+
+
+@transaction.atomic
+def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
+    """The producer (or the office for it) records what it learned of and when; the report to the market
+    regulator falls due ``rule.working_days`` working days later, as a deadline of the company's."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+    from qslab.recalls.models import ProducerReport, ReportingRule
+
+    company = data.get("company")
+    _require_company(user, company)
+    errors: dict[str, list[str]] = {}
+    rule = data.get("rule")
+    if not isinstance(rule, ReportingRule) or not rule.active:
+        errors["rule"] = [_("Choose what happened.")]
+    learned_on = data.get("learned_on")
+    if learned_on is None:
+        errors["learned_on"] = [_("Give the day the producer learned of it.")]
+    elif learned_on > timezone.localdate():
+        errors["learned_on"] = [_("The producer cannot have learned of it on a day still to come.")]
+    occurred_on = data.get("occurred_on")
+    if occurred_on and learned_on and occurred_on > learned_on:
+        errors["occurred_on"] = [_("It cannot have happened after the producer learned of it.")]
+    product = data.get("product")
+    if product is not None and product.company_id != company.pk:
+        errors["product"] = [_("The product is not one of this producer's.")]
+    recall = data.get("recall")
+    if recall is not None and recall.company_id != company.pk:
+        errors["recall"] = [_("The recall is not one of this producer's.")]
+    if not str(data.get("description") or "").strip():
+        errors["description"] = [_("Describe what happened.")]
+    if errors:
+        raise ValidationError(errors)
+    with acting_as(user):
+        report = ProducerReport(
+            reference=_new_producer_reference(),
+            company=company,
+            product=product,
+            recall=recall,
+            rule=rule,
+            learned_on=learned_on,
+            occurred_on=occurred_on,
+            description=data["description"],
+            working_days=rule.working_days,
+            due=producer_report_due(learned_on, rule.working_days),
+            created_by=user,
+        )
+        report.full_clean()
+        report.save()
+        watch(report, user)
+        assignee = user if company.pk in company_ids(user) else _first_company_user(company)
+        Deadline.objects.create(
+            content_type=ContentType.objects.get_for_model(ProducerReport),
+            object_id=str(report.pk),
+            label_en=f"{PRODUCER_DEADLINE_EN}: {report.reference}",
+            label_zh=f"{PRODUCER_DEADLINE_ZH}：{report.reference}",
+            due=report.due,
+            assignee=assignee,
+            assignee_role="" if assignee else Role.OFFICE,
+        )
+    return report
+
+
+def _first_company_user(company: Organisation) -> Any:
+    from qslab.accounts.models import User
+
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(role_memberships__role=Role.CLIENT, role_memberships__organisation=company)
+            | Q(role_memberships__role=Role.CLIENT, organisation=company)
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def move_producer_report(user: Any, report: Any, transition: str, reason: str = "") -> Any:
+    """``report``: the producer has reported to the market regulator (``reason``: what it reported); the
+    deadline closes, and the record says whether it was in time."""
+    apply_transition(report, transition, user, reason)
+    report.refresh_from_db()
+    return report
+
+
+def producer_reports_for(user: Any) -> QuerySet[Any]:
+    from qslab.recalls.models import ProducerReport
+
+    return ProducerReport.objects.visible_to(user).select_related("company", "product", "rule")
+
+
+def producer_report_deadline(report: Any) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+    from qslab.recalls.models import ProducerReport
+
+    return (
+        Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(ProducerReport), object_id=str(report.pk)
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# laboratory testing for a risk assessment or a recall's defect analysis
+
+
+@transaction.atomic
+def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
+    """The office asks a laboratory to test (for an assessment and/or a recall); its managers are told."""
+    from qslab.core.notifications import notify
+    from qslab.recalls.models import LabTestRequest, _lab_managers
+
+    if not has_role(user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office requests laboratory testing."))
+    if not data.get("assessment") and not data.get("recall"):
+        raise ValidationError(
+            {"assessment": [_("Name the risk assessment or the recall the testing is for.")]}
+        )
+    with acting_as(user):
+        item = LabTestRequest(
+            laboratory=data.get("laboratory"),
+            assessment=data.get("assessment"),
+            recall=data.get("recall"),
+            question=data.get("question", ""),
+            due=data.get("due"),
+            requested_by=user,
+        )
+        item.full_clean()
+        item.save()
+        watch(item, user)
+    notify(
+        _lab_managers(item),
+        verb="lab_test_requested",
+        obj=item,
+        text_en=f"Testing requested by the committee office: {item.question[:80]}",
+        text_zh=f"委员会办公室委托检测：{item.question[:80]}",
+    )
+    return item
+
+
+@transaction.atomic
+def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> Any:
+    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it."""
+    from pathlib import Path
+
+    from qslab.recalls.models import LabTestRequest
+
+    if not LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
+        raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+    field = LabTestRequest._meta.get_field("report")
+    for validator in field.validators:
+        validator(upload)
+    with acting_as(user):
+        item.report_name = Path(upload.name or "report.pdf").name[:200]
+        item.report_summary = summary
+        item.report.save(item.report_name, upload, save=False)
+        item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
+    apply_transition(item, "deliver", user)
+    item.refresh_from_db()
+    return item

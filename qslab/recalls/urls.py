@@ -32,4 +32,16 @@ urlpatterns = [
     path("products/<int:product_id>/", views.product, name="product"),
     path("uploads/", views.uploads, name="uploads"),
     path("uploads/<int:upload_id>/", views.upload, name="upload"),
+    path("lab-tests/", views.lab_requests, name="lab_requests"),
+    path("lab-tests/new/", views.lab_request_create, name="lab_request_create"),
+    path("lab-tests/<int:request_id>/", views.lab_request, name="lab_request"),
+    path("lab-tests/<int:request_id>/report.pdf", views.lab_request_report, name="lab_request_report"),
+    path("incidents/", views.producer_reports, name="producer_reports"),
+    path("incidents/new/", views.producer_report_create, name="producer_report_create"),
+    path("incidents/<int:report_id>/", views.producer_report, name="producer_report"),
+    path(
+        "incidents/<int:report_id>/actions/<slug:transition>/",
+        views.producer_report_transition,
+        name="producer_report_transition",
+    ),
 ]

@@ -24,6 +24,9 @@ from qslab.recalls import services
 from qslab.recalls.charts import effectiveness_chart_svg
 from qslab.recalls.forms import (
     BatchForm,
+    LabReportForm,
+    LabTestRequestForm,
+    ProducerReportForm,
     ProductForm,
     ProgressForm,
     PublicSearchForm,
@@ -430,3 +433,155 @@ def upload(request: HttpRequest, upload_id: int) -> HttpResponse:
         else None
     )
     return render(request, "recalls/upload.html", {"upload": item, "task": task})
+
+
+# -- the producer's statutory reports ----------------------------------------------------------------
+
+
+@login_required
+def producer_reports(request: HttpRequest) -> HttpResponse:
+    """What producers learned of and must report (deaths, serious injuries...), with the due dates."""
+    from qslab.recalls.models import ReportingRule
+
+    companies = services.companies_for(request.user)
+    qs = services.producer_reports_for(request.user)
+    if not (companies.exists() or is_recall_staff(request.user) or has_role(request.user, Role.AUTHORITY)):
+        raise PermissionDenied(_("Producers' reports are for companies, risk staff and authorities."))
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recalls/producer_reports.html",
+        {"page": page, "may_create": companies.exists(), "rules": ReportingRule.objects.filter(active=True)},
+    )
+
+
+@login_required
+def producer_report_create(request: HttpRequest) -> HttpResponse:
+    companies = services.companies_for(request.user)
+    if not companies.exists():
+        raise PermissionDenied(_("Only a company (industry client) or the committee office records this."))
+    form = ProducerReportForm(request.POST or None, companies=companies)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = services.record_producer_report(request.user, form.cleaned_data)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request, _("Recorded; the report is due on %(due)s.") % {"due": item.due.isoformat()}
+            )
+            return redirect(item)
+    return render(request, "recalls/producer_report_form.html", {"form": form})
+
+
+@login_required
+def producer_report(request: HttpRequest, report_id: int) -> HttpResponse:
+    from qslab.recalls.models import ProducerReport
+
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    return render(
+        request,
+        "recalls/producer_report.html",
+        {
+            "report": item,
+            "actions": ProducerReport.workflow.available(item, request.user),
+            "form": TransitionForm(),
+            "deadline": services.producer_report_deadline(item),
+            "history": history_of(item),
+        },
+    )
+
+
+@login_required
+@require_POST
+def producer_report_transition(request: HttpRequest, report_id: int, transition: str) -> HttpResponse:
+    item = get_visible_or_404(services.producer_reports_for(request.user), request.user, pk=report_id)
+    form = TransitionForm(request.POST)
+    form.is_valid()
+    try:
+        services.move_producer_report(request.user, item, transition, form.cleaned_data.get("reason", ""))
+    except TransitionRefused as exc:
+        if exc.code == TransitionRefused.FORBIDDEN:
+            raise PermissionDenied(str(exc)) from exc
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Done."))
+    return redirect(item)
+
+
+# -- laboratory testing (the office requests; the laboratory's managers deliver the report) ---------
+
+
+def _lab_requests(request: HttpRequest):  # type: ignore[no-untyped-def]
+    from qslab.recalls.models import LabTestRequest
+
+    return LabTestRequest.objects.visible_to(request.user).select_related(
+        "laboratory", "assessment", "recall", "requested_by"
+    )
+
+
+@login_required
+def lab_requests(request: HttpRequest) -> HttpResponse:
+    if not (is_recall_staff(request.user) or has_role(request.user, Role.LAB_MANAGER)):
+        raise PermissionDenied(_("Laboratory test requests are for risk staff and laboratory managers."))
+    page = Paginator(_lab_requests(request), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recalls/lab_requests.html",
+        {"page": page, "may_request": has_role(request.user, Role.OFFICE)},
+    )
+
+
+@login_required
+def lab_request_create(request: HttpRequest) -> HttpResponse:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office requests laboratory testing."))
+    initial = {k: request.GET[k] for k in ("assessment", "recall") if request.GET.get(k, "").isdigit()}
+    form = LabTestRequestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = services.request_lab_test(request.user, form.cleaned_data)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Testing requested; the laboratory's managers are told."))
+            return redirect(item)
+    return render(request, "recalls/lab_request_form.html", {"form": form})
+
+
+@login_required
+def lab_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    from qslab.recalls.models import LabTestRequest
+
+    item = get_visible_or_404(_lab_requests(request), request.user, pk=request_id)
+    may_deliver = LabTestRequest.objects.editable_by(request.user).filter(pk=item.pk).exists()
+    form = LabReportForm(request.POST or None, request.FILES or None) if may_deliver else None
+    if request.method == "POST":
+        if not may_deliver:
+            raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+        if form.is_valid():
+            try:
+                services.deliver_lab_report(
+                    request.user, item, form.cleaned_data["report"], form.cleaned_data["summary"]
+                )
+            except ValidationError as error:
+                form.add_error("report", error.messages)
+            else:
+                messages.success(request, _("Report delivered."))
+                return redirect(item)
+    return render(
+        request,
+        "recalls/lab_request.html",
+        {"item": item, "form": form, "history": history_of(item)},
+    )
+
+
+@login_required
+def lab_request_report(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The test report, through this checked view only (never a /media/ link)."""
+    from qslab.core.uploads import download_response
+
+    item = get_visible_or_404(_lab_requests(request), request.user, pk=request_id)
+    if not item.report:
+        raise Http404(_("Not found."))
+    return download_response(item.report, item.report_name or "report.pdf", "application/pdf")

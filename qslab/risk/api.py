@@ -357,6 +357,7 @@ class RiskScenarioStepOut(Schema):
 
 
 class RiskScenarioOut(Schema):
+    id: int
     position: int
     description_zh: str
     description_en: str
@@ -381,8 +382,15 @@ class RiskAssessmentOut(Schema):
     model: str
     risk_level: str
     matrix: str
+    matrix_verified: bool
     signal: int | None
     document: str | None
+    batch: str = ""
+    barcode: str = ""
+    product_description: str = ""
+    conclusion_zh: str = ""
+    conclusion_en: str = ""
+    deciding_scenario: int | None = None
     scenarios: list[RiskScenarioOut]
 
 
@@ -400,10 +408,18 @@ def _assessment_out(a: RiskAssessment) -> RiskAssessmentOut:
         model=a.model,
         risk_level=a.risk_level,
         matrix=a.matrix.code,
+        matrix_verified=a.matrix.verified,
         signal=a.signal_id,
         document=a.document.number if a.document_id else None,
+        batch=a.batch,
+        barcode=a.barcode,
+        product_description=a.product_description,
+        conclusion_zh=a.conclusion_zh,
+        conclusion_en=a.conclusion_en,
+        deciding_scenario=a.deciding_scenario_id,
         scenarios=[
             RiskScenarioOut(
+                id=s.pk,
                 position=s.position,
                 description_zh=s.description_zh,
                 description_en=s.description_en,
@@ -447,6 +463,162 @@ def assessment(request: HttpRequest, assessment_id: int):
             pk=assessment_id,
         )
     )
+
+
+# -- writing risk assessments and their injury scenarios (analysts, office) -------------------------
+
+
+class RiskAssessmentIn(Schema):
+    """An assessment's fields; on an edit, only the fields sent change. Codes for category, hazard, matrix."""
+
+    title_zh: str | None = Field(None, max_length=200)
+    title_en: str | None = Field(None, max_length=200)
+    product_category: str | None = Field(None, description="product category code")
+    hazard: str | None = Field(None, description="hazard code")
+    product_name: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, max_length=120)
+    model: str | None = Field(None, max_length=120)
+    batch: str | None = Field(None, max_length=80)
+    barcode: str | None = Field(None, description="GTIN (EAN/UPC), checked by its check digit")
+    product_description: str | None = None
+    matrix: str | None = Field(None, description="risk matrix code (default: the office's default matrix)")
+    conclusion_zh: str | None = None
+    conclusion_en: str | None = None
+
+
+class RiskScenarioStepIn(Schema):
+    probability: str | float = Field(..., description="1/50, 0.02 or 2%; above 0 and at most 1")
+    description_zh: str = ""
+    description_en: str = ""
+
+
+class RiskScenarioIn(Schema):
+    """One injury scenario: the steps' probabilities multiply; severity 1-4 (see the matrix)."""
+
+    description_zh: str = ""
+    description_en: str = ""
+    consumer: str = ""
+    injury: str = ""
+    severity: int = Field(..., description="1 to 4, as the matrix's severities say")
+    steps: list[RiskScenarioStepIn]
+
+
+def _assessment_data(payload: RiskAssessmentIn) -> dict:
+    """The sent fields as model values (terms, matrix, checked barcode); every problem at once."""
+    from qslab.risk.models import RiskMatrix
+
+    data = payload.dict(exclude_unset=True)
+    data = {
+        k: ("" if v is None and k not in ("product_category", "hazard", "matrix") else v)
+        for k, v in data.items()
+    }
+    errors: dict[str, list[str]] = {}
+    for field, kind in (("product_category", Term.Kind.PRODUCT), ("hazard", Term.Kind.HAZARD)):
+        if field in data:
+            try:
+                data[field] = _term(kind, data[field] or "", field)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    if "barcode" in data:
+        try:
+            data["barcode"] = clean_gtin(data["barcode"])
+        except ValidationError as exc:
+            errors["barcode"] = exc.messages
+    if "matrix" in data:
+        code = data.pop("matrix")
+        if code:
+            matrix = RiskMatrix.objects.filter(active=True, code=code).first()
+            if matrix is None:
+                errors["matrix"] = [f"Unknown risk matrix {code!r}."]
+            data["matrix"] = matrix
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def _assessment_for_staff(request: HttpRequest, assessment_id: int) -> RiskAssessment:
+    _staff_only(request)
+    return get_visible_or_404(
+        RiskAssessment.objects.select_related("product_category", "hazard", "matrix", "document"),
+        request.user,
+        pk=assessment_id,
+    )
+
+
+def _fresh_assessment(pk: int) -> RiskAssessmentOut:
+    return _assessment_out(
+        RiskAssessment.objects.select_related("product_category", "hazard", "matrix", "document").get(pk=pk)
+    )
+
+
+@router.post(
+    "/assessments",
+    response={201: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Open a draft risk assessment (analysts, office)",
+)
+def create_assessment(request: HttpRequest, payload: RiskAssessmentIn):
+    _staff_only(request)
+    item = services.save_assessment(request.user, _assessment_data(payload))
+    return Status(201, _fresh_assessment(item.pk))
+
+
+@router.patch(
+    "/assessments/{assessment_id}",
+    response={200: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Edit a draft assessment (analysts, office); a completed one is frozen",
+)
+def edit_assessment(request: HttpRequest, assessment_id: int, payload: RiskAssessmentIn):
+    item = _assessment_for_staff(request, assessment_id)
+    services.save_assessment(request.user, _assessment_data(payload), assessment=item)
+    return _fresh_assessment(item.pk)
+
+
+def _scenario_data(payload: RiskScenarioIn) -> dict:
+    return payload.dict()  # steps as a list of dicts: the service checks them as it checks the page's lines
+
+
+@router.post(
+    "/assessments/{assessment_id}/scenarios",
+    response={201: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Add an injury scenario to a draft assessment; returns the assessment with its new level",
+)
+def add_scenario(request: HttpRequest, assessment_id: int, payload: RiskScenarioIn):
+    item = _assessment_for_staff(request, assessment_id)
+    services.save_scenario(request.user, item, _scenario_data(payload))
+    return Status(201, _fresh_assessment(item.pk))
+
+
+def _scenario_of(item: RiskAssessment, scenario_id: int):  # type: ignore[no-untyped-def]
+    from django.http import Http404
+
+    scenario = item.scenarios.filter(pk=scenario_id).first()
+    if scenario is None:
+        raise Http404("No such scenario.")
+    return scenario
+
+
+@router.put(
+    "/assessments/{assessment_id}/scenarios/{scenario_id}",
+    response={200: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Replace an injury scenario of a draft assessment (its steps too); returns the assessment",
+)
+def edit_scenario(request: HttpRequest, assessment_id: int, scenario_id: int, payload: RiskScenarioIn):
+    item = _assessment_for_staff(request, assessment_id)
+    services.save_scenario(
+        request.user, item, _scenario_data(payload), scenario=_scenario_of(item, scenario_id)
+    )
+    return _fresh_assessment(item.pk)
+
+
+@router.delete(
+    "/assessments/{assessment_id}/scenarios/{scenario_id}",
+    response={200: RiskAssessmentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Remove an injury scenario from a draft assessment; returns the assessment",
+)
+def delete_scenario(request: HttpRequest, assessment_id: int, scenario_id: int):
+    item = _assessment_for_staff(request, assessment_id)
+    services.delete_scenario(request.user, _scenario_of(item, scenario_id))
+    return _fresh_assessment(item.pk)
 
 
 @router.post(
@@ -819,3 +991,83 @@ def delete_alert_photo(request: HttpRequest, alert_id: int, photo_id: int):
         raise Http404("No such photo.")
     services.delete_alert_photo(request.user, photo)
     return Status(204, None)
+
+
+# -- the weekly digest of published alerts (public) -------------------------------------------------
+
+
+class RiskDigestSummaryOut(Schema):
+    year: int
+    week: int
+    start: dt.date
+    end: dt.date
+    n_alerts: int
+    url: str
+
+
+class RiskDigestOut(RiskDigestSummaryOut):
+    """One week's digest: its published alerts with their public fields only (``RiskAlertOut``)."""
+
+    alerts: list[RiskAlertOut]
+
+
+def _digest_alerts(digest) -> list[ConsumerAlert]:  # type: ignore[no-untyped-def]
+    """The digest's alerts that are still published (a withdrawn alert leaves the digest at once)."""
+    return list(
+        digest.alerts.filter(status=ConsumerAlert.Status.PUBLISHED)
+        .select_related("hazard", "product_category")
+        .prefetch_related("photos")
+        .order_by("published_at", "id")
+    )
+
+
+@router.get(
+    "/digests",
+    response=list[RiskDigestSummaryOut],
+    auth=PUBLIC,
+    summary="Weekly digests of published consumer alerts, latest week first (public)",
+)
+@paginate(LimitOffsetPagination)
+def digests(request: HttpRequest, year: Year | None = None):
+    from django.db.models import Count, Q
+
+    from qslab.risk.models import AlertDigest
+
+    qs = AlertDigest.objects.visible_to(None).annotate(
+        n_published=Count("alerts", filter=Q(alerts__status=ConsumerAlert.Status.PUBLISHED))
+    )
+    if year:
+        qs = qs.filter(year=year)
+    return [
+        RiskDigestSummaryOut(
+            year=d.year,
+            week=d.week,
+            start=d.start,
+            end=d.end,
+            n_alerts=d.n_published,
+            url=d.get_absolute_url(),
+        )
+        for d in qs
+    ]
+
+
+@router.get(
+    "/digests/{year}/{week}",
+    response={200: RiskDigestOut, 401: ErrorOut, 404: ErrorOut},
+    auth=PUBLIC,
+    summary="One week's digest with its alerts (public fields only)",
+)
+def digest(request: HttpRequest, year: int, week: int):
+    from qslab.risk.models import AlertDigest
+
+    item = get_visible_or_404(AlertDigest, None, year=year, week=week)
+    alerts = _digest_alerts(item)
+    return RiskDigestOut(
+        year=item.year,
+        week=item.week,
+        start=item.start,
+        end=item.end,
+        n_alerts=len(alerts),
+        url=item.get_absolute_url(),
+        alerts=[_alert_out(a) for a in alerts],
+    )

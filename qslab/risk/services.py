@@ -1209,6 +1209,44 @@ def _parse_steps(text: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _steps_from_items(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps given as ``{"probability": "1/50" | 0.02, "description_zh": ..., "description_en": ...}``
+    (the API); the same checks and messages as the text form, numbered by step."""
+    from qslab.risk.assessment import parse_probability
+
+    steps, problems = [], []
+    for number, item in enumerate(items, start=1):
+        raw = item.get("probability")
+        zh = str(item.get("description_zh") or "").strip()
+        en = str(item.get("description_en") or "").strip()
+        try:
+            if raw is None or isinstance(raw, bool) or str(raw).strip() == "":
+                raise ValidationError(_("Give the step's probability, e.g. 1/50, 0.02 or 2%."))
+            probability = parse_probability(raw)
+        except ValidationError as error:
+            problems.append(_("Step %(n)d: %(error)s") % {"n": number, "error": " ".join(error.messages)})
+            continue
+        if not (zh or en):
+            problems.append(_("Step %(n)d: describe the step (Chinese or English).") % {"n": number})
+            continue
+        if len(zh) > 300 or len(en) > 300:
+            problems.append(_("Step %(n)d: a step is described in at most 300 characters.") % {"n": number})
+            continue
+        steps.append(
+            {
+                "probability": probability,
+                "probability_text": str(raw).strip()[:40],
+                "description_zh": zh,
+                "description_en": en,
+            }
+        )
+    if problems:
+        raise ValidationError({"steps": problems})
+    if not steps:
+        raise ValidationError({"steps": [_("Give at least one step with its probability.")]})
+    return steps
+
+
 def steps_as_text(scenario: Any) -> str:
     return "\n".join(
         f"{s.probability_text or s.probability:g} | {s.description_zh} | {s.description_en}".rstrip(" |")
@@ -1228,10 +1266,25 @@ def save_scenario(user: Any, assessment: Any, data: dict[str, Any], scenario: An
 
     if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
         raise PermissionDenied(_("Only a draft assessment can be edited."))
-    steps = _parse_steps(data.get("steps", ""))
-    severity = int(data.get("severity") or 0)
+    errors: dict[str, list[str]] = {}
+    raw_steps = data.get("steps", "")
+    try:  # the page sends the steps as text, one a line; the API as a list of steps
+        steps = _parse_steps(raw_steps) if isinstance(raw_steps, str) else _steps_from_items(raw_steps)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    try:
+        severity = int(data.get("severity") or 0)
+    except (TypeError, ValueError):
+        severity = 0
     if severity not in (1, 2, 3, 4):
-        raise ValidationError({"severity": [_("Severity is 1, 2, 3 or 4.")]})
+        errors["severity"] = [_("Severity is 1, 2, 3 or 4.")]
+    if not (str(data.get("description_zh") or "").strip() or str(data.get("description_en") or "").strip()):
+        errors["description_en"] = [_("Describe the scenario (Chinese or English).")]
+    for field in ("consumer", "injury"):
+        if len(str(data.get(field) or "")) > 200:
+            errors[field] = [_("At most 200 characters.")]
+    if errors:
+        raise ValidationError(errors)
     with acting_as(user):
         if scenario is None:
             scenario = RiskScenario(

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
 from qslab.core.uploads import download_response
@@ -622,6 +623,7 @@ def assessment(request: HttpRequest, assessment_id: int) -> HttpResponse:
             "can_edit": RiskAssessment.objects.editable_by(request.user).filter(pk=item.pk).exists(),
             "actions": RiskAssessment.workflow.available(item, request.user),
             "alerts": item.alerts.all(),
+            "may_request_lab": has_role(request.user, Role.OFFICE),
             "history": history_of(item),
         },
     )

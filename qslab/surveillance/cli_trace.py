@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="FIRST-LAST",
-        help="inclusive range of the serials' numeric part, e.g. 1000-1999 (repeatable)",
+        help="inclusive range: whole numbers match the serials' numeric part (1000-1999); serials match "
+        "one series, same prefix and digit count as in the app (SN000017000-SN000023999) (repeatable)",
     )
     scope.add_argument("--produced-from", help="first production date YYYY-MM-DD")
     scope.add_argument("--produced-to", help="last production date YYYY-MM-DD")
@@ -99,15 +101,102 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ranges(texts: list[str]) -> list[tuple[int, int]]:
+#: A serial as the recalls app accepts it: letters, digits and ``- _ . /``, ending in digits, at most 40.
+_SERIAL_CHARS = re.compile(r"^[A-Za-z0-9\-_./]+$")
+_SERIAL = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)$")
+_WHOLE_NUMBERS = re.compile(r"^\s*([0-9]+)\s*-\s*([0-9]+)\s*$")
+SERIAL_MAX_LENGTH = 40
+_EXAMPLE = "e.g. 100-199 (the serials' numeric part) or SN000017000-SN000023999 (one series)"
+
+
+def _serial_problem(value: str) -> str | None:
+    """Why ``value`` is not a serial number as the recalls app accepts it, or None."""
+    if not value:
+        return "an end is empty"
+    if len(value) > SERIAL_MAX_LENGTH:
+        return f"{value!r} is longer than {SERIAL_MAX_LENGTH} characters"
+    if not _SERIAL_CHARS.match(value):
+        return f"{value!r} has a character a serial number cannot have (letters, digits and - _ . / only)"
+    if not _SERIAL.match(value):
+        return f"a serial number must end in digits: {value!r}"
+    return None
+
+
+def _range_problem(first: str, last: str) -> str | None:
+    """Why ``first``..``last`` is not a range of one series (the app's rule), or None."""
+    for value in (first, last):
+        problem = _serial_problem(value)
+        if problem:
+            return problem
+    a, b = _SERIAL.match(first), _SERIAL.match(last)
+    if a["prefix"].upper() != b["prefix"].upper():
+        return (
+            f"{first!r} and {last!r} have different prefixes ({a['prefix']!r} and {b['prefix']!r}): "
+            "a range covers one series"
+        )
+    if len(a["digits"]) != len(b["digits"]):
+        return (
+            f"the numbers of {first!r} and {last!r} have {len(a['digits'])} and {len(b['digits'])} digits: "
+            "write both with the same number of digits (leading zeros)"
+        )
+    if int(b["digits"]) < int(a["digits"]):
+        return f"the range {first!r} to {last!r} ends before it starts"
+    return None
+
+
+def parse_serial_range(text: str) -> tuple[int, int] | tuple[str, str]:
+    """One ``--serials`` value: ``FIRST-LAST`` as whole numbers (the numeric part of any serial, as before)
+    or as two serials of one series, checked as the recalls app checks a plan's range (same prefix, any
+    case; same number of digits; first <= last). The two ends may also be separated by ``..``, ``~``,
+    ``,`` or `` - ``; a prefix may itself hold ``-`` (``SN-A000100-SN-A000250``). Raises ValueError with
+    the reason.
+
+    >>> parse_serial_range("100-199"), parse_serial_range("SN000017000-SN000023999")
+    ((100, 199), ('SN000017000', 'SN000023999'))
+    >>> parse_serial_range("sn-a000100-SN-A000250")
+    ('sn-a000100', 'SN-A000250')
+    """
+    text = (text or "").strip()
+    numbers = _WHOLE_NUMBERS.match(text)
+    if numbers:
+        first, last = int(numbers[1]), int(numbers[2])
+        if last < first:
+            raise ValueError(f"the range {first}-{last} ends before it starts")
+        return (first, last)
+    candidates: list[tuple[str, str]] = []
+    for sep in ("..", "~", ",", " - "):
+        if sep in text:
+            first, last = text.split(sep, 1)
+            candidates = [(first.strip(), last.strip())]
+            break
+    else:
+        candidates = [(text[:i].strip(), text[i + 1 :].strip()) for i, char in enumerate(text) if char == "-"]
+    if not candidates:
+        raise ValueError(f"expected FIRST-LAST, {_EXAMPLE}")
+    good = [c for c in candidates if _range_problem(*c) is None]
+    if len(good) == 1:
+        return good[0]
+    if len(good) > 1:
+        options = " or ".join(f"{a}..{b}" for a, b in good)
+        raise ValueError(f"ambiguous: it can be read as {options}; write FIRST..LAST")
+    # no reading works: explain the one whose ends are both serials, else the first
+    serial_like = [c for c in candidates if not any(_serial_problem(v) for v in c)]
+    first, last = (serial_like or candidates)[0]
+    problem = _range_problem(first, last)
+    if not serial_like and len(candidates) > 1:
+        raise ValueError(f"expected FIRST-LAST, {_EXAMPLE}")
+    raise ValueError(f"{problem}; expected FIRST-LAST, {_EXAMPLE}")
+
+
+def _ranges(texts: list[str]) -> list[tuple[int, int] | tuple[str, str]]:
     from qslab.cli import CommandError
 
     out = []
     for text in texts:
-        first, sep, last = text.partition("-")
-        if not sep or not first.strip().isdigit() or not last.strip().isdigit():
-            raise CommandError(f"--serials {text!r}: expected FIRST-LAST with whole numbers, e.g. 100-199")
-        out.append((int(first), int(last)))
+        try:
+            out.append(parse_serial_range(text))
+        except ValueError as exc:
+            raise CommandError(f"--serials {text!r}: {exc}") from None
     return out
 
 

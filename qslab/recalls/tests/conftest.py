@@ -129,6 +129,31 @@ def world(world: Any, settings: Any, tmp_path: Any) -> Any:
         units_remedied=10,
         notes="SECRET-PROGRESS-NOTE",
     )
+    from qslab.recalls.models import ProducerReport, ReportingRule
+
+    w.producer_report = ProducerReport.objects.create(
+        reference="PRTEST-0001",
+        company=w.company,
+        product=w.product,
+        rule=ReportingRule.objects.get(code="death-or-serious-injury"),
+        learned_on=dt.date(2026, 1, 5),
+        description="SECRET-INCIDENT a child was scalded",
+        working_days=2,
+        due=dt.date(2026, 1, 7),
+    )
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from qslab.labs.tests.conftest import make_lab
+    from qslab.recalls.models import LabTestRequest
+
+    w.lab_request = LabTestRequest.objects.create(
+        laboratory=make_lab("recall-test-lab"),
+        recall=w.in_progress,
+        question="Test the lid latch to GB 4706.19.",
+        requested_by=w.users["office"],
+        report=SimpleUploadedFile("report.pdf", b"%PDF-1.4\n%test report\n"),
+        report_name="report.pdf",
+    )
     w.upload = TraceUpload.objects.create(
         company=w.company,
         kind="units",

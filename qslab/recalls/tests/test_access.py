@@ -2,6 +2,7 @@
 company sees its own recalls; risk staff see all; the competent authority sees its region's."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from qslab.core.testing import EVERYONE, NOBODY, SIGNED_IN, Case, check_access, matrix
 
@@ -121,6 +122,133 @@ CASES = [
     ),
     Case("qslab_recalls_api_recall_statistics", EVERYONE, api=True),
     Case("qslab_recalls_api_products", SIGNED_IN, api=True),
+    Case(
+        "qslab_recalls_api_create_product",
+        COMPANY,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "company": w.company.pk,
+            "name_zh": "电热水壶",
+            "brand": "晨星（测试）",
+            "model": "CX-NEW",
+            "gtin": "4006381333931",
+        },
+    ),
+    Case(
+        "qslab_recalls_api_create_batch",
+        COMPANY,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"product_id": w.product.pk},
+        data={
+            "lot": "L9",
+            "produced_from": "2025-05-01",
+            "produced_to": "2025-05-02",
+            "serial_first": "SN-B000001",
+            "serial_last": "SN-B000050",
+        },
+    ),
+    Case(
+        "qslab_recalls_api_create_batch",
+        {"office"},
+        method="post",
+        api=True,
+        note="other company",
+        kwargs=lambda w: {"product_id": w.other_product.pk},
+        data={"lot": "L9", "produced_from": "2025-05-01", "produced_to": "2025-05-02"},
+    ),
+    Case(
+        "qslab_recalls_api_start_upload",
+        COMPANY,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "company": str(w.company.pk),
+            "kind": "units",
+            "file": SimpleUploadedFile(
+                "units.csv", f"gtin,serial,batch\n{w.product.gtin},SN000001,L1\n".encode()
+            ),
+        },
+    ),
+    Case("qslab_recalls_api_uploads", SIGNED_IN, api=True),
+    Case("qslab_recalls_api_upload", CONFIDENTIAL, api=True, kwargs=lambda w: {"upload_id": w.upload.pk}),
+    Case(
+        "qslab_recalls_api_create_recall",
+        COMPANY,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "product": w.product.pk,
+            "title_zh": "电热水壶召回",
+            "batches": ["L1"],
+            "serial_ranges": [["SN000017", "SN000023"]],
+        },
+    ),
+    Case(
+        "qslab_recalls_api_edit_recall",
+        COMPANY,
+        method="patch",
+        api=True,
+        note="own draft",
+        kwargs=lambda w: {"recall_id": w.draft.pk},
+        data={"title_en": "Kettle lid recall", "batches": ["L1", "L2"]},
+    ),
+    Case(
+        "qslab_recalls_api_edit_recall",
+        {"office"},
+        method="patch",
+        api=True,
+        note="submitted: the office only",
+        kwargs=lambda w: {"recall_id": w.submitted.pk},
+        data={"office_notes": "checked"},
+    ),
+    Case("recalls:lab_requests", STAFF | {"lab_manager"}),
+    Case("recalls:lab_request_create", {"office"}),
+    Case(
+        "recalls:lab_request",
+        STAFF,
+        note="another laboratory's managers see nothing",
+        kwargs=lambda w: {"request_id": w.lab_request.pk},
+    ),
+    Case("recalls:lab_request_report", STAFF, kwargs=lambda w: {"request_id": w.lab_request.pk}),
+    Case("recalls:producer_reports", CONFIDENTIAL),
+    Case("recalls:producer_report_create", COMPANY),
+    Case("recalls:producer_report", CONFIDENTIAL, kwargs=lambda w: {"report_id": w.producer_report.pk}),
+    Case(
+        "recalls:producer_report_transition",
+        COMPANY,
+        method="post",
+        kwargs=lambda w: {"report_id": w.producer_report.pk, "transition": "report"},
+        data={"reason": "reported by telephone and the online form"},
+    ),
+    Case("qslab_recalls_api_producer_reports", SIGNED_IN, api=True),
+    Case(
+        "qslab_recalls_api_record_producer_report",
+        COMPANY,
+        method="post",
+        api=True,
+        data=lambda w: {
+            "company": w.company.pk,
+            "rule": "death-or-serious-injury",
+            "learned_on": "2026-01-05",
+            "description": "a scald",
+        },
+    ),
+    Case(
+        "qslab_recalls_api_producer_report",
+        CONFIDENTIAL,
+        api=True,
+        kwargs=lambda w: {"report_id": w.producer_report.pk},
+    ),
+    Case(
+        "qslab_recalls_api_move_producer_report",
+        COMPANY,
+        method="post",
+        api=True,
+        kwargs=lambda w: {"report_id": w.producer_report.pk, "transition": "report"},
+        data={"reason": "reported"},
+    ),
     Case("qslab_recalls_api_recalls", SIGNED_IN, api=True),
     Case(
         "qslab_recalls_api_recall",

@@ -28,8 +28,15 @@ def _sign_in(page, live_server, user, next_url):
 def test_the_scheduled_job_over_neiss_and_fda_data_raises_signals_an_analyst_charts_and_triages(
     live_server, page, settings, tmp_path, data_dir
 ):
+    import importlib
+
+    from django.apps import apps
+
     from qslab.risk.tasks import early_warning_task
 
+    # the risk matrix as migration 0003 makes it (idempotent): an earlier transactional test on the same
+    # worker may have flushed the table, and escalating a signal opens an assessment with that matrix
+    importlib.import_module("qslab.risk.migrations.0003_reference_data").create(apps, None)
     settings.DUCKDB_PATH = tmp_path / "analytics.duckdb"
     codes = data_dir / "neiss" / "codes"
     services.load_neiss_codes(codes)
