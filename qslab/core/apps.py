@@ -15,3 +15,8 @@ class CoreConfig(AppConfig):
         from qslab.core.scheduling import register_job
 
         register_job("qslab.core.tasks.send_reminders_task", "daily reminders and overdue marks")
+        register_job(
+            "qslab.core.tasks.recover_stale_tasks_task",
+            "stale-task recovery (tasks whose worker died: queued again or marked failed)",
+            cadence="frequent",
+        )

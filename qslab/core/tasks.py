@@ -53,3 +53,11 @@ def send_reminders_task(context: Any, owner_id: int | None = None) -> dict[str, 
             message=f"reminded {result['reminded']}, overdue {result['overdue']}, stray files removed {swept}"
         )
     return result
+
+
+@task()
+def recover_stale_tasks_task() -> dict[str, int]:
+    """Frequent: queue again (idempotent tasks) or mark failed the tasks whose worker died, audited."""
+    from qslab.core.services import recover_stale_tasks
+
+    return recover_stale_tasks()
