@@ -64,7 +64,7 @@ bench: venv
 # DATABASE_URL is set), gunicorn on loopback, locust headless for LOAD_TIME with LOAD_USERS users, then
 # p50/p95/p99 and errors against the target (50 users, 0 errors, p95 <= 150 ms). See load/run.sh.
 load: translations
-	load/run.sh
+	PY=$(PY) load/run.sh
 
 fuzz: translations
 	QSLAB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q --ds=qslab.settings.test qslab/core/tests/test_api_fuzz.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,83 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+# ------------------------------------------------------------------------------------------------
+# Test hygiene: what one test changes must not leak into the next one run in the same process.
+
+
+def _is_transactional(item: pytest.Item) -> bool:
+    """As pytest-django decides: a ``django_db(transaction=True)`` marker, or a fixture that needs it."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    return any(name in fixtures for name in ("transactional_db", "live_server", "django_db_reset_sequences"))
+
+
+def _restores_itself(item: pytest.Item | None) -> bool:
+    """A transactional test with ``serialized_rollback`` reloads the migrated data when it starts."""
+    if item is None or not _is_transactional(item):
+        return False
+    marker = item.get_closest_marker("django_db")
+    return bool(marker is not None and marker.kwargs.get("serialized_rollback")) or (
+        "django_db_serialized_rollback" in getattr(item, "fixturenames", ())
+    )
+
+
+def restore_migrated_data(config: pytest.Config) -> list[str]:
+    """Put the test database back as the migrations left it; returns the aliases restored.
+
+    A transactional test ends by flushing every table, so the rows the data migrations wrote (document
+    kinds, the risk matrix, taxonomies, content types...) are gone for whatever runs next. The contents
+    Django serialized when it created the test database (``serialized_rollback`` needs them; every
+    transactional test here asks for it, so they exist) are loaded again after a flush that does not run
+    ``post_migrate`` (its content types would clash with the serialized ones).
+    """
+    from django.core.management import call_command
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    restored = []
+    with config.stash[blocking_manager_key].unblock():
+        for alias in connections:
+            connection = connections[alias]
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if not contents:
+                continue
+            call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(contents)
+            restored.append(alias)
+    return restored
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    """After a transactional test (its teardown flushed the tables), load the migrated reference data
+    again, so a test run after it in the same process — a transactional test without
+    ``serialized_rollback``, a test that opens the database itself, ``make test``'s serial pass — finds
+    the data every fresh test database has. Skipped when the next test reloads it itself anyway."""
+    result = yield
+    if (
+        item.config.pluginmanager.has_plugin("django")
+        and _is_transactional(item)
+        and nextitem is not None
+        and not _restores_itself(nextitem)
+    ):
+        restore_migrated_data(item.config)
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _reset_language():  # type: ignore[no-untyped-def]
+    """A request in Chinese (LocaleMiddleware) leaves Chinese active in the thread: every test ends with
+    the default language active again, so the next one does not depend on which ran before it."""
+    yield
+    if "django" in sys.modules:
+        from django.conf import settings
+
+        if settings.configured:
+            from django.utils import translation
+
+            translation.deactivate()

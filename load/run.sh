@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+BIN=$(dirname "$PY")  # gunicorn and locust from the same virtual environment
+STARTED=$SECONDS
 export QSLAB_VAR_DIR=${QSLAB_VAR_DIR:-var/load}
 export DEBUG=0 LOG_LEVEL=${LOG_LEVEL:-ERROR} OPENBLAS_NUM_THREADS=1
 export LOAD_TOKEN_FILE="$QSLAB_VAR_DIR/load-token.txt"
@@ -17,8 +19,9 @@ mkdir -p "$QSLAB_VAR_DIR"
 $PY manage.py migrate -v0
 # shellcheck disable=SC2086
 $PY manage.py seed_load ${LOAD_SEED:-}
+echo "migrated and seeded in $((SECONDS - STARTED)) s"
 
-.venv/bin/gunicorn qslab.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
+"$BIN/gunicorn" qslab.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
     --log-level warning --access-logfile /dev/null &
 GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null || true; wait $GUNICORN 2>/dev/null || true' EXIT
@@ -34,7 +37,10 @@ for path in / /labs/ /api/labs/laboratories; do
     for _ in 1 2 3 4; do curl -fsS -o /dev/null "http://127.0.0.1:$PORT$path" || true; done
 done
 
-.venv/bin/locust -f load/locustfile.py --headless --users "$USERS" --spawn-rate "$SPAWN" --run-time "$TIME" \
+"$BIN/locust" -f load/locustfile.py --headless --users "$USERS" --spawn-rate "$SPAWN" --run-time "$TIME" \
     --host "http://127.0.0.1:$PORT" --csv "$QSLAB_VAR_DIR/locust" --only-summary --loglevel WARNING \
     --stop-timeout 5 || true
-$PY load/report.py "$QSLAB_VAR_DIR/locust_stats.csv" --users "$USERS"
+status=0
+$PY load/report.py "$QSLAB_VAR_DIR/locust_stats.csv" --users "$USERS" || status=$?
+echo "load run finished in $((SECONDS - STARTED)) s (migrations, seeding, warm-up and $TIME of load)"
+exit $status

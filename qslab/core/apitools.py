@@ -2,7 +2,8 @@
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, overload
 
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
@@ -90,6 +91,31 @@ class LimitOffsetPagination(ninja_pagination.LimitOffsetPagination):
         offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
+class PageOf(Sequence[Any]):
+    """A queryset whose rows are converted only when the paginator takes its page.
+
+    A paginated list endpoint returns ``PageOf(qs, to_out)`` rather than ``[to_out(x) for x in qs]``: the
+    list comprehension reads and converts every row of the table (100,000 incident reports for a page of
+    50); this counts with ``COUNT(*)`` and reads only the rows of the page.
+    """
+
+    def __init__(self, queryset: Any, convert: Any):
+        self.queryset = queryset
+        self.convert = convert
+
+    def __len__(self) -> int:
+        return int(self.queryset.count())
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self.convert(row) for row in self.queryset[index]]
+        return self.convert(self.queryset[index])
+
+
 # --------------------------------------------------------------------------------------------------
 # OpenAPI links: what a create operation returns feeds the operations on the created object
 # --------------------------------------------------------------------------------------------------
@@ -166,13 +192,61 @@ def openapi_links(schema: dict[str, Any]) -> int:
     return added
 
 
+def honest_path_parameters(schema: dict[str, Any]) -> int:
+    """State in the schema what the URL patterns accept in a text path parameter: at least one character
+    and no ``/`` (Django's path segments). Without it a client (or schemathesis) may send ``""`` and
+    reach no operation at all. Returns how many parameters were constrained.
+
+    >>> s = {"paths": {"/api/x/{item_id}/transitions/{transition}": {"post": {"parameters": [
+    ...     {"in": "path", "name": "item_id", "schema": {"type": "integer"}},
+    ...     {"in": "path", "name": "transition", "schema": {"type": "string"}}]}}}}
+    >>> honest_path_parameters(s), s["paths"]["/api/x/{item_id}/transitions/{transition}"]["post"][
+    ...     "parameters"][1]["schema"]
+    (1, {'type': 'string', 'minLength': 1, 'pattern': '^[^/]+$'})
+    """
+    added = 0
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                param_schema = parameter.get("schema", {})
+                if parameter.get("in") != "path" or param_schema.get("type") != "string":
+                    continue
+                if "enum" in param_schema or "format" in param_schema:
+                    continue
+                param_schema.setdefault("minLength", 1)
+                param_schema.setdefault("pattern", "^[^/]+$")
+                added += 1
+    return added
+
+
 class LinkedNinjaAPI(NinjaAPI):
-    """django-ninja's API whose OpenAPI schema carries the links of :func:`openapi_links`."""
+    """django-ninja's API whose OpenAPI schema carries the links of :func:`openapi_links` and honest
+    path parameters (:func:`honest_path_parameters`), and whose unknown addresses answer JSON."""
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         openapi_links(schema)
+        honest_path_parameters(schema)
         return schema
+
+    def _get_urls(self) -> list[Any]:
+        """After every operation, one pattern that takes any other address under the API (an empty path
+        segment such as ``/api/sharing/requests//transitions/accept``, a mistyped name) and answers the
+        API's JSON 404 rather than the site's HTML page."""
+        from django.urls import re_path
+        from django.views.decorators.csrf import csrf_exempt
+
+        @csrf_exempt
+        def no_such_operation(request: HttpRequest, rest: str = "") -> Any:
+            return self.create_response(
+                request,
+                {"detail": "No API operation at this address.", "code": "not_found", "errors": []},
+                status=404,
+            )
+
+        return [*super()._get_urls(), re_path(r"^(?P<rest>.*)$", no_such_operation, name="no-such-operation")]
 
 
 def _iso_date_only(value: Any) -> Any:

@@ -44,15 +44,55 @@ def queue_for(user: Any) -> list[QueueItem]:
     return sorted(items, key=lambda i: (not i.overdue, i.due or far, i.label))
 
 
+def _target_url(deadline: Any) -> str | None:
+    """The address of what the deadline is about; None when that object no longer exists."""
+    target = deadline.target
+    if target is None:
+        return None
+    return target.get_absolute_url() if hasattr(target, "get_absolute_url") else ""
+
+
 @register_queue
 def _deadlines(user: Any) -> list[QueueItem]:
+    """The user's own open deadlines (assigned to them or to a role they hold). A deadline whose object
+    was deleted is left out (the daily job closes it: ``qslab.core.reminders.close_orphan_deadlines``)."""
     from qslab.core.models import Deadline
 
     items = []
-    for d in (
-        Deadline.objects.visible_to(user).filter(done_at__isnull=True).select_related("content_type")[:200]
-    ):
-        target = d.target
-        url = target.get_absolute_url() if target is not None and hasattr(target, "get_absolute_url") else ""
-        items.append(QueueItem(label=d.label, url=url, due=d.due, kind="deadline"))
+    own = (
+        Deadline.objects.visible_to(user)
+        .filter(Deadline.owned_q(user), done_at__isnull=True)
+        .select_related("content_type")
+        .prefetch_related("target")[:200]
+    )
+    for d in own:
+        url = _target_url(d)
+        if url is not None:
+            items.append(QueueItem(label=d.label, url=url, due=d.due, kind="deadline"))
+    return items
+
+
+def overdue_overview(user: Any) -> list[QueueItem]:
+    """For the office: other people's overdue deadlines, with who owes each (an overview, not a queue)."""
+    from django.utils.translation import gettext as _
+
+    from qslab.accounts.roles import Role
+    from qslab.core.models import Deadline
+
+    roles = dict(Role.choices)
+    items = []
+    others = (
+        Deadline.objects.visible_to(user)
+        .filter(Deadline.overdue_q())
+        .exclude(Deadline.owned_q(user))
+        .select_related("content_type", "assignee")
+        .prefetch_related("target")[:200]
+    )
+    for d in others:
+        url = _target_url(d)
+        if url is None:
+            continue
+        who = str(d.assignee) if d.assignee_id else str(roles.get(d.assignee_role, d.assignee_role or "—"))
+        label = _("%(label)s — owed by %(who)s") % {"label": d.label, "who": who}
+        items.append(QueueItem(label=label, url=url, due=d.due, kind="overdue-overview"))
     return items

@@ -406,16 +406,31 @@ class Deadline(models.Model):
         return self.done_at is None and self.due < timezone.localdate()
 
     @classmethod
+    def owned_q(cls, user: Any) -> models.Q:
+        """The user's own to-do list: deadlines assigned to them, or to a role they hold with no person."""
+        from qslab.accounts.roles import roles_of
+
+        if user is None or not user.is_authenticated:
+            return NONE
+        return models.Q(assignee=user) | models.Q(
+            assignee__isnull=True, assignee_role__in=list(roles_of(user))
+        )
+
+    @classmethod
+    def overdue_q(cls) -> models.Q:
+        return models.Q(done_at__isnull=True, due__lt=timezone.localdate())
+
+    @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        from qslab.accounts.roles import Role, has_role, roles_of
+        """One's own deadlines; the office also sees everyone's *overdue* ones, as an overview of what is
+        late across the system — not every expert's and manager's personal to-do list."""
+        from qslab.accounts.roles import Role, has_role
 
         if user is None or not user.is_authenticated:
             return NONE
         if has_role(user, Role.OFFICE):
-            return ALL
-        return models.Q(assignee=user) | models.Q(
-            assignee__isnull=True, assignee_role__in=list(roles_of(user))
-        )
+            return cls.owned_q(user) | cls.overdue_q()
+        return cls.owned_q(user)
 
 
 class TaskProgress(models.Model):

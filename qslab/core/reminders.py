@@ -6,6 +6,10 @@ sends nothing new.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,3 +62,46 @@ def send_reminders() -> dict[str, int]:
         d.save(update_fields=["overdue_at"])
         overdue += 1
     return {"reminded": reminded, "overdue": overdue}
+
+
+@transaction.atomic
+def close_orphan_deadlines() -> int:
+    """Close (mark done) the open deadlines whose object no longer exists; returns how many.
+
+    Deleting an object of a change-logged model closes its deadlines at once (``close_deadlines_of``);
+    this daily sweep catches the rest (bulk deletes, other models, rows removed outside Django), so no
+    dashboard or reminder points at nothing.
+    """
+    now = timezone.now()
+    open_deadlines = Deadline.objects.filter(done_at__isnull=True)
+    closed = 0
+    for type_id in open_deadlines.order_by().values_list("content_type", flat=True).distinct():
+        model = ContentType.objects.get_for_id(type_id).model_class()
+        ids = set(open_deadlines.filter(content_type_id=type_id).values_list("object_id", flat=True))
+        existing: set[str] = set()
+        if model is not None:
+            valid = []
+            for object_id in ids:
+                try:
+                    valid.append(model._meta.pk.to_python(object_id))
+                except ValidationError:
+                    continue  # not even a possible key of that model: its object cannot exist
+            found = model._base_manager.filter(pk__in=valid).values_list("pk", flat=True)
+            existing = {str(pk) for pk in found}
+        gone = ids - existing
+        if gone:
+            closed += open_deadlines.filter(content_type_id=type_id, object_id__in=gone).update(done_at=now)
+    return closed
+
+
+def close_deadlines_of(sender: type, instance: Any, **kwargs: Any) -> None:
+    """``post_delete`` receiver: the open deadlines of a deleted change-logged object are closed."""
+    from qslab.core.models import ChangeLoggedModel
+
+    if not isinstance(instance, ChangeLoggedModel) or instance.pk is None:
+        return
+    Deadline.objects.filter(
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_id=str(instance.pk),
+        done_at__isnull=True,
+    ).update(done_at=timezone.now())

@@ -5,6 +5,7 @@ Apps call these from their own services; views never change workflow state thems
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -204,3 +205,106 @@ def journal_of(obj: Any) -> Iterable[JournalEntry]:
     return JournalEntry.objects.filter(content_type=_content_type(obj), object_id=str(obj.pk)).select_related(
         "user"
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# stale tasks: a worker killed inside a task leaves its row RUNNING for ever
+
+
+class TaskAbandoned(Exception):
+    """Recorded on a task marked failed because its worker stopped answering (see recover_stale_tasks)."""
+
+
+def recover_stale_tasks(now: Any = None) -> dict[str, int]:
+    """Queue again, or mark failed, the tasks whose worker died.
+
+    A task of the django-tasks database backend that is ``RUNNING`` and whose last sign of life — its
+    :class:`~qslab.core.models.TaskProgress` row's last write, or its start when it has none — is older
+    than ``QSLAB_TASK_LEASE_SECONDS`` lost its worker (killed, out of memory, machine restarted). A task
+    named in ``QSLAB_RESTARTABLE_TASKS`` (idempotent) goes back to ``READY`` under the same id, so the next
+    worker runs it again and its progress row and the records that point at it stay valid, unless it has
+    already been tried ``QSLAB_TASK_MAX_ATTEMPTS`` times; any other is marked ``FAILED`` with the reason
+    (a :class:`TaskAbandoned` error, shown like any task error). Each decision is a change record
+    (transition ``requeue`` or ``abandon``, with the reason) and ends in the task's progress row.
+
+    Rows are locked with ``SKIP LOCKED``: two recoveries at once never handle one task twice.
+    """
+    from django.conf import settings
+    from django_tasks.base import TaskResultStatus
+    from django_tasks.utils import get_module_path
+    from django_tasks_db.models import DBTaskResult
+
+    from qslab.core.models import TaskProgress
+
+    now = now or timezone.now()
+    lease = dt.timedelta(seconds=settings.QSLAB_TASK_LEASE_SECONDS)
+    cutoff = now - lease
+    restartable = set(settings.QSLAB_RESTARTABLE_TASKS)
+    max_attempts = settings.QSLAB_TASK_MAX_ATTEMPTS
+    requeued = failed = 0
+    with transaction.atomic():
+        candidates = list(
+            DBTaskResult.objects.select_for_update(skip_locked=True).filter(
+                status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+            )
+        )
+        beats = dict(
+            TaskProgress.objects.filter(task_id__in=[str(t.id) for t in candidates]).values_list(
+                "task_id", "updated"
+            )
+        )
+        for stale in candidates:
+            last_sign = max(stale.started_at, beats.get(str(stale.id)) or stale.started_at)
+            if last_sign >= cutoff:
+                continue  # still reporting progress: a long task, not a dead one
+            silent = int((now - last_sign).total_seconds())
+            attempts = len(stale.worker_ids)
+            if stale.task_path in restartable and attempts < max_attempts:
+                reason = (
+                    f"no sign of life for {silent} s (lease {int(lease.total_seconds())} s): worker lost; "
+                    f"queued again (attempt {attempts + 1} of {max_attempts})"
+                )
+                stale.status = TaskResultStatus.READY
+                stale.save(update_fields=["status"])
+                record_change(
+                    stale,
+                    ChangeRecord.Action.TRANSITION,
+                    None,
+                    None,
+                    transition="requeue",
+                    from_state=TaskResultStatus.RUNNING,
+                    to_state=TaskResultStatus.READY,
+                    reason=reason,
+                )
+                TaskProgress.objects.filter(task_id=str(stale.id)).update(
+                    status="queued", message=reason[:300], updated=now
+                )
+                requeued += 1
+            else:
+                why = f"tried {attempts} times" if stale.task_path in restartable else "not safe to run again"
+                reason = (
+                    f"no sign of life for {silent} s (lease {int(lease.total_seconds())} s): worker lost; "
+                    f"marked failed ({why}); start it again when its effects have been checked"
+                )
+                stale.status = TaskResultStatus.FAILED
+                stale.finished_at = now
+                stale.exception_class_path = get_module_path(TaskAbandoned)
+                stale.traceback = f"{get_module_path(TaskAbandoned)}: {reason}"
+                stale.return_value = None
+                fields = ["status", "finished_at", "exception_class_path", "traceback", "return_value"]
+                stale.save(update_fields=fields)
+                record_change(
+                    stale,
+                    ChangeRecord.Action.TRANSITION,
+                    None,
+                    None,
+                    transition="abandon",
+                    from_state=TaskResultStatus.RUNNING,
+                    to_state=TaskResultStatus.FAILED,
+                    reason=reason,
+                )
+                TaskProgress.objects.filter(task_id=str(stale.id)).update(
+                    status="failed", message=reason[:300], updated=now
+                )
+                failed += 1
+    return {"requeued": requeued, "failed": failed}

@@ -40,16 +40,27 @@ def send_reminders_task(context: Any, owner_id: int | None = None) -> dict[str, 
     """The daily reminder job, with its progress visible to whoever started it (and the office)."""
     from qslab.accounts.models import User
     from qslab.core.documents import sweep_orphan_files
-    from qslab.core.reminders import send_reminders
+    from qslab.core.reminders import close_orphan_deadlines, send_reminders
 
     owner = User.objects.filter(pk=owner_id).first() if owner_id else None
     with Progress(
         str(context.task_result.id), "Reminders and overdue marks", total=1, owner=owner
     ) as progress:
+        # Deadlines of deleted objects are closed first: nobody is reminded of something that is gone.
+        orphans = close_orphan_deadlines()
         result = send_reminders()
         # Files of documents whose transaction rolled back (or whose worker died) are removed once old.
         swept = len(sweep_orphan_files())
         progress.advance(
-            message=f"reminded {result['reminded']}, overdue {result['overdue']}, stray files removed {swept}"
+            message=f"reminded {result['reminded']}, overdue {result['overdue']}, "
+            f"closed for deleted objects {orphans}, stray files removed {swept}"
         )
     return result
+
+
+@task()
+def recover_stale_tasks_task() -> dict[str, int]:
+    """Frequent: queue again (idempotent tasks) or mark failed the tasks whose worker died, audited."""
+    from qslab.core.services import recover_stale_tasks
+
+    return recover_stale_tasks()

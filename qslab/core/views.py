@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import services
-from qslab.core.dashboard import queue_for
+from qslab.core.dashboard import overdue_overview, queue_for
 from qslab.core.models import ChangeRecord, Notification, OfficialDocument, TaskProgress
 from qslab.core.permissions import get_visible_or_404
 
@@ -33,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "core/dashboard.html",
         {
             "queue": queue,
+            "overdue_elsewhere": overdue_overview(request.user),
             "today": today,
             "roles": sorted(roles_of(request.user)),
             "recent_notifications": Notification.objects.visible_to(request.user)[:5],

@@ -13,7 +13,7 @@ from pydantic import StrictBool
 
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.labs import services
 from qslab.labs.forms import TERM_MODELS
@@ -197,10 +197,9 @@ def _resolve(data: dict[str, Any]) -> dict[str, Any]:
 @paginate(LimitOffsetPagination)
 def list_labs(request: HttpRequest, q: str = "", field: str = "", region: str = "", status: str = ""):
     qs = services.search_directory(request.user, q=q, field=field, region=region, status=status)
-    return [
-        _lab_out(lab)
-        for lab in qs.prefetch_related("priorities", "industry_chains", "partners__organisation", "committee")
-    ]
+    return PageOf(
+        qs.prefetch_related("priorities", "industry_chains", "partners__organisation", "committee"), _lab_out
+    )
 
 
 @router.get("/laboratories/{lab_id}", response={200: LabOut, **ERRORS}, auth=PUBLIC)

@@ -9,7 +9,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.validators import clean_gtin
 from qslab.risk import services
@@ -225,7 +225,7 @@ def reports(request: HttpRequest, status: IncidentReport.Status | None = None):
     qs = IncidentReport.objects.visible_to(request.user).select_related("product_category", "hazard")
     if status:
         qs = qs.filter(status=status)
-    return [_report_out(r) for r in qs]
+    return PageOf(qs, _report_out)
 
 
 @router.get(

@@ -164,6 +164,21 @@ DEFAULT_FROM_EMAIL = "qslab <no-reply@qslab.invalid>"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Stale-task recovery (qslab.core.tasks.recover_stale_tasks, a frequent scheduled job): a task RUNNING with
+# no progress heartbeat (its TaskProgress row, or its start) for longer than the lease has lost its worker.
+# A task listed as restartable (idempotent: running it twice does no harm) is queued again, at most
+# QSLAB_TASK_MAX_ATTEMPTS runs in all; any other is marked failed with the reason. Both are audited.
+QSLAB_TASK_LEASE_SECONDS = int(os.environ.get("QSLAB_TASK_LEASE_SECONDS", "1800"))
+QSLAB_TASK_MAX_ATTEMPTS = int(os.environ.get("QSLAB_TASK_MAX_ATTEMPTS", "3"))
+QSLAB_RESTARTABLE_TASKS = (
+    "qslab.core.tasks.send_reminders_task",  # reminds and marks each deadline once
+    "qslab.risk.tasks.ingest_task",  # all or nothing; records already stored are not stored twice
+    "qslab.risk.tasks.weekly_digest_task",  # one digest per ISO week
+    "qslab.funding.tasks.scheduled_monitoring_task",  # runs once a year, later runs do nothing
+    "qslab.sharing.tasks.release_no_shows_task",  # releases what is still unreleased
+    "qslab.sharing.tasks.send_booking_reminders_task",  # once per booking
+)
+
 # API lists: bounded pages (an offset past any real table is refused with 422, not a database overflow).
 NINJA_PAGINATION_MAX_LIMIT = 1000
 NINJA_PAGINATION_MAX_OFFSET = 1_000_000

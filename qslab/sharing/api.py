@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.sharing import services
@@ -339,12 +339,8 @@ def _request_out(r: ServiceRequest) -> RequestOut:
 def resources(
     request: HttpRequest, q: str = "", kind: str = "", lab: str = "", status: str = "", region: str = ""
 ):
-    return [
-        _resource_out(r)
-        for r in services.search_catalogue(
-            request.user, q=q, kind=kind, lab=lab, status=status, region=region
-        ).prefetch_related("tariffs")
-    ]
+    found = services.search_catalogue(request.user, q=q, kind=kind, lab=lab, status=status, region=region)
+    return PageOf(found.prefetch_related("tariffs"), _resource_out)
 
 
 @router.get("/resources/{resource_id}", response={200: ResourceOut, **ERRORS}, auth=PUBLIC)

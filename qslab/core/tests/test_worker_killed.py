@@ -1,5 +1,5 @@
 """A task worker killed (SIGKILL) in the middle of an import leaves nothing half-written, and the import
-completes when it is queued again for a new worker.
+completes without a human: the scheduled stale-task recovery queues it again for a new worker.
 
 This runs the real thing: ``manage.py db_worker`` as a separate process (the django-tasks database
 backend, production settings apart from the paths), an analyst's data intake queued through the service,
@@ -108,15 +108,16 @@ def wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:
     pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def test_a_worker_killed_mid_import_leaves_nothing_half_written_and_a_new_worker_completes_it(
+def test_a_worker_killed_mid_import_leaves_nothing_half_written_and_the_recovery_has_it_completed(
     worker_database: dict[str, str], data_dir: Path, tmp_path: Path
 ) -> None:
     from django_tasks_db.models import DBTaskResult
 
+    from qslab.core import scheduling
+    from qslab.core.models import ChangeRecord
     from qslab.core.testing import make_user
     from qslab.risk import services
     from qslab.risk.models import IngestRun
-    from qslab.risk.tasks import ingest_task
 
     content, n_rows = enforcement_csv(data_dir)
     analyst = make_user("analyst")
@@ -153,16 +154,25 @@ def test_a_worker_killed_mid_import_leaves_nothing_half_written_and_a_new_worker
     finally:
         store.close()
 
-    # Queued again, a new worker (batch mode: it exits when the queue is empty) completes the import.
-    again = ingest_task.enqueue(run_id=run.pk)
+    # No human queues it again: the scheduler's frequent stale-task recovery finds the task silent for
+    # longer than the lease (1 s here), puts it back in the queue under the same id (the intake is
+    # idempotent), and a new worker (batch mode: it exits when the queue is empty) completes the import.
+    worker_database["QSLAB_TASK_LEASE_SECONDS"] = "1"
+    time.sleep(1.5)
+    (recovery,) = [j for j in scheduling.jobs("frequent") if j.task_path.endswith("recover_stale_tasks_task")]
+    scheduling.enqueue(recovery)
     worker = start_worker(worker_database, log, "--batch")
     try:
         assert worker.wait(60) == 0, log.read_text(errors="replace")[-3000:]
     finally:
         if worker.poll() is None:
             worker.kill()
+    first.refresh_from_db()
+    assert first.status == "SUCCESSFUL" and len(first.worker_ids) == 2
+    requeue = ChangeRecord.objects.get(object_id=str(first.pk), transition="requeue")
+    assert requeue.from_state == "RUNNING" and "worker lost" in requeue.reason
+    assert DBTaskResult.objects.filter(status="RUNNING").count() == 0
     run.refresh_from_db()
-    assert DBTaskResult.objects.get(pk=again.id).status == "SUCCESSFUL"
     assert run.status == "done", run.message
     assert (run.n_rows, run.n_inserted) == (n_rows, n_rows)
     store = services.analytical_store()
