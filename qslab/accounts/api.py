@@ -8,7 +8,7 @@ from ninja.pagination import paginate
 
 from qslab.accounts import services
 from qslab.accounts.models import ApiToken, Organisation
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["accounts"])
@@ -76,7 +76,7 @@ def organisations(request: HttpRequest, kind: Organisation.Kind | None = None, r
         qs = qs.filter(kind=kind)
     if region:
         qs = qs.filter(region_code=region)
-    return [_org_out(o) for o in qs]
+    return PageOf(qs.order_by("name_en", "pk"), _org_out)
 
 
 @router.get("/organisations/{org_id}", response={200: OrganisationOut, 404: ErrorOut}, auth=PUBLIC)
@@ -96,7 +96,7 @@ def create_organisation(request: HttpRequest, payload: OrganisationIn):
 @router.get("/tokens", response=list[TokenOut], summary="My API tokens")
 @paginate(LimitOffsetPagination)
 def tokens(request: HttpRequest):
-    return [_token_out(t) for t in ApiToken.objects.visible_to(request.user).order_by("-created")]
+    return PageOf(ApiToken.objects.visible_to(request.user).order_by("-created", "-pk"), _token_out)
 
 
 @router.post(

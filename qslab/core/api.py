@@ -12,7 +12,7 @@ from pydantic import BeforeValidator
 
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import calendar
-from qslab.core.apitools import ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocument, TaskProgress
 from qslab.core.permissions import get_visible_or_404
 
@@ -125,16 +125,16 @@ def me(request: HttpRequest) -> MeOut:
 
 @router.get("/notifications", response=list[NotificationOut], summary="My inbox, newest first")
 @paginate(LimitOffsetPagination)
-def notifications(request: HttpRequest, unread: bool = False) -> list[NotificationOut]:
+def notifications(request: HttpRequest, unread: bool = False) -> PageOf:
     qs = Notification.objects.visible_to(request.user)
     if unread:
         qs = qs.filter(read_at__isnull=True)
-    return [
-        NotificationOut(
+    return PageOf(
+        qs.order_by("-time", "-id"),
+        lambda n: NotificationOut(
             id=n.id, time=n.time, verb=n.verb, text=n.text, link=n.link, read=n.read_at is not None
-        )
-        for n in qs
-    ]
+        ),
+    )
 
 
 @router.post(
@@ -151,14 +151,16 @@ def mark_read(request: HttpRequest, notification_id: int) -> NotificationOut:
 
 @router.get("/deadlines", response=list[DeadlineOut], summary="What waits for me, overdue first")
 @paginate(LimitOffsetPagination)
-def deadlines(request: HttpRequest, include_done: bool = False) -> list[DeadlineOut]:
+def deadlines(request: HttpRequest, include_done: bool = False) -> PageOf:
     qs = Deadline.objects.visible_to(request.user)
     if not include_done:
         qs = qs.filter(done_at__isnull=True)
-    return [
-        DeadlineOut(id=d.id, label=d.label, due=d.due, overdue=d.is_overdue, done=d.done_at is not None)
-        for d in qs.order_by("due")
-    ]
+    return PageOf(
+        qs.order_by("due", "id"),
+        lambda d: DeadlineOut(
+            id=d.id, label=d.label, due=d.due, overdue=d.is_overdue, done=d.done_at is not None
+        ),
+    )
 
 
 def _document_out(d: OfficialDocument) -> DocumentOut:
@@ -177,13 +179,13 @@ def _document_out(d: OfficialDocument) -> DocumentOut:
 
 @router.get("/documents", response=list[DocumentOut], summary="Official documents I may see")
 @paginate(LimitOffsetPagination)
-def documents(request: HttpRequest, kind: str | None = None, year: int | None = None) -> list[DocumentOut]:
+def documents(request: HttpRequest, kind: str | None = None, year: int | None = None) -> PageOf:
     qs = OfficialDocument.objects.visible_to(request.user).select_related("kind")
     if kind:
         qs = qs.filter(kind__code=kind)
     if year:
         qs = qs.filter(year=year)
-    return [_document_out(d) for d in qs]
+    return PageOf(qs.order_by("-issued_at", "-id"), _document_out)
 
 
 @router.get("/documents/{document_id}", response={200: DocumentOut, 404: ErrorOut, 401: ErrorOut})
@@ -215,14 +217,15 @@ def document_pdf(
     summary="The change log (committee office only)",
 )
 @paginate(LimitOffsetPagination)
-def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> list[ChangeOut]:
+def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> PageOf:
     from django.core.exceptions import PermissionDenied
 
     if not has_role(request.user, Role.OFFICE):
         raise PermissionDenied("The change log is open to the committee office only.")
     qs = filters.filter(ChangeRecord.objects.visible_to(request.user).select_related("content_type"))
-    return [
-        ChangeOut(
+    return PageOf(
+        qs.order_by("-time", "-id"),
+        lambda c: ChangeOut(
             id=c.id,
             time=c.time,
             user=c.user_name,
@@ -237,9 +240,8 @@ def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> list[ChangeOut]
             reason=c.reason,
             before=c.before,
             after=c.after,
-        )
-        for c in qs
-    ]
+        ),
+    )
 
 
 @router.get(

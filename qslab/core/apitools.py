@@ -97,11 +97,17 @@ class PageOf(Sequence[Any]):
     A paginated list endpoint returns ``PageOf(qs, to_out)`` rather than ``[to_out(x) for x in qs]``: the
     list comprehension reads and converts every row of the table (100,000 incident reports for a page of
     50); this counts with ``COUNT(*)`` and reads only the rows of the page.
+
+    ``convert_page`` (instead of ``convert``) converts the page's rows together, for a converter that
+    fetches what the rows share in one query (``convert_page(list_of_rows) -> list_of_outputs``).
     """
 
-    def __init__(self, queryset: Any, convert: Any):
+    def __init__(self, queryset: Any, convert: Any = None, *, convert_page: Any = None):
+        if (convert is None) == (convert_page is None):
+            raise TypeError("PageOf needs exactly one of convert and convert_page")
         self.queryset = queryset
-        self.convert = convert
+        self.convert = convert if convert is not None else (lambda row: convert_page([row])[0])
+        self.convert_page = convert_page or (lambda rows: [self.convert(row) for row in rows])
 
     def __len__(self) -> int:
         return int(self.queryset.count())
@@ -112,7 +118,7 @@ class PageOf(Sequence[Any]):
     def __getitem__(self, index: slice) -> list[Any]: ...
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return [self.convert(row) for row in self.queryset[index]]
+            return list(self.convert_page(list(self.queryset[index])))
         return self.convert(self.queryset[index])
 
 

@@ -267,3 +267,32 @@ def matrix(cases: Iterable[Case]) -> list[Any]:
         pytest.param(case, EVERY_ROLE, id=f"{case.target}{'/' + case.note if case.note else ''}")
         for case in cases
     ]
+
+
+def list_queries_at_two_sizes(
+    client: Client, url: str, add_rows: Callable[[int], Any], few: int = 3, many: int = 30
+) -> tuple[int, int]:
+    """The number of queries of one API list page with ``few`` rows added and then with ``many``.
+
+    ``add_rows(n)`` adds n rows the client sees; the page (``url``, with a limit above ``many``) must list
+    every added row, so the two counts compare the same work on 3 rows and on 30. A first request fills
+    the caches (content types, roles, translations).
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    before = None
+    for total in (few, many):
+        add_rows(total - (few if counts else 0))
+        if before is None:
+            response = client.get(url)
+            assert response.status_code == 200, response.content
+            before = response.json()["count"] - few
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["count"] == before + total and len(body["items"]) == before + total, body["count"]
+        counts.append(len(captured.captured_queries))
+    return counts[0], counts[1]

@@ -12,7 +12,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.designation import services
 from qslab.designation.models import (
@@ -210,7 +210,8 @@ class ObjectionOut(Schema):
 @router.get("/calls", response=list[CallOut], auth=PUBLIC, summary="Calls (public: published and closed)")
 @paginate(LimitOffsetPagination)
 def list_calls(request: HttpRequest):
-    return [_call(c) for c in Call.objects.visible_to(request.user).prefetch_related("fields", "criteria")]
+    qs = Call.objects.visible_to(request.user).prefetch_related("fields", "criteria")
+    return PageOf(qs.order_by("-opens_on", "code", "pk"), _call)
 
 
 @router.get("/calls/{call_id}", response={200: CallOut, **ERRORS}, auth=PUBLIC)
@@ -226,7 +227,7 @@ def list_applications(request: HttpRequest, call_id: int | None = None, status: 
         qs = qs.filter(call_id=call_id)
     if status:
         qs = qs.filter(status=status)
-    return [_app(a, request.user) for a in qs]
+    return PageOf(qs.order_by("call", "-created", "-pk"), lambda a: _app(a, request.user))
 
 
 @router.get("/applications/{application_id}", response={200: ApplicationOut, **ERRORS})
@@ -287,8 +288,10 @@ def submit_review(request: HttpRequest, assignment_id: int, payload: ReviewIn):
 )
 @paginate(LimitOffsetPagination)
 def list_notices(request: HttpRequest):
-    return [
-        DesignationNoticeOut(
+    qs = PublicNotice.objects.visible_to(request.user).select_related("application__institution", "document")
+    return PageOf(
+        qs.order_by("-starts_on", "-pk"),
+        lambda n: DesignationNoticeOut(
             id=n.pk,
             application_id=n.application_id,
             name_zh=n.application.name_zh,
@@ -298,11 +301,8 @@ def list_notices(request: HttpRequest):
             ends_on=n.ends_on,
             document_number=n.document.number if n.document else "",
             document_url=n.document.get_absolute_url() if n.document else "",
-        )
-        for n in PublicNotice.objects.visible_to(request.user).select_related(
-            "application__institution", "document"
-        )
-    ]
+        ),
+    )
 
 
 @router.post(
@@ -388,7 +388,7 @@ class ConsensusOut(Schema):
 @paginate(LimitOffsetPagination)
 def list_constructions(request: HttpRequest):
     qs = Construction.objects.visible_to(request.user).select_related("laboratory")
-    return [_construction(c, request.user) for c in qs]
+    return PageOf(qs.order_by("ends_on", "pk"), lambda c: _construction(c, request.user))
 
 
 @router.post(
@@ -532,7 +532,7 @@ def list_site_visits(request: HttpRequest, application_id: int | None = None, st
         qs = qs.filter(application_id=application_id)
     if stage:
         qs = qs.filter(stage=stage)
-    return [_visit(v) for v in qs]
+    return PageOf(qs.order_by("-visited_on", "-pk"), _visit)
 
 
 @router.post(
@@ -597,7 +597,7 @@ def list_review_meetings(request: HttpRequest, call_id: int | None = None):
     qs = ReviewMeeting.objects.visible_to(request.user).prefetch_related("applications", "attendees")
     if call_id:
         qs = qs.filter(call_id=call_id)
-    return [_review_meeting(m) for m in qs]
+    return PageOf(qs.order_by("-held_on", "-pk"), _review_meeting)
 
 
 @router.post(
@@ -665,9 +665,15 @@ def _term(t: CommitteeMembership) -> CommitteeTermOut:
 )
 @paginate(LimitOffsetPagination)
 def list_committee_terms(request: HttpRequest, current: bool | None = None):
+    from django.db.models import Q
+    from django.utils import timezone
+
     qs = CommitteeMembership.objects.visible_to(request.user).select_related("user", "organisation")
-    rows = [_term(t) for t in qs]
-    return [r for r in rows if current is None or r.current == current]
+    today = timezone.localdate()
+    in_term = Q(term_start__lte=today, term_end__gte=today)  # CommitteeMembership.current, in SQL
+    if current is not None:
+        qs = qs.filter(in_term) if current else qs.exclude(in_term)
+    return PageOf(qs.order_by("-term_end", "position", "pk"), _term)
 
 
 @router.post(
@@ -770,7 +776,7 @@ def list_committee_meetings(request: HttpRequest, status: str | None = None):
     qs = CommitteeMeeting.objects.visible_to(request.user)
     if status:
         qs = qs.filter(status=status)
-    return [_meeting(m, request.user) for m in qs]
+    return PageOf(qs.order_by("-held_on", "-pk"), lambda m: _meeting(m, request.user))
 
 
 @router.get("/committee/meetings/{meeting_id}", response={200: CommitteeMeetingOut, **ERRORS})
@@ -866,7 +872,7 @@ def list_experts(request: HttpRequest, vetted: bool | None = None):
     )
     if vetted is not None:
         qs = qs.filter(vetted=vetted)
-    return [_expert(p) for p in qs]
+    return PageOf(qs.order_by("name", "pk"), _expert)
 
 
 @router.post(

@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from pydantic import StrictBool
 
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.uploads import check_upload, download_response
 from qslab.funding import reports, services
@@ -204,7 +204,7 @@ def list_budgets(request: HttpRequest, year: int | None = None):
     qs = Budget.objects.visible_to(request.user).select_related("laboratory", "approved_version")
     if year:
         qs = qs.filter(year=year)
-    return [_budget(b) for b in qs]
+    return PageOf(qs.order_by("-year", "laboratory__code", "pk"), _budget)
 
 
 @router.get("/budgets/{budget_id}", response={200: LabBudgetOut, **ERRORS})
@@ -287,7 +287,7 @@ def get_execution(request: HttpRequest, budget_id: int):
 @paginate(LimitOffsetPagination)
 def list_expenditures(request: HttpRequest, budget_id: int):
     b = get_visible_or_404(Budget, request.user, pk=budget_id)
-    return list(b.expenditures.all())
+    return PageOf(b.expenditures.order_by("date", "pk"), lambda e: e)
 
 
 @router.post("/budgets/{budget_id}/expenditures", response={201: ExpenditureOut, **ERRORS})
@@ -494,7 +494,8 @@ def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:
 def list_allocations(request: HttpRequest):
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
         raise PermissionDenied("Only the committee office and committee members see allocations.")
-    return [_run(r) for r in AllocationRun.objects.visible_to(request.user).select_related("document")]
+    qs = AllocationRun.objects.visible_to(request.user).select_related("document")
+    return PageOf(qs.order_by("-year", "-pk"), _run)
 
 
 @router.get("/allocations/{run_id}", response={200: MonitoringRunOut, **ERRORS})
@@ -714,7 +715,7 @@ def list_monitoring_runs(request: HttpRequest, year: int | None = Query(None, ge
     qs = MonitoringRun.objects.filter(MonitoringRun.visible_q(request.user)).select_related("ran_by")
     if year:
         qs = qs.filter(year=year)
-    return [_monitoring_run(r) for r in qs]
+    return PageOf(qs.order_by("-ran_at", "-pk"), _monitoring_run)
 
 
 @router.post(
@@ -836,7 +837,7 @@ def list_lab_grades(request: HttpRequest, year: int | None = Query(None, ge=2000
     qs = LabGrade.objects.visible_to(request.user).select_related("laboratory")
     if year:
         qs = qs.filter(year=year)
-    return [_grade(g) for g in qs]
+    return PageOf(qs.order_by("-year", "laboratory__code", "pk"), _grade)
 
 
 @router.post(

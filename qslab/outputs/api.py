@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_visible_or_404
 from qslab.labs.models import Laboratory
 from qslab.outputs import imports, services
@@ -196,7 +196,7 @@ def list_standards(request: HttpRequest, laboratory: str = "", stage: str = "", 
         qs = qs.filter(stage=stage)
     if level:
         qs = qs.filter(level=level)
-    return [_standard_out(s) for s in qs]
+    return PageOf(qs.order_by("laboratory", "-published_on", "number", "pk"), _standard_out)
 
 
 @router.get("/standards/{standard_id}", response={200: StandardOut, **ERRORS}, auth=PUBLIC)
@@ -282,7 +282,7 @@ def list_outputs(
         qs = qs.filter(status=status)
     if year:
         qs = qs.filter(year=year)
-    return [_output_out(o) for o in qs]
+    return PageOf(qs.order_by("laboratory", "-year", "kind", "pk"), _output_out)
 
 
 @router.get("/items/{output_id}", response={200: OutputOut, **ERRORS}, auth=PUBLIC)

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_visible_or_404
 from qslab.portal import services
 from qslab.portal.models import Notice
@@ -57,7 +57,7 @@ def notices(request: HttpRequest, status: Notice.Status | None = None):
     qs = Notice.objects.visible_to(request.user).select_related("document")
     if status:
         qs = qs.filter(status=status)
-    return [_out(n) for n in qs]
+    return PageOf(qs.order_by("-created", "-pk"), _out)
 
 
 @router.get("/notices/{notice_id}", response={200: NoticeOut, 404: ErrorOut, 401: ErrorOut}, auth=PUBLIC)

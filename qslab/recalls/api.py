@@ -14,7 +14,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf, Year
 from qslab.recalls import services
 from qslab.recalls.models import Recall, split_serial
 
@@ -271,7 +271,8 @@ def public_recalls(
     request: HttpRequest, q: str = "", hazard: str = "", remedy: str = "", year: Year | None = None
 ):
     qs = services.search_public_recalls(q[:200], hazard=hazard[:40], remedy=remedy, year=year)
-    return [_public_out(r) for r in qs.prefetch_related("batches")]
+    qs = qs.select_related("closing_document").prefetch_related("batches")
+    return PageOf(qs.order_by("-notice_published_at", "-id"), _public_out)
 
 
 @router.get(
@@ -381,7 +382,7 @@ def products(request: HttpRequest):
     from qslab.recalls.models import Product
 
     qs = Product.objects.visible_to(request.user).select_related("company").prefetch_related("batches")
-    return [_product_out(p) for p in qs.select_related("category")]
+    return PageOf(qs.select_related("category").order_by("brand", "model", "id"), _product_out)
 
 
 def _product_out(p) -> RecallProductOut:  # type: ignore[no-untyped-def]
@@ -588,7 +589,7 @@ def uploads(request: HttpRequest, status: str = ""):
     qs = TraceUpload.objects.visible_to(request.user).select_related("company")
     if status:
         qs = qs.filter(status=status[:10])
-    return [_upload_out(request, u) for u in qs]
+    return PageOf(qs.order_by("-created", "-id"), lambda u: _upload_out(request, u))
 
 
 @router.get(
@@ -676,7 +677,7 @@ def producer_reports(request: HttpRequest, status: str = "", overdue: bool = Fal
         qs = qs.filter(status=status[:10])
     if overdue:
         qs = qs.filter(status="open", due__lt=timezone.localdate())
-    return [_producer_report_out(r) for r in qs]
+    return PageOf(qs.order_by("-learned_on", "-id"), _producer_report_out)
 
 
 @router.post(
@@ -895,7 +896,7 @@ def recalls(request: HttpRequest, status: Recall.Status | None = None):
     qs = services.confidential_for_user(request.user).prefetch_related("batches", "progress_reports")
     if status:
         qs = qs.filter(status=status)
-    return [_full_out(r) for r in qs]
+    return PageOf(qs.select_related("closing_document").order_by("-created", "-id"), _full_out)
 
 
 @router.get(

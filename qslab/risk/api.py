@@ -172,7 +172,7 @@ def terms(request: HttpRequest, kind: Term.Kind | None = None, q: str = ""):
         qs = qs.filter(kind=kind)
     if q:
         qs = qs.filter(name_en__icontains=q) | qs.filter(name_zh__icontains=q) | qs.filter(code=q)
-    return list(qs)
+    return PageOf(qs.order_by("kind", "code", "pk"), lambda t: t)
 
 
 def _staff_only(request: HttpRequest) -> None:
@@ -253,7 +253,11 @@ def move_report(request: HttpRequest, report_id: int, transition: str, payload: 
 @paginate(LimitOffsetPagination)
 def patterns(request: HttpRequest, q: str = "", hazard: str = "", product: str = ""):
     q = q.replace("\x00", "")  # PostgreSQL refuses NUL in text; no real search contains one
-    return [_pattern_out(p, request.user) for p in services.search_patterns(request.user, q, hazard, product)]
+    qs = services.search_patterns(request.user, q, hazard, product)
+    return PageOf(
+        qs.order_by(*qs.query.order_by or DefectPattern._meta.ordering, "-pk"),
+        lambda p: _pattern_out(p, request.user),
+    )
 
 
 @router.get("/patterns/{pattern_id}", response={200: PatternOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
@@ -270,7 +274,7 @@ def signals(request: HttpRequest, status: Signal.Status | None = None, mine: Str
         qs = qs.filter(status=status)
     if mine:
         qs = qs.filter(assignee=request.user)
-    return [_signal_out(s) for s in qs]
+    return PageOf(qs.order_by("-last_period", "-id"), _signal_out)
 
 
 @router.get("/signals/{signal_id}", response={200: SignalOut, 401: ErrorOut, 404: ErrorOut})
@@ -304,7 +308,7 @@ def start_early_warning(request: HttpRequest):
 @paginate(LimitOffsetPagination)
 def ingests(request: HttpRequest):
     _staff_only(request)
-    return list(IngestRun.objects.visible_to(request.user))
+    return PageOf(IngestRun.objects.visible_to(request.user).order_by("-created", "-id"), lambda run: run)
 
 
 # -- statistics, assessments and consumer alerts ---------------------------------------------------
@@ -451,7 +455,7 @@ def assessments(request: HttpRequest, status: RiskAssessment.Status | None = Non
     )
     if status:
         qs = qs.filter(status=status)
-    return [_assessment_out(a) for a in qs]
+    return PageOf(qs.order_by("-created", "-id"), _assessment_out)
 
 
 @router.get("/assessments/{assessment_id}", response={200: RiskAssessmentOut, 401: ErrorOut, 404: ErrorOut})
@@ -707,7 +711,8 @@ def alerts(
     year: Year | None = None,
 ):
     # the API gives public alerts to everyone, staff included: drafts are read on the pages
-    return [_alert_out(a) for a in services.search_alerts(None, q, hazard, risk_level, category, year)]
+    qs = services.search_alerts(None, q, hazard, risk_level, category, year).prefetch_related("photos")
+    return PageOf(qs.order_by(*qs.query.order_by or ConsumerAlert._meta.ordering, "-pk"), _alert_out)
 
 
 @router.get("/alerts/{alert_id}", response={200: RiskAlertOut, 401: ErrorOut, 404: ErrorOut}, auth=PUBLIC)
@@ -865,7 +870,8 @@ def _alert_for_staff(request: HttpRequest, alert_id: int) -> ConsumerAlert:
 def staff_alerts(request: HttpRequest, status: ConsumerAlert.Status | None = None, q: str = ""):
     _staff_only(request)
     qs = services.search_alerts(request.user, q, status=status or "").select_related("author", "approved_by")
-    return [_alert_staff_out(a) for a in qs.prefetch_related("photos", "updates")]
+    qs = qs.prefetch_related("photos", "updates")
+    return PageOf(qs.order_by(*qs.query.order_by or ConsumerAlert._meta.ordering, "-pk"), _alert_staff_out)
 
 
 @router.get(
@@ -1038,17 +1044,17 @@ def digests(request: HttpRequest, year: Year | None = None):
     )
     if year:
         qs = qs.filter(year=year)
-    return [
-        RiskDigestSummaryOut(
+    return PageOf(
+        qs.order_by("-year", "-week", "-pk"),
+        lambda d: RiskDigestSummaryOut(
             year=d.year,
             week=d.week,
             start=d.start,
             end=d.end,
             n_alerts=d.n_published,
             url=d.get_absolute_url(),
-        )
-        for d in qs
-    ]
+        ),
+    )
 
 
 @router.get(

@@ -460,7 +460,7 @@ def bookings(request: HttpRequest, status: str = ""):
     qs = Booking.objects.visible_to(request.user).select_related("resource", "resource__lab")
     if status:
         qs = qs.filter(status=status)
-    return [_booking_out(b, request.user) for b in qs]
+    return PageOf(qs.order_by("starts", "pk"), lambda b: _booking_out(b, request.user))
 
 
 @router.post(
@@ -502,7 +502,8 @@ def move_booking(request: HttpRequest, booking_id: int, transition: str, payload
 @router.get("/requests", response=list[RequestOut], summary="My service requests (lab managers: their labs')")
 @paginate(LimitOffsetPagination)
 def service_requests(request: HttpRequest):
-    return [_request_out(r) for r in ServiceRequest.objects.visible_to(request.user).select_related("lab")]
+    qs = ServiceRequest.objects.visible_to(request.user).select_related("lab", "report")
+    return PageOf(qs.order_by("-created", "-pk"), _request_out)
 
 
 @router.post(
@@ -585,17 +586,18 @@ def issue_report(request: HttpRequest, request_id: int, payload: SharingResultsI
 @router.get("/invoices", response=list[InvoiceOut], summary="My invoices (lab managers: their labs')")
 @paginate(LimitOffsetPagination)
 def invoices(request: HttpRequest):
-    return [
-        InvoiceOut(
+    qs = Invoice.objects.visible_to(request.user).select_related("lab", "document")
+    return PageOf(
+        qs.order_by("-created", "-pk"),
+        lambda i: InvoiceOut(
             id=i.id,
             number=i.document.number,
             lab_code=i.lab.code,
             period=i.period,
             total=i.total,
             lines=i.lines,
-        )
-        for i in Invoice.objects.visible_to(request.user).select_related("lab", "document")
-    ]
+        ),
+    )
 
 
 @router.get(

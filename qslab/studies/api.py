@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from qslab.core.apitools import LimitOffsetPagination
+from qslab.core.apitools import LimitOffsetPagination, PageOf
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.studies import services
 from qslab.studies.models import (
@@ -77,7 +77,7 @@ def rounds(request: HttpRequest, status: PTRound.Status | None = None):
     qs = PTRound.objects.visible_to(request.user).select_related("laboratory").prefetch_related("measurands")
     if status:
         qs = qs.filter(status=status)
-    return [_round(r) for r in qs]
+    return PageOf(qs.order_by("-created", "-pk"), _round)
 
 
 @router.get("/pt/rounds/{round_id}", response=RoundOut)
@@ -281,14 +281,16 @@ class PointOut(Schema):
 @router.get("/monitors", response=list[MonitorOut])
 @paginate(LimitOffsetPagination)
 def monitors(request: HttpRequest):
-    return Monitor.objects.visible_to(request.user)
+    return PageOf(
+        Monitor.objects.visible_to(request.user).order_by("laboratory", "name_en", "pk"), lambda m: m
+    )
 
 
 @router.get("/monitors/{monitor_id}/points", response=list[PointOut])
 @paginate(LimitOffsetPagination)
 def points(request: HttpRequest, monitor_id: int, since: int = 0):
     m = get_visible_or_404(Monitor, request.user, pk=monitor_id)
-    return m.points.filter(seq__gt=since)
+    return PageOf(m.points.filter(seq__gt=since).order_by("seq", "pk"), lambda point: point)
 
 
 @router.post(
@@ -338,7 +340,7 @@ def alarms(request: HttpRequest, status: str | None = None):
     qs = Alarm.objects.visible_to(request.user).select_related("point")
     if status:
         qs = qs.filter(status=status)
-    return [_alarm(a) for a in qs]
+    return PageOf(qs.order_by("-created", "-pk"), _alarm)
 
 
 class AlarmMoveIn(Schema):

@@ -10,7 +10,7 @@ from ninja import File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.core.permissions import get_visible_or_404
 from qslab.supervision import services
 from qslab.supervision.models import (
@@ -137,7 +137,8 @@ def _order(o: RectificationOrder) -> OrderOut:
 )
 @paginate(LimitOffsetPagination)
 def reports(request: HttpRequest):
-    return [_report(r) for r in AnnualReport.objects.visible_to(request.user).select_related("template")]
+    qs = AnnualReport.objects.visible_to(request.user).select_related("template")
+    return PageOf(qs.order_by("-template__year", "laboratory__code", "pk"), _report)
 
 
 @router.post(
@@ -218,7 +219,8 @@ def self_report(request: HttpRequest, entry_id: int, payload: SelfReportIn):
 @router.get("/orders", response=list[OrderOut], summary="Rectification orders I may see")
 @paginate(LimitOffsetPagination)
 def orders(request: HttpRequest):
-    return [_order(o) for o in RectificationOrder.objects.visible_to(request.user).select_related("document")]
+    qs = RectificationOrder.objects.visible_to(request.user).select_related("document")
+    return PageOf(qs.order_by("-created", "-pk"), _order)
 
 
 @router.post(
@@ -509,7 +511,7 @@ def _inspection(i: Inspection) -> SupervisionInspectionOut:
 @paginate(LimitOffsetPagination)
 def changes(request: HttpRequest):
     qs = MajorChange.objects.visible_to(request.user).select_related("new_institution")
-    return [_change(c) for c in qs]
+    return PageOf(qs.order_by("-created", "-pk"), _change)
 
 
 @router.post(
@@ -535,7 +537,7 @@ def inspections(request: HttpRequest):
         .prefetch_related("findings__actions", "inspectors")
         .order_by("-planned_on", "-id")
     )
-    return _inspection_rows(list(qs))
+    return PageOf(qs, convert_page=_inspection_rows)
 
 
 @router.post(
@@ -863,7 +865,8 @@ def _plan(p: SpotCheckPlan, user) -> SpotCheckPlanOut:  # type: ignore[no-untype
 )
 @paginate(LimitOffsetPagination)
 def plans(request: HttpRequest):
-    return [_plan(p, request.user) for p in SpotCheckPlan.objects.visible_to(request.user)]
+    qs = SpotCheckPlan.objects.visible_to(request.user)
+    return PageOf(qs.order_by("-year", "-id"), lambda p: _plan(p, request.user))
 
 
 @router.post(
@@ -1439,7 +1442,7 @@ def complaints(request: HttpRequest, laboratory_id: int | None = None, status: s
         qs = qs.filter(laboratory_id=laboratory_id)
     if status:
         qs = qs.filter(status=status)
-    return [_complaint(c, request.user) for c in qs]
+    return PageOf(qs.order_by("-received_on", "-id"), lambda c: _complaint(c, request.user))
 
 
 @router.post(
