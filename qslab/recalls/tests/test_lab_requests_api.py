@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from qslab.accounts.models import ApiToken
-from qslab.core.testing import make_user, verified_client
+from qslab.core.testing import close_quietly, make_user, verified_client
 from qslab.labs.tests.conftest import make_lab
 from qslab.recalls.models import LabTestRequest
 from qslab.recalls.tests.conftest import grant_client, make_company, make_product, make_recall
@@ -86,6 +86,7 @@ def test_the_office_requests_and_the_labs_managers_deliver_the_report(scene):
     assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].startswith("attachment")
     assert b"".join(download.streaming_content) == PDF
+    close_quietly(download)
     assert scene["stranger"]("get", f"/lab-requests/{item['id']}/report").status_code == 404
 
     again = scene["manager"](
@@ -149,7 +150,9 @@ def test_the_company_reads_the_delivered_report_on_its_own_recall_only(scene, us
         data={"file": SimpleUploadedFile("latch.pdf", PDF, "application/pdf"), "summary": "Fails at 12 N."},
     )
     assert _ids(scene["company"]("get", "/lab-requests")) == [item["id"]]
-    assert scene["company"]("get", f"/lab-requests/{item['id']}/report").status_code == 200
+    download = scene["company"]("get", f"/lab-requests/{item['id']}/report")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    close_quietly(download)
     assert scene["other_company"]("get", f"/lab-requests/{item['id']}/report").status_code == 404
     page = verified_client(users["client"]).get(scene["recall"].get_absolute_url()).content.decode()
     assert 'id="lab-tests"' in page and "Fails at 12 N." in page
