@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.recalls import services
 from qslab.recalls.models import Recall, split_serial
 
@@ -867,7 +867,7 @@ class RecallLabRequestIn(Schema):
     assessment: int | None = Field(None, description="id of the risk assessment the testing is for")
     recall: int | None = Field(None, description="id of the recall whose defect analysis needs it")
     question: str = Field(..., min_length=1, max_length=5000, description="what to test")
-    due: dt.date | None = Field(None, description="report wanted by (YYYY-MM-DD)")
+    due: IsoDate | None = Field(None, description="report wanted by (YYYY-MM-DD)")
 
 
 class RecallLabRequestOut(Schema):
