@@ -17,6 +17,9 @@ class CalendarDayAdmin(admin.ModelAdmin):
 @admin.register(DocumentKind)
 class DocumentKindAdmin(admin.ModelAdmin):
     list_display = ("code", "name_en", "name_zh", "prefix", "pattern", "public_by_default")
+    # The office decides here which kinds go on the portal when issued; documents already issued keep
+    # their state (an individual one is published from its page, with a reason).
+    list_editable = ("public_by_default",)
 
 
 @admin.register(OfficialDocument)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
-from ninja import FilterLookup, FilterSchema, Query, Router, Schema
+from ninja import Field, FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import BeforeValidator
 
@@ -193,6 +193,22 @@ def document(request: HttpRequest, document_id: int) -> DocumentOut:
     return _document_out(
         get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id)
     )
+
+
+class DocumentPublishIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=2000, description="why the office publishes it")
+
+
+@router.post(
+    "/documents/{document_id}/publish",
+    response={200: DocumentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Publish an issued, non-public document on the portal (committee office, with a reason)",
+)
+def document_publish(request: HttpRequest, document_id: int, payload: DocumentPublishIn) -> DocumentOut:
+    from qslab.core.documents import publish_document
+
+    doc = get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id)
+    return _document_out(publish_document(doc, request.user, payload.reason))
 
 
 @router.get(

@@ -11,11 +11,19 @@ import hashlib
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from qslab.core.models import DocumentKind, DocumentRecipient, DocumentSequence, OfficialDocument
+from qslab.core.models import (
+    ChangeRecord,
+    DocumentKind,
+    DocumentRecipient,
+    DocumentSequence,
+    OfficialDocument,
+)
 from qslab.core.pdf import render_pdf
 
 
@@ -90,6 +98,45 @@ def issue_document(
     for user in recipients or []:
         DocumentRecipient.objects.create(document=doc, user=user)
     return doc
+
+
+@transaction.atomic
+def publish_document(document: OfficialDocument, by: Any, reason: str) -> OfficialDocument:
+    """Publish an issued, non-public document on the portal (committee office only, with a reason).
+
+    Documents of a kind that is not public by default (a rejection letter, committee minutes, an
+    acceptance consensus) go only to their recipients when issued; the office may later decide to
+    publish one. The PDFs are not touched (their hashes stay valid); the row becomes public, gets its
+    publication time, and an audited change record names who published it and why.
+    """
+    from qslab.accounts.roles import Role, has_role
+    from qslab.core import context
+    from qslab.core.changelog import record_change
+
+    if not has_role(by, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office publishes official documents."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why this document is being published.")]})
+    locked = OfficialDocument.objects.select_for_update().get(pk=document.pk)
+    if locked.is_public:
+        raise ValidationError(
+            {"document": [_("Document %(number)s is already public.") % {"number": locked.number}]}
+        )
+    before = {"is_public": False, "published_at": None}
+    locked.is_public = True
+    locked.published_at = timezone.now()
+    locked.save(update_fields=["is_public", "published_at"])
+    with context.acting_as(by, reason):
+        record_change(
+            locked,
+            ChangeRecord.Action.UPDATE,
+            before,
+            {"is_public": True, "published_at": locked.published_at.isoformat()},
+            reason=reason,
+        )
+    document.is_public, document.published_at = locked.is_public, locked.published_at
+    return locked
 
 
 def verify_document(doc: OfficialDocument) -> bool:

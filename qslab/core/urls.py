@@ -10,6 +10,7 @@ urlpatterns = [
     path("inbox/<int:notification_id>/read/", views.inbox_read, name="inbox_read"),
     path("inbox/read-all/", views.inbox_read_all, name="inbox_read_all"),
     path("documents/<int:document_id>/", views.document, name="document"),
+    path("documents/<int:document_id>/publish/", views.document_publish, name="document_publish"),
     path("documents/<int:document_id>/pdf/<str:language>/", views.document_pdf, name="document_pdf"),
     path("audit/", views.audit, name="audit"),
     path("audit.csv", views.audit_csv, name="audit_csv"),

@@ -66,7 +66,28 @@ def inbox_read_all(request: HttpRequest) -> HttpResponse:
 
 def document(request: HttpRequest, document_id: int) -> HttpResponse:
     doc = get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id)
-    return render(request, "core/document.html", {"doc": doc})
+    can_publish = not doc.is_public and has_role(request.user, Role.OFFICE)
+    return render(request, "core/document.html", {"doc": doc, "can_publish": can_publish})
+
+
+@login_required
+@require_POST
+def document_publish(request: HttpRequest, document_id: int) -> HttpResponse:
+    from django.core.exceptions import ValidationError
+
+    from qslab.core.documents import publish_document
+
+    doc = get_visible_or_404(OfficialDocument, request.user, pk=document_id)
+    try:
+        publish_document(doc, request.user, request.POST.get("reason", ""))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request, _("Document %(number)s is now public on the portal.") % {"number": doc.number}
+        )
+    return redirect("core:document", document_id=doc.pk)
 
 
 def document_pdf(request: HttpRequest, document_id: int, language: str) -> HttpResponse:

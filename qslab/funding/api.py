@@ -644,6 +644,39 @@ def adjust_score(request: HttpRequest, budget_id: int, payload: FundingScoreAdju
     return _evaluation(services.adjust_score(request.user, ev, payload.score, payload.reason))
 
 
+class FundingEvaluationExpertsIn(Schema):
+    experts: list[str] = Field(
+        ..., description="usernames of the experts who review it (replaces the list; [] unassigns all)"
+    )
+
+
+class FundingEvaluationExpertsOut(Schema):
+    budget_id: int
+    experts: list[str]
+
+
+@router.put(
+    "/budgets/{budget_id}/evaluation/experts",
+    response={200: FundingEvaluationExpertsOut, **ERRORS},
+    summary="Name the experts who review a self-evaluation and may read its evidence (office); "
+    "newly named experts are told",
+)
+def assign_evaluation_experts(request: HttpRequest, budget_id: int, payload: FundingEvaluationExpertsIn):
+    from qslab.accounts.models import User
+
+    _office(request)
+    ev = get_visible_or_404(SelfEvaluation, request.user, budget_id=budget_id)
+    names = list(dict.fromkeys(n.strip() for n in payload.experts))
+    found = {u.username: u for u in User.objects.filter(username__in=names)}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise ValidationError({"experts": f"no such user: {', '.join(unknown)}"})
+    services.assign_evaluation_experts(request.user, ev, [found[n] for n in names])
+    return FundingEvaluationExpertsOut(
+        budget_id=ev.budget_id, experts=sorted(ev.experts.values_list("username", flat=True))
+    )
+
+
 class FundingHoldIn(Schema):
     hold: StrictBool = Field(..., description="true: hold back funding; false: release it")
     reason: str

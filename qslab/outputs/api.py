@@ -398,7 +398,7 @@ def _staff_out(m: StaffMember) -> dict[str, Any]:
     response={200: list[StaffMemberOut], **ERRORS},
     summary="A laboratory's staff register (its managers, the office, the committee, the authority)",
 )
-def list_staff(request: HttpRequest, lab_id: int, current: StrictBool = False):
+def list_staff(request: HttpRequest, lab_id: int, current: bool = False):
     lab = _lab(request.user, lab_id)
     if not services.may_read_figures(request.user, lab):
         raise PermissionDenied(_("The staff register is for the laboratory's managers and the authorities."))

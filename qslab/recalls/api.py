@@ -6,6 +6,7 @@ record (:class:`RecallOut`) is returned only for recalls in :meth:`Recall.confid
 """
 
 import datetime as dt
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
@@ -14,7 +15,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.recalls import services
 from qslab.recalls.models import Recall, split_serial
 
@@ -857,6 +858,147 @@ def _plan_data(request: HttpRequest, payload: RecallPlanIn, recall: Recall | Non
     if errors:
         raise ValidationError(errors)
     return data, batches
+
+
+# -- laboratory testing: the office requests it, the laboratory's managers deliver the PDF report -------
+
+
+class RecallLabRequestIn(Schema):
+    laboratory: int = Field(..., description="id of the laboratory asked to test")
+    assessment: int | None = Field(None, description="id of the risk assessment the testing is for")
+    recall: int | None = Field(None, description="id of the recall whose defect analysis needs it")
+    question: str = Field(..., min_length=1, max_length=5000, description="what to test")
+    due: IsoDate | None = Field(None, description="report wanted by (YYYY-MM-DD)")
+
+
+class RecallLabRequestOut(Schema):
+    id: int
+    laboratory: int
+    laboratory_name: str
+    assessment: int | None
+    recall: int | None
+    question: str
+    due: dt.date | None
+    status: str
+    report_name: str
+    report_summary: str
+    report_url: str | None = Field(None, description="the checked download of the PDF report, once delivered")
+    url: str
+
+
+def _lab_request_out(t: Any) -> RecallLabRequestOut:
+    return RecallLabRequestOut(
+        id=t.pk,
+        laboratory=t.laboratory_id,
+        laboratory_name=t.laboratory.name,
+        assessment=t.assessment_id,
+        recall=t.recall_id,
+        question=t.question,
+        due=t.due,
+        status=t.status,
+        report_name=t.report_name,
+        report_summary=t.report_summary,
+        report_url=f"/api/recalls/lab-requests/{t.pk}/report" if t.report else None,
+        url=t.get_absolute_url(),
+    )
+
+
+def _lab_requests_for(request: HttpRequest) -> Any:
+    from qslab.recalls.models import LabTestRequest
+
+    return LabTestRequest.objects.visible_to(request.user).select_related("laboratory")
+
+
+@router.post(
+    "/lab-requests",
+    response={201: RecallLabRequestOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Ask a laboratory to test a product for a risk assessment or a recall (committee office)",
+)
+def create_lab_request(request: HttpRequest, payload: RecallLabRequestIn):
+    from qslab.accounts.roles import Role, has_role
+    from qslab.labs.models import Laboratory
+    from qslab.risk.models import RiskAssessment
+
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied("Only the committee office requests laboratory testing.")
+    data: dict[str, Any] = payload.dict()
+    errors: dict[str, list[str]] = {}
+    for name, model in (("laboratory", Laboratory), ("assessment", RiskAssessment), ("recall", Recall)):
+        if data[name] is not None:
+            data[name] = model.objects.filter(pk=data[name]).first()
+            if data[name] is None:
+                errors[name] = [f"No {name} {getattr(payload, name)}."]
+    if errors:
+        raise ValidationError(errors)
+    item = services.request_lab_test(request.user, data)
+    return Status(201, _lab_request_out(item))
+
+
+@router.get(
+    "/lab-requests",
+    response=list[RecallLabRequestOut],
+    summary="Laboratory test requests I may see (risk staff: all; a laboratory's managers: their own)",
+)
+@paginate(LimitOffsetPagination)
+def lab_requests(request: HttpRequest, status: str = ""):
+    qs = _lab_requests_for(request)
+    if status:
+        qs = qs.filter(status=status[:10])
+    return PageOf(qs, _lab_request_out)
+
+
+@router.get(
+    "/lab-requests/{request_id}",
+    response={200: RecallLabRequestOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One laboratory test request",
+)
+def lab_request(request: HttpRequest, request_id: int):
+    from qslab.core.permissions import get_visible_or_404
+
+    return _lab_request_out(get_visible_or_404(_lab_requests_for(request), request.user, pk=request_id))
+
+
+@router.post(
+    "/lab-requests/{request_id}/report",
+    response={
+        200: RecallLabRequestOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Deliver the test report (multipart: file = the PDF, summary = the findings); the laboratory's "
+    "managers, once",
+)
+def deliver_lab_report(
+    request: HttpRequest, request_id: int, file: File[UploadedFile], summary: Form[str] = ""
+):
+    """The PDF is checked by name and content (UploadValidator), at most 20 MB."""
+    from qslab.core.permissions import get_visible_or_404
+
+    item = get_visible_or_404(_lab_requests_for(request), request.user, pk=request_id)
+    try:
+        delivered = services.deliver_lab_report(request.user, item, file, summary[:5000])
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    return _lab_request_out(delivered)
+
+
+@router.get(
+    "/lab-requests/{request_id}/report",
+    response={200: None, 401: ErrorOut, 404: ErrorOut},
+    summary="The delivered test report (PDF), through this checked download only",
+    openapi_extra={"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}},
+)
+def lab_request_report(request: HttpRequest, request_id: int):
+    from qslab.core.permissions import get_visible_or_404
+    from qslab.core.uploads import download_response
+
+    item = get_visible_or_404(_lab_requests_for(request), request.user, pk=request_id)
+    if not item.report:
+        raise Http404("No report delivered yet.")
+    return download_response(item.report, item.report_name or "report.pdf", "application/pdf")
 
 
 def _full(request: HttpRequest, recall_id: int) -> RecallOut:

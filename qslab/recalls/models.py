@@ -1058,18 +1058,24 @@ class LabTestRequest(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        """Risk staff see every request; a laboratory's managers only their laboratory's."""
+        """Risk staff see every request; a laboratory's managers only their laboratory's; the company
+        whose recall the testing was for sees the delivered report (it concerns its own product: the
+        findings of a defect analysis are told to the producer, who may answer them)."""
         from qslab.accounts.roles import scoped_ids
         from qslab.labs.models import Laboratory
 
         if is_recall_staff(user):
             return ALL
+        companies = company_ids(user)
+        own_recall = (
+            models.Q(recall__company__in=companies, status=cls.Status.REPORTED) if companies else NONE
+        )
         if not has_role(user, Role.LAB_MANAGER):
-            return NONE
+            return own_recall
         ids = scoped_ids(user, Role.LAB_MANAGER, Laboratory)
         if ids is None:
             return ALL
-        return models.Q(laboratory__in=ids) if ids else NONE
+        return (models.Q(laboratory__in=ids) if ids else NONE) | own_recall
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

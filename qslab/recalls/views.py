@@ -218,6 +218,8 @@ def recall(request: HttpRequest, recall_id: int) -> HttpResponse:
             "form": TransitionForm(),
             "history": history_of(item),
             "staff": is_recall_staff(request.user),
+            # staff: every request for this recall; the company: the delivered reports on its product
+            "lab_tests": _lab_requests(request).filter(recall=item),
             "can_edit": Recall.objects.editable_by(request.user).filter(pk=item.pk).exists(),
             "can_report": item.status == Recall.Status.IN_PROGRESS
             and services.may_act_for(request.user, item.company_id),

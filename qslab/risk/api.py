@@ -267,7 +267,7 @@ def pattern(request: HttpRequest, pattern_id: int):
 
 @router.get("/signals", response=list[SignalOut], summary="Early-warning signals (analysts, office)")
 @paginate(LimitOffsetPagination)
-def signals(request: HttpRequest, status: Signal.Status | None = None, mine: StrictBool = False):
+def signals(request: HttpRequest, status: Signal.Status | None = None, mine: bool = False):
     _staff_only(request)
     qs = Signal.objects.visible_to(request.user).select_related("family", "assignee")
     if status:

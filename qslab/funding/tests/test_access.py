@@ -274,6 +274,14 @@ CASES = [
         kwargs=lambda w: {"evidence_id": w.other_evidence.pk},
     ),
     Case(
+        "qslab_funding_api_assign_evaluation_experts",
+        OFFICE,
+        method="put",
+        api=True,
+        kwargs=APPROVED,
+        data=lambda w: {"experts": [w.users["expert"].username]},
+    ),
+    Case(
         "qslab_funding_api_adjust_score",
         OFFICE,
         method="post",

@@ -135,3 +135,38 @@ def test_only_experts_are_assigned_and_only_by_the_office(evaluation, users):
         services.assign_evaluation_experts(users["office"], evaluation, [users["client"]])
     with pytest.raises(PermissionDenied):
         services.assign_evaluation_experts(users["committee"], evaluation, [make_user("expert")])
+
+
+def _put_experts(user, evaluation, experts):
+    from qslab.accounts.models import ApiToken
+
+    token = ApiToken.issue(user, "test")[1]
+    return verified_client(None).put(
+        f"/api/funding/budgets/{evaluation.budget_id}/evaluation/experts",
+        {"experts": experts},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+def test_the_office_assigns_experts_through_the_api_like_the_page(evaluation, users):
+    item = services.attach_evidence(users["office"], evaluation, upload("minutes.pdf", PDF))
+    expert = make_user("expert")
+    response = _put_experts(users["office"], evaluation, [expert.username])
+    assert response.status_code == 200 and response.json()["experts"] == [expert.username]
+    assert Notification.objects.filter(recipient=expert, verb="evaluation_review_assigned").exists()
+    download = verified_client(expert).get(item.get_absolute_url())
+    assert download.status_code == 200
+    close_quietly(download)
+    assert _put_experts(users["office"], evaluation, []).json()["experts"] == []
+    assert verified_client(expert).get(item.get_absolute_url()).status_code == 404
+
+
+def test_the_api_names_unknown_users_and_non_experts_and_refuses_others(evaluation, users):
+    unknown = _put_experts(users["office"], evaluation, ["nobody-here"])
+    assert unknown.status_code == 422 and "nobody-here" in str(unknown.json()["errors"])
+    client = _put_experts(users["office"], evaluation, [users["client"].username])
+    assert client.status_code == 422 and "Not experts" in str(client.json()["errors"])
+    for role in ("committee", "lab_manager", "expert"):
+        assert _put_experts(users[role], evaluation, [users["expert"].username]).status_code == 403
+    assert not evaluation.experts.exists()
