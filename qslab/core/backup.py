@@ -36,6 +36,19 @@ MANIFEST = "manifest.json"
 CHUNK = 1 << 20
 
 
+def lossless_json_encoder() -> type[json.JSONEncoder]:
+    """Django's JSON encoder cuts times to milliseconds; a backup keeps every microsecond."""
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    class LosslessJSONEncoder(DjangoJSONEncoder):
+        def default(self, o: Any) -> Any:
+            if isinstance(o, dt.datetime | dt.time):
+                return o.isoformat()
+            return super().default(o)
+
+    return LosslessJSONEncoder
+
+
 class BackupError(Exception):
     """The backup cannot be made or restored; nothing was changed."""
 
@@ -91,7 +104,8 @@ def _dump_database(target: Path) -> None:
 
 
 def _write_batch(fh: Any, serializers: Any, batch: list[Any], first: bool) -> bool:
-    text = serializers.serialize("json", batch, ensure_ascii=False).strip()[1:-1].strip()
+    text = serializers.serialize("json", batch, ensure_ascii=False, cls=lossless_json_encoder())
+    text = text.strip()[1:-1].strip()
     if text:
         fh.write(("" if first else ",\n") + text)
         return False

@@ -13,7 +13,7 @@ from django.apps import apps
 from django.core import serializers
 
 from qslab.cli import main
-from qslab.core.backup import DATABASE, MANIFEST, BackupError, backup, restore, verify
+from qslab.core.backup import DATABASE, MANIFEST, BackupError, backup, lossless_json_encoder, restore, verify
 
 
 @pytest.fixture
@@ -41,7 +41,9 @@ def snapshot() -> dict[str, list]:
             columns = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
             out[model._meta.label] = sorted(rows.values_list(*columns))
         else:
-            out[model._meta.label] = json.loads(serializers.serialize("json", rows))
+            # to the microsecond: Django's own encoder would hide times cut to the millisecond
+            text = serializers.serialize("json", rows, cls=lossless_json_encoder())
+            out[model._meta.label] = json.loads(text)
     return out
 
 
