@@ -98,14 +98,15 @@ def _restores_itself(item: pytest.Item | None) -> bool:
     )
 
 
-def restore_migrated_data(config: pytest.Config) -> list[str]:
+def restore_migrated_data(config: pytest.Config, *, reload: bool = True) -> list[str]:
     """Put the test database back as the migrations left it; returns the aliases restored.
 
     A transactional test ends by flushing every table, so the rows the data migrations wrote (document
     kinds, the risk matrix, taxonomies, content types...) are gone for whatever runs next. The contents
     Django serialized when it created the test database (``serialized_rollback`` needs them; every
     transactional test here asks for it, so they exist) are loaded again after a flush that does not run
-    ``post_migrate`` (its content types would clash with the serialized ones).
+    ``post_migrate`` (its content types would clash with the serialized ones). With ``reload=False`` the
+    tables are only emptied, for a next test that loads the contents itself.
     """
     from django.core.management import call_command
     from django.db import connections
@@ -119,7 +120,8 @@ def restore_migrated_data(config: pytest.Config) -> list[str]:
             if not contents:
                 continue
             call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=True)
-            connection.creation.deserialize_db_from_string(contents)
+            if reload:
+                connection.creation.deserialize_db_from_string(contents)
             restored.append(alias)
     return restored
 
@@ -129,15 +131,16 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  #
     """After a transactional test (its teardown flushed the tables), load the migrated reference data
     again, so a test run after it in the same process — a transactional test without
     ``serialized_rollback``, a test that opens the database itself, ``make test``'s serial pass — finds
-    the data every fresh test database has. Skipped when the next test reloads it itself anyway."""
+    the data every fresh test database has. When the next test reloads it itself, the tables only need
+    to be empty: a test without ``serialized_rollback`` ends with a flush that runs ``post_migrate``,
+    whose new content types (new ids on PostgreSQL, whose sequences go on counting) would clash with the
+    serialized ones the next test loads."""
     result = yield
-    if (
-        item.config.pluginmanager.has_plugin("django")
-        and _is_transactional(item)
-        and nextitem is not None
-        and not _restores_itself(nextitem)
-    ):
-        restore_migrated_data(item.config)
+    if item.config.pluginmanager.has_plugin("django") and _is_transactional(item) and nextitem is not None:
+        if not _restores_itself(nextitem):
+            restore_migrated_data(item.config)
+        elif not _restores_itself(item):
+            restore_migrated_data(item.config, reload=False)
     return result
 
 

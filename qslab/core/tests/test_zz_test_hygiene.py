@@ -1,10 +1,11 @@
 """The suite's own hygiene (root ``conftest.py``): a test run after a transactional one finds the migrated
 reference data, and no test leaves another language active.
 
-The three tests run in this order (pytest-django runs database tests, then transactional ones in file
+The four tests run in this order (pytest-django runs database tests, then transactional ones in file
 order, then tests that declare no database): the first flushes every table as transactional tests do; the
 second is transactional *without* ``serialized_rollback`` (like a ``live_server`` test), so nothing but the
-root conftest's restore puts the data back for it; the third opens the database itself after them.
+root conftest's restore puts the data back for it; the third loads the data itself after a test
+without ``serialized_rollback``; the fourth opens the database itself after them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def test_1_a_transactional_test_flushes_every_table_when_it_ends(request):
 
 @pytest.mark.django_db(transaction=True)
 def test_2_a_transactional_test_without_serialized_rollback_still_finds_the_reference_data(request):
+    assert _reference_counts() == request.config.stash[_SEEN]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_2b_a_transactional_test_with_serialized_rollback_after_one_without_loads_its_data(request):
+    """The flush that ended test 2 ran ``post_migrate``; its content types must not clash with the ones
+    this test loads (they did on PostgreSQL)."""
     assert _reference_counts() == request.config.stash[_SEEN]
 
 
