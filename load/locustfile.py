@@ -1,8 +1,9 @@
-"""The main user journeys of qslab under load (``make load``; see load/README.md).
+"""The main user journeys of qslab under load (``make load``; see docs/security.md).
 
-Four kinds of users, weighted roughly as a national portal sees them: the public searching the
+Five kinds of users, weighted roughly as a national portal sees them: the public searching the
 laboratory directory and reading the portal (most traffic), laboratory managers on their dashboard and
-bookings, risk analysts on their signal and report lists, and API clients paging through the lists.
+bookings, risk analysts on their signal and report lists, API clients paging through the lists, and
+people signing in and out.
 The seeded users and token come from ``manage.py seed_load``.
 """
 
@@ -12,7 +13,7 @@ import os
 import random
 from pathlib import Path
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "qslab-load-2026")
 TOKEN_FILE = Path(os.environ.get("LOAD_TOKEN_FILE", "var/load/load-token.txt"))
@@ -50,24 +51,60 @@ class Visitor(HttpUser):
         self.client.get("/api/risk/reports?limit=20", name="/api/risk/reports (public)")
 
 
+def _sign_in(client, username: str) -> bool:
+    """Sign in as a browser does (form, CSRF cookie, POST); True when the server accepted it."""
+    client.get("/accounts/login/", name="/accounts/login/")
+    token = client.cookies.get("csrftoken", "")
+    with client.post(
+        "/accounts/login/",
+        {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        name="/accounts/login/ (POST)",
+        allow_redirects=False,
+        catch_response=True,
+    ) as response:
+        if response.status_code == 302:
+            response.success()
+            return True
+        response.failure(f"sign-in failed for {username}: {response.status_code}")
+        return False
+
+
+_SESSIONS: dict[str, str] = {}
+
+
+@events.test_start.add_listener
+def _sign_in_once_per_role(environment, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Staff users are already signed in when the measured run starts, as on a working day: each role
+    signs in once here (outside the statistics) and its simulated users share that session. Signing in
+    itself is measured by ``SigningIn`` below, at the rate people sign in, not all at the same second
+    (password hashing is slow on purpose: twenty sign-ins at once held both cores for seconds)."""
+    import requests
+
+    for username in {cls.username for cls in (LabManager, Analyst)}:
+        session = requests.Session()
+        session.get(f"{environment.host}/accounts/login/")
+        csrf = session.cookies.get("csrftoken")
+        form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf}
+        session.post(f"{environment.host}/accounts/login/", form, allow_redirects=False)
+        _SESSIONS[username] = session.cookies.get("sessionid", "")
+
+
 class _SignedIn(HttpUser):
     abstract = True
     username = ""
 
     def on_start(self) -> None:
-        self.client.get("/accounts/login/", name="/accounts/login/")
-        token = self.client.cookies.get("csrftoken", "")
-        with self.client.post(
-            "/accounts/login/",
-            {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token},
-            name="/accounts/login/ (POST)",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code == 302:
-                response.success()
-            else:
-                response.failure(f"sign-in failed for {self.username}: {response.status_code}")
+        session = _SESSIONS.get(self.username)
+        if session:
+            self.client.cookies.set("sessionid", session)
+        else:  # started without the test_start hook (e.g. a single class from the command line)
+            _sign_in(self.client, self.username)
+
+    def page(self, path: str, name: str) -> None:
+        """A staff page; landing on the sign-in form instead counts as a failure, not a fast success."""
+        with self.client.get(path, name=name, catch_response=True) as response:
+            if "/accounts/login/" in response.url:
+                response.failure(f"{self.username} is not signed in")
 
 
 class LabManager(_SignedIn):
@@ -77,15 +114,15 @@ class LabManager(_SignedIn):
 
     @task(2)
     def dashboard(self) -> None:
-        self.client.get("/work/", name="/work/ (dashboard)")
+        self.page("/work/", "/work/ (dashboard)")
 
     @task(2)
     def bookings(self) -> None:
-        self.client.get("/sharing/bookings/", name="/sharing/bookings/")
+        self.page("/sharing/bookings/", "/sharing/bookings/")
 
     @task(1)
     def catalogue(self) -> None:
-        self.client.get("/sharing/", name="/sharing/ (catalogue)")
+        self.page("/sharing/", "/sharing/ (catalogue)")
 
 
 class Analyst(_SignedIn):
@@ -95,15 +132,15 @@ class Analyst(_SignedIn):
 
     @task(2)
     def signals(self) -> None:
-        self.client.get("/risk/signals/", name="/risk/signals/")
+        self.page("/risk/signals/", "/risk/signals/")
 
     @task(2)
     def reports(self) -> None:
-        self.client.get("/risk/reports/", name="/risk/reports/")
+        self.page("/risk/reports/", "/risk/reports/")
 
     @task(1)
     def dashboard(self) -> None:
-        self.client.get("/work/", name="/work/ (dashboard)")
+        self.page("/work/", "/work/ (dashboard)")
 
 
 class ApiClient(HttpUser):
@@ -127,3 +164,23 @@ class ApiClient(HttpUser):
     @task(1)
     def resources(self) -> None:
         self.client.get("/api/sharing/resources?limit=50", name="/api/sharing/resources")
+
+
+class SigningIn(HttpUser):
+    """Someone signing in, looking at the dashboard and signing out again: about one sign-in every
+    few seconds across the run (with 50 users, about 5 of these: some 20 sign-ins in two minutes)."""
+
+    weight = 1
+    wait_time = between(20, 40)
+
+    @task
+    def sign_in_and_out(self) -> None:
+        if _sign_in(self.client, random.choice((LabManager.username, Analyst.username))):
+            self.client.get("/work/", name="/work/ (dashboard)")
+            self.client.post(
+                "/accounts/logout/",
+                {"csrfmiddlewaretoken": self.client.cookies.get("csrftoken", "")},
+                name="/accounts/logout/ (POST)",
+                allow_redirects=False,
+            )
+        self.client.cookies.clear()

@@ -21,7 +21,9 @@ $PY manage.py migrate -v0
 $PY manage.py seed_load ${LOAD_SEED:-}
 echo "migrated and seeded in $((SECONDS - STARTED)) s"
 
-"$BIN/gunicorn" qslab.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
+# gunicorn.conf.py (preloaded application); persistent database connections as in production settings.
+CONN_MAX_AGE=${CONN_MAX_AGE:-60} "$BIN/gunicorn" qslab.wsgi:application --config gunicorn.conf.py \
+    --bind "127.0.0.1:$PORT" --workers "$WORKERS" --threads "${LOAD_THREADS:-1}" \
     --log-level warning --access-logfile /dev/null &
 GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null || true; wait $GUNICORN 2>/dev/null || true' EXIT
