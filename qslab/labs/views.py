@@ -72,7 +72,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "count": qs.count(),
+        "count": page.paginator.count,  # counted once, for the paginator
         "query": query.urlencode(),
         "can_register": has_role(request.user, Role.OFFICE),
     }

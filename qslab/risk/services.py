@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1049,13 +1049,21 @@ def open_signal_dashboard(user: Any) -> dict[str, Any]:
         "older": gettext_lazy("over 3 months"),
     }
     open_qs = open_signals_queue(user)
+    severities = (Signal.Severity.HIGH, Signal.Severity.MEDIUM, Signal.Severity.LOW)
+    # One query for the whole grid and the three totals (it was fifteen counts on every page view).
+    counts = open_qs.aggregate(
+        total=Count("pk"),
+        overdue=Count("pk", filter=Q(due__lt=timezone.localdate())),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        **{
+            f"{severity.value}_{key}": Count("pk", filter=signal_age_filter(key) & Q(severity=severity))
+            for severity in severities
+            for key, *_rest in SIGNAL_AGE_BANDS
+        },
+    )
     rows = []
-    for severity in (Signal.Severity.HIGH, Signal.Severity.MEDIUM, Signal.Severity.LOW):
-        cells = []
-        for key, _label, _lo, _hi in SIGNAL_AGE_BANDS:
-            cells.append(
-                {"age": key, "count": open_qs.filter(signal_age_filter(key), severity=severity).count()}
-            )
+    for severity in severities:
+        cells = [{"age": key, "count": counts[f"{severity.value}_{key}"]} for key, *_rest in SIGNAL_AGE_BANDS]
         rows.append(
             {
                 "severity": severity.value,
@@ -1067,9 +1075,9 @@ def open_signal_dashboard(user: Any) -> dict[str, Any]:
     return {
         "ages": [(key, labels[key]) for key, *_rest in SIGNAL_AGE_BANDS],
         "rows": rows,
-        "total": open_qs.count(),
-        "overdue": open_qs.filter(due__lt=timezone.localdate()).count(),
-        "unassigned": open_qs.filter(assignee__isnull=True).count(),
+        "total": counts["total"],
+        "overdue": counts["overdue"],
+        "unassigned": counts["unassigned"],
     }
 
 
