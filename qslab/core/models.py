@@ -54,25 +54,54 @@ class ChangeLoggedModel(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):  # type: ignore[no-untyped-def]
         instance = super().from_db(db, field_names, values)
-        instance._loaded_snapshot = instance.snapshot()
+        # The values as loaded; the snapshot ("before" of the next save) is built from them only when a
+        # save or delete asks for it: building it for every row read cost more than reading the row.
+        instance.__dict__["_loaded_values"] = dict(zip(field_names, values, strict=True))
         return instance
+
+    @property
+    def _loaded_snapshot(self) -> dict[str, Any]:
+        """The snapshot of the row as it was loaded (or last saved); AttributeError for a new object."""
+        cached = self.__dict__.get("_loaded_snapshot_data")
+        if cached is not None:
+            return cached
+        loaded = self.__dict__.get("_loaded_values")
+        if loaded is None:
+            raise AttributeError("_loaded_snapshot")
+        data = self._snapshot_of(loaded)
+        self.__dict__["_loaded_snapshot_data"] = data
+        return data
+
+    @_loaded_snapshot.setter
+    def _loaded_snapshot(self, data: dict[str, Any]) -> None:
+        self.__dict__["_loaded_snapshot_data"] = data
 
     def snapshot(self) -> dict[str, Any]:
         """Field values as JSON-ready data, for the before/after of a change record."""
-        data: dict[str, Any] = {}
         # A field left out by .only()/.defer() is not read: reading it would load the row again, whose
-        # from_db takes a snapshot again (endless recursion, e.g. when a serialiser walks a many-to-many).
+        # from_db would start the same walk again (endless recursion, e.g. a serialiser on a many-to-many).
         deferred = self.get_deferred_fields()
+        return self._snapshot_of(
+            {
+                field.attname: field.value_from_object(self)
+                for field in self._meta.concrete_fields
+                if field.attname not in deferred
+            }
+        )
+
+    def _snapshot_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        """JSON-ready data from field values by attribute name; a field absent from ``values`` is left out."""
+        data: dict[str, Any] = {}
         for field in self._meta.concrete_fields:
             if field.name in ("created", "last_updated") or field.name in self.change_log_exclude:
                 continue
-            if field.attname in deferred:
+            if field.attname not in values:
                 continue
-            value = field.value_from_object(self)
+            value = values[field.attname]
             if isinstance(value, (dt.datetime, dt.date, dt.time)):
                 value = value.isoformat()
-            elif hasattr(value, "name") and isinstance(field, models.FileField):
-                value = value.name or ""
+            elif isinstance(field, models.FileField):  # a FieldFile on the object, its name as loaded
+                value = (value.name if hasattr(value, "name") else value) or ""
             elif not isinstance(value, (str, int, float, bool, type(None), list, dict)):
                 value = str(value)
             data[field.attname] = value

@@ -1,6 +1,8 @@
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from qslab.core.models import bilingual
 from qslab.labs import services
 from qslab.labs.models import (
     LIFECYCLE,
@@ -86,11 +88,16 @@ class DirectoryFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Plain rows, not model objects: this form is on the directory, the most requested page.
+        language = get_language()
+        terms = ("code", "parent_id", "name_zh", "name_en")
         self.fields["field"].choices = [("", _("all fields"))] + [
-            (f.code, ("— " if f.parent_id else "") + f.name) for f in KeyField.objects.filter(active=True)
+            (code, ("— " if parent else "") + bilingual(zh, en, language))
+            for code, parent, zh, en in KeyField.objects.filter(active=True).values_list(*terms)
         ]
         self.fields["region"].choices = [("", _("all regions"))] + [
-            (r.code, ("— " if r.parent_id else "") + r.name) for r in Region.objects.filter(active=True)
+            (code, ("— " if parent else "") + bilingual(zh, en, language))
+            for code, parent, zh, en in Region.objects.filter(active=True).values_list(*terms)
         ]
         self.fields["status"].choices = [("", _("all states"))] + [
             (s.value, s.label) for s in LIFECYCLE.states

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "qslab.supervision",
     "qslab.funding",
     "qslab.recalls",
+    "django.forms",  # last: its widget templates, behind qslab.core's faster select (FORM_RENDERER below)
 ]
 
 MIDDLEWARE = [
@@ -93,6 +94,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form widgets render through the project's template engine, so qslab/core/templates can override one.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 DATABASES = {
     "default": dj_database_url.config(
