@@ -1387,15 +1387,42 @@ def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
     return item
 
 
+def check_may_deliver(user: Any, item: Any) -> None:
+    """Refuse a delivery the user may not make: 409-like ``TransitionRefused`` when it is their own
+    laboratory's request and its report was already delivered (a conflict with the state, not a matter
+    of rights), ``PermissionDenied`` for anyone else."""
+    from qslab.core.workflow import TransitionRefused
+    from qslab.recalls.models import LabTestRequest
+
+    if LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
+        return
+    current = LabTestRequest.objects.select_related("laboratory").get(pk=item.pk)
+    manages = LabTestRequest.objects.visible_to(user).filter(pk=item.pk).exists() and has_role(
+        user, Role.LAB_MANAGER, scope=current.laboratory
+    )
+    if manages and current.status == LabTestRequest.Status.REPORTED:
+        raise TransitionRefused(
+            _(
+                "The report of this request was already delivered (%(name)s); a delivered report is not "
+                "replaced. Ask the committee office if it must be corrected."
+            )
+            % {"name": current.report_name or "report.pdf"},
+            TransitionRefused.WRONG_STATE,
+        )
+    raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+
+
 @transaction.atomic
 def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> Any:
-    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it."""
+    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it;
+    once: delivering again is refused as a conflict (see :func:`check_may_deliver`)."""
     from pathlib import Path
 
     from qslab.recalls.models import LabTestRequest
 
-    if not LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
-        raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+    # Locked: of two deliveries at once, the second sees the first's report and is refused.
+    LabTestRequest.objects.select_for_update().filter(pk=item.pk).first()
+    check_may_deliver(user, item)
     field = LabTestRequest._meta.get_field("report")
     for validator in field.validators:
         validator(upload)
