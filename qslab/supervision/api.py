@@ -1444,21 +1444,36 @@ class ComplaintOut(Schema):
     )
 
 
-def _complaint(c: Complaint, user) -> ComplaintOut:  # type: ignore[no-untyped-def]
+def _complaint_files(complaints: list[Complaint]) -> dict[int, list[SupervisionFileOut]]:
+    """The files of a page of complaints in one query, as checked-download addresses."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Attachment
+
+    out: dict[int, list[SupervisionFileOut]] = {}
+    rows = Attachment.objects.filter(
+        content_type=ContentType.objects.get_for_model(Complaint),
+        object_id__in=[str(c.pk) for c in complaints],
+    ).order_by("pk")
+    for a in rows:
+        cid = int(a.object_id)
+        url = reverse("supervision:complaint_file", args=[cid, a.pk])
+        out.setdefault(cid, []).append(SupervisionFileOut(id=a.pk, name=a.name, sha256=a.sha256, url=url))
+    return out
+
+
+def _complaints_out(complaints: list[Complaint], user) -> list[ComplaintOut]:  # type: ignore[no-untyped-def]
+    shown = [c for c in complaints if services.may_see_complainant(user, c)]
+    files = _complaint_files(shown) if shown else {}
+    return [_complaint(c, user, files.get(c.pk, [])) for c in complaints]
+
+
+def _complaint(c: Complaint, user, files: list[SupervisionFileOut] | None = None) -> ComplaintOut:  # type: ignore[no-untyped-def]
     sees_identity = services.may_see_complainant(user, c)
-    files = (
-        [
-            SupervisionFileOut(
-                id=a.pk,
-                name=a.name,
-                sha256=a.sha256,
-                url=reverse("supervision:complaint_file", args=[c.pk, a.pk]),
-            )
-            for a in services.complaint_files(c)
-        ]
-        if sees_identity
-        else []
-    )
+    if not sees_identity:
+        files = []
+    elif files is None:
+        files = _complaint_files([c]).get(c.pk, [])
     return ComplaintOut(
         id=c.pk,
         laboratory_id=c.laboratory_id,
@@ -1486,7 +1501,9 @@ def complaints(request: HttpRequest, laboratory_id: int | None = None, status: s
         qs = qs.filter(laboratory_id=laboratory_id)
     if status:
         qs = qs.filter(status=status)
-    return PageOf(qs.order_by("-received_on", "-id"), lambda c: _complaint(c, request.user))
+    return PageOf(
+        qs.order_by("-received_on", "-id"), convert_page=lambda rows: _complaints_out(rows, request.user)
+    )
 
 
 @router.post(
