@@ -12,7 +12,6 @@ telephone, letter and in person, many a day.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -75,10 +74,5 @@ def check_public_form(request: HttpRequest, form: str) -> None:
 def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """The page a browser gets when refused: the message, status 429 and ``Retry-After``."""
     response = render(request, "core/rate_limited.html", {"message": str(exc)}, status=429)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def retry_after_header(response: Any, exc: RateLimited) -> Any:
     response["Retry-After"] = str(exc.retry_after)
     return response
