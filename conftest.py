@@ -145,6 +145,20 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  #
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():  # type: ignore[no-untyped-def]
+    """Counts kept in the cache (the public forms' rate limits) start from nothing in every test."""
+    if "django" in sys.modules:
+        from django.conf import settings
+
+        if settings.configured:
+            from django.core.cache import caches
+
+            for cache in caches.all():
+                cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _reset_language():  # type: ignore[no-untyped-def]
     """A request in Chinese (LocaleMiddleware) leaves Chinese active in the thread: every test ends with
     the default language active again, so the next one does not depend on which ran before it."""

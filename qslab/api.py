@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from qslab.core.apitools import AUTH, LinkedNinjaAPI
+from qslab.core.ratelimit import RateLimited
 from qslab.core.workflow import TransitionRefused
 
 api = LinkedNinjaAPI(
@@ -79,6 +80,14 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def _refused(request: HttpRequest, exc: TransitionRefused) -> HttpResponse:
     status = 403 if exc.code == TransitionRefused.FORBIDDEN else 409
     return _error(request, status, str(exc), exc.code)
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """A public form submitted too often by one client (see qslab.core.ratelimit): nothing was saved."""
+    response = _error(request, 429, str(exc), "rate_limited")
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(HttpError)

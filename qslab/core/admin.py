@@ -17,9 +17,12 @@ class CalendarDayAdmin(admin.ModelAdmin):
 @admin.register(DocumentKind)
 class DocumentKindAdmin(admin.ModelAdmin):
     list_display = ("code", "name_en", "name_zh", "prefix", "pattern", "public_by_default")
-    # The office decides here which kinds go on the portal when issued; documents already issued keep
-    # their state (an individual one is published from its page, with a reason).
-    list_editable = ("public_by_default",)
+    # The office changes a kind on its own page (core:document_kinds), where each change is audited with
+    # a reason; here an existing kind is read only, so no change escapes the change log.
+    readonly_fields = ("code", "name_zh", "name_en", "prefix", "pattern", "public_by_default")
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return self.readonly_fields if obj is not None else ()  # a new kind is set up in full here
 
 
 @admin.register(OfficialDocument)

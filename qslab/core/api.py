@@ -13,7 +13,14 @@ from pydantic import BeforeValidator
 from qslab.accounts.roles import Role, has_role, roles_of
 from qslab.core import calendar
 from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
-from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocument, TaskProgress
+from qslab.core.models import (
+    ChangeRecord,
+    Deadline,
+    DocumentKind,
+    Notification,
+    OfficialDocument,
+    TaskProgress,
+)
 from qslab.core.permissions import get_visible_or_404
 
 router = Router(tags=["platform"])
@@ -209,6 +216,73 @@ def document_publish(request: HttpRequest, document_id: int, payload: DocumentPu
 
     doc = get_visible_or_404(OfficialDocument.objects.select_related("kind"), request.user, pk=document_id)
     return _document_out(publish_document(doc, request.user, payload.reason))
+
+
+class DocumentKindOut(Schema):
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    prefix: str
+    pattern: str
+    public_by_default: bool
+
+
+class DocumentKindPatch(Schema):
+    name_zh: str | None = Field(None, max_length=120)
+    name_en: str | None = Field(None, max_length=120)
+    prefix: str | None = Field(None, max_length=40)
+    pattern: str | None = Field(None, max_length=80)
+    public_by_default: bool | None = None
+    reason: str = Field("", max_length=2000, description="kept in the change log")
+
+
+def _kind_out(k: DocumentKind) -> DocumentKindOut:
+    return DocumentKindOut(
+        id=k.pk,
+        code=k.code,
+        name_zh=k.name_zh,
+        name_en=k.name_en,
+        prefix=k.prefix,
+        pattern=k.pattern,
+        public_by_default=k.public_by_default,
+    )
+
+
+def _office_only(request: HttpRequest) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied("Only the committee office manages document kinds.")
+
+
+@router.get(
+    "/document-kinds",
+    response={200: list[DocumentKindOut], 401: ErrorOut, 403: ErrorOut},
+    summary="Kinds of official documents, their number pattern and whether public when issued (office)",
+)
+@paginate(LimitOffsetPagination)
+def document_kinds(request: HttpRequest) -> PageOf:
+    _office_only(request)
+    return PageOf(DocumentKind.objects.order_by("code"), _kind_out)
+
+
+@router.patch(
+    "/document-kinds/{kind_id}",
+    response={200: DocumentKindOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Change a kind's names, number prefix and pattern, or whether its documents are public when "
+    "issued (office; audited, with the reason)",
+)
+def update_document_kind(request: HttpRequest, kind_id: int, payload: DocumentKindPatch) -> DocumentKindOut:
+    from django.shortcuts import get_object_or_404
+
+    from qslab.core.documents import update_document_kind as update
+
+    _office_only(request)
+    kind = get_object_or_404(DocumentKind, pk=kind_id)
+    changes = payload.dict(exclude_unset=True, exclude_none=True)
+    reason = changes.pop("reason", "")
+    return _kind_out(update(kind, request.user, reason=reason, **changes))
 
 
 @router.get(

@@ -139,6 +139,78 @@ def publish_document(document: OfficialDocument, by: Any, reason: str) -> Offici
     return locked
 
 
+#: what the office may change on a kind (not its code, which the code of the apps names)
+DOCUMENT_KIND_EDITABLE = ("name_zh", "name_en", "prefix", "pattern", "public_by_default")
+
+
+def _pattern_problem(pattern: str, prefix: str) -> str | None:
+    """Why a number pattern cannot number documents, or None."""
+    import string
+
+    try:
+        names = {name for _text, name, _spec, _conv in string.Formatter().parse(pattern) if name is not None}
+        if not names <= {"prefix", "year", "seq"}:  # no other names, no attribute or index access
+            raise ValueError(", ".join(sorted(names - {"prefix", "year", "seq"})))
+        if "seq" not in names:
+            return _("The pattern must contain {seq}, the number in the year.")
+        pattern.format(prefix=prefix, year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        return _("The pattern cannot be filled in: %(error)s.") % {"error": exc}
+    return None
+
+
+@transaction.atomic
+def update_document_kind(kind: DocumentKind, by: Any, reason: str = "", **changes: Any) -> DocumentKind:
+    """Change a kind's names, number prefix and pattern, or whether its documents go on the portal when
+    issued (office only).
+
+    Documents already issued keep their number and state (one is published from its page, with a
+    reason); the yearly sequence goes on counting under a new pattern. The change is a change record with
+    the values before and after and the reason.
+    """
+    from qslab.accounts.roles import Role, has_role
+    from qslab.core import context
+    from qslab.core.changelog import record_change
+
+    if not has_role(by, Role.OFFICE):
+        raise PermissionDenied(_("Only the committee office changes document kinds."))
+    unknown = set(changes) - set(DOCUMENT_KIND_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable fields of a document kind: {sorted(unknown)}")
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for field in ("name_zh", "name_en", "prefix", "pattern"):
+        if changes.get(field) is not None:
+            value = str(changes[field]).strip()
+            limit = DocumentKind._meta.get_field(field).max_length
+            if not value:
+                errors[field] = [_("This field is required.")]
+            elif len(value) > limit:
+                errors[field] = [_("At most %(n)d characters.") % {"n": limit}]
+            clean[field] = value
+    if "pattern" not in errors and ("pattern" in clean or "prefix" in clean):
+        problem = _pattern_problem(clean.get("pattern", kind.pattern), clean.get("prefix", kind.prefix))
+        if problem:
+            errors["pattern"] = [problem]
+    if changes.get("public_by_default") is not None:
+        clean["public_by_default"] = bool(changes["public_by_default"])
+    if errors:
+        raise ValidationError(errors)
+    locked = DocumentKind.objects.select_for_update().get(pk=kind.pk)
+    changed = [f for f, v in clean.items() if getattr(locked, f) != v]
+    if not changed:
+        return locked
+    before = {f: getattr(locked, f) for f in changed}
+    for field in changed:
+        setattr(locked, field, clean[field])
+    locked.save(update_fields=changed)
+    with context.acting_as(by, (reason or "").strip()):
+        record_change(locked, ChangeRecord.Action.UPDATE, before, {f: clean[f] for f in changed})
+    for field in changed:
+        setattr(kind, field, clean[field])
+    return locked
+
+
 def verify_document(doc: OfficialDocument) -> bool:
     """True if both stored PDFs still have the hashes recorded when they were issued."""
     for field, hash_field in (("pdf_zh", "sha256_zh"), ("pdf_en", "sha256_en")):

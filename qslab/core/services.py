@@ -215,6 +215,27 @@ class TaskAbandoned(Exception):
     """Recorded on a task marked failed because its worker stopped answering (see recover_stale_tasks)."""
 
 
+def _abandon_record(stale: Any, reason: str) -> None:
+    """Mark failed the domain record of an abandoned task (see ``qslab.core.tasks.when_abandoned``).
+
+    A handler that fails is logged and rolled back alone: the task stays failed, the other tasks are
+    still recovered.
+    """
+    import logging
+
+    from qslab.core.tasks import abandon_handler
+
+    handler = abandon_handler(stale.task_path)
+    if handler is None:
+        return
+    kwargs = (stale.args_kwargs or {}).get("kwargs") or {}
+    try:
+        with transaction.atomic(), context.acting_as(None, reason):
+            handler(str(stale.id), kwargs, reason)
+    except Exception:
+        logging.getLogger(__name__).exception("abandoning the record of task %s failed", stale.id)
+
+
 def recover_stale_tasks(now: Any = None) -> dict[str, int]:
     """Queue again, or mark failed, the tasks whose worker died.
 
@@ -225,7 +246,9 @@ def recover_stale_tasks(now: Any = None) -> dict[str, int]:
     worker runs it again and its progress row and the records that point at it stay valid, unless it has
     already been tried ``QSLAB_TASK_MAX_ATTEMPTS`` times; any other is marked ``FAILED`` with the reason
     (a :class:`TaskAbandoned` error, shown like any task error). Each decision is a change record
-    (transition ``requeue`` or ``abandon``, with the reason) and ends in the task's progress row.
+    (transition ``requeue`` or ``abandon``, with the reason) and ends in the task's progress row. A failed
+    task's own record (an intake run, an upload) is marked failed by the handler registered next to the
+    task with :func:`qslab.core.tasks.when_abandoned`, audited with the same reason.
 
     Rows are locked with ``SKIP LOCKED``: two recoveries at once never handle one task twice.
     """
@@ -306,5 +329,6 @@ def recover_stale_tasks(now: Any = None) -> dict[str, int]:
                 TaskProgress.objects.filter(task_id=str(stale.id)).update(
                     status="failed", message=reason[:300], updated=now
                 )
+                _abandon_record(stale, reason)
                 failed += 1
     return {"requeued": requeued, "failed": failed}

@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django_tasks import task
 
 from qslab.core.models import TaskProgress
+
+# What to do with a task's own record when the stale-task recovery marks the task failed (its worker died
+# and it is not safe, or no longer allowed, to run it again): task path -> handler(task_id, kwargs, reason).
+AbandonHandler = Callable[[str, dict[str, Any], str], None]
+_abandon_handlers: dict[str, AbandonHandler] = {}
+
+
+def when_abandoned(task_obj: Any) -> Callable[[AbandonHandler], AbandonHandler]:
+    """Register, next to a task, what marks its domain record failed when the recovery abandons it.
+
+    Without it a record the task set to "running" (an intake run, an upload) would stay "running" for
+    ever once the task is failed. The handler gets the task id, the task's keyword arguments and the
+    recovery's reason, runs inside the recovery's transaction and must be idempotent (a record already
+    finished is left alone).
+    """
+
+    def register(handler: AbandonHandler) -> AbandonHandler:
+        _abandon_handlers[task_obj.module_path] = handler
+        return handler
+
+    return register
+
+
+def abandon_handler(task_path: str) -> AbandonHandler | None:
+    """The handler registered for a task path; importing the task's module registers its handlers."""
+    from django.utils.module_loading import import_string
+
+    if task_path not in _abandon_handlers:
+        try:
+            import_string(task_path)
+        except ImportError:
+            return None
+    return _abandon_handlers.get(task_path)
 
 
 class Progress:

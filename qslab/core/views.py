@@ -90,6 +90,64 @@ def document_publish(request: HttpRequest, document_id: int) -> HttpResponse:
     return redirect("core:document", document_id=doc.pk)
 
 
+def _require_office(request: HttpRequest, what: str) -> None:
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(what)
+
+
+@login_required
+def document_kinds(request: HttpRequest) -> HttpResponse:
+    """The kinds of official documents: number pattern, and whether they are public when issued (office)."""
+    from qslab.core.models import DocumentKind
+
+    _require_office(request, _("Only the committee office manages document kinds."))
+    return render(request, "core/document_kinds.html", {"kinds": DocumentKind.objects.order_by("code")})
+
+
+@login_required
+def document_kind_edit(request: HttpRequest, kind_id: int) -> HttpResponse:
+    """Edit a kind's names, number prefix and pattern, and whether its documents go on the portal when
+    issued (office; audited)."""
+    from django.core.exceptions import ValidationError
+    from django.shortcuts import get_object_or_404
+
+    from qslab.core.documents import update_document_kind
+    from qslab.core.models import DocumentKind
+
+    _require_office(request, _("Only the committee office manages document kinds."))
+    kind = get_object_or_404(DocumentKind, pk=kind_id)
+    if request.method == "POST":
+        try:
+            update_document_kind(
+                kind,
+                request.user,
+                reason=request.POST.get("reason", ""),
+                name_zh=request.POST.get("name_zh", ""),
+                name_en=request.POST.get("name_en", ""),
+                prefix=request.POST.get("prefix", ""),
+                pattern=request.POST.get("pattern", ""),
+                public_by_default=request.POST.get("public_by_default") == "on",
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Document kind %(code)s saved.") % {"code": kind.code})
+            return redirect("core:document_kinds")
+    values = request.POST or {
+        "name_zh": kind.name_zh,
+        "name_en": kind.name_en,
+        "prefix": kind.prefix,
+        "pattern": kind.pattern,
+        "public_by_default": kind.public_by_default,
+    }
+    return render(
+        request,
+        "core/document_kind_form.html",
+        {"kind": kind, "values": values, "history": services.history_of(kind)},
+    )
+
+
 def document_pdf(request: HttpRequest, document_id: int, language: str) -> HttpResponse:
     doc = get_visible_or_404(OfficialDocument, request.user, pk=document_id)
     if language not in ("en", "zh-hans"):

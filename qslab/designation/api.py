@@ -14,6 +14,7 @@ from pydantic import StrictBool
 
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.core.permissions import get_visible_or_404
+from qslab.core.ratelimit import check_public_form
 from qslab.designation import services
 from qslab.designation.models import (
     Application,
@@ -307,11 +308,13 @@ def list_notices(request: HttpRequest):
 
 @router.post(
     "/notices/{notice_id}/objections",
-    response={201: ObjectionOut, 422: ErrorOut, **ERRORS},
-    summary="Object to a designation during its notice period (signed in: identity required)",
+    response={201: ObjectionOut, 422: ErrorOut, 429: ErrorOut, **ERRORS},
+    summary="Object to a designation during its notice period (signed in: identity required; 429: too "
+    "many from this account in the window, nothing saved)",
 )
 def file_objection(request: HttpRequest, notice_id: int, payload: ObjectionIn):
     notice = get_visible_or_404(PublicNotice, request.user, pk=notice_id)
+    check_public_form(request, "objection")
     o = services.file_objection(request.user, notice, payload.contact, payload.text)
     return Status(201, ObjectionOut(id=o.pk, status=o.status))
 

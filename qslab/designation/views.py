@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
+from qslab.core.ratelimit import RateLimited, check_public_form, rate_limited_page
 from qslab.core.services import history_of
 from qslab.core.uploads import download_response
 from qslab.core.workflow import TransitionRefused
@@ -656,6 +657,10 @@ def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"/accounts/login/?next={request.path}")
+        try:
+            check_public_form(request, "objection")
+        except RateLimited as exc:
+            return rate_limited_page(request, exc)
         if form.is_valid():
             try:
                 services.file_objection(

@@ -477,6 +477,53 @@ def create_product(request: HttpRequest, payload: RecallProductIn):
     return Status(201, _product_out(product))
 
 
+class RecallProductPatch(Schema):
+    name_zh: str | None = Field(None, min_length=1, max_length=200)
+    name_en: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, min_length=1, max_length=120)
+    model: str | None = Field(None, min_length=1, max_length=120)
+    gtin: str | None = Field(None, description="GTIN-8/12/13/14, checked by its check digit; '' removes it")
+    category: str | None = Field(None, description="product category code; '' removes it")
+
+
+@router.patch(
+    "/products/{product_id}",
+    response={200: RecallProductOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Change a product, the fields sent only (GTIN checked as on the form): its company, or the "
+    "office; the company never changes",
+)
+def update_product(request: HttpRequest, product_id: int, payload: RecallProductPatch):
+    """The product form itself checks the values (GTIN by python-stdnum, category, one product per brand
+    and model of a company), so the API and the page accept and refuse the same products."""
+    from qslab.core.permissions import get_editable_or_403
+    from qslab.recalls.forms import ProductForm
+    from qslab.recalls.models import Product
+    from qslab.risk.models import Term
+
+    product = get_editable_or_403(
+        Product.objects.select_related("company", "category"), request.user, pk=product_id
+    )
+    changes = payload.dict(exclude_unset=True, exclude_none=True)
+    data = {f: getattr(product, f) for f in ("name_zh", "name_en", "brand", "model", "gtin")}
+    data["category"] = product.category_id or ""
+    data |= {k: v for k, v in changes.items() if k != "category"}
+    if "category" in changes:
+        code = changes["category"].strip()
+        term = Term.objects.filter(kind=Term.Kind.PRODUCT, code=code, active=True).first() if code else None
+        if code and term is None:
+            raise ValidationError({"category": [f"Unknown product category code {code!r}."]})
+        data["category"] = term.pk if term else ""
+    form = ProductForm(data, instance=product)
+    if not form.is_valid():
+        raise ValidationError({field: list(problems) for field, problems in form.errors.items()})
+    updated = services.save_product(
+        request.user, {f: form.cleaned_data[f] for f in services.PRODUCT_FIELDS}, product
+    )
+    return _product_out(
+        Product.objects.prefetch_related("batches").select_related("company", "category").get(pk=updated.pk)
+    )
+
+
 @router.post(
     "/products/{product_id}/batches",
     response={201: RecallBatchOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},

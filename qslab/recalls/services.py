@@ -933,6 +933,28 @@ def _xlsx_as_csv(path: str, directory: str) -> str:
     return str(out)
 
 
+@transaction.atomic
+def abandon_trace_upload(upload_id: int | None, task_id: str, reason: str) -> TraceUpload | None:
+    """Mark failed, with the reason, an upload whose task the stale-task recovery gave up on.
+
+    Called by the recovery (no user); an upload already finished is left as it is. The store's load is
+    all or nothing, so nothing of the file was kept and the company may upload it again.
+    """
+    uploads = TraceUpload.objects.select_for_update().filter(
+        status__in=[TraceUpload.Status.QUEUED, TraceUpload.Status.RUNNING]
+    )
+    record = uploads.filter(pk=upload_id).first() if upload_id else uploads.filter(task_id=task_id).first()
+    if record is None:
+        return None
+    record.status = TraceUpload.Status.FAILED
+    record.message = _(
+        "Stopped: the background worker was lost (%(reason)s). Nothing was written; upload the file again."
+    ) % {"reason": reason}
+    with acting_as(None, reason):
+        record.save(update_fields=["status", "message", "last_updated"])
+    return record
+
+
 def run_trace_upload(record: TraceUpload, progress: Any = None) -> TraceUpload:
     """Check a stored file of units or events and take it into the analytical store, all or nothing.
 
@@ -1365,15 +1387,42 @@ def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
     return item
 
 
+def check_may_deliver(user: Any, item: Any) -> None:
+    """Refuse a delivery the user may not make: 409-like ``TransitionRefused`` when it is their own
+    laboratory's request and its report was already delivered (a conflict with the state, not a matter
+    of rights), ``PermissionDenied`` for anyone else."""
+    from qslab.core.workflow import TransitionRefused
+    from qslab.recalls.models import LabTestRequest
+
+    if LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
+        return
+    current = LabTestRequest.objects.select_related("laboratory").get(pk=item.pk)
+    manages = LabTestRequest.objects.visible_to(user).filter(pk=item.pk).exists() and has_role(
+        user, Role.LAB_MANAGER, scope=current.laboratory
+    )
+    if manages and current.status == LabTestRequest.Status.REPORTED:
+        raise TransitionRefused(
+            _(
+                "The report of this request was already delivered (%(name)s); a delivered report is not "
+                "replaced. Ask the committee office if it must be corrected."
+            )
+            % {"name": current.report_name or "report.pdf"},
+            TransitionRefused.WRONG_STATE,
+        )
+    raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+
+
 @transaction.atomic
 def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> Any:
-    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it."""
+    """A manager of the laboratory attaches the test report (PDF, checked by content) and delivers it;
+    once: delivering again is refused as a conflict (see :func:`check_may_deliver`)."""
     from pathlib import Path
 
     from qslab.recalls.models import LabTestRequest
 
-    if not LabTestRequest.objects.editable_by(user).filter(pk=item.pk).exists():
-        raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
+    # Locked: of two deliveries at once, the second sees the first's report and is refused.
+    LabTestRequest.objects.select_for_update().filter(pk=item.pk).first()
+    check_may_deliver(user, item)
     field = LabTestRequest._meta.get_field("report")
     for validator in field.validators:
         validator(upload)

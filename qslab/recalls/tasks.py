@@ -6,7 +6,7 @@ from typing import Any
 
 from django_tasks import task
 
-from qslab.core.tasks import Progress
+from qslab.core.tasks import Progress, when_abandoned
 
 
 @task(takes_context=True)
@@ -24,3 +24,10 @@ def trace_upload_task(context: Any, upload_id: int) -> dict[str, Any]:
     ) as progress:
         record = run_trace_upload(record, progress=progress)
     return {"status": record.status, "inserted": record.n_inserted, "problems": len(record.problems)}
+
+
+@when_abandoned(trace_upload_task)
+def _trace_upload_abandoned(task_id: str, kwargs: dict[str, Any], reason: str) -> None:
+    from qslab.recalls.services import abandon_trace_upload
+
+    abandon_trace_upload(kwargs.get("upload_id"), task_id, reason)

@@ -560,6 +560,12 @@ def lab_request(request: HttpRequest, request_id: int) -> HttpResponse:
     form = LabReportForm(request.POST or None, request.FILES or None) if may_deliver else None
     if request.method == "POST":
         if not may_deliver:
+            try:
+                services.check_may_deliver(request.user, item)
+            except TransitionRefused as refused:  # already delivered: say so, with 409 Conflict
+                messages.error(request, str(refused))
+                context = {"item": item, "form": None, "history": history_of(item)}
+                return render(request, "recalls/lab_request.html", context, status=409)
             raise PermissionDenied(_("Only the managers of this laboratory deliver its report."))
         if form.is_valid():
             try:

@@ -494,6 +494,28 @@ def run_ingest(run: IngestRun, progress: Any = None, codes_dir: Path | None = No
     return run
 
 
+@transaction.atomic
+def abandon_ingest(run_id: int | None, task_id: str, reason: str) -> IngestRun | None:
+    """Mark failed, with the reason, an intake whose task the stale-task recovery gave up on.
+
+    Called by the recovery (no user); an intake already finished is left as it is. Nothing half-written
+    stays in the store (the append is one transaction), so the analyst may simply upload the file again.
+    """
+    runs = IngestRun.objects.select_for_update().filter(
+        status__in=[IngestRun.Status.QUEUED, IngestRun.Status.RUNNING]
+    )
+    run = runs.filter(pk=run_id).first() if run_id else runs.filter(task_id=task_id).first()
+    if run is None:
+        return None
+    run.status = IngestRun.Status.FAILED
+    run.message = _(
+        "Stopped: the background worker was lost (%(reason)s). Nothing was written; upload the file again."
+    ) % {"reason": reason}
+    with acting_as(None, reason):
+        run.save(update_fields=["status", "message", "last_updated"])
+    return run
+
+
 def ingest_file(path: str | Path, source: str, codes_dir: Path | None = None) -> Any:
     """Ingest a file from disk (demo loader and CLI); raises the engine's errors."""
     from qslab.surveillance.ingest import ingest

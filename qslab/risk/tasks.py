@@ -6,7 +6,7 @@ from typing import Any
 
 from django_tasks import task
 
-from qslab.core.tasks import Progress
+from qslab.core.tasks import Progress, when_abandoned
 
 
 @task(takes_context=True)
@@ -22,6 +22,13 @@ def ingest_task(context: Any, run_id: int) -> dict[str, Any]:
     with Progress(task_id, f"Data intake: {run.file_name}", total=1, owner=run.owner) as progress:
         run = run_ingest(run, progress=progress)
     return {"status": run.status, "inserted": run.n_inserted, "problems": len(run.problems)}
+
+
+@when_abandoned(ingest_task)
+def _ingest_abandoned(task_id: str, kwargs: dict[str, Any], reason: str) -> None:
+    from qslab.risk.services import abandon_ingest
+
+    abandon_ingest(kwargs.get("run_id"), task_id, reason)
 
 
 @task(takes_context=True)

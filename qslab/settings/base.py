@@ -183,6 +183,16 @@ QSLAB_RESTARTABLE_TASKS = (
     "qslab.sharing.tasks.send_booking_reminders_task",  # once per booking
 )
 
+# Public forms (complaints, objections to public notices): at most QSLAB_PUBLIC_FORM_LIMIT submissions per
+# client (account, or address when anonymous) per window, counted in the cache named below (shared by all
+# server processes in production, e.g. a database cache); the office is not limited. See qslab.core.ratelimit.
+QSLAB_PUBLIC_FORM_LIMIT = int(os.environ.get("QSLAB_PUBLIC_FORM_LIMIT", "5"))
+QSLAB_PUBLIC_FORM_WINDOW_SECONDS = int(os.environ.get("QSLAB_PUBLIC_FORM_WINDOW_SECONDS", "3600"))
+QSLAB_RATE_LIMIT_CACHE = os.environ.get("QSLAB_RATE_LIMIT_CACHE", "default")
+# The request header with the client's address when a trusted reverse proxy sets it (e.g. HTTP_X_REAL_IP);
+# empty: REMOTE_ADDR.
+QSLAB_CLIENT_IP_HEADER = os.environ.get("QSLAB_CLIENT_IP_HEADER", "")
+
 # API lists: bounded pages (an offset past any real table is refused with 422, not a database overflow).
 NINJA_PAGINATION_MAX_LIMIT = 1000
 NINJA_PAGINATION_MAX_OFFSET = 1_000_000

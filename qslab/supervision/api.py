@@ -6,12 +6,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
 from qslab.core.permissions import get_visible_or_404
+from qslab.core.ratelimit import check_public_form
 from qslab.supervision import services
 from qslab.supervision.models import (
     AnnualReport,
@@ -777,6 +778,32 @@ def create_item(request: HttpRequest, payload: SpotCheckItemIn):
     return Status(201, _item(services.create_item(request.user, **payload.dict())))
 
 
+class SpotCheckItemPatch(Schema):
+    code: str | None = None
+    name_zh: str | None = None
+    name_en: str | None = None
+    legal_basis: str | None = None
+    content: str | None = None
+    method: str | None = None
+    inspecting_body: str | None = None
+    active: bool | None = None
+    reason: str = ""
+
+
+@router.patch(
+    "/items/{item_id}",
+    response={200: SpotCheckItemOut, **CREATE_ERRORS},
+    summary="Change an item of the spot-check list; the fields sent only (office; audited, with the reason)",
+)
+def update_item(request: HttpRequest, item_id: int, payload: SpotCheckItemPatch):
+    from qslab.core.permissions import get_editable_or_403
+
+    item = get_editable_or_403(SpotCheckItem, request.user, pk=item_id)
+    changes = payload.dict(exclude_unset=True, exclude_none=True)
+    reason = changes.pop("reason", "")
+    return _item(services.update_item(request.user, item, reason=reason, **changes))
+
+
 class SpotCheckPlanIn(Schema):
     year: Year
     name_zh: str
@@ -1412,10 +1439,41 @@ class ComplaintOut(Schema):
     reason: str
     complainant_name: str | None
     complainant_contact: str | None
+    files: list[SupervisionFileOut] = Field(
+        [], description="files sent with the complaint (the office and the complainant only)"
+    )
 
 
-def _complaint(c: Complaint, user) -> ComplaintOut:  # type: ignore[no-untyped-def]
-    sees_identity = has_role(user, Role.OFFICE) or (user.is_authenticated and c.filed_by_id == user.pk)
+def _complaint_files(complaints: list[Complaint]) -> dict[int, list[SupervisionFileOut]]:
+    """The files of a page of complaints in one query, as checked-download addresses."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Attachment
+
+    out: dict[int, list[SupervisionFileOut]] = {}
+    rows = Attachment.objects.filter(
+        content_type=ContentType.objects.get_for_model(Complaint),
+        object_id__in=[str(c.pk) for c in complaints],
+    ).order_by("pk")
+    for a in rows:
+        cid = int(a.object_id)
+        url = reverse("supervision:complaint_file", args=[cid, a.pk])
+        out.setdefault(cid, []).append(SupervisionFileOut(id=a.pk, name=a.name, sha256=a.sha256, url=url))
+    return out
+
+
+def _complaints_out(complaints: list[Complaint], user) -> list[ComplaintOut]:  # type: ignore[no-untyped-def]
+    shown = [c for c in complaints if services.may_see_complainant(user, c)]
+    files = _complaint_files(shown) if shown else {}
+    return [_complaint(c, user, files.get(c.pk, [])) for c in complaints]
+
+
+def _complaint(c: Complaint, user, files: list[SupervisionFileOut] | None = None) -> ComplaintOut:  # type: ignore[no-untyped-def]
+    sees_identity = services.may_see_complainant(user, c)
+    if not sees_identity:
+        files = []
+    elif files is None:
+        files = _complaint_files([c]).get(c.pk, [])
     return ComplaintOut(
         id=c.pk,
         laboratory_id=c.laboratory_id,
@@ -1427,6 +1485,7 @@ def _complaint(c: Complaint, user) -> ComplaintOut:  # type: ignore[no-untyped-d
         reason=services.complaint_reason(c),
         complainant_name=c.complainant_name if sees_identity else None,
         complainant_contact=c.complainant_contact if sees_identity else None,
+        files=files,
     )
 
 
@@ -1442,18 +1501,23 @@ def complaints(request: HttpRequest, laboratory_id: int | None = None, status: s
         qs = qs.filter(laboratory_id=laboratory_id)
     if status:
         qs = qs.filter(status=status)
-    return PageOf(qs.order_by("-received_on", "-id"), lambda c: _complaint(c, request.user))
+    return PageOf(
+        qs.order_by("-received_on", "-id"), convert_page=lambda rows: _complaints_out(rows, request.user)
+    )
 
 
 @router.post(
     "/complaints",
-    response={201: ComplaintOut, **CREATE_ERRORS},
+    response={201: ComplaintOut, 429: ErrorOut, **CREATE_ERRORS},
     auth=PUBLIC,
     summary="File a complaint about a named laboratory under your real name and contact (anyone; the "
-    "office may also record one received by telephone, letter, e-mail, in person or by referral)",
+    "office may also record one received by telephone, letter, e-mail, in person or by referral; "
+    "files go with the web form). 429: too many from this client in the window, nothing saved",
 )
 def file_complaint(request: HttpRequest, payload: ComplaintIn):
     from qslab.labs.models import Laboratory
+
+    check_public_form(request, "complaint")
 
     lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
     c = services.file_complaint(

@@ -94,6 +94,25 @@ def _close_deadlines(obj: Any, assignee: Any = None) -> None:
 EVIDENCE_FILE = UploadValidator((*DOCUMENTS, "text"), max_bytes=20 * MB)
 
 
+#: files sent with a complaint: documents and photos, at most a few, each checked by content and size
+COMPLAINT_FILE = UploadValidator(DOCUMENTS, max_bytes=10 * MB)
+COMPLAINT_MAX_FILES = 5
+
+
+def check_complaint_files(files: Sequence[Any]) -> None:
+    """Every problem of every file sent with a complaint at once, by file name."""
+    errors = []
+    if len(files) > COMPLAINT_MAX_FILES:
+        errors.append(_("Send at most %(n)d files with a complaint.") % {"n": COMPLAINT_MAX_FILES})
+    for upload in files:
+        try:
+            COMPLAINT_FILE(upload)
+        except ValidationError as exc:
+            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    if errors:
+        raise ValidationError({"files": errors})
+
+
 def check_evidence(files: Sequence[Any]) -> None:
     """Every problem of every evidence file at once, by file name (content and size are checked)."""
     errors = []
@@ -2125,11 +2144,13 @@ def file_complaint(
     description: str,
     channel: str = Complaint.Channel.ONLINE,
     received_on: Any = None,
+    files: Sequence[Any] = (),
 ) -> Complaint:
     """Anyone files a complaint about a laboratory under their real name with a way to reach them
     (signed in, the account is recorded too). The office also records complaints received by telephone,
     letter, e-mail, in person or by referral, with the date received; the public form is always
-    *online*, dated today."""
+    *online*, dated today. Files (documents, photos) go with it; like the complainant's identity, only
+    the office and the complainant can download them."""
     is_office = has_role(user, Role.OFFICE)
     today = timezone.localdate()
     if not is_office:
@@ -2150,6 +2171,10 @@ def file_complaint(
         errors["received_on"] = _("A complaint cannot be received in the future.")
     if lab.status not in COMPLAINABLE:
         errors["laboratory"] = _("Complaints are taken about named laboratories only.")
+    try:
+        check_complaint_files(files)
+    except ValidationError as exc:
+        errors["files"] = " ".join(exc.messages)
     if errors:
         raise ValidationError(errors)
     authenticated = user is not None and user.is_authenticated
@@ -2164,6 +2189,8 @@ def file_complaint(
             subject=subject.strip()[:200],
             description=description.strip(),
         )
+    for upload in files:
+        add_attachment(complaint, upload, user if authenticated else None)
     _open_deadline(
         complaint,
         f"Handle the complaint about {lab.name_en}",
@@ -2192,6 +2219,22 @@ def move_complaint(user: Any, complaint: Complaint, transition: str, reason: str
     return complaint
 
 
+def may_see_complainant(user: Any, complaint: Complaint) -> bool:
+    """The complainant's identity and files: the office and the complainant only (not the committee,
+    never the laboratory or the public)."""
+    if has_role(user, Role.OFFICE):
+        return True
+    return user is not None and user.is_authenticated and complaint.filed_by_id == user.pk
+
+
+def complaint_files(complaint: Complaint) -> Any:
+    from qslab.core.models import Attachment
+
+    return Attachment.objects.filter(
+        content_type=ContentType.objects.get_for_model(Complaint), object_id=str(complaint.pk)
+    ).order_by("pk")
+
+
 def complaint_reason(complaint: Complaint) -> str:
     """The reason given with the complaint's last handling step (what the complainant is told)."""
     from qslab.core.services import history_of
@@ -2203,6 +2246,34 @@ def complaint_reason(complaint: Complaint) -> str:
 # ==================================================================================================
 # The spot-check item list (抽查事项清单)
 # ==================================================================================================
+
+
+ITEM_TEXT_FIELDS = ("code", "name_zh", "name_en", "legal_basis", "content", "method", "inspecting_body")
+
+
+def _checked_item_fields(values: dict[str, Any], item: SpotCheckItem | None = None) -> dict[str, Any]:
+    """The item's fields stripped and checked, every problem at once (a code is unique and slug-like)."""
+    from django.utils.text import slugify
+
+    clean = {k: (values[k] or "").strip() for k in ITEM_TEXT_FIELDS if k in values}
+    errors: dict[str, str] = {}
+    if "code" in clean:
+        code = clean["code"]
+        taken = SpotCheckItem.objects.filter(code=code)
+        if item is not None:
+            taken = taken.exclude(pk=item.pk)
+        if not code or slugify(code) != code:
+            errors["code"] = _("The code is letters, digits, - and _ only.")
+        elif taken.exists():
+            errors["code"] = _("The code “%(c)s” is already used.") % {"c": code}
+    for field in ("name_zh", "name_en", "legal_basis", "content", "method"):
+        if field in clean and not clean[field]:
+            errors[field] = _("This field is required.")
+    if errors:
+        raise ValidationError(errors)
+    if "active" in values and values["active"] is not None:
+        clean["active"] = bool(values["active"])
+    return clean
 
 
 @transaction.atomic
@@ -2218,32 +2289,36 @@ def create_item(
     inspecting_body: str = "",
 ) -> SpotCheckItem:
     """Add an item to the public spot-check list: its legal basis, content and method."""
-    from django.utils.text import slugify
-
     _require_office(user)
-    errors: dict[str, str] = {}
-    if not code.strip() or slugify(code) != code.strip():
-        errors["code"] = _("The code is letters, digits, - and _ only.")
-    elif SpotCheckItem.objects.filter(code=code.strip()).exists():
-        errors["code"] = _("The code “%(c)s” is already used.") % {"c": code}
-    for field, value in (
-        ("name_zh", name_zh),
-        ("name_en", name_en),
-        ("legal_basis", legal_basis),
-        ("content", content),
-        ("method", method),
-    ):
-        if not value.strip():
-            errors[field] = _("This field is required.")
-    if errors:
-        raise ValidationError(errors)
+    clean = _checked_item_fields(
+        {
+            "code": code,
+            "name_zh": name_zh,
+            "name_en": name_en,
+            "legal_basis": legal_basis,
+            "content": content,
+            "method": method,
+            "inspecting_body": inspecting_body,
+        }
+    )
     with acting_as(user):
-        return SpotCheckItem.objects.create(
-            code=code.strip(),
-            name_zh=name_zh.strip(),
-            name_en=name_en.strip(),
-            legal_basis=legal_basis.strip(),
-            content=content.strip(),
-            method=method.strip(),
-            inspecting_body=inspecting_body.strip(),
-        )
+        return SpotCheckItem.objects.create(**clean)
+
+
+@transaction.atomic
+def update_item(user: Any, item: SpotCheckItem, reason: str = "", **changes: Any) -> SpotCheckItem:
+    """Change an item of the spot-check list (office), audited; ``active=False`` takes it out of use: it
+    leaves the public list and new plans, and plans that already name it keep it."""
+    _require_office(user)
+    unknown = set(changes) - {*ITEM_TEXT_FIELDS, "active"}
+    if unknown:
+        raise ValueError(f"not fields of a spot-check item: {sorted(unknown)}")
+    clean = _checked_item_fields(changes, item)
+    changed = [k for k, v in clean.items() if getattr(item, k) != v]
+    if not changed:
+        return item
+    for field in changed:
+        setattr(item, field, clean[field])
+    with acting_as(user, reason.strip()):
+        item.save(update_fields=[*changed, "last_updated"])
+    return item

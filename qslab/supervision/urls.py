@@ -15,6 +15,8 @@ urlpatterns = [
         name="report_transition",
     ),
     path("items/", views.items, name="items"),
+    path("items/new/", views.item_create, name="item_create"),
+    path("items/<int:item_id>/edit/", views.item_edit, name="item_edit"),
     path("plans/<int:plan_id>/", views.plan, name="plan"),
     path("plans/<int:plan_id>/draw/", views.plan_draw, name="plan_draw"),
     path("plans/<int:plan_id>/publish/", views.plan_publish, name="plan_publish"),
@@ -73,6 +75,11 @@ urlpatterns = [
     path("complaints/", views.complaints, name="complaints"),
     path("complaints/new/", views.complaint_create, name="complaint_create"),
     path("complaints/<int:complaint_id>/", views.complaint, name="complaint"),
+    path(
+        "complaints/<int:complaint_id>/files/<int:attachment_id>/",
+        views.complaint_file,
+        name="complaint_file",
+    ),
     path(
         "complaints/<int:complaint_id>/actions/<slug:transition>/",
         views.complaint_transition,

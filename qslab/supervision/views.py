@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
 from qslab.core.permissions import get_visible_or_404
+from qslab.core.ratelimit import RateLimited, check_public_form, rate_limited_page
 from qslab.core.regions import PROVINCES, region_name
 from qslab.core.services import history_of
 from qslab.core.uploads import download_response
@@ -200,10 +201,55 @@ def report_transition(request: HttpRequest, report_id: int, transition: str) -> 
 
 
 def items(request: HttpRequest) -> HttpResponse:
+    """The public spot-check item list; the office also sees the items out of use, and edits them."""
+    is_office = has_role(request.user, Role.OFFICE)
+    qs = SpotCheckItem.objects.visible_to(request.user)
     return render(
         request,
         "supervision/items.html",
-        {"items": SpotCheckItem.objects.visible_to(request.user).filter(active=True)},
+        {"items": qs if is_office else qs.filter(active=True), "is_office": is_office},
+    )
+
+
+ITEM_FIELDS = ("code", "name_zh", "name_en", "legal_basis", "inspecting_body", "content", "method")
+
+
+@login_required
+def item_create(request: HttpRequest) -> HttpResponse:
+    _require_office_page(request)
+    if request.method == "POST":
+        item = _run(
+            request, services.create_item, request.user, **{f: request.POST.get(f, "") for f in ITEM_FIELDS}
+        )
+        if item:
+            return redirect("supervision:items")
+    return render(request, "supervision/item_form.html", {"item": None, "values": request.POST})
+
+
+@login_required
+def item_edit(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Edit an item of the list (office), with an optional reason kept in the change log."""
+    from qslab.core.permissions import get_editable_or_403
+
+    item = get_editable_or_403(SpotCheckItem, request.user, pk=item_id)
+    if request.method == "POST":
+        done = _run(
+            request,
+            services.update_item,
+            request.user,
+            item,
+            reason=request.POST.get("reason", ""),
+            active=request.POST.get("active") == "on",
+            **{f: request.POST.get(f, "") for f in ITEM_FIELDS},
+        )
+        if done:
+            return redirect("supervision:items")
+        item.refresh_from_db()
+    values = request.POST or {f: getattr(item, f) for f in (*ITEM_FIELDS, "active")}
+    return render(
+        request,
+        "supervision/item_form.html",
+        {"item": item, "values": values, "history": history_of(item)},
     )
 
 
@@ -1147,6 +1193,10 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
     labs = Laboratory.objects.filter(status__in=services.COMPLAINABLE).order_by("code")
     picked = request.POST.get("laboratory") or request.GET.get("lab") or ""
     if request.method == "POST":
+        try:
+            check_public_form(request, "complaint")
+        except RateLimited as exc:
+            return rate_limited_page(request, exc)
         lab = labs.filter(pk=_int(picked)).first()
         if lab is None:
             messages.error(request, _("Choose the laboratory the complaint is about."))
@@ -1164,6 +1214,7 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
                 description=request.POST.get("description", ""),
                 channel=request.POST.get("channel", "online") if is_office else "online",
                 received_on=received_on,
+                files=request.FILES.getlist("files"),
             )
             if complaint:
                 if is_office or user.is_authenticated:
@@ -1183,6 +1234,7 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
             "is_office": is_office,
             "channels": Complaint.Channel.choices,
             "today": timezone.localdate().isoformat(),
+            "max_files": services.COMPLAINT_MAX_FILES,
         },
     )
 
@@ -1210,6 +1262,7 @@ def complaints(request: HttpRequest) -> HttpResponse:
 def complaint(request: HttpRequest, complaint_id: int) -> HttpResponse:
     item = get_visible_or_404(Complaint.objects.select_related("laboratory"), request.user, pk=complaint_id)
     is_office = has_role(request.user, Role.OFFICE)
+    shows_identity = services.may_see_complainant(request.user, item)
     return render(
         request,
         "supervision/complaint.html",
@@ -1218,10 +1271,25 @@ def complaint(request: HttpRequest, complaint_id: int) -> HttpResponse:
             "actions": Complaint.workflow.available(item, request.user),
             "history": history_of(item) if services.oversees(request.user) else [],
             "reason": services.complaint_reason(item),
-            "shows_identity": is_office or item.filed_by_id == request.user.pk,
+            "shows_identity": shows_identity,
+            "files": services.complaint_files(item) if shows_identity else [],
             "is_office": is_office,
         },
     )
+
+
+@login_required
+def complaint_file(request: HttpRequest, complaint_id: int, attachment_id: int) -> HttpResponse:
+    """A file sent with a complaint: to the office and the complainant only (it may say who complained)."""
+    from django.http import Http404
+
+    item = get_visible_or_404(Complaint, request.user, pk=complaint_id)
+    if not services.may_see_complainant(request.user, item):
+        raise PermissionDenied(_("Only the committee office and the complainant see the complaint's files."))
+    file = services.complaint_files(item).filter(pk=attachment_id).first()
+    if file is None:
+        raise Http404(_("No such file."))
+    return download_response(file.file, file.name)
 
 
 @login_required

@@ -27,10 +27,16 @@ def lease(settings):
     settings.QSLAB_TASK_MAX_ATTEMPTS = 3
 
 
-def running_task(path: str, started_minutes_ago: int, attempts: int = 1, beat_minutes_ago: int | None = None):
+def running_task(
+    path: str,
+    started_minutes_ago: int,
+    attempts: int = 1,
+    beat_minutes_ago: int | None = None,
+    kwargs: dict | None = None,
+):
     task = DBTaskResult.objects.create(
         status="RUNNING",
-        args_kwargs={"args": [], "kwargs": {}},
+        args_kwargs={"args": [], "kwargs": kwargs or {}},
         task_path=path,
         backend_name="default",
         run_after=get_date_max(),
@@ -137,3 +143,104 @@ def test_the_recovery_task_runs_with_the_configured_lease(settings):
     result = recover_stale_tasks_task.enqueue()
 
     assert result.return_value == {"requeued": 1, "failed": 0}
+
+
+TRACE_UPLOAD = "qslab.recalls.tasks.trace_upload_task"  # not listed as restartable
+
+
+def running_upload(status: str = "running"):
+    from qslab.core.testing import make_organisation
+    from qslab.recalls.models import TraceUpload
+
+    return TraceUpload.objects.create(
+        company=make_organisation(),
+        kind="units",
+        file="recalls/trace/x.csv",
+        file_name="x.csv",
+        status=status,
+    )
+
+
+def test_the_record_of_a_task_marked_failed_is_marked_failed_too_with_the_reason_audited():
+    upload = running_upload()
+    task = running_task(TRACE_UPLOAD, started_minutes_ago=30, kwargs={"upload_id": upload.pk})
+
+    assert recover_stale_tasks(now=NOW) == {"requeued": 0, "failed": 1}
+
+    upload.refresh_from_db()
+    assert upload.status == "failed" and not upload.is_pending
+    assert "worker was lost" in upload.message and "not safe to run again" in upload.message
+    record = ChangeRecord.objects.filter(
+        content_type=ContentType.objects.get_for_model(upload), object_id=str(upload.pk), action="update"
+    ).get()
+    assert (record.before["status"], record.after["status"]) == ("running", "failed")
+    assert "worker lost" in record.reason and record.user is None
+    assert DBTaskResult.objects.get(pk=task.pk).status == "FAILED"
+
+
+def test_an_idempotent_intake_given_up_after_its_last_attempt_is_marked_failed():
+    from qslab.risk.models import IngestRun
+
+    run = IngestRun.objects.create(
+        source="neiss", file_name="x.csv", file="risk/ingest/x.csv", status="running"
+    )
+    running_task(INGEST, started_minutes_ago=30, attempts=3, kwargs={"run_id": run.pk})
+
+    recover_stale_tasks(now=NOW)
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "tried 3 times" in run.message
+
+
+def test_an_intake_queued_again_keeps_its_running_status_for_the_next_worker():
+    from qslab.risk.models import IngestRun
+
+    run = IngestRun.objects.create(
+        source="neiss", file_name="x.csv", file="risk/ingest/x.csv", status="running"
+    )
+    running_task(INGEST, started_minutes_ago=30, kwargs={"run_id": run.pk})
+
+    assert recover_stale_tasks(now=NOW)["requeued"] == 1
+
+    run.refresh_from_db()
+    assert run.status == "running"
+
+
+def test_a_record_already_finished_is_left_as_it_is():
+    upload = running_upload(status="done")
+    running_task(TRACE_UPLOAD, started_minutes_ago=30, kwargs={"upload_id": upload.pk})
+
+    recover_stale_tasks(now=NOW)
+
+    upload.refresh_from_db()
+    assert upload.status == "done" and upload.message == ""
+
+
+def test_the_record_is_found_by_its_task_id_when_the_arguments_do_not_name_it():
+    upload = running_upload()
+    task = running_task(TRACE_UPLOAD, started_minutes_ago=30)
+    type(upload).objects.filter(pk=upload.pk).update(task_id=str(task.pk))
+
+    recover_stale_tasks(now=NOW)
+
+    upload.refresh_from_db()
+    assert upload.status == "failed"
+
+
+def test_a_task_without_a_handler_is_still_marked_failed():
+    from qslab.core.tasks import abandon_handler
+
+    assert abandon_handler(EARLY_WARNING) is None
+    assert abandon_handler("qslab.nowhere.tasks.gone_task") is None
+    task = running_task("qslab.nowhere.tasks.gone_task", started_minutes_ago=30)
+
+    assert recover_stale_tasks(now=NOW) == {"requeued": 0, "failed": 1}
+    task.refresh_from_db()
+    assert task.status == "FAILED"
+
+
+def test_every_task_whose_record_has_a_running_status_registers_a_handler():
+    from qslab.core.tasks import abandon_handler
+
+    for path in (INGEST, TRACE_UPLOAD):
+        assert abandon_handler(path) is not None, path

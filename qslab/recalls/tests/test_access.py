@@ -136,6 +136,23 @@ CASES = [
         },
     ),
     Case(
+        "qslab_recalls_api_update_product",
+        COMPANY,
+        method="patch",
+        api=True,
+        kwargs=lambda w: {"product_id": w.product.pk},
+        data={"name_en": "Electric kettle"},
+    ),
+    Case(
+        "qslab_recalls_api_update_product",
+        {"office"},
+        method="patch",
+        api=True,
+        note="other company",
+        kwargs=lambda w: {"product_id": w.other_product.pk},
+        data={"name_en": "Electric kettle"},
+    ),
+    Case(
         "qslab_recalls_api_create_batch",
         COMPANY,
         method="post",

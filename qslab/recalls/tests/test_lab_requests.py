@@ -129,3 +129,32 @@ def test_only_the_office_requests_testing_and_names_what_it_is_for(scene):
     )
     assert response.status_code == 302 and LabTestRequest.objects.filter(question="Latch force").exists()
     assert verified_client(scene["manager"]).get(reverse("recalls:lab_request_create")).status_code == 403
+
+
+def test_delivering_a_report_again_is_a_conflict_with_a_clear_message_and_keeps_the_first(scene):
+    from qslab.core.workflow import TransitionRefused
+
+    item = _request(scene)
+    services.deliver_lab_report(scene["manager"], item, SimpleUploadedFile("first.pdf", PDF), "ok")
+    manager = verified_client(scene["manager"])
+
+    page = manager.post(
+        item.get_absolute_url(), {"report": SimpleUploadedFile("second.pdf", PDF), "summary": "again"}
+    )
+
+    assert page.status_code == 409
+    assert "already delivered (first.pdf)" in page.content.decode()
+    item.refresh_from_db()
+    assert (item.report_name, item.report_summary) == ("first.pdf", "ok")
+    with pytest.raises(TransitionRefused) as refused:
+        services.deliver_lab_report(scene["manager"], item, SimpleUploadedFile("third.pdf", PDF))
+    assert refused.value.code == TransitionRefused.WRONG_STATE
+    # Someone who could never deliver it is still simply refused.
+    with pytest.raises(PermissionDenied):
+        services.deliver_lab_report(scene["analyst"], item, SimpleUploadedFile("x.pdf", PDF))
+    zh = manager.post(
+        item.get_absolute_url(),
+        {"report": SimpleUploadedFile("second.pdf", PDF)},
+        headers={"Accept-Language": "zh-hans"},
+    )
+    assert zh.status_code == 409 and "已提交" in zh.content.decode()

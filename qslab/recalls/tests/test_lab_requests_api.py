@@ -92,7 +92,9 @@ def test_the_office_requests_and_the_labs_managers_deliver_the_report(scene):
     again = scene["manager"](
         "post", f"/lab-requests/{item['id']}/report", data={"file": SimpleUploadedFile("b.pdf", PDF)}
     )
-    assert again.status_code == 403, "a delivered report is not replaced"
+    assert again.status_code == 409, "a delivered report is not replaced"
+    assert again.json()["code"] == "wrong_state" and "already delivered (latch.pdf)" in again.json()["detail"]
+    assert LabTestRequest.objects.get(pk=item["id"]).report_name == "latch.pdf"
 
 
 def test_a_report_that_is_not_a_pdf_is_refused_with_a_422_naming_the_file(scene):

@@ -238,7 +238,9 @@ def _files_complaints_and_visits(w: Any, office: Any, today: dt.date) -> None:
         contact="13800000000",
         subject="检测报告造假",
         description="报告数据与样品不符。",
+        files=[SimpleUploadedFile("receipt.png", PNG)],
     )
+    w.complaint_file = Attachment.objects.get(object_id=str(w.complaint.pk), content_type__model="complaint")
     assert (
         w.complaint.filed_by == w.users["client"] and w.complaint.status == Complaint.workflow.states[0].value
     )
