@@ -24,6 +24,18 @@ SECRET_KEY = os.environ["SECRET_KEY"]
 ALLOWED_HOSTS = os.environ["ALLOWED_HOSTS"].split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
+# What several gunicorn workers must count together (the public forms' rate limit) goes to a file cache on
+# this host, not to each process's memory; with several hosts, add a shared cache (e.g. Redis) to CACHES
+# and name it in QSLAB_RATE_LIMIT_CACHE.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),  # noqa: F405
+    },
+}
+QSLAB_RATE_LIMIT_CACHE = os.environ.get("QSLAB_RATE_LIMIT_CACHE", "shared")
+
 # Cookies only over HTTPS, never readable from scripts, not sent on cross-site subrequests.
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -42,6 +42,11 @@ def test_production_cookies_are_secure_http_only_and_same_site(production):
     assert production.SECURE_SSL_REDIRECT
 
 
+def test_production_counts_public_form_submissions_in_a_cache_every_worker_shares(production):
+    alias = production.QSLAB_RATE_LIMIT_CACHE
+    assert production.CACHES[alias]["BACKEND"].endswith("FileBasedCache"), "not per-process memory"
+
+
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("ALLOWED_HOSTS", "qslab.example.org")
