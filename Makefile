@@ -40,9 +40,10 @@ run: translations demo
 # Two pytest workers on two cores (one BLAS thread each so they do not spin against each other), then
 # the transactional tests (browser, concurrency) in one process. QSLAB_SKIP_ENGINES=1 leaves out the
 # engines' tests (they use no relational database), as the PostgreSQL pass of .ci/run does.
+# Each pass ends with its 15 slowest tests (where the CI time goes).
 test: translations
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -m serial $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -n 2 --dist loadgroup -m "not serial" --durations=15 $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q --ds=qslab.settings.test -m serial --durations=15 $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
