@@ -12,7 +12,7 @@ def test_organisation_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     assert few == many
 
 
-def test_token_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_token_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     from qslab.accounts.models import ApiToken
 
     def add(n):
@@ -25,5 +25,5 @@ def test_token_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, cli
 
 PINNED_LISTS = {
     "qslab_accounts_api_organisations": test_organisation_list_runs_as_many_queries_for_30_rows_as_for_3,
-    "qslab_accounts_api_tokens": test_token_list_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "qslab_accounts_api_tokens": test_token_list_runs_as_many_queries_for_30_rows_as_for_3,
 }

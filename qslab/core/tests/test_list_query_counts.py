@@ -25,7 +25,7 @@ from qslab.core.testing import (
 from qslab.core.tests import test_list_queries as seeded
 
 
-def test_notification_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_notification_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     from qslab.core.models import Notification
 
     def add(n):
@@ -38,7 +38,7 @@ def test_notification_list_runs_as_many_queries_for_thirty_rows_as_for_three(use
     assert few == many
 
 
-def test_deadline_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_deadline_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     import datetime as dt
 
     from django.contrib.contenttypes.models import ContentType
@@ -88,7 +88,7 @@ def _add_documents(n, start=[9000]):  # noqa: B006 -- a counter shared by the ca
     return [row.number for row in rows]
 
 
-def test_document_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_document_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = list_queries_at_two_sizes(
         clients["office"], "/api/platform/documents?limit=1000", _add_documents
     )
@@ -116,13 +116,13 @@ def _add_changes(n, start=[0]):  # noqa: B006 -- a counter shared by the calls
     return [row.object_repr for row in rows]
 
 
-def test_audit_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_audit_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     url = "/api/platform/audit?limit=1000&q=zz-change"
     few, many = list_queries_at_two_sizes(clients["office"], url, _add_changes)
     assert few == many
 
 
-def test_inbox_page_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_inbox_page_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     from qslab.core.models import Notification
 
     def add(n, start=[0]):  # noqa: B006
@@ -139,16 +139,16 @@ def test_inbox_page_runs_as_many_queries_for_thirty_rows_as_for_three(users, cli
     assert few == many
 
 
-def test_audit_page_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_audit_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = page_queries_at_two_sizes(clients["office"], "/work/audit/?q=zz-change", _add_changes)
     assert few == many
 
 
 PINNED_LISTS = {
-    "qslab_core_api_notifications": test_notification_list_runs_as_many_queries_for_thirty_rows_as_for_three,
-    "qslab_core_api_deadlines": test_deadline_list_runs_as_many_queries_for_thirty_rows_as_for_three,
-    "qslab_core_api_documents": test_document_list_runs_as_many_queries_for_thirty_rows_as_for_three,
-    "qslab_core_api_audit": test_audit_list_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "qslab_core_api_notifications": test_notification_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_core_api_deadlines": test_deadline_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_core_api_documents": test_document_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_core_api_audit": test_audit_list_runs_as_many_queries_for_30_rows_as_for_3,
 }
 
 # The load test's pages, pinned with the seeded rows of ``manage.py seed_load``.
@@ -160,8 +160,8 @@ PINNED_PAGES = {
     )
 }
 PINNED_PAGES |= {
-    "core:inbox": test_inbox_page_runs_as_many_queries_for_thirty_rows_as_for_three,
-    "core:audit": test_audit_page_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "core:inbox": test_inbox_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "core:audit": test_audit_page_runs_as_many_queries_for_30_rows_as_for_3,
 }
 
 

@@ -8,7 +8,7 @@ from qslab.designation.tests.factories import make_call
 _n = itertools.count()
 
 
-def test_call_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_call_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     def add(n):
         for _ in range(n):
             make_call(f"c{next(_n)}")

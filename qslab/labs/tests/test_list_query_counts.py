@@ -22,26 +22,26 @@ def _add_labs(n):
     return codes
 
 
-def test_lab_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_lab_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = list_queries_at_two_sizes(
         clients["anonymous"], "/api/labs/laboratories?q=ZQ&limit=1000", _add_labs
     )
     assert few == many
 
 
-def test_directory_search_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_directory_search_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = page_queries_at_two_sizes(clients["anonymous"], "/labs/?q=ZQ", _add_labs)
     assert few == many
 
 
-def test_directory_region_filter_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_directory_region_filter_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = page_queries_at_two_sizes(clients["anonymous"], "/labs/?region=320000", _add_labs)
     assert few == many
 
 
 PINNED_LISTS = {
-    "qslab_labs_api_list_labs": test_lab_list_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "qslab_labs_api_list_labs": test_lab_list_runs_as_many_queries_for_30_rows_as_for_3,
 }
 PINNED_PAGES = {
-    "labs:directory": test_directory_search_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "labs:directory": test_directory_search_runs_as_many_queries_for_30_rows_as_for_3,
 }

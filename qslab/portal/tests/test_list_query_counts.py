@@ -31,29 +31,29 @@ def _add_notices(office, n):
     return titles
 
 
-def test_notice_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_notice_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     few, many = list_queries_at_two_sizes(
         clients["office"], "/api/portal/notices?limit=1000", lambda n: _add_notices(users["office"], n)
     )
     assert few == many
 
 
-def test_notices_page_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_notices_page_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     few, many = page_queries_at_two_sizes(
         clients["anonymous"], "/notices/", lambda n: _add_notices(users["office"], n)
     )
     assert few == many
 
 
-def test_documents_page_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_documents_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
     few, many = page_queries_at_two_sizes(clients["anonymous"], "/documents/", _add_documents)
     assert few == many
 
 
 PINNED_LISTS = {
-    "qslab_portal_api_notices": test_notice_list_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "qslab_portal_api_notices": test_notice_list_runs_as_many_queries_for_30_rows_as_for_3,
 }
 PINNED_PAGES = {
-    "portal:notices": test_notices_page_runs_as_many_queries_for_thirty_rows_as_for_three,
-    "portal:documents": test_documents_page_runs_as_many_queries_for_thirty_rows_as_for_three,
+    "portal:notices": test_notices_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "portal:documents": test_documents_page_runs_as_many_queries_for_30_rows_as_for_3,
 }

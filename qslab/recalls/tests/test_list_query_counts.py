@@ -8,7 +8,7 @@ from qslab.recalls.tests.conftest import make_company, make_product
 _n = itertools.count(1)
 
 
-def test_product_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_product_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     def add(n):
         company = make_company()
         for _ in range(n):

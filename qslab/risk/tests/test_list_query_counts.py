@@ -7,7 +7,7 @@ from qslab.core.testing import list_queries_at_two_sizes
 _n = itertools.count()
 
 
-def test_term_list_runs_as_many_queries_for_thirty_rows_as_for_three(clients):
+def test_term_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     from qslab.risk.models import Term
 
     def add(n):

@@ -9,7 +9,7 @@ from qslab.funding.tests.conftest import make_lab
 _n = itertools.count()
 
 
-def test_inspection_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_inspection_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     from qslab.supervision.models import Finding, Inspection
 
     def add(n):
