@@ -3,7 +3,12 @@
 import datetime as dt
 import itertools
 
-from qslab.core.testing import list_queries_at_two_sizes, make_organisation, make_user
+from qslab.core.testing import (
+    list_queries_at_two_sizes,
+    make_organisation,
+    make_user,
+    page_queries_at_two_sizes,
+)
 from qslab.core.tests.test_list_query_counts import _add_documents
 from qslab.designation.tests.factories import make_application, make_call, make_expert, on_agenda, seat
 
@@ -188,6 +193,51 @@ def test_expert_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     assert few == many
 
 
+# The designation pages list every row (no pagination); their query counts are pinned all the same.
+
+
+def test_calls_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    def add(n):
+        return [_call().title_en for _ in range(n)]
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/designation/", add)
+    assert few == many
+
+
+def test_applications_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    def add(n):
+        return [a.name_en for a in _applications(n)]
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/designation/applications/", add)
+    assert few == many
+
+
+def test_experts_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    def add(n):
+        return [make_expert().name for _ in range(n)]
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/designation/experts/", add)
+    assert few == many
+
+
+def test_constructions_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    from qslab.designation.models import Construction
+    from qslab.labs.tests.conftest import make_lab
+
+    def add(n):
+        names = []
+        for app in _applications(n, status="designated"):
+            lab = make_lab(f"CP{next(_n)}", status="under_construction")
+            Construction.objects.create(
+                application=app, laboratory=lab, starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2028, 12, 31)
+            )
+            names.append(lab.name_en)
+        return names
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/designation/constructions/", add)
+    assert few == many
+
+
 PINNED_LISTS = {
     "qslab_designation_api_list_calls": test_call_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_designation_api_list_applications": (
@@ -208,4 +258,10 @@ PINNED_LISTS = {
         test_committee_meeting_list_runs_as_many_queries_for_30_rows_as_for_3
     ),
     "qslab_designation_api_list_experts": test_expert_list_runs_as_many_queries_for_30_rows_as_for_3,
+}
+PINNED_PAGES = {
+    "designation:calls": test_calls_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "designation:applications": test_applications_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "designation:experts": test_experts_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "designation:constructions": test_constructions_page_runs_as_many_queries_for_30_rows_as_for_3,
 }
