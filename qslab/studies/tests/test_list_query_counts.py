@@ -2,7 +2,7 @@
 
 import itertools
 
-from qslab.core.testing import list_queries_at_two_sizes
+from qslab.core.testing import list_queries_at_two_sizes, page_queries_at_two_sizes
 from qslab.studies.tests.conftest import make_lab, pt_round
 
 _n = itertools.count()
@@ -66,9 +66,44 @@ def test_alarm_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
     assert few == many
 
 
+def test_index_page_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    def add(n):
+        texts = []
+        for _ in range(n):
+            lab = make_lab(f"IX{next(_n)}")
+            rnd = pt_round(lab, users["office"], f"PTX-{next(_n):04d}", status="open")
+            texts += [rnd.code, _monitor(lab).name_en]
+        return texts
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/studies/", add)
+    assert few == many
+
+
+def test_alarms_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    from qslab.studies.models import Alarm, MonitorPoint
+
+    def add(n):
+        names = []
+        for _ in range(n):
+            monitor = _monitor()
+            point = MonitorPoint.objects.create(
+                monitor=monitor, seq=1, values=[9.0], statistic=9.0, signals=["1"]
+            )
+            Alarm.objects.create(monitor=monitor, point=point, signals=["1"])
+            names.append(monitor.name_en)
+        return names
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/studies/alarms/", add)
+    assert few == many
+
+
 PINNED_LISTS = {
     "qslab_studies_api_monitors": test_monitor_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_studies_api_rounds": test_round_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_studies_api_points": test_point_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_studies_api_alarms": test_alarm_list_runs_as_many_queries_for_30_rows_as_for_3,
+}
+PINNED_PAGES = {
+    "studies:index": test_index_page_runs_as_many_queries_for_30_rows_as_for_3,
+    "studies:alarms": test_alarms_page_runs_as_many_queries_for_30_rows_as_for_3,
 }

@@ -6,7 +6,7 @@ import itertools
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from qslab.core.testing import list_queries_at_two_sizes, make_user
+from qslab.core.testing import list_queries_at_two_sizes, make_user, page_queries_at_two_sizes
 from qslab.funding.tests.conftest import make_lab
 from qslab.supervision.tests.conftest import PNG, SECTIONS
 
@@ -144,6 +144,28 @@ def test_complaint_list_gives_each_complaint_the_reason_of_its_last_step(users, 
     assert (items[first.pk]["reason"], items[second.pk]["reason"]) == ("查证不实", "")
 
 
+def test_complaints_page_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+
+    def add(n):
+        subjects = []
+        for _ in range(n):
+            subject = f"zz-complaint-{next(_n):04d}"
+            services.file_complaint(
+                users["client"],
+                make_lab(f"CQ{next(_n)}", status="named"),
+                name="张三",
+                contact="13800000000",
+                subject=subject,
+                description="d",
+            )
+            subjects.append(subject)
+        return subjects
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/supervision/complaints/", add)
+    assert few == many
+
+
 PINNED_LISTS = {
     "qslab_supervision_api_inspections": test_inspection_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_supervision_api_reports": test_report_list_runs_as_many_queries_for_30_rows_as_for_3,
@@ -151,4 +173,7 @@ PINNED_LISTS = {
     "qslab_supervision_api_changes": test_change_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_supervision_api_plans": test_plan_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_supervision_api_complaints": test_complaint_list_runs_as_many_queries_for_30_rows_as_for_3,
+}
+PINNED_PAGES = {
+    "supervision:complaints": test_complaints_page_runs_as_many_queries_for_30_rows_as_for_3,
 }
