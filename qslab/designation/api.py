@@ -413,14 +413,14 @@ def _constructions(rows: list[Construction], user) -> list[ConstructionOut]:  # 
     reports: dict[int, ConsensusReport] = {}
     for report in ConsensusReport.objects.filter(
         application__in=[c.application_id for c in rows], stage=Stage.ACCEPTANCE, submitted_at__isnull=False
-    ).order_by(*reversed_order(ConsensusReport)):
+    ).order_by(*_reversed_order(ConsensusReport)):
         reports[report.application_id] = report  # the first in the model's order comes last and wins
     for c in rows:
         c.listed_acceptance_consensus = reports.get(c.application_id)
     return [_construction(c, user) for c in rows]
 
 
-def reversed_order(model) -> list[str]:  # type: ignore[no-untyped-def]
+def _reversed_order(model) -> list[str]:  # type: ignore[no-untyped-def]
     """The model's default order reversed, with the primary key as the last tie-break."""
     fields = [*(model._meta.ordering or ()), "pk"]
     return [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
