@@ -296,3 +296,85 @@ def list_queries_at_two_sizes(
         assert body["count"] == before + total and len(body["items"]) == before + total, body["count"]
         counts.append(len(captured.captured_queries))
     return counts[0], counts[1]
+
+
+def paginated_list_operations() -> set[str]:
+    """Operation ids of the API's GET operations that answer a page (``items`` and ``count``)."""
+    from qslab.api import api
+
+    schema = api.get_openapi_schema()
+    components = schema.get("components", {}).get("schemas", {})
+    out = set()
+    for methods in schema["paths"].values():
+        op = methods.get("get")
+        if op is None:
+            continue
+        response = op.get("responses", {}).get(200) or op.get("responses", {}).get("200") or {}
+        body = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in body:
+            body = components.get(body["$ref"].rsplit("/", 1)[-1], {})
+        if {"items", "count"} <= set(body.get("properties", {})):
+            out.add(op["operationId"])
+    return out
+
+
+def paginated_url_names() -> set[str]:
+    """Named HTML pages whose view splits its rows into pages with Django's ``Paginator``.
+
+    Found by reading each view function's source: a list page is a view that builds a ``Paginator``.
+    """
+    import inspect
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    names: set[str] = set()
+
+    def walk(patterns: Iterable[Any], namespace: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = p.namespace or ""
+                if ns in ("admin", "api") or str(p.pattern).startswith(("api/", "admin/")):
+                    continue
+                walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+            elif isinstance(p, URLPattern) and p.name:
+                view = inspect.unwrap(p.callback)
+                try:
+                    source = inspect.getsource(view)
+                except (OSError, TypeError):
+                    continue
+                if "Paginator(" in source:
+                    names.add(f"{namespace}{p.name}")
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def page_queries_at_two_sizes(
+    client: Client, url: str, add_rows: Callable[[int], Iterable[str]], few: int = 3, many: int = 30
+) -> tuple[int, int]:
+    """The number of queries of one HTML list page with ``few`` rows added and then with ``many``.
+
+    ``add_rows(n)`` adds n rows the client sees and returns, per row, a text the page shows for it (a
+    name, a number). With ``few`` rows every text must be on the page; with ``many`` the page must show
+    at least ten more of them (a page of 20 or 25 need not show all 30), so the two counts compare the
+    same page listing 3 rows and listing many. A first request fills the caches.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    texts: list[str] = []
+    counts = []
+    client.get(url)
+    for total in (few, many):
+        texts += list(add_rows(total - (few if counts else 0)))
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        body = response.content.decode()
+        shown = [t for t in texts if t in body]
+        if total == few:
+            assert len(shown) == len(texts), f"{url}: rows not on the page: {sorted(set(texts) - set(shown))}"
+        else:
+            assert len(shown) >= few + 10, f"{url}: only {len(shown)} of {len(texts)} rows on the page"
+        counts.append(len(captured.captured_queries))
+    return counts[0], counts[1]

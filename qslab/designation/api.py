@@ -6,6 +6,7 @@ notices and objections."""
 import datetime as dt
 from decimal import Decimal
 
+from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
@@ -17,6 +18,7 @@ from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
 from qslab.designation import services
 from qslab.designation.models import (
+    AgendaItem,
     Application,
     Assignment,
     Call,
@@ -347,8 +349,10 @@ def _construction(c: Construction, user) -> ConstructionOut:  # type: ignore[no-
         extended=c.extended,
         next_report_due=c.next_report_due,
         report_overdue=c.report_overdue,
-        milestones_total=c.milestones.count(),
-        milestones_reached=c.milestones.filter(done_on__isnull=False).count(),
+        milestones_total=c.n_milestones if hasattr(c, "n_milestones") else c.milestones.count(),
+        milestones_reached=(
+            c.n_reached if hasattr(c, "n_reached") else c.milestones.filter(done_on__isnull=False).count()
+        ),
         actions=[t.name for t in Construction.workflow.available(c, user)],
     )
 
@@ -390,8 +394,39 @@ class ConsensusOut(Schema):
 )
 @paginate(LimitOffsetPagination)
 def list_constructions(request: HttpRequest):
-    qs = Construction.objects.visible_to(request.user).select_related("laboratory")
-    return PageOf(qs.order_by("ends_on", "pk"), lambda c: _construction(c, request.user))
+    from django.db.models import Count, Q
+
+    qs = (
+        Construction.objects.visible_to(request.user)
+        .select_related("laboratory", "application")
+        .prefetch_related("progress_reports", "laboratory__fields")  # what the actions' guards ask
+        .annotate(
+            n_milestones=Count("milestones", distinct=True),
+            n_reached=Count("milestones", filter=Q(milestones__done_on__isnull=False), distinct=True),
+        )
+    )
+    return PageOf(qs.order_by("ends_on", "pk"), convert_page=lambda rows: _constructions(rows, request.user))
+
+
+def _constructions(rows: list[Construction], user) -> list[ConstructionOut]:  # type: ignore[no-untyped-def]
+    """A page of constructions converted together: the acceptance panels' consensus reports, which
+    the actions' guards read, come in one query (one per construction otherwise)."""
+    from qslab.designation.models import ConsensusReport, Stage
+
+    reports: dict[int, ConsensusReport] = {}
+    for report in ConsensusReport.objects.filter(
+        application__in=[c.application_id for c in rows], stage=Stage.ACCEPTANCE, submitted_at__isnull=False
+    ).order_by(*_reversed_order(ConsensusReport)):
+        reports[report.application_id] = report  # the first in the model's order comes last and wins
+    for c in rows:
+        c.listed_acceptance_consensus = reports.get(c.application_id)
+    return [_construction(c, user) for c in rows]
+
+
+def _reversed_order(model) -> list[str]:  # type: ignore[no-untyped-def]
+    """The model's default order reversed, with the primary key as the last tie-break."""
+    fields = [*(model._meta.ordering or ()), "pk"]
+    return [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
 
 
 @router.post(
@@ -727,15 +762,25 @@ class CommitteeMeetingOut(Schema):
     document_url: str | None
 
 
-def _meeting(m: CommitteeMeeting, user) -> CommitteeMeetingOut:  # type: ignore[no-untyped-def]
+def _meeting(m: CommitteeMeeting, user, page: dict | None = None) -> CommitteeMeetingOut:  # type: ignore[no-untyped-def]
+    """One meeting; ``page`` holds what :func:`_meetings` read for a whole page (documents, decisions)."""
     from qslab.core.models import OfficialDocument
 
-    doc = (
-        OfficialDocument.objects.visible_to(user).filter(pk=m.document_id).first() if m.document_id else None
-    )
+    if page is not None:
+        doc = page["documents"].get(m.document_id)
+    else:
+        doc = (
+            OfficialDocument.objects.visible_to(user).filter(pk=m.document_id).first()
+            if m.document_id
+            else None
+        )
     agenda = []
-    for item in m.agenda.select_related("application"):
-        decision = item.application.decisions.filter(meeting=m).order_by("-pk").first()
+    items = m.agenda.all() if page is not None else m.agenda.select_related("application")
+    for item in items:
+        if page is not None:
+            decision = page["decisions"].get((m.pk, item.application_id))
+        else:
+            decision = item.application.decisions.filter(meeting=m).order_by("-pk").first()
         agenda.append(
             CommitteeAgendaItemOut(
                 application_id=item.application_id,
@@ -779,7 +824,24 @@ def list_committee_meetings(request: HttpRequest, status: str | None = None):
     qs = CommitteeMeeting.objects.visible_to(request.user)
     if status:
         qs = qs.filter(status=status)
-    return PageOf(qs.order_by("-held_on", "-pk"), lambda m: _meeting(m, request.user))
+    qs = qs.prefetch_related(Prefetch("agenda", AgendaItem.objects.select_related("application")))
+    return PageOf(qs.order_by("-held_on", "-pk"), convert_page=lambda rows: _meetings(rows, request.user))
+
+
+def _meetings(rows: list[CommitteeMeeting], user) -> list[CommitteeMeetingOut]:  # type: ignore[no-untyped-def]
+    """A page of meetings converted together: the documents the user may see and each agenda item's
+    latest decision at its meeting come in one query each (one per meeting and per item otherwise)."""
+    from qslab.core.models import OfficialDocument
+    from qslab.designation.models import Decision
+
+    documents = OfficialDocument.objects.visible_to(user).filter(
+        pk__in=[m.document_id for m in rows if m.document_id]
+    )
+    decisions: dict[tuple[int, int], Decision] = {}
+    for decision in Decision.objects.filter(meeting__in=rows).order_by("pk"):
+        decisions[(decision.meeting_id, decision.application_id)] = decision  # the latest comes last and wins
+    page = {"documents": {d.pk: d for d in documents}, "decisions": decisions}
+    return [_meeting(m, user, page) for m in rows]
 
 
 @router.get("/committee/meetings/{meeting_id}", response={200: CommitteeMeetingOut, **ERRORS})

@@ -1390,6 +1390,8 @@ def _progress_reported(c: Construction) -> str | None:
 
 
 def _acceptance_consensus(c: Construction) -> Any:
+    if hasattr(c, "listed_acceptance_consensus"):  # read for a whole page of constructions at once
+        return c.listed_acceptance_consensus
     return c.application.consensus_reports.filter(stage=Stage.ACCEPTANCE, submitted_at__isnull=False).first()
 
 

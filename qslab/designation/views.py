@@ -561,7 +561,7 @@ def experts(request: HttpRequest) -> HttpResponse:
     _require(request.user, Role.OFFICE, _("The expert directory is kept by the office."))
     qs = (
         ExpertProfile.objects.visible_to(request.user)
-        .select_related("organisation")
+        .select_related("organisation", "user")  # the rows name each expert's user
         .prefetch_related("fields")
     )
     return render(request, "designation/experts.html", {"experts": qs})

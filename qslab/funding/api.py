@@ -452,7 +452,7 @@ def move_evaluation(request: HttpRequest, budget_id: int, transition: str, paylo
     return _evaluation(services.move_evaluation(request.user, ev, transition, payload.reason))
 
 
-def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:
+def _run(r: AllocationRun, full: bool = False, newer_ids: dict[int, int] | None = None) -> MonitoringRunOut:
     out = MonitoringRunOut(
         id=r.pk,
         year=r.year,
@@ -467,7 +467,9 @@ def _run(r: AllocationRun, full: bool = False) -> MonitoringRunOut:
         amends_id=r.amends_id,
         amendment_reason=r.amendment_reason,
     )
-    if r.status == AllocationRun.Status.SUPERSEDED:
+    if r.status == AllocationRun.Status.SUPERSEDED and newer_ids is not None:
+        out.superseded_by_id = newer_ids.get(r.pk)
+    elif r.status == AllocationRun.Status.SUPERSEDED:
         newer = r.superseded_by
         out.superseded_by_id = newer.pk if newer else None
     if full:
@@ -495,7 +497,23 @@ def list_allocations(request: HttpRequest):
     if not (has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)):
         raise PermissionDenied("Only the committee office and committee members see allocations.")
     qs = AllocationRun.objects.visible_to(request.user).select_related("document")
-    return PageOf(qs.order_by("-year", "-pk"), _run)
+    return PageOf(qs.order_by("-year", "-pk"), convert_page=_runs)
+
+
+def _runs(rows: list[AllocationRun]) -> list[MonitoringRunOut]:
+    """A page of runs converted together: what replaced its superseded runs is read in one query
+    (``AllocationRun.superseded_by`` per row would be one query each)."""
+    superseded = [r.pk for r in rows if r.status == AllocationRun.Status.SUPERSEDED]
+    newer_ids: dict[int, int] = {}
+    if superseded:
+        amendments = (
+            AllocationRun.objects.filter(amends__in=superseded)
+            .exclude(status=AllocationRun.Status.DRAFT)
+            .order_by("-pk")
+            .values_list("amends_id", "pk")
+        )
+        newer_ids = dict(amendments)  # the lowest pk of each comes last and wins, as superseded_by's first()
+    return [_run(r, newer_ids=newer_ids) for r in rows]
 
 
 @router.get("/allocations/{run_id}", response={200: MonitoringRunOut, **ERRORS})

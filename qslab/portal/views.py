@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def notices(request: HttpRequest) -> HttpResponse:
-    qs = Notice.objects.visible_to(request.user)
+    qs = Notice.objects.visible_to(request.user).select_related("document")  # the list shows its number
     status = request.GET.get("status")
     if status in Notice.Status.values:
         qs = qs.filter(status=status)

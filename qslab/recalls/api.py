@@ -249,7 +249,11 @@ def _full_out(r: Recall) -> RecallOut:
                 is_final=p.is_final,
                 notes=p.notes,
             )
-            for p in r.progress_reports.order_by("period_end")
+            for p in (
+                r.progress_reports.all()  # prefetched in date order by the list
+                if "progress_reports" in getattr(r, "_prefetched_objects_cache", {})
+                else r.progress_reports.order_by("period_end")
+            )
         ],
     )
 
@@ -575,12 +579,18 @@ class RecallUploadOut(Schema):
     url: str
 
 
-def _upload_out(request: HttpRequest, u) -> RecallUploadOut:  # type: ignore[no-untyped-def]
+def _upload_out(request: HttpRequest, u, tasks: dict | None = None) -> RecallUploadOut:  # type: ignore[no-untyped-def]
+    """One upload; ``tasks`` are the page's task progress rows by task id, read by :func:`_uploads`."""
     from qslab.core.models import TaskProgress
 
-    task = (
-        TaskProgress.objects.visible_to(request.user).filter(task_id=u.task_id).first() if u.task_id else None
-    )
+    if tasks is not None:
+        task = tasks.get(u.task_id) if u.task_id else None
+    else:
+        task = (
+            TaskProgress.objects.visible_to(request.user).filter(task_id=u.task_id).first()
+            if u.task_id
+            else None
+        )
     done = u.status in ("done", "rejected", "failed")
     return RecallUploadOut(
         id=u.pk,
@@ -637,7 +647,19 @@ def uploads(request: HttpRequest, status: str = ""):
     qs = TraceUpload.objects.visible_to(request.user).select_related("company")
     if status:
         qs = qs.filter(status=status[:10])
-    return PageOf(qs.order_by("-created", "-id"), lambda u: _upload_out(request, u))
+    return PageOf(qs.order_by("-created", "-id"), convert_page=lambda rows: _uploads(request, rows))
+
+
+def _uploads(request: HttpRequest, rows: list) -> list[RecallUploadOut]:
+    """A page of uploads converted together: the progress of their tasks the user may see comes in one
+    query (one per upload otherwise)."""
+    from qslab.core.models import TaskProgress
+
+    tasks: dict = {}
+    ids = [u.task_id for u in rows if u.task_id]
+    if ids:
+        tasks = {t.task_id: t for t in TaskProgress.objects.visible_to(request.user).filter(task_id__in=ids)}
+    return [_upload_out(request, u, tasks) for u in rows]
 
 
 @router.get(
@@ -1082,7 +1104,13 @@ def edit_recall(request: HttpRequest, recall_id: int, payload: RecallPlanIn):
 @router.get("/", response=list[RecallOut], summary="Recalls I work on (company, risk staff, authorities)")
 @paginate(LimitOffsetPagination)
 def recalls(request: HttpRequest, status: Recall.Status | None = None):
-    qs = services.confidential_for_user(request.user).prefetch_related("batches", "progress_reports")
+    from django.db.models import Prefetch
+
+    from qslab.recalls.models import ProgressReport
+
+    qs = services.confidential_for_user(request.user).prefetch_related(
+        "batches", Prefetch("progress_reports", ProgressReport.objects.order_by("period_end"))
+    )
     if status:
         qs = qs.filter(status=status)
     return PageOf(qs.select_related("closing_document").order_by("-created", "-id"), _full_out)

@@ -146,7 +146,11 @@ def _signal_out(s: Signal) -> SignalOut:
     )
 
 
-def _pattern_out(p: DefectPattern, user) -> PatternOut:  # type: ignore[no-untyped-def]
+def _pattern_out(p: DefectPattern, user, evidence: list[str] | None = None) -> PatternOut:  # type: ignore[no-untyped-def]
+    if evidence is None:
+        evidence = list(
+            IncidentReport.objects.visible_to(user).filter(patterns=p).values_list("reference", flat=True)
+        )
     return PatternOut(
         id=p.pk,
         title_zh=p.title_zh,
@@ -158,10 +162,32 @@ def _pattern_out(p: DefectPattern, user) -> PatternOut:  # type: ignore[no-untyp
         detection_method=p.detection_method,
         summary_zh=p.summary_zh,
         summary_en=p.summary_en,
-        evidence=list(
-            IncidentReport.objects.visible_to(user).filter(patterns=p).values_list("reference", flat=True)
-        ),
+        evidence=evidence,
     )
+
+
+def _patterns_out(rows: list[DefectPattern], user) -> list[PatternOut]:  # type: ignore[no-untyped-def]
+    """A page of patterns converted together: the evidence ``user`` may see for all of them in one query,
+    newest first as ``IncidentReport``'s order (one query per pattern otherwise)."""
+    from collections import defaultdict
+
+    evidence: dict[int, list[str]] = defaultdict(list)
+    links = (
+        DefectPattern.evidence.through.objects.filter(
+            defectpattern_id__in=[p.pk for p in rows],
+            incidentreport__in=IncidentReport.objects.visible_to(user),
+        )
+        .order_by(
+            *(f"{'-' if f.startswith('-') else ''}incidentreport__{f.lstrip('-')}" for f in _REPORT_ORDER)
+        )
+        .values_list("defectpattern_id", "incidentreport__reference")
+    )
+    for pattern_id, reference in links:
+        evidence[pattern_id].append(reference)
+    return [_pattern_out(p, user, evidence[p.pk]) for p in rows]
+
+
+_REPORT_ORDER = IncidentReport._meta.ordering
 
 
 @router.get("/terms", response=list[RiskTermOut], auth=PUBLIC, summary="Taxonomy terms (public)")
@@ -256,7 +282,7 @@ def patterns(request: HttpRequest, q: str = "", hazard: str = "", product: str =
     qs = services.search_patterns(request.user, q, hazard, product)
     return PageOf(
         qs.order_by(*qs.query.order_by or DefectPattern._meta.ordering, "-pk"),
-        lambda p: _pattern_out(p, request.user),
+        convert_page=lambda rows: _patterns_out(rows, request.user),
     )
 
 
@@ -441,7 +467,11 @@ def _assessment_out(a: RiskAssessment) -> RiskAssessmentOut:
                     for st in s.steps.all()
                 ],
             )
-            for s in a.scenarios.prefetch_related("steps")
+            for s in (
+                a.scenarios.all()  # prefetched with their steps by the list
+                if "scenarios" in getattr(a, "_prefetched_objects_cache", {})
+                else a.scenarios.prefetch_related("steps")
+            )
         ],
     )
 
@@ -450,8 +480,10 @@ def _assessment_out(a: RiskAssessment) -> RiskAssessmentOut:
 @paginate(LimitOffsetPagination)
 def assessments(request: HttpRequest, status: RiskAssessment.Status | None = None):
     _staff_only(request)
-    qs = RiskAssessment.objects.visible_to(request.user).select_related(
-        "product_category", "hazard", "matrix", "document"
+    qs = (
+        RiskAssessment.objects.visible_to(request.user)
+        .select_related("product_category", "hazard", "matrix", "document")
+        .prefetch_related("scenarios__steps")
     )
     if status:
         qs = qs.filter(status=status)
@@ -692,7 +724,11 @@ def _alert_out(a: ConsumerAlert) -> RiskAlertOut:
         photos=[reverse("risk:alert_photo", args=[a.pk, p.pk]) for p in a.photos.all()],
         updates=[
             RiskAlertUpdateOut(date=u.date, text_zh=u.text_zh, text_en=u.text_en)
-            for u in AlertUpdate.objects.visible_to(None).filter(alert=a)
+            for u in (
+                a.public_updates  # prefetched by the list
+                if hasattr(a, "public_updates")
+                else AlertUpdate.objects.visible_to(None).filter(alert=a)
+            )
         ],
         url=a.get_absolute_url(),
     )
@@ -711,7 +747,11 @@ def alerts(
     year: Year | None = None,
 ):
     # the API gives public alerts to everyone, staff included: drafts are read on the pages
-    qs = services.search_alerts(None, q, hazard, risk_level, category, year).prefetch_related("photos")
+    from django.db.models import Prefetch
+
+    qs = services.search_alerts(None, q, hazard, risk_level, category, year).prefetch_related(
+        "photos", Prefetch("updates", AlertUpdate.objects.visible_to(None), to_attr="public_updates")
+    )
     return PageOf(qs.order_by(*qs.query.order_by or ConsumerAlert._meta.ordering, "-pk"), _alert_out)
 
 

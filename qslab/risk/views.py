@@ -872,7 +872,14 @@ def alert_update_add(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 def digests(request: HttpRequest) -> HttpResponse:
-    page = Paginator(AlertDigest.objects.visible_to(request.user), 26).get_page(request.GET.get("page"))
+    from django.db.models import Count
+
+    digests = (
+        AlertDigest.objects.visible_to(request.user)
+        .annotate(n_alerts=Count("alerts"))  # counted with the page, not one query per row
+        .order_by(*AlertDigest._meta.ordering)  # a grouped query drops the model's default order
+    )
+    page = Paginator(digests, 26).get_page(request.GET.get("page"))
     return render(request, "risk/digests.html", {"page": page, "staff": is_risk_staff(request.user)})
 
 

@@ -284,7 +284,13 @@ def _booking_out(b: Booking, user) -> BookingOut:  # type: ignore[no-untyped-def
 
 
 def _request_out(r: ServiceRequest) -> RequestOut:
-    invoice = Invoice.objects.filter(service_request=r).select_related("document").first()
+    listed = "sample_items" in getattr(r, "_prefetched_objects_cache", {})  # read with the page
+    if listed:
+        invoice = getattr(r, "invoice", None)  # joined by the list (None when there is none)
+        samples = r.sample_items.all()
+    else:
+        invoice = Invoice.objects.filter(service_request=r).select_related("document").first()
+        samples = r.sample_items.prefetch_related("custody", "custody__by")
     return RequestOut(
         id=r.id,
         lab_code=r.lab.code,
@@ -321,7 +327,7 @@ def _request_out(r: ServiceRequest) -> RequestOut:
                     for e in x.custody.all()
                 ],
             )
-            for x in r.sample_items.prefetch_related("custody", "custody__by")
+            for x in samples
         ],
         method=r.method,
         report_number=r.report.number if r.report_id else None,
@@ -502,7 +508,11 @@ def move_booking(request: HttpRequest, booking_id: int, transition: str, payload
 @router.get("/requests", response=list[RequestOut], summary="My service requests (lab managers: their labs')")
 @paginate(LimitOffsetPagination)
 def service_requests(request: HttpRequest):
-    qs = ServiceRequest.objects.visible_to(request.user).select_related("lab", "report")
+    qs = (
+        ServiceRequest.objects.visible_to(request.user)
+        .select_related("lab", "report", "invoice__document")
+        .prefetch_related("sample_items__custody__by")
+    )
     return PageOf(qs.order_by("-created", "-pk"), _request_out)
 
 

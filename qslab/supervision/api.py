@@ -120,7 +120,7 @@ def _files(obj) -> list[SupervisionFileOut]:  # type: ignore[no-untyped-def]
     ]
 
 
-def _order(o: RectificationOrder) -> OrderOut:
+def _order(o: RectificationOrder, files: list[SupervisionFileOut] | None = None) -> OrderOut:
     return OrderOut(
         id=o.pk,
         laboratory_id=o.laboratory_id,
@@ -129,7 +129,7 @@ def _order(o: RectificationOrder) -> OrderOut:
         extended=o.extended,
         document_number=o.document.number if o.document_id else None,
         response=o.response,
-        files=_files(o),
+        files=_files(o) if files is None else files,
     )
 
 
@@ -221,7 +221,13 @@ def self_report(request: HttpRequest, entry_id: int, payload: SelfReportIn):
 @paginate(LimitOffsetPagination)
 def orders(request: HttpRequest):
     qs = RectificationOrder.objects.visible_to(request.user).select_related("document")
-    return PageOf(qs.order_by("-created", "-pk"), _order)
+    return PageOf(qs.order_by("-created", "-pk"), convert_page=_orders)
+
+
+def _orders(rows: list[RectificationOrder]) -> list[OrderOut]:
+    """A page of orders converted together: their files in one query (one per order otherwise)."""
+    files = _file_map(RectificationOrder, [o.pk for o in rows])
+    return [_order(o, files.get(o.pk, [])) for o in rows]
 
 
 @router.post(
@@ -858,21 +864,28 @@ def _check(c: SpotCheck) -> SpotCheckOut:
     )
 
 
-def _plan(p: SpotCheckPlan, user) -> SpotCheckPlanOut:  # type: ignore[no-untyped-def]
-    draw = p.current_draw
-    checks = (
-        SpotCheck.objects.visible_to(user)
-        .filter(plan=p, draw__superseded=False)
-        .distinct()
-        .prefetch_related("inspectors")
-    )
+def _plan(p: SpotCheckPlan, user, page: dict | None = None) -> SpotCheckPlanOut:  # type: ignore[no-untyped-def]
+    """One plan; ``page`` holds what :func:`_plans` read for a whole page (draws, checks, items)."""
+    if page is not None:
+        draw = page["draws"].get(p.pk)
+        checks = page["checks"].get(p.pk, [])
+        item_codes = page["items"].get(p.pk, [])
+    else:
+        draw = p.current_draw
+        checks = (
+            SpotCheck.objects.visible_to(user)
+            .filter(plan=p, draw__superseded=False)
+            .distinct()
+            .prefetch_related("inspectors")
+        )
+        item_codes = list(p.items.order_by("code").values_list("code", flat=True))
     return SpotCheckPlanOut(
         id=p.pk,
         year=p.year,
         name_zh=p.name_zh,
         name_en=p.name_en,
         status=p.status,
-        item_codes=list(p.items.order_by("code").values_list("code", flat=True)),
+        item_codes=item_codes,
         proportions=p.proportions,
         inspectors_per_lab=p.inspectors_per_lab,
         publication_days=p.publication_days,
@@ -893,7 +906,47 @@ def _plan(p: SpotCheckPlan, user) -> SpotCheckPlanOut:  # type: ignore[no-untype
 @paginate(LimitOffsetPagination)
 def plans(request: HttpRequest):
     qs = SpotCheckPlan.objects.visible_to(request.user)
-    return PageOf(qs.order_by("-year", "-id"), lambda p: _plan(p, request.user))
+    return PageOf(qs.order_by("-year", "-id"), convert_page=lambda rows: _plans(rows, request.user))
+
+
+def _plans(rows: list[SpotCheckPlan], user) -> list[SpotCheckPlanOut]:  # type: ignore[no-untyped-def]
+    """A page of plans converted together: current draws, the checks ``user`` may see and the item codes
+    come in one query each (four queries per plan otherwise)."""
+    from qslab.supervision.models import SpotCheckDraw
+
+    ids = [p.pk for p in rows]
+    draws: dict[int, SpotCheckDraw] = {}
+    for draw in SpotCheckDraw.objects.filter(plan__in=ids, superseded=False).order_by("number"):
+        draws[draw.plan_id] = draw  # the highest number comes last and wins, as current_draw
+    checks: dict[int, list[SpotCheck]] = {}
+    visible = (
+        SpotCheck.objects.visible_to(user)
+        .filter(plan__in=ids, draw__superseded=False)
+        .distinct()
+        .prefetch_related("inspectors")
+    )
+    for check in visible:
+        checks.setdefault(check.plan_id, []).append(check)
+    items: dict[int, list[str]] = {}
+    through = SpotCheckPlan.items.through
+    plan_field, item_field = _through_fields(through)
+    for plan_id, code in (
+        through.objects.filter(**{f"{plan_field}__in": ids})
+        .order_by(f"{item_field}__code")
+        .values_list(plan_field, f"{item_field}__code")
+    ):
+        items.setdefault(plan_id, []).append(code)
+    page = {"draws": draws, "checks": checks, "items": items}
+    return [_plan(p, user, page) for p in rows]
+
+
+def _through_fields(through) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The names of the plan and item foreign keys of the plans' item table."""
+    from qslab.supervision.models import SpotCheckItem
+
+    plan = next(f.name for f in through._meta.fields if f.related_model is SpotCheckPlan)
+    item = next(f.name for f in through._meta.fields if f.related_model is SpotCheckItem)
+    return plan, item
 
 
 @router.post(
@@ -1463,12 +1516,17 @@ def _complaint_files(complaints: list[Complaint]) -> dict[int, list[SupervisionF
 
 
 def _complaints_out(complaints: list[Complaint], user) -> list[ComplaintOut]:  # type: ignore[no-untyped-def]
+    """A page of complaints converted together: the files the reader may see and each complaint's last
+    handling reason come from one query each (``services.complaint_reason`` per complaint otherwise)."""
     shown = [c for c in complaints if services.may_see_complainant(user, c)]
     files = _complaint_files(shown) if shown else {}
-    return [_complaint(c, user, files.get(c.pk, [])) for c in complaints]
+    reasons = services.complaint_reasons(complaints)
+    return [_complaint(c, user, files.get(c.pk, []), reasons.get(c.pk, "")) for c in complaints]
 
 
-def _complaint(c: Complaint, user, files: list[SupervisionFileOut] | None = None) -> ComplaintOut:  # type: ignore[no-untyped-def]
+def _complaint(  # type: ignore[no-untyped-def]
+    c: Complaint, user, files: list[SupervisionFileOut] | None = None, reason: str | None = None
+) -> ComplaintOut:
     sees_identity = services.may_see_complainant(user, c)
     if not sees_identity:
         files = []
@@ -1482,7 +1540,7 @@ def _complaint(c: Complaint, user, files: list[SupervisionFileOut] | None = None
         subject=c.subject,
         description=c.description,
         status=c.status,
-        reason=services.complaint_reason(c),
+        reason=services.complaint_reason(c) if reason is None else reason,
         complainant_name=c.complainant_name if sees_identity else None,
         complainant_contact=c.complainant_contact if sees_identity else None,
         files=files,

@@ -1,15 +1,19 @@
-"""The inspections list reads only its page, converted together: as many queries for 30 as for 3."""
+"""The supervision lists read only their page: as many queries for 30 rows as for 3."""
 
 import datetime as dt
 import itertools
 
-from qslab.core.testing import list_queries_at_two_sizes
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from qslab.core.testing import list_queries_at_two_sizes, make_user, page_queries_at_two_sizes
 from qslab.funding.tests.conftest import make_lab
+from qslab.supervision.tests.conftest import PNG, SECTIONS
 
 _n = itertools.count()
 
 
-def test_inspection_list_runs_as_many_queries_for_thirty_rows_as_for_three(users, clients):
+def test_inspection_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
     from qslab.supervision.models import Finding, Inspection
 
     def add(n):
@@ -23,3 +27,153 @@ def test_inspection_list_runs_as_many_queries_for_thirty_rows_as_for_three(users
 
     few, many = list_queries_at_two_sizes(clients["office"], "/api/supervision/inspections?limit=1000", add)
     assert few == many
+
+
+def test_report_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+    from qslab.supervision.models import AnnualReport
+
+    today = timezone.localdate()
+    template = services.create_template(
+        users["office"], year=1900, sections=SECTIONS, opens_on=today, due_on=today + dt.timedelta(days=30)
+    )
+
+    def add(n):
+        for _ in range(n):
+            AnnualReport.objects.create(template=template, laboratory=make_lab(f"AR{next(_n)}"), due_on=today)
+
+    few, many = list_queries_at_two_sizes(clients["office"], "/api/supervision/reports?limit=1000", add)
+    assert few == many
+
+
+def _add_orders(users, n):
+    from qslab.core.services import add_attachment
+    from qslab.supervision.models import RectificationOrder
+
+    today = timezone.localdate()
+    for _ in range(n):
+        order = RectificationOrder.objects.create(
+            laboratory=make_lab(f"RO{next(_n)}"), grounds="问题", due_on=today + dt.timedelta(days=10)
+        )
+        add_attachment(order, SimpleUploadedFile("photo.png", PNG), users["lab_manager"])
+
+
+def test_order_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    url = "/api/supervision/orders?limit=1000"
+    few, many = list_queries_at_two_sizes(clients["office"], url, lambda n: _add_orders(users, n))
+    assert few == many
+
+
+def test_order_list_names_each_orders_files(users, clients):
+    _add_orders(users, 2)
+    items = clients["office"].get("/api/supervision/orders").json()["items"]
+    assert [len(i["files"]) for i in items] == [1, 1] and items[0]["files"] != items[1]["files"]
+
+
+def test_change_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+
+    def add(n):
+        for _ in range(n):
+            services.report_major_change(
+                users["office"], make_lab(f"MC{next(_n)}"), kind="director", new_value="李四", reason="换届"
+            )
+
+    few, many = list_queries_at_two_sizes(clients["office"], "/api/supervision/changes?limit=1000", add)
+    assert few == many
+
+
+def test_plan_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+    from qslab.supervision.models import Inspector, SpotCheckItem, SpotCheckPlan
+
+    item = SpotCheckItem.objects.create(
+        code="ops", name_zh="运行", name_en="Operation", legal_basis="办法", content="运行", method="现场"
+    )
+    Inspector.objects.create(user=users["expert"], region_code="110000")
+    Inspector.objects.create(user=make_user("expert"), region_code="440000")
+    make_lab("PL1", status="named")
+    make_lab("PL2", status="named")
+
+    def add(n):
+        for _ in range(n):
+            plan = SpotCheckPlan.objects.create(
+                year=1000 + next(_n),
+                name_zh="抽查",
+                name_en="Spot check",
+                proportions={"normal": 1},
+                seed_source="x",
+            )
+            plan.items.set([item])
+            services.draw_spot_check(users["office"], plan)
+
+    few, many = list_queries_at_two_sizes(clients["office"], "/api/supervision/plans?limit=1000", add)
+    assert few == many
+
+
+def test_complaint_list_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+
+    def add(n):
+        for i in range(n):
+            complaint = services.file_complaint(
+                users["client"],
+                make_lab(f"CP{next(_n)}", status="named"),
+                name="张三",
+                contact="13800000000",
+                subject="检测报告造假",
+                description="报告数据与样品不符。",
+            )
+            if i % 2:
+                services.move_complaint(users["office"], complaint, "accept", "受理")
+
+    few, many = list_queries_at_two_sizes(clients["office"], "/api/supervision/complaints?limit=1000", add)
+    assert few == many
+
+
+def test_complaint_list_gives_each_complaint_the_reason_of_its_last_step(users, clients):
+    from qslab.supervision import services
+
+    lab = make_lab("CPR", status="named")
+    kwargs = {"name": "张三", "contact": "13800000000", "subject": "s", "description": "d"}
+    first = services.file_complaint(users["client"], lab, **kwargs)
+    second = services.file_complaint(users["client"], lab, **kwargs)
+    services.move_complaint(users["office"], first, "accept", "受理")
+    services.move_complaint(users["office"], first, "dismiss", "查证不实")
+    items = {c["id"]: c for c in clients["office"].get("/api/supervision/complaints").json()["items"]}
+    assert (items[first.pk]["reason"], items[second.pk]["reason"]) == ("查证不实", "")
+
+
+def test_complaints_page_runs_as_many_queries_for_30_rows_as_for_3(users, clients):
+    from qslab.supervision import services
+
+    def add(n):
+        subjects = []
+        for _ in range(n):
+            subject = f"zz-complaint-{next(_n):04d}"
+            services.file_complaint(
+                users["client"],
+                make_lab(f"CQ{next(_n)}", status="named"),
+                name="张三",
+                contact="13800000000",
+                subject=subject,
+                description="d",
+            )
+            subjects.append(subject)
+        return subjects
+
+    few, many = page_queries_at_two_sizes(clients["office"], "/supervision/complaints/", add)
+    assert few == many
+
+
+PINNED_LISTS = {
+    "qslab_supervision_api_inspections": test_inspection_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_supervision_api_reports": test_report_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_supervision_api_orders": test_order_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_supervision_api_changes": test_change_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_supervision_api_plans": test_plan_list_runs_as_many_queries_for_30_rows_as_for_3,
+    "qslab_supervision_api_complaints": test_complaint_list_runs_as_many_queries_for_30_rows_as_for_3,
+}
+PINNED_PAGES = {
+    "supervision:complaints": test_complaints_page_runs_as_many_queries_for_30_rows_as_for_3,
+}
