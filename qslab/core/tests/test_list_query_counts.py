@@ -144,7 +144,25 @@ def test_audit_page_runs_as_many_queries_for_30_rows_as_for_3(clients):
     assert few == many
 
 
+def test_document_kind_list_runs_as_many_queries_for_30_rows_as_for_3(clients):
+    from qslab.core.models import DocumentKind
+
+    def add(n, start=[0]):  # noqa: B006
+        codes = []
+        for _ in range(n):
+            start[0] += 1
+            codes.append(f"zz-kind-{start[0]:04d}")
+        DocumentKind.objects.bulk_create(
+            DocumentKind(code=c, name_zh=c, name_en=c, prefix="ZZ") for c in codes
+        )
+        return codes
+
+    few, many = list_queries_at_two_sizes(clients["office"], "/api/platform/document-kinds?limit=1000", add)
+    assert few == many
+
+
 PINNED_LISTS = {
+    "qslab_core_api_document_kinds": test_document_kind_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_core_api_notifications": test_notification_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_core_api_deadlines": test_deadline_list_runs_as_many_queries_for_30_rows_as_for_3,
     "qslab_core_api_documents": test_document_list_runs_as_many_queries_for_30_rows_as_for_3,
@@ -191,7 +209,7 @@ def test_every_paginated_page_has_a_pinned_query_count():
 def _load_test_pages() -> set[str]:
     source = (Path(qslab.__path__[0]).parent / "load" / "locustfile.py").read_text()
     names = set()
-    for path in re.findall(r'\.get\(\s*f?"(/[^"?{]*)', source):
+    for path in re.findall(r'\.(?:get|page)\(\s*f?"(/[^"?{]*)', source):
         if path.startswith(("/api/", "/accounts/")):
             continue
         try:
