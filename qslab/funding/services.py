@@ -32,6 +32,7 @@ from qslab.core.services import apply_transition, watch
 from qslab.core.uploads import IMAGES, MB, UploadValidator, safe_filename
 from qslab.funding.models import (
     LEVEL1_OF,
+    MONEY,
     Allocation,
     AllocationRun,
     Basis,
@@ -78,6 +79,12 @@ def parse_money(value: str) -> Decimal:
         raise ValueError(_("“%(v)s” is not an amount") % {"v": value})
     if amount < 0:
         raise ValueError(_("the amount may not be negative"))
+    # Checked before quantizing: quantizing 1e30 to the fen overflows the decimal context (a 500).
+    whole_digits = MONEY["max_digits"] - MONEY["decimal_places"]
+    if amount >= Decimal(10) ** whole_digits:
+        raise ValueError(
+            _("the amount is too large (at most %(n)s digits before the decimal point)") % {"n": whole_digits}
+        )
     if amount != amount.quantize(CENT):
         raise ValueError(_("at most two decimals (fen)"))
     return amount.quantize(CENT)

@@ -201,3 +201,24 @@ def test_the_office_runs_the_subsidy_year_by_api_alone_and_the_amounts_add_up_ex
     assert original["document_number"] == issued["document_number"], "the original is kept"
     assert AllocationRun.objects.filter(year=YEAR, status="issued").count() == 1
     assert not Budget.objects.filter(year=YEAR + 1).exists()
+
+
+@pytest.mark.parametrize("total", ["6.4e178", "1e30", "1000000000000"])
+def test_an_allocation_total_too_large_for_the_books_is_refused_with_a_sentence_not_a_server_error(
+    users, total
+):
+    office = Api(users["office"])
+    response = office(
+        "post", "/allocations", {"year": YEAR, "title_zh": "补助", "title_en": "Subsidy", "total": total}
+    )
+    assert response.status_code == 422, response.content[:300]
+    assert "too large" in response.content.decode()
+    assert not AllocationRun.objects.exists()
+
+
+def test_the_largest_amount_the_books_hold_is_accepted():
+    from qslab.funding.services import parse_money
+
+    assert parse_money("999999999999.99") == D("999999999999.99")
+    with pytest.raises(ValueError, match="too large"):
+        parse_money("1000000000000.00")
