@@ -10,9 +10,9 @@ from ninja import Field, FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import BeforeValidator
 
-from qslab.accounts.roles import Role, has_role, roles_of
+from qslab.accounts.roles import roles_of
 from qslab.core import calendar
-from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf, require_office
 from qslab.core.models import ChangeRecord, Deadline, Notification, OfficialDocument, TaskProgress
 from qslab.core.permissions import get_visible_or_404
 
@@ -234,10 +234,7 @@ def document_pdf(
 )
 @paginate(LimitOffsetPagination)
 def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> PageOf:
-    from django.core.exceptions import PermissionDenied
-
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("The change log is open to the committee office only.")
+    require_office(request, "The change log is open to the committee office only.")
     qs = filters.filter(ChangeRecord.objects.visible_to(request.user).select_related("content_type"))
     return PageOf(
         qs.order_by("-time", "-id"),
