@@ -10,9 +10,9 @@ from ninja import Field, FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import BeforeValidator
 
-from qslab.accounts.roles import Role, has_role, roles_of
+from qslab.accounts.roles import roles_of
 from qslab.core import calendar
-from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf, require_office
 from qslab.core.models import (
     ChangeRecord,
     Deadline,
@@ -249,13 +249,6 @@ def _kind_out(k: DocumentKind) -> DocumentKindOut:
     )
 
 
-def _office_only(request: HttpRequest) -> None:
-    from django.core.exceptions import PermissionDenied
-
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("Only the committee office manages document kinds.")
-
-
 @router.get(
     "/document-kinds",
     response={200: list[DocumentKindOut], 401: ErrorOut, 403: ErrorOut},
@@ -263,7 +256,7 @@ def _office_only(request: HttpRequest) -> None:
 )
 @paginate(LimitOffsetPagination)
 def document_kinds(request: HttpRequest) -> PageOf:
-    _office_only(request)
+    require_office(request, "Only the committee office manages document kinds.")
     return PageOf(DocumentKind.objects.order_by("code"), _kind_out)
 
 
@@ -278,7 +271,7 @@ def update_document_kind(request: HttpRequest, kind_id: int, payload: DocumentKi
 
     from qslab.core.documents import update_document_kind as update
 
-    _office_only(request)
+    require_office(request, "Only the committee office manages document kinds.")
     kind = get_object_or_404(DocumentKind, pk=kind_id)
     changes = payload.dict(exclude_unset=True, exclude_none=True)
     reason = changes.pop("reason", "")
@@ -308,10 +301,7 @@ def document_pdf(
 )
 @paginate(LimitOffsetPagination)
 def audit(request: HttpRequest, filters: Query[ChangeFilter]) -> PageOf:
-    from django.core.exceptions import PermissionDenied
-
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("The change log is open to the committee office only.")
+    require_office(request, "The change log is open to the committee office only.")
     qs = filters.filter(ChangeRecord.objects.visible_to(request.user).select_related("content_type"))
     return PageOf(
         qs.order_by("-time", "-id"),

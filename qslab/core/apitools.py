@@ -5,6 +5,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, overload
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
 from ninja import pagination as ninja_pagination
@@ -78,6 +79,18 @@ token_auth = TokenAuth()
 session_auth = SessionAuth()
 AUTH = [token_auth, session_auth]
 PUBLIC = OptionalAuth()
+
+
+def require_office(request: HttpRequest, message: str = "Only the committee office may do this.") -> None:
+    """Refuse (403 with ``message``) anyone but the committee office, for an office-only endpoint.
+
+    Called where the endpoint wants the refusal: first thing, or after the object lookup when a caller
+    who cannot see the object should get 404 rather than 403.
+    """
+    from qslab.accounts.roles import Role, has_role
+
+    if not has_role(request.user, Role.OFFICE):
+        raise PermissionDenied(message)
 
 
 MAX_OFFSET = 1_000_000

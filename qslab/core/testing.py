@@ -119,6 +119,25 @@ class Case:
             raise ValueError(f"{self.target}: unknown roles {sorted(unknown)}")
 
 
+def own_and_other(
+    target: str,
+    allowed: Iterable[str],
+    own: Callable[[Any], dict[str, Any]],
+    other: Callable[[Any], dict[str, Any]],
+    *,
+    own_note: str = "",
+    note: str = "another lab",
+    **fields: Any,
+) -> tuple[Case, Case]:
+    """The two rows of an endpoint on a laboratory's object: ``own`` builds the arguments for an object
+    of the lab manager's laboratory (``allowed`` and the ``lab_manager``), ``other`` for one of another
+    laboratory (``allowed`` only). Any other ``Case`` field (method, api, data, query) goes to both."""
+    return (
+        Case(target, {*allowed, "lab_manager"}, kwargs=own, note=own_note, **fields),
+        Case(target, allowed, kwargs=other, note=note, **fields),
+    )
+
+
 SUCCESS = {200, 201, 204}
 
 

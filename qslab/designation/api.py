@@ -13,7 +13,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
 from qslab.designation import services
@@ -506,15 +506,6 @@ def cast_vote(request: HttpRequest, application_id: int, payload: DesignationVot
 # -- panel records, the Review Committee, the expert directory ------------------------------------------
 
 
-def _office_only(request: HttpRequest, message: str) -> None:
-    from django.core.exceptions import PermissionDenied
-
-    from qslab.accounts.roles import Role, has_role
-
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied(message)
-
-
 def _users(ids: list[int]) -> list:
     from qslab.accounts.models import User
 
@@ -645,7 +636,7 @@ def list_review_meetings(request: HttpRequest, call_id: int | None = None):
 )
 def record_review_meeting(request: HttpRequest, call_id: int, payload: DesignationReviewMeetingIn):
     call = get_visible_or_404(Call, request.user, pk=call_id)
-    _office_only(request, _("Only the committee office keeps the minutes of a meeting review."))
+    require_office(request, _("Only the committee office keeps the minutes of a meeting review."))
     apps = list(Application.objects.visible_to(request.user).filter(pk__in=payload.application_ids))
     if len(apps) != len(set(payload.application_ids)):
         from django.core.exceptions import ValidationError
@@ -722,7 +713,7 @@ def list_committee_terms(request: HttpRequest, current: bool | None = None):
 def appoint_committee_member(request: HttpRequest, payload: CommitteeTermIn):
     from qslab.accounts.models import Organisation
 
-    _office_only(request, _("Only the committee office keeps the committee's membership."))
+    require_office(request, _("Only the committee office keeps the committee's membership."))
     member = _users([payload.user_id])[0]
     organisation = None
     if payload.organisation_id is not None:
@@ -855,7 +846,7 @@ def get_committee_meeting(request: HttpRequest, meeting_id: int):
     summary="Convene the Review Committee with an agenda of reviewed or deferred applications (office)",
 )
 def schedule_committee_meeting(request: HttpRequest, payload: CommitteeMeetingIn):
-    _office_only(request, _("Only the committee office convenes the committee."))
+    require_office(request, _("Only the committee office convenes the committee."))
     apps = list(Application.objects.visible_to(request.user).filter(pk__in=payload.application_ids))
     if len(apps) != len(set(payload.application_ids)):
         from django.core.exceptions import ValidationError
@@ -1084,7 +1075,7 @@ def list_panel(request: HttpRequest, application_id: int, stage: str | None = No
 )
 def add_panel_member(request: HttpRequest, application_id: int, payload: PanelMemberIn):
     app = get_visible_or_404(Application, request.user, pk=application_id)
-    _office_only(request, _("Only the committee office assigns experts."))
+    require_office(request, _("Only the committee office assigns experts."))
     expert = _users([payload.expert_id])[0]
     a = services.add_assignment(request.user, app, expert, payload.stage)
     return Status(201, _panel_member(a))
@@ -1261,7 +1252,7 @@ def open_targeted(request: HttpRequest, call_id: int, payload: TargetedIn):
     call = get_visible_or_404(Call, request.user, pk=call_id)
     data = payload.dict()
     institution = Organisation.objects.filter(pk=data.pop("institution_id")).first()
-    services.require_office(request.user, _("Only the committee office opens a targeted designation."))
+    require_office(request, _("Only the committee office opens a targeted designation."))
     if institution is None:
         raise ValidationError({"institution_id": _("Unknown organisation.")})
     return Status(201, _app(services.open_targeted(request.user, call, institution, data), request.user))
@@ -1512,7 +1503,7 @@ def create_call(request: HttpRequest, payload: CallIn):
 )
 def set_call_timetable(request: HttpRequest, call_id: int, payload: CallTimetableIn):
     call = get_visible_or_404(Call, request.user, pk=call_id)
-    services.require_office(request.user, _("Only the committee office sets the call's timetable."))
+    require_office(request, _("Only the committee office sets the call's timetable."))
     services.save_call(request.user, payload.dict(), Call.objects.get(pk=call.pk))
     return _call(Call.objects.prefetch_related("fields", "criteria").get(pk=call.pk))
 
@@ -1529,7 +1520,7 @@ def set_call_criteria(
     call = get_visible_or_404(Call, request.user, pk=call_id)
     codes = [c.code for c in payload]
     twice = sorted({c for c in codes if codes.count(c) > 1})
-    services.require_office(request.user, _("Only the committee office sets the criteria."))
+    require_office(request, _("Only the committee office sets the criteria."))
     if twice:
         from django.core.exceptions import ValidationError
 
@@ -1743,7 +1734,7 @@ def update_industry(request: HttpRequest, scope_id: int, payload: IndustryScopeI
     from qslab.designation.models import IndustryScope
 
     scope = get_visible_or_404(IndustryScope, request.user, pk=scope_id)
-    services.require_office(request.user, _("Only the committee office maps industries to key fields."))
+    require_office(request, _("Only the committee office maps industries to key fields."))
     return _industry(services.save_industry_scope(request.user, payload.dict(), scope))
 
 

@@ -113,11 +113,6 @@ def _require(user: Any, role: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def require_office(user: Any, message: str) -> None:
-    """For an endpoint that must refuse a wrong role before it looks at the input."""
-    _require(user, Role.OFFICE, message)
-
-
 def require_evaluation_reader(user: Any, app: Application, stage: str) -> None:
     """The evaluation summary is for the office, the committee and the applicant (its creator or an
     account of the institution); the acceptance summary also for the laboratory's managers."""

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from qslab.accounts.models import User
 from qslab.accounts.roles import Role, has_role
+from qslab.core.forms import add_validation_error
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.ratelimit import RateLimited, check_public_form, rate_limited_page
 from qslab.core.services import history_of
@@ -63,14 +64,6 @@ from qslab.designation.models import (
     PublicNotice,
     Review,
 )
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _require(user: Any, role: str, message: str) -> None:
@@ -126,7 +119,7 @@ def _call_form(request: HttpRequest, item: Call | None) -> HttpResponse:
                 request.user, form.cleaned_data, Call.objects.get(pk=item.pk) if item else None
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect(saved)
@@ -153,7 +146,7 @@ def call_criteria(request: HttpRequest, call_id: int) -> HttpResponse:
             try:
                 services.set_criteria(request.user, item, rows, stage)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Criteria saved."))
                 return redirect(item)
@@ -202,7 +195,7 @@ def apply(request: HttpRequest, call_id: int) -> HttpResponse:
         try:
             app = services.start_application(request.user, item, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Application saved as a draft."))
             return redirect(app)
@@ -220,7 +213,7 @@ def targeted(request: HttpRequest, call_id: int) -> HttpResponse:
                 request.user, item, form.cleaned_data["institution"], form.cleaned_data
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Targeted designation opened."))
             return redirect(app)
@@ -310,7 +303,7 @@ def application_edit(request: HttpRequest, application_id: int) -> HttpResponse:
         try:
             services.edit_application(request.user, Application.objects.get(pk=app.pk), form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect(app)
@@ -549,7 +542,7 @@ def _industry_form(request: HttpRequest, item: Any) -> HttpResponse:
         try:
             services.save_industry_scope(request.user, form.cleaned_data, item)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("designation:industries")
@@ -594,7 +587,7 @@ def expert_profile(request: HttpRequest) -> HttpResponse:
         try:
             services.save_expert_profile(request.user, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Profile saved; the office will vet it."))
             return redirect("designation:expert_profile")
@@ -667,7 +660,7 @@ def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
                     request.user, item, form.cleaned_data["contact"], form.cleaned_data["text"]
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Your objection has been filed; the office will answer it."))
                 return redirect(item)
@@ -736,7 +729,7 @@ def consensus(request: HttpRequest, application_id: int, stage: str) -> HttpResp
             services.submit_consensus(request.user, app, stage, scores=scores, **form.cleaned_data)
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Consensus report submitted."))
             return redirect("designation:expert_profile")
@@ -772,7 +765,7 @@ def site_visit(request: HttpRequest, application_id: int, stage: str) -> HttpRes
         try:
             services.record_site_visit(request.user, app, stage=stage, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("On-site inspection recorded."))
             return redirect(app)
@@ -790,7 +783,7 @@ def review_meeting(request: HttpRequest, call_id: int) -> HttpResponse:
         try:
             services.record_review_meeting(request.user, item, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Minutes of the meeting review saved."))
             return redirect(item)
@@ -824,7 +817,7 @@ def committee(request: HttpRequest) -> HttpResponse:
                     organisation=data["organisation"],
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Term recorded."))
                 return redirect("designation:committee")
@@ -850,7 +843,7 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
         try:
             meeting = services.schedule_meeting(request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Meeting scheduled; the members have been told."))
             return redirect(meeting)
@@ -869,7 +862,7 @@ def meeting(request: HttpRequest, meeting_id: int) -> HttpResponse:
             try:
                 services.close_meeting(request.user, item, form.cleaned_data["minutes"])
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Meeting closed with its minutes."))
                 return redirect(item)
@@ -898,7 +891,7 @@ def expert_register(request: HttpRequest) -> HttpResponse:
         try:
             services.register_expert(request.user if signed_in else None, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(
                 request, _("Registration received. The office will vet it and tell you by email.")

@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from pydantic import StrictBool
 
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf
+from qslab.core.apitools import ErrorOut, LimitOffsetPagination, PageOf, require_office
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.uploads import check_upload, download_response
 from qslab.funding import reports, services
@@ -682,7 +682,7 @@ class FundingEvaluationExpertsOut(Schema):
 def assign_evaluation_experts(request: HttpRequest, budget_id: int, payload: FundingEvaluationExpertsIn):
     from qslab.accounts.models import User
 
-    _office(request)
+    require_office(request)
     ev = get_visible_or_404(SelfEvaluation, request.user, budget_id=budget_id)
     names = list(dict.fromkeys(n.strip() for n in payload.experts))
     found = {u.username: u for u in User.objects.filter(username__in=names)}
@@ -750,11 +750,6 @@ def _board(request: HttpRequest) -> None:
         raise PermissionDenied("Only the committee office and committee members see this.")
 
 
-def _office(request: HttpRequest) -> None:
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("Only the committee office may do this.")
-
-
 @router.get(
     "/monitoring/runs",
     response={200: list[FundingMonitoringRunOut], **ERRORS},
@@ -776,7 +771,7 @@ def list_monitoring_runs(request: HttpRequest, year: int | None = Query(None, ge
     "month, and notifies the flagged laboratories",
 )
 def start_monitoring_run(request: HttpRequest, payload: FundingMonitoringRunIn):
-    _office(request)
+    require_office(request)
     run, made = services.start_monitoring_run(request.user, payload.year, payload.month)
     return Status(201, FundingMonitoringStartedOut(run=_monitoring_run(run), flags=made))
 
@@ -833,7 +828,7 @@ YEAR_PATH = Path(..., ge=2000, le=2100)
     "curve (office; the defaults until saved)",
 )
 def get_rules(request: HttpRequest, year: int = YEAR_PATH):
-    _office(request)
+    require_office(request)
     return _rules(FundingRules.for_year(year))
 
 
@@ -884,7 +879,7 @@ def _grade(g: LabGrade) -> FundingLabGradeOut:
 )
 @paginate(LimitOffsetPagination)
 def list_lab_grades(request: HttpRequest, year: int | None = Query(None, ge=2000, le=2100)):
-    _office(request)
+    require_office(request)
     qs = LabGrade.objects.visible_to(request.user).select_related("laboratory")
     if year:
         qs = qs.filter(year=year)
@@ -897,7 +892,7 @@ def list_lab_grades(request: HttpRequest, year: int | None = Query(None, ge=2000
     summary="Record (or correct) a laboratory's evaluation grade of a year (office)",
 )
 def record_lab_grade(request: HttpRequest, payload: FundingLabGradeIn):
-    _office(request)
+    require_office(request)
     lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
     row = services.record_lab_grade(
         request.user, lab, payload.year, payload.grade, open_rectification=payload.open_rectification
@@ -932,7 +927,7 @@ class FundingAmendmentIn(Schema):
     summary="Create a draft allocation run and compute its list (office)",
 )
 def create_allocation(request: HttpRequest, payload: FundingAllocationRunIn):
-    _office(request)
+    require_office(request)
     unknown = sorted(set(payload.grade_weights) - set(Grade.values))
     if unknown:
         raise ValidationError({"grade_weights": f"unknown grade(s): {', '.join(unknown)}"})

@@ -729,9 +729,6 @@ def report_export(request: HttpRequest) -> HttpResponse:
     return _table_response(f"budgets-{year}-by-{by}", reports.GROUP_COLUMNS, reports.group_table(rep), fmt)
 
 
-EXPENDITURE_COLUMNS = ("date", "line", "source", "amount", "description", "reference")
-
-
 @login_required
 def expenditure_export(request: HttpRequest, budget_id: int) -> HttpResponse:
     item = get_visible_or_404(Budget.objects.select_related("laboratory"), request.user, pk=budget_id)
@@ -740,4 +737,6 @@ def expenditure_export(request: HttpRequest, budget_id: int) -> HttpResponse:
         for e in item.expenditures.order_by("date", "pk")
     ]
     fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
-    return _table_response(f"expenditures-{item.laboratory.code}-{item.year}", EXPENDITURE_COLUMNS, rows, fmt)
+    return _table_response(
+        f"expenditures-{item.laboratory.code}-{item.year}", services.EXPENDITURE_COLUMNS, rows, fmt
+    )

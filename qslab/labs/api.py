@@ -5,15 +5,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
 from qslab.accounts.models import Organisation
-from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf
+from qslab.core.apitools import PUBLIC, ErrorOut, LimitOffsetPagination, PageOf, require_office
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.labs import services
 from qslab.labs.forms import TERM_MODELS
@@ -209,8 +208,7 @@ def get_lab(request: HttpRequest, lab_id: int):
 
 @router.post("/laboratories", response={201: LabOut, **ERRORS}, summary="Register a laboratory (office)")
 def create_lab(request: HttpRequest, payload: LabIn):
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("Only the committee office registers laboratories.")
+    require_office(request, "Only the committee office registers laboratories.")
     lab = services.register_laboratory(request.user, _resolve(payload.dict()))
     return Status(201, _lab_out(_labs().get(pk=lab.pk)))
 
@@ -601,8 +599,7 @@ class LabImportOut(Schema):
     "every error at once",
 )
 def import_csv(request: HttpRequest, payload: LabImportIn):
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("Only the committee office imports records.")
+    require_office(request, "Only the committee office imports records.")
     try:
         result = import_records(
             request.user, payload.kind, read_table("upload.csv", payload.csv.encode()), payload.dry_run

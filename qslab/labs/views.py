@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from qslab.accounts.roles import Role, has_role
+from qslab.core.forms import add_validation_error
 from qslab.core.models import OfficialDocument
 from qslab.core.pdf import render_pdf
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
@@ -168,19 +169,11 @@ def lab_create(request: HttpRequest) -> HttpResponse:
         try:
             lab = services.register_laboratory(request.user, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Laboratory registered."))
             return redirect(lab)
     return render(request, "labs/lab_form.html", {"form": form})
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @login_required
@@ -196,7 +189,7 @@ def lab_edit(request: HttpRequest, lab_id: int) -> HttpResponse:
         try:
             services.edit_laboratory(request.user, Laboratory.objects.get(pk=lab.pk), data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect(lab)
@@ -245,7 +238,7 @@ def lab_team(request: HttpRequest, lab_id: int) -> HttpResponse:
             else:
                 messages.error(request, _("Unknown action."))
         except ValidationError as exc:
-            _add_errors(partner_form if action == "add_partner" else member_form, exc)
+            add_validation_error(partner_form if action == "add_partner" else member_form, exc)
     return render(
         request,
         "labs/team.html",
@@ -270,7 +263,7 @@ def lab_figures(request: HttpRequest, lab_id: int) -> HttpResponse:
         try:
             services.report_key_figures(request.user, lab, form.cleaned_data["year"], data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Key figures saved."))
             return redirect(lab)
@@ -350,7 +343,7 @@ def term_create(request: HttpRequest, kind: str) -> HttpResponse:
         try:
             services.save_term(request.user, model, None, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("labs:taxonomies")
@@ -366,7 +359,7 @@ def term_edit(request: HttpRequest, kind: str, term_id: int) -> HttpResponse:
         try:
             services.save_term(request.user, model, model.objects.get(pk=term.pk), form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("labs:taxonomies")
@@ -399,7 +392,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
         try:
             plan = services.create_plan(request.user, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             return redirect("labs:plan_targets", plan_id=plan.pk)
     return render(request, "labs/plan_form.html", {"form": form})

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from qslab.core.uploads import TABLES, UploadValidator
 from qslab.labs.models import Laboratory
 from qslab.outputs.models import Output, StaffMember, Standard
-from qslab.outputs.services import EVIDENCE_KINDS, EVIDENCE_MAX_BYTES, IMPORT_MAX_BYTES
+from qslab.outputs.services import EVIDENCE_KINDS, EVIDENCE_MAX_BYTES, IMPORT_MAX_BYTES, STAFF_FIELDS
 
 
 class _LabChoice(forms.ModelForm):
@@ -121,10 +121,7 @@ class YearForm(forms.Form):
 class StaffForm(forms.ModelForm):
     class Meta:
         model = StaffMember
-        fields = (
-            "name_zh", "name_en", "role", "title", "employment", "degree", "qualifications", "starts_on",
-            "ends_on", "notes",
-        )  # fmt: skip
+        fields = STAFF_FIELDS
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "ends_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -4,10 +4,8 @@ every problem is reported with its row and column at once, and either all rows a
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.workflow import TransitionRefused
+from qslab.labs.imports import ImportFailed, RowError, read_table
 from qslab.labs.models import Laboratory
 from qslab.outputs import services
 
@@ -26,49 +25,10 @@ UNIQUE_KEYS = ("doi", "application_number", "grant_number")
 
 
 @dataclasses.dataclass(frozen=True)
-class RowError:
-    row: int  # spreadsheet row number: the header is row 1
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return _("row %(row)d, column “%(column)s”: %(message)s") % {
-            "row": self.row,
-            "column": self.column,
-            "message": self.message,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-class ImportFailed(Exception):
-    def __init__(self, errors: list[RowError]):
-        super().__init__(f"{len(errors)} problem(s)")
-        self.errors = errors
-
-
-@dataclasses.dataclass(frozen=True)
 class ImportResult:
     dry_run: bool
     rows: int
     created: list[int]
-
-
-def read_table(filename: str, content: bytes) -> list[list[str]]:
-    """Rows (header first) of a CSV (UTF-8, with or without BOM) or XLSX file."""
-    if filename.lower().endswith(".xlsx"):
-        from qslab.labs.xlsx import XlsxError, read_xlsx
-
-        try:
-            return read_xlsx(content)
-        except XlsxError as exc:
-            raise ImportFailed([RowError(0, "", str(exc))]) from exc
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFailed([RowError(0, "", _("The CSV file is not UTF-8 text."))]) from exc
-    return list(csv.reader(io.StringIO(text)))
 
 
 def import_outputs(user: Any, filename: str, content: bytes, dry_run: bool = False) -> ImportResult:

@@ -2,12 +2,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from qslab.portal.models import Notice
+from qslab.portal.services import EDITABLE_FIELDS
 
 
 class NoticeForm(forms.ModelForm):
     class Meta:
         model = Notice
-        fields = ("title_zh", "title_en", "body_zh", "body_en")
+        fields = EDITABLE_FIELDS
         widgets = {"body_zh": forms.Textarea(attrs={"rows": 8}), "body_en": forms.Textarea(attrs={"rows": 8})}
 
 

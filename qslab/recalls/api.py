@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.recalls import services
 from qslab.recalls.models import Recall, split_serial
 
@@ -984,12 +984,10 @@ def _lab_requests_for(request: HttpRequest) -> Any:
     summary="Ask a laboratory to test a product for a risk assessment or a recall (committee office)",
 )
 def create_lab_request(request: HttpRequest, payload: RecallLabRequestIn):
-    from qslab.accounts.roles import Role, has_role
     from qslab.labs.models import Laboratory
     from qslab.risk.models import RiskAssessment
 
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied("Only the committee office requests laboratory testing.")
+    require_office(request, "Only the committee office requests laboratory testing.")
     data: dict[str, Any] = payload.dict()
     errors: dict[str, list[str]] = {}
     for name, model in (("laboratory", Laboratory), ("assessment", RiskAssessment), ("recall", Recall)):

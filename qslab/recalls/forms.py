@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from qslab.recalls.models import Batch, Product, ProgressReport, Recall, TraceUpload
+from qslab.recalls.services import BATCH_FIELDS
 
 
 def _terms(kind: str) -> Any:
@@ -37,7 +38,7 @@ class ProductForm(forms.ModelForm):
 class BatchForm(forms.ModelForm):
     class Meta:
         model = Batch
-        fields = ("lot", "produced_from", "produced_to", "quantity", "serial_first", "serial_last")
+        fields = BATCH_FIELDS
         widgets = {
             "produced_from": forms.DateInput(attrs={"type": "date"}),
             "produced_to": forms.DateInput(attrs={"type": "date"}),

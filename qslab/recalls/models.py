@@ -302,21 +302,22 @@ class Batch(ChangeLoggedModel):
 # recalls
 
 
-def _company_users(recall: Recall) -> list[Any]:
+def _company_users(obj: Recall | ProducerReport) -> list[Any]:
+    """The producer's client accounts (by role membership or by organisation) of a recall or a report."""
     from qslab.accounts.models import User
 
     return list(
         User.objects.filter(is_active=True)
         .filter(
-            models.Q(role_memberships__role=Role.CLIENT, role_memberships__organisation=recall.company)
-            | models.Q(role_memberships__role=Role.CLIENT, organisation=recall.company)
+            models.Q(role_memberships__role=Role.CLIENT, role_memberships__organisation=obj.company)
+            | models.Q(role_memberships__role=Role.CLIENT, organisation=obj.company)
         )
         .distinct()
     )
 
 
-def _may_act_for_company(user: Any, recall: Recall) -> bool:
-    return recall.company_id in company_ids(user) or has_role(user, Role.OFFICE)
+def _may_act_for_company(user: Any, obj: Recall | ProducerReport) -> bool:
+    return obj.company_id in company_ids(user) or has_role(user, Role.OFFICE)
 
 
 def _plan_complete(recall: Recall) -> str | None:
@@ -826,23 +827,6 @@ class ReportingRule(ChangeLoggedModel):
         return ALL if has_role(user, Role.OFFICE) else NONE
 
 
-def _report_company_users(report: ProducerReport) -> list[Any]:
-    from qslab.accounts.models import User
-
-    return list(
-        User.objects.filter(is_active=True)
-        .filter(
-            models.Q(role_memberships__role=Role.CLIENT, role_memberships__organisation=report.company)
-            | models.Q(role_memberships__role=Role.CLIENT, organisation=report.company)
-        )
-        .distinct()
-    )
-
-
-def _may_report_for(user: Any, report: ProducerReport) -> bool:
-    return report.company_id in company_ids(user) or has_role(user, Role.OFFICE)
-
-
 def _mark_reported(report: ProducerReport, user: Any, reason: str) -> None:
     from django.utils import timezone
 
@@ -877,10 +861,10 @@ class ProducerReport(ChangeLoggedModel):
                 (Role.CLIENT, Role.OFFICE),
                 "report to the market regulator",
                 "向市场监管部门报告",
-                allowed=_may_report_for,
+                allowed=_may_act_for_company,
                 requires_reason=True,
                 on_enter=_mark_reported,
-                notify=_report_company_users,
+                notify=_company_users,
             ),
         ),
     )

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from qslab.accounts.roles import Role, has_role
+from qslab.core.forms import add_validation_error
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
@@ -37,14 +38,6 @@ from qslab.recalls.forms import (
     TransitionForm,
 )
 from qslab.recalls.models import Product, Recall, TraceUpload, is_recall_staff
-
-
-def _form_errors(form, error: ValidationError) -> None:  # type: ignore[no-untyped-def]
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _confidential_or_404(request: HttpRequest, recall_id: int) -> Recall:
@@ -197,7 +190,7 @@ def recall_create(request: HttpRequest) -> HttpResponse:
         try:
             recall = services.save_recall(request.user, data, batches=batches)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Recall plan %(ref)s drafted.") % {"ref": recall.reference})
             return redirect(recall)
@@ -238,7 +231,7 @@ def recall_edit(request: HttpRequest, recall_id: int) -> HttpResponse:
         try:
             services.save_recall(request.user, data, recall=item, batches=batches)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect(item)
@@ -273,7 +266,7 @@ def progress_new(request: HttpRequest, recall_id: int) -> HttpResponse:
         try:
             services.record_progress(request.user, item, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Progress recorded."))
             return redirect(item)
@@ -361,7 +354,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.save_product(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Product recorded."))
             return redirect(item)
@@ -382,7 +375,7 @@ def product(request: HttpRequest, product_id: int) -> HttpResponse:
             try:
                 services.add_batch(request.user, item, form.cleaned_data)
             except ValidationError as error:
-                _form_errors(form, error)
+                add_validation_error(form, error)
             else:
                 messages.success(request, _("Batch added."))
                 return redirect(item)
@@ -410,7 +403,7 @@ def uploads(request: HttpRequest) -> HttpResponse:
             try:
                 upload = services.start_trace_upload(request.user, d["company"], d["kind"], d["file"])
             except ValidationError as error:
-                _form_errors(form, error)
+                add_validation_error(form, error)
             else:
                 messages.info(request, _("The file is being checked and loaded; this page follows it."))
                 return redirect(upload)
@@ -467,7 +460,7 @@ def producer_report_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.record_producer_report(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(
                 request, _("Recorded; the report is due on %(due)s.") % {"due": item.due.isoformat()}
@@ -544,7 +537,7 @@ def lab_request_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.request_lab_test(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Testing requested; the laboratory's managers are told."))
             return redirect(item)

@@ -539,15 +539,14 @@ class RiskScenarioIn(Schema):
     steps: list[RiskScenarioStepIn]
 
 
-def _assessment_data(payload: RiskAssessmentIn) -> dict:
-    """The sent fields as model values (terms, matrix, checked barcode); every problem at once."""
-    from qslab.risk.models import RiskMatrix
+def _clean_payload(payload: Schema, keep_none: tuple[str, ...]) -> tuple[dict, dict[str, list[str]]]:
+    """The sent fields with terms and barcode checked, and the errors so far (the caller adds its own).
 
+    A ``None`` becomes ``""`` (the text fields are blank, not null) except in ``keep_none``, the
+    nullable references.
+    """
     data = payload.dict(exclude_unset=True)
-    data = {
-        k: ("" if v is None and k not in ("product_category", "hazard", "matrix") else v)
-        for k, v in data.items()
-    }
+    data = {k: ("" if v is None and k not in keep_none else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     for field, kind in (("product_category", Term.Kind.PRODUCT), ("hazard", Term.Kind.HAZARD)):
         if field in data:
@@ -560,6 +559,14 @@ def _assessment_data(payload: RiskAssessmentIn) -> dict:
             data["barcode"] = clean_gtin(data["barcode"])
         except ValidationError as exc:
             errors["barcode"] = exc.messages
+    return data, errors
+
+
+def _assessment_data(payload: RiskAssessmentIn) -> dict:
+    """The sent fields as model values (terms, matrix, checked barcode); every problem at once."""
+    from qslab.risk.models import RiskMatrix
+
+    data, errors = _clean_payload(payload, keep_none=("product_category", "hazard", "matrix"))
     if "matrix" in data:
         code = data.pop("matrix")
         if code:
@@ -863,23 +870,7 @@ def _alert_data(request: HttpRequest, payload: RiskAlertIn) -> dict:
     """The sent fields as model values (terms, assessment, checked barcode); every problem at once."""
     from qslab.risk.models import RiskLevel
 
-    data = payload.dict(exclude_unset=True)
-    data = {
-        k: ("" if v is None and k not in ("assessment", "product_category", "hazard") else v)
-        for k, v in data.items()
-    }
-    errors: dict[str, list[str]] = {}
-    for field, kind in (("product_category", Term.Kind.PRODUCT), ("hazard", Term.Kind.HAZARD)):
-        if field in data:
-            try:
-                data[field] = _term(kind, data[field] or "", field)
-            except ValidationError as exc:
-                errors.update(exc.message_dict)
-    if "barcode" in data:
-        try:
-            data["barcode"] = clean_gtin(data["barcode"])
-        except ValidationError as exc:
-            errors["barcode"] = exc.messages
+    data, errors = _clean_payload(payload, keep_none=("assessment", "product_category", "hazard"))
     if data.get("risk_level") and data["risk_level"] not in RiskLevel.values:
         errors["risk_level"] = [f"risk_level must be one of {', '.join(RiskLevel.values)}."]
     if data.get("assessment") is not None:

@@ -19,7 +19,7 @@ from qslab.risk.models import (
     Term,
     photo_validator,
 )
-from qslab.risk.services import CONSENT_TEXT_EN
+from qslab.risk.services import ALERT_FIELDS, ASSESSMENT_FIELDS, CONSENT_TEXT_EN, PATTERN_FIELDS
 
 
 def validate_barcode(value: str) -> str:
@@ -124,20 +124,7 @@ class PatternForm(forms.ModelForm):
 
     class Meta:
         model = DefectPattern
-        fields = (
-            "title_zh",
-            "title_en",
-            "product_category",
-            "hazard",
-            "failure_mode",
-            "injury_mechanism",
-            "scenario",
-            "detection_method",
-            "summary_zh",
-            "summary_en",
-            "evidence_links",
-            "is_public",
-        )
+        fields = PATTERN_FIELDS
         widgets = {
             f: forms.Textarea(attrs={"rows": 3})
             for f in (
@@ -207,21 +194,7 @@ class _BarcodeMixin:
 class AssessmentForm(_BarcodeMixin, forms.ModelForm):
     class Meta:
         model = RiskAssessment
-        fields = (
-            "title_zh",
-            "title_en",
-            "product_category",
-            "hazard",
-            "product_name",
-            "brand",
-            "model",
-            "batch",
-            "barcode",
-            "product_description",
-            "matrix",
-            "conclusion_zh",
-            "conclusion_en",
-        )
+        fields = ASSESSMENT_FIELDS
         widgets = {
             "product_description": forms.Textarea(attrs={"rows": 3}),
             "conclusion_zh": forms.Textarea(attrs={"rows": 3}),
@@ -283,35 +256,7 @@ class ScenarioForm(forms.Form):
 class AlertForm(_BarcodeMixin, forms.ModelForm):
     class Meta:
         model = ConsumerAlert
-        fields = (
-            "notification_type",
-            "assessment",
-            "title_zh",
-            "title_en",
-            "product_category",
-            "product_name_zh",
-            "product_name_en",
-            "brand",
-            "model",
-            "batch",
-            "barcode",
-            "product_description_zh",
-            "product_description_en",
-            "country_of_origin",
-            "hazard",
-            "risk_level",
-            "hazard_description_zh",
-            "hazard_description_en",
-            "measures_zh",
-            "measures_en",
-            "advice_zh",
-            "advice_en",
-            "operator_name",
-            "operator_contact",
-            "supply_chain",
-            "information_source",
-            "internal_notes",
-        )
+        fields = ALERT_FIELDS
         widgets = {
             f: forms.Textarea(attrs={"rows": 3})
             for f in (

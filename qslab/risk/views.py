@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from qslab.accounts.roles import Role, has_role
+from qslab.core.forms import add_validation_error
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
 from qslab.core.uploads import download_response
@@ -56,14 +57,6 @@ def _staff_only(request: HttpRequest) -> None:
         raise PermissionDenied(_("This page is for risk analysts and the committee office."))
 
 
-def _form_errors(form, error: ValidationError) -> None:  # type: ignore[no-untyped-def]
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
-
-
 def home(request: HttpRequest) -> HttpResponse:
     staff = is_risk_staff(request.user)
     context = {
@@ -90,7 +83,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
         try:
             report = services.submit_report(request.user, data, photo)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(
                 request,
@@ -265,7 +258,7 @@ def pattern_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.save_pattern(request.user, data, evidence=evidence)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Pattern saved."))
             return redirect(item)
@@ -282,7 +275,7 @@ def pattern_edit(request: HttpRequest, pattern_id: int) -> HttpResponse:
         try:
             services.save_pattern(request.user, data, pattern=item, evidence=evidence)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Pattern saved."))
             return redirect(item)
@@ -324,7 +317,7 @@ def term_create(request: HttpRequest) -> HttpResponse:
         try:
             services.save_term(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Term added."))
             return redirect(reverse("risk:terms") + f"?kind={form.cleaned_data['kind']}")
@@ -342,7 +335,7 @@ def ingests(request: HttpRequest) -> HttpResponse:
         try:
             run = services.start_ingest(request.user, form.cleaned_data["source"], form.cleaned_data["file"])
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("The file is being checked and loaded."))
             return redirect(run)
@@ -576,7 +569,7 @@ def assessment_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.save_assessment(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Assessment created; now describe the injury scenarios."))
             return redirect(item)
@@ -637,7 +630,7 @@ def assessment_edit(request: HttpRequest, assessment_id: int) -> HttpResponse:
         try:
             services.save_assessment(request.user, form.cleaned_data, assessment=item)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect(item)
@@ -675,7 +668,7 @@ def _scenario_form(request: HttpRequest, item: RiskAssessment, scenario) -> Http
         try:
             services.save_scenario(request.user, item, form.cleaned_data, scenario=scenario)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Scenario saved."))
             return redirect(item)
@@ -794,7 +787,7 @@ def alert_create(request: HttpRequest) -> HttpResponse:
         try:
             item = services.save_alert(request.user, form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Alert drafted."))
             return redirect(item)
@@ -809,7 +802,7 @@ def alert_edit(request: HttpRequest, alert_id: int) -> HttpResponse:
         try:
             services.save_alert(request.user, form.cleaned_data, alert=item)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect(item)

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from qslab.sharing.models import Blackout, CustodyEvent, Resource, Sample, ServiceRequest, Tariff, UserClass
+from qslab.sharing.services import RESOURCE_FIELDS
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -9,13 +10,7 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 class ResourceForm(forms.ModelForm):
     class Meta:
         model = Resource
-        fields = (
-            "code", "kind", "name_zh", "name_en", "description_zh", "description_en", "model_name", "maker",
-            "value", "location", "status", "capabilities_zh", "capabilities_en", "accreditation_scope",
-            "published", "bookable", "open_weekdays", "opens_at", "closes_at", "min_notice_hours",
-            "max_notice_days", "min_duration_minutes", "max_duration_minutes", "buffer_minutes", "capacity",
-            "requires_approval", "requires_qualification", "cancel_notice_hours",
-        )  # fmt: skip
+        fields = RESOURCE_FIELDS
         widgets = {
             "description_zh": forms.Textarea(attrs={"rows": 3}),
             "description_en": forms.Textarea(attrs={"rows": 3}),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from qslab.accounts.roles import Role, has_role
+from qslab.core.forms import add_validation_error
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.services import history_of
 from qslab.core.workflow import TransitionRefused
@@ -34,14 +35,6 @@ def _managed_lab_or_403(user, lab_id: int) -> Laboratory:  # type: ignore[no-unt
     if not manages_lab(user, lab):
         raise PermissionDenied(_("Only the managers of this laboratory may do this."))
     return lab
-
-
-def _add_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _monday(request: HttpRequest) -> dt.date:
@@ -171,7 +164,7 @@ def tariffs(request: HttpRequest, resource_id: int) -> HttpResponse:
         try:
             services.set_tariffs(request.user, item, form.prices())
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Prices saved."))
             return redirect(item)
@@ -205,7 +198,7 @@ def resource_create(request: HttpRequest, lab_id: int) -> HttpResponse:
         try:
             item = services.save_resource(request.user, lab, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Resource saved."))
             return redirect(item)
@@ -220,7 +213,7 @@ def resource_edit(request: HttpRequest, resource_id: int) -> HttpResponse:
         try:
             services.save_resource(request.user, item.lab, form.cleaned_data, resource=item)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Resource saved."))
             return redirect(item)
@@ -235,7 +228,7 @@ def blackout_create(request: HttpRequest, resource_id: int) -> HttpResponse:
         try:
             services.add_blackout(request.user, item, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Blackout saved."))
             return redirect(item)
@@ -274,7 +267,7 @@ def book(request: HttpRequest, resource_id: int) -> HttpResponse:
                 request.user, item, d["starts"], d["ends"], d["purpose"], d.get("repeat_weeks") or 1
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(
                 request,
@@ -364,7 +357,7 @@ def request_create(request: HttpRequest, lab_id: int) -> HttpResponse:
         try:
             item = services.request_service(request.user, lab, form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("Request sent to the laboratory."))
             return redirect(item)
@@ -474,7 +467,7 @@ def request_report(request: HttpRequest, request_id: int) -> HttpResponse:
             else:
                 services.save_results(request.user, item, d["results_zh"], d["results_en"], d["method"])
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_validation_error(form, exc)
         except TransitionRefused as exc:
             if exc.code == TransitionRefused.FORBIDDEN:
                 raise PermissionDenied(str(exc)) from exc
@@ -565,7 +558,7 @@ def statement(request: HttpRequest, lab_id: int) -> HttpResponse:
             try:
                 invoice = services.issue_monthly_statement(request.user, lab, client, d["year"], d["month"])
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_validation_error(form, exc)
             else:
                 messages.success(
                     request, _("Statement %(number)s issued.") % {"number": invoice.document.number}

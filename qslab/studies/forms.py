@@ -16,6 +16,14 @@ from qslab.studies.models import (
     ReferenceMaterialStudy,
     UncertaintyBudget,
 )
+from qslab.studies.services import (
+    BUDGET_FIELDS,
+    EXPERIMENT_FIELDS,
+    MEASURAND_FIELDS,
+    MONITOR_FIELDS,
+    RM_FIELDS,
+    ROUND_FIELDS,
+)
 
 
 def _floats(text: str, where: str) -> list[float]:
@@ -90,7 +98,7 @@ class LabChoiceMixin:
 class RoundForm(LabChoiceMixin, forms.ModelForm):
     class Meta:
         model = PTRound
-        fields = ("code", "title_zh", "title_en", "description", "items_prepared", "deadline")
+        fields = ROUND_FIELDS
         widgets = {
             "deadline": forms.DateInput(attrs={"type": "date"}),
             "description": forms.Textarea(attrs={"rows": 3}),
@@ -106,20 +114,7 @@ class MeasurandForm(forms.ModelForm):
 
     class Meta:
         model = PTMeasurand
-        fields = (
-            "name_zh",
-            "name_en",
-            "unit",
-            "assigned_method",
-            "assigned_value",
-            "assigned_uncertainty",
-            "sigma_method",
-            "sigma_pt",
-            "mass_fraction_factor",
-            "homogeneity_data",
-            "stability_before",
-            "stability_after",
-        )
+        fields = MEASURAND_FIELDS
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -205,16 +200,7 @@ class ExperimentForm(LabChoiceMixin, forms.ModelForm):
 
     class Meta:
         model = PrecisionExperiment
-        fields = (
-            "code",
-            "title_zh",
-            "title_en",
-            "standard_reference",
-            "unit",
-            "levels",
-            "n_labs",
-            "replicates",
-        )
+        fields = EXPERIMENT_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -255,7 +241,7 @@ class DecisionForm(forms.Form):
 class BudgetForm(LabChoiceMixin, forms.ModelForm):
     class Meta:
         model = UncertaintyBudget
-        fields = ("name_zh", "name_en", "spec", "method", "is_template", "report_reference")
+        fields = BUDGET_FIELDS
         widgets = {"spec": forms.Textarea(attrs={"rows": 18, "class": "mono"})}
 
     def clean_spec(self) -> str:
@@ -281,19 +267,7 @@ class ReferenceMaterialForm(LabChoiceMixin, forms.ModelForm):
 
     class Meta:
         model = ReferenceMaterialStudy
-        fields = (
-            "code",
-            "name_zh",
-            "name_en",
-            "property_name",
-            "unit",
-            "homogeneity_data",
-            "stability_times",
-            "stability_values",
-            "shelf_life",
-            "characterisation_means",
-            "coverage_factor",
-        )
+        fields = RM_FIELDS
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -305,22 +279,7 @@ class ReferenceMaterialForm(LabChoiceMixin, forms.ModelForm):
 class MonitorForm(LabChoiceMixin, forms.ModelForm):
     class Meta:
         model = Monitor
-        fields = (
-            "name_zh",
-            "name_en",
-            "client",
-            "characteristic",
-            "unit",
-            "chart",
-            "subgroup_size",
-            "rules",
-            "phase_one_points",
-            "center",
-            "sigma",
-            "lsl",
-            "usl",
-            "active",
-        )
+        fields = MONITOR_FIELDS
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

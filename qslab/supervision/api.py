@@ -10,7 +10,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qslab.accounts.roles import Role, has_role
-from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year
+from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
 from qslab.supervision import services
@@ -1096,8 +1096,7 @@ def _users(ids: list[int], field: str = "inspector_ids") -> list:
 def create_inspection(request: HttpRequest, lab_id: int, payload: InspectionIn):
     from qslab.labs.models import Laboratory
 
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied(_("Only the committee office schedules inspections."))
+    require_office(request, _("Only the committee office schedules inspections."))
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
     inspection = services.plan_inspection(
         request.user,
@@ -1232,8 +1231,7 @@ class OrderIn(Schema):
 def create_order(request: HttpRequest, lab_id: int, payload: OrderIn):
     from qslab.labs.models import Laboratory
 
-    if not has_role(request.user, Role.OFFICE):
-        raise PermissionDenied(_("Only the committee office orders rectification."))
+    require_office(request, _("Only the committee office orders rectification."))
     lab = get_visible_or_404(Laboratory, request.user, pk=lab_id)
     source = None
     if payload.inspection_id is not None:

@@ -1102,6 +1102,17 @@ INSPECTION_WORKFLOW = Workflow(
 )
 
 
+def _inspection_visible_q(user: Any, via: str = "") -> models.Q:
+    """Rows of an inspection (reached through ``via``, e.g. ``"inspection__"``) the user sees: the
+    office and committee all; its inspectors theirs; a lab its own once past "planned"."""
+    if _oversees(user):
+        return ALL
+    q = _lab_q(user, f"{via}laboratory") & ~models.Q(**{f"{via}status": "planned"})
+    if user is not None and user.is_authenticated:
+        q |= models.Q(**{f"{via}inspectors": user})
+    return q
+
+
 class Inspection(ChangeLoggedModel):
     """An inspection of one laboratory: scheduled (e.g. after a spot-check draw) or for cause (a complaint,
     an incident, a failed report). Inspectors record findings; major and minor findings get corrective-
@@ -1152,12 +1163,7 @@ class Inspection(ChangeLoggedModel):
     def visible_q(cls, user: Any) -> models.Q:
         """The office and committee see all; inspectors their own; a lab sees its inspections once the
         findings are recorded (an inspection for cause may be unannounced)."""
-        if _oversees(user):
-            return ALL
-        q = _lab_q(user) & ~models.Q(status="planned")
-        if user is not None and user.is_authenticated:
-            q |= models.Q(inspectors=user)
-        return q
+        return _inspection_visible_q(user)
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -1201,12 +1207,7 @@ class Finding(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        if _oversees(user):
-            return ALL
-        q = _lab_q(user, "inspection__laboratory") & ~models.Q(inspection__status="planned")
-        if user is not None and user.is_authenticated:
-            q |= models.Q(inspection__inspectors=user)
-        return q
+        return _inspection_visible_q(user, "inspection__")
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:
@@ -1305,12 +1306,7 @@ class CorrectiveAction(ChangeLoggedModel):
 
     @classmethod
     def visible_q(cls, user: Any) -> models.Q:
-        if _oversees(user):
-            return ALL
-        q = _lab_q(user, "finding__inspection__laboratory") & ~models.Q(finding__inspection__status="planned")
-        if user is not None and user.is_authenticated:
-            q |= models.Q(finding__inspection__inspectors=user)
-        return q
+        return _inspection_visible_q(user, "finding__inspection__")
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

@@ -81,6 +81,18 @@ def _open_deadline(
     )
 
 
+def _open_managers_deadline(obj: Any, managers: list[Any], label_en: str, label_zh: str, due: Any) -> None:
+    """A deadline for the laboratory's first manager, or for the office while the laboratory has none."""
+    _open_deadline(
+        obj,
+        label_en,
+        label_zh,
+        due,
+        assignee=managers[0] if managers else None,
+        role="" if managers else Role.OFFICE,
+    )
+
+
 def _close_deadlines(obj: Any, assignee: Any = None) -> None:
     qs = Deadline.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk), done_at__isnull=True
@@ -221,13 +233,12 @@ def open_reporting(user: Any, template: ReportTemplate) -> list[AnnualReport]:
             template=template, laboratory=lab, due_on=template.due_on, values=_prefill(template, lab)
         )
         managers = _managers_of(lab)
-        _open_deadline(
+        _open_managers_deadline(
             report,
+            managers,
             f"Annual report {template.year} due",
             f"{template.year}年度报告截止",
             template.due_on,
-            assignee=managers[0] if managers else None,
-            role="" if managers else Role.OFFICE,
         )
         notify(
             managers,
@@ -824,13 +835,12 @@ def _open_entry_deadlines(campaign: EvaluationCampaign, entry: EvaluationEntry) 
     _close_deadlines_labelled(entry, "Self-evaluation report due")
     if campaign.self_report_due and not entry.self_report_submitted_at:
         managers = _managers_of(entry.laboratory)
-        _open_deadline(
+        _open_managers_deadline(
             entry,
+            managers,
             f"Self-evaluation report due: {campaign.name_en}",
             f"自评估报告截止：{campaign.name_zh}",
             campaign.self_report_due,
-            assignee=managers[0] if managers else None,
-            role="" if managers else Role.OFFICE,
         )
 
 
@@ -1336,13 +1346,12 @@ def order_rectification(
     )
     lab_services.move_rectification_deadline(user, lab, order.due_on)
     managers = _managers_of(lab)
-    _open_deadline(
+    _open_managers_deadline(
         order,
+        managers,
         "Rectification plan and evidence due",
         "整改材料截止",
         order.due_on,
-        assignee=managers[0] if managers else None,
-        role="" if managers else Role.OFFICE,
     )
     return order
 
@@ -1792,13 +1801,12 @@ def request_correction(user: Any, finding: Finding, *, text: str, working_days: 
             finding=finding, request=text.strip(), due_on=add_days(timezone.localdate(), working_days)
         )
     managers = _managers_of(lab)
-    _open_deadline(
+    _open_managers_deadline(
         action,
+        managers,
         f"Corrective action of {lab.name_en} due",
         f"{lab.name_zh}整改措施截止",
         action.due_on,
-        assignee=managers[0] if managers else None,
-        role="" if managers else Role.OFFICE,
     )
     notify(
         managers,

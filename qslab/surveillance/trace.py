@@ -532,6 +532,13 @@ class _Problems:
             texts = np.full(index.size, message, dtype=object)
         self.items.append((rows[index], column, shown, texts))
 
+    def add_stored(self, found: Any, column: str, message: str) -> None:
+        """Every row of ``found`` (an Arrow table of ``__row__`` and ``column`` that a query of the store
+        returned) with the one ``message``."""
+        rows = np.asarray(found["__row__"].to_numpy(), dtype=np.int64)
+        shown = np.asarray(found[column].to_pylist(), dtype=object)
+        self.items.append((rows, column, shown, np.full(rows.size, message, object)))
+
     def raise_if_any(self, n_rows: int) -> None:
         if not self.items:
             return
@@ -911,16 +918,8 @@ class TraceStore:
             differs = ibis.or_(*[~both[c].identical_to(both[f"{c}_right"]) for c in compare])
             conflicts = both.filter(differs).select("__row__", "serial").order_by("__row__").to_pyarrow()
             if conflicts.num_rows:
-                rows = np.asarray(conflicts["__row__"].to_numpy(), dtype=np.int64)
-                problems.items.append(
-                    (
-                        rows,
-                        "serial",
-                        np.asarray(conflicts["serial"].to_pylist(), dtype=object),
-                        np.full(
-                            rows.size, "unit (gtin, serial) is stored already with different values", object
-                        ),
-                    )
+                problems.add_stored(
+                    conflicts, "serial", "unit (gtin, serial) is stored already with different values"
                 )
                 problems.raise_if_any(table.num_rows)
         before = self.count_units()
@@ -962,18 +961,8 @@ class TraceStore:
             unknown = known.anti_join(units, ["gtin", "serial"]).select("__row__", "serial")
             unknown = unknown.order_by("__row__").to_pyarrow()
             if unknown.num_rows:
-                rows = np.asarray(unknown["__row__"].to_numpy(), dtype=np.int64)
-                problems.items.append(
-                    (
-                        rows,
-                        "serial",
-                        np.asarray(unknown["serial"].to_pylist(), dtype=object),
-                        np.full(
-                            rows.size,
-                            "unit (gtin, serial) is not in the store; ingest its units first",
-                            object,
-                        ),
-                    )
+                problems.add_stored(
+                    unknown, "serial", "unit (gtin, serial) is not in the store; ingest its units first"
                 )
         problems.raise_if_any(table.num_rows)
         if not staged.num_rows:
@@ -985,18 +974,8 @@ class TraceStore:
         differs = ibis.or_(*[~both[c].identical_to(both[f"{c}_right"]) for c in compare])
         conflicts = both.filter(differs).select("__row__", "party_id").order_by("__row__").to_pyarrow()
         if conflicts.num_rows:
-            rows = np.asarray(conflicts["__row__"].to_numpy(), dtype=np.int64)
-            problems.items.append(
-                (
-                    rows,
-                    "party_id",
-                    np.asarray(conflicts["party_id"].to_pylist(), dtype=object),
-                    np.full(
-                        rows.size,
-                        "event is stored already with a different party name, role or region",
-                        object,
-                    ),
-                )
+            problems.add_stored(
+                conflicts, "party_id", "event is stored already with a different party name, role or region"
             )
             problems.raise_if_any(table.num_rows)
         before = self.count_events()

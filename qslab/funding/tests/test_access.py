@@ -4,7 +4,7 @@ the ``authority`` covers Jiangsu (``w.lab``), not Zhejiang (``w.other_lab``)."""
 
 import pytest
 
-from qslab.core.testing import SIGNED_IN, Case, check_access, matrix
+from qslab.core.testing import SIGNED_IN, Case, check_access, matrix, own_and_other
 
 OFFICE = {"office"}
 OWN = {"office", "lab_manager"}
@@ -16,6 +16,8 @@ SUBMITTED = lambda w: {"budget_id": w.submitted.pk}  # noqa: E731
 APPROVED = lambda w: {"budget_id": w.approved.pk}  # noqa: E731
 OTHER = lambda w: {"budget_id": w.other_approved.pk}  # noqa: E731
 RUN = lambda w: {"run_id": w.run.pk}  # noqa: E731
+FLAG = lambda w: {"flag_id": w.flag.pk}  # noqa: E731
+OTHER_FLAG = lambda w: {"flag_id": w.other_flag.pk}  # noqa: E731
 
 
 def pdf_upload():
@@ -31,10 +33,8 @@ CASES = [
     Case("funding:budget_create", OWN),
     Case("funding:budget", SEE_OWN, kwargs=APPROVED),
     Case("funding:budget", BOARD, note="another province's lab", kwargs=OTHER),
-    Case("funding:budget_lines", OWN, kwargs=DRAFT),
-    Case("funding:budget_lines", OFFICE, note="another lab", kwargs=SUBMITTED),
-    Case("funding:budget_targets", OWN, kwargs=DRAFT),
-    Case("funding:budget_targets", OFFICE, note="another lab", kwargs=SUBMITTED),
+    *own_and_other("funding:budget_lines", OFFICE, own=DRAFT, other=SUBMITTED),
+    *own_and_other("funding:budget_targets", OFFICE, own=DRAFT, other=SUBMITTED),
     Case(
         "funding:budget_transition",
         OWN,
@@ -51,8 +51,7 @@ CASES = [
     ),
     Case("funding:execution_svg", SEE_OWN, kwargs=APPROVED),
     Case("funding:execution_svg", BOARD, note="another lab", kwargs=OTHER),
-    Case("funding:expenditure_import", OWN, kwargs=APPROVED),
-    Case("funding:expenditure_import", OFFICE, note="another lab", kwargs=OTHER),
+    *own_and_other("funding:expenditure_import", OFFICE, own=APPROVED, other=OTHER),
     Case("funding:evaluation", SEE_OWN, kwargs=APPROVED),
     Case("funding:evaluation", BOARD, note="another lab", kwargs=OTHER),
     Case(
@@ -88,15 +87,12 @@ CASES = [
         note="another lab, no expert assigned",
         kwargs=lambda w: {"evidence_id": w.other_evidence.pk},
     ),
-    Case(
-        "funding:evidence_upload", OWN, method="post", kwargs=APPROVED, data=lambda w: {"file": pdf_upload()}
-    ),
-    Case(
+    *own_and_other(
         "funding:evidence_upload",
         OFFICE,
         method="post",
-        note="another lab",
-        kwargs=OTHER,
+        own=APPROVED,
+        other=OTHER,
         data=lambda w: {"file": pdf_upload()},
     ),
     Case(
@@ -107,13 +103,12 @@ CASES = [
         data=lambda w: {"experts": [w.users["expert"].pk]},
     ),
     Case("funding:reviews", {"office", "expert"}),
-    Case("funding:flag_answer", OWN, kwargs=lambda w: {"flag_id": w.flag.pk}),
-    Case("funding:flag_answer", OFFICE, note="another lab", kwargs=lambda w: {"flag_id": w.other_flag.pk}),
+    *own_and_other("funding:flag_answer", OFFICE, own=FLAG, other=OTHER_FLAG),
     Case(
         "funding:flag_hold",
         OFFICE,
         method="post",
-        kwargs=lambda w: {"flag_id": w.flag.pk},
+        kwargs=FLAG,
         data={"hold": "on", "reason": "no answer"},
     ),
     Case("funding:monitoring", BOARD),
@@ -196,21 +191,13 @@ CASES = [
     ),
     Case("qslab_funding_api_list_flags", SEE_OWN, api=True, kwargs=APPROVED),
     Case("qslab_funding_api_list_flags", BOARD, api=True, note="another lab", kwargs=OTHER),
-    Case(
-        "qslab_funding_api_answer_flag",
-        OWN,
-        method="post",
-        api=True,
-        kwargs=lambda w: {"flag_id": w.flag.pk},
-        data={"cause": "late tender", "corrective_action": "tender in September"},
-    ),
-    Case(
+    *own_and_other(
         "qslab_funding_api_answer_flag",
         OFFICE,
         method="post",
         api=True,
-        note="another lab",
-        kwargs=lambda w: {"flag_id": w.other_flag.pk},
+        own=FLAG,
+        other=OTHER_FLAG,
         data={"cause": "late tender", "corrective_action": "tender in September"},
     ),
     Case("qslab_funding_api_get_evaluation", SEE_OWN, api=True, kwargs=APPROVED),
@@ -294,7 +281,7 @@ CASES = [
         OFFICE,
         method="post",
         api=True,
-        kwargs=lambda w: {"flag_id": w.flag.pk},
+        kwargs=FLAG,
         data={"hold": True, "reason": "no answer"},
     ),
     Case("qslab_funding_api_list_monitoring_runs", BOARD, api=True),

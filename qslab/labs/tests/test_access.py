@@ -3,7 +3,7 @@
 
 import pytest
 
-from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix, own_and_other
 
 OFFICE = {"office"}
 OWN = {"office", "lab_manager"}
@@ -21,25 +21,17 @@ CASES = [
     Case("labs:feed", EVERYONE),
     Case("labs:detail", EVERYONE, kwargs=LAB),
     Case("labs:create", OFFICE),
-    Case("labs:edit", OWN, kwargs=LAB),
-    Case("labs:edit", OFFICE, note="another lab", kwargs=OTHER),
-    Case("labs:team", OWN, kwargs=LAB),
-    Case("labs:team", OFFICE, note="another lab", kwargs=OTHER),
-    Case("labs:figures", OWN, kwargs=LAB),
-    Case("labs:figures", OFFICE, note="another lab", kwargs=OTHER),
-    Case(
-        "labs:transition",
-        OWN,
-        method="post",
-        note="request acceptance of own lab",
-        kwargs=lambda w: {"lab_id": w.lab.pk, "transition": "request_acceptance"},
-    ),
-    Case(
+    *own_and_other("labs:edit", OFFICE, own=LAB, other=OTHER),
+    *own_and_other("labs:team", OFFICE, own=LAB, other=OTHER),
+    *own_and_other("labs:figures", OFFICE, own=LAB, other=OTHER),
+    *own_and_other(
         "labs:transition",
         OFFICE,
         method="post",
+        own_note="request acceptance of own lab",
         note="request acceptance of another lab",
-        kwargs=lambda w: {"lab_id": w.other_lab.pk, "transition": "request_acceptance"},
+        own=lambda w: {"lab_id": w.lab.pk, "transition": "request_acceptance"},
+        other=lambda w: {"lab_id": w.other_lab.pk, "transition": "request_acceptance"},
     ),
     Case("labs:jurisdiction", PLANNERS),
     Case("labs:import", OFFICE),
@@ -70,16 +62,13 @@ CASES = [
             "fields": ["robots"],
         },
     ),
-    Case(
-        "qslab_labs_api_update_lab", OWN, method="patch", api=True, kwargs=LAB, data={"director_name": "赵六"}
-    ),
-    Case(
+    *own_and_other(
         "qslab_labs_api_update_lab",
         OFFICE,
         method="patch",
         api=True,
-        note="another lab",
-        kwargs=OTHER,
+        own=LAB,
+        other=OTHER,
         data={"director_name": "赵六"},
     ),
     Case(
@@ -116,20 +105,13 @@ CASES = [
         kwargs=LAB,
         data=lambda w: {"organisation_id": w.partner_org.pk, "role": "industry"},
     ),
-    Case(
-        "qslab_labs_api_delete_partner",
-        OWN,
-        method="delete",
-        api=True,
-        kwargs=lambda w: {"partner_id": w.partner.pk},
-    ),
-    Case(
+    *own_and_other(
         "qslab_labs_api_delete_partner",
         OFFICE,
         method="delete",
         api=True,
-        note="another lab",
-        kwargs=lambda w: {"partner_id": w.other_partner.pk},
+        own=lambda w: {"partner_id": w.partner.pk},
+        other=lambda w: {"partner_id": w.other_partner.pk},
     ),
     Case(
         "qslab_labs_api_add_committee_member",
@@ -139,20 +121,13 @@ CASES = [
         kwargs=LAB,
         data={"name": "钱七", "position": "member"},
     ),
-    Case(
-        "qslab_labs_api_delete_committee_member",
-        OWN,
-        method="delete",
-        api=True,
-        kwargs=lambda w: {"member_id": w.member.pk},
-    ),
-    Case(
+    *own_and_other(
         "qslab_labs_api_delete_committee_member",
         OFFICE,
         method="delete",
         api=True,
-        note="another lab",
-        kwargs=lambda w: {"member_id": w.other_member.pk},
+        own=lambda w: {"member_id": w.member.pk},
+        other=lambda w: {"member_id": w.other_member.pk},
     ),
     Case("qslab_labs_api_list_terms", EVERYONE, api=True, kwargs=lambda w: {"kind": "fields"}),
     Case(

@@ -5,7 +5,7 @@ Zhejiang."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from qslab.core.testing import EVERYONE, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, Case, check_access, matrix, own_and_other
 
 OFFICE = {"office"}
 OWN = {"office", "lab_manager"}
@@ -67,30 +67,17 @@ CASES = [
             "role": "lead",
         },
     ),
-    Case("outputs:standard_edit", OWN, kwargs=PROPOSAL),
-    Case("outputs:standard_edit", OFFICE, note="another lab", kwargs=OTHER_PROPOSAL),
-    Case(
-        "outputs:standard_transition",
-        OWN,
-        method="post",
-        note="approve project",
-        kwargs=lambda w: {"standard_id": w.proposal.pk, "transition": "approve_project"},
-    ),
-    Case(
+    *own_and_other("outputs:standard_edit", OFFICE, own=PROPOSAL, other=OTHER_PROPOSAL),
+    *own_and_other(
         "outputs:standard_transition",
         OFFICE,
         method="post",
-        note="another lab",
-        kwargs=lambda w: {"standard_id": w.other_proposal.pk, "transition": "approve_project"},
+        own_note="approve project",
+        own=lambda w: {"standard_id": w.proposal.pk, "transition": "approve_project"},
+        other=lambda w: {"standard_id": w.other_proposal.pk, "transition": "approve_project"},
     ),
-    Case("outputs:standard_evidence", OWN, method="post", kwargs=PROPOSAL, data=_file),
-    Case(
-        "outputs:standard_evidence",
-        OFFICE,
-        method="post",
-        note="another lab",
-        kwargs=OTHER_PROPOSAL,
-        data=_file,
+    *own_and_other(
+        "outputs:standard_evidence", OFFICE, method="post", own=PROPOSAL, other=OTHER_PROPOSAL, data=_file
     ),
     Case(
         "outputs:standard_evidence_file",
@@ -156,9 +143,8 @@ CASES = [
         note="claim again",
         kwargs=lambda w: {"output_id": w.rejected.pk, "transition": "resubmit"},
     ),
-    Case("outputs:output_evidence", OWN, method="post", kwargs=CLAIMED, data=_file),
-    Case(
-        "outputs:output_evidence", OFFICE, method="post", note="another lab", kwargs=OTHER_CLAIMED, data=_file
+    *own_and_other(
+        "outputs:output_evidence", OFFICE, method="post", own=CLAIMED, other=OTHER_CLAIMED, data=_file
     ),
     Case("outputs:import", OWN),
     Case("outputs:figures", READERS, kwargs=LAB, query="year=2026"),

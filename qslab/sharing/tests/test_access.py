@@ -4,12 +4,17 @@ the bookings and requests at the laboratory ``other``."""
 
 import pytest
 
-from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix, own_and_other
 from qslab.sharing.tests.conftest import at
 
 OWN = {"office", "lab_manager"}
 OWNER_AND_LAB = {"client", "office", "lab_manager"}
-USAGE = {"office", "committee", "lab_manager"}
+OVERSIGHT = {"office", "committee"}
+
+LAB = lambda w: {"lab_id": w.lab.pk}  # noqa: E731
+OTHER_LAB = lambda w: {"lab_id": w.other_lab.pk}  # noqa: E731
+RESOURCE = lambda w: {"resource_id": w.resource.pk}  # noqa: E731
+OTHER_RESOURCE = lambda w: {"resource_id": w.other_resource.pk}  # noqa: E731
 
 
 def _booking_form(w):
@@ -28,13 +33,7 @@ CASES = [
         query="week=2026-01-05",
     ),
     Case("sharing:resource_ics", EVERYONE, kwargs=lambda w: {"resource_id": w.resource.pk}),
-    Case("sharing:resource_edit", OWN, kwargs=lambda w: {"resource_id": w.resource.pk}),
-    Case(
-        "sharing:resource_edit",
-        {"office"},
-        note="other lab",
-        kwargs=lambda w: {"resource_id": w.other_resource.pk},
-    ),
+    *own_and_other("sharing:resource_edit", {"office"}, own=RESOURCE, other=OTHER_RESOURCE, note="other lab"),
     Case(
         "sharing:blackout_create",
         OWN,
@@ -72,10 +71,7 @@ CASES = [
     Case(
         "sharing:tariffs", {"office"}, note="other lab", kwargs=lambda w: {"resource_id": w.other_resource.pk}
     ),
-    Case("sharing:resource_create", OWN, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case(
-        "sharing:resource_create", {"office"}, note="other lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}
-    ),
+    *own_and_other("sharing:resource_create", {"office"}, own=LAB, other=OTHER_LAB, note="other lab"),
     Case(
         "sharing:request_create",
         SIGNED_IN,
@@ -84,15 +80,8 @@ CASES = [
         kwargs=lambda w: {"lab_id": w.lab.pk},
         data={"title": "Hardness test", "samples": "2"},
     ),
-    Case("sharing:usage", USAGE, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case(
-        "sharing:usage",
-        {"office", "committee"},
-        note="other lab",
-        kwargs=lambda w: {"lab_id": w.other_lab.pk},
-    ),
-    Case("sharing:statement", OWN, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case("sharing:statement", {"office"}, note="other lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}),
+    *own_and_other("sharing:usage", OVERSIGHT, own=LAB, other=OTHER_LAB, note="other lab"),
+    *own_and_other("sharing:statement", {"office"}, own=LAB, other=OTHER_LAB, note="other lab"),
     Case("sharing:bookings", SIGNED_IN),
     Case("sharing:my_ics", SIGNED_IN),
     Case("sharing:booking", OWNER_AND_LAB, kwargs=lambda w: {"booking_id": w.booking.pk}),
@@ -195,21 +184,14 @@ CASES = [
     Case(
         "qslab_sharing_api_availability", EVERYONE, api=True, kwargs=lambda w: {"resource_id": w.resource.pk}
     ),
-    Case(
-        "qslab_sharing_api_create_resource",
-        OWN,
-        method="post",
-        api=True,
-        kwargs=lambda w: {"lab_id": w.lab.pk},
-        data={"code": "tem", "name_zh": "透射电镜", "name_en": "TEM"},
-    ),
-    Case(
+    *own_and_other(
         "qslab_sharing_api_create_resource",
         {"office"},
         method="post",
         api=True,
+        own=LAB,
+        other=OTHER_LAB,
         note="other lab",
-        kwargs=lambda w: {"lab_id": w.other_lab.pk},
         data={"code": "tem", "name_zh": "透射电镜", "name_en": "TEM"},
     ),
     Case(
@@ -355,13 +337,8 @@ CASES = [
         data={"results_zh": "硬度 HRC 58", "results_en": "hardness HRC 58"},
     ),
     Case("qslab_sharing_api_invoices", SIGNED_IN, api=True),
-    Case("qslab_sharing_api_usage", USAGE, api=True, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case(
-        "qslab_sharing_api_usage",
-        {"office", "committee"},
-        api=True,
-        note="other lab",
-        kwargs=lambda w: {"lab_id": w.other_lab.pk},
+    *own_and_other(
+        "qslab_sharing_api_usage", OVERSIGHT, api=True, own=LAB, other=OTHER_LAB, note="other lab"
     ),
 ]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix
+from qslab.core.testing import EVERYONE, SIGNED_IN, Case, check_access, matrix, own_and_other
 
 from .conftest import PNG, SECTIONS
 
@@ -18,9 +18,11 @@ CASES = [
     Case("supervision:overview", OVERSIGHT),
     Case("supervision:overview", OVERSIGHT, note="csv", query="format=csv"),
     Case("supervision:template", SIGNED_IN, kwargs=lambda w: {"template_id": w.template.pk}),
-    Case("supervision:report", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"report_id": w.report.pk}),
-    Case(
-        "supervision:report", OVERSIGHT, note="another lab", kwargs=lambda w: {"report_id": w.other_report.pk}
+    *own_and_other(
+        "supervision:report",
+        OVERSIGHT,
+        own=lambda w: {"report_id": w.report.pk},
+        other=lambda w: {"report_id": w.other_report.pk},
     ),
     Case(
         "supervision:report_transition",
@@ -96,8 +98,12 @@ CASES = [
         data={"self_report": "自评估：运行良好。"},
     ),
     Case("supervision:order_create", OFFICE, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case("supervision:order", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"order_id": w.own_order.pk}),
-    Case("supervision:order", OVERSIGHT, note="another lab", kwargs=lambda w: {"order_id": w.order.pk}),
+    *own_and_other(
+        "supervision:order",
+        OVERSIGHT,
+        own=lambda w: {"order_id": w.own_order.pk},
+        other=lambda w: {"order_id": w.order.pk},
+    ),
     Case(
         "supervision:order_transition",
         OFFICE,
@@ -105,13 +111,17 @@ CASES = [
         kwargs=lambda w: {"order_id": w.order.pk, "transition": "lapse"},
     ),
     Case("supervision:sanctions", EVERYONE),
-    Case("supervision:change_create", {"office", "lab_manager"}, kwargs=lambda w: {"lab_id": w.lab.pk}),
-    Case(
-        "supervision:change_create", OFFICE, note="another lab", kwargs=lambda w: {"lab_id": w.other_lab.pk}
+    *own_and_other(
+        "supervision:change_create",
+        OFFICE,
+        own=lambda w: {"lab_id": w.lab.pk},
+        other=lambda w: {"lab_id": w.other_lab.pk},
     ),
-    Case("supervision:change", {*OVERSIGHT, "lab_manager"}, kwargs=lambda w: {"change_id": w.change.pk}),
-    Case(
-        "supervision:change", OVERSIGHT, note="another lab", kwargs=lambda w: {"change_id": w.other_change.pk}
+    *own_and_other(
+        "supervision:change",
+        OVERSIGHT,
+        own=lambda w: {"change_id": w.change.pk},
+        other=lambda w: {"change_id": w.other_change.pk},
     ),
     Case(
         "supervision:change_transition",
