@@ -766,7 +766,7 @@ class Application(ChangeLoggedModel):
         return True  # every scope it names matches (region "000000" alone is nationwide)
 
     @classmethod
-    def visible_q(cls, user: Any) -> models.Q:
+    def visible_q(cls, user: Any, *, conflicted_experts: bool = True) -> models.Q:
         if user is None or not getattr(user, "is_authenticated", False):
             return NONE
         if _staff(user):
@@ -779,8 +779,18 @@ class Application(ChangeLoggedModel):
         if has_role(user, Role.AUTHORITY):
             q |= models.Q(route=cls.Route.OPEN) & ~models.Q(status="draft") & authority_q(user)
         if has_role(user, Role.EXPERT):
-            q |= models.Q(assignments__expert=user, assignments__released=True)
+            panel = models.Q(assignments__expert=user, assignments__released=True)
+            if not conflicted_experts:
+                conflicted = ConflictDeclaration.objects.filter(expert=user, conflicted=True)
+                panel &= ~models.Q(pk__in=conflicted.values("application_id"))
+            q |= panel
         return q
+
+    @classmethod
+    def printable_q(cls, user: Any) -> models.Q:
+        """Who may download the whole application as a PDF: whoever sees it, except an expert who declared
+        a conflict on it (an assignment with a submitted review survives the declaration)."""
+        return cls.visible_q(user, conflicted_experts=False)
 
     @classmethod
     def editable_q(cls, user: Any) -> models.Q:

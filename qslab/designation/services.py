@@ -16,13 +16,16 @@ import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, has_role
 from qslab.core.calendar import add_days
 from qslab.core.context import acting_as
+from qslab.core.pdf import render_pdf
+from qslab.core.regions import region_name
 from qslab.core.services import apply_transition
 from qslab.core.workflow import TransitionRefused
 from qslab.designation.assignment import AssignmentInfeasible, solve_assignment
@@ -735,6 +738,88 @@ def budget_totals(app: Application) -> BudgetTotals:
         ],
         total=sum(by_year.values(), Decimal(0)),
     )
+
+
+# -- the application as a bilingual PDF --------------------------------------------------------------
+
+#: the PDF's labels, each printed in Chinese and English side by side
+PDF_LABELS = {
+    "title": gettext_noop("Application for a national quality standards laboratory"),
+    "call": gettext_noop("Call"),
+    "status": gettext_noop("Status"),
+    "institution": gettext_noop("Supporting institution"),
+    "region": gettext_noop("Region"),
+    "fields": gettext_noop("Key fields"),
+    "submitted_at": gettext_noop("Submitted at"),
+    "co_applicants": gettext_noop("Co-applicants"),
+    "organisation": gettext_noop("Organisation"),
+    "role": gettext_noop("Role"),
+    "directions": gettext_noop("Research directions"),
+    "team": gettext_noop("Team"),
+    "resources": gettext_noop("Resources"),
+    "construction_plan": gettext_noop("Construction plan with milestones"),
+    "milestones": gettext_noop("Milestones"),
+    "milestone": gettext_noop("Milestone"),
+    "due": gettext_noop("Due"),
+    "reached_on": gettext_noop("Reached on"),
+    "budget": gettext_noop("Budget (10k CNY)"),
+    "year": gettext_noop("Year"),
+    "category": gettext_noop("Budget line"),
+    "source": gettext_noop("Source of funds"),
+    "amount": gettext_noop("Amount"),
+    "note": gettext_noop("Note"),
+    "by_year": gettext_noop("Total per year"),
+    "by_category": gettext_noop("Total per budget line"),
+    "by_source": gettext_noop("Total per source of funds"),
+    "total": gettext_noop("Total"),
+    "none": gettext_noop("None given."),
+    "generated": gettext_noop("Generated at"),
+}
+
+
+def _both(message: Any) -> tuple[str, str]:
+    """A label in Chinese and in English (a choice label or a ``PDF_LABELS`` message)."""
+    with translation.override("zh-hans"):
+        zh = str(_(str(message)) if isinstance(message, str) else message)
+    with translation.override("en"):
+        en = str(_(str(message)) if isinstance(message, str) else message)
+    return zh, en
+
+
+def may_print_application(user: Any, app: Application) -> bool:
+    if getattr(user, "is_superuser", False) and getattr(user, "is_active", False):
+        return True
+    return Application.objects.filter(Application.printable_q(user), pk=app.pk).exists()
+
+
+def application_pdf(app: Application) -> bytes:
+    """The whole application (co-applicants, directions, team, resources, plan, budget with its totals)
+    as one PDF with Chinese and English labels, for reviewers and the file."""
+    categories = {code: _both(label) for code, label in BudgetLine.Category.choices}
+    sources = {code: _both(label) for code, label in BudgetLine.Source.choices}
+    roles = {code: _both(label) for code, label in CoApplicant.Role.choices}
+    totals = budget_totals(app)
+    construction = Construction.objects.filter(application=app).first()
+    context = {
+        "app": app,
+        "L": {key: _both(message) for key, message in PDF_LABELS.items()},
+        "status": (lambda st: (st.label_zh, st.label_en))(APPLICATION_WORKFLOW.state(app.status)),
+        "region": (region_name(app.region_code, "zh-hans"), region_name(app.region_code, "en")),
+        "fields": list(app.fields.all()),
+        "co_applicants": [
+            (c.organisation, roles.get(c.role, (c.role, c.role)))
+            for c in app.co_applicants.select_related("organisation").order_by("role", "pk")
+        ],
+        "lines": [(line, categories[line.category], sources[line.source]) for line in app.budget_lines.all()],
+        "by_year": totals.by_year,
+        "by_category": [(categories[code], amount) for code, _label, amount in totals.by_category],
+        "by_source": [(sources[code], amount) for code, _label, amount in totals.by_source],
+        "total": totals.total,
+        "milestones": list(construction.milestones.all()) if construction else [],
+        "generated": timezone.localtime(),
+        "pdf_identifier": f"application-{app.pk}".encode(),
+    }
+    return render_pdf("designation/pdf/application.html", context, "zh-hans")
 
 
 def recommendations_used(user: Any, call: Call) -> int:

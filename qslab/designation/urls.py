@@ -21,6 +21,7 @@ urlpatterns = [
     path("applications/<int:application_id>/co-applicants/", views.co_applicant, name="co_applicant"),
     path("applications/<int:application_id>/files/", views.attach, name="attach"),
     path("applications/<int:application_id>/budget/", views.application_budget, name="application_budget"),
+    path("applications/<int:application_id>/pdf/", views.application_pdf, name="application_pdf"),
     path("applications/<int:application_id>/declaration/", views.declare, name="declare"),
     path("applications/<int:application_id>/vote/", views.vote, name="vote"),
     path("applications/<int:application_id>/decision/", views.decide, name="decide"),

@@ -21,7 +21,7 @@ from qslab.core.forms import add_validation_error
 from qslab.core.permissions import get_editable_or_403, get_visible_or_404
 from qslab.core.ratelimit import RateLimited, check_public_form, rate_limited_page
 from qslab.core.services import history_of
-from qslab.core.uploads import download_response
+from qslab.core.uploads import download_response, harden_download
 from qslab.core.workflow import TransitionRefused
 from qslab.designation import services
 from qslab.designation.forms import (
@@ -261,11 +261,25 @@ def application(request: HttpRequest, application_id: int) -> HttpResponse:
         "summary": services.evaluation_for(user, app) if (staff or own) else None,
         "budget_lines": app.budget_lines.all(),
         "budget_totals": services.budget_totals(app),
+        "printable": services.may_print_application(user, app),
         "construction": getattr(app, "construction", None),
         "history": history_of(app) if staff else [],
         "notice": getattr(app, "public_notice", None),
     }
     return render(request, "designation/application.html", context)
+
+
+@login_required
+def application_pdf(request: HttpRequest, application_id: int) -> HttpResponse:
+    """The whole application as a bilingual PDF, for whoever may read it (not a conflicted expert)."""
+    app = get_visible_or_404(
+        Application.objects.select_related("call", "institution"), request.user, pk=application_id
+    )
+    if not services.may_print_application(request.user, app):
+        raise Http404(_("Not found."))
+    response = HttpResponse(services.application_pdf(app), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="application-{app.pk}.pdf"'
+    return harden_download(response)
 
 
 @login_required

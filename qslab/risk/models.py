@@ -496,14 +496,24 @@ class SeriesFamily(ChangeLoggedModel):
 
 
 class EarlyWarningRun(ChangeLoggedModel):
-    """One run of the early-warning job over every active series family."""
+    """One run of the early-warning job over every active series family.
+
+    ``task_id`` is set when the run starts, so that the stale-task recovery can find and fail the run of a
+    worker that died; ``status`` says whether it finished, is still running or failed (``error`` why)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("completed")
+        FAILED = "failed", _("failed")
 
     started = models.DateTimeField(_("started"), auto_now_add=True)
     finished = models.DateTimeField(_("finished"), null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    task_id = models.CharField(max_length=64, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(_("error"), blank=True)
     n_series = models.PositiveIntegerField(_("series"), default=0)
     n_alarms = models.PositiveIntegerField(_("alarms"), default=0)
     n_new_alarms = models.PositiveIntegerField(_("new alarms"), default=0)

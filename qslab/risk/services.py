@@ -815,12 +815,17 @@ def _disproportionality_family(
 
 
 def run_early_warning(
-    user: Any = None, families: Iterable[SeriesFamily] | None = None, progress: Any = None
+    user: Any = None,
+    families: Iterable[SeriesFamily] | None = None,
+    progress: Any = None,
+    task_id: str = "",
 ) -> EarlyWarningRun:
     """Run every active series family's detector over all its series and store the alarms as signals.
 
     Re-running adds nothing already stored: an alarm is kept once per series and period, and new
-    alarms on a series with an open signal join that signal instead of opening another.
+    alarms on a series with an open signal join that signal instead of opening another. ``task_id`` (the
+    background task running it) is stored at the start, so a run whose worker dies can be found and
+    failed by the stale-task recovery (``abandon_early_warning``).
     """
     if user is not None:
         _require_staff(user, _("run the early-warning job"))
@@ -828,7 +833,24 @@ def run_early_warning(
         ensure_default_families()
     chosen = list(families if families is not None else SeriesFamily.objects.filter(active=True))
     with acting_as(user, "early-warning run"):
-        run = EarlyWarningRun.objects.create(owner=user)
+        run = EarlyWarningRun.objects.create(owner=user, task_id=task_id)
+    try:
+        return _run_families(run, chosen, user, progress)
+    except Exception as error:
+        _fail_early_warning(run, f"{type(error).__name__}: {error}"[:1000], "early-warning run failed", user)
+        raise
+
+
+def _fail_early_warning(run: EarlyWarningRun, error: str, reason: str, user: Any = None) -> None:
+    run.status = EarlyWarningRun.Status.FAILED
+    run.error = error
+    with acting_as(user, reason):
+        run.save(update_fields=["status", "error", "last_updated"])
+
+
+def _run_families(
+    run: EarlyWarningRun, chosen: list[SeriesFamily], user: Any, progress: Any
+) -> EarlyWarningRun:
     lines = []
     store = analytical_store()
     try:
@@ -879,10 +901,12 @@ def run_early_warning(
     finally:
         store.close()
     run.finished = timezone.now()
+    run.status = EarlyWarningRun.Status.FINISHED
     run.report = "\n".join(lines)
     run.save(
         update_fields=[
             "finished",
+            "status",
             "report",
             "n_series",
             "n_alarms",
@@ -891,6 +915,28 @@ def run_early_warning(
             "last_updated",
         ]
     )
+    return run
+
+
+@transaction.atomic
+def abandon_early_warning(task_id: str, reason: str) -> EarlyWarningRun | None:
+    """Mark failed, with the reason, the run whose task the stale-task recovery gave up on.
+
+    Called by the recovery (no user); a run already finished or failed is left as it is. What the run
+    stored before the worker died stays (signals are kept once per series and period), so the next run
+    simply carries on.
+    """
+    run = (
+        EarlyWarningRun.objects.select_for_update()
+        .filter(task_id=task_id, status=EarlyWarningRun.Status.RUNNING, finished__isnull=True)
+        .first()
+        if task_id
+        else None
+    )
+    if run is None:
+        return None
+    error = _("Stopped: the background worker was lost (%(reason)s). Start a new run.") % {"reason": reason}
+    _fail_early_warning(run, error, reason)
     return run
 
 

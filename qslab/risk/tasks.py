@@ -40,13 +40,17 @@ def early_warning_task(context: Any, owner_id: int | None = None) -> dict[str, i
 
     owner = User.objects.filter(pk=owner_id).first() if owner_id else None
     families = list(SeriesFamily.objects.filter(active=True))
-    with Progress(
-        str(context.task_result.id), "Early warning over all series", total=len(families), owner=owner
-    ) as progress:
-        run = run_early_warning(owner, families=families, progress=progress)
-        run.task_id = str(context.task_result.id)
-        run.save(update_fields=["task_id"])
+    task_id = str(context.task_result.id)
+    with Progress(task_id, "Early warning over all series", total=len(families), owner=owner) as progress:
+        run = run_early_warning(owner, families=families, progress=progress, task_id=task_id)
     return {"run": run.pk, "new_signals": run.n_new_signals, "new_alarms": run.n_new_alarms}
+
+
+@when_abandoned(early_warning_task)
+def _early_warning_abandoned(task_id: str, kwargs: dict[str, Any], reason: str) -> None:
+    from qslab.risk.services import abandon_early_warning
+
+    abandon_early_warning(task_id, reason)
 
 
 @task(takes_context=True)

@@ -1,13 +1,17 @@
 """API of the supervision app (mounted at /api/supervision/ in qslab/api.py)."""
 
 import datetime as dt
+import json
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import paginate
+from pydantic import ValidationError as PydanticValidationError
 
 from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
@@ -1562,17 +1566,77 @@ def complaints(request: HttpRequest, laboratory_id: int | None = None, status: s
     )
 
 
+def _complaint_request(request: HttpRequest) -> tuple[ComplaintIn, list[Any]]:
+    """The complaint from a JSON body, or from a multipart form with its ``files`` (one operation for
+    both: django-ninja binds a body to one content type, so the request is read here)."""
+    files: list[Any] = []
+    if request.content_type == "multipart/form-data":
+        data: Any = {k: v for k, v in request.POST.items() if v != "" or k not in ("channel", "received_on")}
+        files = request.FILES.getlist("files")
+    else:
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise NinjaValidationError(
+                [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not valid JSON."}]
+            ) from exc
+    try:
+        return ComplaintIn.model_validate(data), files
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise NinjaValidationError([{**e, "loc": ["body", "payload", *e["loc"]]} for e in errors]) from exc
+
+
+_COMPLAINT_FIELDS = {
+    "laboratory_id": {"type": "integer"},
+    "name": {"type": "string"},
+    "contact": {"type": "string"},
+    "subject": {"type": "string"},
+    "description": {"type": "string"},
+    "channel": {"type": "string", "default": "online"},
+    "received_on": {"type": "string", "format": "date"},
+}
+_COMPLAINT_REQUIRED = ["laboratory_id", "name", "contact", "subject", "description"]
+
+
 @router.post(
     "/complaints",
     response={201: ComplaintOut, 429: ErrorOut, **CREATE_ERRORS},
     auth=PUBLIC,
     summary="File a complaint about a named laboratory under your real name and contact (anyone; the "
-    "office may also record one received by telephone, letter, e-mail, in person or by referral; "
-    "files go with the web form). 429: too many from this client in the window, nothing saved",
+    "office may also record one received by telephone, letter, e-mail, in person or by referral). JSON, or "
+    "multipart with the same fields and up to 5 ``files`` (documents or photos, each at most 10 MB, checked "
+    "by content as on the web form; one bad file and nothing is saved). 429: too many from this client in "
+    "the window, nothing saved",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": _COMPLAINT_FIELDS,
+                        "required": _COMPLAINT_REQUIRED,
+                    }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            **_COMPLAINT_FIELDS,
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                        "required": _COMPLAINT_REQUIRED,
+                    }
+                },
+            },
+        }
+    },
 )
-def file_complaint(request: HttpRequest, payload: ComplaintIn):
+def file_complaint(request: HttpRequest):
     from qslab.labs.models import Laboratory
 
+    payload, files = _complaint_request(request)
     check_public_form(request, "complaint")
 
     lab = get_visible_or_404(Laboratory, request.user, pk=payload.laboratory_id)
@@ -1585,6 +1649,7 @@ def file_complaint(request: HttpRequest, payload: ComplaintIn):
         description=payload.description,
         channel=payload.channel,
         received_on=payload.received_on,
+        files=files,
     )
     return Status(201, _complaint(c, request.user))
 

@@ -230,7 +230,6 @@ def test_the_record_is_found_by_its_task_id_when_the_arguments_do_not_name_it():
 def test_a_task_without_a_handler_is_still_marked_failed():
     from qslab.core.tasks import abandon_handler
 
-    assert abandon_handler(EARLY_WARNING) is None
     assert abandon_handler("qslab.nowhere.tasks.gone_task") is None
     task = running_task("qslab.nowhere.tasks.gone_task", started_minutes_ago=30)
 
@@ -242,5 +241,67 @@ def test_a_task_without_a_handler_is_still_marked_failed():
 def test_every_task_whose_record_has_a_running_status_registers_a_handler():
     from qslab.core.tasks import abandon_handler
 
-    for path in (INGEST, TRACE_UPLOAD):
+    for path in (INGEST, TRACE_UPLOAD, EARLY_WARNING):
         assert abandon_handler(path) is not None, path
+
+
+def running_early_warning(task_id: str, **fields):
+    from qslab.risk.models import EarlyWarningRun
+
+    return EarlyWarningRun.objects.create(task_id=task_id, **fields)
+
+
+def test_an_early_warning_run_whose_worker_died_is_marked_failed_with_the_reason_audited():
+    task = running_task(EARLY_WARNING, started_minutes_ago=30)
+    run = running_early_warning(str(task.pk))
+    other = running_early_warning("another-task")
+
+    assert recover_stale_tasks(now=NOW) == {"requeued": 0, "failed": 1}
+
+    run.refresh_from_db()
+    assert run.status == "failed" and run.finished is None
+    assert "worker was lost" in run.error and "not safe to run again" in run.error
+    record = ChangeRecord.objects.filter(
+        content_type=ContentType.objects.get_for_model(run), object_id=str(run.pk), action="update"
+    ).get()
+    assert (record.before["status"], record.after["status"]) == ("running", "failed")
+    assert "worker lost" in record.reason and record.user is None
+    other.refresh_from_db()
+    assert other.status == "running", "only the run of the abandoned task is failed"
+
+
+def test_a_finished_early_warning_run_is_left_as_it_is_when_its_task_is_abandoned():
+    task = running_task(EARLY_WARNING, started_minutes_ago=30)
+    run = running_early_warning(str(task.pk), status="finished", finished=NOW, report="done")
+
+    recover_stale_tasks(now=NOW)
+
+    run.refresh_from_db()
+    assert (run.status, run.error, run.report) == ("finished", "", "done")
+
+
+def test_the_early_warning_task_records_its_id_on_the_run_before_the_work_so_a_crash_leaves_it_findable(
+    settings, tmp_path, users
+):
+    from qslab.risk.models import EarlyWarningRun
+    from qslab.risk.tasks import early_warning_task
+
+    settings.DUCKDB_PATH = tmp_path  # a directory: the analytical store cannot be opened
+    result = early_warning_task.enqueue(owner_id=users["analyst"].pk)
+
+    assert result.status == "FAILED"
+    run = EarlyWarningRun.objects.get()
+    assert run.task_id == str(result.id)
+    assert run.status == "failed" and run.finished is None and run.error
+
+
+def test_the_early_warning_page_shows_each_runs_state_and_why_it_failed(users, clients):
+    task = running_task(EARLY_WARNING, started_minutes_ago=30)
+    running_early_warning(str(task.pk))
+    running_early_warning("t-finished", status="finished", finished=NOW)
+    recover_stale_tasks(now=NOW)
+
+    page = clients["analyst"].get("/risk/early-warning/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'data-run-status="failed"' in page and 'data-run-status="finished"' in page
+    assert "worker was lost" in page

@@ -492,6 +492,21 @@ CASES = [
         },
     ),
     Case("designation:application_budget", {"office", "lab_manager"}, kwargs=APP),
+    Case("designation:application_pdf", OWN, kwargs=APP),
+    Case(
+        "designation:application_pdf",
+        STAFF | {"expert", "authority"},
+        note="assigned",
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+    ),
+    Case("qslab_designation_api_application_pdf", OWN, api=True, kwargs=APP),
+    Case(
+        "qslab_designation_api_application_pdf",
+        STAFF | {"expert", "authority"},
+        api=True,
+        note="assigned",
+        kwargs=lambda w: {"application_id": w.in_review.pk},
+    ),
     Case(
         "qslab_designation_api_application_budget",
         {"office", "committee", "lab_manager"},

@@ -146,3 +146,113 @@ def test_objections_to_a_public_notice_are_limited_too(users, settings):
     )
     assert api.status_code == 429
     assert Objection.objects.count() == 1
+
+
+# -- the API takes the same files as the web form, multipart --------------------------------------
+
+
+def _notifications() -> int:
+    from qslab.core.models import Notification
+
+    return Notification.objects.count()
+
+
+def test_the_complaint_api_takes_files_in_a_multipart_request_seen_by_the_office_and_the_complainant(
+    lab, users
+):
+    complainant = verified_client(users["client"])
+    r = complainant.post(
+        "/api/supervision/complaints",
+        {**FORM, "laboratory_id": lab.pk, "files": [SimpleUploadedFile("receipt.png", PNG)]},
+    )
+    assert r.status_code == 201, r.content
+    complaint = Complaint.objects.get()
+    (file,) = Attachment.objects.filter(object_id=str(complaint.pk), content_type__model="complaint")
+    url = f"/supervision/complaints/{complaint.pk}/files/{file.pk}/"
+    assert [f["url"] for f in r.json()["files"]] == [url]
+    assert complaint.channel == "online" and complaint.filed_by == users["client"]
+
+    own = complainant.get(url)
+    assert own.status_code == 200 and b"".join(own.streaming_content) == PNG
+    office = verified_client(users["office"])
+    assert [f["name"] for f in office.get("/api/supervision/complaints").json()["items"][0]["files"]] == [
+        "receipt.png"
+    ]
+    committee = verified_client(users["committee"])
+    assert committee.get("/api/supervision/complaints").json()["items"][0]["files"] == []
+    assert committee.get(url).status_code == 403
+    assert verified_client(users["lab_manager"]).get(url).status_code == 404
+
+
+def test_a_complaint_sent_to_the_api_with_one_bad_file_saves_nothing(lab, users):
+    api = verified_client(users["client"])
+    before = _notifications()
+    r = api.post(
+        "/api/supervision/complaints",
+        {
+            **FORM,
+            "laboratory_id": lab.pk,
+            "files": [
+                SimpleUploadedFile("receipt.png", PNG),
+                SimpleUploadedFile("page.html", b"<html><script>alert(1)</script>"),
+            ],
+        },
+    )
+    assert r.status_code == 422
+    assert any("page.html" in m for e in r.json()["errors"] for m in e["messages"])
+    assert not Complaint.objects.exists() and not Attachment.objects.exists()
+    assert _notifications() == before
+
+
+def test_the_complaint_api_refuses_more_files_than_the_form_allows(lab, users):
+    from qslab.supervision.services import COMPLAINT_MAX_FILES
+
+    files = [SimpleUploadedFile(f"p{i}.png", PNG) for i in range(COMPLAINT_MAX_FILES + 1)]
+    r = verified_client(users["client"]).post(
+        "/api/supervision/complaints", {**FORM, "laboratory_id": lab.pk, "files": files}
+    )
+    assert r.status_code == 422
+    assert not Complaint.objects.exists() and not Attachment.objects.exists()
+
+
+def test_a_multipart_complaint_counts_against_the_same_limit_as_a_json_one(lab, settings):
+    settings.QSLAB_PUBLIC_FORM_LIMIT = 1
+    api = verified_client(None)
+    sent = api.post(
+        "/api/supervision/complaints",
+        {**FORM, "laboratory_id": lab.pk, "files": [SimpleUploadedFile("receipt.png", PNG)]},
+    )
+    assert sent.status_code == 201
+    assert sent.json()["files"] == [], "an anonymous complainant is not shown the files back"
+
+    refused = api.post(
+        "/api/supervision/complaints",
+        {**FORM, "laboratory_id": lab.pk, "files": [SimpleUploadedFile("again.png", PNG)]},
+    )
+    assert refused.status_code == 429
+    assert Complaint.objects.count() == 1 and Attachment.objects.count() == 1
+
+
+def test_a_complaint_missing_a_field_is_a_422_in_json_and_in_multipart(lab):
+    api = verified_client(None)
+    data = {k: v for k, v in FORM.items() if k != "subject"}
+    as_json = api.post(
+        "/api/supervision/complaints", {**data, "laboratory_id": lab.pk}, content_type="application/json"
+    )
+    as_form = api.post("/api/supervision/complaints", {**data, "laboratory_id": lab.pk})
+    assert as_json.status_code == as_form.status_code == 422
+    assert ["body", "payload", "subject"] in [e["loc"] for e in as_json.json()["errors"]]
+    assert api.post("/api/supervision/complaints", "{", content_type="application/json").status_code == 422
+    assert not Complaint.objects.exists()
+
+
+@pytest.mark.parametrize("role", [None, "client", "institution", "lab_manager", "expert", "office"])
+def test_anyone_may_send_files_with_a_complaint_through_the_api(lab, users, role):
+    api = verified_client(users[role] if role else None)
+    r = api.post(
+        "/api/supervision/complaints",
+        {**FORM, "laboratory_id": lab.pk, "files": [SimpleUploadedFile("receipt.png", PNG)]},
+    )
+    assert r.status_code == 201, r.content
+    files = Attachment.objects.filter(object_id=str(r.json()["id"]), content_type__model="complaint")
+    assert files.count() == 1
