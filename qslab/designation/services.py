@@ -658,7 +658,8 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
             )
         if not r.amount.is_finite() or r.amount < 0:
             errors.append(_("Line %(n)d: the amount must not be negative.") % {"n": n})
-        elif r.amount != r.amount.quantize(Decimal("0.01")) or abs(r.amount) >= Decimal("1e10"):
+        elif abs(r.amount) >= Decimal("1e10") or r.amount != r.amount.quantize(Decimal("0.01")):
+            # the size first: quantizing 1e30 to cents needs more digits than the context has
             errors.append(
                 _("Line %(n)d: the amount has at most 10 digits before and 2 after the decimal point.")
                 % {"n": n}
