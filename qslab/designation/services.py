@@ -676,6 +676,13 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
                 % {"n": n, "year": r.year}
             )
         seen.add(key)
+    amounts = [r.amount for r in rows if r.amount.is_finite() and abs(r.amount) < Decimal("1e10")]
+    total = sum(amounts, Decimal(0))
+    if total >= Decimal("1e10"):
+        # the application's budget (the total) has the lines' 12 digits, 2 after the point
+        errors.append(
+            _("The total (%(total)s) has more than 10 digits before the decimal point.") % {"total": total}
+        )
     return errors
 
 

@@ -138,3 +138,19 @@ def test_an_amount_with_a_huge_exponent_is_refused_with_a_message_not_a_server_e
     )
     assert body.status_code == 422 and "at most 10 digits" in body.content.decode()
     assert not draft.budget_lines.exists()
+
+
+def test_lines_whose_total_does_not_fit_the_applications_budget_are_refused(users, draft):
+    y = draft.call.notice_starts_on.year
+    big = Decimal("6000000000.00")  # each line fits (under 10 digits); their sum does not
+    with pytest.raises(ValidationError) as exc:
+        services.set_budget_lines(
+            users["lab_manager"],
+            draft,
+            [
+                services.BudgetRow(y, "equipment", "central", big),
+                services.BudgetRow(y, "research", "own", big),
+            ],
+        )
+    assert "The total (12000000000.00) has more than 10 digits" in " ".join(exc.value.messages)
+    assert not draft.budget_lines.exists()
