@@ -690,6 +690,9 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
 def set_budget_lines(user: Any, app: Application, rows: Sequence[BudgetRow]) -> list[BudgetLine]:
     """Replace the application's budget by ``rows`` (all or nothing); the application's ``budget`` becomes
     their total (none when there is no line)."""
+    # the application row is locked: two replacements at once run one after the other (else both delete
+    # nothing, both insert, and the second breaks the one-line-per-year-line-source constraint)
+    app = Application.objects.select_for_update().select_related("call").get(pk=app.pk)
     _require_editable(user, app)
     errors = budget_row_errors(app.call, rows)
     if errors:
