@@ -2056,7 +2056,10 @@ def record_visit(
     published."""
     if not (has_role(user, Role.OFFICE) or (user.is_authenticated and entry.lead_expert_id == user.pk)):
         raise PermissionDenied(_("Only the office or the lead expert records the on-site visit."))
-    campaign = EvaluationCampaign.objects.get(pk=entry.campaign_id)  # the current state and dates
+    # the campaign, then the entry, locked: a confirmation waits for the record (or the record sees the
+    # confirmed state), and a second record of the same visit waits, then corrects the first one
+    campaign = EvaluationCampaign.objects.select_for_update().get(pk=entry.campaign_id)
+    entry = EvaluationEntry.objects.select_for_update().get(pk=entry.pk)
     if campaign.status not in ("preparing", "scoring"):
         raise ValidationError(_("The on-site visit record is closed: the grades are confirmed."))
     check_evidence(files)
