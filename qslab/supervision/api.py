@@ -1536,8 +1536,6 @@ def _campaign(c: EvaluationCampaign) -> SupervisionCampaignOut:
     "target, source, rule, children), grades, period and timetable (office)",
 )
 def create_campaign(request: HttpRequest, payload: CampaignIn):
-    if EvaluationCampaign.objects.filter(code=payload.code).exists():
-        raise ValidationError({"code": _("The code “%(c)s” is already used.") % {"c": payload.code}})
     c = services.create_campaign(request.user, **payload.dict())
     return Status(201, _campaign(c))
 

@@ -697,6 +697,8 @@ def create_campaign(
     grades = grades if grades is not None else DEFAULT_GRADES
     check_grades(grades)
     errors: list[str] = []
+    if EvaluationCampaign.objects.filter(code=code).exists():
+        errors.append(_("The code “%(c)s” is already used.") % {"c": code})
     seen: set[str] = set()
 
     def walk(nodes: list, depth: int) -> None:
