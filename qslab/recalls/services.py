@@ -1339,10 +1339,17 @@ def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
 
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office requests laboratory testing."))
-    if not data.get("assessment") and not data.get("recall"):
-        raise ValidationError(
-            {"assessment": [_("Name the risk assessment or the recall the testing is for.")]}
-        )
+    errors: dict[str, list[str]] = {}
+    assessment, recall = data.get("assessment"), data.get("recall")
+    if not assessment and not recall:
+        errors["assessment"] = [_("Name the risk assessment or the recall the testing is for.")]
+    # the page offers neither; the API names them by id, so the service refuses them for both
+    if assessment is not None and assessment.status == "withdrawn":
+        errors["assessment"] = [_("The risk assessment is withdrawn.")]
+    if recall is not None and recall.status == Recall.Status.CLOSED:
+        errors["recall"] = [_("The recall is closed.")]
+    if errors:
+        raise ValidationError(errors)
     with acting_as(user):
         item = LabTestRequest(
             laboratory=data.get("laboratory"),

@@ -129,3 +129,23 @@ def test_only_the_office_requests_testing_and_names_what_it_is_for(scene):
     )
     assert response.status_code == 302 and LabTestRequest.objects.filter(question="Latch force").exists()
     assert verified_client(scene["manager"]).get(reverse("recalls:lab_request_create")).status_code == 403
+
+
+def test_testing_is_not_requested_for_a_withdrawn_assessment_or_a_closed_recall(scene):
+    from qslab.recalls.tests.conftest import make_company, make_product, make_recall
+
+    closed = make_recall(make_product(make_company(name_en="Closed maker")), "closed")
+    scene["assessment"].status = "withdrawn"
+    scene["assessment"].save(update_fields=["status"])
+    with pytest.raises(ValidationError) as exc:
+        services.request_lab_test(
+            scene["office"],
+            {
+                "laboratory": scene["lab"],
+                "assessment": scene["assessment"],
+                "recall": closed,
+                "question": "Latch force",
+            },
+        )
+    assert set(exc.value.message_dict) == {"assessment", "recall"}, "both at once"
+    assert not LabTestRequest.objects.exists()
