@@ -1216,7 +1216,8 @@ def complaint(request: HttpRequest, complaint_id: int) -> HttpResponse:
         {
             "complaint": item,
             "actions": Complaint.workflow.available(item, request.user),
-            "history": history_of(item) if services.oversees(request.user) else [],
+            # the office only: the history names who acted, and a complainant signed in created it
+            "history": history_of(item) if is_office else [],
             "reason": services.complaint_reason(item),
             "shows_identity": is_office or item.filed_by_id == request.user.pk,
             "is_office": is_office,
