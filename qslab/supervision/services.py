@@ -2223,11 +2223,12 @@ def create_item(
     inspecting_body: str = "",
 ) -> SpotCheckItem:
     """Add an item to the public spot-check list: its legal basis, content and method."""
-    from django.utils.text import slugify
+    import re
 
     _require_office(user)
     errors: dict[str, str] = {}
-    if not code.strip() or slugify(code) != code.strip():
+    # the model's SlugField rule (capitals allowed), not slugify(), which would lower-case "SC-01"
+    if not re.fullmatch(r"[-a-zA-Z0-9_]+", code.strip()):
         errors["code"] = _("The code is letters, digits, - and _ only.")
     elif SpotCheckItem.objects.filter(code=code.strip()).exists():
         errors["code"] = _("The code “%(c)s” is already used.") % {"c": code}

@@ -288,3 +288,23 @@ def test_a_campaign_code_already_used_is_refused_with_a_message_and_the_api_asks
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == expected, (role, r.content)
+
+
+def test_a_spot_check_item_code_may_have_capitals_and_a_used_code_is_named(users):
+    from qslab.supervision import services
+
+    fields = {
+        "name_zh": "运行",
+        "name_en": "Operation",
+        "legal_basis": "办法",
+        "content": "运行",
+        "method": "现场",
+    }
+    item = services.create_item(users["office"], code="SC-01", **fields)
+    assert SpotCheckItem.objects.get(pk=item.pk).code == "SC-01"
+    with pytest.raises(ValidationError) as exc:
+        services.create_item(users["office"], code="SC-01", **fields)
+    assert exc.value.message_dict["code"] == ["The code “SC-01” is already used."]
+    with pytest.raises(ValidationError) as exc:
+        services.create_item(users["office"], code="运行 检查", **fields)
+    assert exc.value.message_dict["code"] == ["The code is letters, digits, - and _ only."]
