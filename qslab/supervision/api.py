@@ -1368,7 +1368,6 @@ def record_visit(
     summary: Form[str],
     files: File[list[UploadedFile]] = None,  # type: ignore[assignment]
 ):
-    from qslab.accounts.models import User
 
     entry = get_visible_or_404(
         EvaluationEntry.objects.select_related("campaign", "laboratory").distinct(), request.user, pk=entry_id
@@ -1378,7 +1377,7 @@ def record_visit(
         entry,
         visited_on=visited_on,
         place=place,
-        experts=list(User.objects.filter(pk__in=expert_ids)),
+        experts=_users(expert_ids, "expert_ids"),  # an unknown id is named, not dropped
         agenda=agenda,
         summary=summary,
         files=files or [],
