@@ -817,13 +817,16 @@ def _open_entry_deadlines(campaign: EvaluationCampaign, entry: EvaluationEntry) 
         )
 
 
-def _close_deadlines_labelled(obj: Any, prefix: str) -> None:
-    Deadline.objects.filter(
+def _close_deadlines_labelled(obj: Any, prefix: str, assignee: Any = None) -> None:
+    qs = Deadline.objects.filter(
         content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),
         done_at__isnull=True,
         label_en__startswith=prefix,
-    ).update(done_at=timezone.now())
+    )
+    if assignee is not None:
+        qs = qs.filter(assignee=assignee)
+    qs.update(done_at=timezone.now())
 
 
 @transaction.atomic
@@ -1033,7 +1036,8 @@ def submit_score_sheet(
         expert=user,
         defaults={"scores": clean, "comment": comment, "submitted_at": timezone.now()},
     )
-    _close_deadlines(entry, assignee=user)
+    # the expert's scoring deadline only: a lead expert's visit-record deadline stays until the record
+    _close_deadlines_labelled(entry, "Score ", assignee=user)
     return sheet
 
 
