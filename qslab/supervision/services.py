@@ -909,6 +909,12 @@ def move_campaign(
         record_grades_for_funding(user, campaign)
     if transition == "confirm":
         _close_deadlines(campaign)
+        # once confirmed, no self-evaluation, visit record or score sheet is taken: their deadlines end
+        Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(EvaluationEntry),
+            object_id__in=[str(pk) for pk in campaign.entries.values_list("pk", flat=True)],
+            done_at__isnull=True,
+        ).update(done_at=timezone.now())
     if transition == "open_scoring":
         if campaign.confirmation_due:
             _open_deadline(
