@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
@@ -1213,6 +1213,24 @@ def _new_producer_reference() -> str:
     return f"{prefix}{seq:04d}"
 
 
+def _save_with_new_reference(report: Any) -> None:
+    """Save ``report`` under the next free reference of the year. Two recorded at the same instant both
+    read the same last reference; the second insert then fails on the unique reference (its savepoint
+    only) and takes the next number, instead of the whole request failing."""
+    from qslab.recalls.models import ProducerReport
+
+    for attempt in range(10):
+        report.reference = _new_producer_reference()
+        try:
+            with transaction.atomic():
+                report.save()
+            return
+        except IntegrityError:
+            if attempt == 9 or not ProducerReport.objects.filter(reference=report.reference).exists():
+                raise
+            report.pk = None
+
+
 def producer_report_due(learned_on: dt.date, working_days: int) -> dt.date:
     """The last day of the report: ``working_days`` working days after the day the producer learned of
     it (that day not counted; weekends, public holidays and adjusted days from ``core.CalendarDay``)."""
@@ -1256,7 +1274,6 @@ def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
         raise ValidationError(errors)
     with acting_as(user):
         report = ProducerReport(
-            reference=_new_producer_reference(),
             company=company,
             product=product,
             recall=recall,
@@ -1268,8 +1285,8 @@ def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
             due=producer_report_due(learned_on, rule.working_days),
             created_by=user,
         )
-        report.full_clean()
-        report.save()
+        report.full_clean(exclude=["reference"])
+        _save_with_new_reference(report)
         watch(report, user)
         assignee = user if company.pk in company_ids(user) else _first_company_user(company)
         Deadline.objects.create(
