@@ -656,7 +656,8 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
             )
         if not r.amount.is_finite() or r.amount < 0:
             errors.append(_("Line %(n)d: the amount must not be negative.") % {"n": n})
-        elif r.amount != r.amount.quantize(Decimal("0.01")) or abs(r.amount) >= Decimal("1e10"):
+        elif abs(r.amount) >= Decimal("1e10") or r.amount != r.amount.quantize(Decimal("0.01")):
+            # the size first: quantizing 1e30 to cents needs more digits than the context has
             errors.append(
                 _("Line %(n)d: the amount has at most 10 digits before and 2 after the decimal point.")
                 % {"n": n}
@@ -673,6 +674,13 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
                 % {"n": n, "year": r.year}
             )
         seen.add(key)
+    amounts = [r.amount for r in rows if r.amount.is_finite() and abs(r.amount) < Decimal("1e10")]
+    total = sum(amounts, Decimal(0))
+    if total >= Decimal("1e10"):
+        # the application's budget (the total) has the lines' 12 digits, 2 after the point
+        errors.append(
+            _("The total (%(total)s) has more than 10 digits before the decimal point.") % {"total": total}
+        )
     return errors
 
 
@@ -680,6 +688,9 @@ def budget_row_errors(call: Call, rows: Sequence[BudgetRow]) -> list[str]:
 def set_budget_lines(user: Any, app: Application, rows: Sequence[BudgetRow]) -> list[BudgetLine]:
     """Replace the application's budget by ``rows`` (all or nothing); the application's ``budget`` becomes
     their total (none when there is no line)."""
+    # the application row is locked: two replacements at once run one after the other (else both delete
+    # nothing, both insert, and the second breaks the one-line-per-year-line-source constraint)
+    app = Application.objects.select_for_update().select_related("call").get(pk=app.pk)
     _require_editable(user, app)
     errors = budget_row_errors(app.call, rows)
     if errors:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
@@ -1235,6 +1235,24 @@ def _new_producer_reference() -> str:
     return f"{prefix}{seq:04d}"
 
 
+def _save_with_new_reference(report: Any) -> None:
+    """Save ``report`` under the next free reference of the year. Two recorded at the same instant both
+    read the same last reference; the second insert then fails on the unique reference (its savepoint
+    only) and takes the next number, instead of the whole request failing."""
+    from qslab.recalls.models import ProducerReport
+
+    for attempt in range(10):
+        report.reference = _new_producer_reference()
+        try:
+            with transaction.atomic():
+                report.save()
+            return
+        except IntegrityError:
+            if attempt == 9 or not ProducerReport.objects.filter(reference=report.reference).exists():
+                raise
+            report.pk = None
+
+
 def producer_report_due(learned_on: dt.date, working_days: int) -> dt.date:
     """The last day of the report: ``working_days`` working days after the day the producer learned of
     it (that day not counted; weekends, public holidays and adjusted days from ``core.CalendarDay``)."""
@@ -1278,7 +1296,6 @@ def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
         raise ValidationError(errors)
     with acting_as(user):
         report = ProducerReport(
-            reference=_new_producer_reference(),
             company=company,
             product=product,
             recall=recall,
@@ -1290,8 +1307,8 @@ def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
             due=producer_report_due(learned_on, rule.working_days),
             created_by=user,
         )
-        report.full_clean()
-        report.save()
+        report.full_clean(exclude=["reference"])
+        _save_with_new_reference(report)
         watch(report, user)
         assignee = user if company.pk in company_ids(user) else _first_company_user(company)
         Deadline.objects.create(
@@ -1361,10 +1378,17 @@ def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
 
     if not has_role(user, Role.OFFICE):
         raise PermissionDenied(_("Only the committee office requests laboratory testing."))
-    if not data.get("assessment") and not data.get("recall"):
-        raise ValidationError(
-            {"assessment": [_("Name the risk assessment or the recall the testing is for.")]}
-        )
+    errors: dict[str, list[str]] = {}
+    assessment, recall = data.get("assessment"), data.get("recall")
+    if not assessment and not recall:
+        errors["assessment"] = [_("Name the risk assessment or the recall the testing is for.")]
+    # the page offers neither; the API names them by id, so the service refuses them for both
+    if assessment is not None and assessment.status == "withdrawn":
+        errors["assessment"] = [_("The risk assessment is withdrawn.")]
+    if recall is not None and recall.status == Recall.Status.CLOSED:
+        errors["recall"] = [_("The recall is closed.")]
+    if errors:
+        raise ValidationError(errors)
     with acting_as(user):
         item = LabTestRequest(
             laboratory=data.get("laboratory"),

@@ -1340,6 +1340,9 @@ def save_scenario(user: Any, assessment: Any, data: dict[str, Any], scenario: An
     """Add or replace an injury scenario of a draft assessment; ``data["steps"]`` is the steps' text."""
     from qslab.risk.models import RiskAssessment, RiskScenario, ScenarioStep
 
+    # locked first: a completion at the same instant fixes the level either with this scenario or
+    # before it (then the assessment is no longer a draft and the scenario is refused)
+    assessment = RiskAssessment.objects.select_for_update().get(pk=assessment.pk)
     if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
         raise PermissionDenied(_("Only a draft assessment can be edited."))
     errors: dict[str, list[str]] = {}
@@ -1385,7 +1388,7 @@ def save_scenario(user: Any, assessment: Any, data: dict[str, Any], scenario: An
 def delete_scenario(user: Any, scenario: Any) -> None:
     from qslab.risk.models import RiskAssessment
 
-    assessment = scenario.assessment
+    assessment = RiskAssessment.objects.select_for_update().get(pk=scenario.assessment_id)  # as above
     if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
         raise PermissionDenied(_("Only a draft assessment can be edited."))
     with acting_as(user):

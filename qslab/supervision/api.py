@@ -1450,7 +1450,6 @@ def record_visit(
     summary: Form[str],
     files: File[list[UploadedFile]] = None,  # type: ignore[assignment]
 ):
-    from qslab.accounts.models import User
 
     entry = get_visible_or_404(
         EvaluationEntry.objects.select_related("campaign", "laboratory").distinct(), request.user, pk=entry_id
@@ -1460,7 +1459,7 @@ def record_visit(
         entry,
         visited_on=visited_on,
         place=place,
-        experts=list(User.objects.filter(pk__in=expert_ids)),
+        experts=_users(expert_ids, "expert_ids"),  # an unknown id is named, not dropped
         agenda=agenda,
         summary=summary,
         files=files or [],
@@ -1721,8 +1720,6 @@ def _campaign(c: EvaluationCampaign) -> SupervisionCampaignOut:
     "target, source, rule, children), grades, period and timetable (office)",
 )
 def create_campaign(request: HttpRequest, payload: CampaignIn):
-    if EvaluationCampaign.objects.filter(code=payload.code).exists():
-        raise ValidationError({"code": _("The code “%(c)s” is already used.") % {"c": payload.code}})
     c = services.create_campaign(request.user, **payload.dict())
     return Status(201, _campaign(c))
 

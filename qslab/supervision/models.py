@@ -1390,7 +1390,14 @@ COMPLAINT_WORKFLOW = Workflow(
     ),
     transitions=(
         Transition(
-            "accept", ("received",), "accepted", OFFICE, "accept for handling", "受理", notify=_complainant
+            "accept",
+            ("received",),
+            "accepted",
+            OFFICE,
+            "accept for handling",
+            "受理",
+            notify=_complainant,
+            closes_deadlines=False,  # the handling deadline runs until the answer (dismiss or substantiate)
         ),
         Transition(
             "dismiss",

@@ -727,6 +727,8 @@ def create_campaign(
     grades = grades if grades is not None else DEFAULT_GRADES
     check_grades(grades)
     errors: list[str] = []
+    if EvaluationCampaign.objects.filter(code=code).exists():
+        errors.append(_("The code “%(c)s” is already used.") % {"c": code})
     seen: set[str] = set()
 
     def walk(nodes: list, depth: int) -> None:
@@ -844,13 +846,16 @@ def _open_entry_deadlines(campaign: EvaluationCampaign, entry: EvaluationEntry) 
         )
 
 
-def _close_deadlines_labelled(obj: Any, prefix: str) -> None:
-    Deadline.objects.filter(
+def _close_deadlines_labelled(obj: Any, prefix: str, assignee: Any = None) -> None:
+    qs = Deadline.objects.filter(
         content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),
         done_at__isnull=True,
         label_en__startswith=prefix,
-    ).update(done_at=timezone.now())
+    )
+    if assignee is not None:
+        qs = qs.filter(assignee=assignee)
+    qs.update(done_at=timezone.now())
 
 
 @transaction.atomic
@@ -933,6 +938,12 @@ def move_campaign(
         record_grades_for_funding(user, campaign)
     if transition == "confirm":
         _close_deadlines(campaign)
+        # once confirmed, no self-evaluation, visit record or score sheet is taken: their deadlines end
+        Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(EvaluationEntry),
+            object_id__in=[str(pk) for pk in campaign.entries.values_list("pk", flat=True)],
+            done_at__isnull=True,
+        ).update(done_at=timezone.now())
     if transition == "open_scoring":
         if campaign.confirmation_due:
             _open_deadline(
@@ -1060,7 +1071,8 @@ def submit_score_sheet(
         expert=user,
         defaults={"scores": clean, "comment": comment, "submitted_at": timezone.now()},
     )
-    _close_deadlines(entry, assignee=user)
+    # the expert's scoring deadline only: a lead expert's visit-record deadline stays until the record
+    _close_deadlines_labelled(entry, "Score ", assignee=user)
     return sheet
 
 
@@ -2083,7 +2095,10 @@ def record_visit(
     published."""
     if not (has_role(user, Role.OFFICE) or (user.is_authenticated and entry.lead_expert_id == user.pk)):
         raise PermissionDenied(_("Only the office or the lead expert records the on-site visit."))
-    campaign = EvaluationCampaign.objects.get(pk=entry.campaign_id)  # the current state and dates
+    # the campaign, then the entry, locked: a confirmation waits for the record (or the record sees the
+    # confirmed state), and a second record of the same visit waits, then corrects the first one
+    campaign = EvaluationCampaign.objects.select_for_update().get(pk=entry.campaign_id)
+    entry = EvaluationEntry.objects.select_for_update().get(pk=entry.pk)
     if campaign.status not in ("preparing", "scoring"):
         raise ValidationError(_("The on-site visit record is closed: the grades are confirmed."))
     check_evidence(files)
@@ -2279,7 +2294,7 @@ ITEM_TEXT_FIELDS = ("code", "name_zh", "name_en", "legal_basis", "content", "met
 
 def _checked_item_fields(values: dict[str, Any], item: SpotCheckItem | None = None) -> dict[str, Any]:
     """The item's fields stripped and checked, every problem at once (a code is unique and slug-like)."""
-    from django.utils.text import slugify
+    import re
 
     clean = {k: (values[k] or "").strip() for k in ITEM_TEXT_FIELDS if k in values}
     errors: dict[str, str] = {}
@@ -2288,7 +2303,8 @@ def _checked_item_fields(values: dict[str, Any], item: SpotCheckItem | None = No
         taken = SpotCheckItem.objects.filter(code=code)
         if item is not None:
             taken = taken.exclude(pk=item.pk)
-        if not code or slugify(code) != code:
+        # the model's SlugField rule (capitals allowed), not slugify(), which would lower-case "SC-01"
+        if not re.fullmatch(r"[-a-zA-Z0-9_]+", code):
             errors["code"] = _("The code is letters, digits, - and _ only.")
         elif taken.exists():
             errors["code"] = _("The code “%(c)s” is already used.") % {"c": code}

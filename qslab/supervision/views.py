@@ -1269,7 +1269,8 @@ def complaint(request: HttpRequest, complaint_id: int) -> HttpResponse:
         {
             "complaint": item,
             "actions": Complaint.workflow.available(item, request.user),
-            "history": history_of(item) if services.oversees(request.user) else [],
+            # the office only: the history names who acted, and a complainant signed in created it
+            "history": history_of(item) if is_office else [],
             "reason": services.complaint_reason(item),
             "shows_identity": shows_identity,
             "files": services.complaint_files(item) if shows_identity else [],

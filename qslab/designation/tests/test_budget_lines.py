@@ -121,3 +121,36 @@ def test_only_the_applicant_of_a_draft_or_the_office_changes_the_budget(users, d
     Application.objects.filter(pk=draft.pk).update(status="submitted")
     refused = _api(users["lab_manager"])("put", f"/applications/{draft.pk}/budget", row)
     assert refused.status_code == 403
+
+
+def test_an_amount_with_a_huge_exponent_is_refused_with_a_message_not_a_server_error(users, clients, draft):
+    y = draft.call.notice_starts_on.year
+    page = clients["lab_manager"].post(
+        f"/designation/applications/{draft.pk}/budget/", {"lines": f"{y} | equipment | central | 1e30"}
+    )
+    assert page.status_code == 200
+    assert "Line 1: the amount has at most 10 digits before and 2 after" in page.content.decode()
+    api = _api(users["lab_manager"])
+    body = api(
+        "put",
+        f"/applications/{draft.pk}/budget",
+        [{"year": y, "category": "equipment", "source": "central", "amount": "1E+30"}],
+    )
+    assert body.status_code == 422 and "at most 10 digits" in body.content.decode()
+    assert not draft.budget_lines.exists()
+
+
+def test_lines_whose_total_does_not_fit_the_applications_budget_are_refused(users, draft):
+    y = draft.call.notice_starts_on.year
+    big = Decimal("6000000000.00")  # each line fits (under 10 digits); their sum does not
+    with pytest.raises(ValidationError) as exc:
+        services.set_budget_lines(
+            users["lab_manager"],
+            draft,
+            [
+                services.BudgetRow(y, "equipment", "central", big),
+                services.BudgetRow(y, "research", "own", big),
+            ],
+        )
+    assert "The total (12000000000.00) has more than 10 digits" in " ".join(exc.value.messages)
+    assert not draft.budget_lines.exists()

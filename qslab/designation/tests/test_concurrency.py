@@ -120,3 +120,35 @@ def test_two_decisions_recorded_at_once_give_one_decision():
         outcomes
     )
     assert Decision.objects.filter(application=app).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_budgets_replaced_from_several_requests_at_once_leave_one_whole_budget_and_no_error():
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    notice = dt.date(timezone.localdate().year + 1, 3, 1)
+    call = make_call("race-budget", construction_years=3, notice_starts_on=notice)
+    office = make_user("office")
+    app = make_application(call, make_organisation(region_code="320000"))
+    y = notice.year
+    budgets = [
+        [
+            services.BudgetRow(y, "equipment", "central", Decimal(n)),
+            services.BudgetRow(y + 1, "research", "own", Decimal(n)),
+        ]
+        for n in range(1, 7)
+    ]
+    outcomes = _at_once(
+        [
+            lambda rows=rows: services.set_budget_lines(office, Application.objects.get(pk=app.pk), rows)
+            for rows in budgets
+        ]
+    )
+    assert outcomes == ["ok"] * 6, outcomes
+    app.refresh_from_db()
+    amounts = sorted(app.budget_lines.values_list("amount", flat=True))
+    assert len(amounts) == 2 and amounts[0] == amounts[1], "the lines of one request, not a mix"
+    assert app.budget == amounts[0] * 2

@@ -158,3 +158,23 @@ def test_delivering_a_report_again_is_a_conflict_with_a_clear_message_and_keeps_
         headers={"Accept-Language": "zh-hans"},
     )
     assert zh.status_code == 409 and "已提交" in zh.content.decode()
+
+
+def test_testing_is_not_requested_for_a_withdrawn_assessment_or_a_closed_recall(scene):
+    from qslab.recalls.tests.conftest import make_company, make_product, make_recall
+
+    closed = make_recall(make_product(make_company(name_en="Closed maker")), "closed")
+    scene["assessment"].status = "withdrawn"
+    scene["assessment"].save(update_fields=["status"])
+    with pytest.raises(ValidationError) as exc:
+        services.request_lab_test(
+            scene["office"],
+            {
+                "laboratory": scene["lab"],
+                "assessment": scene["assessment"],
+                "recall": closed,
+                "question": "Latch force",
+            },
+        )
+    assert set(exc.value.message_dict) == {"assessment", "recall"}, "both at once"
+    assert not LabTestRequest.objects.exists()

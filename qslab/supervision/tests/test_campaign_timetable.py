@@ -153,3 +153,25 @@ def test_the_office_sets_the_timetable_from_the_campaign_page_and_the_api(env):
         headers={"Authorization": f"Bearer {token}"},
     )
     assert r.status_code == 200 and r.json()["self_report_due"] == "2026-03-31"
+
+
+@time_machine.travel(dt.datetime(2026, 3, 2, 10, 0), tick=False)
+def test_the_lead_experts_score_sheet_leaves_the_visit_record_deadline_open(env):
+    campaign = _campaign(env, **TIMETABLE)
+    entry = services.add_to_campaign(env.office, campaign, env.lab, [env.expert], env.expert)
+    services.move_campaign(env.office, campaign, "open_scoring")
+    services.submit_score_sheet(env.expert, entry, {"quality": 80, "openness": 70})
+    mine = [d.label_en for d in _open(entry) if d.assignee == env.expert]
+    assert mine == [f"Record the on-site visit to {env.lab.name_en}"], "scored, but the visit is not recorded"
+
+
+@time_machine.travel(dt.datetime(2026, 3, 2, 10, 0), tick=False)
+def test_confirming_the_grades_closes_the_entries_deadlines_that_can_no_longer_be_met(env):
+    campaign = _campaign(env, **TIMETABLE)
+    entry = services.add_to_campaign(env.office, campaign, env.lab, [env.expert], env.expert)
+    services.move_campaign(env.office, campaign, "open_scoring")
+    services.submit_score_sheet(env.expert, entry, {"quality": 80, "openness": 70})
+    left = {d.label_en.split(":")[0].split(" to ")[0] for d in _open(entry)}
+    assert left == {"Self-evaluation report due", "Record the on-site visit"}
+    services.move_campaign(env.office, campaign, "confirm")
+    assert _open(entry) == [], "no self-evaluation or visit record is taken once the grades are confirmed"

@@ -173,3 +173,36 @@ def test_the_office_handles_a_complaint_through_the_api_and_it_moves_the_risk_cl
         assert r.status_code == 200, r.content
     assert r.json()["status"] == "substantiated" and r.json()["reason"] == "属实"
     assert services.risk_class(env.lab) == "high"
+
+
+def test_the_committee_reading_a_complaint_does_not_learn_who_filed_it_from_its_history(env):
+    filer = env.users["client"]
+    complaint = services.file_complaint(filer, env.lab, **FORM)
+    services.move_complaint(env.office, complaint, "accept")
+    page = verified_client(env.users["committee"]).get(complaint.get_absolute_url())
+    assert page.status_code == 200
+    shown = page.content.decode()
+    assert FORM["subject"] in shown
+    assert FORM["name"] not in shown and filer.get_username() not in shown
+    office = verified_client(env.office).get(complaint.get_absolute_url()).content.decode()
+    assert filer.get_username() in office, "the office reads the history, the filer included"
+
+
+def test_the_handling_deadline_stays_open_while_the_complaint_is_accepted_and_closes_with_the_answer(env):
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+
+    def open_deadlines(complaint: Complaint) -> int:
+        return Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(Complaint),
+            object_id=str(complaint.pk),
+            done_at__isnull=True,
+        ).count()
+
+    complaint = services.file_complaint(env.users["client"], env.lab, **FORM)
+    assert open_deadlines(complaint) == 1
+    services.move_complaint(env.office, complaint, "accept")
+    assert open_deadlines(complaint) == 1, "accepted for handling is not handled"
+    services.move_complaint(env.office, complaint, "substantiate", "报告数据与原始记录不符。")
+    assert open_deadlines(complaint) == 0

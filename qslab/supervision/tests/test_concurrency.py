@@ -112,3 +112,48 @@ def test_the_database_itself_refuses_a_second_draw_with_the_same_number():
             result=first.result,
         )
     assert SpotCheckDraw.objects.filter(plan=plan).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_visit_recorded_twice_at_the_same_instant_gives_one_record_and_no_error():
+    from django.utils import timezone
+
+    from qslab.supervision.models import EvaluationVisit
+    from qslab.supervision.tests.conftest import INDICATORS
+
+    office, lead = make_user("office"), make_user("expert")
+    campaign = services.create_campaign(
+        office, code="race-visit", name_zh="评估", name_en="Evaluation", year=2026, indicators=INDICATORS
+    )
+    for round_ in range(5):
+        entry = services.add_to_campaign(
+            office, campaign, make_lab(f"race-visit{round_}", status="named"), [lead], lead
+        )
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def attempt(user, place, entry=entry, barrier=barrier, outcomes=outcomes):
+            try:
+                barrier.wait()
+                services.record_visit(
+                    user,
+                    entry,
+                    visited_on=timezone.localdate(),
+                    place=place,
+                    experts=[lead],
+                    agenda="查看设备台账",
+                    summary="管理规范。",
+                )
+                outcomes.append("recorded")
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes.append(f"error: {type(exc).__name__}: {exc}")
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=attempt, args=a) for a in ((office, "主楼"), (lead, "二号楼"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes == ["recorded", "recorded"], f"round {round_}: {outcomes}"
+        assert EvaluationVisit.objects.filter(entry=entry).count() == 1

@@ -252,3 +252,59 @@ def test_a_template_field_with_an_unknown_source_is_refused(users):
         )
     text = " ".join(refused.value.messages)
     assert "sharing.machine_hour" in text and "key_figures.nobody" in text
+
+
+def test_a_campaign_code_already_used_is_refused_with_a_message_and_the_api_asks_the_role_first(users):
+    from qslab.accounts.models import ApiToken
+
+    client = verified_client(users["office"])
+    form = {
+        "code": "mid-2026",
+        "name_zh": "中期评估",
+        "name_en": "Mid-construction evaluation",
+        "year": "2026",
+        "indicators": textforms.INDICATORS_EXAMPLE,
+        "grades": "a | 通过 | pass | 60\nb | 不通过 | fail | 0",
+    }
+    assert client.post("/supervision/campaigns/new/", form).status_code == 302
+    again = client.post("/supervision/campaigns/new/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert again.status_code == 200, "the form again, not a server error"
+    assert "The code “mid-2026” is already used." in again.content.decode()
+    assert EvaluationCampaign.objects.filter(code="mid-2026").count() == 1
+
+    payload = {
+        "code": "mid-2026",
+        "name_zh": "中期评估",
+        "name_en": "Mid",
+        "year": 2026,
+        "indicators": textforms.parse_indicators(textforms.INDICATORS_EXAMPLE),
+    }
+    for role, expected in (("committee", 403), ("office", 422)):
+        _t, token = ApiToken.issue(users[role], "t")
+        r = verified_client(None).post(
+            "/api/supervision/campaigns",
+            payload,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == expected, (role, r.content)
+
+
+def test_a_spot_check_item_code_may_have_capitals_and_a_used_code_is_named(users):
+    from qslab.supervision import services
+
+    fields = {
+        "name_zh": "运行",
+        "name_en": "Operation",
+        "legal_basis": "办法",
+        "content": "运行",
+        "method": "现场",
+    }
+    item = services.create_item(users["office"], code="SC-01", **fields)
+    assert SpotCheckItem.objects.get(pk=item.pk).code == "SC-01"
+    with pytest.raises(ValidationError) as exc:
+        services.create_item(users["office"], code="SC-01", **fields)
+    assert exc.value.message_dict["code"] == ["The code “SC-01” is already used."]
+    with pytest.raises(ValidationError) as exc:
+        services.create_item(users["office"], code="运行 检查", **fields)
+    assert exc.value.message_dict["code"] == ["The code is letters, digits, - and _ only."]

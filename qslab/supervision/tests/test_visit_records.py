@@ -153,3 +153,23 @@ def test_the_visit_record_through_the_api(env):
         f"/api/supervision/entries/{env.entry.pk}/visit", headers={"Authorization": f"Bearer {lab_token}"}
     )
     assert r.status_code == 404
+
+
+def test_an_unknown_expert_id_in_the_api_is_named_not_dropped(env):
+    from qslab.accounts.models import ApiToken
+
+    _t, token = ApiToken.issue(env.office, "t")
+    r = verified_client(None).post(
+        f"/api/supervision/entries/{env.entry.pk}/visit",
+        {
+            "visited_on": timezone.localdate().isoformat(),
+            "place": "主楼",
+            "expert_ids": [env.expert.pk, 987654],
+            "agenda": "设备",
+            "summary": "良好",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422, r.content
+    assert "987654" in r.content.decode()
+    assert not EvaluationVisit.objects.filter(entry=env.entry).exists()

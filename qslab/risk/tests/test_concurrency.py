@@ -1,0 +1,84 @@
+"""A scenario saved at the instant the assessment is completed, on PostgreSQL: threads with their own
+connections, released together by a barrier. Completion fixes the level and issues the numbered report,
+so the scenario is either in it (saved first) or refused (the assessment is no longer a draft); it never
+changes the level of a completed assessment afterwards."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, connections
+
+from qslab.core.models import ChangeRecord
+from qslab.risk import services
+from qslab.risk.models import RiskAssessment, Term
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: threads and row locks"),
+]
+
+MINOR = "1 | 打开折叠椅 | unfolds the chair\n1/50 | 手指被夹 | finger caught\n1/10 | 轻微夹伤 | pinching"
+FATAL = "1 | 翻倒 | tips over\n1 | 压伤 | crushed"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_scenario_saved_while_the_assessment_is_completed_is_in_its_level_or_refused(users, terms):
+    analyst, office = users["analyst"], users["office"]
+    hazard = Term.objects.create(kind="hazard", code="mechanical", name_en="Mechanical", name_zh="机械伤害")
+    for round_ in range(3):
+        chair = services.save_assessment(
+            analyst,
+            {
+                "title_zh": f"折叠椅{round_}",
+                "title_en": f"Folding chair {round_}",
+                "product_category": terms["kettle"],
+                "hazard": hazard,
+                "conclusion_en": "Low risk.",
+            },
+        )
+        services.save_scenario(analyst, chair, {"description_en": "pinch", "severity": 1, "steps": MINOR})
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def run(name: str, fn: Any, barrier: Any = barrier, outcomes: Any = outcomes) -> None:
+            try:
+                barrier.wait()
+                fn()
+                outcomes[name] = "ok"
+            except Exception as exc:  # refusals and errors alike: the assertions below tell them apart
+                outcomes[name] = f"{type(exc).__name__}: {exc}"
+            finally:
+                connections.close_all()
+
+        pk = chair.pk
+        calls = {
+            "complete": lambda pk=pk: services.move_assessment(
+                analyst, RiskAssessment.objects.get(pk=pk), "complete"
+            ),
+            "scenario": lambda pk=pk: services.save_scenario(
+                office,
+                RiskAssessment.objects.get(pk=pk),
+                {"description_en": "tips over", "severity": 4, "steps": FATAL},
+            ),
+        }
+        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes["complete"] == "ok", outcomes
+        assert outcomes["scenario"] == "ok" or outcomes["scenario"].startswith("PermissionDenied"), outcomes
+        final = RiskAssessment.objects.get(pk=pk)
+        completion = ChangeRecord.objects.get(
+            content_type=ContentType.objects.get_for_model(RiskAssessment),
+            object_id=str(pk),
+            transition="complete",
+        )
+        assert final.risk_level == completion.after["risk_level"], (
+            f"round {round_}: completed at {completion.after['risk_level']}, "
+            f"now {final.risk_level}; {outcomes}"
+        )
