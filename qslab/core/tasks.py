@@ -43,6 +43,32 @@ def abandon_handler(task_path: str) -> AbandonHandler | None:
     return _abandon_handlers.get(task_path)
 
 
+def fail_abandoned_record(
+    queryset: Any, record_id: int | None, task_id: str, reason: str, failed: str
+) -> Any:
+    """Mark failed the upload or intake record (``queryset``: those still queued or running) whose task the
+    recovery gave up on, found by id or else by task id; ``None`` when it has already finished.
+
+    For a record with ``status`` and ``message`` whose file was taken all or nothing, so the message can
+    say nothing was written. Saved as no user, with the recovery's reason in the change log.
+    """
+    from django.utils.translation import gettext as _
+
+    from qslab.core.context import acting_as
+
+    rows = queryset.select_for_update()
+    record = rows.filter(pk=record_id).first() if record_id else rows.filter(task_id=task_id).first()
+    if record is None:
+        return None
+    record.status = failed
+    record.message = _(
+        "Stopped: the background worker was lost (%(reason)s). Nothing was written; upload the file again."
+    ) % {"reason": reason}
+    with acting_as(None, reason):
+        record.save(update_fields=["status", "message", "last_updated"])
+    return record
+
+
 class Progress:
     """Write a task's progress where the UI polls it.
 

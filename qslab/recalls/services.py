@@ -940,19 +940,11 @@ def abandon_trace_upload(upload_id: int | None, task_id: str, reason: str) -> Tr
     Called by the recovery (no user); an upload already finished is left as it is. The store's load is
     all or nothing, so nothing of the file was kept and the company may upload it again.
     """
-    uploads = TraceUpload.objects.select_for_update().filter(
-        status__in=[TraceUpload.Status.QUEUED, TraceUpload.Status.RUNNING]
-    )
-    record = uploads.filter(pk=upload_id).first() if upload_id else uploads.filter(task_id=task_id).first()
-    if record is None:
-        return None
-    record.status = TraceUpload.Status.FAILED
-    record.message = _(
-        "Stopped: the background worker was lost (%(reason)s). Nothing was written; upload the file again."
-    ) % {"reason": reason}
-    with acting_as(None, reason):
-        record.save(update_fields=["status", "message", "last_updated"])
-    return record
+    from qslab.core.tasks import fail_abandoned_record
+
+    running = [TraceUpload.Status.QUEUED, TraceUpload.Status.RUNNING]
+    unfinished = TraceUpload.objects.filter(status__in=running)
+    return fail_abandoned_record(unfinished, upload_id, task_id, reason, TraceUpload.Status.FAILED)
 
 
 def run_trace_upload(record: TraceUpload, progress: Any = None) -> TraceUpload:

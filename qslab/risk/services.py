@@ -501,19 +501,10 @@ def abandon_ingest(run_id: int | None, task_id: str, reason: str) -> IngestRun |
     Called by the recovery (no user); an intake already finished is left as it is. Nothing half-written
     stays in the store (the append is one transaction), so the analyst may simply upload the file again.
     """
-    runs = IngestRun.objects.select_for_update().filter(
-        status__in=[IngestRun.Status.QUEUED, IngestRun.Status.RUNNING]
-    )
-    run = runs.filter(pk=run_id).first() if run_id else runs.filter(task_id=task_id).first()
-    if run is None:
-        return None
-    run.status = IngestRun.Status.FAILED
-    run.message = _(
-        "Stopped: the background worker was lost (%(reason)s). Nothing was written; upload the file again."
-    ) % {"reason": reason}
-    with acting_as(None, reason):
-        run.save(update_fields=["status", "message", "last_updated"])
-    return run
+    from qslab.core.tasks import fail_abandoned_record
+
+    unfinished = IngestRun.objects.filter(status__in=[IngestRun.Status.QUEUED, IngestRun.Status.RUNNING])
+    return fail_abandoned_record(unfinished, run_id, task_id, reason, IngestRun.Status.FAILED)
 
 
 def ingest_file(path: str | Path, source: str, codes_dir: Path | None = None) -> Any:
