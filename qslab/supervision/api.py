@@ -13,7 +13,6 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import paginate
 from pydantic import ValidationError as PydanticValidationError
 
-from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
@@ -1586,16 +1585,10 @@ def _complaint_request(request: HttpRequest) -> tuple[ComplaintIn, list[Any]]:
         raise NinjaValidationError([{**e, "loc": ["body", "payload", *e["loc"]]} for e in errors]) from exc
 
 
-_COMPLAINT_FIELDS = {
-    "laboratory_id": {"type": "integer"},
-    "name": {"type": "string"},
-    "contact": {"type": "string"},
-    "subject": {"type": "string"},
-    "description": {"type": "string"},
-    "channel": {"type": "string", "default": "online"},
-    "received_on": {"type": "string", "format": "date"},
-}
-_COMPLAINT_REQUIRED = ["laboratory_id", "name", "contact", "subject", "description"]
+# The body's schema, from ComplaintIn itself so the two cannot drift apart; multipart adds the files.
+_COMPLAINT_SCHEMA = ComplaintIn.model_json_schema()
+_COMPLAINT_FIELDS = _COMPLAINT_SCHEMA["properties"]
+_COMPLAINT_REQUIRED = _COMPLAINT_SCHEMA["required"]
 
 
 @router.post(

@@ -32,5 +32,5 @@ def test_selects_render_as_django_renders_them_with_groups_selections_and_escapi
     for name in ("plain", "grouped", "several", "numbers"):
         mine, theirs = _normalised(str(ours[name])), _normalised(str(django[name]))
         assert mine == theirs, name
-    assert 'selected>Alpha &amp; &lt;b&gt;</option>' in _normalised(str(ours["plain"]))
+    assert "selected>Alpha &amp; &lt;b&gt;</option>" in _normalised(str(ours["plain"]))
     assert '<optgroup label="Fruit">' in str(ours["grouped"]) and "multiple" in str(ours["several"])
