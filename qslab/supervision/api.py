@@ -13,7 +13,6 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import paginate
 from pydantic import ValidationError as PydanticValidationError
 
-from qslab.accounts.roles import Role, has_role
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
@@ -960,6 +959,7 @@ def _through_fields(through) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     "conflict rules, complaint window (office)",
 )
 def create_plan(request: HttpRequest, payload: SpotCheckPlanIn):
+    require_office(request, _("Only the committee office may do this."))
     chosen = list(SpotCheckItem.objects.filter(pk__in=payload.item_ids, active=True))
     missing = sorted(set(payload.item_ids) - {i.pk for i in chosen})
     if missing:
