@@ -1198,11 +1198,14 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             return rate_limited_page(request, exc)
         lab = labs.filter(pk=_int(picked)).first()
+        raw = request.POST.get("received_on", "").strip() if is_office else ""
+        received_on = _date(raw) if raw else None
         if lab is None:
             messages.error(request, _("Choose the laboratory the complaint is about."))
+        elif raw and received_on is None:
+            # A mistyped date must not become today: the date decides the complaint's risk window.
+            messages.error(request, _("Not a date (YYYY-MM-DD): %(f)s.") % {"f": raw})
         else:
-            raw = request.POST.get("received_on", "")
-            received_on = _date(raw) if is_office and raw else None
             complaint = _run(
                 request,
                 services.file_complaint,
