@@ -417,6 +417,8 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
         return redirect(e)
     oversees = has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)
     sheet = e.sheets.filter(expert=request.user).first() if is_expert else None
+    # Whether a visit record exists is told only to those who may read it (the lab: once published).
+    has_visit = EvaluationVisit.objects.visible_to(request.user).filter(entry=e).exists()
     return render(
         request,
         "supervision/entry.html",
@@ -432,9 +434,8 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "show_self_report": oversees
             or e.experts.filter(pk=request.user.pk).exists()
             or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory),
-            "show_visit": services.can_record_visit(request.user, e)
-            or EvaluationVisit.objects.visible_to(request.user).filter(entry=e).exists(),
-            "has_visit": EvaluationVisit.objects.filter(entry=e).exists(),
+            "show_visit": services.can_record_visit(request.user, e) or has_visit,
+            "has_visit": has_visit,
             "can_self_report": e.campaign.status in ("preparing", "scoring")
             and (
                 has_role(request.user, Role.OFFICE)
