@@ -312,7 +312,11 @@ class LabTestRequestForm(forms.Form):
         from qslab.risk.models import RiskAssessment
 
         super().__init__(*args, **kwargs)
-        self.fields["laboratory"].queryset = Laboratory.objects.all()
+        from qslab.recalls.services import TESTING_LAB_STATES
+
+        self.fields["laboratory"].queryset = Laboratory.objects.filter(
+            status__in=TESTING_LAB_STATES
+        ).order_by("code")
         self.fields["assessment"].queryset = RiskAssessment.objects.exclude(status="withdrawn")
         self.fields["recall"].queryset = Recall.objects.exclude(status="closed")
 

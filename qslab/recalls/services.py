@@ -1362,6 +1362,11 @@ def producer_report_deadline(report: Any) -> Any:
 # laboratory testing for a risk assessment or a recall's defect analysis
 
 
+#: laboratories that can be asked to test: operating ones and those being built; not suspended, revoked,
+#: withdrawn, merged or merely proposed ones
+TESTING_LAB_STATES = ("named", "under_rectification", "under_construction", "acceptance")
+
+
 @transaction.atomic
 def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
     """The office asks a laboratory to test (for an assessment and/or a recall); its managers are told."""
@@ -1374,6 +1379,15 @@ def request_lab_test(user: Any, data: dict[str, Any]) -> Any:
     assessment, recall = data.get("assessment"), data.get("recall")
     if not assessment and not recall:
         errors["assessment"] = [_("Name the risk assessment or the recall the testing is for.")]
+    lab = data.get("laboratory")
+    if lab is not None and lab.status not in TESTING_LAB_STATES:
+        errors["laboratory"] = [
+            _(
+                "Only a laboratory that is operating or under construction can be asked to test; "
+                "this one is %(s)s."
+            )
+            % {"s": lab.status_label}
+        ]
     # the page offers neither; the API names them by id, so the service refuses them for both
     if assessment is not None and assessment.status == "withdrawn":
         errors["assessment"] = [_("The risk assessment is withdrawn.")]

@@ -959,6 +959,7 @@ def _through_fields(through) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     "conflict rules, complaint window (office)",
 )
 def create_plan(request: HttpRequest, payload: SpotCheckPlanIn):
+    require_office(request, _("Only the committee office may do this."))
     chosen = list(SpotCheckItem.objects.filter(pk__in=payload.item_ids, active=True))
     missing = sorted(set(payload.item_ids) - {i.pk for i in chosen})
     if missing:

@@ -326,37 +326,95 @@ def months_before(day: Any, months: int) -> Any:
 
 def substantiated_complaints(lab: Laboratory, today: Any, months: int) -> int:
     """Substantiated complaints about the lab received in the ``months`` before ``today`` (0: none count)."""
-    if months <= 0:
-        return 0
-    return lab.complaints.filter(
-        status="substantiated", received_on__gt=months_before(today, months), received_on__lte=today
-    ).count()
+    return substantiated_complaint_counts([lab.pk], today, months).get(lab.pk, 0)
+
+
+def substantiated_complaint_counts(lab_ids: Sequence[int], today: Any, months: int) -> dict[int, int]:
+    """:func:`substantiated_complaints` for many labs in one grouped query (labs without any: absent)."""
+    if months <= 0 or not lab_ids:
+        return {}
+    from django.db.models import Count
+
+    rows = (
+        Complaint.objects.filter(
+            laboratory__in=lab_ids,
+            status="substantiated",
+            received_on__gt=months_before(today, months),
+            received_on__lte=today,
+        )
+        .values("laboratory")
+        .annotate(n=Count("pk"))
+        .values_list("laboratory", "n")
+    )
+    return dict(rows)
+
+
+OPEN_ORDER_EXCLUDED = ("verified", "kept", "revoked")
+
+
+def open_order_counts(lab_ids: Sequence[int]) -> dict[int, int]:
+    """Open rectification orders per lab, in one grouped query (labs without any: absent)."""
+    from django.db.models import Count
+
+    rows = (
+        RectificationOrder.objects.filter(laboratory__in=lab_ids)
+        .exclude(status__in=OPEN_ORDER_EXCLUDED)
+        .values("laboratory")
+        .annotate(n=Count("pk"))
+        .values_list("laboratory", "n")
+    )
+    return dict(rows)
 
 
 def risk_class(lab: Laboratory, today: Any = None, complaint_months: int = DEFAULT_COMPLAINT_MONTHS) -> str:
     """high: open rectification, last grade fail, an overdue annual report, or a substantiated complaint
     received in the last ``complaint_months`` months; low: last grade excellent."""
+    return risk_classes([lab], today, complaint_months)[lab.pk]
+
+
+def risk_classes(
+    labs: Sequence[Laboratory],
+    today: Any = None,
+    complaint_months: int = DEFAULT_COMPLAINT_MONTHS,
+    open_orders: dict[int, int] | None = None,
+) -> dict[int, str]:
+    """:func:`risk_class` of many labs with a fixed number of queries (one per criterion, not per lab),
+    so the overview and the draw do not slow down with the number of laboratories. ``open_orders``
+    (from :func:`open_order_counts`) saves that query when the caller has it."""
     today = today or timezone.localdate()
-    if substantiated_complaints(lab, today, complaint_months):
-        return "high"
-    if (
-        lab.status == "under_rectification"
-        or lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).exists()
-    ):
-        return "high"
-    if lab.annual_reports.filter(status__in=("open", "returned"), due_on__lt=today).exists():
-        return "high"
-    last = (
-        lab.evaluations.filter(campaign__status__in=("confirmed", "published"))
-        .exclude(grade="")
-        .order_by("-campaign__year")
-        .first()
+    ids = [lab.pk for lab in labs]
+    if not ids:
+        return {}
+    complaints = substantiated_complaint_counts(ids, today, complaint_months)
+    orders = open_orders if open_orders is not None else open_order_counts(ids)
+    overdue = set(
+        AnnualReport.objects.filter(
+            laboratory__in=ids, status__in=("open", "returned"), due_on__lt=today
+        ).values_list("laboratory", flat=True)
     )
-    if last is not None and last.grade == "fail":
-        return "high"
-    if last is not None and last.grade == "excellent":
-        return "low"
-    return "normal"
+    last_grade: dict[int, str] = {}
+    for lab_id, grade in (
+        EvaluationEntry.objects.filter(laboratory__in=ids, campaign__status__in=("confirmed", "published"))
+        .exclude(grade="")
+        .order_by("laboratory", "-campaign__year")
+        .values_list("laboratory", "grade")
+    ):
+        last_grade.setdefault(lab_id, grade)  # the first row per lab is its latest campaign
+    out = {}
+    for lab in labs:
+        if (
+            complaints.get(lab.pk)
+            or lab.status == "under_rectification"
+            or orders.get(lab.pk)
+            or lab.pk in overdue
+            or last_grade.get(lab.pk) == "fail"
+        ):
+            out[lab.pk] = "high"
+        elif last_grade.get(lab.pk) == "excellent":
+            out[lab.pk] = "low"
+        else:
+            out[lab.pk] = "normal"
+    return out
 
 
 def seed_for(plan_id: int, seed_source: str, number: int) -> str:
@@ -424,15 +482,17 @@ def run_draw(inputs: dict[str, Any], seed: str) -> DrawResult:
 def draw_inputs(plan: SpotCheckPlan) -> dict[str, Any]:
     """The two directories and the rules, frozen as plain data."""
     today = timezone.localdate()
+    operating = list(Laboratory.objects.filter(status__in=OPERATING).order_by("code"))
+    risks = risk_classes(operating, today, plan.complaint_months)
     labs = [
         {
             "id": lab.pk,
             "code": lab.code,
             "org": lab.supporting_institution_id,
             "region": lab.region_code,
-            "risk": risk_class(lab, today, plan.complaint_months),
+            "risk": risks[lab.pk],
         }
-        for lab in Laboratory.objects.filter(status__in=OPERATING).order_by("code")
+        for lab in operating
     ]
     inspectors = [
         {"id": i.user_id, "org": i.organisation_id or i.user.organisation_id, "region": i.region_code}
@@ -1959,6 +2019,10 @@ def overview(
         "inspections__findings__actions",
         "major_changes",
     )
+    labs = list(labs)
+    ids = [lab.pk for lab in labs]
+    orders = open_order_counts(ids)
+    risks = risk_classes(labs, today, months, open_orders=orders)
     rows = []
     for lab in labs:
         reports = sorted(lab.annual_reports.all(), key=lambda r: -r.template.year)
@@ -1984,8 +2048,8 @@ def overview(
                 if f.severity == "major"
             ),
             grade=graded[0].grade_label if graded else "—",
-            open_orders=lab.rectification_orders.exclude(status__in=("verified", "kept", "revoked")).count(),
-            risk=risk_class(lab, today, months),
+            open_orders=orders.get(lab.pk, 0),
+            risk=risks[lab.pk],
             open_inspections=sum(1 for i in inspections if i.status in ("planned", "reported")),
             open_actions=len(open_actions),
             overdue_actions=sum(1 for a in open_actions if a.status == "requested" and a.due_on < today),

@@ -417,6 +417,8 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
         return redirect(e)
     oversees = has_role(request.user, Role.OFFICE) or has_role(request.user, Role.COMMITTEE)
     sheet = e.sheets.filter(expert=request.user).first() if is_expert else None
+    # Whether a visit record exists is told only to those who may read it (the lab: once published).
+    has_visit = EvaluationVisit.objects.visible_to(request.user).filter(entry=e).exists()
     return render(
         request,
         "supervision/entry.html",
@@ -432,9 +434,8 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
             "show_self_report": oversees
             or e.experts.filter(pk=request.user.pk).exists()
             or has_role(request.user, Role.LAB_MANAGER, scope=e.laboratory),
-            "show_visit": services.can_record_visit(request.user, e)
-            or EvaluationVisit.objects.visible_to(request.user).filter(entry=e).exists(),
-            "has_visit": EvaluationVisit.objects.filter(entry=e).exists(),
+            "show_visit": services.can_record_visit(request.user, e) or has_visit,
+            "has_visit": has_visit,
             "can_self_report": e.campaign.status in ("preparing", "scoring")
             and (
                 has_role(request.user, Role.OFFICE)
@@ -1198,11 +1199,14 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             return rate_limited_page(request, exc)
         lab = labs.filter(pk=_int(picked)).first()
+        raw = request.POST.get("received_on", "").strip() if is_office else ""
+        received_on = _date(raw) if raw else None
         if lab is None:
             messages.error(request, _("Choose the laboratory the complaint is about."))
+        elif raw and received_on is None:
+            # A mistyped date must not become today: the date decides the complaint's risk window.
+            messages.error(request, _("Not a date (YYYY-MM-DD): %(f)s.") % {"f": raw})
         else:
-            raw = request.POST.get("received_on", "")
-            received_on = _date(raw) if is_office and raw else None
             complaint = _run(
                 request,
                 services.file_complaint,

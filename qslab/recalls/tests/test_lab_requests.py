@@ -178,3 +178,41 @@ def test_testing_is_not_requested_for_a_withdrawn_assessment_or_a_closed_recall(
         )
     assert set(exc.value.message_dict) == {"assessment", "recall"}, "both at once"
     assert not LabTestRequest.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked", "withdrawn", "merged", "proposed"])
+def test_testing_is_requested_only_from_a_laboratory_that_is_operating_or_being_built(scene, status):
+    """A suspended, revoked, withdrawn, merged or merely proposed laboratory is neither offered on the
+    page nor accepted by the service (so the API refuses it too)."""
+    from qslab.accounts.models import ApiToken
+
+    idle = make_lab(f"idle-{status}", status=status)
+    building = make_lab(f"building-{status}", status="under_construction")
+    with pytest.raises(ValidationError) as error:
+        services.request_lab_test(
+            scene["office"], {"laboratory": idle, "assessment": scene["assessment"], "question": "x"}
+        )
+    assert "operating" in str(error.value.message_dict["laboratory"])
+    office = verified_client(scene["office"])
+    page = office.get(reverse("recalls:lab_request_create")).content.decode()
+    assert f'value="{idle.pk}"' not in page and f'value="{building.pk}"' in page
+    response = office.post(
+        reverse("recalls:lab_request_create"),
+        {"laboratory": idle.pk, "assessment": scene["assessment"].pk, "question": "Latch force"},
+    )
+    assert response.status_code == 200 and "laboratory" in response.context["form"].errors
+    token = ApiToken.issue(scene["office"], "t")[1]
+    response = verified_client(None).post(
+        "/api/recalls/lab-requests",
+        {"laboratory": idle.pk, "assessment": scene["assessment"].pk, "question": "Latch force"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422, response.content
+    assert not LabTestRequest.objects.exists()
+    assert (
+        services.request_lab_test(
+            scene["office"], {"laboratory": building, "assessment": scene["assessment"], "question": "x"}
+        ).laboratory
+        == building
+    )

@@ -261,3 +261,21 @@ def test_a_phased_evaluation_with_timetable_visit_scores_and_confirmation_throug
     assert office(f"/campaigns/{campaign_id}/transitions/publish").status_code == 200
     visit = manager_get(f"/entries/{entry.pk}/visit")
     assert visit.status_code == 200 and visit.json()["summary"] == "良好"
+
+
+def test_a_plan_from_someone_not_in_the_office_is_refused_before_its_items_are_checked(world):
+    """A caller who may not create plans gets 403 whatever the item ids, not a 422 that tells them
+    which items exist."""
+    manager, _manager_get = _api(world, "lab_manager")
+    r = manager(
+        "/plans",
+        {
+            "year": timezone.localdate().year,
+            "name_zh": "年度抽查",
+            "name_en": "Yearly spot check",
+            "item_ids": [987654],
+            "proportions": {"normal": 1},
+        },
+    )
+    assert r.status_code == 403, r.content
+    assert not SpotCheckPlan.objects.filter(name_en="Yearly spot check").exists()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from qslab.core.testing import verified_client
 from qslab.core.workflow import TransitionRefused
@@ -126,6 +127,25 @@ def test_the_public_files_a_complaint_without_an_account_but_not_without_a_name(
     assert complaint.filed_by is None and complaint.channel == "online"
     assert complaint.received_on == timezone.localdate()  # the public cannot back-date a complaint
     assert complaint.complainant_name == FORM["name"]
+
+
+def test_the_office_gets_a_form_error_for_a_received_date_that_is_not_a_date(env):
+    """A mistyped date of receipt used to become today silently; the office sees an error and nothing
+    is filed, so the complaint cannot end up in the wrong risk window."""
+    office = verified_client(env.office)
+    page = office.post(
+        "/supervision/complaints/new/",
+        {**FORM, "laboratory": env.lab.pk, "channel": "letter", "received_on": "2026-02-31"},
+    )
+    assert page.status_code == 200 and not Complaint.objects.exists()
+    assert any("2026-02-31" in str(m) and "YYYY-MM-DD" in str(m) for m in page.context["messages"])
+    with translation.override("zh-hans"):
+        assert _("Not a date (YYYY-MM-DD): %(f)s.") != "Not a date (YYYY-MM-DD): %(f)s."
+    page = office.post(
+        "/supervision/complaints/new/",
+        {**FORM, "laboratory": env.lab.pk, "channel": "letter", "received_on": "2026-02-20"},
+    )
+    assert Complaint.objects.get().received_on == dt.date(2026, 2, 20)
 
 
 def test_the_lab_never_sees_complaints_or_who_filed_them(env):

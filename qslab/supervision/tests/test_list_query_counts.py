@@ -177,3 +177,50 @@ PINNED_LISTS = {
 PINNED_PAGES = {
     "supervision:complaints": test_complaints_page_runs_as_many_queries_for_30_rows_as_for_3,
 }
+
+
+def _labs_with_complaints_and_orders(users, n):
+    """n named labs, each with a substantiated complaint, an open rectification order and a grade, so
+    every part of the risk class has something to count; returns their codes."""
+    from qslab.supervision import services
+    from qslab.supervision.models import Complaint, RectificationOrder
+
+    codes = []
+    today = timezone.localdate()
+    for _ in range(n):
+        code = f"RK{next(_n):05d}"
+        lab = make_lab(code, status="named")
+        complaint = services.file_complaint(
+            users["office"], lab, name="王敏", contact="139", subject="不实", description="不符"
+        )
+        Complaint.objects.filter(pk=complaint.pk).update(status="substantiated", received_on=today)
+        RectificationOrder.objects.create(laboratory=lab, grounds="问题", due_on=today + dt.timedelta(days=9))
+        codes.append(code)
+    return codes
+
+
+def test_overview_page_runs_as_many_queries_for_30_labs_as_for_3(users, clients):
+    few, many = page_queries_at_two_sizes(
+        clients["office"], "/supervision/overview/", lambda n: _labs_with_complaints_and_orders(users, n)
+    )
+    assert few == many
+
+
+def test_draw_inputs_run_as_many_queries_for_30_labs_as_for_3(users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from qslab.supervision import services
+    from qslab.supervision.models import SpotCheckPlan
+
+    plan = SpotCheckPlan.objects.create(
+        year=1999, name_zh="抽查", name_en="Spot check", proportions={"high": 1}
+    )
+    counts = []
+    for n in (3, 27):
+        _labs_with_complaints_and_orders(users, n)
+        with CaptureQueriesContext(connection) as captured:
+            inputs = services.draw_inputs(plan)
+        assert sum(1 for lab in inputs["labs"] if lab["risk"] == "high") >= (3 if n == 3 else 30)
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]

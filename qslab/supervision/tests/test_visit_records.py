@@ -173,3 +173,25 @@ def test_an_unknown_expert_id_in_the_api_is_named_not_dropped(env):
     assert r.status_code == 422, r.content
     assert "987654" in r.content.decode()
     assert not EvaluationVisit.objects.filter(entry=env.entry).exists()
+
+
+def test_the_entry_page_gives_the_lab_no_sign_of_a_visit_record_before_the_results_are_published(env):
+    """The record stays hidden from the laboratory until publication; so does the fact that one exists."""
+    services.record_visit(
+        env.office,
+        env.entry,
+        visited_on=timezone.localdate(),
+        place="主楼",
+        experts=[env.expert],
+        agenda="座谈",
+        summary="良好",
+        files=[],
+    )
+    manager = verified_client(env.manager)
+    page = manager.get(env.entry.get_absolute_url())
+    assert page.status_code == 200
+    assert not page.context["has_visit"] and 'id="visit-link"' not in page.content.decode()
+    assert verified_client(env.expert).get(env.entry.get_absolute_url()).context["has_visit"]
+    EvaluationCampaign.objects.filter(pk=env.campaign.pk).update(status="published")
+    page = manager.get(env.entry.get_absolute_url())
+    assert page.context["has_visit"] and 'id="visit-link"' in page.content.decode()
