@@ -1435,7 +1435,13 @@ def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> 
         item.report_name = Path(upload.name or "report.pdf").name[:200]
         item.report_summary = summary
         item.report.save(item.report_name, upload, save=False)
-        item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
-    apply_transition(item, "deliver", user)
+        stored = item.report.name
+        try:
+            item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
+            apply_transition(item, "deliver", user)
+        except BaseException:
+            # the rollback forgets the report; the stored PDF must not outlive it
+            item.report.storage.delete(stored)
+            raise
     item.refresh_from_db()
     return item
