@@ -613,16 +613,22 @@ def verify_draw(draw: SpotCheckDraw) -> DrawCheck:
 
 @transaction.atomic
 def enter_result(user: Any, check: SpotCheck, *, outcome: str, findings: str, inspected_on: Any) -> SpotCheck:
-    """The inspectors or the office enter the result; the publication clock starts."""
+    """The inspectors or the office enter the result; the publication clock starts.
+
+    The plan row is locked first (publication locks it too), so a result is either entered before the
+    results are published and is in them, or refused because the plan is no longer open."""
+    plan = SpotCheckPlan.objects.select_for_update().get(pk=check.plan_id)
     if not SpotCheck.objects.editable_by(user).filter(pk=check.pk).exists():
         raise PermissionDenied(_("Only the drawn inspectors or the office enter this result."))
+    errors: dict[str, list[str]] = {}
     if outcome not in SpotCheck.Outcome.values or not outcome:
-        raise ValidationError({"outcome": _("Choose an outcome.")})
-    if outcome != "no_issues" and not findings.strip():
-        raise ValidationError({"findings": _("Describe the problems found.")})
+        errors["outcome"] = [_("Choose an outcome.")]
+    elif outcome != "no_issues" and not findings.strip():
+        errors["findings"] = [_("Describe the problems found.")]
     if inspected_on > timezone.localdate():
-        raise ValidationError({"inspected_on": _("The inspection cannot end in the future.")})
-    plan = check.plan
+        errors["inspected_on"] = [_("The inspection cannot end in the future.")]
+    if errors:
+        raise ValidationError(errors)
     check.outcome, check.findings, check.inspected_on = outcome, findings.strip(), inspected_on
     check.publish_by = add_days(inspected_on, plan.publication_days)
     check.save(update_fields=["outcome", "findings", "inspected_on", "publish_by", "last_updated"])
@@ -641,6 +647,9 @@ def enter_result(user: Any, check: SpotCheck, *, outcome: str, findings: str, in
 def publish_spot_check_results(user: Any, plan: SpotCheckPlan) -> SpotCheckPlan:
     """Issue the numbered public results document (一公开) and close the publication deadlines."""
     _require_office(user)
+    # locked before the results are read: a result entered meanwhile waits and is then refused
+    SpotCheckPlan.objects.select_for_update().filter(pk=plan.pk).first()
+    plan.refresh_from_db()
     problem = plan.unentered_problem()
     if problem:
         raise ValidationError(problem)

@@ -157,3 +157,69 @@ def test_the_visit_recorded_twice_at_the_same_instant_gives_one_record_and_no_er
             t.join()
         assert outcomes == ["recorded", "recorded"], f"round {round_}: {outcomes}"
         assert EvaluationVisit.objects.filter(entry=entry).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_result_entered_while_the_results_are_published_is_in_them_or_refused():
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    office = make_user("office")
+    for round_ in range(3):
+        plan = (
+            _plan()
+            if round_ == 0
+            else SpotCheckPlan.objects.create(
+                year=2026,
+                name_zh="抽查",
+                name_en=f"Spot check {round_}",
+                proportions={"normal": 1},
+                seed_source="x",
+            )
+        )
+        if round_:
+            plan.items.set(SpotCheckItem.objects.all())
+        services.draw_spot_check(office, plan)
+        checks = list(SpotCheck.objects.filter(plan=plan))
+        today = timezone.localdate()
+        for check in checks:
+            services.enter_result(office, check, outcome="no_issues", findings="", inspected_on=today)
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def run(name, fn, barrier=barrier, outcomes=outcomes):
+            try:
+                barrier.wait()
+                fn()
+                outcomes[name] = "ok"
+            except PermissionDenied as exc:
+                outcomes[name] = f"refused: {exc}"
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes[name] = f"{type(exc).__name__}: {exc}"
+            finally:
+                connections.close_all()
+
+        pk, check_pk = plan.pk, checks[0].pk
+        calls = {
+            "publish": lambda pk=pk: services.publish_spot_check_results(
+                office, SpotCheckPlan.objects.get(pk=pk)
+            ),
+            "enter": lambda c=check_pk, today=today: services.enter_result(
+                office,
+                SpotCheck.objects.get(pk=c),
+                outcome="major",
+                findings="No records.",
+                inspected_on=today,
+            ),
+        }
+        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes["publish"] == "ok", outcomes
+        assert outcomes["enter"] == "ok" or outcomes["enter"].startswith("refused"), outcomes
+        published = SpotCheckPlan.objects.get(pk=pk).result_document
+        in_document = "major problems found" in published.body_en
+        entered = SpotCheck.objects.get(pk=check_pk).outcome == "major"
+        assert in_document == entered == (outcomes["enter"] == "ok"), (round_, outcomes)
