@@ -917,7 +917,12 @@ def add_to_campaign(
     """Add a laboratory with its experts; the lead expert (default: the first) records the on-site
     visit. The lab's manager gets a deadline for the self-evaluation report if the campaign has one."""
     _require_office(user)
-    if campaign.status not in ("preparing", "scoring"):
+    # locked (confirmation locks it too, before it reads the entries): a laboratory is added before the
+    # grades are confirmed, and is then among them, or refused; never left in a confirmed campaign
+    status = (
+        EvaluationCampaign.objects.select_for_update().values_list("status", flat=True).get(pk=campaign.pk)
+    )
+    if status not in ("preparing", "scoring"):
         raise ValidationError(_("Laboratories can only be added before the grades are confirmed."))
     experts = list(experts)
     not_experts = [str(e) for e in experts if not has_role(e, Role.EXPERT)]
@@ -937,6 +942,8 @@ def add_to_campaign(
 def move_campaign(
     user: Any, campaign: EvaluationCampaign, transition: str, reason: str = ""
 ) -> EvaluationCampaign:
+    # locked before the entries are read, so none is added meanwhile (see add_to_campaign)
+    EvaluationCampaign.objects.select_for_update().filter(pk=campaign.pk).first()
     if transition in ("open_scoring", "confirm"):
         _compute_figures(campaign)
     if transition == "confirm":
