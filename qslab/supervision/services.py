@@ -2347,6 +2347,8 @@ def create_item(
     inspecting_body: str = "",
 ) -> SpotCheckItem:
     """Add an item to the public spot-check list: its legal basis, content and method."""
+    from django.db import IntegrityError
+
     _require_office(user)
     clean = _checked_item_fields(
         {
@@ -2360,7 +2362,14 @@ def create_item(
         }
     )
     with acting_as(user):
-        return SpotCheckItem.objects.create(**clean)
+        try:
+            with transaction.atomic():
+                return SpotCheckItem.objects.create(**clean)
+        except IntegrityError:
+            # the same code added by another request at the same instant: refused, not a 500
+            raise ValidationError(
+                {"code": _("The code “%(c)s” is already used.") % {"c": clean["code"]}}
+            ) from None
 
 
 @transaction.atomic
