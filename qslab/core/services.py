@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,6 +115,24 @@ def apply_transition(
     )
     obj.__dict__.update({wf.state_field: transition.target})
     return record
+
+
+def save_with_next_reference(obj: Any, next_reference: Callable[[], str], attempts: int = 10) -> None:
+    """Insert ``obj`` under the next free ``reference``. Two created at the same instant both read the
+    same last reference (a row lock locks no row yet to come); the second insert fails on the unique
+    reference in its own savepoint only and takes the next number, instead of the request failing
+    with a 500. Any other integrity error is raised as it is."""
+    model = type(obj)
+    for attempt in range(attempts):
+        obj.reference = next_reference()
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+            return
+        except IntegrityError:
+            if attempt == attempts - 1 or not model.objects.filter(reference=obj.reference).exists():
+                raise
+            obj.pk = None
 
 
 def add_attachment(

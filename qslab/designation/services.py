@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -391,7 +391,17 @@ def save_industry_scope(user: Any, data: dict[str, Any], scope: IndustryScope | 
         )
     scope.full_clean(exclude=["fields"])
     with acting_as(user):
-        scope.save()
+        try:
+            with transaction.atomic():
+                scope.save()
+        except IntegrityError:
+            # mapped by another request at the same instant: refused like any mapped industry, not a 500
+            raise ValidationError(
+                {
+                    "industry": _("The industry “%(industry)s” is already mapped.")
+                    % {"industry": scope.industry}
+                }
+            ) from None
         if "fields" in data:
             scope.fields.set(_key_fields(data["fields"]))
     return scope

@@ -929,7 +929,16 @@ def save_rules(user: Any, year: int, data: dict[str, Any]) -> FundingRules:
     if errors:
         raise ValidationError(errors)
     with acting_as(user):
-        rules.save()
+        if rules.pk is not None:
+            rules.save()
+            return rules
+        try:
+            with transaction.atomic():
+                rules.save()
+        except IntegrityError:
+            # the first save of the year made at the same instant by another request won: this one
+            # becomes an edit of the rules it made (locked and read again), not a 500
+            return save_rules(user, year, data)
     return rules
 
 

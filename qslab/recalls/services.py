@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from qslab.accounts.models import Organisation
 from qslab.accounts.roles import Role, has_role
 from qslab.core.context import acting_as
-from qslab.core.services import apply_transition, watch
+from qslab.core.services import apply_transition, save_with_next_reference, watch
 from qslab.recalls.models import (
     Batch,
     Product,
@@ -270,7 +270,6 @@ def save_recall(
                 raise ValidationError({"product": [_("Choose the product.")]})
             _require_company(user, product.company_id)
             recall = Recall(
-                reference=_new_reference(),
                 product=product,
                 company_id=product.company_id,
                 created_by=user,
@@ -278,8 +277,8 @@ def save_recall(
             )
             _check_scope(recall, batches)
             _check_timetable(recall)
-            recall.full_clean()
-            recall.save()
+            recall.full_clean(exclude=["reference"])
+            save_with_next_reference(recall, _new_reference)
             watch(recall, user)
         else:
             if not Recall.objects.editable_by(user).filter(pk=recall.pk).exists():
@@ -1227,24 +1226,6 @@ def _new_producer_reference() -> str:
     return f"{prefix}{seq:04d}"
 
 
-def _save_with_new_reference(report: Any) -> None:
-    """Save ``report`` under the next free reference of the year. Two recorded at the same instant both
-    read the same last reference; the second insert then fails on the unique reference (its savepoint
-    only) and takes the next number, instead of the whole request failing."""
-    from qslab.recalls.models import ProducerReport
-
-    for attempt in range(10):
-        report.reference = _new_producer_reference()
-        try:
-            with transaction.atomic():
-                report.save()
-            return
-        except IntegrityError:
-            if attempt == 9 or not ProducerReport.objects.filter(reference=report.reference).exists():
-                raise
-            report.pk = None
-
-
 def producer_report_due(learned_on: dt.date, working_days: int) -> dt.date:
     """The last day of the report: ``working_days`` working days after the day the producer learned of
     it (that day not counted; weekends, public holidays and adjusted days from ``core.CalendarDay``)."""
@@ -1300,7 +1281,7 @@ def record_producer_report(user: Any, data: dict[str, Any]) -> Any:
             created_by=user,
         )
         report.full_clean(exclude=["reference"])
-        _save_with_new_reference(report)
+        save_with_next_reference(report, _new_producer_reference)
         watch(report, user)
         assignee = user if company.pk in company_ids(user) else _first_company_user(company)
         Deadline.objects.create(
@@ -1460,7 +1441,13 @@ def deliver_lab_report(user: Any, item: Any, upload: Any, summary: str = "") -> 
         item.report_name = Path(upload.name or "report.pdf").name[:200]
         item.report_summary = summary
         item.report.save(item.report_name, upload, save=False)
-        item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
-    apply_transition(item, "deliver", user)
+        stored = item.report.name
+        try:
+            item.save(update_fields=["report", "report_name", "report_summary", "last_updated"])
+            apply_transition(item, "deliver", user)
+        except BaseException:
+            # the rollback forgets the report; the stored PDF must not outlive it
+            item.report.storage.delete(stored)
+            raise
     item.refresh_from_db()
     return item

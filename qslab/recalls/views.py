@@ -567,6 +567,11 @@ def lab_request(request: HttpRequest, request_id: int) -> HttpResponse:
                 )
             except ValidationError as error:
                 form.add_error("report", error.messages)
+            except TransitionRefused as refused:  # delivered by another manager meanwhile: 409 Conflict
+                messages.error(request, str(refused))
+                item.refresh_from_db()
+                context = {"item": item, "form": None, "history": history_of(item)}
+                return render(request, "recalls/lab_request.html", context, status=409)
             else:
                 messages.success(request, _("Report delivered."))
                 return redirect(item)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qslab.core.context import acting_as
-from qslab.core.services import apply_transition, watch
+from qslab.core.services import apply_transition, save_with_next_reference, watch
 from qslab.risk.models import (
     Alarm,
     DefectPattern,
@@ -1196,15 +1196,14 @@ def save_assessment(
     with acting_as(user):
         if assessment is None:
             assessment = RiskAssessment(
-                reference=_new_serial(RiskAssessment, "RA"),
                 assessor=user,
                 signal=signal,
                 **{f: data[f] for f in fields},
             )
             if not data.get("matrix"):
                 assessment.matrix = default_matrix()
-            assessment.full_clean()
-            assessment.save()
+            assessment.full_clean(exclude=["reference"])
+            save_with_next_reference(assessment, lambda: _new_serial(RiskAssessment, "RA"))
         else:
             if not RiskAssessment.objects.editable_by(user).filter(pk=assessment.pk).exists():
                 raise PermissionDenied(_("Only a draft assessment can be edited."))
@@ -1523,11 +1522,9 @@ def save_alert(user: Any, data: dict[str, Any], alert: Any = None) -> Any:
     fields = [f for f in ALERT_FIELDS if f in data]
     with acting_as(user):
         if alert is None:
-            alert = ConsumerAlert(
-                reference=_new_serial(ConsumerAlert, "CA"), author=user, **{f: data[f] for f in fields}
-            )
-            alert.full_clean()
-            alert.save()
+            alert = ConsumerAlert(author=user, **{f: data[f] for f in fields})
+            alert.full_clean(exclude=["reference"])
+            save_with_next_reference(alert, lambda: _new_serial(ConsumerAlert, "CA"))
         else:
             if not ConsumerAlert.objects.editable_by(user).filter(pk=alert.pk).exists():
                 raise PermissionDenied(_("This alert can no longer be edited."))

@@ -673,16 +673,22 @@ def verify_draw(draw: SpotCheckDraw) -> DrawCheck:
 
 @transaction.atomic
 def enter_result(user: Any, check: SpotCheck, *, outcome: str, findings: str, inspected_on: Any) -> SpotCheck:
-    """The inspectors or the office enter the result; the publication clock starts."""
+    """The inspectors or the office enter the result; the publication clock starts.
+
+    The plan row is locked first (publication locks it too), so a result is either entered before the
+    results are published and is in them, or refused because the plan is no longer open."""
+    plan = SpotCheckPlan.objects.select_for_update().get(pk=check.plan_id)
     if not SpotCheck.objects.editable_by(user).filter(pk=check.pk).exists():
         raise PermissionDenied(_("Only the drawn inspectors or the office enter this result."))
+    errors: dict[str, list[str]] = {}
     if outcome not in SpotCheck.Outcome.values or not outcome:
-        raise ValidationError({"outcome": _("Choose an outcome.")})
-    if outcome != "no_issues" and not findings.strip():
-        raise ValidationError({"findings": _("Describe the problems found.")})
+        errors["outcome"] = [_("Choose an outcome.")]
+    elif outcome != "no_issues" and not findings.strip():
+        errors["findings"] = [_("Describe the problems found.")]
     if inspected_on > timezone.localdate():
-        raise ValidationError({"inspected_on": _("The inspection cannot end in the future.")})
-    plan = check.plan
+        errors["inspected_on"] = [_("The inspection cannot end in the future.")]
+    if errors:
+        raise ValidationError(errors)
     check.outcome, check.findings, check.inspected_on = outcome, findings.strip(), inspected_on
     check.publish_by = add_days(inspected_on, plan.publication_days)
     check.save(update_fields=["outcome", "findings", "inspected_on", "publish_by", "last_updated"])
@@ -701,6 +707,9 @@ def enter_result(user: Any, check: SpotCheck, *, outcome: str, findings: str, in
 def publish_spot_check_results(user: Any, plan: SpotCheckPlan) -> SpotCheckPlan:
     """Issue the numbered public results document (一公开) and close the publication deadlines."""
     _require_office(user)
+    # locked before the results are read: a result entered meanwhile waits and is then refused
+    SpotCheckPlan.objects.select_for_update().filter(pk=plan.pk).first()
+    plan.refresh_from_db()
     problem = plan.unentered_problem()
     if problem:
         raise ValidationError(problem)
@@ -968,7 +977,12 @@ def add_to_campaign(
     """Add a laboratory with its experts; the lead expert (default: the first) records the on-site
     visit. The lab's manager gets a deadline for the self-evaluation report if the campaign has one."""
     _require_office(user)
-    if campaign.status not in ("preparing", "scoring"):
+    # locked (confirmation locks it too, before it reads the entries): a laboratory is added before the
+    # grades are confirmed, and is then among them, or refused; never left in a confirmed campaign
+    status = (
+        EvaluationCampaign.objects.select_for_update().values_list("status", flat=True).get(pk=campaign.pk)
+    )
+    if status not in ("preparing", "scoring"):
         raise ValidationError(_("Laboratories can only be added before the grades are confirmed."))
     experts = list(experts)
     not_experts = [str(e) for e in experts if not has_role(e, Role.EXPERT)]
@@ -988,6 +1002,8 @@ def add_to_campaign(
 def move_campaign(
     user: Any, campaign: EvaluationCampaign, transition: str, reason: str = ""
 ) -> EvaluationCampaign:
+    # locked before the entries are read, so none is added meanwhile (see add_to_campaign)
+    EvaluationCampaign.objects.select_for_update().filter(pk=campaign.pk).first()
     if transition in ("open_scoring", "confirm"):
         _compute_figures(campaign)
     if transition == "confirm":
@@ -2395,6 +2411,8 @@ def create_item(
     inspecting_body: str = "",
 ) -> SpotCheckItem:
     """Add an item to the public spot-check list: its legal basis, content and method."""
+    from django.db import IntegrityError
+
     _require_office(user)
     clean = _checked_item_fields(
         {
@@ -2408,7 +2426,14 @@ def create_item(
         }
     )
     with acting_as(user):
-        return SpotCheckItem.objects.create(**clean)
+        try:
+            with transaction.atomic():
+                return SpotCheckItem.objects.create(**clean)
+        except IntegrityError:
+            # the same code added by another request at the same instant: refused, not a 500
+            raise ValidationError(
+                {"code": _("The code “%(c)s” is already used.") % {"c": clean["code"]}}
+            ) from None
 
 
 @transaction.atomic

@@ -82,3 +82,45 @@ def test_a_scenario_saved_while_the_assessment_is_completed_is_in_its_level_or_r
             f"round {round_}: completed at {completion.after['risk_level']}, "
             f"now {final.risk_level}; {outcomes}"
         )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_assessments_and_alerts_drafted_at_the_same_instant_each_get_their_own_reference(users, terms):
+    """Two drafted at once both read the same last reference; neither may fail on the unique one."""
+    from qslab.risk.models import ConsumerAlert
+    from qslab.risk.tests.conftest import alert_data
+
+    analyst = users["analyst"]
+    for round_ in range(2):  # the first of the year, then with earlier references
+        barrier = threading.Barrier(4)
+        outcomes: list[str] = []
+
+        def draft(n: int, barrier: Any = barrier, outcomes: Any = outcomes) -> None:
+            try:
+                barrier.wait()
+                if n % 2:
+                    services.save_alert(analyst, alert_data({**terms, "thermal_hazard": terms["thermal"]}))
+                else:
+                    services.save_assessment(
+                        analyst,
+                        {
+                            "title_zh": "折叠椅",
+                            "title_en": "Folding chair",
+                            "product_category": terms["kettle"],
+                        },
+                    )
+                outcomes.append("ok")
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=draft, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes == ["ok"] * 4, f"round {round_}: {outcomes}"
+    for model in (RiskAssessment, ConsumerAlert):
+        references = list(model.objects.values_list("reference", flat=True))
+        assert len(references) == len(set(references)) == 4

@@ -157,3 +157,149 @@ def test_the_visit_recorded_twice_at_the_same_instant_gives_one_record_and_no_er
             t.join()
         assert outcomes == ["recorded", "recorded"], f"round {round_}: {outcomes}"
         assert EvaluationVisit.objects.filter(entry=entry).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_result_entered_while_the_results_are_published_is_in_them_or_refused():
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    office = make_user("office")
+    for round_ in range(3):
+        plan = (
+            _plan()
+            if round_ == 0
+            else SpotCheckPlan.objects.create(
+                year=2026,
+                name_zh="抽查",
+                name_en=f"Spot check {round_}",
+                proportions={"normal": 1},
+                seed_source="x",
+            )
+        )
+        if round_:
+            plan.items.set(SpotCheckItem.objects.all())
+        services.draw_spot_check(office, plan)
+        checks = list(SpotCheck.objects.filter(plan=plan))
+        today = timezone.localdate()
+        for check in checks:
+            services.enter_result(office, check, outcome="no_issues", findings="", inspected_on=today)
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def run(name, fn, barrier=barrier, outcomes=outcomes):
+            try:
+                barrier.wait()
+                fn()
+                outcomes[name] = "ok"
+            except PermissionDenied as exc:
+                outcomes[name] = f"refused: {exc}"
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes[name] = f"{type(exc).__name__}: {exc}"
+            finally:
+                connections.close_all()
+
+        pk, check_pk = plan.pk, checks[0].pk
+        calls = {
+            "publish": lambda pk=pk: services.publish_spot_check_results(
+                office, SpotCheckPlan.objects.get(pk=pk)
+            ),
+            "enter": lambda c=check_pk, today=today: services.enter_result(
+                office,
+                SpotCheck.objects.get(pk=c),
+                outcome="major",
+                findings="No records.",
+                inspected_on=today,
+            ),
+        }
+        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes["publish"] == "ok", outcomes
+        assert outcomes["enter"] == "ok" or outcomes["enter"].startswith("refused"), outcomes
+        published = SpotCheckPlan.objects.get(pk=pk).result_document
+        in_document = "major problems found" in published.body_en
+        entered = SpotCheck.objects.get(pk=check_pk).outcome == "major"
+        assert in_document == entered == (outcomes["enter"] == "ok"), (round_, outcomes)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_laboratory_added_while_the_grades_are_confirmed_is_added_before_or_refused():
+    """Confirmation closes the entries' deadlines; a laboratory that slipped in after it read the entries
+    would sit in a confirmed campaign with a self-evaluation still due."""
+    import datetime as dt
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from qslab.core.models import Deadline
+    from qslab.supervision.models import EvaluationCampaign, EvaluationEntry
+    from qslab.supervision.tests.conftest import INDICATORS
+
+    office, expert = make_user("office"), make_user("expert")
+    for round_ in range(3):
+        year = dt.date.today().year + 1
+        campaign = services.create_campaign(
+            office,
+            code=f"race{round_}",
+            name_zh="评估",
+            name_en="Evaluation",
+            year=year,
+            indicators=INDICATORS,
+            self_report_due=dt.date(year, 3, 31),
+            visits_from=dt.date(year, 4, 7),
+            visits_to=dt.date(year, 5, 29),
+        )
+        first = services.add_to_campaign(
+            office, campaign, make_lab(f"first{round_}", status="named"), [expert]
+        )
+        services.move_campaign(office, campaign, "open_scoring")
+        services.submit_score_sheet(expert, first, {"quality": 80, "openness": 70})
+        late_lab = make_lab(f"late{round_}", status="named")
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def run(name, fn, barrier=barrier, outcomes=outcomes):
+            try:
+                barrier.wait()
+                fn()
+                outcomes[name] = "ok"
+            except ValidationError as exc:
+                outcomes[name] = f"refused: {' '.join(exc.messages)}"
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes[name] = f"{type(exc).__name__}: {exc}"
+            finally:
+                connections.close_all()
+
+        pk = campaign.pk
+        calls = {
+            "confirm": lambda pk=pk: services.move_campaign(
+                office, EvaluationCampaign.objects.get(pk=pk), "confirm"
+            ),
+            "add": lambda pk=pk, lab=late_lab: services.add_to_campaign(
+                office, EvaluationCampaign.objects.get(pk=pk), lab, [expert]
+            ),
+        }
+        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # added first: confirmation then finds the new laboratory not yet graded; confirmed first: refused
+        assert "ok" in outcomes.values(), outcomes
+        assert outcomes["add"].startswith("refused") or outcomes["confirm"].startswith(
+            "TransitionRefused: Not yet graded"
+        ), outcomes
+        entries = EvaluationEntry.objects.filter(campaign_id=pk)
+        assert entries.filter(laboratory=late_lab).exists() == (outcomes["add"] == "ok")
+        still_due = Deadline.objects.filter(
+            content_type=ContentType.objects.get_for_model(EvaluationEntry),
+            object_id__in=[str(e.pk) for e in entries],
+            done_at__isnull=True,
+        )
+        assert outcomes["confirm"] != "ok" or not still_due.exists(), (
+            round_,
+            outcomes,
+            list(still_due.values_list("label_en", flat=True)),
+        )

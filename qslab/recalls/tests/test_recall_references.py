@@ -1,0 +1,53 @@
+"""Recall plans drafted at the same instant, on PostgreSQL: threads with their own connections, released
+together by a barrier. Each plan gets its own reference (RC<year>-NNNN) and none fails on the unique
+reference."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from qslab.core.testing import make_user
+from qslab.recalls import services
+from qslab.recalls.models import Recall
+from qslab.recalls.tests.conftest import PLAN, grant_client, make_company, make_product
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: threads and row locks"),
+]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_plans_drafted_at_the_same_instant_each_get_their_own_reference(settings, tmp_path):
+    settings.DUCKDB_PATH = tmp_path / "analytics.duckdb"
+    company = make_company()
+    owner = make_user("client")
+    grant_client(owner, company)
+    product = make_product(company)
+    data = {**PLAN, "product": product, "serial_ranges": []}
+    data.pop("office_notes")
+    for round_ in range(2):  # the first of the year, then with earlier references
+        barrier = threading.Barrier(4)
+        outcomes: list[str] = []
+
+        def draft(barrier=barrier, outcomes=outcomes) -> None:
+            try:
+                barrier.wait()
+                services.save_recall(owner, dict(data))
+                outcomes.append("ok")
+            except Exception as exc:  # an unexpected error is the failure we report
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=draft) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes == ["ok"] * 4, f"round {round_}: {outcomes}"
+    references = list(Recall.objects.values_list("reference", flat=True))
+    assert len(references) == len(set(references)) == 8
