@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.test import Client
@@ -397,3 +397,38 @@ def page_queries_at_two_sizes(
             assert len(shown) >= few + 10, f"{url}: only {len(shown)} of {len(texts)} rows on the page"
         counts.append(len(captured.captured_queries))
     return counts[0], counts[1]
+
+
+def at_once(
+    calls: Mapping[str, Callable[[], Any]], refusals: tuple[type[BaseException], ...] = ()
+) -> dict[str, str]:
+    """Run each call in its own thread (so its own database connection), all released together, to
+    provoke the race a PostgreSQL concurrency test is about; what each gave: ``"ok"``, ``"refused: ..."``
+    for an exception in ``refusals`` (a ValidationError's messages joined), else ``"<Type>: <message>"``."""
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, fn: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            fn()
+            outcomes[name] = "ok"
+        except refusals as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            outcomes[name] = f"refused: {text}"
+        except Exception as exc:  # an unexpected error is the failure the test reports
+            outcomes[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes

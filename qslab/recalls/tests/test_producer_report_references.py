@@ -3,13 +3,11 @@ connections, released together by a barrier. Each gets its own reference (PR<yea
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
-from qslab.core.testing import make_user
+from qslab.core.testing import at_once, make_user
 from qslab.recalls import services
 from qslab.recalls.models import ProducerReport, ReportingRule
 from qslab.recalls.tests.conftest import grant_client, make_company
@@ -26,33 +24,15 @@ def test_reports_recorded_at_the_same_instant_each_get_their_own_reference():
     owner = make_user("client")
     grant_client(owner, company)
     rule = ReportingRule.objects.get(code="death-or-serious-injury")
+    report = {
+        "company": company,
+        "rule": rule,
+        "learned_on": timezone.localdate(),
+        "description": "A child was scalded.",
+    }
     for round_ in range(2):  # the first of the year, then with earlier references
-        barrier = threading.Barrier(4)
-        outcomes: list[str] = []
-
-        def record(barrier=barrier, outcomes=outcomes) -> None:
-            try:
-                barrier.wait()
-                services.record_producer_report(
-                    owner,
-                    {
-                        "company": company,
-                        "rule": rule,
-                        "learned_on": timezone.localdate(),
-                        "description": "A child was scalded.",
-                    },
-                )
-                outcomes.append("ok")
-            except Exception as exc:  # an unexpected error is the failure we report
-                outcomes.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=record) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        calls = {str(n): lambda: services.record_producer_report(owner, dict(report)) for n in range(4)}
+        outcomes = list(at_once(calls).values())
         assert outcomes == ["ok"] * 4, f"round {round_}: {outcomes}"
     references = list(ProducerReport.objects.values_list("reference", flat=True))
     assert len(references) == len(set(references)) == 8

@@ -4,12 +4,10 @@ reference."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
-from qslab.core.testing import make_user
+from qslab.core.testing import at_once, make_user
 from qslab.recalls import services
 from qslab.recalls.models import Recall
 from qslab.recalls.tests.conftest import PLAN, grant_client, make_company, make_product
@@ -30,24 +28,9 @@ def test_plans_drafted_at_the_same_instant_each_get_their_own_reference(settings
     data = {**PLAN, "product": product, "serial_ranges": []}
     data.pop("office_notes")
     for round_ in range(2):  # the first of the year, then with earlier references
-        barrier = threading.Barrier(4)
-        outcomes: list[str] = []
-
-        def draft(barrier=barrier, outcomes=outcomes) -> None:
-            try:
-                barrier.wait()
-                services.save_recall(owner, dict(data))
-                outcomes.append("ok")
-            except Exception as exc:  # an unexpected error is the failure we report
-                outcomes.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=draft) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = list(
+            at_once({str(n): lambda: services.save_recall(owner, dict(data)) for n in range(4)}).values()
+        )
         assert outcomes == ["ok"] * 4, f"round {round_}: {outcomes}"
     references = list(Recall.objects.values_list("reference", flat=True))
     assert len(references) == len(set(references)) == 8

@@ -5,14 +5,12 @@ changes the level of a completed assessment afterwards."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, connections
+from django.db import connection
 
 from qslab.core.models import ChangeRecord
+from qslab.core.testing import at_once
 from qslab.risk import services
 from qslab.risk.models import RiskAssessment, Term
 
@@ -41,19 +39,6 @@ def test_a_scenario_saved_while_the_assessment_is_completed_is_in_its_level_or_r
             },
         )
         services.save_scenario(analyst, chair, {"description_en": "pinch", "severity": 1, "steps": MINOR})
-        barrier = threading.Barrier(2)
-        outcomes: dict[str, str] = {}
-
-        def run(name: str, fn: Any, barrier: Any = barrier, outcomes: Any = outcomes) -> None:
-            try:
-                barrier.wait()
-                fn()
-                outcomes[name] = "ok"
-            except Exception as exc:  # refusals and errors alike: the assertions below tell them apart
-                outcomes[name] = f"{type(exc).__name__}: {exc}"
-            finally:
-                connections.close_all()
-
         pk = chair.pk
         calls = {
             "complete": lambda pk=pk: services.move_assessment(
@@ -65,11 +50,7 @@ def test_a_scenario_saved_while_the_assessment_is_completed_is_in_its_level_or_r
                 {"description_en": "tips over", "severity": 4, "steps": FATAL},
             ),
         }
-        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = at_once(calls)  # refusals and errors alike: the assertions below tell them apart
         assert outcomes["complete"] == "ok", outcomes
         assert outcomes["scenario"] == "ok" or outcomes["scenario"].startswith("PermissionDenied"), outcomes
         final = RiskAssessment.objects.get(pk=pk)
@@ -92,34 +73,17 @@ def test_assessments_and_alerts_drafted_at_the_same_instant_each_get_their_own_r
 
     analyst = users["analyst"]
     for round_ in range(2):  # the first of the year, then with earlier references
-        barrier = threading.Barrier(4)
-        outcomes: list[str] = []
 
-        def draft(n: int, barrier: Any = barrier, outcomes: Any = outcomes) -> None:
-            try:
-                barrier.wait()
-                if n % 2:
-                    services.save_alert(analyst, alert_data({**terms, "thermal_hazard": terms["thermal"]}))
-                else:
-                    services.save_assessment(
-                        analyst,
-                        {
-                            "title_zh": "折叠椅",
-                            "title_en": "Folding chair",
-                            "product_category": terms["kettle"],
-                        },
-                    )
-                outcomes.append("ok")
-            except Exception as exc:  # an unexpected error is the failure we report
-                outcomes.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                connections.close_all()
+        def draft(n: int) -> None:
+            if n % 2:
+                services.save_alert(analyst, alert_data({**terms, "thermal_hazard": terms["thermal"]}))
+            else:
+                services.save_assessment(
+                    analyst,
+                    {"title_zh": "折叠椅", "title_en": "Folding chair", "product_category": terms["kettle"]},
+                )
 
-        threads = [threading.Thread(target=draft, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = list(at_once({str(n): lambda n=n: draft(n) for n in range(4)}).values())
         assert outcomes == ["ok"] * 4, f"round {round_}: {outcomes}"
     for model in (RiskAssessment, ConsumerAlert):
         references = list(model.objects.values_list("reference", flat=True))

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, transaction
 
-from qslab.core.testing import make_user
+from qslab.core.testing import at_once, make_user
 from qslab.labs.tests.conftest import make_lab
 from qslab.supervision import services
 from qslab.supervision.models import Inspector, SpotCheck, SpotCheckDraw, SpotCheckItem, SpotCheckPlan
@@ -184,21 +184,6 @@ def test_a_result_entered_while_the_results_are_published_is_in_them_or_refused(
         today = timezone.localdate()
         for check in checks:
             services.enter_result(office, check, outcome="no_issues", findings="", inspected_on=today)
-        barrier = threading.Barrier(2)
-        outcomes: dict[str, str] = {}
-
-        def run(name, fn, barrier=barrier, outcomes=outcomes):
-            try:
-                barrier.wait()
-                fn()
-                outcomes[name] = "ok"
-            except PermissionDenied as exc:
-                outcomes[name] = f"refused: {exc}"
-            except Exception as exc:  # an unexpected error is the failure we report
-                outcomes[name] = f"{type(exc).__name__}: {exc}"
-            finally:
-                connections.close_all()
-
         pk, check_pk = plan.pk, checks[0].pk
         calls = {
             "publish": lambda pk=pk: services.publish_spot_check_results(
@@ -212,11 +197,7 @@ def test_a_result_entered_while_the_results_are_published_is_in_them_or_refused(
                 inspected_on=today,
             ),
         }
-        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = at_once(calls, refusals=(PermissionDenied,))
         assert outcomes["publish"] == "ok", outcomes
         assert outcomes["enter"] == "ok" or outcomes["enter"].startswith("refused"), outcomes
         published = SpotCheckPlan.objects.get(pk=pk).result_document
@@ -257,21 +238,6 @@ def test_a_laboratory_added_while_the_grades_are_confirmed_is_added_before_or_re
         services.move_campaign(office, campaign, "open_scoring")
         services.submit_score_sheet(expert, first, {"quality": 80, "openness": 70})
         late_lab = make_lab(f"late{round_}", status="named")
-        barrier = threading.Barrier(2)
-        outcomes: dict[str, str] = {}
-
-        def run(name, fn, barrier=barrier, outcomes=outcomes):
-            try:
-                barrier.wait()
-                fn()
-                outcomes[name] = "ok"
-            except ValidationError as exc:
-                outcomes[name] = f"refused: {' '.join(exc.messages)}"
-            except Exception as exc:  # an unexpected error is the failure we report
-                outcomes[name] = f"{type(exc).__name__}: {exc}"
-            finally:
-                connections.close_all()
-
         pk = campaign.pk
         calls = {
             "confirm": lambda pk=pk: services.move_campaign(
@@ -281,11 +247,7 @@ def test_a_laboratory_added_while_the_grades_are_confirmed_is_added_before_or_re
                 office, EvaluationCampaign.objects.get(pk=pk), lab, [expert]
             ),
         }
-        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = at_once(calls, refusals=(ValidationError,))
         # added first: confirmation then finds the new laboratory not yet graded; confirmed first: refused
         assert "ok" in outcomes.values(), outcomes
         assert outcomes["add"].startswith("refused") or outcomes["confirm"].startswith(
