@@ -181,24 +181,26 @@ def api_operations() -> list[tuple[str, str, str]]:
     return out
 
 
-def url_names() -> set[str]:
-    """Every named URL pattern of the site, outside the admin, API and language switcher."""
+def _site_patterns() -> Iterable[tuple[str, Any]]:
+    """(namespaced name, pattern) of every named URL pattern outside the admin and the API."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
-    names: set[str] = set()
-
-    def walk(patterns: Iterable[Any], namespace: str = "") -> None:
+    def walk(patterns: Iterable[Any], namespace: str = "") -> Iterable[tuple[str, Any]]:
         for p in patterns:
             if isinstance(p, URLResolver):
                 ns = p.namespace or ""
                 if ns in ("admin", "api") or str(p.pattern).startswith(("api/", "admin/")):
                     continue
-                walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+                yield from walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
             elif isinstance(p, URLPattern) and p.name:
-                names.add(f"{namespace}{p.name}")
+                yield f"{namespace}{p.name}", p
 
-    walk(get_resolver().url_patterns)
-    return names - {"set_language"}
+    return walk(get_resolver().url_patterns)
+
+
+def url_names() -> set[str]:
+    """Every named URL pattern of the site, outside the admin, API and language switcher."""
+    return {name for name, _pattern in _site_patterns()} - {"set_language"}
 
 
 def assert_no_media_link(case: Case, role: str, response: Any) -> None:
@@ -344,27 +346,14 @@ def paginated_url_names() -> set[str]:
     """
     import inspect
 
-    from django.urls import URLPattern, URLResolver, get_resolver
-
     names: set[str] = set()
-
-    def walk(patterns: Iterable[Any], namespace: str = "") -> None:
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                ns = p.namespace or ""
-                if ns in ("admin", "api") or str(p.pattern).startswith(("api/", "admin/")):
-                    continue
-                walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
-            elif isinstance(p, URLPattern) and p.name:
-                view = inspect.unwrap(p.callback)
-                try:
-                    source = inspect.getsource(view)
-                except (OSError, TypeError):
-                    continue
-                if "Paginator(" in source:
-                    names.add(f"{namespace}{p.name}")
-
-    walk(get_resolver().url_patterns)
+    for name, pattern in _site_patterns():
+        try:
+            source = inspect.getsource(inspect.unwrap(pattern.callback))
+        except (OSError, TypeError):
+            continue
+        if "Paginator(" in source:
+            names.add(name)
     return names
 
 
