@@ -111,28 +111,30 @@ COMPLAINT_FILE = UploadValidator(DOCUMENTS, max_bytes=10 * MB)
 COMPLAINT_MAX_FILES = 5
 
 
+def _file_problems(files: Sequence[Any], validator: Any) -> list[str]:
+    """Every problem ``validator`` finds in every file, prefixed with the file's name."""
+    errors = []
+    for upload in files:
+        try:
+            validator(upload)
+        except ValidationError as exc:
+            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    return errors
+
+
 def check_complaint_files(files: Sequence[Any]) -> None:
     """Every problem of every file sent with a complaint at once, by file name."""
     errors = []
     if len(files) > COMPLAINT_MAX_FILES:
         errors.append(_("Send at most %(n)d files with a complaint.") % {"n": COMPLAINT_MAX_FILES})
-    for upload in files:
-        try:
-            COMPLAINT_FILE(upload)
-        except ValidationError as exc:
-            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    errors.extend(_file_problems(files, COMPLAINT_FILE))
     if errors:
         raise ValidationError({"files": errors})
 
 
 def check_evidence(files: Sequence[Any]) -> None:
     """Every problem of every evidence file at once, by file name (content and size are checked)."""
-    errors = []
-    for upload in files:
-        try:
-            EVIDENCE_FILE(upload)
-        except ValidationError as exc:
-            errors.extend(f"{getattr(upload, 'name', '')}: {m}" for m in exc.messages)
+    errors = _file_problems(files, EVIDENCE_FILE)
     if errors:
         raise ValidationError({"files": errors})
 
