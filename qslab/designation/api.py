@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
@@ -16,7 +16,6 @@ from pydantic import StrictBool
 from qslab.core.apitools import PUBLIC, ErrorOut, IsoDate, LimitOffsetPagination, PageOf, Year, require_office
 from qslab.core.permissions import get_visible_or_404
 from qslab.core.ratelimit import check_public_form
-from qslab.core.uploads import harden_download
 from qslab.designation import services
 from qslab.designation.models import (
     AgendaItem,
@@ -1359,7 +1358,6 @@ class EvaluationOut(Schema):
     "once the review is closed)",
 )
 def evaluation(request: HttpRequest, application_id: int, stage: str = "designation"):
-    from django.http import Http404
 
     from qslab.designation.models import Stage
 
@@ -1811,14 +1809,9 @@ def application_budget(request: HttpRequest, application_id: int):
     openapi_extra={"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}},
 )
 def application_pdf(request: HttpRequest, application_id: int):
-    app = get_visible_or_404(
-        Application.objects.select_related("call", "institution"), request.user, pk=application_id
-    )
-    if not services.may_print_application(request.user, app):
-        raise Http404(_("Not found."))
-    response = HttpResponse(services.application_pdf(app), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="application-{app.pk}.pdf"'
-    return harden_download(response)
+    from qslab.designation.views import application_pdf_response
+
+    return application_pdf_response(request.user, application_id)
 
 
 @router.put(

@@ -269,17 +269,22 @@ def application(request: HttpRequest, application_id: int) -> HttpResponse:
     return render(request, "designation/application.html", context)
 
 
-@login_required
-def application_pdf(request: HttpRequest, application_id: int) -> HttpResponse:
-    """The whole application as a bilingual PDF, for whoever may read it (not a conflicted expert)."""
+def application_pdf_response(user: Any, application_id: int) -> HttpResponse:
+    """The whole application as a bilingual PDF download, for whoever may read it (not a conflicted
+    expert); 404 for anyone else. The page below and the API both answer with it."""
     app = get_visible_or_404(
-        Application.objects.select_related("call", "institution"), request.user, pk=application_id
+        Application.objects.select_related("call", "institution"), user, pk=application_id
     )
-    if not services.may_print_application(request.user, app):
+    if not services.may_print_application(user, app):
         raise Http404(_("Not found."))
     response = HttpResponse(services.application_pdf(app), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="application-{app.pk}.pdf"'
     return harden_download(response)
+
+
+@login_required
+def application_pdf(request: HttpRequest, application_id: int) -> HttpResponse:
+    return application_pdf_response(request.user, application_id)
 
 
 @login_required
